@@ -1,0 +1,65 @@
+/// One setting of Answer Ninja: its dotted key (`http.port`), the environment variable that sets it
+/// (`ANSWER_NINJA_HTTP_PORT`), its default and what it does. `ConfigurationKey.all` is the catalogue that
+/// docs/configuration.md lists; a test keeps the two equal.
+public struct ConfigurationKey: Hashable, Sendable {
+    public enum Kind: String, Sendable {
+        case string, integer, port, boolean, path, url, duration, enumeration
+    }
+
+    public let key: String
+    public let kind: Kind
+    /// The default as it would be written in a file or the environment; nil means unset (optional setting).
+    public let defaultValue: String?
+    public let summary: String
+    /// For `.enumeration`: the accepted values.
+    public let allowed: [String]
+
+    public init(_ key: String, _ kind: Kind, default defaultValue: String?, allowed: [String] = [], _ summary: String) {
+        self.key = key
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.allowed = allowed
+        self.summary = summary
+    }
+
+    /// `ANSWER_NINJA_` + the key upper-cased with dots as underscores.
+    public var environmentName: String {
+        ConfigurationLoader.environmentPrefix + key.uppercased().replacingDots()
+    }
+}
+
+extension ConfigurationKey {
+    public static let dataDirectory = ConfigurationKey("data_dir", .path, default: "./data", "Directory for the embedded database, journal and recordings; created on first run.")
+    public static let httpHost = ConfigurationKey("http.host", .string, default: "0.0.0.0", "Address the HTTP server (health, metrics, API, dashboard, internal WebSockets) binds.")
+    public static let httpPort = ConfigurationKey("http.port", .port, default: "8080", "Port of the HTTP server; 0 picks a free port (printed at start).")
+    public static let sipHost = ConfigurationKey("sip.host", .string, default: "0.0.0.0", "Address the SIP listeners bind.")
+    public static let sipPort = ConfigurationKey("sip.port", .port, default: "5060", "SIP port for UDP and TCP.")
+    public static let sipTLSPort = ConfigurationKey("sip.tls_port", .port, default: "0", "SIP over TLS port; 0 disables TLS.")
+    public static let sipPublicHost = ConfigurationKey("sip.public_host", .string, default: nil, "Host name or address advertised in Via/Contact/Record-Route when behind NAT or a load balancer.")
+    public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
+    public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
+    public static let mediaPublicAddress = ConfigurationKey("media.public_address", .string, default: nil, "Address written into SDP c= lines; defaults to the address the media role binds.")
+    public static let mediaControlURL = ConfigurationKey("media.control_url", .url, default: "ws://127.0.0.1:8080/internal/media-control", "Where the gateway role reaches the media role's control channel.")
+    public static let conversationURL = ConfigurationKey("conversation.url", .url, default: "ws://127.0.0.1:8080/internal/conversation", "Where the media role opens one WebSocket per AI call.")
+    public static let controlResumeGrace = ConfigurationKey("media.control_resume_grace", .duration, default: "10s", "How long a media session outlives a dropped control connection before it is released.")
+    public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
+    public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
+    public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")
+    public static let logLevel = ConfigurationKey("log.level", .enumeration, default: "info", allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"], "Lowest level logged.")
+    public static let logFormat = ConfigurationKey("log.format", .enumeration, default: "json", allowed: ["json", "text"], "JSON lines (one object per line, with call_id) or text for a terminal.")
+    public static let shutdownGrace = ConfigurationKey("shutdown.grace", .duration, default: "30s", "How long graceful shutdown waits for calls and requests to drain.")
+    public static let demoAlias = ConfigurationKey("demo.alias", .string, default: "demo", "Alias of the demo user created on first run; empty disables it.")
+
+    /// Every setting, in the order docs/configuration.md lists them.
+    public static let all: [ConfigurationKey] = [
+        .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipPublicHost,
+        .rtpPortMin, .rtpPortMax, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
+        .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
+    ]
+}
+
+extension String {
+    fileprivate func replacingDots() -> String {
+        String(map { $0 == "." ? "_" : $0 })
+    }
+}

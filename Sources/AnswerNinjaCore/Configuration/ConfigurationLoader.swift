@@ -1,0 +1,294 @@
+import struct Foundation.Data
+import class Foundation.JSONDecoder
+
+/// Reads `NinjaConfiguration` from, by precedence: environment variables `ANSWER_NINJA_*`, then a JSON file
+/// (`ANSWER_NINJA_CONFIG_FILE` or `--config`), then the defaults. The file nests sections
+/// (`{"http": {"port": 8080}}`) or uses dotted keys (`{"http.port": 8080}`).
+///
+/// Every problem is reported at once, each naming the variable or file key and what was expected; unknown keys
+/// are errors (a typo must not silently fall back to a default), with a suggestion when one is close.
+public struct ConfigurationLoader: Sendable {
+    public static let environmentPrefix = "ANSWER_NINJA_"
+    public static let fileVariable = "ANSWER_NINJA_CONFIG_FILE"
+
+    /// Where a value came from, for `answer-ninja config show`.
+    public enum Source: String, Sendable, Codable { case `default`, file, environment }
+
+    public struct ResolvedValue: Sendable, Equatable {
+        public var key: ConfigurationKey
+        public var value: String?
+        public var source: Source
+    }
+
+    let environment: [String: String]
+    let fileContents: [UInt8]?
+    let fileName: String?
+
+    /// - Parameters:
+    ///   - environment: the process environment (only `ANSWER_NINJA_*` entries are read).
+    ///   - file: the bytes and name of the optional JSON file.
+    public init(environment: [String: String], file: (name: String, contents: [UInt8])? = nil) {
+        self.environment = environment
+        self.fileContents = file?.contents
+        self.fileName = file?.name
+    }
+
+    /// Every key with its resolved value and source; throws with all problems listed.
+    public func resolve() throws(CoreError) -> [ResolvedValue] {
+        var problems: [String] = []
+        let fileValues = parseFile(problems: &problems)
+        let known = Dictionary(uniqueKeysWithValues: ConfigurationKey.all.map { ($0.environmentName, $0) })
+        for name in environment.keys.sorted() where name.hasPrefix(Self.environmentPrefix) && name != Self.fileVariable {
+            if known[name] == nil {
+                problems.append("unknown variable \(name)" + Self.suggestion(for: name, among: Array(known.keys)))
+            }
+        }
+        let fileKnown = Set(ConfigurationKey.all.map(\.key))
+        for key in fileValues.keys.sorted() where !fileKnown.contains(key) {
+            problems.append("unknown key \"\(key)\" in \(fileName ?? "the configuration file")" + Self.suggestion(for: key, among: Array(fileKnown)))
+        }
+        var resolved: [ResolvedValue] = []
+        for key in ConfigurationKey.all {
+            if let value = environment[key.environmentName] {
+                resolved.append(ResolvedValue(key: key, value: value, source: .environment))
+            } else if let value = fileValues[key.key] {
+                resolved.append(ResolvedValue(key: key, value: value, source: .file))
+            } else {
+                resolved.append(ResolvedValue(key: key, value: key.defaultValue, source: .default))
+            }
+        }
+        if !problems.isEmpty {
+            throw .invalidConfiguration(problems.joined(separator: "; "))
+        }
+        return resolved
+    }
+
+    /// The validated configuration; throws one error listing every problem found.
+    public func load() throws(CoreError) -> NinjaConfiguration {
+        let resolved = try resolve()
+        var reader = ValueReader(values: resolved)
+        let configuration = NinjaConfiguration(
+            dataDirectory: reader.path(.dataDirectory),
+            http: .init(host: reader.host(.httpHost), port: reader.port(.httpPort)),
+            sip: .init(
+                host: reader.host(.sipHost),
+                port: reader.port(.sipPort),
+                tlsPort: reader.port(.sipTLSPort).nonZero,
+                publicHost: reader.optionalHost(.sipPublicHost)
+            ),
+            media: .init(
+                rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
+                publicAddress: reader.optionalHost(.mediaPublicAddress),
+                controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",
+                conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",
+                controlResumeGrace: reader.duration(.controlResumeGrace)
+            ),
+            store: .init(
+                backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,
+                postgresURL: reader.url(.postgresURL, schemes: ["postgres", "postgresql"]),
+                redisURL: reader.url(.redisURL, schemes: ["redis"])
+            ),
+            log: .init(
+                level: reader.enumeration(.logLevel),
+                format: NinjaConfiguration.LogFormat(rawValue: reader.enumeration(.logFormat)) ?? .json
+            ),
+            shutdownGrace: reader.duration(.shutdownGrace),
+            demoAlias: reader.alias(.demoAlias)
+        )
+        if configuration.store.backend == .postgres && configuration.store.postgresURL == nil {
+            reader.problems.append("\(ConfigurationKey.postgresURL.environmentName) is required when store.backend is postgres")
+        }
+        if !reader.problems.isEmpty {
+            throw .invalidConfiguration(reader.problems.joined(separator: "; "))
+        }
+        return configuration
+    }
+
+    private func parseFile(problems: inout [String]) -> [String: String] {
+        guard let fileContents else { return [:] }
+        let name = fileName ?? "configuration file"
+        guard let root = try? JSONDecoder().decode(JSONValue.self, from: Data(fileContents)) else {
+            problems.append("\(name) is not valid JSON")
+            return [:]
+        }
+        guard case .object(let object) = root else {
+            problems.append("\(name) must hold a JSON object at the top level")
+            return [:]
+        }
+        var flat: [String: String] = [:]
+        Self.flatten(object, prefix: "", into: &flat, problems: &problems, fileName: name)
+        return flat
+    }
+
+    private static func flatten(_ object: [String: JSONValue], prefix: String, into flat: inout [String: String], problems: inout [String], fileName: String) {
+        for (name, value) in object {
+            let key = prefix.isEmpty ? name : prefix + "." + name
+            switch value {
+            case .object(let nested):
+                flatten(nested, prefix: key, into: &flat, problems: &problems, fileName: fileName)
+            case .string(let string):
+                flat[key] = string
+            case .number(let number):
+                flat[key] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+            case .bool(let bool):
+                flat[key] = bool ? "true" : "false"
+            case .null:
+                continue
+            case .array:
+                problems.append("\"\(key)\" in \(fileName) must be a string, number or boolean")
+            }
+        }
+    }
+
+    /// " (did you mean X?)" when a known name is within edit distance 3 of `name`.
+    static func suggestion(for name: String, among candidates: [String]) -> String {
+        let scored = candidates.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        guard let (best, distance) = scored, distance <= 3 else { return "" }
+        return " (did you mean \(best)?)"
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}
+
+/// Converts resolved strings to typed values, collecting problems instead of stopping at the first.
+private struct ValueReader {
+    let values: [String: ConfigurationLoader.ResolvedValue]
+    var problems: [String] = []
+
+    init(values: [ConfigurationLoader.ResolvedValue]) {
+        self.values = Dictionary(uniqueKeysWithValues: values.map { ($0.key.key, $0) })
+    }
+
+    private func raw(_ key: ConfigurationKey) -> (String?, String) {
+        let resolved = values[key.key]
+        let origin: String
+        switch resolved?.source {
+        case .environment: origin = key.environmentName
+        case .file: origin = "\"\(key.key)\" in the configuration file"
+        default: origin = "the default of \(key.key)"
+        }
+        return (resolved?.value, origin)
+    }
+
+    mutating func path(_ key: ConfigurationKey) -> String {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else {
+            problems.append("\(origin) must be a directory path, got an empty value")
+            return ""
+        }
+        return value
+    }
+
+    mutating func host(_ key: ConfigurationKey) -> String {
+        optionalHost(key) ?? {
+            problems.append("\(raw(key).1) must be a host name or address")
+            return ""
+        }()
+    }
+
+    mutating func optionalHost(_ key: ConfigurationKey) -> String? {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else { return nil }
+        let allowed = value.allSatisfy { $0.isLetter || $0.isNumber || ".-:[]_".contains($0) }
+        guard allowed, value.unicodeScalars.allSatisfy(\.isASCII) else {
+            problems.append("\(origin) must be a host name or address, got \"\(value)\"")
+            return nil
+        }
+        return value
+    }
+
+    mutating func port(_ key: ConfigurationKey) -> Int {
+        let (value, origin) = raw(key)
+        guard let value, let port = Int(value), (0...65535).contains(port) else {
+            problems.append("\(origin) must be a port number 0...65535, got \"\(value ?? "")\"")
+            return 0
+        }
+        return port
+    }
+
+    mutating func portRange(_ low: ConfigurationKey, _ high: ConfigurationKey) -> ClosedRange<Int> {
+        let min = port(low), max = port(high)
+        guard min > 0, min <= max else {
+            problems.append("\(low.environmentName)...\(high.environmentName) must be a non-empty range of ports above 0, got \(min)...\(max)")
+            return 1...1
+        }
+        guard max - min + 1 >= 2 else {
+            problems.append("the RTP port range \(min)...\(max) must hold at least one even/odd pair")
+            return min...max
+        }
+        return min...max
+    }
+
+    mutating func url(_ key: ConfigurationKey, schemes: [String]) -> String? {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else { return nil }
+        guard let colon = value.firstIndex(of: ":"), schemes.contains(value[..<colon].lowercased()),
+            value[colon...].hasPrefix("://"), value.count > value.distance(from: value.startIndex, to: colon) + 3
+        else {
+            problems.append("\(origin) must be a \(schemes.map { $0 + "://" }.joined(separator: " or ")) URL, got \"\(Self.redacted(value))\"")
+            return nil
+        }
+        return value
+    }
+
+    mutating func duration(_ key: ConfigurationKey) -> Duration {
+        let (value, origin) = raw(key)
+        guard let value, let duration = Self.parseDuration(value) else {
+            problems.append("\(origin) must be a duration such as 500ms, 10s or 2m, got \"\(value ?? "")\"")
+            return .zero
+        }
+        return duration
+    }
+
+    mutating func enumeration(_ key: ConfigurationKey) -> String {
+        let (value, origin) = raw(key)
+        guard let value, key.allowed.contains(value.lowercased()) else {
+            problems.append("\(origin) must be one of \(key.allowed.joined(separator: ", ")), got \"\(value ?? "")\"")
+            return key.defaultValue ?? ""
+        }
+        return value.lowercased()
+    }
+
+    mutating func alias(_ key: ConfigurationKey) -> NumberAlias? {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else { return nil }
+        do {
+            return try NumberAlias(value)
+        } catch {
+            problems.append("\(origin): \(error.message)")
+            return nil
+        }
+    }
+
+    /// `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
+            guard let count = Int64(text.dropLast(suffix.count)), count >= 0 else { return nil }
+            return .milliseconds(count * milliseconds)
+        }
+        guard let seconds = Int64(text), seconds >= 0 else { return nil }
+        return .seconds(seconds)
+    }
+
+    /// Never echo a password from a URL into an error message.
+    static func redacted(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
+    }
+}
+
+extension Int {
+    fileprivate var nonZero: Int? { self == 0 ? nil : self }
+}

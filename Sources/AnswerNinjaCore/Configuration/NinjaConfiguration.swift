@@ -1,0 +1,55 @@
+/// The one typed configuration every role and test uses, read by `ConfigurationLoader` from the environment
+/// (`ANSWER_NINJA_*`) over an optional JSON file over the defaults of `ConfigurationKey.all`.
+public struct NinjaConfiguration: Sendable, Equatable {
+    public enum StoreBackend: String, Sendable, Equatable { case sqlite, postgres }
+    public enum LogFormat: String, Sendable, Equatable { case json, text }
+
+    public struct HTTP: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+    }
+
+    public struct SIP: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var tlsPort: Int?
+        public var publicHost: String?
+    }
+
+    public struct Media: Sendable, Equatable {
+        public var rtpPorts: ClosedRange<Int>
+        public var publicAddress: String?
+        public var controlURL: String
+        public var conversationURL: String
+        public var controlResumeGrace: Duration
+    }
+
+    public struct Store: Sendable, Equatable {
+        public var backend: StoreBackend
+        public var postgresURL: String?
+        public var redisURL: String?
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var level: String
+        public var format: LogFormat
+    }
+
+    public var dataDirectory: String
+    public var http: HTTP
+    public var sip: SIP
+    public var media: Media
+    public var store: Store
+    public var log: Log
+    public var shutdownGrace: Duration
+    /// nil when the demo user is disabled.
+    public var demoAlias: NumberAlias?
+
+    /// The SQLite database of the embedded store.
+    public var sqlitePath: String { dataDirectory + "/answer-ninja.sqlite" }
+
+    /// The defaults alone: what `serve` runs with when nothing is set.
+    public static var defaults: NinjaConfiguration {
+        try! ConfigurationLoader(environment: [:]).load()  // the defaults are validated by a test
+    }
+}

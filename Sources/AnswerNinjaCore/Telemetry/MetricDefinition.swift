@@ -1,0 +1,100 @@
+/// One metric the code exports: its Prometheus name, type, labels, unit and meaning. `MetricDefinition.catalogue`
+/// is the list docs/metrics.md shows and the deploy manifests (HPAs, alerts, dashboards) may use; a test keeps
+/// the two equal, and every metric the services register comes from here.
+public struct MetricDefinition: Hashable, Sendable, Codable {
+    public enum Kind: String, Sendable, Codable { case counter, gauge, histogram }
+
+    public let name: String
+    public let kind: Kind
+    public let labels: [String]
+    /// The unit, spelled as in the name's suffix (`seconds`, `bytes`) or `1` for a count.
+    public let unit: String
+    public let help: String
+    /// The issue that starts to move this metric; nil for those live from the skeleton on.
+    public let since: String?
+
+    public init(_ name: String, _ kind: Kind, labels: [String] = [], unit: String = "1", since: String? = nil, _ help: String) {
+        self.name = name
+        self.kind = kind
+        self.labels = labels
+        self.unit = unit
+        self.help = help
+        self.since = since
+    }
+}
+
+extension MetricDefinition {
+    /// Open WebSocket connections, per role. On the media role it counts the per-call conversation connections:
+    /// the media HPA scales on it.
+    public static let websocketConnections = MetricDefinition(
+        "websocket_connections", .gauge, labels: ["role"],
+        "Open WebSocket connections of this process by role; on the media role, one per AI call (the autoscaling metric)."
+    )
+    public static let concurrentCalls = MetricDefinition(
+        "concurrent_calls", .gauge, labels: ["role"], since: "SIP",
+        "Calls in progress on this process (the gateway HPA's metric)."
+    )
+    public static let roleUp = MetricDefinition(
+        "answer_ninja_role_up", .gauge, labels: ["role"],
+        "1 for each role this process runs."
+    )
+    public static let ready = MetricDefinition(
+        "answer_ninja_ready", .gauge,
+        "1 when /ready answers 200 (every readiness check passes), else 0."
+    )
+    public static let httpRequests = MetricDefinition(
+        "http_requests_total", .counter, labels: ["method", "status"],
+        "HTTP requests served, by method and status code."
+    )
+    public static let callsTotal = MetricDefinition(
+        "calls_total", .counter, labels: ["decision", "outcome"], since: "pipeline",
+        "Calls ended, by screening decision (allow, block, screen) and outcome."
+    )
+    public static let stageLatency = MetricDefinition(
+        "call_stage_latency_seconds", .histogram, labels: ["stage"], unit: "seconds", since: "pipeline",
+        "Time from the previous stage to this one per AI turn; stage is vad_end, stt_final, reply, tts_first or rtp_first."
+    )
+    public static let turnLatency = MetricDefinition(
+        "turn_latency_seconds", .histogram, unit: "seconds", since: "pipeline",
+        "What the caller waits per AI turn: rtp_first - vad_end."
+    )
+    public static let sipMessages = MetricDefinition(
+        "sip_messages_total", .counter, labels: ["direction", "method"], since: "SIP",
+        "SIP requests and responses sent and received; method is the request method or the response's CSeq method."
+    )
+    public static let sipParseErrors = MetricDefinition(
+        "sip_parse_errors_total", .counter, labels: ["transport"], since: "SIP",
+        "Malformed SIP messages refused (answered 400 when a response was possible)."
+    )
+    public static let rtpPackets = MetricDefinition(
+        "rtp_packets_total", .counter, labels: ["direction"], since: "media",
+        "RTP packets received and sent."
+    )
+    public static let rtpPacketsDropped = MetricDefinition(
+        "rtp_packets_dropped_total", .counter, labels: ["reason"], since: "media",
+        "Inbound packets counted and dropped: malformed, srtp_auth, replay, late, unknown_ssrc."
+    )
+    public static let mediaSessions = MetricDefinition(
+        "media_sessions", .gauge, labels: ["mode"], since: "media",
+        "Media sessions open, by mode (terminate, relay)."
+    )
+    public static let rtpPortsInUse = MetricDefinition(
+        "rtp_ports_in_use", .gauge, since: "media",
+        "RTP ports allocated from this process's range."
+    )
+    public static let storeJournalPending = MetricDefinition(
+        "store_journal_pending", .gauge, since: "platform",
+        "Call-record journal entries not yet written to the database."
+    )
+    public static let cacheFallbacks = MetricDefinition(
+        "cache_fallback_total", .counter, labels: ["cache"], since: "platform",
+        "Cache operations served by the in-process fallback because Redis failed or timed out."
+    )
+
+    /// Every metric, in the order docs/metrics.md lists them.
+    public static let catalogue: [MetricDefinition] = [
+        .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
+        .sipMessages, .sipParseErrors, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
+        .storeJournalPending, .cacheFallbacks,
+    ]
+}

@@ -1,0 +1,94 @@
+import AnswerNinjaCore
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Runs a set of roles in this process as one `ServiceGroup` with graceful shutdown on SIGTERM and SIGINT: `serve`
+/// runs them all; `answer-ninja gateway` (and each other role) runs one. Later issues add the SIP listeners, the
+/// RTP port pool and the internal WebSocket endpoints as further services of the same group.
+public struct RoleRunner: Sendable {
+    public let configuration: NinjaConfiguration
+    public let roles: [Role]
+    public let logger: Logger
+    public let telemetry: Telemetry
+
+    public init(configuration: NinjaConfiguration, roles: [Role], logger: Logger, telemetry: Telemetry) {
+        self.configuration = configuration
+        self.roles = roles.sorted()
+        self.logger = logger
+        self.telemetry = telemetry
+    }
+
+    /// The roles that keep data and so open the store.
+    static let storeRoles: Set<Role> = [.gateway, .api]
+
+    public func run() async throws {
+        let context = ServiceContext(configuration: configuration, roles: roles, logger: logger, telemetry: telemetry)
+        Console.line("Answer Ninja \(AnswerNinjaVersion.current): roles \(roles.map(\.rawValue).joined(separator: ", "))")
+
+        var services: [any Service] = []
+        if !Self.storeRoles.isDisjoint(with: roles) {
+            let store = try await StoreService.open(context: context)
+            services.append(store)
+            printStore(store.report)
+        }
+        context.readiness.expect("http")
+        let http = makeHTTPApplication(context: context)
+        services.append(http)
+        printPending()
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [],
+                logger: logger
+            )
+        )
+        try await group.run()
+        Console.line("Answer Ninja stopped")
+    }
+
+    func makeHTTPApplication(context: ServiceContext) -> some Service {
+        let router = HTTPRoutes.makeRouter(context: context)
+        let http = configuration.http
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(http.host, port: http.port), serverName: "answer-ninja"),
+            onServerRunning: { channel in
+                let address = Self.describe(channel.localAddress, fallbackHost: http.host)
+                context.addListener(.init(name: "http", address: "http://\(address)", detail: "/health /ready /metrics, dashboard and API"))
+                context.readiness.report("http", ready: true, detail: "listening on \(address)")
+                context.logger.info("listening", metadata: ["service": "http", "address": "\(address)"])
+                Console.line("  http      http://\(address)  (/health /ready /metrics)")
+            },
+            logger: logger
+        )
+    }
+
+    private func printStore(_ report: StoreService.StartupReport) {
+        Console.line("  data      \(report.dataDirectory)\(report.createdDataDirectory ? " (created)" : "")")
+        let migrations = report.appliedMigrations.isEmpty ? "" : ", applied \(report.appliedMigrations.map(String.init).joined(separator: ", "))"
+        Console.line("  database  sqlite \(report.databasePath) (schema \(report.schemaVersion)\(migrations))")
+        if let user = report.demoUser, let alias = configuration.demoAlias {
+            let host = configuration.sip.publicHost ?? "<host>"
+            Console.line("  demo      user \(user.id) owns alias \"\(alias)\"\(report.createdDemoUser ? " (created)" : ""): sip:\(alias)@\(host)")
+        }
+    }
+
+    private func printPending() {
+        if roles.contains(.gateway) {
+            Console.line("  sip       not listening yet: the SIP stack arrives with the signalling issue")
+        }
+        if roles.contains(.media) {
+            Console.line("  rtp       not listening yet: the media engine arrives with its issue")
+        }
+    }
+
+    static func describe(_ address: SocketAddress?, fallbackHost: String) -> String {
+        guard let address, let port = address.port else { return fallbackHost }
+        let host = address.ipAddress ?? fallbackHost
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

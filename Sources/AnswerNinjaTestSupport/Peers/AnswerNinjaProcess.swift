@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The built `answer-ninja` binary run as a peer: `serve` (or one role) with its own data directory and port 0,
+/// so that tests run side by side; the HTTP address is read from the line `serve` prints.
+public struct AnswerNinjaProcess: StoppablePeer {
+    public let process: PeerProcess
+    public let httpPort: Int
+    public let dataDirectory: URL
+
+    public var baseURL: String { "http://127.0.0.1:\(httpPort)" }
+
+    /// `ANSWER_NINJA_BINARY`, or the debug build of this package.
+    public static func binary(packageRoot: String = packageRootFromSource()) throws -> String {
+        if let path = ProcessInfo.processInfo.environment["ANSWER_NINJA_BINARY"] { return path }
+        for candidate in [".build/debug/answer-ninja", ".build/release/answer-ninja"] {
+            let path = packageRoot + "/" + candidate
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw PeerError("answer-ninja binary not found: run swift build, or set ANSWER_NINJA_BINARY")
+    }
+
+    public static func packageRootFromSource(_ file: String = #filePath) -> String {
+        // Sources/AnswerNinjaTestSupport/Peers/AnswerNinjaProcess.swift → package root.
+        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// Starts `answer-ninja <command>` with `environment` added to ANSWER_NINJA_HTTP_HOST=127.0.0.1,
+    /// ANSWER_NINJA_HTTP_PORT=0 and a fresh data directory, and waits until it prints its HTTP address.
+    public static func start(command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil) async throws -> AnswerNinjaProcess {
+        let executable = try binary()
+        let directory = try PeerEnvironment.makeDirectory(for: "answer-ninja-\(command)")
+        let data = dataDirectory ?? directory.appendingPathComponent("data")
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ANSWER_NINJA_") }
+        environment["ANSWER_NINJA_HTTP_HOST"] = "127.0.0.1"
+        environment["ANSWER_NINJA_HTTP_PORT"] = "0"
+        environment["ANSWER_NINJA_DATA_DIR"] = data.path
+        environment["ANSWER_NINJA_SHUTDOWN_GRACE"] = "5s"
+        environment.merge(extra) { _, new in new }
+        let process = try PeerProcess(name: "answer-ninja-\(command)", executable: executable, arguments: [command], environment: environment, directory: directory)
+        var port: Int?
+        do {
+            try await process.waitUntilReady(timeout: .seconds(60)) {
+                port = Self.httpPort(in: process.log())
+                return port != nil
+            }
+        } catch {
+            await process.stop()
+            throw error
+        }
+        return AnswerNinjaProcess(process: process, httpPort: port!, dataDirectory: data)
+    }
+
+    /// Reads the port from the line `  http      http://127.0.0.1:PORT  (...)`.
+    static func httpPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("http://127.0.0.1:") && line.trimmingCharacters(in: .whitespaces).hasPrefix("http ") {
+            let tail = line.split(separator: "http://127.0.0.1:", maxSplits: 1).last ?? ""
+            return Int(tail.prefix { $0.isNumber })
+        }
+        return nil
+    }
+
+    /// GET `path` on the running process; returns status and body (bounded by `timeout`).
+    public func get(_ path: String, timeout: Duration = .seconds(10)) async throws -> (status: Int, body: String, contentType: String?) {
+        try await HTTPProbe.get(url: baseURL + path, timeout: timeout)
+    }
+}
+
+/// A plain HTTP GET with URLSession, for tests.
+public enum HTTPProbe {
+    public static func get(url: String, timeout: Duration = .seconds(10)) async throws -> (status: Int, body: String, contentType: String?) {
+        guard let target = URL(string: url) else { throw PeerError("bad URL \(url)") }
+        var request = URLRequest(url: target)
+        request.timeoutInterval = Double(timeout.components.seconds) + 1
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse else { throw PeerError("not an HTTP response from \(url)") }
+        return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type"))
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// baresip, a real softphone, on a free loopback SIP port, with audio from a file (or a sine) and no sound card,
+/// a TCP control port (`ctrl_tcp`, netstring JSON commands) for tests to dial and hang up, and a hard time limit
+/// (`-t`) so that it can never outlive a test run.
+public struct BaresipPeer: StoppablePeer {
+    public let process: PeerProcess
+    public let sipPort: Int
+    public let controlPort: Int
+    public let user: String
+
+    public var uri: String { "sip:\(user)@127.0.0.1:\(sipPort)" }
+
+    public static let modulesDirectory = "/usr/lib/baresip/modules"
+
+    public static func start(user: String = "softphone", audioFile: String? = nil, lifetimeSeconds: Int = 600) async throws -> BaresipPeer {
+        let executable = try PeerEnvironment.require("baresip", package: "baresip")
+        let sipPort = try PeerEnvironment.freePort()
+        let controlPort = try PeerEnvironment.freePort()
+        let directory = try PeerEnvironment.makeDirectory(for: "baresip")
+        let source = audioFile.map { "aufile,\($0)" } ?? "ausine,440"
+        let config = """
+            poll_method epoll
+            sip_listen 127.0.0.1:\(sipPort)
+            sip_trans_def udp
+            audio_player aufile,\(directory.path)/received.wav
+            audio_source \(source)
+            audio_alert aufile,/dev/null
+            ausrc_srate 8000
+            auplay_srate 8000
+            rtp_ports 40000-40999
+            module_path \(modulesDirectory)
+            module g711.so
+            module aufile.so
+            module ausine.so
+            module_app account.so
+            module_app contact.so
+            module_app menu.so
+            module_app ctrl_tcp.so
+            ctrl_tcp_listen 127.0.0.1:\(controlPort)
+            """
+        try config.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+        try "".write(to: directory.appendingPathComponent("contacts"), atomically: true, encoding: .utf8)
+        let process = try PeerProcess(
+            name: "baresip", executable: executable, arguments: ["-f", directory.path, "-t", String(lifetimeSeconds)], directory: directory
+        )
+        do {
+            try await process.waitUntilReady(timeout: .seconds(30)) {
+                try await UDPProbe.request(port: sipPort, payload: UDPProbe.options(to: sipPort, user: user))?.hasPrefix("SIP/2.0 200") == true
+            }
+        } catch {
+            await process.stop()
+            throw error
+        }
+        return BaresipPeer(process: process, sipPort: sipPort, controlPort: controlPort, user: user)
+    }
+}

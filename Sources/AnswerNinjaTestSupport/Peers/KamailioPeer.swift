@@ -1,0 +1,56 @@
+import Foundation
+
+/// Kamailio on a free loopback port (UDP and TCP) with a configuration the test gives; by default one that
+/// answers OPTIONS itself. Later issues pass their edge configurations (dispatcher to gateways, registrar).
+public struct KamailioPeer: StoppablePeer {
+    public let process: PeerProcess
+    public let port: Int
+
+    public static let modulesDirectory = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+    /// A minimal configuration: stateless replies; OPTIONS get 200, everything else 404.
+    public static func optionsResponderConfiguration(port: Int) -> String {
+        """
+        #!KAMAILIO
+        debug=2
+        log_stderror=yes
+        children=1
+        tcp_children=1
+        auto_aliases=no
+        listen=udp:127.0.0.1:\(port)
+        listen=tcp:127.0.0.1:\(port)
+        mpath="\(modulesDirectory)"
+        loadmodule "sl.so"
+        loadmodule "pv.so"
+        request_route {
+            if (is_method("OPTIONS")) {
+                sl_send_reply("200", "Answer Ninja test edge");
+                exit;
+            }
+            sl_send_reply("404", "Not here");
+        }
+        """
+    }
+
+    public static func start(configuration: ((Int) -> String)? = nil) async throws -> KamailioPeer {
+        let executable = try PeerEnvironment.require("kamailio", package: "kamailio")
+        let port = try PeerEnvironment.freePort()
+        let directory = try PeerEnvironment.makeDirectory(for: "kamailio")
+        let file = directory.appendingPathComponent("kamailio.cfg")
+        try (configuration ?? optionsResponderConfiguration)(port).write(to: file, atomically: true, encoding: .utf8)
+        let process = try PeerProcess(
+            name: "kamailio", executable: executable,
+            arguments: ["-f", file.path, "-DD", "-E", "-m", "64", "-M", "8", "-w", directory.path, "-P", directory.appendingPathComponent("kamailio.pid").path],
+            directory: directory
+        )
+        do {
+            try await process.waitUntilReady(timeout: .seconds(30)) {
+                try await UDPProbe.request(port: port, payload: UDPProbe.options(to: port))?.hasPrefix("SIP/2.0 200") == true
+            }
+        } catch {
+            await process.stop()
+            throw error
+        }
+        return KamailioPeer(process: process, port: port)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// Where peers come from and go: executables looked up on PATH (a missing one fails under `CI=true`, where the
+/// tests must never skip), working directories under the artifacts folder, free loopback ports.
+public enum PeerEnvironment {
+    /// True when running in CI: a missing peer is then a failure, not a skip.
+    public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The folder for peers' working directories and logs (`ANSWER_NINJA_TEST_ARTIFACTS`, or a temporary one).
+    public static var artifacts: URL {
+        let path = ProcessInfo.processInfo.environment["ANSWER_NINJA_TEST_ARTIFACTS"] ?? (NSTemporaryDirectory() + "answer-ninja-tests")
+        return URL(fileURLWithPath: path)
+    }
+
+    /// A fresh directory under the artifacts folder, for a test's own files (a data directory shared by two runs).
+    public static func artifactsDirectory(named name: String) throws -> URL {
+        try makeDirectory(for: name)
+    }
+
+    static func makeDirectory(for name: String) throws -> URL {
+        let directory = artifacts.appendingPathComponent("\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// The full path of `name` on PATH or in `extra` folders, or nil.
+    public static func find(_ name: String, extra: [String] = []) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for folder in path.split(separator: ":").map(String.init) + extra + ["/usr/sbin", "/sbin"] {
+            let candidate = folder + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The executable or a clear failure naming the Debian package to install.
+    public static func require(_ name: String, package: String, extra: [String] = []) throws -> String {
+        guard let found = find(name, extra: extra) else {
+            throw PeerError("\(name) not found: install the Debian package \(package) (tools/setup does)")
+        }
+        return found
+    }
+
+    /// Whether a peer's tests should run: always under CI (a missing executable then fails the test), otherwise
+    /// only when the executable is installed.
+    public static func available(_ name: String, extra: [String] = []) -> Bool {
+        isCI || find(name, extra: extra) != nil
+    }
+
+    /// A loopback port that was free for both UDP and TCP a moment ago (the kernel picked it).
+    public static func freePort() throws -> Int {
+        for _ in 0..<20 {
+            let port = try bindEphemeral(type: Int32(SOCK_STREAM.rawValue))
+            if canBind(port: port, type: Int32(SOCK_DGRAM.rawValue)) { return port }
+        }
+        throw PeerError("no free loopback port for both TCP and UDP after 20 tries")
+    }
+
+    private static func bindEphemeral(type: Int32) throws -> Int {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else { throw PeerError("bind: \(String(cString: strerror(errno)))") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func canBind(port: Int, type: Int32) -> Bool {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// Runs a short command to completion (bounded by `timeout`) and returns its status and output.
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let reader = Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        if process.isRunning {
+            process.terminate()
+            throw PeerError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+        }
+        let data = await reader.value
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

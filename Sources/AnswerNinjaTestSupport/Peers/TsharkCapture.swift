@@ -1,0 +1,43 @@
+import Foundation
+
+/// A tshark capture on the loopback interface with a capture filter (e.g. `udp port 5060`), written to a pcapng
+/// file in its own directory; `stop()` ends it and `fields` reads it back through tshark's dissectors.
+public struct TsharkCapture: StoppablePeer {
+    public let process: PeerProcess
+    public let file: URL
+    public let filter: String
+
+    public static func start(filter: String, interface: String = "lo") async throws -> TsharkCapture {
+        let executable = try PeerEnvironment.require("tshark", package: "tshark")
+        let directory = try PeerEnvironment.makeDirectory(for: "tshark")
+        let file = directory.appendingPathComponent("capture.pcapng")
+        let process = try PeerProcess(
+            name: "tshark", executable: executable,
+            arguments: ["-i", interface, "-f", filter, "-w", file.path, "-q", "-a", "duration:600"], directory: directory
+        )
+        do {
+            // tshark says "Capturing on 'Loopback: lo'" once the capture is live.
+            try await process.waitUntilReady(timeout: .seconds(30)) { process.log().contains("Capturing on") }
+        } catch {
+            await process.stop()
+            throw error
+        }
+        return TsharkCapture(process: process, file: file, filter: filter)
+    }
+
+    /// Stops the capture (SIGINT lets tshark finish the file).
+    public func stop() async {
+        await process.stop(signal: SIGINT)
+    }
+
+    /// One line per captured packet with the requested fields (tab-separated), after an optional display filter.
+    public func fields(_ names: [String], displayFilter: String? = nil) async throws -> [String] {
+        let executable = try PeerEnvironment.require("tshark", package: "tshark")
+        var arguments = ["-r", file.path, "-T", "fields"]
+        for name in names { arguments += ["-e", name] }
+        if let displayFilter { arguments += ["-Y", displayFilter] }
+        let result = try await PeerEnvironment.run(executable, arguments)
+        guard result.status == 0 else { throw PeerError("tshark -r failed: \(result.output)") }
+        return result.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("Running as user") }
+    }
+}

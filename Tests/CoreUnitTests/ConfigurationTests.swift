@@ -1,0 +1,95 @@
+import AnswerNinjaCore
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsAreValidAndMatchTheDesign() throws {
+        let configuration = try ConfigurationLoader(environment: [:]).load()
+        #expect(configuration.http.port == 8080)
+        #expect(configuration.sip.port == 5060)
+        #expect(configuration.sip.tlsPort == nil)
+        #expect(configuration.dataDirectory == "./data")
+        #expect(configuration.store.backend == .sqlite)
+        #expect(configuration.store.redisURL == nil)
+        #expect(configuration.demoAlias?.rawValue == "demo")
+        #expect(configuration.media.rtpPorts == 20000...29999)
+        #expect(configuration.media.controlResumeGrace == .seconds(10))
+        #expect(configuration == NinjaConfiguration.defaults)
+    }
+
+    @Test func environmentOverridesFileOverridesDefaults() throws {
+        let file = Array(#"{"http": {"port": 9090, "host": "127.0.0.1"}, "log.level": "debug", "demo": {"alias": null}}"#.utf8)
+        let loader = ConfigurationLoader(environment: ["ANSWER_NINJA_HTTP_PORT": "7070", "PATH": "/bin"], file: ("ninja.json", file))
+        let configuration = try loader.load()
+        #expect(configuration.http.port == 7070)
+        #expect(configuration.http.host == "127.0.0.1")
+        #expect(configuration.log.level == "debug")
+        let sources = Dictionary(uniqueKeysWithValues: try loader.resolve().map { ($0.key.key, $0.source) })
+        #expect(sources["http.port"] == .environment)
+        #expect(sources["http.host"] == .file)
+        #expect(sources["sip.port"] == .default)
+    }
+
+    @Test func unknownKeysAreErrorsWithASuggestion() {
+        let error = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_HTTP_PROT": "1"]).load()
+        }
+        #expect(error?.message.contains("unknown variable ANSWER_NINJA_HTTP_PROT (did you mean ANSWER_NINJA_HTTP_PORT?)") == true)
+        let fileError = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: [:], file: ("c.json", Array(#"{"htp": {"port": 1}}"#.utf8))).load()
+        }
+        #expect(fileError?.message.contains("unknown key \"htp.port\" in c.json (did you mean http.port?)") == true)
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        let error = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: [
+                "ANSWER_NINJA_HTTP_PORT": "80000",
+                "ANSWER_NINJA_LOG_LEVEL": "loud",
+                "ANSWER_NINJA_SHUTDOWN_GRACE": "soon",
+                "ANSWER_NINJA_STORE_BACKEND": "postgres",
+            ]).load()
+        }
+        let message = error?.message ?? ""
+        #expect(message.contains("ANSWER_NINJA_HTTP_PORT must be a port number 0...65535, got \"80000\""))
+        #expect(message.contains("ANSWER_NINJA_LOG_LEVEL must be one of trace, debug"))
+        #expect(message.contains("ANSWER_NINJA_SHUTDOWN_GRACE must be a duration"))
+        #expect(message.contains("ANSWER_NINJA_STORE_POSTGRES_URL is required when store.backend is postgres"))
+    }
+
+    @Test func urlsAreCheckedAndPasswordsNeverEchoed() {
+        let error = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_STORE_POSTGRES_URL": "mysql://bob:secret@db/x"]).load()
+        }
+        #expect(error?.message.contains("secret") == false)
+        #expect(error?.message.contains("postgres:// or postgresql://") == true)
+        #expect(throws: Never.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_CACHE_REDIS_URL": "redis://127.0.0.1:6379/0"]).load()
+        }
+    }
+
+    @Test func badFilesSayWhatIsWrong() {
+        let notJSON = #expect(throws: CoreError.self) { try ConfigurationLoader(environment: [:], file: ("x.json", Array("{".utf8))).load() }
+        #expect(notJSON?.message == "x.json is not valid JSON")
+        let array = #expect(throws: CoreError.self) { try ConfigurationLoader(environment: [:], file: ("x.json", Array("[1]".utf8))).load() }
+        #expect(array?.message == "x.json must hold a JSON object at the top level")
+    }
+
+    @Test(arguments: [("250ms", Duration.milliseconds(250)), ("10s", .seconds(10)), ("2m", .seconds(120)), ("1h", .seconds(3600)), ("7", .seconds(7))])
+    func durationsParse(text: String, expected: Duration) throws {
+        let configuration = try ConfigurationLoader(environment: ["ANSWER_NINJA_SHUTDOWN_GRACE": text]).load()
+        #expect(configuration.shutdownGrace == expected)
+    }
+
+    @Test func rtpRangeMustBeUsable() {
+        #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_MEDIA_RTP_PORT_MIN": "30000", "ANSWER_NINJA_MEDIA_RTP_PORT_MAX": "20000"]).load()
+        }
+    }
+
+    @Test func everyKeyHasAnEnvironmentNameAndIsUnique() {
+        let names = ConfigurationKey.all.map(\.environmentName)
+        #expect(Set(names).count == names.count)
+        #expect(ConfigurationKey.httpPort.environmentName == "ANSWER_NINJA_HTTP_PORT")
+        #expect(ConfigurationKey.rtpPortMin.environmentName == "ANSWER_NINJA_MEDIA_RTP_PORT_MIN")
+    }
+}

@@ -1,0 +1,44 @@
+import AnswerNinjaTestSupport
+import Foundation
+import Testing
+
+/// The CLI conventions: `--json` prints exactly one JSON object with snake_case keys on stdout.
+@Suite struct ToolTests {
+    func json(_ arguments: [String], environment: [String] = []) async throws -> (status: Int32, object: [String: Any]) {
+        let result = try await PeerEnvironment.run("/usr/bin/env", ["-i", "PATH=/usr/bin:/bin"] + environment + [try AnswerNinjaProcess.binary()] + arguments)
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.count == 1, "one line of JSON, got: \(result.output)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        return (result.status, try #require(object))
+    }
+
+    @Test func selftestReportsEveryLibrary() async throws {
+        let (status, object) = try await json(["selftest", "--json"])
+        #expect(status == 0, "\(object)")
+        #expect(object["ok"] as? Bool == true)
+        #expect((object["libraries"] as? [[String: Any]])?.count == 8)
+    }
+
+    @Test func configShowsSourcesAndRefusesBadValues() async throws {
+        let (status, object) = try await json(["config", "--json"], environment: ["ANSWER_NINJA_HTTP_PORT=9000"])
+        #expect(status == 0)
+        let entries = object["entries"] as? [[String: Any]] ?? []
+        let port = entries.first { $0["key"] as? String == "http.port" }
+        #expect(port?["value"] as? String == "9000")
+        #expect(port?["source"] as? String == "environment")
+
+        let (badStatus, bad) = try await json(["config", "--json"], environment: ["ANSWER_NINJA_SIP_PORTT=1"])
+        #expect(badStatus == 2)
+        #expect(bad["valid"] as? Bool == false)
+        #expect((bad["error"] as? String)?.contains("did you mean ANSWER_NINJA_SIP_PORT?") == true)
+    }
+
+    @Test func metricsAndVersionFollowTheConvention() async throws {
+        let (_, metrics) = try await json(["metrics", "--json"])
+        let names = (metrics["metrics"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+        #expect(names.contains("websocket_connections"))
+        let (_, version) = try await json(["version", "--json"])
+        #expect((version["protocols"] as? [String: Int])?["media-control"] == 1)
+        #expect(version["version"] is String)
+    }
+}
