@@ -1,0 +1,43 @@
+"""The deploy tier: checks that need no cluster and no Docker engine. The deploy issue adds the kustomize
+renders, the ldd/strace package derivation and the Kamailio edge; the skeleton checks what exists."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+BINARY = ROOT / ".build" / "debug" / "answer-ninja"
+
+
+def test_layers_are_respected():
+    result = subprocess.run([str(ROOT / "tools" / "check-layers")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 problems" in result.stdout
+
+
+def test_dockerfile_passes_hadolint():
+    result = subprocess.run([str(VENV_BIN / "hadolint"), str(ROOT / "deploy" / "docker" / "Dockerfile")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_healthcheck_and_ports_match_the_code():
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    assert 'CMD ["answer-ninja", "healthcheck"]' in dockerfile
+    keys = json.loads(subprocess.run([str(BINARY), "config", "--keys", "--json"], capture_output=True, text=True, timeout=60, check=True).stdout)
+    defaults = {entry["key"]: entry["default_value"] for entry in keys["entries"]}
+    assert f"EXPOSE {defaults['http.port']} {defaults['sip.port']}/udp {defaults['sip.port']}/tcp" in dockerfile
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^```sh\n(.*?)\n```", readme, flags=re.S | re.M)
+    assert commands and commands[0].strip().endswith("tools/serve"), commands
+    assert any(block.strip() == "tools/test" for block in commands), commands
+    assert "tools/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_gitignore_keeps_build_products_out():
+    ignored = (ROOT / ".gitignore").read_text().split()
+    for entry in (".build/", "Package.resolved", ".venv/"):
+        assert entry in ignored
