@@ -23,7 +23,7 @@ public struct KamailioPeer: StoppablePeer {
         loadmodule "sl.so"
         loadmodule "pv.so"
         request_route {
-            if (is_method("OPTIONS")) {
+            if (method == "OPTIONS") {
                 sl_send_reply("200", "Answer Ninja test edge");
                 exit;
             }

@@ -7,35 +7,60 @@ public final class PeerProcess: @unchecked Sendable {
     public let name: String
     public let directory: URL
     public let logFile: URL
-    private let process: Process
+    /// The child's pid, which is also its process group: stopping signals the whole group, so helpers it forked
+    /// (tshark's dumpcap, Kamailio's children) stop with it.
+    public let pid: pid_t
     private let lock = NSLock()
-    private var stopped = false
+    private var exitStatus: Int32?
 
-    /// Starts `executable` with `arguments`; `directory` is created for it under the artifacts folder.
+    /// Starts `executable` with `arguments` in a new process group; `directory` is created for it under the
+    /// artifacts folder, and stdout and stderr go to `<name>.log` there. Arguments must use absolute paths.
     public init(name: String, executable: String, arguments: [String], environment: [String: String]? = nil, directory: URL? = nil) throws {
         self.name = name
         self.directory = try directory ?? PeerEnvironment.makeDirectory(for: name)
         self.logFile = self.directory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = self.directory
-        if let environment { process.environment = environment }
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        self.process = process
-        do {
-            try process.run()
-        } catch {
-            throw PeerError("cannot start \(name) (\(executable)): \(error)")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let environmentList = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { environmentList.forEach { free($0) } }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, executable, &actions, &attributes, argv, environmentList)
+        guard status == 0 else {
+            throw PeerError("cannot start \(name) (\(executable)): \(String(cString: strerror(status)))")
         }
+        self.pid = child
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    /// Whether the child is still running (reaps it when it has exited).
+    public var isRunning: Bool { lock.withLock { reap(blocking: false) } == nil }
+
+    /// The exit status once it has exited (128 + signal number when killed by a signal).
+    public var terminationStatus: Int32? { lock.withLock { reap(blocking: false) } }
+
+    private func reap(blocking: Bool) -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+        if result == -1 && errno == ECHILD {
+            exitStatus = -1  // reaped elsewhere: gone, status unknown
+            return exitStatus
+        }
+        guard result == pid else { return nil }
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        return exitStatus
+    }
 
     /// The log so far.
     public func log() -> String {
@@ -47,32 +72,27 @@ public final class PeerProcess: @unchecked Sendable {
         log().split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    /// Sends `signal`, waits up to `timeout` for the exit, then kills. Returns the exit status.
+    /// Sends `signal` to the process group, waits up to `timeout` for the exit, then kills the group. Returns
+    /// the exit status. Bounded: it never waits longer than `timeout` plus five seconds.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async -> Int32 {
-        let first = lock.withLock { () -> Bool in
-            defer { stopped = true }
-            return !stopped
+        if isRunning { kill(-pid, signal) }
+        if let status = await waitForExit(timeout: timeout) {
+            kill(-pid, SIGKILL)  // whatever the leader left behind in its group
+            return status
         }
-        if first && process.isRunning { kill(process.processIdentifier, signal) }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        }
-        return process.terminationStatus
+        kill(-pid, SIGKILL)
+        return await waitForExit(timeout: .seconds(5)) ?? 128 + SIGKILL
     }
 
     /// Waits for the process to exit by itself within `timeout`; nil if it is still running.
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline {
+            if let status = terminationStatus { return status }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return process.isRunning ? nil : process.terminationStatus
+        return terminationStatus
     }
 
     /// Polls `check` every `interval` until it returns true, for at most `timeout`; fails with the log's tail.
@@ -80,8 +100,8 @@ public final class PeerProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         var lastError: (any Error)?
         while ContinuousClock.now < deadline {
-            guard process.isRunning else {
-                throw PeerError("\(name) exited with status \(process.terminationStatus) before it was ready; log \(logFile.path):\n\(logTail())")
+            if let status = terminationStatus {
+                throw PeerError("\(name) exited with status \(status) before it was ready; log \(logFile.path):\n\(logTail())")
             }
             do {
                 if try await check() { return }
