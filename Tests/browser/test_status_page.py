@@ -15,7 +15,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 ROOT = Path(__file__).resolve().parents[2]
-BINARY = os.environ.get("ANSWER_NINJA_BINARY", str(ROOT / ".build/debug/answer-ninja"))
+BINARY = os.environ.get("NINJA_TEST_BINARY", str(ROOT / ".build/debug/answer-ninja"))
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def test_dockerfile_healthcheck_and_ports_match_the_code():
     dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
     assert 'CMD ["answer-ninja", "healthcheck"]' in dockerfile
     keys = json.loads(subprocess.run([str(BINARY), "config", "--keys", "--json"], capture_output=True, text=True, timeout=60, check=True).stdout)
-    defaults = {entry["key"]: entry["default_value"] for entry in keys["entries"]}
+    defaults = {entry["key"]: entry.get("default_value") for entry in keys["entries"]}
     assert f"EXPOSE {defaults['http.port']} {defaults['sip.port']}/udp {defaults['sip.port']}/tcp" in dockerfile
 
 

@@ -35,6 +35,15 @@ public struct ConfigurationLoader: Sendable {
 
     /// Every key with its resolved value and source; throws with all problems listed.
     public func resolve() throws(CoreError) -> [ResolvedValue] {
+        let (resolved, problems) = resolveCollectingProblems()
+        if !problems.isEmpty {
+            throw .invalidConfiguration(problems.joined(separator: "; "))
+        }
+        return resolved
+    }
+
+    /// The resolved values and the problems found with names (unknown keys, unreadable file), without stopping.
+    private func resolveCollectingProblems() -> ([ResolvedValue], [String]) {
         var problems: [String] = []
         let fileValues = parseFile(problems: &problems)
         let known = Dictionary(uniqueKeysWithValues: ConfigurationKey.all.map { ($0.environmentName, $0) })
@@ -57,16 +66,14 @@ public struct ConfigurationLoader: Sendable {
                 resolved.append(ResolvedValue(key: key, value: key.defaultValue, source: .default))
             }
         }
-        if !problems.isEmpty {
-            throw .invalidConfiguration(problems.joined(separator: "; "))
-        }
-        return resolved
+        return (resolved, problems)
     }
 
     /// The validated configuration; throws one error listing every problem found.
     public func load() throws(CoreError) -> NinjaConfiguration {
-        let resolved = try resolve()
+        let (resolved, nameProblems) = resolveCollectingProblems()
         var reader = ValueReader(values: resolved)
+        reader.problems = nameProblems
         let configuration = NinjaConfiguration(
             dataDirectory: reader.path(.dataDirectory),
             http: .init(host: reader.host(.httpHost), port: reader.port(.httpPort)),

@@ -12,14 +12,14 @@ public struct AnswerNinjaProcess: StoppablePeer {
 
     public var baseURL: String { "http://127.0.0.1:\(httpPort)" }
 
-    /// `ANSWER_NINJA_BINARY`, or the debug build of this package.
+    /// `NINJA_TEST_BINARY`, or the debug build of this package.
     public static func binary(packageRoot: String = packageRootFromSource()) throws -> String {
-        if let path = ProcessInfo.processInfo.environment["ANSWER_NINJA_BINARY"] { return path }
+        if let path = ProcessInfo.processInfo.environment["NINJA_TEST_BINARY"] { return path }
         for candidate in [".build/debug/answer-ninja", ".build/release/answer-ninja"] {
             let path = packageRoot + "/" + candidate
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        throw PeerError("answer-ninja binary not found: run swift build, or set ANSWER_NINJA_BINARY")
+        throw PeerError("answer-ninja binary not found: run swift build, or set NINJA_TEST_BINARY")
     }
 
     public static func packageRootFromSource(_ file: String = #filePath) -> String {

@@ -6,9 +6,9 @@ public enum PeerEnvironment {
     /// True when running in CI: a missing peer is then a failure, not a skip.
     public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    /// The folder for peers' working directories and logs (`ANSWER_NINJA_TEST_ARTIFACTS`, or a temporary one).
+    /// The folder for peers' working directories and logs (`NINJA_TEST_ARTIFACTS`, or a temporary one).
     public static var artifacts: URL {
-        let path = ProcessInfo.processInfo.environment["ANSWER_NINJA_TEST_ARTIFACTS"] ?? (NSTemporaryDirectory() + "answer-ninja-tests")
+        let path = ProcessInfo.processInfo.environment["NINJA_TEST_ARTIFACTS"] ?? (NSTemporaryDirectory() + "answer-ninja-tests")
         return URL(fileURLWithPath: path)
     }
 

@@ -113,9 +113,9 @@ public final class PeerProcess: @unchecked Sendable {
         throw PeerError("\(name) not ready after \(timeout)\(lastError.map { " (last error: \($0))" } ?? ""); log \(logFile.path):\n\(logTail())")
     }
 
-    /// Removes the working directory unless `ANSWER_NINJA_KEEP_PEER_LOGS` is set.
+    /// Removes the working directory unless `NINJA_KEEP_PEER_LOGS` is set.
     public func removeDirectory() {
-        guard ProcessInfo.processInfo.environment["ANSWER_NINJA_KEEP_PEER_LOGS"] == nil else { return }
+        guard ProcessInfo.processInfo.environment["NINJA_KEEP_PEER_LOGS"] == nil else { return }
         try? FileManager.default.removeItem(at: directory)
     }
 }
