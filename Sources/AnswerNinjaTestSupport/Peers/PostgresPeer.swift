@@ -22,7 +22,10 @@ public struct PostgresPeer: StoppablePeer {
         guard let bin = binDirectory, FileManager.default.isExecutableFile(atPath: bin + "/initdb") else {
             throw PeerError("PostgreSQL server binaries not found under /usr/lib/postgresql: install the Debian package postgresql")
         }
-        let directory = try PeerEnvironment.makeDirectory(for: "postgres")
+        // Under /tmp, not the artifacts folder: the postgres user must be able to reach it, whatever the
+        // permissions of the folders above a CI checkout.
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("answer-ninja-postgres-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let data = directory.appendingPathComponent("data").path
         let asRoot = getuid() == 0
         if asRoot {
