@@ -1,6 +1,5 @@
 import AnswerNinjaCore
 import ArgumentParser
-import Foundation
 
 /// `answer-ninja config`: the resolved configuration with where each value came from; exit 2 with every problem
 /// listed when it is invalid.
@@ -47,31 +46,26 @@ struct ConfigCommand: AsyncParsableCommand {
             try output.emit(Output(valid: true, entries: entries, error: nil))
             return
         }
+        let resolved: [ConfigurationLoader.ResolvedValue]
         do {
-            _ = try configurationOptions.load()
+            let loader = try configurationOptions.loader()
+            _ = try loader.load()
+            resolved = try loader.resolve()
+        } catch let error as CoreError {
+            try output.emit(Output(valid: false, entries: [], error: "configuration: \(error.message)"))
+            throw ExitCode(2)
         } catch let error as ValidationError {
             try output.emit(Output(valid: false, entries: [], error: error.message))
             throw ExitCode(2)
         }
-        var file: (name: String, contents: [UInt8])?
-        let environment = ProcessInfo.processInfo.environment
-        if let path = configurationOptions.config ?? environment[ConfigurationLoader.fileVariable], let data = FileManager.default.contents(atPath: path) {
-            file = (path, Array(data))
-        }
-        let resolved = try ConfigurationLoader(environment: environment, file: file).resolve()
         let entries = resolved.map { value in
-            Entry(key: value.key.key, environment: value.key.environmentName, value: Self.redact(value), source: value.source.rawValue)
+            Entry(
+                key: value.key.key, environment: value.key.environmentName,
+                value: value.key.kind == .url ? value.value.map(ConfigurationLoader.redactingPassword) : value.value,
+                source: value.source.rawValue
+            )
         }
         try output.emit(Output(valid: true, entries: entries, error: nil))
     }
 
-    /// Passwords in URLs are never printed.
-    static func redact(_ value: ConfigurationLoader.ResolvedValue) -> String? {
-        guard let text = value.value, value.key.kind == .url, let scheme = text.range(of: "://"), let at = text.lastIndex(of: "@"), scheme.upperBound < at else {
-            return value.value
-        }
-        let credentials = text[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
-    }
 }

@@ -147,6 +147,15 @@ public struct ConfigurationLoader: Sendable {
         }
     }
 
+    /// `url` with the password of its user info replaced by `***` (`postgres://bob:***@db/x`): passwords are never
+    /// echoed into messages or `config` output.
+    public static func redactingPassword(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url.lastIndex(of: "@"), scheme.upperBound < at,
+            let colon = url[scheme.upperBound..<at].firstIndex(of: ":")
+        else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+
     /// " (did you mean X?)" when a known name is within edit distance 3 of `name`.
     static func suggestion(for name: String, among candidates: [String]) -> String {
         let scored = candidates.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
@@ -243,7 +252,7 @@ private struct ValueReader {
         guard let colon = value.firstIndex(of: ":"), schemes.contains(value[..<colon].lowercased()),
             value[colon...].hasPrefix("://"), value.count > value.distance(from: value.startIndex, to: colon) + 3
         else {
-            problems.append("\(origin) must be a \(schemes.map { $0 + "://" }.joined(separator: " or ")) URL, got \"\(Self.redacted(value))\"")
+            problems.append("\(origin) must be a \(schemes.map { $0 + "://" }.joined(separator: " or ")) URL, got \"\(ConfigurationLoader.redactingPassword(value))\"")
             return nil
         }
         return value
@@ -287,12 +296,6 @@ private struct ValueReader {
         }
         guard let seconds = Int64(text), seconds >= 0 else { return nil }
         return .seconds(seconds)
-    }
-
-    /// Never echo a password from a URL into an error message.
-    static func redacted(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
-        return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
     }
 }
 

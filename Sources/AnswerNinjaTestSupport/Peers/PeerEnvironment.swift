@@ -17,8 +17,9 @@ public enum PeerEnvironment {
         try makeDirectory(for: name)
     }
 
-    static func makeDirectory(for name: String) throws -> URL {
-        let directory = artifacts.appendingPathComponent("\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+    /// A new uniquely named directory for `name` under `root` (the artifacts folder by default).
+    static func makeDirectory(for name: String, under root: URL = artifacts) throws -> URL {
+        let directory = root.appendingPathComponent("\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }

@@ -43,15 +43,16 @@ public final class PeerProcess: @unchecked Sendable {
     }
 
     /// Whether the child is still running (reaps it when it has exited).
-    public var isRunning: Bool { lock.withLock { reap(blocking: false) } == nil }
+    public var isRunning: Bool { lock.withLock { reap() } == nil }
 
     /// The exit status once it has exited (128 + signal number when killed by a signal).
-    public var terminationStatus: Int32? { lock.withLock { reap(blocking: false) } }
+    public var terminationStatus: Int32? { lock.withLock { reap() } }
 
-    private func reap(blocking: Bool) -> Int32? {
+    /// Collects the exit status without blocking; nil while the child runs.
+    private func reap() -> Int32? {
         if let exitStatus { return exitStatus }
         var status: Int32 = 0
-        let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+        let result = waitpid(pid, &status, WNOHANG)
         if result == -1 && errno == ECHILD {
             exitStatus = -1  // reaped elsewhere: gone, status unknown
             return exitStatus

@@ -24,8 +24,7 @@ public struct PostgresPeer: StoppablePeer {
         }
         // Under /tmp, not the artifacts folder: the postgres user must be able to reach it, whatever the
         // permissions of the folders above a CI checkout.
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("answer-ninja-postgres-\(getpid())-\(UInt32.random(in: 0 ... .max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try PeerEnvironment.makeDirectory(for: "answer-ninja-postgres", under: URL(fileURLWithPath: NSTemporaryDirectory()))
         let data = directory.appendingPathComponent("data").path
         let asRoot = getuid() == 0
         if asRoot {

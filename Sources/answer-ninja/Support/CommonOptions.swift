@@ -10,19 +10,24 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .long, help: "A JSON configuration file (also ANSWER_NINJA_CONFIG_FILE); environment variables override it.")
     var config: String?
 
-    /// Loads and validates the configuration; a problem becomes a clear message and exit code 2.
-    func load() throws -> NinjaConfiguration {
+    /// The loader over the process environment and the file, read once; an unreadable file is a clear error.
+    func loader() throws -> ConfigurationLoader {
         let environment = ProcessInfo.processInfo.environment
-        let path = config ?? environment[ConfigurationLoader.fileVariable]
         var file: (name: String, contents: [UInt8])?
-        if let path {
+        if let path = config ?? environment[ConfigurationLoader.fileVariable] {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ValidationError("cannot read configuration file \(path)")
             }
             file = (path, Array(data))
         }
+        return ConfigurationLoader(environment: environment, file: file)
+    }
+
+    /// Loads and validates the configuration; a problem becomes a clear message and exit code 2.
+    func load() throws -> NinjaConfiguration {
+        let loader = try loader()
         do {
-            return try ConfigurationLoader(environment: environment, file: file).load()
+            return try loader.load()
         } catch {
             throw ValidationError("configuration: \(error.message)")
         }
