@@ -123,6 +123,7 @@ let targets: [Target] = cTargets + [
     // Tests, in tiers (tools/test): *UnitTests have no sockets; PeerTests start real peers; EndToEndTests run `serve`.
     .testTarget(name: "CoreUnitTests", dependencies: ["AnswerNinjaCore", "AnswerNinjaTestSupport", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaControlUnitTests", dependencies: ["MediaControl", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
     .testTarget(
         name: "ServicesUnitTests",
         dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
@@ -137,6 +138,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "answer-ninja", targets: ["AnswerNinjaCLI"]),
+        // Libraries for the Benchmarks/ and Fuzz/ packages (which CI never compiles).
+        .library(name: "AnswerNinjaCore", targets: ["AnswerNinjaCore"]),
+        .library(name: "MediaControl", targets: ["MediaControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

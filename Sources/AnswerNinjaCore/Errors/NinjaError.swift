@@ -71,3 +71,15 @@ extension NinjaError where Domain == CoreErrorDomain {
         )
     }
 }
+
+/// What every module's error offers a protocol boundary: a code to put on the wire and a message for a person.
+/// Lets code that cannot name the module (a provider behind a protocol) still report `code` and `message`.
+public protocol CodedError: Error {
+    var codeName: String { get }
+    var message: String { get }
+}
+
+extension NinjaError: CodedError {
+    /// `domain.code`, e.g. `sdp.no_codec`.
+    public var codeName: String { "\(Domain.name).\(code.rawValue)" }
+}

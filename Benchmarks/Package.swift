@@ -1,0 +1,29 @@
+// swift-tools-version:6.2
+// Benchmarks for Answer Ninja on ordo-one/benchmark with malloc counting. A separate package so that CI never
+// compiles it. Run from this folder: `swift package benchmark` (docs/benchmarks.md).
+import Foundation
+import PackageDescription
+
+/// SwiftPM names a path dependency after its folder: the checkout's folder name, whatever it is.
+let main = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent.lowercased()
+
+let package = Package(
+    name: "answer-ninja-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ProtocolBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AnswerNinjaCore", package: main),
+                .product(name: "MediaControl", package: main),
+            ],
+            path: "Benchmarks/ProtocolBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

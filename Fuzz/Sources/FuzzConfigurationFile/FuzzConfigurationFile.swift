@@ -1,0 +1,16 @@
+import AnswerNinjaCore
+
+/// Any bytes as the JSON configuration file: loading either succeeds or throws `CoreError` with a message; it
+/// never crashes, and a loaded configuration re-validates to the same value.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzConfigurationFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let loader = ConfigurationLoader(environment: [:], file: ("fuzz.json", bytes))
+    do {
+        let first = try loader.load()
+        precondition(try loader.load() == first, "loading is not deterministic")
+    } catch {
+        precondition(!error.message.isEmpty, "a configuration error without a message")
+    }
+    return 0
+}
