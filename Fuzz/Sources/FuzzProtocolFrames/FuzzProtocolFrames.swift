@@ -17,3 +17,22 @@ private func check<Message: ProtocolMessage>(_ type: Message.Type, _ text: Strin
         fatalError("\(Message.protocolName): round trip changed the frame decoded from \(text.debugDescription)")
     }
 }
+
+/// SwiftPM links executables with `main` aliased to `FuzzProtocolFrames_main`, which `-parse-as-library` never emits; this
+/// entry point hands control to libFuzzer's driver with the target above.
+@_cdecl("FuzzProtocolFrames_main")
+public func fuzzProtocolFramesMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        guard let data else { return 0 }
+        return fuzzProtocolFrames(data, size)
+    }
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
