@@ -123,6 +123,8 @@ let targets: [Target] = cTargets + [
     // Tests, in tiers (tools/test): *UnitTests have no sockets; PeerTests start real peers; EndToEndTests run `serve`.
     .testTarget(name: "CoreUnitTests", dependencies: ["AnswerNinjaCore", "AnswerNinjaTestSupport", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaControlUnitTests", dependencies: ["MediaControl", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs"], swiftSettings: swiftSettings),
+    .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
     .testTarget(
         name: "ServicesUnitTests",
