@@ -90,7 +90,7 @@ let targets: [Target] = cTargets + [
     // Layer 3: transports and sessions on SwiftNIO.
     .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, nioPosix, nioSSL], swiftSettings: swiftSettings),
     .target(name: "MediaTransport", dependencies: ["AnswerNinjaCore", "MediaControl", nioCore, nioPosix], swiftSettings: swiftSettings),
-    .target(name: "Capture", dependencies: ["AnswerNinjaCore", nioCore, nioExtras], swiftSettings: swiftSettings),
+    .target(name: "Capture", dependencies: ["AnswerNinjaCore", "RTP", "Codecs", nioCore, nioExtras], swiftSettings: swiftSettings),
 
     // Layer 4: domain.
     .target(name: "Store", dependencies: ["AnswerNinjaCore", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
@@ -112,7 +112,7 @@ let targets: [Target] = cTargets + [
     // Layer 6: the executable, one file per subcommand.
     .executableTarget(
         name: "AnswerNinjaCLI",
-        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", argumentParser, logging, metrics],
+        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", argumentParser, logging, metrics, nioCore],
         path: "Sources/answer-ninja",
         swiftSettings: swiftSettings
     ),
@@ -123,6 +123,7 @@ let targets: [Target] = cTargets + [
     // Tests, in tiers (tools/test): *UnitTests have no sockets; PeerTests start real peers; EndToEndTests run `serve`.
     .testTarget(name: "CoreUnitTests", dependencies: ["AnswerNinjaCore", "AnswerNinjaTestSupport", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaControlUnitTests", dependencies: ["MediaControl", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(name: "CaptureUnitTests", dependencies: ["Capture", "RTP", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
@@ -131,7 +132,7 @@ let targets: [Target] = cTargets + [
         dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "PeerTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", nioCore, nioPosix], swiftSettings: swiftSettings),
+    .testTarget(name: "PeerTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "RTP", nioCore, nioPosix], swiftSettings: swiftSettings),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore"], swiftSettings: swiftSettings),
 ]
 

@@ -22,9 +22,9 @@ public struct AnswerNinjaProcess: StoppablePeer {
         throw PeerError("answer-ninja binary not found: run swift build, or set NINJA_TEST_BINARY")
     }
 
-    public static func packageRootFromSource(_ file: String = #filePath) -> String {
-        // Sources/AnswerNinjaTestSupport/Peers/AnswerNinjaProcess.swift → package root.
-        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    /// The package root, from this file's own path (Sources/AnswerNinjaTestSupport/Peers/AnswerNinjaProcess.swift).
+    public static func packageRootFromSource() -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
     /// Starts `answer-ninja <command>` with `environment` added to ANSWER_NINJA_HTTP_HOST=127.0.0.1,

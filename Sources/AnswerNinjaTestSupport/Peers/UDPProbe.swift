@@ -73,3 +73,37 @@ public enum UDPProbe {
         ].joined(separator: "\r\n")
     }
 }
+
+/// A UDP socket bound once to 127.0.0.1 (kernel-picked port), sending many datagrams from the same source port:
+/// an RTP stream, as a capture sees it.
+public final class UDPSender: @unchecked Sendable {
+    private let fd: Int32
+    public let port: Int
+
+    public init() throws {
+        let socketFD = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard socketFD >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
+        var local = PeerEnvironment.loopback(port: 0)
+        let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else {
+            close(socketFD)
+            throw PeerError("bind: \(String(cString: strerror(errno)))")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) } }
+        fd = socketFD
+        port = Int(UInt16(bigEndian: local.sin_port))
+    }
+
+    deinit { close(fd) }
+
+    public func send(_ payload: [UInt8], to port: Int) throws {
+        var address = PeerEnvironment.loopback(port: port)
+        let sent = payload.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard sent == payload.count else { throw PeerError("sendto: \(String(cString: strerror(errno)))") }
+    }
+}
