@@ -41,4 +41,16 @@ import Testing
         #expect((version["protocols"] as? [String: Int])?["media-control"] == 1)
         #expect(version["version"] is String)
     }
+
+    @Test func pcapInspectRefusesWhatIsNotACaptureWithAJSONError() async throws {
+        let file = try PeerEnvironment.artifactsDirectory(named: "not-a-capture").appendingPathComponent("notes.txt")
+        try "hello, not a pcap".write(to: file, atomically: true, encoding: .utf8)
+        let (status, object) = try await json(["pcap", "inspect", "--json", file.path])
+        #expect(status == 1)
+        let error = object["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "not_a_capture")
+        #expect((error?["message"] as? String)?.contains("not a pcap or pcapng file") == true)
+        let (badMapping, mapping) = try await json(["pcap", "inspect", "--json", "--pt", "300=x", file.path])
+        #expect(badMapping == 1 && (mapping["error"] as? [String: Any])?["code"] as? String == "malformed")
+    }
 }
