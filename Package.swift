@@ -124,6 +124,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "CoreUnitTests", dependencies: ["AnswerNinjaCore", "AnswerNinjaTestSupport", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaControlUnitTests", dependencies: ["MediaControl", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "CaptureUnitTests", dependencies: ["Capture", "RTP", nioCore], swiftSettings: swiftSettings),
+    .testTarget(name: "SRTPUnitTests", dependencies: ["SRTP", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
