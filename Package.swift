@@ -126,7 +126,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "CaptureUnitTests", dependencies: ["Capture", "RTP", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SRTPUnitTests", dependencies: ["SRTP", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs"], swiftSettings: swiftSettings),
+    .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
     .testTarget(

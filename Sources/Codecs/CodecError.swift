@@ -1,3 +1,4 @@
+import COpus
 import AnswerNinjaCore
 
 public enum CodecErrorDomain: NinjaErrorDomain {
@@ -6,3 +7,9 @@ public enum CodecErrorDomain: NinjaErrorDomain {
 
 /// The error type of the Codecs module: libopus errors with opus_strerror's text, unsupported formats and frame sizes.
 public typealias CodecError = NinjaError<CodecErrorDomain>
+
+extension NinjaError where Domain == CodecErrorDomain {
+    static func opus(_ status: Int32, _ what: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(code: .init("opus"), message: "\(what): \(String(cString: opus_strerror(status)))", file: file, line: line)
+    }
+}
