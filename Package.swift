@@ -125,7 +125,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "MediaControlUnitTests", dependencies: ["MediaControl", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "CaptureUnitTests", dependencies: ["Capture", "RTP", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SRTPUnitTests", dependencies: ["SRTP", nioCore], swiftSettings: swiftSettings),
-    .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
