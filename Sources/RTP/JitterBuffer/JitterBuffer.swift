@@ -1,0 +1,343 @@
+import AnswerNinjaCore
+
+/// The receive-side jitter buffer of one RTP stream, for audio we consume (AI calls, recording); bridged calls
+/// relay packets without one. A state machine without I/O: `insert` each packet with its arrival instant, `pull`
+/// once per playout tick (every `frameUnits` of the stream's clock); nothing reads a clock.
+///
+/// - Storage: payloads are copied into a preallocated ring (holding the receive buffers would keep their storage
+///   alive), so steady state allocates nothing.
+/// - Order: packets are played by sequence number; duplicates and packets whose turn has passed ("late") are
+///   dropped and counted.
+/// - Delay: the target delay is a high percentile of the observed transit variation over a sliding window of
+///   packets (as WebRTC's NetEQ does), clamped to `minimumDelay...maximumDelay`, and applied only when a talkspurt
+///   starts (marker bit, or packets again after silence or DTX), never in the middle of speech.
+/// - Robustness: an SSRC change or a jump in sequence or timestamp restarts the buffer; clock drift is absorbed by
+///   dropping a frame when the buffer runs far past its target and by concealment when it runs dry.
+public struct JitterBuffer: Sendable {
+    public struct Configuration: Sendable {
+        public var clockRate: Int
+        /// Packets held at most (a power of two).
+        public var capacity: Int
+        /// Largest payload stored (bigger ones are refused and counted).
+        public var maximumPayload: Int
+        public var minimumDelay: Duration
+        public var maximumDelay: Duration
+        /// Delay before the first talkspurt, when nothing has been measured yet.
+        public var initialDelay: Duration
+        /// The fraction of packets that should arrive in time: the target is this percentile of the variation.
+        public var percentile: Double
+        /// Packets in the sliding window of the delay estimate.
+        public var history: Int
+
+        public init(
+            clockRate: Int, capacity: Int = 64, maximumPayload: Int = 640, minimumDelay: Duration = .milliseconds(20),
+            maximumDelay: Duration = .milliseconds(200), initialDelay: Duration = .milliseconds(60), percentile: Double = 0.97, history: Int = 250
+        ) {
+            self.clockRate = clockRate
+            self.capacity = capacity
+            self.maximumPayload = maximumPayload
+            self.minimumDelay = minimumDelay
+            self.maximumDelay = maximumDelay
+            self.initialDelay = initialDelay
+            self.percentile = percentile
+            self.history = history
+        }
+    }
+
+    public enum InsertResult: Sendable, Equatable {
+        case accepted
+        case duplicate
+        /// Its turn had passed: counted as late loss.
+        case late
+        case tooLarge
+        /// A new SSRC, or a jump, started the buffer over (the packet is accepted).
+        case restarted
+    }
+
+    /// What to play for one tick.
+    public enum Playout: Sendable, Equatable {
+        /// A packet: read its payload with `payload(of:)` before the next `insert` or `pull`.
+        case packet(sequence: UInt16, timestamp: UInt32, slot: Int)
+        /// A packet that should be here is missing: conceal (Opus PLC/FEC, G.711 waveform repetition).
+        case conceal(timestamp: UInt32)
+        /// Nothing to play: before the first talkspurt, in silence or DTX.
+        case silence
+    }
+
+    /// Per-stream figures, defined so that they can be checked against an independent scorer.
+    public struct Statistics: Sendable, Equatable {
+        public var received = 0
+        public var played = 0
+        public var duplicates = 0
+        /// Arrived after their turn.
+        public var late = 0
+        /// Ticks concealed (lost or late packets, underruns).
+        public var concealed = 0
+        /// Frames dropped to catch up with a sender whose clock runs fast.
+        public var dropped = 0
+        public var restarts = 0
+        public var tooLarge = 0
+        /// The target delay applied at the last talkspurt start, in milliseconds.
+        public var targetDelayMilliseconds = 0.0
+
+        /// Late packets over packets received.
+        public var lateLossRate: Double { received == 0 ? 0 : Double(late) / Double(received) }
+        /// Concealed ticks over played and concealed ticks.
+        public var concealmentRatio: Double { played + concealed == 0 ? 0 : Double(concealed) / Double(played + concealed) }
+    }
+
+    public let configuration: Configuration
+    public private(set) var statistics = Statistics()
+
+    // The ring: slot = sequence mod capacity.
+    private var valid: [Bool]
+    private var sequences: [UInt16]
+    private var timestamps: [Int64]
+    private var lengths: [Int]
+    private var payloads: [UInt8]
+
+    private var ssrc: UInt32?
+    /// Timestamp unwrapping (RFC 3550 timestamps wrap at 2^32).
+    private var lastTimestamp: UInt32 = 0
+    private var timestampCycles: Int64 = 0
+    private var highestSequence: UInt16 = 0
+    private var started = false
+
+    private var playoutSequence: UInt16 = 0
+    private var playoutTimestamp: Int64 = 0
+    private var playing = false
+    private var needsAnchor = true
+    private var idleTicks = 0
+    /// Duration of one packet in timestamp units, learned from consecutive packets.
+    public private(set) var frameUnits: Int64
+
+    // Delay estimate: transit = arrival (in timestamp units) − timestamp, over a sliding window.
+    private var transits: [Int64]
+    private var transitCount = 0
+    private var transitNext = 0
+    private var scratch: [Int64]
+    private var targetUnits: Int64
+
+    public init(configuration: Configuration) {
+        precondition(configuration.capacity > 0 && configuration.capacity & (configuration.capacity - 1) == 0, "capacity must be a power of two")
+        self.configuration = configuration
+        valid = [Bool](repeating: false, count: configuration.capacity)
+        sequences = [UInt16](repeating: 0, count: configuration.capacity)
+        timestamps = [Int64](repeating: 0, count: configuration.capacity)
+        lengths = [Int](repeating: 0, count: configuration.capacity)
+        payloads = [UInt8](repeating: 0, count: configuration.capacity * configuration.maximumPayload)
+        transits = [Int64](repeating: 0, count: configuration.history)
+        scratch = [Int64](repeating: 0, count: configuration.history)
+        frameUnits = Int64(configuration.clockRate / 50)
+        targetUnits = Self.units(configuration.initialDelay, configuration.clockRate)
+    }
+
+    /// Stores a packet. `payload` is copied.
+    public mutating func insert(
+        sequence: UInt16, timestamp: UInt32, ssrc: UInt32, marker: Bool, payload: UnsafeRawBufferPointer, arrival: MediaInstant
+    ) -> InsertResult {
+        guard payload.count <= configuration.maximumPayload else {
+            statistics.tooLarge += 1
+            return .tooLarge
+        }
+        var result = InsertResult.accepted
+        if !started || self.ssrc != ssrc || isJump(sequence: sequence, timestamp: timestamp) {
+            if started { statistics.restarts += 1; result = .restarted }
+            restart(ssrc: ssrc, sequence: sequence, timestamp: timestamp)
+        }
+        let extended = unwrap(timestamp)
+        let slot = Int(sequence) & (configuration.capacity - 1)
+        if valid[slot] && sequences[slot] == sequence {
+            statistics.duplicates += 1
+            return .duplicate
+        }
+        // Every packet's transit counts, late ones above all: leaving them out would hide the tail the target
+        // must cover.
+        recordTransit(arrival: arrival, timestamp: extended)
+        if playing, Int16(bitPattern: sequence &- playoutSequence) < 0 {
+            statistics.received += 1
+            statistics.late += 1
+            return .late
+        }
+        if valid[slot] {
+            // The ring wrapped over an unplayed packet far behind: it is lost to us now.
+            valid[slot] = false
+        }
+        statistics.received += 1
+        valid[slot] = true
+        sequences[slot] = sequence
+        timestamps[slot] = extended
+        lengths[slot] = payload.count
+        payloads.withUnsafeMutableBytes { storage in
+            storage.baseAddress!.advanced(by: slot * configuration.maximumPayload).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+        }
+        let step = sequence &- highestSequence
+        if step > 0 && step < 0x8000 {
+            let units = (extended - timestamps[Int(highestSequence) & (configuration.capacity - 1)]) / Int64(step)
+            if valid[Int(highestSequence) & (configuration.capacity - 1)], units > 0, units <= Int64(configuration.clockRate) / 8 { frameUnits = units }
+            highestSequence = sequence
+        }
+        if marker || (!playing && idleTicks > 0) { needsAnchor = true }
+        return result
+    }
+
+    /// The payload of a `.packet` playout.
+    public func payload<R>(of playout: Playout, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard case .packet(_, _, let slot) = playout else { return nil }
+        return payloads.withUnsafeBytes { storage in
+            body(UnsafeRawBufferPointer(rebasing: storage[(slot * configuration.maximumPayload)..<(slot * configuration.maximumPayload + lengths[slot])]))
+        }
+    }
+
+    /// What to play now (one tick). Call it at the stream's frame rate.
+    public mutating func pull(now: MediaInstant) -> Playout {
+        guard started else { return .silence }
+        if needsAnchor && !playing, let first = earliestPending() {
+            anchor(at: now, firstSlot: first)
+        }
+        guard playing else {
+            idleTicks += 1
+            return .silence
+        }
+        let slot = Int(playoutSequence) & (configuration.capacity - 1)
+        if valid[slot] && sequences[slot] == playoutSequence {
+            if timestamps[slot] > playoutTimestamp {
+                // A gap in timestamps (silence suppressed by the sender): wait for its turn.
+                playoutTimestamp += frameUnits
+                return .silence
+            }
+            // Far behind a fast sender: drop this frame to come back to the target.
+            if pendingUnits() > targetUnits + 3 * frameUnits + Self.units(configuration.maximumDelay, configuration.clockRate) / 2 {
+                valid[slot] = false
+                statistics.dropped += 1
+                playoutSequence &+= 1
+                playoutTimestamp = timestamps[slot] + frameUnits
+                return pull(now: now)
+            }
+            valid[slot] = false
+            statistics.played += 1
+            let playout = Playout.packet(sequence: playoutSequence, timestamp: UInt32(truncatingIfNeeded: timestamps[slot]), slot: slot)
+            playoutTimestamp = timestamps[slot] + frameUnits
+            playoutSequence &+= 1
+            idleTicks = 0
+            return playout
+        }
+        if let first = earliestPending() {
+            // The next packet is missing while later ones are here. Before its turn (its timestamp, inferred from
+            // the later packet, is still ahead), wait; at its turn it is lost, or late if it still comes.
+            let expected = timestamps[first] - Int64(sequences[first] &- playoutSequence) * frameUnits
+            if expected > playoutTimestamp {
+                playoutTimestamp += frameUnits
+                return .silence
+            }
+            statistics.concealed += 1
+            let timestamp = UInt32(truncatingIfNeeded: playoutTimestamp)
+            playoutSequence &+= 1
+            playoutTimestamp += frameUnits
+            return .conceal(timestamp: timestamp)
+        }
+        // Nothing buffered: an underrun (packets delayed up to the maximum delay) or the end of a talkspurt (DTX).
+        // Conceal while a delayed packet could still come, then fall silent and re-anchor when packets return.
+        idleTicks += 1
+        if Int64(idleTicks) * frameUnits <= Self.units(configuration.maximumDelay, configuration.clockRate) + frameUnits {
+            statistics.concealed += 1
+            let timestamp = UInt32(truncatingIfNeeded: playoutTimestamp)
+            playoutSequence &+= 1
+            playoutTimestamp += frameUnits
+            return .conceal(timestamp: timestamp)
+        }
+        playing = false
+        needsAnchor = true
+        return .silence
+    }
+
+    // MARK: Private
+
+    static func units(_ duration: Duration, _ clockRate: Int) -> Int64 {
+        duration.nanosecondsClamped * Int64(clockRate) / 1_000_000_000
+    }
+
+    private mutating func restart(ssrc: UInt32, sequence: UInt16, timestamp: UInt32) {
+        for index in valid.indices { valid[index] = false }
+        self.ssrc = ssrc
+        started = true
+        playing = false
+        needsAnchor = true
+        idleTicks = 0
+        lastTimestamp = timestamp
+        timestampCycles = 0
+        highestSequence = sequence
+        transitCount = 0
+        transitNext = 0
+    }
+
+    private func isJump(sequence: UInt16, timestamp: UInt32) -> Bool {
+        let sequenceStep = Int16(bitPattern: sequence &- highestSequence)
+        let timestampStep = Int64(Int32(bitPattern: timestamp &- lastTimestamp))
+        return abs(Int(sequenceStep)) > 1000 || abs(timestampStep) > Int64(configuration.clockRate) * 60
+    }
+
+    private mutating func unwrap(_ timestamp: UInt32) -> Int64 {
+        if timestamp < lastTimestamp && lastTimestamp - timestamp > 0x8000_0000 {
+            timestampCycles += 1 << 32
+        } else if timestamp > lastTimestamp && timestamp - lastTimestamp > 0x8000_0000 {
+            return timestampCycles - (1 << 32) + Int64(timestamp)  // a late packet from before the wrap
+        }
+        lastTimestamp = timestamp
+        return timestampCycles + Int64(timestamp)
+    }
+
+    private mutating func recordTransit(arrival: MediaInstant, timestamp: Int64) {
+        let arrivalUnits = Int64(arrival.nanoseconds / 1000) * Int64(configuration.clockRate) / 1_000_000
+        transits[transitNext] = arrivalUnits - timestamp
+        transitNext = (transitNext + 1) % transits.count
+        transitCount = min(transitCount + 1, transits.count)
+    }
+
+    /// The slot of the lowest pending sequence number, if any packet waits.
+    private func earliestPending() -> Int? {
+        var best: Int?
+        for slot in valid.indices where valid[slot] {
+            if let current = best {
+                if Int16(bitPattern: sequences[slot] &- sequences[current]) < 0 { best = slot }
+            } else {
+                best = slot
+            }
+        }
+        return best
+    }
+
+    /// Timestamp units buffered ahead of the playout point.
+    private func pendingUnits() -> Int64 {
+        var newest = playoutTimestamp
+        for slot in valid.indices where valid[slot] { newest = max(newest, timestamps[slot]) }
+        return newest - playoutTimestamp
+    }
+
+    /// Starts a talkspurt: the target delay is set from the delay distribution, and the playout point is the
+    /// timestamp that, with this delay, is due now.
+    private mutating func anchor(at now: MediaInstant, firstSlot: Int) {
+        if transitCount >= 5 {
+            for index in 0..<transitCount { scratch[index] = transits[index] }
+            scratch[0..<transitCount].sort()
+            let minimum = scratch[0]
+            let rank = min(transitCount - 1, Int((configuration.percentile * Double(transitCount - 1)).rounded(.up)))
+            let variation = scratch[rank] - minimum
+            let low = Self.units(configuration.minimumDelay, configuration.clockRate)
+            let high = Self.units(configuration.maximumDelay, configuration.clockRate)
+            targetUnits = min(high, max(low, variation))
+            let nowUnits = Int64(now.nanoseconds / 1000) * Int64(configuration.clockRate) / 1_000_000
+            // Due now: the timestamp whose packet, sent with the minimum transit, has waited the target delay.
+            let due = nowUnits - minimum - targetUnits
+            playoutTimestamp = min(due, timestamps[firstSlot])
+            if due < timestamps[firstSlot] - targetUnits - 4 * frameUnits { playoutTimestamp = timestamps[firstSlot] - targetUnits }
+        } else {
+            playoutTimestamp = timestamps[firstSlot] - targetUnits
+        }
+        statistics.targetDelayMilliseconds = Double(targetUnits) * 1000 / Double(configuration.clockRate)
+        playoutSequence = sequences[firstSlot]
+        playing = true
+        needsAnchor = false
+        idleTicks = 0
+    }
+}

@@ -1,0 +1,180 @@
+import AnswerNinjaCore
+import RTP
+import Testing
+
+/// Drives a jitter buffer with a packet trace on a 20 ms playout clock, as a call's event loop would.
+struct TraceRunner {
+    struct Packet {
+        var sequence: UInt16
+        var timestamp: UInt32
+        var ssrc: UInt32 = 0xABCD
+        var marker = false
+        /// Arrival in milliseconds since the start.
+        var arrival: Double
+    }
+
+    var buffer: JitterBuffer
+    var played: [UInt16] = []
+    var concealed = 0
+    var silence = 0
+    var payloadsOK = true
+
+    init(configuration: JitterBuffer.Configuration = .init(clockRate: 8000)) {
+        buffer = JitterBuffer(configuration: configuration)
+    }
+
+    static func instant(_ milliseconds: Double) -> MediaInstant { MediaInstant(nanoseconds: UInt64(1_000_000_000 + milliseconds * 1_000_000)) }
+
+    mutating func run(_ packets: [Packet], until end: Double) -> [JitterBuffer.InsertResult] {
+        var results: [JitterBuffer.InsertResult] = []
+        let ordered = packets.sorted { $0.arrival < $1.arrival }
+        var next = 0
+        var now = 0.0
+        while now <= end {
+            while next < ordered.count && ordered[next].arrival <= now {
+                let packet = ordered[next]
+                let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: packet.sequence), count: 160)
+                results.append(payload.withUnsafeBytes {
+                    buffer.insert(sequence: packet.sequence, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: packet.marker, payload: $0, arrival: Self.instant(packet.arrival))
+                })
+                next += 1
+            }
+            let playout = buffer.pull(now: Self.instant(now))
+            switch playout {
+            case .packet(let sequence, _, _):
+                played.append(sequence)
+                let first = buffer.payload(of: playout) { $0.first } ?? nil
+                if first != UInt8(truncatingIfNeeded: sequence) { payloadsOK = false }
+            case .conceal: concealed += 1
+            case .silence: silence += 1
+            }
+            now += 20
+        }
+        return results
+    }
+
+    /// `count` packets of 20 ms from `firstSequence`, sent at 20 ms intervals, arriving after `base` ms plus `jitter(i)`.
+    static func stream(count: Int, firstSequence: UInt16 = 1000, firstTimestamp: UInt32 = 16000, start: Double = 0, base: Double = 30, jitter: (Int) -> Double = { _ in 0 }) -> [Packet] {
+        (0..<count).map { index in
+            Packet(sequence: firstSequence &+ UInt16(truncatingIfNeeded: index), timestamp: firstTimestamp &+ UInt32(index) * 160, marker: index == 0, arrival: start + Double(index) * 20 + base + jitter(index))
+        }
+    }
+}
+
+/// A seeded generator, so that a trace is the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct JitterBufferTests {
+    @Test func anInOrderStreamPlaysEveryPacketOnce() {
+        var runner = TraceRunner()
+        _ = runner.run(TraceRunner.stream(count: 100), until: 2500)
+        #expect(runner.played == (0..<100).map { 1000 + UInt16($0) })
+        #expect(runner.payloadsOK)
+        #expect(runner.buffer.statistics.late == 0 && runner.buffer.statistics.duplicates == 0)
+        #expect(runner.buffer.statistics.played == 100)
+    }
+
+    @Test func reorderedPacketsPlayInSequenceAndDuplicatesOnce() {
+        var packets = TraceRunner.stream(count: 50)
+        packets[10].arrival += 25  // after 11
+        packets[30].arrival += 15
+        packets.append(packets[20])  // a duplicate
+        packets[packets.count - 1].arrival += 5
+        var runner = TraceRunner()
+        let results = runner.run(packets, until: 1500)
+        #expect(runner.played == (0..<50).map { 1000 + UInt16($0) })
+        #expect(results.filter { $0 == .duplicate }.count == 1)
+        #expect(runner.buffer.statistics.duplicates == 1)
+    }
+
+    @Test func aLostPacketIsConcealedOnceAtItsTurn() {
+        var packets = TraceRunner.stream(count: 50)
+        packets.remove(at: 25)
+        var runner = TraceRunner()
+        _ = runner.run(packets, until: 1300)
+        #expect(runner.played.count == 49)
+        #expect(!runner.played.contains(1025))
+        #expect(runner.buffer.statistics.concealed >= 1)
+        #expect(runner.buffer.statistics.late == 0)
+    }
+
+    @Test func aPacketAfterItsTurnIsLateLoss() {
+        var packets = TraceRunner.stream(count: 60)
+        packets[30].arrival += 400
+        var runner = TraceRunner()
+        let results = runner.run(packets, until: 2000)
+        #expect(results.contains(.late))
+        #expect(runner.buffer.statistics.late == 1)
+        #expect(!runner.played.contains(1030))
+    }
+
+    @Test(arguments: UInt64(1)...40)
+    func theTargetFollowsTheJitterBetweenTalkspurts(seed: UInt64) {
+        var generator = SplitMix64(state: seed)
+        // First talkspurt: jitter up to 80 ms. Second talkspurt after 1 s of silence: the target has grown and late
+        // loss is small.
+        let first = TraceRunner.stream(count: 150, jitter: { _ in Double.random(in: 0...80, using: &generator) })
+        let second = TraceRunner.stream(count: 300, firstSequence: 1150, firstTimestamp: 16000 + 150 * 160 + 8000, start: 4000, jitter: { _ in Double.random(in: 0...80, using: &generator) })
+        var runner = TraceRunner()
+        _ = runner.run(first, until: 3900)
+        let lateInFirst = runner.buffer.statistics.late
+        _ = runner.run(second, until: 11_000)
+        let target = runner.buffer.statistics.targetDelayMilliseconds
+        #expect((60...120).contains(target), "target \(target) ms for jitter up to 80 ms")
+        let lateInSecond = runner.buffer.statistics.late - lateInFirst
+        #expect(Double(lateInSecond) / 300 < 0.05, "late \(lateInSecond) of 300 with a target of \(target) ms: \(runner.buffer.statistics)")
+        #expect(runner.silence > 30, "the silence between talkspurts is silence, not concealment")
+    }
+
+    @Test func sequenceAndTimestampWrapsAreContinuous() {
+        var runner = TraceRunner()
+        // Played from 100 ms (first tick after arrival, plus the 60 ms initial delay) to 880 ms.
+        _ = runner.run(TraceRunner.stream(count: 40, firstSequence: 65520, firstTimestamp: UInt32.max - 160 * 10), until: 890)
+        #expect(runner.played.count == 40)
+        #expect(runner.played.first == 65520 && runner.played.last == 65520 &+ 39)
+        #expect(runner.buffer.statistics.restarts == 0 && runner.buffer.statistics.concealed == 0)
+    }
+
+    @Test func aNewSSRCRestartsTheBuffer() {
+        var packets = TraceRunner.stream(count: 30)
+        var other = TraceRunner.stream(count: 30, firstSequence: 7, firstTimestamp: 99, start: 600)
+        for index in other.indices { other[index].ssrc = 0x1234 }
+        packets += other
+        var runner = TraceRunner()
+        let results = runner.run(packets, until: 1500)
+        #expect(results.filter { $0 == .restarted }.count == 1)
+        #expect(runner.played.suffix(20).allSatisfy { $0 >= 7 && $0 < 37 })
+        #expect(runner.buffer.statistics.restarts == 1)
+    }
+
+    @Test(arguments: [0.001, -0.001])
+    func clockDriftStaysBounded(drift: Double) {
+        // Five minutes of speech from a sender whose clock runs 0.1 % fast or slow (300 ms of drift).
+        let packets = (0..<15_000).map { index in
+            TraceRunner.Packet(sequence: UInt16(truncatingIfNeeded: index), timestamp: UInt32(index) * 160, marker: index == 0, arrival: Double(index) * 20 * (1 - drift) + 30)
+        }
+        var runner = TraceRunner()
+        _ = runner.run(packets, until: 301_000)
+        let statistics = runner.buffer.statistics
+        #expect(statistics.played + statistics.dropped + statistics.late >= 14_990)
+        #expect(statistics.concealmentRatio < 0.02, "\(statistics)")
+        if drift > 0 { #expect(statistics.dropped > 0, "a fast sender is caught up by dropping frames") }
+    }
+
+    @Test func oversizedPayloadsAreRefused() {
+        var buffer = JitterBuffer(configuration: .init(clockRate: 8000, maximumPayload: 100))
+        let result = [UInt8](repeating: 0, count: 200).withUnsafeBytes {
+            buffer.insert(sequence: 1, timestamp: 1, ssrc: 1, marker: true, payload: $0, arrival: MediaInstant(nanoseconds: 0))
+        }
+        #expect(result == .tooLarge && buffer.statistics.tooLarge == 1)
+    }
+}
