@@ -53,4 +53,28 @@ import Testing
         let (badMapping, mapping) = try await json(["pcap", "inspect", "--json", "--pt", "300=x", file.path])
         #expect(badMapping == 1 && (mapping["error"] as? [String: Any])?["code"] as? String == "malformed")
     }
+
+    @Test func vadFindsTheSpeechOfARecordingAndNoneInSilence() async throws {
+        let recording = "/usr/share/pocketsphinx/test/data/cards/001.wav"
+        if FileManager.default.fileExists(atPath: recording) || ProcessInfo.processInfo.environment["CI"] == "true" {
+            let (status, object) = try await json(["vad", "--json", recording])
+            #expect(status == 0)
+            let segments = object["segments"] as? [[String: Double]] ?? []
+            #expect(segments.count == 1)
+            #expect((segments.first?["start"] ?? -1) >= 0 && (segments.first?["end"] ?? 9) <= 1.1)
+        }
+        // One second of digital silence at 8 kHz, written as a WAV.
+        let silent = try PeerEnvironment.artifactsDirectory(named: "vad").appendingPathComponent("silence.wav")
+        var bytes = Data("RIFF".utf8)
+        func le<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        le(UInt32(36 + 16000)); bytes.append(contentsOf: Data("WAVEfmt ".utf8)); le(UInt32(16)); le(UInt16(1)); le(UInt16(1))
+        le(UInt32(8000)); le(UInt32(16000)); le(UInt16(2)); le(UInt16(16)); bytes.append(contentsOf: Data("data".utf8)); le(UInt32(16000))
+        bytes.append(Data(count: 16000))
+        try bytes.write(to: silent)
+        let (status, object) = try await json(["vad", "--json", silent.path])
+        #expect(status == 0 && (object["segments"] as? [Any])?.isEmpty == true)
+        #expect(object["duration_seconds"] as? Double == 1)
+        let (badStatus, bad) = try await json(["vad", "--json", "/etc/hostname"])
+        #expect(badStatus == 1 && (bad["error"] as? [String: Any])?["code"] as? String == "bad_wav")
+    }
 }

@@ -1,0 +1,152 @@
+import AnswerNinjaCore
+import Codecs
+import Foundation
+import MediaDSP
+import Testing
+
+@Suite struct VoiceActivityTests {
+    static let speechFolder = "/usr/share/pocketsphinx/test/data"
+
+    /// A recording from pocketsphinx-testdata at 8 kHz after µ-law, as a caller arrives.
+    static func recording(_ name: String) throws -> [Int16] {
+        let data = try #require(FileManager.default.contents(atPath: speechFolder + "/" + name))
+        let body = name.hasSuffix(".wav") ? data.dropFirst(44) : data[...]
+        let wide: [Int16] = body.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
+        var narrow: [Int16] = []
+        try Resampler(from: .wideband, to: .narrowband).process(wide, into: &narrow)
+        var codes: [UInt8] = []
+        G711.encode(narrow, law: .muLaw, into: &codes)
+        G711.decode(codes, law: .muLaw, into: &narrow)
+        return narrow
+    }
+
+    static func noise(seconds: Double, amplitude: Int16, seed: UInt64) -> [Int16] {
+        var state = seed
+        return (0..<Int(seconds * 8000)).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int16(truncatingIfNeeded: Int64(state >> 33) % Int64(2 * Int(amplitude) + 1) - Int64(amplitude))
+        }
+    }
+
+    static func utterances(_ samples: [Int16]) -> [Endpointer.Utterance] {
+        var vad = VoiceActivityDetector()
+        var endpointer = Endpointer()
+        var events: [Endpointer.Event] = []
+        for start in stride(from: 0, to: samples.count - 79, by: 80) {
+            let frame = vad.process(samples[start..<start + 80])
+            events += endpointer.process(probability: frame.probability, energyDB: frame.energyDB)
+        }
+        events += endpointer.flush()
+        return events.compactMap { if case .utteranceEnded(let utterance) = $0 { utterance } else { nil } }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: speechFolder)))
+    func recordedSpeechInLineNoiseIsFoundWhereItIs() throws {
+        for name in ["goforward.raw", "numbers.raw", "something.raw"] {
+            let speech = try Self.recording(name)
+            let noise = Self.noise(seconds: 1.5, amplitude: 150, seed: 7)  // about −47 dBFS of line hiss
+            var signal = noise + speech + Self.noise(seconds: 1.5, amplitude: 150, seed: 8)
+            // The hiss continues under the speech.
+            for index in 0..<speech.count { signal[noise.count + index] = Int16(clamping: Int(signal[noise.count + index]) + Int(Self.noise(seconds: 0.000125, amplitude: 150, seed: UInt64(index))[0])) }
+            let utterances = Self.utterances(signal)
+            let speechStart = 1.5, speechEnd = 1.5 + Double(speech.count) / 8000
+            #expect(!utterances.isEmpty, "\(name): no speech found")
+            guard let first = utterances.first, let last = utterances.last else { continue }
+            #expect(first.startSeconds >= speechStart - 0.05, "\(name) starts at \(first.startSeconds), speech at \(speechStart)")
+            #expect(last.endSeconds <= speechEnd + 0.05, "\(name) ends at \(last.endSeconds), speech until \(speechEnd)")
+            // Reference: the frames of the clean recording louder than −40 dBFS. Recall: how many of them fall in
+            // an utterance found in the noisy signal.
+            let offset = noise.count / 80
+            var reference = 0, found = 0
+            for frame in 0..<(speech.count / 80) where 10 * log10(Self.level(speech[(frame * 80)..<(frame * 80 + 80)]) / 80 + 1) > 50 {
+                reference += 1
+                if utterances.contains(where: { ($0.startFrame...$0.endFrame).contains(frame + offset) }) { found += 1 }
+            }
+            print("VAD recall \(name): \(found) of \(reference) loud frames inside utterances")
+            #expect(Double(found) >= 0.8 * Double(reference), "\(name): \(found) of \(reference) speech frames found")
+        }
+    }
+
+    @Test func noiseHumAndSilenceAreNotSpeech() {
+        #expect(Self.utterances([Int16](repeating: 0, count: 24_000)).isEmpty)
+        #expect(Self.utterances(Self.noise(seconds: 3, amplitude: 300, seed: 1)).isEmpty)
+        // 50 Hz mains hum with harmonics at −20 dBFS.
+        let hum = (0..<24_000).map { index -> Int16 in
+            let t = Double(index) / 8000
+            return Int16(3000 * sin(2 * .pi * 50 * t) + 1000 * sin(2 * .pi * 150 * t))
+        }
+        #expect(Self.utterances(hum).isEmpty)
+    }
+
+    @Test func keyPressesAreTooShortToBeUtterances() {
+        var signal: [Int16] = []
+        for digit in 0..<5 {
+            let tone = (0..<(80 * 8)).map { index -> Int16 in
+                let t = Double(index) / 8000
+                return Int16(6000 * sin(2 * .pi * 697 * t) + 6000 * sin(2 * .pi * (1209 + 100 * Double(digit)) * t))
+            }
+            signal += tone + [Int16](repeating: 0, count: 80 * 8)
+        }
+        #expect(Self.utterances(signal).isEmpty)
+    }
+
+    /// Frames between the last speech frame and the end of the last utterance.
+    static func endDelay(_ samples: [Int16]) -> Int {
+        var vad = VoiceActivityDetector()
+        var endpointer = Endpointer()
+        let padded = samples + [Int16](repeating: 0, count: 16_000)
+        var lastSpeechFrame = 0
+        var delay = -1
+        for (frameIndex, start) in stride(from: 0, to: padded.count - 79, by: 80).enumerated() {
+            let frame = vad.process(padded[start..<start + 80])
+            if frame.probability >= 0.5 { lastSpeechFrame = frameIndex }
+            let events = endpointer.process(probability: frame.probability, energyDB: frame.energyDB)
+            if events.contains(where: { if case .utteranceEnded = $0 { true } else { false } }) {
+                delay = frameIndex - lastSpeechFrame
+            }
+        }
+        return delay
+    }
+
+    /// A sentence that ends (its level falls away) is answered after the short wait; speech cut off in the middle
+    /// of a word — a caller pausing mid-phrase — gets the long one.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: speechFolder)))
+    func theEndOfSpeechWaitAdapts() throws {
+        let speech = try Self.recording("goforward.raw")
+        let finished = Self.endDelay(speech)
+        // Cut at the end of the most sustained loud stretch (the five consecutive frames whose quietest is the
+        // loudest): in the middle of a vowel.
+        let frames = speech.count / 80
+        func frameLevel(_ frame: Int) -> Double { Self.level(speech[(frame * 80)..<(frame * 80 + 80)]) }
+        let sustained = (4..<frames).max { a, b in
+            (a - 4...a).map(frameLevel).min()! < (b - 4...b).map(frameLevel).min()!
+        }!
+        let abrupt = Self.endDelay(Array(speech[..<(sustained * 80 + 80)]))
+        print("endpointer: finished sentence waited \(finished * 10) ms, speech cut mid-word waited \(abrupt * 10) ms")
+        #expect((20...30).contains(finished), "finished sentence waited \(finished * 10) ms")
+        #expect((60...75).contains(abrupt), "speech cut mid-word waited \(abrupt * 10) ms")
+    }
+
+    static func level(_ samples: ArraySlice<Int16>) -> Double {
+        samples.reduce(0.0) { $0 + Double($1) * Double($1) }
+    }
+
+    /// The 16 kHz path (pairs averaged) decides like the 8 kHz path on the same recording.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: speechFolder)))
+    func widebandInputGivesTheSameDecisions() throws {
+        let data = try #require(FileManager.default.contents(atPath: Self.speechFolder + "/numbers.raw"))
+        let wide: [Int16] = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
+        var narrow: [Int16] = []
+        try Resampler(from: .wideband, to: .narrowband).process(wide, into: &narrow)
+        var wideVAD = VoiceActivityDetector()
+        var narrowVAD = VoiceActivityDetector()
+        let frames = min(wide.count / 160, narrow.count / 80)
+        var agree = 0
+        for frame in 0..<frames {
+            let a = wideVAD.processWideband(wide[(frame * 160)..<(frame * 160 + 160)]).speech
+            let b = narrowVAD.process(narrow[(frame * 80)..<(frame * 80 + 80)]).speech
+            if a == b { agree += 1 }
+        }
+        #expect(Double(agree) >= 0.9 * Double(frames), "\(agree) of \(frames) frames agree")
+    }
+}
