@@ -146,6 +146,10 @@ let package = Package(
         // Libraries for the Benchmarks/ and Fuzz/ packages (which CI never compiles).
         .library(name: "AnswerNinjaCore", targets: ["AnswerNinjaCore"]),
         .library(name: "MediaControl", targets: ["MediaControl"]),
+        .library(name: "RTP", targets: ["RTP"]),
+        .library(name: "SRTP", targets: ["SRTP"]),
+        .library(name: "Codecs", targets: ["Codecs"]),
+        .library(name: "MediaDSP", targets: ["MediaDSP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

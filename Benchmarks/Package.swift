@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .executableTarget(
@@ -23,6 +24,20 @@ let package = Package(
                 .product(name: "MediaControl", package: main),
             ],
             path: "Benchmarks/ProtocolBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "MediaBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AnswerNinjaCore", package: main),
+                .product(name: "RTP", package: main),
+                .product(name: "SRTP", package: main),
+                .product(name: "Codecs", package: main),
+                .product(name: "MediaDSP", package: main),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/MediaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

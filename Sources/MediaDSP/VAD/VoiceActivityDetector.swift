@@ -37,6 +37,8 @@ public struct VoiceActivityDetector: Sendable {
     private var above = 0
     private var below = 0
     private var speaking = false
+    /// The high-passed frame, reused from frame to frame.
+    private var filtered: [Double] = []
     // Decimation state for 16 kHz input.
     private var previousWideSample = 0.0
 
@@ -48,8 +50,8 @@ public struct VoiceActivityDetector: Sendable {
         var energy = 0.0
         var crossings = 0
         var previous = y1
-        var filtered = (0..<0).map { _ in 0.0 }
-        filtered.reserveCapacity(samples.count)
+        if filtered.count != samples.count { filtered = [Double](repeating: 0, count: samples.count) }
+        var position = 0
         for sample in samples {
             let x = Double(sample)
             let y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
@@ -60,9 +62,11 @@ public struct VoiceActivityDetector: Sendable {
             energy += y * y
             if (y >= 0) != (previous >= 0) { crossings += 1 }
             previous = y
-            filtered.append(y)
+            filtered[position] = y
+            position += 1
         }
         let predictionGain = Self.predictionGain(filtered)
+
         let count = Double(max(1, samples.count))
         let energyDB = 10 * log10(energy / count + 1)
         let zeroCrossingRate = Double(crossings) / count
@@ -99,42 +103,59 @@ public struct VoiceActivityDetector: Sendable {
 
     /// 10·log10(signal / residual) of a 4th-order linear predictor fitted by the covariance method (no window,
     /// so steady tones are predicted almost exactly, which the autocorrelation method on a 10 ms frame does not).
+    /// No heap allocation: the 5×5 covariance matrix and the 4×5 system live on the stack.
     public static func predictionGain(_ x: [Double]) -> Double {
         let order = 4
-        guard x.count > 2 * order else { return 0 }
-        // phi[i][k] = Σ x[n-i]·x[n-k] for n in order..<count.
-        var phi = [[Double]](repeating: [Double](repeating: 0, count: order + 1), count: order + 1)
-        for i in 0...order {
-            for k in i...order {
+        let count = x.count
+        guard count > 2 * order else { return 0 }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 25 + 20 + 4) { storage in
+            let phi = UnsafeMutableBufferPointer(rebasing: storage[0..<25])  // phi[i*5+k] = Σ x[n-i]·x[n-k], n in order..<count
+            let m = UnsafeMutableBufferPointer(rebasing: storage[25..<45])   // the 4×5 augmented system
+            let a = UnsafeMutableBufferPointer(rebasing: storage[45..<49])
+            for k in 0...order {
                 var sum = 0.0
-                for n in order..<x.count { sum += x[n - i] * x[n - k] }
-                phi[i][k] = sum
-                phi[k][i] = sum
+                for n in order..<count { sum += x[n] * x[n - k] }
+                phi[k] = sum
+                phi[k * 5] = sum
             }
-        }
-        let signal = phi[0][0]
-        guard signal > Double(x.count) else { return 0 }
-        // Solve phi[1...][1...] · a = phi[1...][0] by Gaussian elimination with partial pivoting.
-        var matrix = (1...order).map { row in (1...order).map { phi[row][$0] } + [phi[row][0]] }
-        for column in 0..<order {
-            let pivot = (column..<order).max { abs(matrix[$0][column]) < abs(matrix[$1][column]) }!
-            matrix.swapAt(column, pivot)
-            guard abs(matrix[column][column]) > signal * 1e-12 else { return 0 }
-            for row in (column + 1)..<order {
-                let factor = matrix[row][column] / matrix[column][column]
-                for entry in column...order { matrix[row][entry] -= factor * matrix[column][entry] }
+            // phi[i][k] = phi[i-1][k-1] + x[order−i]·x[order−k] − x[count−i]·x[count−k]
+            for i in 1...order {
+                for k in i...order {
+                    let value = phi[(i - 1) * 5 + (k - 1)] + x[order - i] * x[order - k] - x[count - i] * x[count - k]
+                    phi[i * 5 + k] = value
+                    phi[k * 5 + i] = value
+                }
             }
+            let signal = phi[0]
+            guard signal > Double(count) else { return 0 }
+            for row in 0..<order {
+                for column in 0..<order { m[row * 5 + column] = phi[(row + 1) * 5 + column + 1] }
+                m[row * 5 + order] = phi[(row + 1) * 5]
+            }
+            // Gaussian elimination with partial pivoting.
+            for column in 0..<order {
+                var pivot = column
+                for row in (column + 1)..<order where abs(m[row * 5 + column]) > abs(m[pivot * 5 + column]) { pivot = row }
+                if pivot != column {
+                    for entry in 0...order { m.swapAt(column * 5 + entry, pivot * 5 + entry) }
+                }
+                let diagonal = m[column * 5 + column]
+                guard abs(diagonal) > signal * 1e-12 else { return 0 }
+                for row in (column + 1)..<order {
+                    let factor = m[row * 5 + column] / diagonal
+                    for entry in column...order { m[row * 5 + entry] -= factor * m[column * 5 + entry] }
+                }
+            }
+            for row in stride(from: order - 1, through: 0, by: -1) {
+                var value = m[row * 5 + order]
+                for column in (row + 1)..<order { value -= m[row * 5 + column] * a[column] }
+                a[row] = value / m[row * 5 + row]
+            }
+            var residual = signal
+            for k in 0..<order { residual -= a[k] * phi[k + 1] }
+            guard residual > signal * 1e-9 else { return 90 }
+            return 10 * log10(signal / residual)
         }
-        var a = [Double](repeating: 0, count: order)
-        for row in stride(from: order - 1, through: 0, by: -1) {
-            var value = matrix[row][order]
-            for column in (row + 1)..<order { value -= matrix[row][column] * a[column] }
-            a[row] = value / matrix[row][row]
-        }
-        var residual = signal
-        for k in 0..<order { residual -= a[k] * phi[0][k + 1] }
-        guard residual > signal * 1e-9 else { return 90 }
-        return 10 * log10(signal / residual)
     }
 
     /// 16 kHz input: averages sample pairs (a two-tap low-pass, enough for these features) and processes the 8 kHz
