@@ -15,7 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(path: "..")],
     targets: [
-        .executableTarget(name: "FuzzProtocolFrames", dependencies: [.product(name: "AnswerNinjaCore", package: main)]),
-        .executableTarget(name: "FuzzConfigurationFile", dependencies: [.product(name: "AnswerNinjaCore", package: main)]),
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzProtocolFrames", dependencies: ["FuzzSupport", .product(name: "AnswerNinjaCore", package: main)]),
+        .executableTarget(name: "FuzzConfigurationFile", dependencies: ["FuzzSupport", .product(name: "AnswerNinjaCore", package: main)]),
     ]
 )

@@ -66,6 +66,7 @@ import Testing
         let port = try PeerEnvironment.freePort()
         let capture = try await TsharkCapture.start(filter: "udp dst port \(port)")
         try await withPeer(capture) { capture in
+            try await capture.warmUp(port: port)
             let audio = try UDPSender()
             let keys = try UDPSender()
             // 120 PCMU packets, 5 and 6 never sent, 40 sent twice, paced 2 ms; a DTMF "9" from another port.

@@ -57,11 +57,12 @@ import Testing
         let port = try PeerEnvironment.freePort()
         let capture = try await TsharkCapture.start(filter: "udp dst port \(port)")
         try await withPeer(capture) { capture in
+            try await capture.warmUp(port: port)
             try UDPProbe.send(port: port, payload: Array("answer-ninja".utf8), count: 7)
             // Let the last datagrams reach the capture before stopping it.
             try await Task.sleep(for: .milliseconds(300))
             await capture.stop()
-            let lines = try await capture.fields(["udp.dstport", "udp.length"])
+            let lines = try await capture.fields(["udp.dstport", "udp.length"], displayFilter: "udp.length == 20")
             #expect(lines.count == 7)
             #expect(lines.allSatisfy { $0 == "\(port)\t20" })
         }

@@ -12,6 +12,46 @@ import SRTP
 ///   (G.711 encode → RTP serialise → protect), with reused buffers;
 /// - the VAD alone on one 20 ms frame at 8 kHz (two 10 ms frames);
 /// - a negative control that allocates once per iteration, which the malloc counter must report as 1.
+/// One call's G.711 media path without SRTP, with every buffer reused: what both transport benchmarks run.
+struct G711TransportPath {
+    var jitter = JitterBuffer(configuration: .init(clockRate: 8000))
+    var outgoing = ByteBuffer()
+    var decoded: [Int16] = []
+    var encoded: [UInt8] = []
+    let speech = [Int16](repeating: 1200, count: 160)
+
+    init() {
+        outgoing.reserveCapacity(512)
+        decoded.reserveCapacity(160)
+        encoded.reserveCapacity(160)
+    }
+
+    /// A far-end packet as it arrives (before any SRTP), written into `wire`.
+    static func farEnd(_ sequence: UInt16, into wire: inout ByteBuffer) {
+        wire.clear()
+        wire.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0x1234))
+        wire.writeRepeatingByte(0xFF, count: 160)
+    }
+
+    /// Receive: RTP parse → jitter buffer insert and pull → G.711 decode.
+    mutating func receive(_ wire: ByteBuffer, first: Bool, now: UInt64) throws {
+        let packet = try RTPPacket(parsing: wire)
+        packet.payload.withUnsafeReadableBytes { payload in
+            _ = jitter.insert(sequence: packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: first, payload: payload, arrival: MediaInstant(nanoseconds: now))
+        }
+        let playout = jitter.pull(now: MediaInstant(nanoseconds: now))
+        _ = jitter.payload(of: playout) { G711.decode($0, law: .muLaw, into: &decoded) }
+    }
+
+    /// Send: G.711 encode → RTP serialise into `outgoing`.
+    mutating func send(_ sequence: UInt16) {
+        G711.encode(speech, law: .muLaw, into: &encoded)
+        outgoing.clear()
+        outgoing.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0x5678))
+        outgoing.writeBytes(encoded)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal, .throughput], maxDuration: .seconds(2), maxIterations: 200_000)
 
@@ -40,40 +80,21 @@ let benchmarks: @Sendable () -> Void = {
             let peer = try SRTPSession(suite: suite, material: material, direction: .outbound)
             let receiver = try SRTPSession(suite: suite, material: material, direction: .inbound)
             let sender = try SRTPSession(suite: suite, material: SRTPKeyMaterial.random(for: suite), direction: .outbound)
-            var jitter = JitterBuffer(configuration: .init(clockRate: 8000))
+            var path = G711TransportPath()
             var wire = ByteBuffer()
             wire.reserveCapacity(512)
-            var outgoing = ByteBuffer()
-            outgoing.reserveCapacity(512)
-            var decoded: [Int16] = []
-            decoded.reserveCapacity(160)
-            var encoded: [UInt8] = []
-            encoded.reserveCapacity(160)
-            let speech = [Int16](repeating: 1200, count: 160)
             var sequence: UInt16 = 0
             var now: UInt64 = 1_000_000_000
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
-                // What the far end sent (not measured as ours, but it is the same cost as our send side below).
-                wire.clear()
-                wire.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0x1234))
-                wire.writeRepeatingByte(0xFF, count: 160)
+                // What the far end sent (the same cost as our send side's protect).
+                G711TransportPath.farEnd(sequence, into: &wire)
                 try peer.protect(&wire)
-                // Receive.
                 try receiver.unprotect(&wire)
-                let packet = try RTPPacket(parsing: wire)
-                packet.payload.withUnsafeReadableBytes { payload in
-                    _ = jitter.insert(sequence: packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: sequence == 0, payload: payload, arrival: MediaInstant(nanoseconds: now))
-                }
-                let playout = jitter.pull(now: MediaInstant(nanoseconds: now))
-                _ = jitter.payload(of: playout) { G711.decode($0, law: .muLaw, into: &decoded) }
-                // Send.
-                G711.encode(speech, law: .muLaw, into: &encoded)
-                outgoing.clear()
-                outgoing.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0x5678))
-                outgoing.writeBytes(encoded)
-                try sender.protect(&outgoing)
-                blackHole(outgoing.readableBytes)
+                try path.receive(wire, first: sequence == 0, now: now)
+                path.send(sequence)
+                try sender.protect(&path.outgoing)
+                blackHole(path.outgoing.readableBytes)
                 sequence &+= 1
                 now += 20_000_000
             }
@@ -81,33 +102,17 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("Transport path without SRTP: our code alone (parse, jitter buffer, G.711 both ways, serialise)") { benchmark in
-        var jitter = JitterBuffer(configuration: .init(clockRate: 8000))
+        var path = G711TransportPath()
         var wire = ByteBuffer()
         wire.reserveCapacity(512)
-        var outgoing = ByteBuffer()
-        outgoing.reserveCapacity(512)
-        var decoded: [Int16] = []
-        decoded.reserveCapacity(160)
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(160)
-        let speech = [Int16](repeating: 1200, count: 160)
         var sequence: UInt16 = 0
         var now: UInt64 = 1_000_000_000
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            wire.clear()
-            wire.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0x1234))
-            wire.writeRepeatingByte(0xFF, count: 160)
-            let packet = try RTPPacket(parsing: wire)
-            packet.payload.withUnsafeReadableBytes { payload in
-                _ = jitter.insert(sequence: packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: sequence == 0, payload: payload, arrival: MediaInstant(nanoseconds: now))
-            }
-            let playout = jitter.pull(now: MediaInstant(nanoseconds: now))
-            _ = jitter.payload(of: playout) { G711.decode($0, law: .muLaw, into: &decoded) }
-            G711.encode(speech, law: .muLaw, into: &encoded)
-            outgoing.clear()
-            RTPPacket(payloadType: 0, sequenceNumber: sequence, timestamp: UInt32(sequence) &* 160, ssrc: 0x5678, payload: wire.getSlice(at: wire.readerIndex + 12, length: 160)!).write(to: &outgoing)
-            blackHole(outgoing.readableBytes)
+            G711TransportPath.farEnd(sequence, into: &wire)
+            try path.receive(wire, first: sequence == 0, now: now)
+            path.send(sequence)
+            blackHole(path.outgoing.readableBytes)
             sequence &+= 1
             now += 20_000_000
         }

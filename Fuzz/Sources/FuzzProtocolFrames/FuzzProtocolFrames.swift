@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import FuzzSupport
 
 /// Any bytes as a frame of each internal protocol: decoding either fails with `CoreError` or yields a frame that
 /// survives an encode/decode round trip unchanged. A crash or a round-trip difference is a bug.
@@ -18,21 +19,11 @@ private func check<Message: ProtocolMessage>(_ type: Message.Type, _ text: Strin
     }
 }
 
-/// SwiftPM links executables with `main` aliased to `FuzzProtocolFrames_main`, which `-parse-as-library` never emits; this
-/// entry point hands control to libFuzzer's driver with the target above.
+/// The entry point SwiftPM links as `main` (see FuzzSupport).
 @_cdecl("FuzzProtocolFrames_main")
 public func fuzzProtocolFramesMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+    runFuzzer(argc, argv) { data, size in
         guard let data else { return 0 }
         return fuzzProtocolFrames(data, size)
     }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

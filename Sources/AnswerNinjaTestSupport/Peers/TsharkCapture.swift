@@ -25,6 +25,26 @@ public struct TsharkCapture: StoppablePeer {
         return TsharkCapture(process: process, file: file, filter: filter)
     }
 
+    /// The payload of warm-up datagrams (7 bytes, so a UDP length of 15: tell them apart with `udp.length`).
+    public static let warmUpPayload = Array("warm-up".utf8)
+
+    /// "Capturing on" is printed before the kernel filter delivers packets: send warm-up datagrams to `port` until
+    /// one is in the file (bounded: 10 s), so that nothing the test sends next is missed.
+    public func warmUp(port: Int) async throws {
+        let initial = fileSize()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            try UDPProbe.send(port: port, payload: Self.warmUpPayload, count: 1)
+            try await Task.sleep(for: .milliseconds(100))
+            if fileSize() > initial { return }
+        }
+        throw PeerError("tshark captured none of the warm-up datagrams to port \(port) within 10 s; log:\n\(process.logTail())")
+    }
+
+    private func fileSize() -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? Int) ?? 0
+    }
+
     /// Stops the capture (SIGINT lets tshark finish the file).
     public func stop() async {
         await process.stop(signal: SIGINT)
