@@ -36,6 +36,7 @@ let cTargets: [Target] = [
     systemLibrary("CSQLite", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
     systemLibrary("CPocketSphinx", pkgConfig: "pocketsphinx", apt: "libpocketsphinx-dev"),
     systemLibrary("CEspeakNG", pkgConfig: "espeak-ng", apt: "libespeak-ng-dev"),
+    systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
 ]
 
 // MARK: - Products of the dependencies
@@ -77,7 +78,7 @@ let targets: [Target] = cTargets + [
 
     // Layer 2: wire and state machines (no sockets, no clocks read).
     .target(name: "RTP", dependencies: ["AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
-    .target(name: "SRTP", dependencies: ["AnswerNinjaCore", "CSRTP", nioCore], swiftSettings: swiftSettings),
+    .target(name: "SRTP", dependencies: ["AnswerNinjaCore", "CSRTP", "COpenSSL", nioCore], swiftSettings: swiftSettings),
     .target(name: "Codecs", dependencies: ["AnswerNinjaCore", "COpus"], swiftSettings: swiftSettings),
     .target(name: "MediaDSP", dependencies: ["AnswerNinjaCore", "CSpeexDSP"], swiftSettings: swiftSettings),
     .target(name: "SIPMessages", dependencies: ["AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),

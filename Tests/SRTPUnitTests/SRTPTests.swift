@@ -48,7 +48,8 @@ func hexString(_ buffer: ByteBuffer) -> String {
         #expect(String(decoding: output, as: UTF8.self).components(separatedBy: "\nok").count == 14)
     }
 
-    @Test func libsrtpProducesItsPublishedReferencePackets() throws {
+    @Test(arguments: SRTPImplementation.allCases)
+    func bothProduceLibsrtpsPublishedReferencePackets(implementation: SRTPImplementation) throws {
         let plain = hex("800f1234decafbadcafebabe" + String(repeating: "ab", count: 16))
         let cases: [(SRTPCryptoSuite, String, String)] = [
             (.aesCM128HMACSHA1_80, "e1f97a0d3e018be0d64fa32c06de41390ec675ad498afeebb6960b3aabe6",
@@ -57,17 +58,17 @@ func hexString(_ buffer: ByteBuffer) -> String {
              "800f1234decafbadcafebabec5002ede04cfdd2eb91159e0880aa06ed2976826f796b201df3131a127e8a392"),
         ]
         for (suite, key, expected) in cases {
-            let session = try SRTPSession(suite: suite, material: SRTPKeyMaterial(bytes: hex(key)), direction: .outbound)
+            let session = try implementation.make(suite: suite, material: SRTPKeyMaterial(bytes: hex(key)), direction: .outbound)
             var buffer = ByteBuffer(bytes: plain)
             try session.protect(&buffer)
-            #expect(hexString(buffer) == expected, "\(suite)")
+            #expect(hexString(buffer) == expected, "\(implementation) \(suite)")
         }
     }
 
     /// Packets across a sequence-number wrap (the rollover counter goes to 1), one with CSRCs and a header
     /// extension, and RTCP compounds: libsrtp and the reference agree byte for byte, for every suite.
-    @Test(arguments: SRTPCryptoSuite.allCases)
-    func libsrtpAgreesWithTheIndependentReference(suite: SRTPCryptoSuite) throws {
+    @Test(arguments: SRTPCryptoSuite.allCases, SRTPImplementation.allCases)
+    func bothImplementationsAgreeWithTheIndependentReference(suite: SRTPCryptoSuite, implementation: SRTPImplementation) throws {
         let material = (0..<suite.keyMaterialLength).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ 7) }
         var rtp: [[UInt8]] = []
         let sequences: [UInt16] = Array(65530...65535) + [0, 1, 2, 3]
@@ -90,12 +91,12 @@ func hexString(_ buffer: ByteBuffer) -> String {
         #expect(status == 0, "\(String(decoding: output, as: UTF8.self))")
         let reference = try #require(try JSONSerialization.jsonObject(with: output) as? [String: [String]])
 
-        let sender = try SRTPSession(suite: suite, material: SRTPKeyMaterial(bytes: material), direction: .outbound)
-        let receiver = try SRTPSession(suite: suite, material: SRTPKeyMaterial(bytes: material), direction: .inbound)
+        let sender = try implementation.make(suite: suite, material: SRTPKeyMaterial(bytes: material), direction: .outbound)
+        let receiver = try implementation.make(suite: suite, material: SRTPKeyMaterial(bytes: material), direction: .inbound)
         for (index, packet) in rtp.enumerated() {
             var buffer = ByteBuffer(bytes: packet)
             try sender.protect(&buffer)
-            #expect(hexString(buffer) == reference["rtp"]?[index], "\(suite) RTP packet \(index)")
+            #expect(hexString(buffer) == reference["rtp"]?[index], "\(implementation) \(suite) RTP packet \(index)")
             #expect(buffer.readableBytes == packet.count + suite.rtpOverhead)
             try receiver.unprotect(&buffer)
             #expect(Array(buffer.readableBytesView) == packet)
@@ -104,7 +105,7 @@ func hexString(_ buffer: ByteBuffer) -> String {
         for (index, packet) in rtcp.enumerated() {
             var buffer = ByteBuffer(bytes: packet)
             try sender.protectRTCP(&buffer)
-            #expect(hexString(buffer) == reference["rtcp"]?[index], "\(suite) RTCP packet \(index)")
+            #expect(hexString(buffer) == reference["rtcp"]?[index], "\(implementation) \(suite) RTCP packet \(index)")
             #expect(buffer.readableBytes == packet.count + suite.rtcpOverhead)
             try receiver.unprotectRTCP(&buffer)
             #expect(Array(buffer.readableBytesView) == packet)
@@ -120,40 +121,41 @@ func hexString(_ buffer: ByteBuffer) -> String {
         return buffer
     }
 
-    func pair(_ suite: SRTPCryptoSuite) throws -> (SRTPSession, SRTPSession) {
+    func pair(_ suite: SRTPCryptoSuite, _ implementation: SRTPImplementation = .libsrtp) throws -> (any SRTPTransform, any SRTPTransform) {
         let material = SRTPKeyMaterial.random(for: suite)
-        return (try SRTPSession(suite: suite, material: material, direction: .outbound), try SRTPSession(suite: suite, material: material, direction: .inbound))
+        return (try implementation.make(suite: suite, material: material, direction: .outbound), try implementation.make(suite: suite, material: material, direction: .inbound))
     }
 
-    @Test(arguments: SRTPCryptoSuite.allCases)
-    func tamperingFailsAuthentication(suite: SRTPCryptoSuite) throws {
-        let (sender, receiver) = try pair(suite)
+    @Test(arguments: SRTPCryptoSuite.allCases, SRTPImplementation.allCases)
+    func tamperingFailsAuthentication(suite: SRTPCryptoSuite, implementation: SRTPImplementation) throws {
+        let (sender, receiver) = try pair(suite, implementation)
         var buffer = packet(1)
         try sender.protect(&buffer)
         let last = buffer.writerIndex - 1
         buffer.setInteger(buffer.getInteger(at: last, as: UInt8.self)! ^ 1, at: last)
         #expect { try receiver.unprotect(&buffer) } throws: { ($0 as? SRTPError)?.code == .authenticationFailed }
         var wrongKey = packet(2)
-        try SRTPSession(suite: suite, material: .random(for: suite), direction: .outbound).protect(&wrongKey)
+        try implementation.make(suite: suite, material: .random(for: suite), direction: .outbound).protect(&wrongKey)
         #expect { try receiver.unprotect(&wrongKey) } throws: { ($0 as? SRTPError)?.code == .authenticationFailed }
     }
 
-    @Test func replaysAreRefusedAndTheWindowHoldsAtLeast128() throws {
-        let (sender, receiver) = try pair(.aesCM128HMACSHA1_80)
+    @Test(arguments: SRTPImplementation.allCases)
+    func replaysAreRefusedAndTheWindowHoldsAtLeast128(implementation: SRTPImplementation) throws {
+        let (sender, receiver) = try pair(.aesCM128HMACSHA1_80, implementation)
         var protected: [UInt16: ByteBuffer] = [:]
         for sequence in UInt16(0)..<1200 {
             var buffer = packet(sequence)
             try sender.protect(&buffer)
             protected[sequence] = buffer
         }
-        for sequence in UInt16(0)..<1200 where sequence != 50 && sequence != 1000 {
+        for sequence in UInt16(0)..<1200 where sequence != 50 && sequence != 1099 {
             var buffer = protected[sequence]!
             try receiver.unprotect(&buffer)
         }
         var again = protected[1199]!
         #expect { try receiver.unprotect(&again) } throws: { ($0 as? SRTPError)?.code == .replay }
-        // 199 behind the newest: inside the window (1024), not seen yet → accepted.
-        var late = protected[1000]!
+        // 100 behind the newest: inside the window (128 native, 1024 libsrtp), not seen yet → accepted.
+        var late = protected[1099]!
         try receiver.unprotect(&late)
         // 1149 behind: older than the window → refused as a replay.
         var tooOld = protected[50]!
@@ -169,6 +171,29 @@ func hexString(_ buffer: ByteBuffer) -> String {
         #expect { try SRTPSession(suite: .aesCM128HMACSHA1_80, material: first, direction: .inbound) } throws: {
             ($0 as? SRTPError)?.code == .badParameters
         }
+    }
+
+    @Test(arguments: SRTPCryptoSuite.allCases, SRTPImplementation.allCases)
+    func theTwoImplementationsInteroperate(suite: SRTPCryptoSuite, implementation: SRTPImplementation) throws {
+        // One side libsrtp, the other native, both ways, across a rollover, RTP and RTCP.
+        let other: SRTPImplementation = implementation == .native ? .libsrtp : .native
+        let material = SRTPKeyMaterial.random(for: suite)
+        let sender = try implementation.make(suite: suite, material: material, direction: .outbound)
+        let receiver = try other.make(suite: suite, material: material, direction: .inbound)
+        for step in 0..<40 {
+            let sequence = UInt16(truncatingIfNeeded: 65_520 + step)
+            var buffer = packet(sequence, payload: UInt8(step))
+            let original = buffer
+            try sender.protect(&buffer)
+            try receiver.unprotect(&buffer)
+            #expect(buffer == original, "\(implementation) → \(other) \(suite) packet \(step)")
+            var report = ByteBuffer(bytes: hex("80c90001cafebabe") + [UInt8](repeating: UInt8(step), count: 8))
+            let reportOriginal = report
+            try sender.protectRTCP(&report)
+            try receiver.unprotectRTCP(&report)
+            #expect(report == reportOriginal)
+        }
+        #expect(receiver.rolloverCounter(ssrc: 0x1234_5678) == 1)
     }
 
     @Test func protectingReusesTheBufferWhenItHasTrailerRoom() throws {

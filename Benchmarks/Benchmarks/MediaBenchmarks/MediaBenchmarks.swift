@@ -75,11 +75,31 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
 
-        Benchmark("Transport path: receive and send one 20 ms G.711 packet (\(suite.rawValue))") { benchmark in
+        Benchmark("Native SRTP (OpenSSL) protect + unprotect (\(suite.rawValue))") { benchmark in
             let material = SRTPKeyMaterial.random(for: suite)
-            let peer = try SRTPSession(suite: suite, material: material, direction: .outbound)
-            let receiver = try SRTPSession(suite: suite, material: material, direction: .inbound)
-            let sender = try SRTPSession(suite: suite, material: SRTPKeyMaterial.random(for: suite), direction: .outbound)
+            let sender = try NativeSRTPSession(suite: suite, material: material, direction: .outbound)
+            let receiver = try NativeSRTPSession(suite: suite, material: material, direction: .inbound)
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(512)
+            var sequence: UInt16 = 0
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                buffer.clear()
+                buffer.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0xCAFE_BABE))
+                buffer.writeRepeatingByte(0xFF, count: 160)
+                try sender.protect(&buffer)
+                try receiver.unprotect(&buffer)
+                sequence &+= 1
+                blackHole(buffer.readableBytes)
+            }
+        }
+
+        for implementation in SRTPImplementation.allCases {
+        Benchmark("Transport path, \(implementation.rawValue) SRTP: receive and send one 20 ms G.711 packet (\(suite.rawValue))") { benchmark in
+            let material = SRTPKeyMaterial.random(for: suite)
+            let peer = try implementation.make(suite: suite, material: material, direction: .outbound)
+            let receiver = try implementation.make(suite: suite, material: material, direction: .inbound)
+            let sender = try implementation.make(suite: suite, material: SRTPKeyMaterial.random(for: suite), direction: .outbound)
             var path = G711TransportPath()
             var wire = ByteBuffer()
             wire.reserveCapacity(512)
@@ -98,6 +118,7 @@ let benchmarks: @Sendable () -> Void = {
                 sequence &+= 1
                 now += 20_000_000
             }
+        }
         }
     }
 
