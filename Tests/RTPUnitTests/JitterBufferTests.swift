@@ -18,6 +18,8 @@ struct TraceRunner {
     var concealed = 0
     var silence = 0
     var payloadsOK = true
+    /// Milliseconds of audio produced so far.
+    var audioClock = 0.0
 
     init(configuration: JitterBuffer.Configuration = .init(clockRate: 8000)) {
         buffer = JitterBuffer(configuration: configuration)
@@ -39,14 +41,19 @@ struct TraceRunner {
                 })
                 next += 1
             }
-            let playout = buffer.pull(now: Self.instant(now))
-            switch playout {
-            case .packet(let sequence, _, _):
-                played.append(sequence)
-                let first = buffer.payload(of: playout) { $0.first } ?? nil
-                if first != UInt8(truncatingIfNeeded: sequence) { payloadsOK = false }
-            case .conceal: concealed += 1
-            case .silence: silence += 1
+            // Pull frames until the audio produced reaches the present, as a mixer filling 20 ms ticks does: one
+            // pull per tick for 20 ms packets, two ticks in three for 30 ms packets.
+            while audioClock <= now {
+                let playout = buffer.pull(now: Self.instant(now))
+                switch playout {
+                case .packet(let sequence, _, _):
+                    played.append(sequence)
+                    let first = buffer.payload(of: playout) { $0.first } ?? nil
+                    if first != UInt8(truncatingIfNeeded: sequence) { payloadsOK = false }
+                case .conceal: concealed += 1
+                case .silence: silence += 1
+                }
+                audioClock += Double(buffer.frameUnits) * 1000 / 8000
             }
             now += 20
         }
@@ -176,5 +183,43 @@ struct SplitMix64: RandomNumberGenerator {
             buffer.insert(sequence: 1, timestamp: 1, ssrc: 1, marker: true, payload: $0, arrival: MediaInstant(nanoseconds: 0))
         }
         #expect(result == .tooLarge && buffer.statistics.tooLarge == 1)
+    }
+}
+
+@Suite struct ReorderBufferTests {
+    @Test func inOrderPassesAtOnceAndReorderingIsUndone() {
+        var buffer = ReorderBuffer(depth: 3)
+        #expect(buffer.insert(10) == [10])
+        #expect(buffer.insert(11) == [11])
+        #expect(buffer.insert(13).isEmpty)
+        #expect(buffer.insert(12) == [12, 13])
+        #expect(buffer.insert(12).isEmpty, "a duplicate behind the output")
+        #expect(buffer.insert(14) == [14])
+    }
+
+    @Test func aLostPacketIsSkippedAfterDepthLaterOnes() {
+        var buffer = ReorderBuffer(depth: 2)
+        #expect(buffer.insert(65534) == [65534])
+        #expect(buffer.insert(0).isEmpty)  // 65535 missing, across the wrap
+        #expect(buffer.insert(1).isEmpty)
+        #expect(buffer.insert(2) == [0, 1, 2])
+        #expect(buffer.insert(65535).isEmpty, "too late for the fast path")
+    }
+}
+
+@Suite struct JitterBufferPtimeTests {
+    @Test func aPtimeChangeMidStreamPlaysOn() {
+        // 50 packets of 20 ms, then 40 packets of 30 ms (240 timestamp units) on a 20 ms tick: nothing is lost or
+        // late; the buffer follows the new packet duration.
+        var packets = TraceRunner.stream(count: 50)
+        let base = packets.last!
+        for index in 1...40 {
+            packets.append(.init(sequence: base.sequence &+ UInt16(index), timestamp: base.timestamp &+ 160 &+ UInt32(index - 1) * 240, arrival: base.arrival + 20 + Double(index - 1) * 30))
+        }
+        var runner = TraceRunner()
+        _ = runner.run(packets, until: 3000)
+        #expect(runner.played.count == 90)
+        #expect(runner.buffer.statistics.late == 0)
+        #expect(runner.buffer.frameUnits == 240)
     }
 }
