@@ -56,41 +56,25 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal, .throughput], maxDuration: .seconds(2), maxIterations: 200_000)
 
     for suite in [SRTPCryptoSuite.aeadAES128GCM, .aesCM128HMACSHA1_80] {
-        Benchmark("Baseline: libsrtp protect + unprotect (\(suite.rawValue))") { benchmark in
-            let material = SRTPKeyMaterial.random(for: suite)
-            let sender = try SRTPSession(suite: suite, material: material, direction: .outbound)
-            let receiver = try SRTPSession(suite: suite, material: material, direction: .inbound)
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(512)
-            var sequence: UInt16 = 0
-            benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations {
-                buffer.clear()
-                buffer.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0xCAFE_BABE))
-                buffer.writeRepeatingByte(0xFF, count: 160)
-                try sender.protect(&buffer)
-                try receiver.unprotect(&buffer)
-                sequence &+= 1
-                blackHole(buffer.readableBytes)
-            }
-        }
-
-        Benchmark("Native SRTP (OpenSSL) protect + unprotect (\(suite.rawValue))") { benchmark in
-            let material = SRTPKeyMaterial.random(for: suite)
-            let sender = try NativeSRTPSession(suite: suite, material: material, direction: .outbound)
-            let receiver = try NativeSRTPSession(suite: suite, material: material, direction: .inbound)
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(512)
-            var sequence: UInt16 = 0
-            benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations {
-                buffer.clear()
-                buffer.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0xCAFE_BABE))
-                buffer.writeRepeatingByte(0xFF, count: 160)
-                try sender.protect(&buffer)
-                try receiver.unprotect(&buffer)
-                sequence &+= 1
-                blackHole(buffer.readableBytes)
+        for implementation in SRTPImplementation.allCases {
+            let name = implementation == .libsrtp ? "Baseline: libsrtp" : "Native SRTP (OpenSSL)"
+            Benchmark("\(name) protect + unprotect (\(suite.rawValue))") { benchmark in
+                let material = SRTPKeyMaterial.random(for: suite)
+                let sender = try implementation.make(suite: suite, material: material, direction: .outbound)
+                let receiver = try implementation.make(suite: suite, material: material, direction: .inbound)
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(512)
+                var sequence: UInt16 = 0
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    buffer.clear()
+                    buffer.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, UInt32(sequence) &* 160, UInt32(0xCAFE_BABE))
+                    buffer.writeRepeatingByte(0xFF, count: 160)
+                    try sender.protect(&buffer)
+                    try receiver.unprotect(&buffer)
+                    sequence &+= 1
+                    blackHole(buffer.readableBytes)
+                }
             }
         }
 

@@ -1,3 +1,5 @@
+import AnswerNinjaCore
+
 /// Receiver statistics of one RTP source (RFC 3550 §6.4.1 and appendix A.1, A.3, A.8), without I/O: feed each
 /// packet's sequence number, RTP timestamp and arrival time (in RTP clock units), read the report block.
 ///
@@ -11,7 +13,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
     /// RFC 3550 A.1: older than this, behind the highest, is a misordered (late) packet from before a restart.
     public static let maximumMisorder: UInt16 = 100
     /// Sequence numbers remembered to recognise duplicates.
-    public static let duplicateWindow = 128
+    public static let duplicateWindow = BitWindow128.size
 
     public enum Verdict: Sendable, Equatable {
         /// Counted (possibly reordered).
@@ -36,7 +38,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
     /// Interarrival jitter estimate, in timestamp units, scaled by 16 (RFC 3550 A.8).
     private var jitterScaled: Int64 = 0
     /// Which of the last `duplicateWindow` extended sequence numbers were seen (bit i: highest - i).
-    private var seen: (UInt64, UInt64) = (0, 0)
+    private var seen = BitWindow128()
     private var started = false
 
     public init() {
@@ -70,7 +72,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
             // Probation: the source becomes valid after `minimumSequential` packets in sequence.
             if sequence == highestSequence &+ 1 {
                 probation -= 1
-                shiftSeen(by: 1)
+                seen.advance(by: 1)
                 highestSequence = sequence
                 updateJitter(timestamp: timestamp, arrival: arrival)
                 if probation == 0 {
@@ -87,7 +89,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
             if delta == 0 { return .duplicate }
             // In order, with a permissible gap.
             if sequence < highestSequence { cycles &+= 1 << 16 }
-            shiftSeen(by: Int(delta))
+            seen.advance(by: Int(delta))
             highestSequence = sequence
         } else if delta <= UInt16.max - Self.maximumMisorder {
             // A very large jump: a restart if the next packet follows it.
@@ -103,8 +105,8 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
             // Duplicate or reordered packet behind the highest.
             let behind = Int(highestSequence &- sequence)
             guard behind < Self.duplicateWindow else { return .invalid }
-            if isSeen(behind: behind) { return .duplicate }
-            setSeen(behind: behind)
+            if seen.contains(behind: behind) { return .duplicate }
+            seen.insert(behind: behind)
             received += 1
             updateJitter(timestamp: timestamp, arrival: arrival)
             return .accepted
@@ -148,7 +150,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
         received = 0
         expectedPrior = 0
         receivedPrior = 0
-        seen = (1, 0)  // the packet at `sequence` itself
+        seen = .newestOnly  // the packet at `sequence` itself
     }
 
     /// RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si); J += (|D| - J) / 16, in timestamp units.
@@ -159,30 +161,5 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
             jitterScaled += d - ((jitterScaled + 8) >> 4)
         }
         lastTransit = transit
-    }
-
-    private mutating func shiftSeen(by count: Int) {
-        if count >= 128 {
-            seen = (0, 0)
-        } else if count >= 64 {
-            seen = (0, seen.0 << (count - 64))
-        } else {
-            seen = (seen.0 << count, (seen.1 << count) | (seen.0 >> (64 - count)))
-        }
-        seen.0 |= 1
-    }
-
-    private func isSeen(behind: Int) -> Bool {
-        behind < 64 ? seen.0 & (1 << behind) != 0 : seen.1 & (1 << (behind - 64)) != 0
-    }
-
-    private mutating func setSeen(behind: Int) {
-        if behind < 64 { seen.0 |= 1 << behind } else { seen.1 |= 1 << (behind - 64) }
-    }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.baseSequence == rhs.baseSequence && lhs.highestSequence == rhs.highestSequence && lhs.cycles == rhs.cycles
-            && lhs.received == rhs.received && lhs.jitterScaled == rhs.jitterScaled && lhs.probation == rhs.probation
-            && lhs.seen.0 == rhs.seen.0 && lhs.seen.1 == rhs.seen.1
     }
 }
