@@ -31,7 +31,7 @@ public struct JitterBuffer: Sendable {
 
         public init(
             clockRate: Int, capacity: Int = 64, maximumPayload: Int = 640, minimumDelay: Duration = .milliseconds(20),
-            maximumDelay: Duration = .milliseconds(200), initialDelay: Duration = .milliseconds(60), percentile: Double = 0.97, history: Int = 250
+            maximumDelay: Duration = .milliseconds(200), initialDelay: Duration = .milliseconds(60), percentile: Double = 0.99, history: Int = 250
         ) {
             self.clockRate = clockRate
             self.capacity = capacity
