@@ -16,11 +16,16 @@ struct VADCommand: AsyncParsableCommand {
     @Argument(help: "A 16-bit PCM WAV file.")
     var file: String
 
+    @Flag(name: .long, help: "Also print every 10 ms frame: the speech probability and the smoothed decision (for quality harnesses).")
+    var frames = false
+
     @OptionGroup var output: OutputOptions
 
     struct Segment: Codable {
         var start: Double
         var end: Double
+        /// When the endpointer decided the utterance had ended (seconds into the file): `end` plus its wait.
+        var decidedAt: Double
     }
 
     struct Output: CommandOutput {
@@ -28,6 +33,9 @@ struct VADCommand: AsyncParsableCommand {
         var durationSeconds: Double
         var segments: [Segment]
         var speechSeconds: Double
+        /// With `--frames`: per 10 ms frame at 8 kHz, the speech probability (3 decimals) and the decision (0 or 1).
+        var frameProbabilities: [Double]?
+        var frameDecisions: [Int]?
 
         var humanReadable: String {
             ([String(format: "%@: %.2f s, %d segments, %.2f s of speech", file, durationSeconds, segments.count, speechSeconds)]
@@ -61,18 +69,30 @@ struct VADCommand: AsyncParsableCommand {
         var vad = VoiceActivityDetector()
         var endpointer = Endpointer()
         var segments: [Segment] = []
+        var probabilities: [Double] = []
+        var decisions: [Int] = []
+        var frameIndex = 0
         func collect(_ events: [Endpointer.Event]) {
             for case .utteranceEnded(let utterance) in events {
-                segments.append(Segment(start: utterance.startSeconds, end: utterance.endSeconds))
+                segments.append(Segment(start: utterance.startSeconds, end: utterance.endSeconds, decidedAt: Double(frameIndex + 1) / 100))
             }
         }
         for start in stride(from: 0, to: samples.count - VoiceActivityDetector.frameLength + 1, by: VoiceActivityDetector.frameLength) {
             let frame = vad.process(samples[start..<(start + VoiceActivityDetector.frameLength)])
+            if frames {
+                probabilities.append((frame.probability * 1000).rounded() / 1000)
+                decisions.append(frame.speech ? 1 : 0)
+            }
             collect(endpointer.process(probability: frame.probability, energyDB: frame.energyDB))
+            frameIndex += 1
         }
         collect(endpointer.flush())
         try output.emit(
-            Output(file: file, durationSeconds: wav.durationSeconds, segments: segments, speechSeconds: segments.reduce(0) { $0 + $1.end - $1.start })
+            Output(
+                file: file, durationSeconds: wav.durationSeconds, segments: segments,
+                speechSeconds: segments.reduce(0) { $0 + $1.end - $1.start },
+                frameProbabilities: frames ? probabilities : nil, frameDecisions: frames ? decisions : nil
+            )
         )
     }
 }

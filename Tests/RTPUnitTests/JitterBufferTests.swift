@@ -144,8 +144,8 @@ struct SplitMix64: RandomNumberGenerator {
 
     @Test func sequenceAndTimestampWrapsAreContinuous() {
         var runner = TraceRunner()
-        // Played from 100 ms (first tick after arrival, plus the 60 ms initial delay) to 880 ms.
-        _ = runner.run(TraceRunner.stream(count: 40, firstSequence: 65520, firstTimestamp: UInt32.max - 160 * 10), until: 890)
+        // Played from 80 ms (first tick after arrival, plus the 40 ms initial delay) to 860 ms.
+        _ = runner.run(TraceRunner.stream(count: 40, firstSequence: 65520, firstTimestamp: UInt32.max - 160 * 10), until: 860)
         #expect(runner.played.count == 40)
         #expect(runner.played.first == 65520 && runner.played.last == 65520 &+ 39)
         #expect(runner.buffer.statistics.restarts == 0 && runner.buffer.statistics.concealed == 0)
@@ -221,5 +221,78 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(runner.played.count == 90)
         #expect(runner.buffer.statistics.late == 0)
         #expect(runner.buffer.frameUnits == 240)
+    }
+}
+
+/// Drives a jitter buffer as a per-stream timer does: each frame is pulled when the buffer says it is due.
+struct ScheduledRunner {
+    var buffer: JitterBuffer
+    /// Sequence number and play instant (ms) of every packet played.
+    var played: [(sequence: UInt16, at: Double)] = []
+
+    init(configuration: JitterBuffer.Configuration = .init(clockRate: 8000)) {
+        buffer = JitterBuffer(configuration: configuration)
+    }
+
+    mutating func run(_ packets: [TraceRunner.Packet]) {
+        let ordered = packets.sorted { $0.arrival < $1.arrival }
+        var next = 0
+        var now = 0.0
+        for _ in 0..<(packets.count * 20 + 100) {
+            let due = buffer.nextPlayout.map { Double($0.nanoseconds) / 1_000_000 - 1000 }
+            if next < ordered.count, due.map({ ordered[next].arrival <= $0 }) ?? true {
+                let packet = ordered[next]
+                now = packet.arrival
+                _ = [UInt8](repeating: 0, count: 160).withUnsafeBytes {
+                    buffer.insert(sequence: packet.sequence, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: packet.marker, payload: $0, arrival: TraceRunner.instant(now))
+                }
+                next += 1
+            } else if let due {
+                now = max(now, due)
+                if case .packet(let sequence, _, _) = buffer.pull(now: TraceRunner.instant(now)) { played.append((sequence, now)) }
+            } else {
+                return
+            }
+        }
+        Issue.record("the runner did not finish: the buffer kept asking to be pulled")
+    }
+}
+
+@Suite struct JitterBufferScheduleTests {
+    @Test func aTimerThatPullsWhenDuePlaysEachPacketItsTargetAfterItsBestArrival() {
+        // Two talkspurts on a path with a constant 30 ms transit: the second plays every packet exactly the minimum
+        // delay (20 ms) after it arrived, with no 20 ms mixer grid in between.
+        let first = TraceRunner.stream(count: 100)
+        let second = TraceRunner.stream(count: 100, firstSequence: 1100, firstTimestamp: 16000 + 100 * 160 + 8000, start: 3000)
+        var runner = ScheduledRunner()
+        runner.run(first + second)
+        #expect(runner.played.count == 200)
+        #expect(runner.played.map(\.sequence) == (0..<200).map { 1000 + UInt16($0) })
+        for (index, play) in runner.played.enumerated().dropFirst(100) {
+            let arrival = 3000 + Double(index - 100) * 20 + 30
+            #expect(abs(play.at - (arrival + 20)) < 0.5, "packet \(play.sequence) played at \(play.at) ms, arrived at \(arrival) ms")
+        }
+        #expect(runner.buffer.statistics.late == 0 && runner.buffer.statistics.concealed > 0)  // concealment only after each talkspurt
+        #expect(runner.buffer.nextPlayout == nil, "nothing waits: no pull is due")
+    }
+
+    @Test func theFirstTalkspurtStretchesWhenThePathIsWorseThanTheInitialGuess() {
+        // Jitter up to 120 ms against a 40 ms initial delay: without stretching, most of the first talkspurt would
+        // arrive after its turn.
+        var generator = SplitMix64(state: 7)
+        let packets = TraceRunner.stream(count: 200, jitter: { _ in Double.random(in: 0...120, using: &generator) })
+        var runner = ScheduledRunner()
+        runner.run(packets)
+        let statistics = runner.buffer.statistics
+        #expect(statistics.stretched > 0)
+        #expect(Double(statistics.late) / 200 < 0.1, "\(statistics)")
+        #expect(runner.played.map(\.sequence) == runner.played.map(\.sequence).sorted())
+    }
+
+    @Test func aMixerOnAFixedGridStillPlaysEverything() {
+        // The same buffer pulled every 20 ms regardless of nextPlayout.
+        var runner = TraceRunner()
+        _ = runner.run(TraceRunner.stream(count: 100), until: 2500)
+        #expect(runner.buffer.statistics.played == 100 && runner.buffer.statistics.stretched == 0)
     }
 }

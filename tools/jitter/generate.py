@@ -5,7 +5,8 @@ units), talkspurts of 2-5 s separated by 0.5-2 s of silence (nothing sent, times
 two-state Gilbert model), jitter up to the scenario's maximum with occasional spikes, reordering from the jitter
 itself, 1 % duplicates, and clock drift of the sender.
 
-  generate.py OUT_DIR     writes one trace per scenario (deterministic: seeded)"""
+  generate.py OUT_DIR [--seed N]     writes one trace per scenario (deterministic: seeded; N, default 0, is
+                                      added to each scenario's seed for a fresh set of the same scenarios)"""
 import csv
 import os
 import random
@@ -48,12 +49,13 @@ def trace(max_jitter, drift, seed, seconds=60.0):
 
 def main():
     out = sys.argv[1]
+    offset = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
     os.makedirs(out, exist_ok=True)
     for name, max_jitter, drift, seed in SCENARIOS:
         with open(os.path.join(out, f"{name}.csv"), "w", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["sequence", "timestamp", "send_ms", "arrival_ms", "size"])
-            for row in trace(max_jitter, drift, seed):
+            for row in trace(max_jitter, drift, seed + offset * 100):
                 writer.writerow([row[0], row[1], f"{row[2]:.3f}", f"{row[3]:.3f}", row[4]])
     print(f"{len(SCENARIOS)} traces in {out}")
 

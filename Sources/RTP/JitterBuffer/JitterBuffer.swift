@@ -13,6 +13,10 @@ import AnswerNinjaCore
 ///   starts (marker bit, or packets again after silence or DTX), never in the middle of speech.
 /// - Robustness: an SSRC change or a jump in sequence or timestamp restarts the buffer; clock drift is absorbed by
 ///   dropping a frame when the buffer runs far past its target and by concealment when it runs dry.
+/// - Timing: `nextPlayout` says when the next frame is due, to the nanosecond: a per-stream timer that pulls then
+///   plays every packet exactly its target delay after its best-case arrival (the AI path, whose playout clock is
+///   its own). A mixer on a fixed 20 ms grid may pull on its grid instead; a packet then waits for the next tick,
+///   10 ms more on average (docs/media.md has both figures).
 public struct JitterBuffer: Sendable {
     public struct Configuration: Sendable {
         public var clockRate: Int
@@ -28,10 +32,14 @@ public struct JitterBuffer: Sendable {
         public var percentile: Double
         /// Packets in the sliding window of the delay estimate.
         public var history: Int
+        /// The late-loss rate the buffer steers to: after each talkspurt the percentile moves so that the measured
+        /// rate (over about the last 500 packets) comes to this, as the window's percentile is only an estimate.
+        public var lateLossGoal: Double
 
         public init(
             clockRate: Int, capacity: Int = 64, maximumPayload: Int = 640, minimumDelay: Duration = .milliseconds(20),
-            maximumDelay: Duration = .milliseconds(200), initialDelay: Duration = .milliseconds(60), percentile: Double = 0.99, history: Int = 250
+            maximumDelay: Duration = .milliseconds(200), initialDelay: Duration = .milliseconds(40), percentile: Double = 0.99, history: Int = 400,
+            lateLossGoal: Double = 0.008
         ) {
             self.clockRate = clockRate
             self.capacity = capacity
@@ -41,6 +49,7 @@ public struct JitterBuffer: Sendable {
             self.initialDelay = initialDelay
             self.percentile = percentile
             self.history = history
+            self.lateLossGoal = lateLossGoal
         }
     }
 
@@ -76,6 +85,9 @@ public struct JitterBuffer: Sendable {
         /// Frames dropped to catch up with a sender whose clock runs fast.
         public var dropped = 0
         public var restarts = 0
+        /// Ticks concealed without moving the playout point, to raise the delay within a talkspurt when the path
+        /// got worse than its schedule allows.
+        public var stretched = 0
         public var tooLarge = 0
         /// The target delay applied at the last talkspurt start, in milliseconds.
         public var targetDelayMilliseconds = 0.0
@@ -113,10 +125,86 @@ public struct JitterBuffer: Sendable {
 
     // Delay estimate: transit = arrival (in timestamp units) − timestamp, over a sliding window.
     private var transits: [Int64]
+    /// The timestamp of each transit in `transits`.
+    private var transitStamps: [Int64]
     private var transitCount = 0
     private var transitNext = 0
-    private var scratch: [Int64]
+    private var scratch: [Double]
     private var targetUnits: Int64
+    /// The schedule of the talkspurt being played: when each timestamp's frame is due.
+    private var schedule = Plan(target: 0, baseTransit: 0, drift: 0, reference: 0)
+    /// The schedule planned for the next talkspurt when its first packet arrived.
+    private var planned: Plan?
+    private var drift = DriftEstimator()
+    /// The late-loss rate over about the last 500 packets (exponentially weighted), and the tail of the transit
+    /// distribution the target leaves uncovered (1 − the percentile in use).
+    private var recentLateRate = 0.0
+    private var tail: Double
+
+    /// The sender's clock against ours: an exponentially weighted least-squares line of transit against timestamp
+    /// over about the last minute of packets (a clock property is stable; a short window would fit the jitter).
+    /// The sums are kept relative to the newest timestamp and the first transit, so doubles keep their precision.
+    struct DriftEstimator {
+        static let forgetting = 1 - 1.0 / 3000
+        private var weight = 0.0, sumX = 0.0, sumY = 0.0, sumXX = 0.0, sumXY = 0.0
+        private var reference: Int64?
+        private var transitOrigin: Int64 = 0
+
+        mutating func add(timestamp: Int64, transit: Int64) {
+            if reference == nil {
+                reference = timestamp
+                transitOrigin = transit
+            }
+            // Move the origin of x to this timestamp (x' = x − shift).
+            let shift = Double(timestamp - reference!)
+            if shift > 0 {
+                sumXX += shift * (shift * weight - 2 * sumX)
+                sumXY -= shift * sumY
+                sumX -= shift * weight
+                reference = timestamp
+            }
+            let x = Double(timestamp - reference!), y = Double(transit - transitOrigin)
+            let f = Self.forgetting
+            weight = weight * f + 1
+            sumX = sumX * f + x
+            sumY = sumY * f + y
+            sumXX = sumXX * f + x * x
+            sumXY = sumXY * f + x * y
+        }
+
+        /// Transit units per timestamp unit; 0 until the line is determined, that is until the timestamps spread
+        /// over `minimumSpread` (a standard deviation, in clock units; a few seconds): over a shorter span, jitter
+        /// looks like drift. More than 0.5 % is not drift but a path that changed.
+        func slope(minimumSpread: Double) -> Double {
+            let variance = sumXX - sumX * sumX / max(weight, 1)
+            guard weight >= 50, variance > 0, variance / weight >= minimumSpread * minimumSpread else { return 0 }
+            return min(0.005, max(-0.005, (sumXY - sumX * sumY / weight) / variance))
+        }
+
+        mutating func reset() { self = DriftEstimator() }
+    }
+
+    /// A playout schedule: a packet sent with the least transit the path allows arrives at
+    /// `timestamp + baseTransit + drift · (timestamp − reference)` (clock units of the arrival time base, the drift
+    /// of the sender's clock against ours removed by a least-squares line) and is played `target` later.
+    struct Plan {
+        var target: Int64
+        var baseTransit: Double
+        var drift: Double
+        var reference: Int64
+        /// Planned before enough packets were seen: the target is the initial delay, a guess.
+        var provisional = false
+
+        func due(_ timestamp: Int64) -> Int64 {
+            timestamp + target + Int64((baseTransit + drift * Double(timestamp - reference)).rounded(.up))
+        }
+
+        /// The timestamp due at `units`: the inverse of `due`.
+        func timestamp(dueAt units: Int64) -> Int64 {
+            let base = Double(units - target) - baseTransit + drift * Double(reference)
+            return Int64((base / (1 + drift)).rounded(.down))
+        }
+    }
 
     public init(configuration: Configuration) {
         precondition(configuration.capacity > 0 && configuration.capacity & (configuration.capacity - 1) == 0, "capacity must be a power of two")
@@ -127,9 +215,12 @@ public struct JitterBuffer: Sendable {
         lengths = [Int](repeating: 0, count: configuration.capacity)
         payloads = [UInt8](repeating: 0, count: configuration.capacity * configuration.maximumPayload)
         transits = [Int64](repeating: 0, count: configuration.history)
-        scratch = [Int64](repeating: 0, count: configuration.history)
+        transitStamps = [Int64](repeating: 0, count: configuration.history)
+        scratch = [Double](repeating: 0, count: configuration.history)
         frameUnits = Int64(configuration.clockRate / 50)
         targetUnits = Self.units(configuration.initialDelay, configuration.clockRate)
+        tail = 1 - configuration.percentile
+        recentLateRate = configuration.lateLossGoal
     }
 
     /// Stores a packet. `payload` is copied.
@@ -157,8 +248,10 @@ public struct JitterBuffer: Sendable {
         if playing, Int16(bitPattern: sequence &- playoutSequence) < 0 {
             statistics.received += 1
             statistics.late += 1
+            recentLateRate += (1 - recentLateRate) / 500
             return .late
         }
+        recentLateRate -= recentLateRate / 500
         if valid[slot] {
             // The ring wrapped over an unplayed packet far behind: it is lost to us now.
             valid[slot] = false
@@ -178,7 +271,22 @@ public struct JitterBuffer: Sendable {
             highestSequence = sequence
         }
         if marker || (!playing && idleTicks > 0) { needsAnchor = true }
+        if needsAnchor && !playing && planned == nil {
+            // Once per talkspurt: steer the percentile by the late loss measured (a square-root step, within
+            // 0.97...0.999), then plan.
+            let ratio = configuration.lateLossGoal / max(recentLateRate, configuration.lateLossGoal / 4)
+            tail = min(0.03, max(0.001, tail * ratio.squareRoot()))
+            planned = plan()
+        }
         return result
+    }
+
+    /// When the next frame is due: while playing, the instant of the next timestamp on the talkspurt's schedule;
+    /// before a talkspurt, the instant its earliest packet is due; nil when nothing waits.
+    public var nextPlayout: MediaInstant? {
+        if playing { return Self.instant(units: schedule.due(playoutTimestamp), configuration.clockRate) }
+        guard needsAnchor, let first = earliestPending(), let planned else { return nil }
+        return Self.instant(units: planned.due(timestamps[first]), configuration.clockRate)
     }
 
     /// The payload of a `.packet` playout.
@@ -230,6 +338,7 @@ public struct JitterBuffer: Sendable {
                 playoutTimestamp += frameUnits
                 return .silence
             }
+            if let stretched = stretchProvisionalSchedule() { return stretched }
             statistics.concealed += 1
             let timestamp = UInt32(truncatingIfNeeded: playoutTimestamp)
             playoutSequence &+= 1
@@ -239,6 +348,7 @@ public struct JitterBuffer: Sendable {
         // Nothing buffered: an underrun (packets delayed up to the maximum delay) or the end of a talkspurt (DTX).
         // Conceal while a delayed packet could still come, then fall silent and re-anchor when packets return.
         idleTicks += 1
+        if let stretched = stretchProvisionalSchedule() { return stretched }
         if Int64(idleTicks) * frameUnits <= Self.units(configuration.maximumDelay, configuration.clockRate) + frameUnits {
             statistics.concealed += 1
             let timestamp = UInt32(truncatingIfNeeded: playoutTimestamp)
@@ -253,8 +363,32 @@ public struct JitterBuffer: Sendable {
 
     // MARK: Private
 
+    /// The first talkspurt runs on a guess (the initial delay): when the path proves worse than the guess, stretch
+    /// by one frame, concealing without moving the playout point, so that the delayed packet still plays. Later
+    /// talkspurts keep their schedule: stretching on every loss would pay a frame of delay for each.
+    private mutating func stretchProvisionalSchedule() -> Playout? {
+        guard schedule.provisional, let fresh = plan(), fresh.target > schedule.target else { return nil }
+        schedule.target += frameUnits
+        targetUnits = schedule.target
+        statistics.concealed += 1
+        statistics.stretched += 1
+        return .conceal(timestamp: UInt32(truncatingIfNeeded: playoutTimestamp))
+    }
+
     static func units(_ duration: Duration, _ clockRate: Int) -> Int64 {
         duration.nanosecondsClamped * Int64(clockRate) / 1_000_000_000
+    }
+
+    /// An instant in clock units of the arrival time base (`arrivalUnits`), back to nanoseconds (rounded up, so a
+    /// timer set for it never fires before the frame is due).
+    static func instant(units: Int64, _ clockRate: Int) -> MediaInstant {
+        let nanoseconds = max(0, units) * 1_000_000_000
+        return MediaInstant(nanoseconds: UInt64((nanoseconds + Int64(clockRate) - 1) / Int64(clockRate)))
+    }
+
+    /// An arrival instant in clock units, to the unit (a flooring of nanoseconds · rate).
+    static func arrivalUnits(_ instant: MediaInstant, _ clockRate: Int) -> Int64 {
+        Int64(instant.nanoseconds / 1000) * Int64(clockRate) / 1_000_000
     }
 
     private mutating func restart(ssrc: UInt32, sequence: UInt16, timestamp: UInt32) {
@@ -269,6 +403,8 @@ public struct JitterBuffer: Sendable {
         highestSequence = sequence
         transitCount = 0
         transitNext = 0
+        planned = nil
+        drift.reset()
     }
 
     private func isJump(sequence: UInt16, timestamp: UInt32) -> Bool {
@@ -288,8 +424,9 @@ public struct JitterBuffer: Sendable {
     }
 
     private mutating func recordTransit(arrival: MediaInstant, timestamp: Int64) {
-        let arrivalUnits = Int64(arrival.nanoseconds / 1000) * Int64(configuration.clockRate) / 1_000_000
-        transits[transitNext] = arrivalUnits - timestamp
+        transits[transitNext] = Self.arrivalUnits(arrival, configuration.clockRate) - timestamp
+        transitStamps[transitNext] = timestamp
+        drift.add(timestamp: timestamp, transit: transits[transitNext])
         transitNext = (transitNext + 1) % transits.count
         transitCount = min(transitCount + 1, transits.count)
     }
@@ -314,26 +451,47 @@ public struct JitterBuffer: Sendable {
         return newest - playoutTimestamp
     }
 
-    /// Starts a talkspurt: the target delay is set from the delay distribution, and the playout point is the
-    /// timestamp that, with this delay, is due now.
-    private mutating func anchor(at now: MediaInstant, firstSlot: Int) {
-        if transitCount >= 5 {
-            for index in 0..<transitCount { scratch[index] = transits[index] }
-            scratch[0..<transitCount].sort()
-            let minimum = scratch[0]
-            let rank = min(transitCount - 1, Int((configuration.percentile * Double(transitCount - 1)).rounded(.up)))
-            let variation = scratch[rank] - minimum
-            let low = Self.units(configuration.minimumDelay, configuration.clockRate)
-            let high = Self.units(configuration.maximumDelay, configuration.clockRate)
-            targetUnits = min(high, max(low, variation))
-            let nowUnits = Int64(now.nanoseconds / 1000) * Int64(configuration.clockRate) / 1_000_000
-            // Due now: the timestamp whose packet, sent with the minimum transit, has waited the target delay.
-            let due = nowUnits - minimum - targetUnits
-            playoutTimestamp = min(due, timestamps[firstSlot])
-            if due < timestamps[firstSlot] - targetUnits - 4 * frameUnits { playoutTimestamp = timestamps[firstSlot] - targetUnits }
-        } else {
-            playoutTimestamp = timestamps[firstSlot] - targetUnits
+    /// The schedule from the delay distribution of the window: the sender's clock drift (`DriftEstimator`) is
+    /// removed, and the target covers `percentile` of what varies around it. The initial
+    /// delay, without drift, until five packets have been seen.
+    private mutating func plan() -> Plan? {
+        guard transitCount > 0 else { return nil }
+        let reference = transitStamps[(transitNext + transits.count - 1) % transits.count]
+        let drift = transitCount >= 5 ? self.drift.slope(minimumSpread: Double(configuration.clockRate) * 4) : 0
+        for index in 0..<transitCount {
+            scratch[index] = Double(transits[index]) - drift * Double(transitStamps[index] - reference)
         }
+        scratch[0..<transitCount].sort()
+        let baseTransit = scratch[0]
+        guard transitCount >= 5 else {
+            return Plan(
+                target: Self.units(configuration.initialDelay, configuration.clockRate), baseTransit: baseTransit, drift: 0, reference: reference,
+                provisional: true
+            )
+        }
+        // The percentile, interpolated between the two ranks around it.
+        let position = (1 - tail) * Double(transitCount - 1)
+        let lower = min(transitCount - 1, Int(position.rounded(.down))), upper = min(transitCount - 1, lower + 1)
+        let quantile = scratch[lower] + (scratch[upper] - scratch[lower]) * (position - Double(lower))
+        let variation = Int64((quantile - baseTransit).rounded(.up))
+        let low = Self.units(configuration.minimumDelay, configuration.clockRate)
+        let high = Self.units(configuration.maximumDelay, configuration.clockRate)
+        return Plan(target: min(high, max(low, variation)), baseTransit: baseTransit, drift: drift, reference: reference)
+    }
+
+    /// Starts a talkspurt on the schedule planned when its first packet arrived: the playout point is the timestamp
+    /// that is due now, and later frames follow the schedule (drift included).
+    private mutating func anchor(at now: MediaInstant, firstSlot: Int) {
+        let nowUnits = Self.arrivalUnits(now, configuration.clockRate)
+        guard var plan = planned ?? plan() else { return }
+        targetUnits = plan.target
+        let due = plan.timestamp(dueAt: nowUnits)
+        playoutTimestamp = min(due, timestamps[firstSlot])
+        if due < timestamps[firstSlot] - targetUnits - 4 * frameUnits { playoutTimestamp = timestamps[firstSlot] - targetUnits }
+        // The schedule starts now with the playout point: shift it so that the playout point is due now.
+        plan.baseTransit += Double(nowUnits - plan.due(playoutTimestamp))
+        schedule = plan
+        planned = nil
         statistics.targetDelayMilliseconds = Double(targetUnits) * 1000 / Double(configuration.clockRate)
         playoutSequence = sequences[firstSlot]
         playing = true
