@@ -90,7 +90,11 @@ let targets: [Target] = cTargets + [
 
     // Layer 3: transports and sessions on SwiftNIO.
     .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, nioPosix, nioSSL], swiftSettings: swiftSettings),
-    .target(name: "MediaTransport", dependencies: ["AnswerNinjaCore", "MediaControl", nioCore, nioPosix], swiftSettings: swiftSettings),
+    .target(
+        name: "MediaTransport",
+        dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", nioCore, nioPosix],
+        swiftSettings: swiftSettings
+    ),
     .target(name: "Capture", dependencies: ["AnswerNinjaCore", "RTP", "Codecs", nioCore, nioExtras], swiftSettings: swiftSettings),
 
     // Layer 4: domain.
@@ -103,7 +107,7 @@ let targets: [Target] = cTargets + [
     .target(
         name: "AnswerNinjaServices",
         dependencies: [
-            "AnswerNinjaCore", "Store", "MediaControl", "SRTP", "Codecs", "MediaDSP", "Speech",
+            "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix,
         ],
@@ -129,7 +133,11 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
-    .testTarget(name: "MediaTransportUnitTests", dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "MediaTransportUnitTests",
+        dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport", "RTP", "SRTP", "Codecs", nioCore],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "ServicesUnitTests",
         dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
@@ -151,6 +159,7 @@ let package = Package(
         .library(name: "SRTP", targets: ["SRTP"]),
         .library(name: "Codecs", targets: ["Codecs"]),
         .library(name: "MediaDSP", targets: ["MediaDSP"]),
+        .library(name: "MediaTransport", targets: ["MediaTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

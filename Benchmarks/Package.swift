@@ -31,10 +31,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "AnswerNinjaCore", package: main),
-                .product(name: "RTP", package: main),
                 .product(name: "SRTP", package: main),
-                .product(name: "Codecs", package: main),
                 .product(name: "MediaDSP", package: main),
+                .product(name: "MediaTransport", package: main),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/MediaBenchmarks",

@@ -65,6 +65,16 @@ enum G191Reference {
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
     }
 
+    @Test(arguments: G711.Law.allCases)
+    func theBufferEncoderTablesGiveTheReferenceCodesForEveryInput(law: G711.Law) {
+        let inputs = Array(Int16.min...Int16.max)
+        var codes: [UInt8] = []
+        G711.encode(inputs, law: law, into: &codes)
+        let reference = inputs.map { law == .muLaw ? G191Reference.ulawCompress($0) : G191Reference.alawCompress($0) }
+        #expect(codes.count == 65_536)
+        #expect(codes == reference)
+    }
+
     @Test func aLawEncodesEveryLinearInputAsTheReferenceDoes() {
         var mismatches: [Int16] = []
         for value in Int16.min...Int16.max where G711.aLawEncode(value) != G191Reference.alawCompress(value) {

@@ -20,23 +20,38 @@ import Testing
         return 10 * log10(signal / max(noise, 1))
     }
 
-    @Test func aSingleLostFrameOfVoicedSpeechIsRebuilt() {
+    /// Feeds frames 0..<count as good audio.
+    static func primed(_ count: Int) -> WaveformConcealer {
         var concealer = WaveformConcealer()
-        for number in 0..<10 { _ = concealer.process(Self.frame(number)) }
-        let concealed = concealer.conceal(count: 160)
+        for number in 0..<count {
+            var frame = Self.frame(number)
+            concealer.process(&frame)
+        }
+        return concealer
+    }
+
+    @Test func aSingleLostFrameOfVoicedSpeechIsRebuilt() {
+        var concealer = Self.primed(10)
+        var concealed: [Int16] = []
+        concealer.conceal(count: 160, into: &concealed)
+        #expect(concealed.count == 160)
         // The first 10 ms are unattenuated repetition of the right pitch: close to the lost audio.
         #expect(Self.snr(Array(Self.frame(10).prefix(80)), Array(concealed.prefix(80))) > 10)
         #expect(concealer.lossLength == 160)
-        let next = concealer.process(Self.frame(11))
+        var next = Self.frame(11)
+        concealer.process(&next)
         #expect(concealer.lossLength == 0)
         // The cross-fade ends on the real signal.
         #expect(Array(next.suffix(128)) == Array(Self.frame(11).suffix(128)))
     }
 
     @Test func longLossesFadeToSilenceBy60Milliseconds() {
-        var concealer = WaveformConcealer()
-        for number in 0..<10 { _ = concealer.process(Self.frame(number)) }
-        let lost = (0..<5).flatMap { _ in concealer.conceal(count: 160) }  // 100 ms
+        var concealer = Self.primed(10)
+        var frame: [Int16] = []
+        let lost = (0..<5).flatMap { _ in  // 100 ms
+            concealer.conceal(count: 160, into: &frame)
+            return frame
+        }
         func energy(_ range: Range<Int>) -> Double { lost[range].reduce(0) { $0 + Double($1) * Double($1) } }
         #expect(energy(0..<80) > energy(160..<240))
         #expect(energy(240..<320) > energy(400..<480))
@@ -45,6 +60,26 @@ import Testing
 
     @Test func audioIsUnchangedWhenNothingIsLost() {
         var concealer = WaveformConcealer()
-        for number in 0..<20 { #expect(concealer.process(Self.frame(number)) == Self.frame(number)) }
+        for number in 0..<20 {
+            var frame = Self.frame(number)
+            concealer.process(&frame)
+            #expect(frame == Self.frame(number))
+        }
+    }
+
+    @Test(arguments: [80, 160, 480])
+    func theHistoryHoldsTheLastAudioWhateverTheFrameSize(frameSize: Int) {
+        // Frames of 10, 20 and 60 ms (ptime changes); the history must end with the last samples fed, in order.
+        var concealer = WaveformConcealer()
+        var fed = 0
+        for _ in 0..<8 {
+            var frame = (fed..<(fed + frameSize)).map(Self.voiced)
+            concealer.process(&frame)
+            fed += frameSize
+        }
+        var concealed: [Int16] = []
+        concealer.conceal(count: 80, into: &concealed)
+        let lost = (fed..<(fed + 80)).map(Self.voiced)
+        #expect(Self.snr(lost, concealed) > 10, "frame size \(frameSize)")
     }
 }

@@ -15,7 +15,7 @@ positives per minute (detected speech runs) on the non-speech files; and for our
 false cut-offs, merged turns and the response latency (decided_at − end of the turn).
 
     .venv-quality/bin/python tools/vad/evaluate.py [--split eval] [--data .build/vad-quality]
-        [--binary .build/debug/answer-ninja] [--json OUT.json]
+        [--binary .build/debug/answer-ninja] [--json OUT.json] [--workers 2]
 """
 
 import argparse
@@ -23,7 +23,9 @@ import datetime
 import importlib.util
 import json
 import multiprocessing
+import shutil
 import subprocess
+import tempfile
 import wave
 from pathlib import Path
 
@@ -331,9 +333,12 @@ def main():
     manifest = json.loads((args.data / "manifest.json").read_text())
     entries = [e for e in manifest["files"] if e["split"] == args.split]
     jobs = [(args.data / e["file"], e["frames"]) for e in entries]
-    with multiprocessing.Pool(args.workers, initializer=init_worker, initargs=(args.binary,)) as pool:
-        outputs = pool.map(detect, jobs, chunksize=1)
     modified = datetime.datetime.fromtimestamp(args.binary.stat().st_mtime).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory() as tmp:
+        # A copy, so that a rebuild during the run neither mixes two builds nor finds the file busy.
+        binary = shutil.copy2(args.binary, Path(tmp) / "answer-ninja")
+        with multiprocessing.Pool(args.workers, initializer=init_worker, initargs=(binary,)) as pool:
+            outputs = pool.map(detect, jobs, chunksize=1)
     results = {"split": args.split, "files": len(entries), "binary": str(args.binary), "binary_modified": modified,
                **evaluate(entries, outputs)}
     out = args.json or args.data / f"results-{args.split}.json"

@@ -53,25 +53,47 @@ public enum G711 {
 
     // MARK: Buffers
 
-    /// Encodes `samples` into `output` (cleared first; its capacity is reused).
+    /// Encodes `samples` into `output` (replaced; its storage is reused), by table: µ-law looks only at the
+    /// 14 most significant bits and A-law at the 12, so a table of every such value gives exactly `muLawEncode`'s
+    /// and `aLawEncode`'s codes (`G711Tests` checks all 65,536 inputs).
     @inlinable
     public static func encode(_ samples: some Collection<Int16>, law: Law, into output: inout [UInt8]) {
-        output.removeAll(keepingCapacity: true)
-        output.reserveCapacity(samples.count)
-        switch law {
-        case .muLaw: for sample in samples { output.append(muLawEncode(sample)) }
-        case .aLaw: for sample in samples { output.append(aLawEncode(sample)) }
+        let (table, shift, offset) = law == .muLaw ? (muLawEncodeTable, 2, 8192) : (aLawEncodeTable, 4, 2048)
+        resize(&output, to: samples.count)
+        output.withUnsafeMutableBufferPointer { output in
+            table.withUnsafeBufferPointer { table in
+                var index = 0
+                for sample in samples {
+                    output[index] = table[Int(sample >> shift) + offset]
+                    index += 1
+                }
+            }
         }
     }
 
-    /// Decodes `codes` into `output` (cleared first; its capacity is reused).
+    /// `buffer` with `count` elements (their values undefined), its storage reused when it is large enough.
+    @inlinable
+    static func resize<Element: FixedWidthInteger>(_ buffer: inout [Element], to count: Int) {
+        if buffer.count > count {
+            buffer.removeLast(buffer.count - count)
+        } else if buffer.count < count {
+            buffer.append(contentsOf: repeatElement(0, count: count - buffer.count))
+        }
+    }
+
+    /// Decodes `codes` into `output` (replaced; its storage is reused).
     @inlinable
     public static func decode(_ codes: some Collection<UInt8>, law: Law, into output: inout [Int16]) {
-        output.removeAll(keepingCapacity: true)
-        output.reserveCapacity(codes.count)
-        switch law {
-        case .muLaw: for code in codes { output.append(muLawTable[Int(code)]) }
-        case .aLaw: for code in codes { output.append(aLawTable[Int(code)]) }
+        let table = law == .muLaw ? muLawTable : aLawTable
+        resize(&output, to: codes.count)
+        output.withUnsafeMutableBufferPointer { output in
+            table.withUnsafeBufferPointer { table in
+                var index = 0
+                for code in codes {
+                    output[index] = table[Int(code)]
+                    index += 1
+                }
+            }
         }
     }
 
@@ -83,7 +105,15 @@ public enum G711 {
         public var payloadType: UInt8 { self == .muLaw ? 0 : 8 }
     }
 
-    // MARK: Reconstruction tables
+    // MARK: Tables
+
+    /// `muLawEncode` of every 14-bit value (the sample shifted right by 2, offset by 8192).
+    @usableFromInline
+    static let muLawEncodeTable: [UInt8] = (0..<16384).map { muLawEncode(Int16(truncatingIfNeeded: ($0 - 8192) << 2)) }
+
+    /// `aLawEncode` of every 12-bit value (the sample shifted right by 4, offset by 2048).
+    @usableFromInline
+    static let aLawEncodeTable: [UInt8] = (0..<4096).map { aLawEncode(Int16(truncatingIfNeeded: ($0 - 2048) << 4)) }
 
     /// G.711 µ-law reconstruction levels (G.191 `ulaw_expand`), 16-bit scale.
     @usableFromInline

@@ -3,7 +3,8 @@
 /// with a quarter-period overlap-add; after the first 10 ms of loss attenuate by 20 % per 10 ms, so that 60 ms
 /// of loss ends in silence; when audio returns, cross-fade into it over 4 ms so there is no click.
 ///
-/// A state machine without I/O, for 8 kHz mono; `process` every good frame and `conceal` every lost one.
+/// A state machine without I/O, for 8 kHz mono; `process` every good frame and `conceal` every lost one. Both work
+/// in the caller's buffer and the history is kept in place: nothing is allocated per frame.
 public struct WaveformConcealer: Sendable {
     static let historyLength = 390
     static let minimumPeriod = 40
@@ -13,49 +14,46 @@ public struct WaveformConcealer: Sendable {
     /// Samples of cross-fade into the first good frame after a loss (4 ms).
     static let fadeInLength = 32
 
-    private var history = [Int16](repeating: 0, count: historyLength)
+    /// The history is `storage[(historyEnd − historyLength)..<historyEnd]`; frames are appended after it and the
+    /// history moves back to the front only when the storage runs out (once every few frames, not every frame).
+    private var storage = [Int16](repeating: 0, count: historyLength * 6)
+    private var historyEnd = historyLength
     private var period = 0
     /// Position in the repeated period, and how many samples have been concealed in this loss.
     private var phase = 0
     private var concealedSamples = 0
-    /// The synthetic continuation, for the cross-fade when audio returns.
-    private var continuation: [Int16] = []
-
     public init() {}
 
     /// Samples concealed in the current loss (0 when audio flows).
     public var lossLength: Int { concealedSamples }
 
-    /// A good frame: returned unchanged, or cross-faded from the concealment into it when it ends a loss.
-    public mutating func process(_ frame: [Int16]) -> [Int16] {
-        var output = frame
+    /// A good frame: left unchanged, or cross-faded from the concealment into it when it ends a loss.
+    public mutating func process(_ frame: inout [Int16]) {
         if concealedSamples > 0 {
             let fade = min(Self.fadeInLength, frame.count)
             let gain = attenuation(at: concealedSamples)
             for index in 0..<fade {
                 let synthetic = Double(nextSynthetic(advancing: true)) * gain
                 let weight = Double(index + 1) / Double(fade + 1)
-                output[index] = Int16(clamping: Int((1 - weight) * synthetic + weight * Double(frame[index])))
+                frame[index] = Int16(clamping: Int((1 - weight) * synthetic + weight * Double(frame[index])))
             }
             concealedSamples = 0
         }
-        remember(output)
-        return output
+        remember(frame)
     }
 
-    /// A lost frame of `count` samples, synthesised from the history.
-    public mutating func conceal(count: Int) -> [Int16] {
+    /// A lost frame: `output` is replaced by `count` samples synthesised from the history (its storage is reused).
+    public mutating func conceal(count: Int, into output: inout [Int16]) {
         if concealedSamples == 0 {
-            period = Self.pitchPeriod(history)
+            period = Self.pitchPeriod(storage, end: historyEnd)
             phase = 0
         }
-        var output = [Int16](repeating: 0, count: count)
-        for index in 0..<count {
+        output.removeAll(keepingCapacity: true)
+        for _ in 0..<count {
             let gain = attenuation(at: concealedSamples)
-            output[index] = Int16(clamping: Int(Double(nextSynthetic(advancing: true)) * gain))
+            output.append(Int16(clamping: Int(Double(nextSynthetic(advancing: true)) * gain)))
             concealedSamples += 1
         }
-        return output
     }
 
     /// 1 for the first 10 ms, then −20 % per 10 ms: 0 from 60 ms on.
@@ -68,29 +66,37 @@ public struct WaveformConcealer: Sendable {
     /// The next sample of the repeated last pitch period. The first quarter of each repetition is blended with
     /// the same position one period earlier, which softens the splice where the period wraps.
     private mutating func nextSynthetic(advancing: Bool) -> Int16 {
-        let start = history.count - period
+        let start = historyEnd - period
         let overlap = period / 4
-        var value = Double(history[start + phase])
+        var value = Double(storage[start + phase])
         if phase < overlap {
             let weight = Double(phase + 1) / Double(overlap + 1)
-            value = weight * value + (1 - weight) * Double(history[start - period + phase])
+            value = weight * value + (1 - weight) * Double(storage[start - period + phase])
         }
         if advancing { phase = (phase + 1) % period }
         return Int16(clamping: Int(value))
     }
 
+    /// Appends `frame` to the history, in place.
     private mutating func remember(_ frame: [Int16]) {
-        if frame.count >= history.count {
-            history = Array(frame.suffix(history.count))
-        } else {
-            history.removeFirst(frame.count)
-            history.append(contentsOf: frame)
+        let length = Self.historyLength
+        storage.withUnsafeMutableBufferPointer { storage in
+            if frame.count >= length {
+                for index in 0..<length { storage[index] = frame[frame.count - length + index] }
+                historyEnd = length
+                return
+            }
+            if historyEnd + frame.count > storage.count {
+                for index in 0..<length { storage[index] = storage[historyEnd - length + index] }
+                historyEnd = length
+            }
+            for (offset, sample) in frame.enumerated() { storage[historyEnd + offset] = sample }
+            historyEnd += frame.count
         }
     }
 
     /// The lag in 40...120 samples that maximises the normalised autocorrelation of the last 20 ms.
-    static func pitchPeriod(_ history: [Int16]) -> Int {
-        let end = history.count
+    static func pitchPeriod(_ history: [Int16], end: Int) -> Int {
         var bestLag = maximumPeriod
         var bestScore = -Double.infinity
         for lag in minimumPeriod...maximumPeriod {

@@ -1,0 +1,34 @@
+import AnswerNinjaCore
+import AnswerNinjaServices
+import ArgumentParser
+
+/// `answer-ninja bench media [--json]`: the media path's per-packet costs and the media issue's targets, as ratios
+/// against baselines measured in the same run (docs/benchmarks.md). Run it from a release build.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the media path against its targets (build with -c release; never run in CI).",
+        subcommands: [Media.self]
+    )
+
+    struct Media: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per-packet costs of SRTP, the transport path and the VAD; calls per core; the targets, met or missed.",
+            discussion: "Exits 1 when a target is missed. Allocation counts are in the benchmark package (Benchmarks/)."
+        )
+
+        @Option(help: "Packets per round.")
+        var packets = 20_000
+
+        @Option(help: "Timed rounds per case (the fastest counts).")
+        var rounds = 5
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let report = try MediaBench(packets: packets, rounds: rounds).run()
+            try output.emit(report)
+            if !report.ok { throw ExitCode(1) }
+        }
+    }
+}

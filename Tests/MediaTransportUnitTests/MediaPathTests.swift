@@ -1,0 +1,97 @@
+import AnswerNinjaCore
+import Codecs
+import Foundation
+import MediaTransport
+import NIOCore
+import RTP
+import SRTP
+import Testing
+
+/// One call leg's media path, end to end between two paths: what one sends, the other plays.
+@Suite struct MediaPathTests {
+    static func tone(_ frame: Int) -> [Int16] {
+        (0..<160).map { index -> Int16 in
+            let t = Double(frame * 160 + index) / 8000
+            return Int16(4000 * sin(2 * Double.pi * 440 * t))
+        }
+    }
+
+    static func instant(_ milliseconds: Double) -> MediaInstant { MediaInstant(nanoseconds: UInt64((1000 + milliseconds) * 1_000_000)) }
+
+    /// A sender and a receiver keyed for `suite` with `implementation`, or plain RTP when `suite` is nil.
+    static func pair(_ suite: SRTPCryptoSuite?, _ implementation: SRTPImplementation = .native) throws -> (sender: MediaPath, receiver: MediaPath) {
+        guard let suite else {
+            return (MediaPath(law: .muLaw, ssrc: 1, inbound: nil, outbound: nil), MediaPath(law: .muLaw, ssrc: 2, inbound: nil, outbound: nil))
+        }
+        let material = SRTPKeyMaterial.random(for: suite)
+        let sender = MediaPath(law: .muLaw, ssrc: 1, inbound: nil, outbound: try implementation.make(suite: suite, material: material, direction: .outbound))
+        let receiver = MediaPath(law: .muLaw, ssrc: 2, inbound: try implementation.make(suite: suite, material: material, direction: .inbound), outbound: nil)
+        return (sender, receiver)
+    }
+
+    @Test(arguments: [SRTPCryptoSuite?.none, .aeadAES128GCM, .aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32], SRTPImplementation.allCases)
+    func whatOneLegSendsTheOtherPlays(suite: SRTPCryptoSuite?, implementation: SRTPImplementation) throws {
+        var (sender, receiver) = try Self.pair(suite, implementation)
+        var datagram = ByteBuffer()
+        var played: [Int16] = []
+        for frame in 0..<50 {
+            try sender.send(Self.tone(frame)[...], marker: frame == 0, into: &datagram)
+            if suite != nil { #expect(datagram.readableBytes > 12 + 160, "protected: the trailer is there") }
+            #expect(receiver.receive(&datagram, at: Self.instant(Double(frame) * 20 + 30)) == .buffered(.accepted))
+            while let due = receiver.nextPlayout, due <= Self.instant(Double(frame) * 20 + 30) {
+                receiver.playout(now: due)
+                played += receiver.audio
+            }
+        }
+        for tick in 0..<20 {
+            receiver.playout(now: Self.instant(1000 + Double(tick) * 20))
+            played += receiver.audio
+        }
+        #expect(receiver.statistics.received == 50 && receiver.jitter.statistics.played == 50)
+        #expect(sender.statistics.sent == 50)
+        // G.711 round trip of the tone: every sample within µ-law's quantisation step at that level.
+        let sent = (0..<50).flatMap(Self.tone)
+        let playedAudio = played.prefix(sent.count)
+        #expect(playedAudio.count == sent.count)
+        #expect(zip(sent, playedAudio).allSatisfy { abs(Int($0) - Int($1)) <= 128 })
+    }
+
+    @Test func brokenPacketsAreCountedAndDroppedAndTheCallGoesOn() throws {
+        var (sender, receiver) = try Self.pair(.aeadAES128GCM)
+        var datagram = ByteBuffer()
+        try sender.send(Self.tone(0)[...], into: &datagram)
+        var tampered = datagram
+        tampered.setInteger(tampered.getInteger(at: 20, as: UInt8.self)! ^ 1, at: 20)
+        #expect(receiver.receive(&tampered, at: Self.instant(0)) == .dropped(.unauthenticated))
+        #expect(receiver.receive(&datagram, at: Self.instant(1)) == .buffered(.accepted))
+
+        var plain = MediaPath(law: .aLaw, ssrc: 3, inbound: nil, outbound: nil)
+        var garbage = ByteBuffer(bytes: [0x12, 0x34, 0x56])
+        #expect(plain.receive(&garbage, at: Self.instant(0)) == .dropped(.malformed))
+        var muLaw = ByteBuffer()
+        var other = MediaPath(law: .muLaw, ssrc: 4, inbound: nil, outbound: nil)
+        try other.send(Self.tone(0)[...], into: &muLaw)
+        #expect(plain.receive(&muLaw, at: Self.instant(1)) == .dropped(.otherPayloadType))
+        var aLaw = ByteBuffer()
+        var good = MediaPath(law: .aLaw, ssrc: 5, inbound: nil, outbound: nil)
+        try good.send(Self.tone(0)[...], into: &aLaw)
+        #expect(plain.receive(&aLaw, at: Self.instant(2)) == .buffered(.accepted))
+        #expect(plain.statistics.malformed == 1 && plain.statistics.otherPayloadType == 1 && plain.statistics.received == 3)
+        #expect(receiver.statistics.unauthenticated == 1)
+    }
+
+    @Test func aLostFrameIsConcealedWithTheLastPitch() throws {
+        var (sender, receiver) = try Self.pair(nil)
+        var datagram = ByteBuffer()
+        var audio: [[Int16]] = []
+        for frame in 0..<30 {
+            try sender.send(Self.tone(frame)[...], into: &datagram)
+            if frame != 15 { _ = receiver.receive(&datagram, at: Self.instant(Double(frame) * 20)) }
+            while let due = receiver.nextPlayout, due <= Self.instant(Double(frame) * 20) {
+                if case .conceal = receiver.playout(now: due) { audio.append(receiver.audio) }
+            }
+        }
+        #expect(audio.count == 1, "one frame concealed")
+        #expect(audio.first?.count == 160 && audio.first?.contains { abs($0) > 1000 } == true, "the tone goes on through the loss")
+    }
+}
