@@ -19,6 +19,15 @@ struct VADCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Also print every 10 ms frame: the speech probability and the smoothed decision (for quality harnesses).")
     var frames = false
 
+    @Flag(name: .long, help: "Also print every 10 ms frame's model inputs (for tools/vad/train.py).")
+    var features = false
+
+    @Option(help: "The endpointer's wait after speech that looks finished, in milliseconds.")
+    var shortWaitMs = Endpointer().shortWait * 10
+
+    @Option(help: "The endpointer's wait after speech that does not look finished, in milliseconds.")
+    var longWaitMs = Endpointer().longWait * 10
+
     @OptionGroup var output: OutputOptions
 
     struct Segment: Codable {
@@ -36,6 +45,8 @@ struct VADCommand: AsyncParsableCommand {
         /// With `--frames`: per 10 ms frame at 8 kHz, the speech probability (3 decimals) and the decision (0 or 1).
         var frameProbabilities: [Double]?
         var frameDecisions: [Int]?
+        /// With `--features`: per 10 ms frame, the inputs of the VAD's model.
+        var frameFeatures: [[Double]]?
 
         var humanReadable: String {
             ([String(format: "%@: %.2f s, %d segments, %.2f s of speech", file, durationSeconds, segments.count, speechSeconds)]
@@ -68,9 +79,12 @@ struct VADCommand: AsyncParsableCommand {
         }
         var vad = VoiceActivityDetector()
         var endpointer = Endpointer()
+        endpointer.shortWait = max(1, shortWaitMs / 10)
+        endpointer.longWait = max(endpointer.shortWait, longWaitMs / 10)
         var segments: [Segment] = []
         var probabilities: [Double] = []
         var decisions: [Int] = []
+        var featureRows: [[Double]] = []
         var frameIndex = 0
         func collect(_ events: [Endpointer.Event]) {
             for case .utteranceEnded(let utterance) in events {
@@ -83,6 +97,7 @@ struct VADCommand: AsyncParsableCommand {
                 probabilities.append((frame.probability * 1000).rounded() / 1000)
                 decisions.append(frame.speech ? 1 : 0)
             }
+            if features { featureRows.append(vad.features.map { ($0 * 10000).rounded() / 10000 }) }
             collect(endpointer.process(probability: frame.probability, energyDB: frame.energyDB))
             frameIndex += 1
         }
@@ -91,7 +106,8 @@ struct VADCommand: AsyncParsableCommand {
             Output(
                 file: file, durationSeconds: wav.durationSeconds, segments: segments,
                 speechSeconds: segments.reduce(0) { $0 + $1.end - $1.start },
-                frameProbabilities: frames ? probabilities : nil, frameDecisions: frames ? decisions : nil
+                frameProbabilities: frames ? probabilities : nil, frameDecisions: frames ? decisions : nil,
+                frameFeatures: features ? featureRows : nil
             )
         )
     }

@@ -71,10 +71,28 @@ import Testing
         le(UInt32(8000)); le(UInt32(16000)); le(UInt16(2)); le(UInt16(16)); bytes.append(contentsOf: Data("data".utf8)); le(UInt32(16000))
         bytes.append(Data(count: 16000))
         try bytes.write(to: silent)
-        let (status, object) = try await json(["vad", "--json", silent.path])
+        let (status, object) = try await json(["vad", "--json", "--frames", "--features", silent.path])
         #expect(status == 0 && (object["segments"] as? [Any])?.isEmpty == true)
         #expect(object["duration_seconds"] as? Double == 1)
+        // One probability, decision and feature row per 10 ms frame; silence is not speech.
+        let probabilities = object["frame_probabilities"] as? [Double] ?? []
+        #expect(probabilities.count == 100 && probabilities.allSatisfy { $0 < 0.5 })
+        #expect((object["frame_decisions"] as? [Int])?.allSatisfy { $0 == 0 } == true)
+        #expect((object["frame_features"] as? [[Double]])?.count == 100 && (object["frame_features"] as? [[Double]])?.first?.count == 14)
         let (badStatus, bad) = try await json(["vad", "--json", "/etc/hostname"])
         #expect(badStatus == 1 && (bad["error"] as? [String: Any])?["code"] as? String == "bad_wav")
+    }
+
+    @Test func benchMediaReportsEveryCaseAndTarget() async throws {
+        // A tiny run: the shape of the report, never its timing (CI asserts no timing; docs/benchmarks.md has the
+        // release figures).
+        let (_, object) = try await json(["bench", "media", "--json", "--packets", "200", "--rounds", "1"])
+        #expect(object["build"] as? String == "debug")
+        let measurements = object["measurements"] as? [[String: Any]] ?? []
+        #expect(measurements.count == 10)
+        #expect(measurements.allSatisfy { ($0["nanoseconds"] as? Double ?? 0) > 0 })
+        let checks = object["checks"] as? [[String: Any]] ?? []
+        #expect(checks.count == 6 && checks.allSatisfy { $0["met"] is Bool && $0["value"] is Double })
+        #expect((object["calls_per_core"] as? [String: Double])?.count == 4)
     }
 }

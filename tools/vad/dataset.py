@@ -81,7 +81,7 @@ REAL = {
     + [(TESTDATA / f"{name}.raw", ["-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1"])
        for name in ("goforward", "numbers", "something")],
 }
-NOISES = ["white", "pink", "hum50", "hum60", "music", "dtmf"]
+NOISES = ["white", "pink", "hum50", "hum60", "music", "dtmf", "tones"]
 SNRS_DB = [20, 10, 5]
 SPEECH_FILES_PER_CONDITION = 3
 NONSPEECH_FILES_PER_NOISE = 3
@@ -92,8 +92,10 @@ TURN_CONDITIONS = [(None, None), ("pink", 20)]
 SPEECH_LEVEL_DB = (-24.0, -16.0)
 NONSPEECH_LEVEL_DB = {
     "white": (-50.0, -40.0), "pink": (-50.0, -40.0), "hum50": (-45.0, -35.0), "hum60": (-45.0, -35.0),
-    "music": (-26.0, -18.0), "dtmf": (-20.0, -12.0),
+    "music": (-26.0, -18.0), "dtmf": (-20.0, -12.0), "tones": (-24.0, -14.0),
 }
+# The line hiss under every non-speech file that is not itself noise (a real line is never digitally silent).
+NONSPEECH_HISS_DB = (-60.0, -45.0)
 
 # Labelling rule (see label_frames).
 LABEL_PEAK_RANGE_DB = 40.0
@@ -315,10 +317,10 @@ DTMF_COLUMNS = {"1": 1209, "4": 1209, "7": 1209, "*": 1209, "2": 1336, "5": 1336
                 "3": 1477, "6": 1477, "9": 1477, "#": 1477, "A": 1633, "B": 1633, "C": 1633, "D": 1633}
 
 
-def dtmf_tone(digit, n):
-    """One DTMF digit (ITU-T Q.23 frequencies; the high tone 2 dB over the low one), with 5 ms ramps."""
+def dtmf_tone(digit, n, twist_db):
+    """One DTMF digit (ITU-T Q.23 frequencies; the high tone `twist_db` over the low one), with 5 ms ramps."""
     t = np.arange(n) / RATE
-    tone = np.sin(2 * np.pi * DTMF_ROWS[digit] * t) + 10 ** (2 / 20) * np.sin(2 * np.pi * DTMF_COLUMNS[digit] * t)
+    tone = np.sin(2 * np.pi * DTMF_ROWS[digit] * t) + 10 ** (twist_db / 20) * np.sin(2 * np.pi * DTMF_COLUMNS[digit] * t)
     ramp = min(40, n // 2)
     tone[:ramp] *= np.linspace(0, 1, ramp)
     tone[n - ramp:] *= np.linspace(1, 0, ramp)
@@ -326,19 +328,42 @@ def dtmf_tone(digit, n):
 
 
 def dtmf_sequences(n, rng):
-    """Digit sequences (3-10 digits of 50-200 ms, 50-200 ms apart), 1-4 s between sequences, unit RMS while a
-    tone sounds."""
+    """Digit sequences (3-10 digits of 50-800 ms: a key may be held), 50-200 ms apart, 1-4 s between sequences,
+    unit RMS while a tone sounds."""
     signal, sounding = np.zeros(n), np.zeros(n, dtype=bool)
     at = int(rng.uniform(0.2, 2.0) * RATE)
     while at < n:
         for digit in rng.choice(list("0123456789*#"), size=int(rng.integers(3, 11))):
-            length = min(int(rng.uniform(0.05, 0.2) * RATE), n - at)
-            signal[at:at + length] = dtmf_tone(str(digit), length)
+            length = min(int(rng.uniform(0.05, 0.8) * RATE), n - at)
+            signal[at:at + length] = dtmf_tone(str(digit), length, rng.uniform(-4.0, 4.0))
             sounding[at:at + length] = True
             at += length + int(rng.uniform(0.05, 0.2) * RATE)
             if at >= n:
                 break
         at += int(rng.uniform(1.0, 4.0) * RATE)
+    return signal / np.sqrt(np.mean(signal[sounding] ** 2))
+
+
+# Call-progress tones (North American precise tone plan and ITU-T E.180 style): (frequencies, on s, off s).
+CALL_PROGRESS = {
+    "dial": ((350, 440), None, None), "ringback": ((440, 480), 2.0, 4.0), "busy": ((480, 620), 0.5, 0.5),
+    "reorder": ((480, 620), 0.25, 0.25), "european ring": ((425,), 1.0, 4.0),
+}
+
+
+def call_progress_tones(n, rng):
+    """Dial, ringback, busy, reorder and 425 Hz ringing tones, 2-6 s of each in turn, unit RMS while sounding."""
+    signal, sounding = np.zeros(n), np.zeros(n, dtype=bool)
+    at = 0
+    while at < n:
+        frequencies, on, off = CALL_PROGRESS[rng.choice(list(CALL_PROGRESS))]
+        length = min(int(rng.uniform(2.0, 6.0) * RATE), n - at)
+        t = np.arange(length) / RATE
+        tone = sum(np.sin(2 * np.pi * f * t) for f in frequencies)
+        gate = np.ones(length, dtype=bool) if on is None else (t % (on + off)) < on
+        signal[at:at + length] = tone * gate
+        sounding[at:at + length] = gate
+        at += length
     return signal / np.sqrt(np.mean(signal[sounding] ** 2))
 
 
@@ -352,6 +377,8 @@ def noise(kind, n, rng):
         return mains_hum(n, rng, int(kind[3:]))
     if kind == "music":
         return music_on_hold(n, rng)
+    if kind == "tones":
+        return call_progress_tones(n, rng)
     return dtmf_sequences(n, rng)
 
 
@@ -434,9 +461,12 @@ def turn_file(pools, rng):
 
 
 def nonspeech_file(kind, rng):
-    """20 s of one noise alone at a level typical of a phone line."""
+    """20 s of one noise alone at a level typical of a phone line, over line hiss unless it is noise itself."""
     n = 20 * RATE
-    return noise(kind, n, rng) * 10 ** (rng.uniform(*NONSPEECH_LEVEL_DB[kind]) / 20)
+    samples = noise(kind, n, rng) * 10 ** (rng.uniform(*NONSPEECH_LEVEL_DB[kind]) / 20)
+    if kind not in ("white", "pink"):
+        samples += white_noise(n, rng) * 10 ** (rng.uniform(*NONSPEECH_HISS_DB) / 20)
+    return samples
 
 
 def condition_name(kind, noise_kind, snr_db):

@@ -13,10 +13,21 @@ import SRTP
 /// runs 1,000 packets (scaling factor kilo: figures are per packet with `--scale`), and calls `stopMeasurement`
 /// before its state is torn down, so that setup and teardown (srtp_create, srtp_dealloc) are never counted. An
 /// earlier version let the teardown fall inside the measurement and charged libsrtp about 50 µs per packet.
-let perPacket = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal, .throughput], scalingFactor: .kilo, maxDuration: .seconds(2), maxIterations: 10_000,
-    thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0])]
-)
+///
+/// Names have no spaces or slashes: `thresholds update` writes its files with them replaced by underscores but
+/// `thresholds check` looks for the names as they are (ordo-one/benchmark 1.x).
+///
+/// - `SRTP.protect+unprotect.<implementation>.<suite>`: one packet protected and unprotected (the baselines);
+/// - `TransportPath.<implementation>.<suite>`: one 20 ms G.711 packet received and played, one sent;
+/// - `TransportPath.plainRTP`: the same without SRTP, our code alone;
+/// - `VAD.oneFrameOf20ms`: the VAD on 20 ms at 8 kHz;
+/// - `NegativeControl.oneAllocationPerIteration`: must count 1.
+func perPacket() -> Benchmark.Configuration {
+    .init(
+        metrics: [.wallClock, .mallocCountTotal, .throughput], scalingFactor: .kilo, maxDuration: .seconds(2), maxIterations: 10_000,
+        thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0])]
+    )
+}
 
 /// A far end and our leg, keyed for `suite` (plain RTP when nil), with `count` far-end packets made in advance.
 struct Call {
@@ -59,7 +70,7 @@ struct Call {
 let benchmarks: @Sendable () -> Void = {
     for suite in [SRTPCryptoSuite.aeadAES128GCM, .aesCM128HMACSHA1_80] {
         for implementation in SRTPImplementation.allCases {
-            Benchmark("\(implementation.rawValue) SRTP protect + unprotect (\(suite.rawValue))", configuration: perPacket) { benchmark in
+            Benchmark("SRTP.protect+unprotect.\(implementation.rawValue).\(suite.rawValue)", configuration: perPacket()) { benchmark in
                 let material = SRTPKeyMaterial.random(for: suite)
                 let sender = try implementation.make(suite: suite, material: material, direction: .outbound)
                 let receiver = try implementation.make(suite: suite, material: material, direction: .inbound)
@@ -81,7 +92,7 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(buffer.readableBytes)
             }
 
-            Benchmark("Transport path, \(implementation.rawValue) SRTP, one 20 ms G.711 packet each way (\(suite.rawValue))", configuration: perPacket) { benchmark in
+            Benchmark("TransportPath.\(implementation.rawValue).\(suite.rawValue)", configuration: perPacket()) { benchmark in
                 var call = try Call(suite: suite, implementation: implementation, count: 100 + benchmark.scaledIterations.count)
                 for _ in 0..<100 { try call.step() }
                 benchmark.startMeasurement()
@@ -92,7 +103,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Transport path, plain RTP: our code alone", configuration: perPacket) { benchmark in
+    Benchmark("TransportPath.plainRTP", configuration: perPacket()) { benchmark in
         var call = try Call(suite: nil, implementation: .native, count: 100 + benchmark.scaledIterations.count)
         for _ in 0..<100 { try call.step() }
         benchmark.startMeasurement()
@@ -101,7 +112,7 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(call.outgoing.readableBytes)
     }
 
-    Benchmark("VAD: one 20 ms frame at 8 kHz", configuration: perPacket) { benchmark in
+    Benchmark("VAD.oneFrameOf20ms", configuration: perPacket()) { benchmark in
         var vad = VoiceActivityDetector()
         var state: UInt32 = 1
         let frame = (0..<160).map { _ -> Int16 in
@@ -118,7 +129,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
-        "Negative control: one allocation per iteration",
+        "NegativeControl.oneAllocationPerIteration",
         configuration: .init(
             metrics: [.wallClock, .mallocCountTotal], maxDuration: .seconds(1), maxIterations: 10_000,
             thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p100: 0])]

@@ -1,7 +1,9 @@
 /// Turns frame decisions into utterances with an adaptive end-of-speech wait: short (`shortWait`, about 250 ms)
 /// when the speech so far looks finished — it fell off in level at its end, as a sentence does — and long
 /// (`longWait`, about 700 ms) when it does not (a pause for breath, a hesitation), so that the bot answers fast
-/// without cutting callers off.
+/// without cutting callers off. It also learns the caller: when speech resumes within a second of an utterance it
+/// ended (the caller had not finished: a cut-off), the short wait grows past that pause, up to the long wait, for
+/// the rest of the call. (The measured trade-off is in docs/media.md.)
 public struct Endpointer: Sendable {
     public struct Utterance: Sendable, Equatable {
         /// Frame indexes (10 ms each) of the first and last speech frame.
@@ -18,6 +20,10 @@ public struct Endpointer: Sendable {
 
     public var shortWait = 25
     public var longWait = 70
+    /// Speech that resumes within this many frames of an utterance's end shows that it was cut off.
+    public var resumeWindow = 100
+    /// Utterances the caller continued right after they were ended (cut-offs noticed, each one teaching the wait).
+    public private(set) var resumptions = 0
     /// Utterances with fewer speech frames than this are dropped as clicks, coughs and tone bursts.
     public var minimumSpeech = 15
 
@@ -26,6 +32,8 @@ public struct Endpointer: Sendable {
     private var lastSpeech = 0
     private var levels: [Double] = []
     private var speechFrames = 0
+    /// The last speech frame of the last utterance ended, while a resumption would still count.
+    private var lastEnded: Int?
 
     public init() {}
 
@@ -38,6 +46,12 @@ public struct Endpointer: Sendable {
                 start = frame
                 speechFrames = 0
                 levels.removeAll(keepingCapacity: true)
+                if let ended = lastEnded, frame - ended <= resumeWindow {
+                    // The caller went on after a pause we took for the end: wait longer than that pause from now on.
+                    resumptions += 1
+                    shortWait = min(longWait, max(shortWait, frame - ended + 5))
+                }
+                lastEnded = nil
             }
             speechFrames += 1
             lastSpeech = frame
@@ -50,6 +64,7 @@ public struct Endpointer: Sendable {
         guard silence >= wait else { return [] }
         start = nil
         guard speechFrames >= minimumSpeech else { return [] }
+        lastEnded = lastSpeech
         return [.utteranceEnded(Utterance(startFrame: begin, endFrame: lastSpeech))]
     }
 

@@ -5,14 +5,16 @@ import Darwin
 #endif
 
 /// Speech probability per 10 ms frame of 8 kHz audio, cheap enough for every call (a few arithmetic operations
-/// per sample): a 150 Hz high-pass (mains hum and DC out), frame energy against a noise floor tracked by minimum
-/// statistics, the zero-crossing rate (fricatives and voiced speech sit in a band that line noise and most
-/// tones do not), and the prediction gain of a 4th-order linear predictor (one or two steady tones — DTMF, dial
-/// and busy tones, hum — are predictable to 30 dB and more, speech to 10-20 dB), combined by a logistic model,
-/// then smoothed into speech and non-speech states with onset and hangover.
+/// per sample). Per frame: a 150 Hz high-pass (mains hum and DC out); the energy against a noise floor tracked by
+/// minimum statistics; the zero-crossing rate; a 4th-order linear predictor (its prediction gain: one or two steady
+/// tones — DTMF, dial and busy tones, hum — are predictable to 30 dB and more, speech to 10-20 dB; and the first two
+/// normalised autocorrelations, the spectral tilt); and over the last 200 ms, how the level and the spectral shape
+/// move (speech changes every syllable; music on hold, tones and line noise hold still). A small neural network
+/// (`VADModel`, trained on the project's labelled set by tools/vad/train.py, docs/media.md) turns these 14 features
+/// into a probability, and a state machine smooths the decisions with onset and hangover.
 ///
-/// A state machine without I/O: `process` 80-sample frames (16 kHz callers decimate first, or use
-/// `processWideband`).
+/// A state machine without I/O that allocates nothing per frame: `process` 80-sample frames (16 kHz callers
+/// decimate first, or use `processWideband`).
 public struct VoiceActivityDetector: Sendable {
     public struct Frame: Sendable, Equatable {
         /// Probability that the frame is speech, 0...1.
@@ -26,8 +28,8 @@ public struct VoiceActivityDetector: Sendable {
     public static let frameLength = 80
     /// Frames above threshold before speech starts (20 ms).
     public var onsetFrames = 2
-    /// Frames below threshold before speech ends (hangover, 120 ms).
-    public var hangoverFrames = 12
+    /// Frames below threshold before speech ends (hangover, 30 ms; tuned on the train split with the model).
+    public var hangoverFrames = 3
     public var threshold = 0.5
 
     // High-pass biquad (150 Hz, Q 0.707, at 8 kHz) state.
@@ -41,6 +43,10 @@ public struct VoiceActivityDetector: Sendable {
     private var filtered: [Double] = []
     // Decimation state for 16 kHz input.
     private var previousWideSample = 0.0
+    private var context = FeatureContext()
+    /// The features of the last frame (`VADModel.featureCount` of them), for quality harnesses and training.
+    public private(set) var features = [Double](repeating: 0, count: VADModel.featureCount)
+    private var hidden = [Double](repeating: 0, count: VADModel.hiddenCount)
 
     public init() {}
 
@@ -65,7 +71,7 @@ public struct VoiceActivityDetector: Sendable {
             filtered[position] = y
             position += 1
         }
-        let predictionGain = Self.predictionGain(filtered)
+        let prediction = Self.linearPrediction(filtered)
 
         let count = Double(max(1, samples.count))
         let energyDB = 10 * log10(energy / count + 1)
@@ -81,14 +87,13 @@ public struct VoiceActivityDetector: Sendable {
         }
         noiseFloor = max(noiseFloor, 20)  // below about −70 dBFS everything is silence
         let snr = energyDB - noiseFloor
-        // Speech has zero-crossing rates from about 0.05 (voiced) to 0.5 (fricatives); tones below 300 Hz and
-        // hiss near Nyquist fall outside.
-        let zcrScore = zeroCrossingRate > 0.03 && zeroCrossingRate < 0.6 ? 1.0 : -1.5
-        let absolute = energyDB > 45 ? 0.5 : -1.0  // about −45 dBFS: quieter is not speech we can recognise
+        context.update(
+            snr: snr, energyDB: energyDB, zeroCrossingRate: zeroCrossingRate, gain: prediction.gain, r1: prediction.r1, r2: prediction.r2,
+            into: &features
+        )
+        var probability = VADModel.evaluate(features, hidden: &hidden)
         // A steady tone is never speech, however loud: it vetoes the frame.
-        let tonal = predictionGain > 30 ? -40.0 : 0
-        let logit = 0.45 * (min(snr, 30) - 9) + zcrScore + absolute + tonal
-        let probability = 1 / (1 + exp(-logit))
+        if prediction.gain > 30 { probability = 0 }
         if probability >= threshold {
             above += 1
             below = 0
@@ -99,6 +104,19 @@ public struct VoiceActivityDetector: Sendable {
             if speaking && below >= hangoverFrames { speaking = false }
         }
         return Frame(probability: probability, speech: speaking, energyDB: energyDB, noiseFloorDB: noiseFloor)
+    }
+
+    /// The 4th-order linear prediction gain (`predictionGain`) and the first two normalised autocorrelations of
+    /// the frame (its spectral tilt: near 1 for low, voiced sounds, near 0 or below for hiss and fricatives).
+    static func linearPrediction(_ x: [Double]) -> (gain: Double, r1: Double, r2: Double) {
+        var lag0 = 0.0, lag1 = 0.0, lag2 = 0.0
+        for index in x.indices {
+            lag0 += x[index] * x[index]
+            if index >= 1 { lag1 += x[index] * x[index - 1] }
+            if index >= 2 { lag2 += x[index] * x[index - 2] }
+        }
+        guard lag0 > 0 else { return (0, 0, 0) }
+        return (predictionGain(x), lag1 / lag0, lag2 / lag0)
     }
 
     /// 10·log10(signal / residual) of a 4th-order linear predictor fitted by the covariance method (no window,
@@ -170,5 +188,72 @@ public struct VoiceActivityDetector: Sendable {
             index += 2
         }
         return process(narrow[...])
+    }
+}
+
+/// The 14 inputs of `VADModel` for one frame, from it, the 20 frames before it (200 ms) and slow averages over
+/// about half a second, with running sums so that nothing is recomputed or allocated.
+struct FeatureContext: Sendable {
+    static let window = 20
+    private var levels = [Double](repeating: 0, count: window)
+    private var flux = [Double](repeating: 0, count: window)
+    private var tonal = [Double](repeating: 0, count: window)
+    private var snrs = [Double](repeating: 0, count: window)
+    private var next = 0
+    private var filled = 0
+    private var sumLevel = 0.0, sumLevelSquared = 0.0, sumFlux = 0.0, sumTonal = 0.0, sumSNR = 0.0
+    private var lastR1 = 0.0, lastR2 = 0.0, lastLevel = 0.0
+    /// Slow averages (about the last half second): spectral change, tonality and level change. Music on hold
+    /// changes notes, but its spectrum and level move less often than speech's.
+    private var slowFlux = 0.0, slowTonal = 0.0, slowLevelChange = 0.0
+    static let slow = 0.03
+
+    mutating func update(snr: Double, energyDB: Double, zeroCrossingRate: Double, gain: Double, r1: Double, r2: Double, into features: inout [Double]) {
+        let clippedSNR = min(max(snr, -10), 40)
+        let change = abs(r1 - lastR1) + abs(r2 - lastR2)
+        lastR1 = r1
+        lastR2 = r2
+        let isTonal = gain > 20 ? 1.0 : 0.0
+        if filled == Self.window {
+            sumLevel -= levels[next]
+            sumLevelSquared -= levels[next] * levels[next]
+            sumFlux -= flux[next]
+            sumTonal -= tonal[next]
+            sumSNR -= snrs[next]
+        } else {
+            filled += 1
+        }
+        levels[next] = energyDB
+        flux[next] = change
+        tonal[next] = isTonal
+        snrs[next] = clippedSNR
+        sumLevel += energyDB
+        sumLevelSquared += energyDB * energyDB
+        sumFlux += change
+        sumTonal += isTonal
+        sumSNR += clippedSNR
+        next = (next + 1) % Self.window
+        let count = Double(filled)
+        let mean = sumLevel / count
+        let deviation = max(0, sumLevelSquared / count - mean * mean).squareRoot()
+        features[0] = clippedSNR / 10
+        features[1] = (min(max(energyDB, 30), 90) - 60) / 10
+        features[2] = zeroCrossingRate * 4
+        features[3] = min(max(gain, 0), 40) / 10
+        features[4] = r1
+        features[5] = r2
+        features[6] = sumSNR / count / 10
+        features[7] = min(deviation, 30) / 10
+        features[8] = sumFlux / count
+        features[9] = sumTonal / count
+        features[10] = change
+        let levelChange = filled > 1 ? min(abs(energyDB - lastLevel), 20) : 0
+        lastLevel = energyDB
+        slowFlux += Self.slow * (change - slowFlux)
+        slowTonal += Self.slow * (isTonal - slowTonal)
+        slowLevelChange += Self.slow * (levelChange - slowLevelChange)
+        features[11] = slowFlux
+        features[12] = slowTonal
+        features[13] = slowLevelChange / 5
     }
 }
