@@ -117,7 +117,7 @@ let targets: [Target] = cTargets + [
     // Layer 6: the executable, one file per subcommand.
     .executableTarget(
         name: "AnswerNinjaCLI",
-        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", argumentParser, logging, metrics, nioCore],
+        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", "SIPMessages", argumentParser, logging, metrics, nioCore],
         path: "Sources/answer-ninja",
         swiftSettings: swiftSettings
     ),
@@ -133,6 +133,12 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "SIPMessagesUnitTests",
+        dependencies: ["SIPMessages", "AnswerNinjaCore", nioCore],
+        exclude: ["RFC4475"],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "MediaTransportUnitTests",
         dependencies: ["MediaTransport", "AnswerNinjaCore", "AnswerNinjaTestSupport", "RTP", "SRTP", "Codecs", nioCore],
@@ -160,6 +166,7 @@ let package = Package(
         .library(name: "Codecs", targets: ["Codecs"]),
         .library(name: "MediaDSP", targets: ["MediaDSP"]),
         .library(name: "MediaTransport", targets: ["MediaTransport"]),
+        .library(name: "SIPMessages", targets: ["SIPMessages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -13,10 +13,14 @@ let main = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathCompon
 let package = Package(
     name: "answer-ninja-fuzz",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "..")],
+    dependencies: [.package(path: ".."), .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2")],
     targets: [
         .target(name: "FuzzSupport"),
         .executableTarget(name: "FuzzProtocolFrames", dependencies: ["FuzzSupport", .product(name: "AnswerNinjaCore", package: main)]),
         .executableTarget(name: "FuzzConfigurationFile", dependencies: ["FuzzSupport", .product(name: "AnswerNinjaCore", package: main)]),
+        .executableTarget(
+            name: "FuzzSIPMessages",
+            dependencies: ["FuzzSupport", .product(name: "SIPMessages", package: main), .product(name: "NIOCore", package: "swift-nio")]
+        ),
     ]
 )

@@ -95,4 +95,27 @@ import Testing
         #expect(checks.count == 6 && checks.allSatisfy { $0["met"] is Bool && $0["value"] is Double })
         #expect((object["calls_per_core"] as? [String: Double])?.count == 4)
     }
+
+    @Test func sipParseGivesTheVerdictAndItsExitStatus() async throws {
+        let folder = AnswerNinjaProcess.packageRootFromSource() + "/Tests/SIPMessagesUnitTests/RFC4475/"
+        let (validStatus, valid) = try await json(["sip", "parse", "--json", folder + "wsinv.dat"])
+        #expect(validStatus == 0 && valid["valid"] as? Bool == true && valid["method"] as? String == "INVITE")
+        #expect((valid["response"] as? [String: Any])?["code"] as? Int == 100)
+        #expect((valid["headers"] as? [[String: String]])?.contains { $0["name"] == "Via" } == true && valid["body_bytes"] as? Int == 150)
+        // An unknown method is the application's to refuse: exit 0, answer 405.
+        let (unknownStatus, unknown) = try await json(["sip", "parse", "--json", folder + "esc02.dat"])
+        #expect(unknownStatus == 0 && (unknown["response"] as? [String: Any])?["code"] as? Int == 405)
+        // What a UAS must reject: exit 1, the 400 or 505 and the reason.
+        let (badStatus, bad) = try await json(["sip", "parse", "--json", folder + "mismatch01.dat"])
+        #expect(badStatus == 1 && bad["valid"] as? Bool == false && (bad["response"] as? [String: Any])?["code"] as? Int == 400)
+        #expect(((bad["error"] as? [String: Any])?["message"] as? String)?.contains("CSeq method") == true)
+        let (versionStatus, version) = try await json(["sip", "parse", "--json", folder + "badvers.dat"])
+        #expect(versionStatus == 1 && (version["response"] as? [String: Any])?["code"] as? Int == 505)
+        // A malformed response is discarded: exit 1 and no answer.
+        let (responseStatus, response) = try await json(["sip", "parse", "--json", folder + "bigcode.dat"])
+        #expect(responseStatus == 1 && response["kind"] as? String == "response" && response["response"] == nil)
+        // Standard input.
+        let piped = try await PeerEnvironment.run("/bin/sh", ["-c", "\"$0\" sip parse --json - < \"$1\"", try AnswerNinjaProcess.binary(), folder + "lwsdisp.dat"])
+        #expect(piped.status == 0 && piped.output.contains("\"method\":\"OPTIONS\""))
+    }
 }

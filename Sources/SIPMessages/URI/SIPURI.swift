@@ -1,0 +1,203 @@
+/// A `sip:` or `sips:` URI (RFC 3261 §19.1), with IPv6 references (RFC 5118):
+/// `sip:user:password@host:port;uri-parameters?headers`. The user part is kept as written (escapes and all); `user`
+/// gives it unescaped.
+public struct SIPURI: Sendable, Equatable {
+    public enum Host: Sendable, Equatable, CustomStringConvertible {
+        case name(String)
+        case ipv4(String)
+        /// Without the brackets.
+        case ipv6(String)
+
+        public var description: String {
+            switch self {
+            case .name(let name): name
+            case .ipv4(let address): address
+            case .ipv6(let address): "[\(address)]"
+            }
+        }
+    }
+
+    public var secure: Bool
+    /// The user part as written (escapes kept), nil when the URI has none.
+    public var rawUser: String?
+    public var password: String?
+    public var host: Host
+    public var port: Int?
+    public var parameters: SIPParameters
+    /// `?name=value&...`, as written.
+    public var headers: [(name: String, value: String)]
+
+    public init(secure: Bool = false, user: String? = nil, host: Host, port: Int? = nil, parameters: SIPParameters = SIPParameters()) {
+        self.secure = secure
+        rawUser = user
+        password = nil
+        self.host = host
+        self.port = port
+        self.parameters = parameters
+        headers = []
+    }
+
+    /// The user part with its `%HH` escapes decoded.
+    public var user: String? { rawUser.map { SIPGrammar.unescaped($0[...]) } }
+
+    public static func == (lhs: SIPURI, rhs: SIPURI) -> Bool {
+        lhs.secure == rhs.secure && lhs.rawUser == rhs.rawUser && lhs.password == rhs.password && lhs.host == rhs.host
+            && lhs.port == rhs.port && lhs.parameters == rhs.parameters
+            && lhs.headers.map(\.name) == rhs.headers.map(\.name) && lhs.headers.map(\.value) == rhs.headers.map(\.value)
+    }
+
+    public var serialized: String {
+        var text = secure ? "sips:" : "sip:"
+        if let rawUser {
+            text += rawUser + (password.map { ":" + $0 } ?? "") + "@"
+        }
+        text += host.description
+        if let port { text += ":\(port)" }
+        text += parameters.serialized
+        if !headers.isEmpty { text += "?" + headers.map { "\($0.name)=\($0.value)" }.joined(separator: "&") }
+        return text
+    }
+
+    /// Parses `text`, which starts with `sip:` or `sips:` (any case).
+    public init(parsing text: Substring) throws(SIPMessageError) {
+        let lower = text.prefix(5).lowercased()
+        if lower.hasPrefix("sips:") {
+            secure = true
+        } else if lower.hasPrefix("sip:") {
+            secure = false
+        } else {
+            throw .badRequest("not a SIP URI: \(text.prefix(40))")
+        }
+        var rest = text.dropFirst(secure ? 5 : 4)
+        guard !rest.isEmpty else { throw .badRequest("empty SIP URI") }
+        guard !rest.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") }) else {
+            throw .badRequest("a SIP URI may not contain spaces, quotes or angle brackets")
+        }
+        // userinfo: up to the first '@' (the user part cannot hold a raw '@').
+        rawUser = nil
+        password = nil
+        if let at = rest.firstIndex(of: "@") {
+            let userinfo = rest[..<at]
+            let user: Substring, pass: Substring?
+            if let colon = userinfo.firstIndex(of: ":") {
+                user = userinfo[..<colon]
+                pass = userinfo[userinfo.index(after: colon)...]
+            } else {
+                user = userinfo
+                pass = nil
+            }
+            guard !user.isEmpty, SIPGrammar.isEscapedText(user, extra: "&=+$,;?/") else { throw .badRequest("malformed user part in \(text)") }
+            if let pass {
+                guard SIPGrammar.isEscapedText(pass, extra: "&=+$,") else { throw .badRequest("malformed password in \(text)") }
+                password = String(pass)
+            }
+            rawUser = String(user)
+            rest = rest[rest.index(after: at)...]
+        }
+        // headers
+        headers = []
+        if let question = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false) {
+                guard let equals = pair.firstIndex(of: "="), !pair[..<equals].isEmpty,
+                      SIPGrammar.isEscapedText(pair[..<equals], extra: "[]/?:+$"), SIPGrammar.isEscapedText(pair[pair.index(after: equals)...], extra: "[]/?:+$")
+                else { throw .badRequest("malformed URI header in \(text)") }
+                headers.append((String(pair[..<equals]), String(pair[pair.index(after: equals)...])))
+            }
+            rest = rest[..<question]
+        }
+        // parameters
+        parameters = SIPParameters()
+        if let semicolon = rest.firstIndex(of: ";") {
+            parameters = try SIPParameters.parse(rest[rest.index(after: semicolon)...], allowWhitespace: false, what: "URI parameters")
+            rest = rest[..<semicolon]
+        }
+        // host[:port]
+        (host, port) = try Self.parseHostPort(rest, in: text)
+    }
+
+    static func parseHostPort(_ text: Substring, in whole: Substring) throws(SIPMessageError) -> (Host, Int?) {
+        var hostText = text
+        var portText: Substring?
+        if text.first == "[" {
+            guard let close = text.firstIndex(of: "]") else { throw .badRequest("unterminated IPv6 reference in \(whole)") }
+            hostText = text[text.startIndex...close]
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.first == ":" else { throw .badRequest("malformed host in \(whole)") }
+                portText = after.dropFirst()
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            hostText = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        var port: Int?
+        if let portText {
+            guard !portText.isEmpty, portText.count <= 5, portText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(portText), value <= 65535 else {
+                throw .badRequest("malformed port in \(whole)")
+            }
+            port = value
+        }
+        return (try parseHost(hostText, in: whole), port)
+    }
+
+    static func parseHost(_ text: Substring, in whole: Substring) throws(SIPMessageError) -> Host {
+        guard !text.isEmpty else { throw .badRequest("missing host in \(whole)") }
+        if text.first == "[" {
+            let inner = text.dropFirst().dropLast()
+            guard text.last == "]", isIPv6(inner) else { throw .badRequest("malformed IPv6 reference in \(whole)") }
+            return .ipv6(String(inner))
+        }
+        if text.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") }) {
+            let octets = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard octets.count == 4, octets.allSatisfy({ !$0.isEmpty && $0.count <= 3 && Int($0).map { $0 <= 255 } == true }) else {
+                throw .badRequest("malformed IPv4 address in \(whole)")
+            }
+            return .ipv4(String(text))
+        }
+        // hostname = *( domainlabel "." ) toplabel [ "." ]
+        let labels = text.hasSuffix(".") ? text.dropLast().split(separator: ".", omittingEmptySubsequences: false) : text.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.allSatisfy({ label in
+            !label.isEmpty && label.first != "-" && label.last != "-" && label.utf8.allSatisfy { SIPGrammar.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        }) else { throw .badRequest("malformed host name in \(whole)") }
+        return .name(String(text))
+    }
+
+    /// IPv6address of RFC 3261 §25.1 / RFC 4291 §2.2: eight groups of up to four hex digits, `::` once, an IPv4
+    /// tail allowed.
+    static func isIPv6(_ text: Substring) -> Bool {
+        guard !text.isEmpty, text.utf8.allSatisfy({ SIPGrammar.isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return false }
+        var compressed: [Substring] = [text]
+        if let range = doubleColon(in: text) {
+            let tail = text[range.upperBound...]
+            guard doubleColon(in: tail) == nil else { return false }
+            compressed = [text[..<range.lowerBound], tail]
+        }
+        var groups = 0
+        for (position, side) in compressed.enumerated() where !side.isEmpty {
+            let parts = side.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, part) in parts.enumerated() {
+                if part.contains(".") {
+                    // An IPv4 tail, only last.
+                    guard position == compressed.count - 1, index == parts.count - 1,
+                          (try? parseHost(part, in: part)).map({ if case .ipv4 = $0 { true } else { false } }) == true
+                    else { return false }
+                    groups += 2
+                } else {
+                    guard !part.isEmpty, part.count <= 4 else { return false }
+                    groups += 1
+                }
+            }
+        }
+        return compressed.count == 2 ? groups <= 7 : groups == 8
+    }
+
+    private static func doubleColon(in text: Substring) -> Range<Substring.Index>? {
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(after: index)
+            if next < text.endIndex, text[index] == ":", text[next] == ":" { return index..<text.index(after: next) }
+            index = next
+        }
+        return nil
+    }
+}
