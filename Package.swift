@@ -82,7 +82,7 @@ let targets: [Target] = cTargets + [
     .target(name: "Codecs", dependencies: ["AnswerNinjaCore", "COpus"], swiftSettings: swiftSettings),
     .target(name: "MediaDSP", dependencies: ["AnswerNinjaCore", "CSpeexDSP"], swiftSettings: swiftSettings),
     .target(name: "SIPMessages", dependencies: ["AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
-    .target(name: "SDP", dependencies: ["AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
+    .target(name: "SDP", dependencies: ["AnswerNinjaCore", "SRTP", nioCore], swiftSettings: swiftSettings),
     .target(name: "SIPTransactions", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, dequeModule], swiftSettings: swiftSettings),
     .target(name: "SIPDialogs", dependencies: ["AnswerNinjaCore", "SIPMessages"], swiftSettings: swiftSettings),
     .target(name: "SIPAuth", dependencies: ["AnswerNinjaCore", "SIPMessages", crypto], swiftSettings: swiftSettings),
@@ -133,6 +133,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
+    .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(
         name: "SIPMessagesUnitTests",
         dependencies: ["SIPMessages", "AnswerNinjaCore", nioCore],
