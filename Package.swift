@@ -133,6 +133,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "MediaDSPUnitTests", dependencies: ["MediaDSP", "Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
+    .testTarget(name: "SIPTransactionsUnitTests", dependencies: ["SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(
         name: "SIPMessagesUnitTests",
