@@ -84,7 +84,7 @@ let targets: [Target] = cTargets + [
     .target(name: "SIPMessages", dependencies: ["AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .target(name: "SDP", dependencies: ["AnswerNinjaCore", "SRTP", nioCore], swiftSettings: swiftSettings),
     .target(name: "SIPTransactions", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, dequeModule], swiftSettings: swiftSettings),
-    .target(name: "SIPDialogs", dependencies: ["AnswerNinjaCore", "SIPMessages"], swiftSettings: swiftSettings),
+    .target(name: "SIPDialogs", dependencies: ["AnswerNinjaCore", "SIPMessages", "SIPTransactions", nioCore], swiftSettings: swiftSettings),
     .target(name: "SIPAuth", dependencies: ["AnswerNinjaCore", "SIPMessages", crypto], swiftSettings: swiftSettings),
     .target(name: "MediaControl", dependencies: ["AnswerNinjaCore"], swiftSettings: swiftSettings),
 
@@ -134,6 +134,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "CodecsUnitTests", dependencies: ["Codecs", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPTransactionsUnitTests", dependencies: ["SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
+    .testTarget(name: "SIPDialogsUnitTests", dependencies: ["SIPDialogs", "SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(
         name: "SIPMessagesUnitTests",
@@ -169,6 +170,7 @@ let package = Package(
         .library(name: "MediaDSP", targets: ["MediaDSP"]),
         .library(name: "MediaTransport", targets: ["MediaTransport"]),
         .library(name: "SIPMessages", targets: ["SIPMessages"]),
+        .library(name: "SIPTransactions", targets: ["SIPTransactions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
