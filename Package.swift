@@ -92,7 +92,7 @@ let targets: [Target] = cTargets + [
     .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, nioPosix, nioSSL], swiftSettings: swiftSettings),
     .target(
         name: "MediaTransport",
-        dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", nioCore, nioPosix],
+        dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", nioCore, nioPosix, nioConcurrency],
         swiftSettings: swiftSettings
     ),
     .target(name: "Capture", dependencies: ["AnswerNinjaCore", "RTP", "Codecs", nioCore, nioExtras], swiftSettings: swiftSettings),
@@ -107,7 +107,8 @@ let targets: [Target] = cTargets + [
     .target(
         name: "AnswerNinjaServices",
         dependencies: [
-            "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech",
+            "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Capture",
+            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix,
         ],

@@ -5,8 +5,8 @@ import NIOCore
 import ServiceLifecycle
 
 /// Runs a set of roles in this process as one `ServiceGroup` with graceful shutdown on SIGTERM and SIGINT: `serve`
-/// runs them all; `answer-ninja gateway` (and each other role) runs one. Later issues add the SIP listeners, the
-/// RTP port pool and the internal WebSocket endpoints as further services of the same group.
+/// runs them all; `answer-ninja gateway` (and each other role) runs one. The gateway role adds its SIP listener;
+/// later issues add the internal WebSocket endpoints as further services of the same group.
 public struct RoleRunner: Sendable {
     public let configuration: NinjaConfiguration
     public let roles: [Role]
@@ -36,6 +36,10 @@ public struct RoleRunner: Sendable {
         context.readiness.expect("http")
         let http = makeHTTPApplication(context: context)
         services.append(http)
+        if roles.contains(.gateway) {
+            context.readiness.expect("sip")
+            services.append(SIPGatewayService(context: context))
+        }
         printPending()
 
         let group = ServiceGroup(
@@ -79,10 +83,8 @@ public struct RoleRunner: Sendable {
 
     private func printPending() {
         if roles.contains(.gateway) {
-            Console.line("  sip       not listening yet: the SIP stack arrives with the signalling issue")
-        }
-        if roles.contains(.media) {
-            Console.line("  rtp       not listening yet: the media engine arrives with its issue")
+            let media = configuration.media.rtpPorts
+            Console.line("  rtp       udp ports \(media.lowerBound)-\(media.upperBound), per answered call")
         }
     }
 

@@ -28,7 +28,8 @@ public struct AnswerNinjaProcess: StoppablePeer {
     }
 
     /// Starts `answer-ninja <command>` with `environment` added to ANSWER_NINJA_HTTP_HOST=127.0.0.1,
-    /// ANSWER_NINJA_HTTP_PORT=0 and a fresh data directory, and waits until it prints its HTTP address.
+    /// ANSWER_NINJA_HTTP_PORT=0, SIP on 127.0.0.1 port 0 and a fresh data directory, and waits until it prints its
+    /// HTTP address.
     public static func start(command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil) async throws -> AnswerNinjaProcess {
         let executable = try binary()
         let directory = try PeerEnvironment.makeDirectory(for: "answer-ninja-\(command)")
@@ -38,6 +39,8 @@ public struct AnswerNinjaProcess: StoppablePeer {
         environment["ANSWER_NINJA_HTTP_PORT"] = "0"
         environment["ANSWER_NINJA_DATA_DIR"] = data.path
         environment["ANSWER_NINJA_SHUTDOWN_GRACE"] = "5s"
+        environment["ANSWER_NINJA_SIP_HOST"] = "127.0.0.1"
+        environment["ANSWER_NINJA_SIP_PORT"] = "0"
         environment.merge(extra) { _, new in new }
         let process = try PeerProcess(name: "answer-ninja-\(command)", executable: executable, arguments: [command], environment: environment, directory: directory)
         var port: Int?
@@ -58,6 +61,16 @@ public struct AnswerNinjaProcess: StoppablePeer {
         for line in log.split(separator: "\n") where line.contains("http://127.0.0.1:") && line.trimmingCharacters(in: .whitespaces).hasPrefix("http ") {
             let tail = line.split(separator: "http://127.0.0.1:", maxSplits: 1).last ?? ""
             return Int(tail.prefix { $0.isNumber })
+        }
+        return nil
+    }
+
+    /// The SIP/UDP port it printed (`  sip       sip:HOST:PORT (udp)`), for roles that listen for SIP.
+    public var sipPort: Int? {
+        for line in process.log().split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("sip ") {
+            if let address = line.split(separator: " ").first(where: { $0.hasPrefix("sip:") }) {
+                return Int(address.split(separator: ":").last ?? "")
+            }
         }
         return nil
     }

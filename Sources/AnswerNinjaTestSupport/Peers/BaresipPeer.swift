@@ -2,7 +2,8 @@ import Foundation
 
 /// baresip, a real softphone, on a free loopback SIP port, with audio from a file (or a sine) and no sound card,
 /// a TCP control port (`ctrl_tcp`, netstring JSON commands) for tests to dial and hang up, and a hard time limit
-/// (`-t`) so that it can never outlive a test run.
+/// (`-t`) so that it can never outlive a test run. Its `sndfile` filter writes what it sends and what it receives
+/// (decoded) to WAV files in its directory; `net_interface 127.0.0.1` keeps its SDP on loopback.
 public struct BaresipPeer: StoppablePeer {
     public let process: PeerProcess
     public let sipPort: Int
@@ -16,7 +17,9 @@ public struct BaresipPeer: StoppablePeer {
     public static func start(user: String = "softphone", audioFile: String? = nil, lifetimeSeconds: Int = 600) async throws -> BaresipPeer {
         let executable = try PeerEnvironment.require("baresip", package: "baresip")
         let sipPort = try PeerEnvironment.freePort()
-        let controlPort = try PeerEnvironment.freePort()
+        // baresip also listens for SIP over TLS on sipPort + 1: keep the control port off it.
+        var controlPort = try PeerEnvironment.freePort()
+        while controlPort == sipPort + 1 { controlPort = try PeerEnvironment.freePort() }
         let directory = try PeerEnvironment.makeDirectory(for: "baresip")
         let source = audioFile.map { "aufile,\($0)" } ?? "ausine,440"
         let config = """
@@ -38,6 +41,9 @@ public struct BaresipPeer: StoppablePeer {
             module_app menu.so
             module_app ctrl_tcp.so
             ctrl_tcp_listen 127.0.0.1:\(controlPort)
+            net_interface 127.0.0.1
+            module sndfile.so
+            snd_path \(directory.path)
             """
         try config.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
         try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
@@ -54,5 +60,22 @@ public struct BaresipPeer: StoppablePeer {
             throw error
         }
         return BaresipPeer(process: process, sipPort: sipPort, controlPort: controlPort, user: user)
+    }
+
+    /// Sends one ctrl_tcp command (a netstring of JSON) and returns what came back within a moment.
+    @discardableResult
+    public func command(_ name: String, _ parameters: String = "") async throws -> String {
+        let json = #"{"command":"\#(name)","params":"\#(parameters)","token":"test"}"#
+        return try await TCPProbe.exchange(port: controlPort, payload: "\(json.utf8.count):\(json),", timeout: .seconds(2))
+    }
+
+    public func dial(_ uri: String) async throws { try await command("dial", uri) }
+    public func hangUp() async throws { try await command("hangup") }
+
+    /// The decoded audio baresip received in its last call (sndfile's `dump-*-dec.wav`).
+    public func receivedAudio() throws -> URL? {
+        try FileManager.default.contentsOfDirectory(at: process.directory, includingPropertiesForKeys: nil)
+            .filter { $0.lastPathComponent.hasPrefix("dump-") && $0.lastPathComponent.hasSuffix("-dec.wav") }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }.last
     }
 }

@@ -17,6 +17,14 @@ public struct SDPAnswerer: Sendable {
     public struct Negotiation: Sendable {
         public var answer: SessionDescription
         public var audio: NegotiatedAudio
+        /// The media section of the answer (and offer) that carries the audio.
+        public var audioIndex: Int
+
+        /// Moves the accepted stream to `port` (when the media side allocates it after the answer was computed).
+        public mutating func setLocalPort(_ port: Int) {
+            answer.media[audioIndex].port = port
+            audio.localPort = port
+        }
     }
 
     /// Answers `offer`. `localPort` is the port the media side allocated; on a re-offer pass the dialog's
@@ -24,13 +32,15 @@ public struct SDPAnswerer: Sendable {
     public func answer(_ offer: SessionDescription, localPort: Int, previous: Negotiation? = nil) throws(SDPError) -> Negotiation {
         var sections: [MediaDescription] = []
         var accepted: NegotiatedAudio?
+        var audioIndex = 0
         var reasons: [String] = []
-        for section in offer.media {
+        for (index, section) in offer.media.enumerated() {
             if accepted == nil, section.type == "audio", section.port != 0 {
                 switch negotiate(section, session: offer, localPort: previous?.audio.localPort ?? localPort, previous: previous?.audio) {
                 case .success(let (answerSection, audio)):
                     sections.append(answerSection)
                     accepted = audio
+                    audioIndex = index
                     continue
                 case .failure(let reason):
                     reasons.append(reason.message)
@@ -54,7 +64,7 @@ public struct SDPAnswerer: Sendable {
         let answer = SessionDescription(
             origin: origin, sessionName: "Answer Ninja", connection: SessionDescription.Connection(address: localAddress), media: sections
         )
-        return Negotiation(answer: answer, audio: accepted)
+        return Negotiation(answer: answer, audio: accepted, audioIndex: audioIndex)
     }
 
     private var addressType: String { localAddress.contains(":") ? "IP6" : "IP4" }

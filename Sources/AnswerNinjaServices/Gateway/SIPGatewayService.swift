@@ -1,0 +1,77 @@
+import AnswerNinjaCore
+import Foundation
+import Logging
+import MediaTransport
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SIPTransport
+
+/// The gateway role's SIP listener (UDP for now) and its user agent, as a `Service` of the process's group: bound
+/// at start, ready once listening, calls ended (BYE) on graceful shutdown.
+public struct SIPGatewayService: Service {
+    let context: ServiceContext
+
+    public init(context: ServiceContext) {
+        self.context = context
+    }
+
+    public func run() async throws {
+        let configuration = context.configuration
+        let group = MultiThreadedEventLoopGroup.singleton
+        let advertised = configuration.sip.publicHost ?? (configuration.sip.host == "0.0.0.0" ? "127.0.0.1" : configuration.sip.host)
+        let agentBox = AgentBox()
+        let transport = try await SIPUDPTransport.bind(host: configuration.sip.host, port: configuration.sip.port, group: group) { incoming in
+            guard let agent = agentBox.agent else { return }
+            Task { await agent.receive(incoming) }
+        }
+        let port = transport.localAddress.port ?? configuration.sip.port
+        let agent = SIPUserAgent(
+            transport: SIPUDPTransportBox(transport: transport, host: advertised), group: group,
+            pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,
+            advertisedHost: configuration.media.publicAddress ?? advertised,
+            recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
+            greeting: Greeting.tones(), logger: context.logger
+        )
+        agentBox.agent = agent
+        context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port);transport=udp", detail: "SIP over UDP: calls are answered with the greeting and recorded"))
+        context.readiness.report("sip", ready: true, detail: "listening on udp \(configuration.sip.host):\(port)")
+        context.logger.info("listening", metadata: ["service": "sip", "address": "udp://\(configuration.sip.host):\(port)"])
+        Console.line("  sip       sip:\(advertised):\(port) (udp)")
+        try? await gracefulShutdown()
+        await agent.shutdown()
+        try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
+        await transport.close()
+    }
+
+    /// The agent, set once after the socket is bound (the transport's callback needs it, and it needs the socket).
+    final class AgentBox: @unchecked Sendable {
+        // Written once before any datagram can be delivered to a caller; read on the event loop afterwards.
+        private let lock = NSLock()
+        private var stored: SIPUserAgent?
+        var agent: SIPUserAgent? {
+            get { lock.withLock { stored } }
+            set { lock.withLock { stored = newValue } }
+        }
+    }
+}
+
+/// What an answered call plays until the AI pipeline speaks (issue 7): a rising chirp from 400 to 2,400 Hz over
+/// 1.5 s at −12 dBFS, then 0.5 s of silence, twice. A chirp, so that a test can find it in what the caller
+/// received by cross-correlation.
+public enum Greeting {
+    public static func tones(sampleRate: Int = 8000) -> [Int16] {
+        let chirp = chirp(from: 400, to: 2400, seconds: 1.5, sampleRate: sampleRate)
+        let pause = [Int16](repeating: 0, count: sampleRate / 2)
+        return chirp + pause + chirp + pause
+    }
+
+    public static func chirp(from start: Double, to end: Double, seconds: Double, sampleRate: Int, amplitude: Double = 8200) -> [Int16] {
+        let count = Int(seconds * Double(sampleRate))
+        let rate = (end - start) / seconds
+        return (0..<count).map { index in
+            let t = Double(index) / Double(sampleRate)
+            return Int16(amplitude * sin(2 * .pi * (start * t + rate * t * t / 2)))
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Connects to a loopback TCP port, sends one payload and reads what comes back until the peer is quiet for
+/// `timeout` (bounded), off the cooperative pool: for baresip's ctrl_tcp commands.
+public enum TCPProbe {
+    public static func exchange(port: Int, payload: String, timeout: Duration = .seconds(1)) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    continuation.resume(returning: try blockingExchange(port: port, payload: payload, timeout: timeout))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private static func blockingExchange(port: Int, payload: String, timeout: Duration) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = PeerEnvironment.loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw PeerError("connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+        let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        var limit = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(payload.utf8)
+        guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw PeerError("send: \(String(cString: strerror(errno)))") }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<64 {
+            let received = recv(fd, &buffer, buffer.count, 0)
+            guard received > 0 else { break }
+            reply += buffer[..<received]
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+}
+
+/// Audio checks for call tests: the best normalised cross-correlation of a reference within a signal (1 is the
+/// reference found exactly, up to gain), and a linear chirp to look for.
+public enum AudioCorrelation {
+    public static func chirp(from start: Double, to end: Double, seconds: Double, sampleRate: Int = 8000) -> [Float] {
+        let count = Int(seconds * Double(sampleRate))
+        let rate = (end - start) / seconds
+        return (0..<count).map { index in
+            let t = Double(index) / Double(sampleRate)
+            return Float(sin(2 * .pi * (start * t + rate * t * t / 2)))
+        }
+    }
+
+    /// max over lags of Σ s[i+lag]·r[i] / (‖s[lag..<lag+n]‖·‖r‖).
+    public static func best(_ signal: [Int16], _ reference: [Float]) -> Double {
+        let s = signal.map(Float.init)
+        guard s.count >= reference.count, !reference.isEmpty else { return 0 }
+        let referenceNorm = sqrt(reference.reduce(0) { $0 + Double($1) * Double($1) })
+        var best = 0.0
+        s.withUnsafeBufferPointer { s in
+            reference.withUnsafeBufferPointer { r in
+                var energy = 0.0
+                for i in 0..<r.count { energy += Double(s[i]) * Double(s[i]) }
+                for lag in 0...(s.count - r.count) {
+                    if lag > 0 {
+                        let out = Double(s[lag - 1]), into = Double(s[lag + r.count - 1])
+                        energy += into * into - out * out
+                    }
+                    guard energy > 1 else { continue }
+                    var dot: Float = 0
+                    for i in 0..<r.count { dot += s[lag + i] * r[i] }
+                    best = max(best, Double(dot) / (sqrt(max(energy, 1)) * referenceNorm))
+                }
+            }
+        }
+        return best
+    }
+
+    /// 16-bit mono PCM samples of a WAV file (header skipped up to the data chunk).
+    public static func samples(ofWAV url: URL) throws -> [Int16] {
+        let data = try Data(contentsOf: url)
+        guard let range = data.range(of: Data("data".utf8)) else { throw PeerError("\(url.lastPathComponent) has no data chunk") }
+        let body = data[(range.upperBound + 4)...]
+        return body.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
+    }
+
+    /// Writes 16-bit mono 8 kHz PCM as a WAV file.
+    public static func writeWAV(_ samples: [Int16], to url: URL, sampleRate: Int = 8000) throws {
+        var data = Data()
+        func le<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+        data.append(contentsOf: Array("RIFF".utf8)); le(UInt32(36 + samples.count * 2)); data.append(contentsOf: Array("WAVEfmt ".utf8))
+        le(UInt32(16)); le(UInt16(1)); le(UInt16(1)); le(UInt32(sampleRate)); le(UInt32(sampleRate * 2)); le(UInt16(2)); le(UInt16(16))
+        data.append(contentsOf: Array("data".utf8)); le(UInt32(samples.count * 2))
+        for sample in samples { le(sample) }
+        try data.write(to: url)
+    }
+}

@@ -1,0 +1,148 @@
+import AnswerNinjaCore
+import Codecs
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTP
+import SRTP
+
+/// One call's RTP on a UDP port from the pool, driving a `MediaPath` on the socket's event loop: every 20 ms, at
+/// deadlines `start + n × 20 ms` (no drift), it sends the next frame of what it plays and plays out one frame of
+/// what it receives into the recording. It latches onto the first source whose packet passes the media path (for
+/// SRTP: authenticates), and drops and counts packets from any other source.
+public final class RTPCallSession: @unchecked Sendable {
+    // @unchecked: every mutable field below is touched only on `eventLoop` (asserted).
+    public struct Report: Sendable {
+        public var recorded: [Int16]
+        public var packetsReceived: Int
+        public var packetsSent: Int
+        public var droppedFromOtherSources: Int
+        public var latchedSource: String?
+    }
+
+    public let localPort: Int
+    private let channel: any Channel
+    private let eventLoop: any EventLoop
+    private var path: MediaPath
+    private var remote: SocketAddress
+    private var latched: SocketAddress?
+    private var playing: [Int16] = []
+    private var playPosition = 0
+    private var recorded: [Int16] = []
+    private var sent = 0
+    private var dropped = 0
+    private var frame = 0
+    private var start = NIODeadline.now()
+    private var tick: Scheduled<Void>?
+    private var outgoing = ByteBuffer()
+    private let silence = [Int16](repeating: 0, count: 160)
+
+    private init(channel: any Channel, localPort: Int, path: MediaPath, remote: SocketAddress) {
+        self.channel = channel
+        eventLoop = channel.eventLoop
+        self.localPort = localPort
+        self.path = path
+        self.remote = remote
+    }
+
+    /// Binds the first free port of `pool` and prepares a G.711 path towards `remote`.
+    public static func open(
+        pool: RTPPortPool, host: String, remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
+        group: any EventLoopGroup, now: MediaInstant
+    ) async throws -> RTPCallSession {
+        var lastError: (any Error)?
+        for port in pool.candidates(now: now) {
+            do {
+                let handlerBox = NIOLockedValueBox<RTPCallSession?>(nil)
+                let channel = try await DatagramBootstrap(group: group)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: handlerBox)) }
+                    }
+                    .bind(host: host, port: port)
+                    .get()
+                pool.markInUse(port)
+                let path = MediaPath(law: law, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
+                let session = RTPCallSession(channel: channel, localPort: port, path: path, remote: remote)
+                handlerBox.withLockedValue { $0 = session }
+                return session
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? MediaTransportError.refused(code: "no_port", message: "no free RTP port in \(pool.range)")
+    }
+
+    /// Starts the 20 ms clock: plays `audio` (8 kHz) once, then silence; records what arrives.
+    public func start(playing audio: [Int16]) {
+        eventLoop.execute {
+            self.playing = audio
+            self.start = .now()
+            self.scheduleNext()
+        }
+    }
+
+    /// Stops the clock and closes the socket; returns what was recorded.
+    public func stop(pool: RTPPortPool, now: MediaInstant) async -> Report {
+        let report = try? await eventLoop.submit { () -> Report in
+            self.tick?.cancel()
+            self.tick = nil
+            return Report(
+                recorded: self.recorded, packetsReceived: self.path.statistics.received, packetsSent: self.sent,
+                droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" }
+            )
+        }.get()
+        try? await channel.close()
+        pool.release(localPort, now: now)
+        return report ?? Report(recorded: [], packetsReceived: 0, packetsSent: 0, droppedFromOtherSources: 0, latchedSource: nil)
+    }
+
+    private func scheduleNext() {
+        frame += 1
+        tick = eventLoop.scheduleTask(deadline: start + .milliseconds(Int64(frame * 20))) { [self] in
+            onTick()
+            scheduleNext()
+        }
+    }
+
+    private func onTick() {
+        eventLoop.preconditionInEventLoop()
+        // Send the next frame of what we play (silence after its end: RTP keeps flowing).
+        let end = min(playPosition + 160, playing.count)
+        let samples = playPosition < end ? playing[playPosition..<end] : silence[...]
+        playPosition = end
+        do {
+            try path.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing)
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: latched ?? remote, data: outgoing), promise: nil)
+            sent += 1
+        } catch {
+            // A protect failure drops this frame; the next tick tries again.
+        }
+        // Play out one frame of what arrived, into the recording.
+        path.playout(now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+        recorded += path.audio.isEmpty ? silence : path.audio
+    }
+
+    fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        eventLoop.preconditionInEventLoop()
+        if let latched, latched != envelope.remoteAddress {
+            dropped += 1
+            return
+        }
+        var datagram = envelope.data
+        let result = path.receive(&datagram, at: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+        if latched == nil, case .buffered = result { latched = envelope.remoteAddress }
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        let session: NIOLockedValueBox<RTPCallSession?>
+
+        init(session: NIOLockedValueBox<RTPCallSession?>) {
+            self.session = session
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            session.withLockedValue { $0 }?.receive(unwrapInboundIn(data))
+        }
+    }
+}

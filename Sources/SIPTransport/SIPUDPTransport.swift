@@ -1,0 +1,70 @@
+import AnswerNinjaCore
+import NIOCore
+import NIOPosix
+import SIPMessages
+
+/// SIP over UDP (RFC 3261 §18): one socket, each datagram one message. Messages that parse go to `onMessage`;
+/// requests that do not are answered statelessly with their 400/505/513 and a reason (`SIPStatelessResponder`);
+/// anything else is dropped.
+public final class SIPUDPTransport: Sendable {
+    public struct Incoming: Sendable {
+        public var message: SIPMessage
+        public var source: SocketAddress
+    }
+
+    private let channel: any Channel
+    public let localAddress: SocketAddress
+
+    private init(channel: any Channel) {
+        self.channel = channel
+        localAddress = channel.localAddress!
+    }
+
+    /// Binds `host:port` (0 picks a free port) and calls `onMessage` on the event loop for every message.
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, onMessage: @escaping @Sendable (Incoming) -> Void) async throws -> SIPUDPTransport {
+        let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(onMessage: onMessage)) }
+            }
+            .bind(host: host, port: port)
+            .get()
+        return SIPUDPTransport(channel: channel)
+    }
+
+    /// Sends `message` to `destination`.
+    public func send(_ message: SIPMessage, to destination: SocketAddress) {
+        var buffer = channel.allocator.buffer(capacity: 1024)
+        buffer.writeSIPMessage(message)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+        let onMessage: @Sendable (Incoming) -> Void
+
+        init(onMessage: @escaping @Sendable (Incoming) -> Void) {
+            self.onMessage = onMessage
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let envelope = unwrapInboundIn(data)
+            // RFC 5626 keep-alives over UDP (CRLFCRLF) are answered with nothing over UDP: STUN does that job.
+            guard envelope.data.readableBytes > 4 else { return }
+            do {
+                let message = try SIPMessage(parsing: envelope.data)
+                onMessage(Incoming(message: message, source: envelope.remoteAddress))
+            } catch {
+                if let response = SIPStatelessResponder.response(to: envelope.data, error: error) {
+                    context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)), promise: nil)
+                }
+            }
+        }
+    }
+}

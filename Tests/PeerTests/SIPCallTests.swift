@@ -1,0 +1,67 @@
+import AnswerNinjaTestSupport
+import Foundation
+import Testing
+
+/// A real softphone calls `serve` through our own SIP stack: baresip dials the demo alias over UDP, the gateway
+/// answers with SDP, plays its greeting (a rising chirp), and records the caller (a falling chirp); baresip hangs
+/// up. Both directions are checked by cross-correlation of the audio each side wrote with what the other sent.
+@Suite(.serialized) struct SIPCallTests {
+    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
+    func baresipCallsServeHearsTheGreetingAndIsRecorded() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort, "serve prints its SIP port")
+            // The caller says a falling chirp, 2,400 to 400 Hz, four times.
+            let directory = try PeerEnvironment.artifactsDirectory(named: "sip-call")
+            let callerChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
+            let callerAudio = (0..<4).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }
+            let callerFile = directory.appendingPathComponent("caller.wav")
+            try AudioCorrelation.writeWAV(callerAudio, to: callerFile)
+            let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path)
+            try await withPeer(phone) { phone in
+                try await phone.dial("sip:demo@127.0.0.1:\(sipPort)")
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call answered") }
+                try await Task.sleep(for: .seconds(5))
+                try await phone.hangUp()
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }
+                let log = gateway.process.log()
+                #expect(log.contains("hangup_side=remote") || log.contains("\"hangup_side\":\"remote\""), "baresip hung up")
+
+                // What baresip received: our greeting, a rising chirp 400 to 2,400 Hz.
+                let received = try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio(), "baresip wrote what it received"))
+                let greeting = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
+                let heard = AudioCorrelation.best(received, greeting)
+                print("the caller heard our greeting: correlation \(heard)")
+                #expect(heard >= 0.8)
+
+                // What we recorded: the caller's chirp.
+                let recordings = gateway.dataDirectory.appendingPathComponent("recordings")
+                let file = try #require(try FileManager.default.contentsOfDirectory(at: recordings, includingPropertiesForKeys: nil).first)
+                let recorded = try AudioCorrelation.samples(ofWAV: file)
+                let caller = AudioCorrelation.best(recorded, callerChirp)
+                print("we recorded the caller: correlation \(caller)")
+                #expect(caller >= 0.8)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theGatewayAnswersOptionsAndRefusesMalformedRequestsWithAReason() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let options = try await UDPProbe.request(port: sipPort, payload: UDPProbe.options(to: sipPort, user: "demo"), timeout: .seconds(2))
+            #expect(options?.hasPrefix("SIP/2.0 200 OK") == true && options?.contains("Allow: INVITE") == true)
+            // RFC 4475's mismatch01: CSeq names INVITE on an OPTIONS request.
+            let malformed = try String(contentsOfFile: AnswerNinjaProcess.packageRootFromSource() + "/Tests/SIPMessagesUnitTests/RFC4475/mismatch01.dat", encoding: .utf8)
+            let refused = try await UDPProbe.request(port: sipPort, payload: malformed, timeout: .seconds(2))
+            #expect(refused?.hasPrefix("SIP/2.0 400 Bad Request (CSeq method INVITE is not the request's method OPTIONS)") == true, "\(refused ?? "no reply")")
+            #expect(refused?.contains("Call-ID: mismatch01.dj0234sxdfl3") == true, "the reply names the request")
+            // An unknown method: 405 with Allow.
+            let unknown = UDPProbe.options(to: sipPort, user: "demo").replacingOccurrences(of: "OPTIONS", with: "FROBNICATE")
+            let refusedMethod = try await UDPProbe.request(port: sipPort, payload: unknown, timeout: .seconds(2))
+            #expect(refusedMethod?.hasPrefix("SIP/2.0 405 Method Not Allowed") == true && refusedMethod?.contains("Allow:") == true)
+        }
+    }
+}
+
