@@ -223,7 +223,7 @@ actor SIPUserAgent {
         guard var entry = transactions[key] else { return }
         _ = entry.transaction.respond(response)  // Accepted: the core retransmits the 2xx (below), not the transaction
         transactions[key] = entry
-        scheduleTimer("server|\(key)|L", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in await agent.forget(key) }
+        scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in await agent.forget(.server, key) }
         let retransmission = SIP2xxRetransmission(response: response)
         calls[dialog.id] = Call(dialog: dialog, source: source, session: session, retransmission: retransmission, negotiation: negotiation)
         perform2xx(retransmission.start(reliable: false), id: dialog.id)
@@ -280,32 +280,34 @@ actor SIPUserAgent {
         perform(actions, server: key, to: entry.source)
     }
 
+    private enum Side: String, Sendable { case server, client }
+
     private func perform(_ actions: [SIPTransactionAction], server key: SIPTransactionKey, to destination: SocketAddress) {
+        perform(actions, side: .server, key: key, to: destination)
+    }
+
+    private func perform(_ actions: [SIPTransactionAction], client key: SIPTransactionKey, to destination: SocketAddress) {
+        perform(actions, side: .client, key: key, to: destination)
+    }
+
+    /// Carries out a transaction's actions: sends, (re)starts and cancels its timers, forgets it when it ends.
+    private func perform(_ actions: [SIPTransactionAction], side: Side, key: SIPTransactionKey, to destination: SocketAddress) {
         for action in actions {
             switch action {
             case .send(let message): transport.send(message, to: destination)
             case .startTimer(let timer, let duration):
-                scheduleTimer("server|\(key)|\(timer.rawValue)", after: duration) { agent in await agent.serverTimer(key, timer) }
-            case .cancelTimer(let timer): cancelTimer("server|\(key)|\(timer.rawValue)")
-            case .terminated: forget(key)
+                scheduleTimer(Self.timerName(side, key, timer), after: duration) { agent in
+                    await agent.transactionTimerFired(side: side, key: key, timer: timer)
+                }
+            case .cancelTimer(let timer): cancelTimer(Self.timerName(side, key, timer))
+            case .terminated: forget(side, key)
             case .deliver, .timedOut, .ackNotReceived: break
             }
         }
     }
 
-    private func perform(_ actions: [SIPTransactionAction], client key: SIPTransactionKey, to destination: SocketAddress) {
-        for action in actions {
-            switch action {
-            case .send(let message): transport.send(message, to: destination)
-            case .startTimer(let timer, let duration):
-                scheduleTimer("client|\(key)|\(timer.rawValue)", after: duration) { agent in await agent.clientTimer(key, timer) }
-            case .cancelTimer(let timer): cancelTimer("client|\(key)|\(timer.rawValue)")
-            case .terminated:
-                clientTransactions[key] = nil
-                for timer in SIPTimer.allCases { cancelTimer("client|\(key)|\(timer.rawValue)") }
-            case .deliver, .timedOut, .ackNotReceived: break
-            }
-        }
+    private static func timerName(_ side: Side, _ key: SIPTransactionKey, _ timer: SIPTimer) -> String {
+        "\(side.rawValue)|\(key)|\(timer.rawValue)"
     }
 
     private func perform2xx(_ actions: [SIP2xxRetransmission.Action], id: SIPDialog.ID) {
@@ -327,23 +329,27 @@ actor SIPUserAgent {
         perform2xx(actions, id: id)
     }
 
-    private func serverTimer(_ key: SIPTransactionKey, _ timer: SIPTimer) {
-        guard var entry = transactions[key] else { return }
-        let actions = entry.transaction.timerFired(timer)
-        transactions[key] = entry
-        perform(actions, server: key, to: entry.source)
+    private func transactionTimerFired(side: Side, key: SIPTransactionKey, timer: SIPTimer) {
+        switch side {
+        case .server:
+            guard var entry = transactions[key] else { return }
+            let actions = entry.transaction.timerFired(timer)
+            transactions[key] = entry
+            perform(actions, side: side, key: key, to: entry.source)
+        case .client:
+            guard var entry = clientTransactions[key] else { return }
+            let actions = entry.transaction.timerFired(timer)
+            clientTransactions[key] = entry
+            perform(actions, side: side, key: key, to: entry.destination)
+        }
     }
 
-    private func clientTimer(_ key: SIPTransactionKey, _ timer: SIPTimer) {
-        guard var entry = clientTransactions[key] else { return }
-        let actions = entry.transaction.timerFired(timer)
-        clientTransactions[key] = entry
-        perform(actions, client: key, to: entry.destination)
-    }
-
-    private func forget(_ key: SIPTransactionKey) {
-        transactions[key] = nil
-        for timer in SIPTimer.allCases { cancelTimer("server|\(key)|\(timer.rawValue)") }
+    private func forget(_ side: Side, _ key: SIPTransactionKey) {
+        switch side {
+        case .server: transactions[key] = nil
+        case .client: clientTransactions[key] = nil
+        }
+        for timer in SIPTimer.allCases { cancelTimer(Self.timerName(side, key, timer)) }
     }
 
     private func scheduleTimer(_ name: String, after duration: Duration, _ body: @escaping @Sendable (SIPUserAgent) async -> Void) {
