@@ -6,8 +6,9 @@ import Testing
 /// answers with SDP, plays its greeting (a rising chirp), and records the caller (a falling chirp); baresip hangs
 /// up. Both directions are checked by cross-correlation of the audio each side wrote with what the other sent.
 @Suite(.serialized) struct SIPCallTests {
-    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
-    func baresipCallsServeHearsTheGreetingAndIsRecorded() async throws {
+    /// Plain RTP, and SDES SRTP that baresip insists on (`mediaenc=srtp-mand`), answered with our native transform.
+    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)), arguments: [nil, "srtp-mand"] as [String?])
+    func baresipCallsServeHearsTheGreetingAndIsRecorded(mediaEncryption: String?) async throws {
         let gateway = try await AnswerNinjaProcess.start()
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort, "serve prints its SIP port")
@@ -17,7 +18,7 @@ import Testing
             let callerAudio = (0..<4).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }
             let callerFile = directory.appendingPathComponent("caller.wav")
             try AudioCorrelation.writeWAV(callerAudio, to: callerFile)
-            let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path)
+            let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path, mediaEncryption: mediaEncryption)
             try await withPeer(phone) { phone in
                 try await phone.dial("sip:demo@127.0.0.1:\(sipPort)")
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call answered") }
@@ -26,6 +27,8 @@ import Testing
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }
                 let log = gateway.process.log()
                 #expect(log.contains("hangup_side=remote") || log.contains("\"hangup_side\":\"remote\""), "baresip hung up")
+                let srtpNone = log.contains("srtp=none") || log.contains("\"srtp\":\"none\"")
+                #expect(srtpNone == (mediaEncryption == nil), "SRTP was negotiated exactly when baresip asked for it")
 
                 // What baresip received: our greeting, a rising chirp 400 to 2,400 Hz.
                 let received = try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio(), "baresip wrote what it received"))

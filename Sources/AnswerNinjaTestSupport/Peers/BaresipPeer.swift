@@ -14,7 +14,8 @@ public struct BaresipPeer: StoppablePeer {
 
     public static let modulesDirectory = "/usr/lib/baresip/modules"
 
-    public static func start(user: String = "softphone", audioFile: String? = nil, lifetimeSeconds: Int = 600) async throws -> BaresipPeer {
+    /// `mediaEncryption`: an account `mediaenc` value (`srtp-mand` for SDES SRTP only), nil for plain RTP.
+    public static func start(user: String = "softphone", audioFile: String? = nil, mediaEncryption: String? = nil, lifetimeSeconds: Int = 600) async throws -> BaresipPeer {
         let executable = try PeerEnvironment.require("baresip", package: "baresip")
         let sipPort = try PeerEnvironment.freePort()
         // baresip also listens for SIP over TLS on sipPort + 1: keep the control port off it.
@@ -43,10 +44,12 @@ public struct BaresipPeer: StoppablePeer {
             ctrl_tcp_listen 127.0.0.1:\(controlPort)
             net_interface 127.0.0.1
             module sndfile.so
+            module srtp.so
             snd_path \(directory.path)
             """
         try config.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
-        try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+        let encryption = mediaEncryption.map { ";mediaenc=\($0)" } ?? ""
+        try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\(encryption)\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
         try "".write(to: directory.appendingPathComponent("contacts"), atomically: true, encoding: .utf8)
         let process = try PeerProcess(
             name: "baresip", executable: executable, arguments: ["-f", directory.path, "-t", String(lifetimeSeconds)], directory: directory
