@@ -66,5 +66,27 @@ import Testing
             #expect(refusedMethod?.hasPrefix("SIP/2.0 405 Method Not Allowed") == true && refusedMethod?.contains("Allow:") == true)
         }
     }
+
+    /// SIPp (Debian's sip-tester), another real peer: its built-in UAC scenario places ten calls (INVITE, 200, ACK,
+    /// a one-second pause, BYE, 200) at five per second; every one must succeed and be answered and ended here.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    func sippPlacesTenCallsAndAllSucceed() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let sipp = try PeerEnvironment.require("sipp", package: "sip-tester")
+            let localPort = try PeerEnvironment.freePort()
+            let result = try await PeerEnvironment.run(
+                sipp, ["-sn", "uac", "-s", "demo", "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(localPort), "-mp", String(try PeerEnvironment.freePort()),
+                       "-m", "10", "-r", "5", "-l", "10", "-d", "1000", "-nostdin", "-timeout", "60s", "-timeout_error"],
+                timeout: .seconds(90)
+            )
+            #expect(result.status == 0, "SIPp: \(result.output.suffix(2000))")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
+                gateway.process.log().components(separatedBy: "call ended").count - 1 == 10
+            }
+            #expect(gateway.process.log().components(separatedBy: "call answered").count - 1 == 10)
+        }
+    }
 }
 
