@@ -7,11 +7,6 @@ import SIPMessages
 /// requests that do not are answered statelessly with their 400/505/513 and a reason (`SIPStatelessResponder`);
 /// anything else is dropped.
 public final class SIPUDPTransport: Sendable {
-    public struct Incoming: Sendable {
-        public var message: SIPMessage
-        public var source: SocketAddress
-    }
-
     private let channel: any Channel
     public let localAddress: SocketAddress
 
@@ -21,7 +16,7 @@ public final class SIPUDPTransport: Sendable {
     }
 
     /// Binds `host:port` (0 picks a free port) and calls `onMessage` on the event loop for every message.
-    public static func bind(host: String, port: Int, group: any EventLoopGroup, onMessage: @escaping @Sendable (Incoming) -> Void) async throws -> SIPUDPTransport {
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, onMessage: @escaping @Sendable (SIPIncoming) -> Void) async throws -> SIPUDPTransport {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
@@ -47,9 +42,9 @@ public final class SIPUDPTransport: Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-        let onMessage: @Sendable (Incoming) -> Void
+        let onMessage: @Sendable (SIPIncoming) -> Void
 
-        init(onMessage: @escaping @Sendable (Incoming) -> Void) {
+        init(onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
             self.onMessage = onMessage
         }
 
@@ -59,7 +54,7 @@ public final class SIPUDPTransport: Sendable {
             guard envelope.data.readableBytes > 4 else { return }
             do {
                 let message = try SIPMessage(parsing: envelope.data)
-                onMessage(Incoming(message: message, source: envelope.remoteAddress))
+                onMessage(SIPIncoming(message: message, flow: .udp(envelope.remoteAddress)))
             } catch {
                 if let response = SIPStatelessResponder.response(to: envelope.data, error: error) {
                     context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)), promise: nil)

@@ -6,9 +6,13 @@ import Testing
 /// answers with SDP, plays its greeting (a rising chirp), and records the caller (a falling chirp); baresip hangs
 /// up. Both directions are checked by cross-correlation of the audio each side wrote with what the other sent.
 @Suite(.serialized) struct SIPCallTests {
-    /// Plain RTP, and SDES SRTP that baresip insists on (`mediaenc=srtp-mand`), answered with our native transform.
-    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)), arguments: [nil, "srtp-mand"] as [String?])
-    func baresipCallsServeHearsTheGreetingAndIsRecorded(mediaEncryption: String?) async throws {
+    /// Over UDP with plain RTP, with SDES SRTP that baresip insists on (`mediaenc=srtp-mand`, answered with our
+    /// native transform), and over TCP (the 200 and our requests go back over baresip's connection).
+    @Test(
+        .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
+        arguments: [(nil, "udp"), ("srtp-mand", "udp"), (nil, "tcp")] as [(String?, String)]
+    )
+    func baresipCallsServeHearsTheGreetingAndIsRecorded(mediaEncryption: String?, transport: String) async throws {
         let gateway = try await AnswerNinjaProcess.start()
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort, "serve prints its SIP port")
@@ -20,13 +24,14 @@ import Testing
             try AudioCorrelation.writeWAV(callerAudio, to: callerFile)
             let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path, mediaEncryption: mediaEncryption)
             try await withPeer(phone) { phone in
-                try await phone.dial("sip:demo@127.0.0.1:\(sipPort)")
+                try await phone.dial("sip:demo@127.0.0.1:\(sipPort)" + (transport == "tcp" ? ";transport=tcp" : ""))
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call answered") }
                 try await Task.sleep(for: .seconds(5))
                 try await phone.hangUp()
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }
                 let log = gateway.process.log()
                 #expect(log.contains("hangup_side=remote") || log.contains("\"hangup_side\":\"remote\""), "baresip hung up")
+                #expect(log.contains("transport=\(transport)") || log.contains("\"transport\":\"\(transport)\""), "the call came over \(transport)")
                 let srtpNone = log.contains("srtp=none") || log.contains("\"srtp\":\"none\"")
                 #expect(srtpNone == (mediaEncryption == nil), "SRTP was negotiated exactly when baresip asked for it")
 
@@ -64,6 +69,14 @@ import Testing
             let unknown = UDPProbe.options(to: sipPort, user: "demo").replacingOccurrences(of: "OPTIONS", with: "FROBNICATE")
             let refusedMethod = try await UDPProbe.request(port: sipPort, payload: unknown, timeout: .seconds(2))
             #expect(refusedMethod?.hasPrefix("SIP/2.0 405 Method Not Allowed") == true && refusedMethod?.contains("Allow:") == true)
+            // Over TCP on the same port: a keep-alive ping gets its pong (RFC 5626 §4.4.1), OPTIONS its 200 on the
+            // same connection, and a request without Content-Length (mandatory on a stream) a 400 before the close.
+            #expect(try await TCPProbe.exchange(port: sipPort, payload: "\r\n\r\n") == "\r\n")
+            let overTCP = try await TCPProbe.exchange(port: sipPort, payload: UDPProbe.options(to: sipPort, user: "demo").replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP"))
+            #expect(overTCP.hasPrefix("SIP/2.0 200 OK"), "\(overTCP)")
+            let noLength = UDPProbe.options(to: sipPort, user: "demo").replacingOccurrences(of: "Content-Length: 0\r\n", with: "")
+            let refusedOverTCP = try await TCPProbe.exchange(port: sipPort, payload: noLength)
+            #expect(refusedOverTCP.hasPrefix("SIP/2.0 400 Bad Request (Content-Length is mandatory on a stream transport"), "\(refusedOverTCP)")
         }
     }
 

@@ -7,7 +7,7 @@ import NIOPosix
 import ServiceLifecycle
 import SIPTransport
 
-/// The gateway role's SIP listener (UDP for now) and its user agent, as a `Service` of the process's group: bound
+/// The gateway role's SIP listeners (UDP and TCP on one port) and its user agent, as a `Service` of the process's group: bound
 /// at start, ready once listening, calls ended (BYE) on graceful shutdown.
 public struct SIPGatewayService: Service {
     let context: ServiceContext
@@ -21,27 +21,32 @@ public struct SIPGatewayService: Service {
         let group = MultiThreadedEventLoopGroup.singleton
         let advertised = configuration.sip.publicHost ?? (configuration.sip.host == "0.0.0.0" ? "127.0.0.1" : configuration.sip.host)
         let agentBox = AgentBox()
-        let transport = try await SIPUDPTransport.bind(host: configuration.sip.host, port: configuration.sip.port, group: group) { incoming in
+        let deliver: @Sendable (SIPIncoming) -> Void = { incoming in
             guard let agent = agentBox.agent else { return }
             Task { await agent.receive(incoming) }
         }
-        let port = transport.localAddress.port ?? configuration.sip.port
+        let udp = try await SIPUDPTransport.bind(host: configuration.sip.host, port: configuration.sip.port, group: group, onMessage: deliver)
+        let port = udp.localAddress.port ?? configuration.sip.port
+        // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
+        let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: group, onMessage: deliver)
+        let transport = SIPTransports(udp: udp, tcp: tcp, host: advertised)
         let agent = SIPUserAgent(
-            transport: SIPUDPTransportBox(transport: transport, host: advertised), group: group,
+            transport: transport, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
             greeting: Greeting.tones(), logger: context.logger
         )
         agentBox.agent = agent
-        context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port);transport=udp", detail: "SIP over UDP: calls are answered with the greeting and recorded"))
-        context.readiness.report("sip", ready: true, detail: "listening on udp \(configuration.sip.host):\(port)")
-        context.logger.info("listening", metadata: ["service": "sip", "address": "udp://\(configuration.sip.host):\(port)"])
-        Console.line("  sip       sip:\(advertised):\(port) (udp)")
+        context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are answered with the greeting and recorded"))
+        context.readiness.report("sip", ready: true, detail: "listening on udp and tcp \(configuration.sip.host):\(port)")
+        context.logger.info("listening", metadata: ["service": "sip", "address": "udp+tcp://\(configuration.sip.host):\(port)"])
+        Console.line("  sip       sip:\(advertised):\(port) (udp, tcp)")
         try? await gracefulShutdown()
         await agent.shutdown()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
-        await transport.close()
+        await udp.close()
+        await tcp.close()
     }
 
     /// The agent, set once after the socket is bound (the transport's callback needs it, and it needs the socket).

@@ -12,7 +12,7 @@ import SIPTransactions
 import SIPTransport
 import SRTP
 
-/// The gateway's user agent core over SIP/UDP, until the screening pipeline (issue 7) takes calls over: it answers
+/// The gateway's user agent core over SIP/UDP and TCP, until the screening pipeline (issue 7) takes calls over: it answers
 /// INVITEs with SDP (G.711, SRTP when offered), plays the greeting, records the caller to
 /// `data_dir/recordings/<Call-ID>.wav`, and ends the call on BYE from either side (ours after `maximumDuration`).
 /// OPTIONS is answered 200; what the policy refuses gets its 405/415/416/420; requests in unknown dialogs 481.
@@ -22,30 +22,32 @@ import SRTP
 actor SIPUserAgent {
     struct Call {
         var dialog: SIPDialog
-        var source: SocketAddress
+        var source: SIPFlow
         var session: RTPCallSession
         var retransmission: SIP2xxRetransmission
         var negotiation: SDPAnswerer.Negotiation
         var byeSent = false
     }
 
-    private let transport: SIPUDPTransportBox
+    private let transport: SIPTransports
     private let group: any EventLoopGroup
     private let pool: RTPPortPool
     private let answerer: SDPAnswerer
     private let mediaHost: String
     private let recordings: URL
     private let greeting: [Int16]
+    /// Our Contact for UDP flows and for TCP flows (which keeps requests to us on TCP, RFC 3261 §18.1.1).
     private let contact: String
+    private let contactTCP: String
     private let logger: Logger
     private let maximumDuration: Duration
-    private var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SocketAddress)] = [:]
-    private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SocketAddress)] = [:]
+    private var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
+    private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow)] = [:]
     private var timers: [String: Task<Void, Never>] = [:]
     private var calls: [SIPDialog.ID: Call] = [:]
 
     init(
-        transport: SIPUDPTransportBox, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
+        transport: SIPTransports, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, maximumDuration: Duration = .seconds(120)
     ) {
         self.transport = transport
@@ -55,8 +57,9 @@ actor SIPUserAgent {
         answerer = SDPAnswerer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedHost)
         self.recordings = recordings
         self.greeting = greeting
-        let port = transport.localPort
-        contact = "<sip:gateway@\(advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost):\(port)>"
+        let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
+        contact = "<sip:gateway@\(host):\(transport.udpPort)>"
+        contactTCP = "<sip:gateway@\(host):\(transport.tcpPort);transport=tcp>"
         self.logger = logger
         self.maximumDuration = maximumDuration
     }
@@ -65,14 +68,14 @@ actor SIPUserAgent {
 
     // MARK: Incoming
 
-    func receive(_ incoming: SIPUDPTransport.Incoming) async {
+    func receive(_ incoming: SIPIncoming) async {
         switch incoming.message {
-        case .request(let request): await receive(request, from: incoming.source)
+        case .request(let request): await receive(request, from: incoming.flow)
         case .response(let response): receive(response)
         }
     }
 
-    private func receive(_ request: SIPRequest, from source: SocketAddress) async {
+    private func receive(_ request: SIPRequest, from source: SIPFlow) async {
         if request.method == "ACK" {
             if let id = SIPDialog.id(ofReceived: .request(request)), var call = calls[id] {
                 _ = call.retransmission.ackReceived()
@@ -93,7 +96,7 @@ actor SIPUserAgent {
             perform(actions, server: key, to: entry.source)
             return
         }
-        var transaction = SIPServerTransaction(request: request, reliable: false)
+        var transaction = SIPServerTransaction(request: request, reliable: source.isReliable)
         let start = transaction.start()
         transactions[key] = (transaction, source)
         perform(start.filter { if case .deliver = $0 { false } else { true } }, server: key, to: source)
@@ -109,7 +112,7 @@ actor SIPUserAgent {
 
     // MARK: The transaction user
 
-    private func handle(_ request: SIPRequest, key: SIPTransactionKey, source: SocketAddress) async {
+    private func handle(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) async {
         let inDialog = (try? SIPNameAddress(parsing: (request.headers.first("To") ?? "")[...]))?.tag != nil
         if let verdict = SIPUASPolicy.gateway.verdict(for: request), verdict.statusCode >= 300 {
             var response = SIPServerTransaction.response(to: request, statusCode: verdict.statusCode, reasonPhrase: verdict.reasonPhrase)
@@ -163,7 +166,7 @@ actor SIPUserAgent {
                 }
                 calls[id]?.negotiation = negotiation
                 var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
-                response.headers.add("Contact", contact)
+                response.headers.add("Contact", contact(for: source))
                 response.headers.add("Content-Type", "application/sdp")
                 response.body = ByteBuffer(string: negotiation.answer.serialized)
                 respond(response, key: key)
@@ -175,7 +178,7 @@ actor SIPUserAgent {
         }
     }
 
-    private func answer(_ request: SIPRequest, key: SIPTransactionKey, source: SocketAddress) async {
+    private func answer(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) async {
         let offer: SessionDescription
         do {
             offer = try Self.offer(in: request)
@@ -211,7 +214,7 @@ actor SIPUserAgent {
         negotiation.setLocalPort(session.localPort)
         let answer = negotiation.answer
         var response = withTag(SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK"))
-        response.headers.add("Contact", contact)
+        response.headers.add("Contact", contact(for: source))
         response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
         response.headers.add("Content-Type", "application/sdp")
         response.body = ByteBuffer(string: answer.serialized)
@@ -226,9 +229,9 @@ actor SIPUserAgent {
         scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in await agent.forget(.server, key) }
         let retransmission = SIP2xxRetransmission(response: response)
         calls[dialog.id] = Call(dialog: dialog, source: source, session: session, retransmission: retransmission, negotiation: negotiation)
-        perform2xx(retransmission.start(reliable: false), id: dialog.id)
+        perform2xx(retransmission.start(reliable: source.isReliable), id: dialog.id)
         session.start(playing: greeting)
-        logger.info("call answered", metadata: ["call_id": "\(dialog.id.callID)", "codec": "\(negotiation.audio.codec.rawValue)", "srtp": "\(negotiation.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(session.localPort)"])
+        logger.info("call answered", metadata: ["call_id": "\(dialog.id.callID)", "transport": "\(source.transportName.lowercased())", "codec": "\(negotiation.audio.codec.rawValue)", "srtp": "\(negotiation.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(session.localPort)"])
         let id = dialog.id
         scheduleTimer("limit|\(id.callID)", after: maximumDuration) { agent in await agent.hangUp(id) }
     }
@@ -238,13 +241,13 @@ actor SIPUserAgent {
         guard var call = calls[id], !call.byeSent else { return }
         call.byeSent = true
         let via = SIPVia(
-            transport: "UDP", host: .name(transport.host), port: transport.localPort,
+            transport: call.source.transportName, host: .name(transport.host), port: call.source.isReliable ? transport.tcpPort : transport.udpPort,
             parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token()), .init(name: "rport")])
         )
-        let bye = call.dialog.makeRequest(method: "BYE", via: via, contact: contact)
+        let bye = call.dialog.makeRequest(method: "BYE", via: via, contact: contact(for: call.source))
         calls[id] = call
         if let key = SIPTransactionKey.client(bye) {
-            let transaction = SIPClientTransaction(request: bye, reliable: false)
+            let transaction = SIPClientTransaction(request: bye, reliable: call.source.isReliable)
             clientTransactions[key] = (transaction, call.source)
             perform(transaction.start(), client: key, to: call.source)
         }
@@ -282,16 +285,16 @@ actor SIPUserAgent {
 
     private enum Side: String, Sendable { case server, client }
 
-    private func perform(_ actions: [SIPTransactionAction], server key: SIPTransactionKey, to destination: SocketAddress) {
+    private func perform(_ actions: [SIPTransactionAction], server key: SIPTransactionKey, to destination: SIPFlow) {
         perform(actions, side: .server, key: key, to: destination)
     }
 
-    private func perform(_ actions: [SIPTransactionAction], client key: SIPTransactionKey, to destination: SocketAddress) {
+    private func perform(_ actions: [SIPTransactionAction], client key: SIPTransactionKey, to destination: SIPFlow) {
         perform(actions, side: .client, key: key, to: destination)
     }
 
     /// Carries out a transaction's actions: sends, (re)starts and cancels its timers, forgets it when it ends.
-    private func perform(_ actions: [SIPTransactionAction], side: Side, key: SIPTransactionKey, to destination: SocketAddress) {
+    private func perform(_ actions: [SIPTransactionAction], side: Side, key: SIPTransactionKey, to destination: SIPFlow) {
         for action in actions {
             switch action {
             case .send(let message): transport.send(message, to: destination)
@@ -324,7 +327,7 @@ actor SIPUserAgent {
 
     private func retransmit2xx(_ id: SIPDialog.ID) {
         guard var call = calls[id] else { return }
-        let actions = call.retransmission.timerFired(reliable: false)
+        let actions = call.retransmission.timerFired(reliable: call.source.isReliable)
         calls[id] = call
         perform2xx(actions, id: id)
     }
@@ -376,6 +379,8 @@ actor SIPUserAgent {
 
     // MARK: Helpers
 
+    private func contact(for flow: SIPFlow) -> String { flow.isReliable ? contactTCP : contact }
+
     private func withTag(_ response: SIPResponse) -> SIPResponse {
         var response = response
         if let to = response.headers.first("To"), var address = try? SIPNameAddress(parsing: to[...]), address.tag == nil {
@@ -411,11 +416,20 @@ actor SIPUserAgent {
     }
 }
 
-/// The transport as the user agent sees it (so the agent can be made before the socket's address is known).
-struct SIPUDPTransportBox: Sendable {
-    let transport: SIPUDPTransport
+/// The transports as the user agent sees them: a message goes out on the flow it belongs to.
+struct SIPTransports: Sendable {
+    let udp: SIPUDPTransport
+    let tcp: SIPTCPTransport
+    /// The host we advertise in Via and Contact.
     let host: String
 
-    var localPort: Int { transport.localAddress.port ?? 0 }
-    func send(_ message: SIPMessage, to destination: SocketAddress) { transport.send(message, to: destination) }
+    var udpPort: Int { udp.localAddress.port ?? 0 }
+    var tcpPort: Int { tcp.localAddress.port ?? 0 }
+
+    func send(_ message: SIPMessage, to flow: SIPFlow) {
+        switch flow {
+        case .udp(let address): udp.send(message, to: address)
+        case .tcp(let connection, _): tcp.send(message, on: connection)
+        }
+    }
 }

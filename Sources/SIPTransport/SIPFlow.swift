@@ -1,0 +1,34 @@
+import NIOCore
+import SIPMessages
+
+/// Where a message came from and where its answers go (RFC 3261 §18.2.2): a UDP source address (replies go back
+/// to it, RFC 3581), or a TCP connection (replies and later requests go over the same connection, RFC 5923's flow
+/// reuse, which is how a device behind NAT is reached).
+public enum SIPFlow: Hashable, Sendable, CustomStringConvertible {
+    case udp(SocketAddress)
+    case tcp(connection: UInt64, remote: SocketAddress)
+
+    /// A stream transport: no retransmissions, timers D, I, J, K at 0.
+    public var isReliable: Bool { if case .tcp = self { true } else { false } }
+    public var transportName: String { isReliable ? "TCP" : "UDP" }
+
+    public var remote: SocketAddress {
+        switch self {
+        case .udp(let address): address
+        case .tcp(_, let address): address
+        }
+    }
+
+    public var description: String { "\(transportName.lowercased()) \(remote)" }
+}
+
+/// A message as a transport delivers it.
+public struct SIPIncoming: Sendable {
+    public var message: SIPMessage
+    public var flow: SIPFlow
+
+    public init(message: SIPMessage, flow: SIPFlow) {
+        self.message = message
+        self.flow = flow
+    }
+}

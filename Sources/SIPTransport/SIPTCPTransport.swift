@@ -1,0 +1,105 @@
+import AnswerNinjaCore
+import NIOCore
+import NIOPosix
+import SIPMessages
+import Synchronization
+
+/// SIP over TCP (RFC 3261 §18): a listener whose connections are framed by `SIPStreamParser`. Each connection has
+/// an id; responses and later requests to that peer go back over it (`send(_:on:)`). RFC 5626 keep-alive pings
+/// (CRLFCRLF) are answered with a pong (CRLF). A request that breaks the framing or the syntax gets its
+/// 400/505/513 with a reason, and the connection is closed, since a stream cannot be resynchronised.
+public final class SIPTCPTransport: Sendable {
+    private let listener: any Channel
+    private let registry: ConnectionRegistry
+    public let localAddress: SocketAddress
+
+    private init(listener: any Channel, registry: ConnectionRegistry) {
+        self.listener = listener
+        self.registry = registry
+        localAddress = listener.localAddress!
+    }
+
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, onMessage: @escaping @Sendable (SIPIncoming) -> Void) async throws -> SIPTCPTransport {
+        let registry = ConnectionRegistry()
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let id = registry.add(channel)
+                channel.closeFuture.whenComplete { _ in registry.remove(id) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, onMessage: onMessage))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        return SIPTCPTransport(listener: listener, registry: registry)
+    }
+
+    /// Sends `message` over connection `id`; false when that connection is gone.
+    @discardableResult
+    public func send(_ message: SIPMessage, on id: UInt64) -> Bool {
+        guard let channel = registry.channels.withLock({ $0[id] }) else { return false }
+        var buffer = channel.allocator.buffer(capacity: 1024)
+        buffer.writeSIPMessage(message)
+        channel.writeAndFlush(buffer, promise: nil)
+        return true
+    }
+
+    public var connectionCount: Int { registry.channels.withLock { $0.count } }
+
+    public func close() async {
+        for channel in registry.channels.withLock({ Array($0.values) }) { try? await channel.close() }
+        try? await listener.close()
+    }
+
+    /// Connection ids and channels, shared by the listener's initializer and the transport.
+    private final class ConnectionRegistry: Sendable {
+        let channels = Mutex<[UInt64: any Channel]>([:])
+        private let next = Atomic<UInt64>(1)
+
+        func add(_ channel: any Channel) -> UInt64 {
+            let id = next.add(1, ordering: .relaxed).oldValue
+            channels.withLock { $0[id] = channel }
+            return id
+        }
+
+        func remove(_ id: UInt64) {
+            _ = channels.withLock { $0.removeValue(forKey: id) }
+        }
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        let connection: UInt64
+        let onMessage: @Sendable (SIPIncoming) -> Void
+        var parser = SIPStreamParser()
+
+        init(connection: UInt64, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+            self.connection = connection
+            self.onMessage = onMessage
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = unwrapInboundIn(data)
+            let remote = context.remoteAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+            parser.append(bytes)
+            do {
+                while let frame = try parser.next() {
+                    switch frame {
+                    case .message(let message): onMessage(SIPIncoming(message: message, flow: .tcp(connection: connection, remote: remote)))
+                    case .ping: context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "\r\n")), promise: nil)
+                    case .pong: break
+                    }
+                }
+            } catch {
+                if let response = SIPStatelessResponder.response(to: bytes, error: error) {
+                    context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+                }
+                context.close(promise: nil)
+            }
+        }
+    }
+}
