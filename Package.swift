@@ -108,7 +108,7 @@ let targets: [Target] = cTargets + [
         name: "AnswerNinjaServices",
         dependencies: [
             "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Capture",
-            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport",
+            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix,
         ],

@@ -61,7 +61,7 @@ struct ConfigCommand: AsyncParsableCommand {
         let entries = resolved.map { value in
             Entry(
                 key: value.key.key, environment: value.key.environmentName,
-                value: value.key.kind == .url ? value.value.map(ConfigurationLoader.redactingPassword) : value.value,
+                value: value.key.kind == .url ? value.value.map(ConfigurationLoader.redactingPassword) : value.key.kind == .secret ? value.value.map { _ in "***" } : value.value,
                 source: value.source.rawValue
             )
         }

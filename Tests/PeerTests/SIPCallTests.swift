@@ -101,5 +101,41 @@ import Testing
             #expect(gateway.process.log().components(separatedBy: "call answered").count - 1 == 10)
         }
     }
+
+    /// Kamailio as the trunk: the gateway registers with digest (its first REGISTER is challenged), baresip calls
+    /// the registered user through Kamailio, which record-routes the INVITE to the gateway; the call is answered,
+    /// the caller is recorded, and baresip's BYE reaches the gateway by the route set.
+    @Test(.enabled(if: PeerEnvironment.available("kamailio") && PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
+    func theGatewayRegistersWithAKamailioTrunkAndReceivesACallThroughIt() async throws {
+        let trunk = try await KamailioPeer.start(configuration: KamailioPeer.trunkConfiguration(password: "trunk-secret"))
+        try await withPeer(trunk) { trunk in
+            let gateway = try await AnswerNinjaProcess.start(environment: [
+                "ANSWER_NINJA_SIP_TRUNK_REGISTRAR": "sip:127.0.0.1:\(trunk.port)",
+                "ANSWER_NINJA_SIP_TRUNK_USERNAME": "demo",
+                "ANSWER_NINJA_SIP_TRUNK_PASSWORD": "trunk-secret",
+            ])
+            try await withPeer(gateway) { gateway in
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("registered") }
+                #expect(!gateway.process.log().contains("trunk-secret"), "the password never reaches the log")
+                let directory = try PeerEnvironment.artifactsDirectory(named: "sip-trunk-call")
+                let callerChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
+                let callerFile = directory.appendingPathComponent("caller.wav")
+                try AudioCorrelation.writeWAV((0..<3).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: callerFile)
+                let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path)
+                try await withPeer(phone) { phone in
+                    try await phone.dial("sip:demo@127.0.0.1:\(trunk.port)")
+                    try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call answered") }
+                    try await Task.sleep(for: .seconds(4))
+                    try await phone.hangUp()
+                    try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }
+                    let recordings = gateway.dataDirectory.appendingPathComponent("recordings")
+                    let file = try #require(try FileManager.default.contentsOfDirectory(at: recordings, includingPropertiesForKeys: nil).first)
+                    let caller = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file), callerChirp)
+                    print("through the trunk, we recorded the caller: correlation \(caller)")
+                    #expect(caller >= 0.8)
+                }
+            }
+        }
+    }
 }
 

@@ -4,6 +4,8 @@
 public struct ConfigurationKey: Hashable, Sendable {
     public enum Kind: String, Sendable {
         case string, integer, port, boolean, path, url, duration, enumeration
+        /// A password or key: read like a string, never printed.
+        case secret
     }
 
     public let key: String
@@ -36,6 +38,10 @@ extension ConfigurationKey {
     public static let sipPort = ConfigurationKey("sip.port", .port, default: "5060", "SIP port for UDP and TCP.")
     public static let sipTLSPort = ConfigurationKey("sip.tls_port", .port, default: "0", "SIP over TLS port; 0 disables TLS.")
     public static let sipPublicHost = ConfigurationKey("sip.public_host", .string, default: nil, "Host name or address advertised in Via/Contact/Record-Route when behind NAT or a load balancer.")
+    public static let trunkRegistrar = ConfigurationKey("sip.trunk_registrar", .string, default: nil, "SIP URI of a trunk or edge to register with (sip:host:port, an IP address for now); unset means no registration.")
+    public static let trunkUsername = ConfigurationKey("sip.trunk_username", .string, default: nil, "User name of the trunk registration (also the address-of-record user).")
+    public static let trunkPassword = ConfigurationKey("sip.trunk_password", .secret, default: nil, "Digest password of the trunk registration; never printed.")
+    public static let trunkExpires = ConfigurationKey("sip.trunk_expires", .duration, default: "300s", "Registration lifetime asked of the trunk; refreshed at 80 % of what it grants.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
     public static let mediaPublicAddress = ConfigurationKey("media.public_address", .string, default: nil, "Address written into SDP c= lines; defaults to the address the media role binds.")
@@ -53,6 +59,7 @@ extension ConfigurationKey {
     /// Every setting, in the order docs/configuration.md lists them.
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipPublicHost,
+        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires,
         .rtpPortMin, .rtpPortMax, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]

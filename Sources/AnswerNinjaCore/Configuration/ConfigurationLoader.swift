@@ -81,7 +81,8 @@ public struct ConfigurationLoader: Sendable {
                 host: reader.host(.sipHost),
                 port: reader.port(.sipPort),
                 tlsPort: reader.port(.sipTLSPort).nonZero,
-                publicHost: reader.optionalHost(.sipPublicHost)
+                publicHost: reader.optionalHost(.sipPublicHost),
+                trunk: reader.trunk()
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
@@ -256,6 +257,29 @@ private struct ValueReader {
             return nil
         }
         return value
+    }
+
+    /// The trunk registration: all of registrar, user name and password, or none of them.
+    mutating func trunk() -> NinjaConfiguration.Trunk? {
+        let (registrar, registrarOrigin) = raw(.trunkRegistrar)
+        let (username, _) = raw(.trunkUsername)
+        let (password, _) = raw(.trunkPassword)
+        let expires = duration(.trunkExpires)
+        let given = [registrar, username, password].map { ($0 ?? "").isEmpty == false }
+        guard given.contains(true) else { return nil }
+        guard given.allSatisfy({ $0 }), let registrar, let username, let password else {
+            problems.append("\(ConfigurationKey.trunkRegistrar.environmentName), \(ConfigurationKey.trunkUsername.environmentName) and \(ConfigurationKey.trunkPassword.environmentName) go together: set all three or none")
+            return nil
+        }
+        guard registrar.lowercased().hasPrefix("sip:") else {
+            problems.append("\(registrarOrigin) must be a sip: URI, got \"\(registrar)\"")
+            return nil
+        }
+        guard expires >= .seconds(60) else {
+            problems.append("\(ConfigurationKey.trunkExpires.environmentName) must be at least 60s")
+            return nil
+        }
+        return NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires)
     }
 
     mutating func duration(_ key: ConfigurationKey) -> Duration {

@@ -14,6 +14,18 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var port: Int
         public var tlsPort: Int?
         public var publicHost: String?
+        public var trunk: Trunk?
+    }
+
+    /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.
+    public struct Trunk: Sendable, Equatable, CustomStringConvertible {
+        public var registrar: String
+        public var username: String
+        public var password: String
+        public var expires: Duration
+
+        /// Never shows the password.
+        public var description: String { "Trunk(registrar: \(registrar), username: \(username), expires: \(expires))" }
     }
 
     public struct Media: Sendable, Equatable {

@@ -38,6 +38,7 @@ public struct SIPGatewayService: Service {
             greeting: Greeting.tones(), logger: context.logger
         )
         agentBox.agent = agent
+        if let trunk = configuration.sip.trunk { await agent.register(with: trunk) }
         context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are answered with the greeting and recorded"))
         context.readiness.report("sip", ready: true, detail: "listening on udp and tcp \(configuration.sip.host):\(port)")
         context.logger.info("listening", metadata: ["service": "sip", "address": "udp+tcp://\(configuration.sip.host):\(port)"])

@@ -9,6 +9,7 @@ import SDP
 import SIPDialogs
 import SIPMessages
 import SIPTransactions
+import SIPAuth
 import SIPTransport
 import SRTP
 
@@ -45,6 +46,22 @@ actor SIPUserAgent {
     private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow)] = [:]
     private var timers: [String: Task<Void, Never>] = [:]
     private var calls: [SIPDialog.ID: Call] = [:]
+    private var registration: Registration?
+
+    /// Our registration with the trunk (RFC 3261 §10.2): one Call-ID and a rising CSeq across refreshes.
+    struct Registration {
+        let trunk: NinjaConfiguration.Trunk
+        let registrar: SIPURI
+        let destination: SIPFlow
+        let callID = SIPUserAgent.token() + "@answer-ninja"
+        let fromTag = SIPUserAgent.token()
+        var sequence: UInt32 = 0
+        var digest: DigestClient
+        /// Challenges answered since the last success: a second one in a row means the credentials are wrong.
+        var challenges = 0
+        var pending: SIPTransactionKey?
+        var registered = false
+    }
 
     init(
         transport: SIPTransports, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
@@ -304,6 +321,10 @@ actor SIPUserAgent {
                 }
             case .cancelTimer(let timer): cancelTimer(Self.timerName(side, key, timer))
             case .terminated: forget(side, key)
+            case .deliver(.response(let response)) where side == .client && key == registration?.pending:
+                registrationAnswered(response)
+            case .timedOut where side == .client && key == registration?.pending:
+                registrationFailed("no answer from the registrar")
             case .deliver, .timedOut, .ackNotReceived: break
             }
         }
@@ -369,6 +390,103 @@ actor SIPUserAgent {
 
     private func cancelTimer(_ name: String) {
         timers.removeValue(forKey: name)?.cancel()
+    }
+
+    // MARK: Registration with the trunk
+
+    /// Registers with `trunk` and keeps the registration fresh.
+    func register(with trunk: NinjaConfiguration.Trunk) {
+        guard let uri = try? SIPURI(parsing: trunk.registrar[...]) else {
+            logger.error("trunk registrar is not a SIP URI", metadata: ["registrar": "\(trunk.registrar)"])
+            return
+        }
+        let host: String
+        switch uri.host {
+        case .ipv4(let address), .ipv6(let address): host = address
+        case .name(let name):
+            logger.error("trunk registrar must be an IP address until RFC 3263 lookups arrive", metadata: ["registrar": "\(name)"])
+            return
+        }
+        guard let address = try? SocketAddress(ipAddress: host, port: uri.port ?? 5060) else { return }
+        let transportTCP = (uri.parameters["transport"] ?? nil)?.lowercased() == "tcp"
+        if transportTCP { logger.warning("trunk registration over TCP is not supported yet; using UDP") }
+        registration = Registration(trunk: trunk, registrar: uri, destination: .udp(address), digest: DigestClient(username: trunk.username, password: trunk.password))
+        sendRegister(credentials: nil)
+    }
+
+    private func sendRegister(credentials: DigestCredentials?, proxy: Bool = false) {
+        guard var registration else { return }
+        registration.sequence += 1
+        let registrarHost = registration.registrar.host.description
+        let aor = "<sip:\(registration.trunk.username)@\(registrarHost)>"
+        let expires = Int(registration.trunk.expires.components.seconds)
+        var headers = SIPHeaders()
+        let via = SIPVia(
+            transport: "UDP", host: .name(transport.host), port: transport.udpPort,
+            parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token()), .init(name: "rport")])
+        )
+        headers.add("Via", via.serialized)
+        headers.add("Max-Forwards", "70")
+        headers.add("From", aor + ";tag=\(registration.fromTag)")
+        headers.add("To", aor)
+        headers.add("Call-ID", registration.callID)
+        headers.add("CSeq", "\(registration.sequence) REGISTER")
+        headers.add("Contact", contact + ";expires=\(expires)")
+        headers.add("Expires", String(expires))
+        headers.add("User-Agent", "Answer Ninja \(AnswerNinjaVersion.current)")
+        if let credentials { headers.add(proxy ? "Proxy-Authorization" : "Authorization", credentials.headerValue) }
+        let request = SIPRequest(method: "REGISTER", uri: .sip(SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port)), headers: headers)
+        guard let key = SIPTransactionKey.client(request) else { return }
+        registration.pending = key
+        self.registration = registration
+        let transaction = SIPClientTransaction(request: request, reliable: false)
+        clientTransactions[key] = (transaction, registration.destination)
+        perform(transaction.start(), client: key, to: registration.destination)
+    }
+
+    private func registrationAnswered(_ response: SIPResponse) {
+        guard var registration, response.statusCode >= 200 else { return }
+        switch response.statusCode {
+        case 200..<300:
+            registration.challenges = 0
+            let requested = Int(registration.trunk.expires.components.seconds)
+            // What the registrar granted: our Contact's expires, else the Expires header, else what we asked.
+            let granted = response.headers.list("Contact").compactMap { try? SIPNameAddress(parsing: $0[...]) }
+                .compactMap { ($0.parameters["expires"] ?? nil).flatMap { Int($0) } }.first
+                ?? response.headers.first("Expires").flatMap { Int($0) } ?? requested
+            if !registration.registered {
+                logger.info("registered", metadata: ["registrar": "\(registration.trunk.registrar)", "user": "\(registration.trunk.username)", "expires": "\(granted)"])
+            }
+            registration.registered = true
+            self.registration = registration
+            scheduleTimer("register", after: .seconds(max(30, granted * 8 / 10))) { agent in await agent.refreshRegistration() }
+        case 401, 407:
+            registration.challenges += 1
+            self.registration = registration
+            let header = response.headers.first(response.statusCode == 401 ? "WWW-Authenticate" : "Proxy-Authenticate") ?? ""
+            guard registration.challenges <= 2, let challenge = try? DigestChallenge(parsing: header) else {
+                registrationFailed("\(response.statusCode) \(response.reasonPhrase): the credentials were refused")
+                return
+            }
+            let credentials = self.registration!.digest.credentials(for: challenge, method: "REGISTER", uri: SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port).serialized)
+            sendRegister(credentials: credentials, proxy: response.statusCode == 407)
+        default:
+            registrationFailed("\(response.statusCode) \(response.reasonPhrase)")
+        }
+    }
+
+    private func registrationFailed(_ reason: String) {
+        guard var registration else { return }
+        registration.registered = false
+        registration.challenges = 0
+        self.registration = registration
+        logger.warning("registration failed", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
+        scheduleTimer("register", after: .seconds(60)) { agent in await agent.refreshRegistration() }
+    }
+
+    private func refreshRegistration() {
+        guard registration != nil else { return }
+        sendRegister(credentials: nil)
     }
 
     func shutdown() async {

@@ -32,6 +32,78 @@ public struct KamailioPeer: StoppablePeer {
         """
     }
 
+    /// A trunk as a carrier's edge behaves: a registrar in memory that challenges every REGISTER with digest
+    /// (`pv_www_authenticate`, one password for all users), and a proxy that record-routes calls to whoever
+    /// registered the called user, relaying in-dialog requests by their Route.
+    public static func trunkConfiguration(password: String) -> (Int) -> String {
+        { port in
+            """
+            #!KAMAILIO
+            debug=2
+            log_stderror=yes
+            children=1
+            tcp_children=1
+            auto_aliases=no
+            alias="127.0.0.1:\(port)"
+            listen=udp:127.0.0.1:\(port)
+            listen=tcp:127.0.0.1:\(port)
+            mpath="\(modulesDirectory)"
+            loadmodule "tm.so"
+            loadmodule "sl.so"
+            loadmodule "rr.so"
+            loadmodule "pv.so"
+            loadmodule "maxfwd.so"
+            loadmodule "siputils.so"
+            loadmodule "textops.so"
+            loadmodule "usrloc.so"
+            loadmodule "registrar.so"
+            loadmodule "auth.so"
+            modparam("usrloc", "db_mode", 0)
+            modparam("rr", "append_fromtag", 1)
+            request_route {
+                if (!mf_process_maxfwd_header("10")) {
+                    sl_send_reply("483", "Too Many Hops");
+                    exit;
+                }
+                if (is_method("OPTIONS") && !has_totag()) {
+                    sl_send_reply("200", "Answer Ninja test trunk");
+                    exit;
+                }
+                if (has_totag()) {
+                    if (loose_route()) {
+                        t_relay();
+                        exit;
+                    }
+                    if (is_method("ACK") && t_check_trans()) {
+                        t_relay();
+                    }
+                    exit;
+                }
+                if (is_method("CANCEL")) {
+                    if (t_check_trans()) {
+                        t_relay();
+                    }
+                    exit;
+                }
+                if (is_method("REGISTER")) {
+                    if (!pv_www_authenticate("$td", "\(password)", "0")) {
+                        www_challenge("$td", "0");
+                        exit;
+                    }
+                    save("location");
+                    exit;
+                }
+                if (!lookup("location")) {
+                    sl_send_reply("404", "Not registered");
+                    exit;
+                }
+                record_route();
+                t_relay();
+            }
+            """
+        }
+    }
+
     public static func start(configuration: ((Int) -> String)? = nil) async throws -> KamailioPeer {
         let executable = try PeerEnvironment.require("kamailio", package: "kamailio")
         let port = try PeerEnvironment.freePort()
