@@ -137,5 +137,52 @@ import Testing
             }
         }
     }
+
+    /// Our softphone (`answer-ninja call`) as the caller: to a real softphone, baresip, which answers by itself,
+    /// and to our own gateway with SRTP. What each side sent is found in what the other recorded.
+    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
+    func ourSoftphoneCallsBaresip() async throws {
+        let directory = try PeerEnvironment.artifactsDirectory(named: "call-tool")
+        let ourChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
+        let ourFile = directory.appendingPathComponent("ours.wav")
+        try AudioCorrelation.writeWAV((0..<3).flatMap { _ in ourChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: ourFile)
+        let theirChirp = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
+        let theirFile = directory.appendingPathComponent("theirs.wav")
+        try AudioCorrelation.writeWAV((0..<4).flatMap { _ in theirChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirFile)
+        let phone = try await BaresipPeer.start(user: "callee", audioFile: theirFile.path)
+        try await withPeer(phone) { phone in
+            let recording = directory.appendingPathComponent("received.wav")
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["call", phone.uri, "--play", ourFile.path, "--record", recording.path, "--duration", "5", "--json"], timeout: .seconds(60)
+            )
+            #expect(result.status == 0, "\(result.output)")
+            let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            #expect(report?["answered"] as? Bool == true && report?["hangup_side"] as? String == "local" && report?["status_code"] as? Int == 200)
+            #expect((report?["setup_ms"] as? Double).map { $0 > 0 && $0 < 5000 } == true)
+            let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
+            let theyHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
+            print("our softphone and baresip: we heard \(heard), they heard \(theyHeard)")
+            #expect(heard >= 0.8 && theyHeard >= 0.8)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func ourSoftphoneCallsTheGatewayWithSRTP() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let recording = try PeerEnvironment.artifactsDirectory(named: "call-tool-srtp").appendingPathComponent("greeting.wav")
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--record", recording.path, "--duration", "3", "--srtp", "--json"],
+                timeout: .seconds(30)
+            )
+            #expect(result.status == 0, "\(result.output)")
+            let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            #expect(report?["srtp"] as? String == "AEAD_AES_128_GCM", "our first suite, GCM, both ends")
+            let greeting = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5))
+            #expect(greeting >= 0.8, "the greeting, through SRTP both ways: \(greeting)")
+        }
+    }
 }
 

@@ -23,8 +23,8 @@ public final class RTPCallSession: @unchecked Sendable {
     public let localPort: Int
     private let channel: any Channel
     private let eventLoop: any EventLoop
-    private var path: MediaPath
-    private var remote: SocketAddress
+    private var path: MediaPath?
+    private var remote: SocketAddress?
     private var latched: SocketAddress?
     private var playing: [Int16] = []
     private var playPosition = 0
@@ -37,7 +37,7 @@ public final class RTPCallSession: @unchecked Sendable {
     private var outgoing = ByteBuffer()
     private let silence = [Int16](repeating: 0, count: 160)
 
-    private init(channel: any Channel, localPort: Int, path: MediaPath, remote: SocketAddress) {
+    private init(channel: any Channel, localPort: Int, path: MediaPath?, remote: SocketAddress?) {
         self.channel = channel
         eventLoop = channel.eventLoop
         self.localPort = localPort
@@ -50,6 +50,14 @@ public final class RTPCallSession: @unchecked Sendable {
         pool: RTPPortPool, host: String, remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
         group: any EventLoopGroup, now: MediaInstant
     ) async throws -> RTPCallSession {
+        let session = try await open(pool: pool, host: host, group: group, now: now)
+        await session.prepare(remote: remote, law: law, inbound: inbound, outbound: outbound)
+        return session
+    }
+
+    /// Binds the first free port of `pool`, for an offer: the path is prepared once the answer says where and how
+    /// (`prepare`); until then what arrives is dropped.
+    public static func open(pool: RTPPortPool, host: String, group: any EventLoopGroup, now: MediaInstant) async throws -> RTPCallSession {
         var lastError: (any Error)?
         for port in pool.candidates(now: now) {
             do {
@@ -61,8 +69,7 @@ public final class RTPCallSession: @unchecked Sendable {
                     .bind(host: host, port: port)
                     .get()
                 pool.markInUse(port)
-                let path = MediaPath(law: law, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
-                let session = RTPCallSession(channel: channel, localPort: port, path: path, remote: remote)
+                let session = RTPCallSession(channel: channel, localPort: port, path: nil, remote: nil)
                 handlerBox.withLockedValue { $0 = session }
                 return session
             } catch {
@@ -70,6 +77,16 @@ public final class RTPCallSession: @unchecked Sendable {
             }
         }
         throw lastError ?? MediaTransportError.refused(code: "no_port", message: "no free RTP port in \(pool.range)")
+    }
+
+    /// Sets where to send and how: the G.711 law and the SRTP transforms (nil for plain RTP).
+    public func prepare(remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) async {
+        let path = MediaPath(law: law, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
+        let box = UncheckedSendable(path)
+        try? await eventLoop.submit {
+            self.path = box.value
+            self.remote = remote
+        }.get()
     }
 
     /// Starts the 20 ms clock: plays `audio` (8 kHz) once, then silence; records what arrives.
@@ -87,7 +104,7 @@ public final class RTPCallSession: @unchecked Sendable {
             self.tick?.cancel()
             self.tick = nil
             return Report(
-                recorded: self.recorded, packetsReceived: self.path.statistics.received, packetsSent: self.sent,
+                recorded: self.recorded, packetsReceived: self.path?.statistics.received ?? 0, packetsSent: self.sent,
                 droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" }
             )
         }.get()
@@ -106,30 +123,33 @@ public final class RTPCallSession: @unchecked Sendable {
 
     private func onTick() {
         eventLoop.preconditionInEventLoop()
+        // `path!` mutates the stored path in place (a local copy would copy its buffers on write).
+        guard path != nil, let remote else { return }
         // Send the next frame of what we play (silence after its end: RTP keeps flowing).
         let end = min(playPosition + 160, playing.count)
         let samples = playPosition < end ? playing[playPosition..<end] : silence[...]
         playPosition = end
         do {
-            try path.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing)
+            try path!.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing)
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: latched ?? remote, data: outgoing), promise: nil)
             sent += 1
         } catch {
             // A protect failure drops this frame; the next tick tries again.
         }
         // Play out one frame of what arrived, into the recording.
-        path.playout(now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
-        recorded += path.audio.isEmpty ? silence : path.audio
+        path!.playout(now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+        recorded += path!.audio.isEmpty ? silence : path!.audio
     }
 
     fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
         eventLoop.preconditionInEventLoop()
+        guard path != nil else { return }
         if let latched, latched != envelope.remoteAddress {
             dropped += 1
             return
         }
         var datagram = envelope.data
-        let result = path.receive(&datagram, at: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+        let result = path!.receive(&datagram, at: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
         if latched == nil, case .buffered = result { latched = envelope.remoteAddress }
     }
 
@@ -146,3 +166,10 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 }
+
+/// Carries a value that is not Sendable to the event loop that will own it (the caller gives it up).
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+

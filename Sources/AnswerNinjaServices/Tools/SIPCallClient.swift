@@ -1,0 +1,267 @@
+import AnswerNinjaCore
+import Codecs
+import Foundation
+import MediaTransport
+import NIOCore
+import NIOPosix
+import SDP
+import SIPDialogs
+import SIPMessages
+import SIPTransactions
+import SIPTransport
+import SRTP
+
+/// `answer-ninja call`: a softphone in one command, on our own SIP and media stack. It calls a SIP URI over UDP,
+/// offers G.711 (with SDES SRTP if asked), plays a file paced at 20 ms, records what comes back, and hangs up after
+/// `duration` unless the far end does first. It reports whether and how fast the call was answered.
+public actor SIPCallClient {
+    public struct Options: Sendable {
+        public var target: String
+        public var play: [Int16]
+        public var duration: Duration
+        public var srtp: Bool
+        public var rtpPorts: ClosedRange<Int>
+
+        public init(target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999) {
+            self.target = target
+            self.play = play
+            self.duration = duration
+            self.srtp = srtp
+            self.rtpPorts = rtpPorts
+        }
+    }
+
+    public struct Report: Codable, Sendable, CommandOutput {
+        public var answered: Bool
+        public var statusCode: Int?
+        public var reason: String?
+        /// INVITE sent → 2xx received, at our socket.
+        public var setupMs: Double?
+        /// `local` (we hung up), `remote` (they did), nil when never answered.
+        public var hangupSide: String?
+        public var codec: String?
+        public var srtp: String?
+        public var packetsSent: Int
+        public var packetsReceived: Int
+        public var recordedSeconds: Double
+
+        public var humanReadable: String {
+            guard answered else { return "not answered: \(statusCode.map(String.init) ?? "no response") \(reason ?? "")" }
+            return String(format: "answered in %.1f ms (%@%@), hung up by the %@ side; %d packets sent, %d received, %.1f s recorded",
+                          setupMs ?? 0, codec ?? "?", srtp.map { ", " + $0 } ?? "", hangupSide ?? "?", packetsSent, packetsReceived, recordedSeconds)
+        }
+    }
+
+    private let options: Options
+    private let group: any EventLoopGroup
+    private var transport: SIPUDPTransport?
+    private var session: RTPCallSession?
+    private let pool: RTPPortPool
+    private var offer: SDPOfferer.Offer?
+    private var invite: SIPRequest?
+    private var transactions: [SIPTransactionKey: SIPClientTransaction] = [:]
+    private var dialog: SIPDialog?
+    private var destination: SocketAddress?
+    private var started = ContinuousClock.now
+    private var report = Report(answered: false, packetsSent: 0, packetsReceived: 0, recordedSeconds: 0)
+    private var recorded: [Int16] = []
+    private var finished: CheckedContinuation<Void, Never>?
+    private var done = false
+    private var timers: [String: Task<Void, Never>] = [:]
+
+    public init(options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.options = options
+        self.group = group
+        pool = RTPPortPool(range: options.rtpPorts, quarantine: .zero)
+    }
+
+    /// Places the call and waits until it is over; returns the report and the recorded audio (8 kHz).
+    public func run() async throws -> (Report, [Int16]) {
+        guard let uri = try? SIPURI(parsing: options.target[...]) else { throw CoreError.invalidValue("\(options.target) is not a sip: URI") }
+        let host: String
+        switch uri.host {
+        case .ipv4(let address), .ipv6(let address): host = address
+        case .name: throw CoreError.invalidValue("call needs an IP address in the URI for now (RFC 3263 lookups come later)")
+        }
+        let remote = try SocketAddress(ipAddress: host, port: uri.port ?? 5060)
+        destination = remote
+        let localHost = host.hasPrefix("127.") || host == "::1" ? host : "0.0.0.0"
+        let transport = try await SIPUDPTransport.bind(host: localHost, port: 0, group: group) { [weak self] incoming in
+            guard let self else { return }
+            Task { await self.receive(incoming) }
+        }
+        self.transport = transport
+        let now = MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds))
+        let session = try await RTPCallSession.open(pool: pool, host: localHost, group: group, now: now)
+        self.session = session
+        let advertised = localHost == "0.0.0.0" ? "127.0.0.1" : localHost
+        let offerer = SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma], srtp: options.srtp ? .mandatory : .off), localAddress: advertised)
+        let offer = offerer.offer(localPort: session.localPort)
+        self.offer = offer
+        let localPort = transport.localAddress.port ?? 0
+        var headers = SIPHeaders()
+        headers.add("Via", SIPVia(transport: "UDP", host: .name(advertised), port: localPort, parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token()), .init(name: "rport")])).serialized)
+        headers.add("Max-Forwards", "70")
+        headers.add("From", "<sip:answer-ninja@\(advertised)>;tag=\(Self.token())")
+        headers.add("To", "<\(uri.serialized)>")
+        headers.add("Call-ID", Self.token() + "@" + advertised)
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", "<sip:answer-ninja@\(advertised):\(localPort)>")
+        headers.add("Content-Type", "application/sdp")
+        let request = SIPRequest(method: "INVITE", uri: .sip(uri), headers: headers, body: ByteBuffer(string: offer.description.serialized))
+        invite = request
+        started = .now
+        start(SIPClientTransaction(request: request, reliable: false))
+        schedule("give-up", after: .seconds(60)) { client in await client.finish(reason: "gave up waiting") }
+        await withCheckedContinuation { continuation in
+            if done { continuation.resume() } else { finished = continuation }
+        }
+        if let session = self.session {
+            let media = await session.stop(pool: pool, now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+            report.packetsSent = media.packetsSent
+            report.packetsReceived = media.packetsReceived
+            recorded = media.recorded
+            report.recordedSeconds = Double(recorded.count) / 8000
+        }
+        for task in timers.values { task.cancel() }
+        await transport.close()
+        return (report, recorded)
+    }
+
+    // MARK: Messages
+
+    private func receive(_ incoming: SIPIncoming) async {
+        switch incoming.message {
+        case .response(let response):
+            guard let key = SIPTransactionKey.client(response), var transaction = transactions[key] else {
+                // A retransmitted 2xx after its transaction ended: ACK it again (RFC 3261 §13.2.2.4).
+                if response.statusCode >= 200 && response.statusCode < 300, response.headers.first("CSeq")?.hasSuffix("INVITE") == true { sendACK() }
+                return
+            }
+            let actions = transaction.receive(response)
+            transactions[key] = transaction
+            await perform(actions, key: key)
+        case .request(let request):
+            await answerRequest(request, from: incoming.flow)
+        }
+    }
+
+    private func answerRequest(_ request: SIPRequest, from source: SIPFlow) async {
+        guard request.method != "ACK" else { return }
+        var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
+        if request.method == "BYE", dialog != nil {
+            transport?.send(.response(response), to: source.remote)
+            report.hangupSide = "remote"
+            finish(reason: nil)
+            return
+        }
+        if request.method != "OPTIONS" && request.method != "INFO" {
+            response = SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist")
+        }
+        transport?.send(.response(response), to: source.remote)
+    }
+
+    private func perform(_ actions: [SIPTransactionAction], key: SIPTransactionKey) async {
+        for action in actions {
+            switch action {
+            case .send(let message): if let destination { transport?.send(message, to: destination) }
+            case .startTimer(let timer, let duration):
+                schedule("\(key)|\(timer.rawValue)", after: duration) { client in await client.timerFired(key, timer) }
+            case .cancelTimer(let timer): timers.removeValue(forKey: "\(key)|\(timer.rawValue)")?.cancel()
+            case .deliver(.response(let response)): await delivered(response)
+            case .timedOut: if !report.answered { finish(reason: "no final response (timer B)") } else { finish(reason: nil) }
+            case .terminated: transactions[key] = nil
+            case .deliver, .ackNotReceived: break
+            }
+        }
+    }
+
+    private func delivered(_ response: SIPResponse) async {
+        let method = response.headers.first("CSeq").flatMap { try? SIPCSeq(parsing: $0[...]) }?.method
+        if method == "BYE", response.statusCode >= 200 {
+            finish(reason: nil)
+            return
+        }
+        guard method == "INVITE", response.statusCode >= 200 else { return }
+        report.statusCode = response.statusCode
+        guard response.statusCode < 300 else {
+            report.reason = response.reasonPhrase
+            finish(reason: response.reasonPhrase)
+            return
+        }
+        guard dialog == nil, let invite, let offer, let session else { return }
+        let elapsed = ContinuousClock.now - started
+        report.setupMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        do {
+            dialog = try SIPDialog(uac: invite, response: response)
+            sendACK()
+            let answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
+            let audio = try SDPOfferer(localAddress: "127.0.0.1").accept(answer, for: offer)
+            let remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
+            await session.prepare(
+                remote: remote, law: audio.codec == .pcma ? .aLaw : .muLaw,
+                inbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
+                outbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) }
+            )
+            session.start(playing: options.play)
+            report.answered = true
+            report.codec = audio.codec.rawValue
+            report.srtp = audio.keys?.suite.rawValue
+            schedule("hang-up", after: options.duration) { client in await client.hangUp() }
+        } catch {
+            report.reason = "the answer could not be used: \(error)"
+            hangUp()
+        }
+    }
+
+    private func sendACK() {
+        guard var dialog, let transport, let destination else { return }
+        let via = SIPVia(transport: "UDP", host: .name("127.0.0.1"), port: transport.localAddress.port, parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token())]))
+        let ack = dialog.makeRequest(method: "ACK", via: via, contact: "", sequence: 1)
+        self.dialog = dialog
+        transport.send(.request(ack), to: destination)
+    }
+
+    private func hangUp() {
+        guard var dialog, let transport, report.hangupSide == nil else { return }
+        report.hangupSide = "local"
+        let via = SIPVia(transport: "UDP", host: .name("127.0.0.1"), port: transport.localAddress.port, parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token())]))
+        let bye = dialog.makeRequest(method: "BYE", via: via, contact: "")
+        self.dialog = dialog
+        start(SIPClientTransaction(request: bye, reliable: false))
+        schedule("bye-timeout", after: .seconds(5)) { client in await client.finish(reason: nil) }
+    }
+
+    private func start(_ transaction: SIPClientTransaction) {
+        guard let key = SIPTransactionKey.client(transaction.request) else { return }
+        transactions[key] = transaction
+        let actions = transaction.start()
+        Task { await perform(actions, key: key) }
+    }
+
+    private func timerFired(_ key: SIPTransactionKey, _ timer: SIPTimer) async {
+        guard var transaction = transactions[key] else { return }
+        let actions = transaction.timerFired(timer)
+        transactions[key] = transaction
+        await perform(actions, key: key)
+    }
+
+    private func finish(reason: String?) {
+        guard !done else { return }
+        done = true
+        if report.reason == nil { report.reason = reason }
+        finished?.resume()
+        finished = nil
+    }
+
+    private func schedule(_ name: String, after duration: Duration, _ body: @escaping @Sendable (SIPCallClient) async -> Void) {
+        timers[name]?.cancel()
+        timers[name] = Task { [weak self] in
+            try? await Task.sleep(for: duration)
+            guard !Task.isCancelled, let self else { return }
+            await body(self)
+        }
+    }
+
+    static func token() -> String { String((0..<10).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! }) }
+}

@@ -1,0 +1,66 @@
+import AnswerNinjaCore
+import AnswerNinjaServices
+import ArgumentParser
+import Capture
+import Foundation
+import MediaDSP
+import NIOCore
+
+/// `answer-ninja call SIP-URI`: a softphone on our own stack (docs/cli.md, docs/sip.md).
+struct CallCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Call a SIP URI over UDP, play a WAV file, record what comes back, hang up after --duration.",
+        discussion: "Offers PCMU and PCMA (RTP/SAVP with SDES when --srtp). Exits 1 when the call is not answered. Needs an IP address in the URI for now."
+    )
+
+    @Argument(help: "Whom to call, for example sip:demo@127.0.0.1:5060.")
+    var target: String
+
+    @Option(help: "A 16-bit mono WAV file to play (8, 16, 22.05 or 48 kHz); silence when absent.")
+    var play: String?
+
+    @Option(help: "Where to write what the far end sent, as an 8 kHz WAV file.")
+    var record: String?
+
+    @Option(help: "Seconds to stay in the call before hanging up, unless the far end hangs up first.")
+    var duration: Double = 10
+
+    @Flag(help: "Insist on SRTP (RTP/SAVP with SDES keys).")
+    var srtp = false
+
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        var audio: [Int16] = []
+        if let play {
+            guard let data = FileManager.default.contents(atPath: play) else {
+                throw ExitCode(try output.fail(code: "unreadable", message: "cannot read \(play)").rawValue)
+            }
+            do {
+                let wav = try WAVFile(parsing: ByteBuffer(bytes: data))
+                guard wav.channels == 1, let rate = AudioSampleRate(rawValue: wav.sampleRate) else {
+                    throw CaptureError(code: .badWAV, message: "give a mono file at 8, 16, 22.05 or 48 kHz")
+                }
+                audio = wav.samples
+                if rate != .narrowband { try Resampler(from: rate, to: .narrowband).process(wav.samples, into: &audio) }
+            } catch let error as CaptureError {
+                throw ExitCode(try output.fail(code: error.code.rawValue, message: error.message).rawValue)
+            }
+        }
+        let client = SIPCallClient(options: .init(target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp))
+        let (report, recorded): (SIPCallClient.Report, [Int16])
+        do {
+            (report, recorded) = try await client.run()
+        } catch let error as CoreError {
+            throw ExitCode(try output.fail(code: error.code.rawValue, message: error.message).rawValue)
+        }
+        if let record {
+            var buffer = ByteBuffer()
+            WAVFile(sampleRate: 8000, samples: recorded).write(to: &buffer)
+            try Data(buffer.readableBytesView).write(to: URL(fileURLWithPath: record))
+        }
+        try output.emit(report)
+        if !report.answered { throw ExitCode(1) }
+    }
+}
