@@ -184,5 +184,61 @@ import Testing
             #expect(greeting >= 0.8, "the greeting, through SRTP both ways: \(greeting)")
         }
     }
+
+    /// A lost first ACK (RFC 3261 §13.3.1.4), with SIPp as the caller (Tests/PeerTests/SIPp/lost-first-ack.xml):
+    /// it withholds its ACK for two seconds; the gateway resends the 200 meanwhile (at 0.5 s and 1.5 s), the late
+    /// ACK is taken, and every call then ends normally.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func aLostFirstAckIsMadeUpForByResendingThe200() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let scenario = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/lost-first-ack.xml"
+            let result = try await PeerEnvironment.run(
+                try PeerEnvironment.require("sipp", package: "sip-tester"),
+                ["-sf", scenario, "-s", "demo", "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()),
+                 "-m", "3", "-r", "3", "-nostdin", "-timeout", "30s", "-timeout_error"],
+                timeout: .seconds(45)
+            )
+            #expect(result.status == 0, "SIPp: \(result.output.suffix(1500))")
+            // The 200's line on SIPp's final screen: messages, then retransmissions.
+            let line = result.output.split(separator: "\n").last { $0.contains("200 <----------") && $0.contains("E-RTD1") } ?? ""
+            let counts = line.split(separator: " ").drop { $0 != "E-RTD1" }.dropFirst().compactMap { Int($0) }
+            #expect(counts.count >= 2 && counts[0] == 3 && counts[1] >= 3, "every call saw its 200 again: \(line)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
+                gateway.process.log().components(separatedBy: "hangup_side").count - 1 == 3
+            }
+        }
+    }
+
+    /// tshark reads a whole call between our softphone and our gateway (SIP and RTP, RTP found by heuristics) and
+    /// finds no malformed packet and no warning.
+    @Test(.enabled(if: PeerEnvironment.available("tshark")), .timeLimit(.minutes(1)))
+    func tsharkFindsNothingMalformedInOurTraffic() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let capture = try await TsharkCapture.start(filter: "udp port \(sipPort) or udp portrange 20000-39999")
+            try await withPeer(capture) { capture in
+                try await capture.warmUp(port: sipPort)
+                let result = try await PeerEnvironment.run(
+                    try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--duration", "2", "--json"], timeout: .seconds(30)
+                )
+                #expect(result.status == 0, "\(result.output)")
+                try await Task.sleep(for: .milliseconds(500))
+                await capture.stop()
+                let sip = try await capture.fields(["sip.CSeq"], displayFilter: "sip")
+                let rtp = try await capture.fields(["rtp.seq"], displayFilter: "rtp")
+                #expect(sip.count >= 6, "INVITE, 100, 200, ACK, BYE, 200: \(sip)")
+                #expect(rtp.count >= 150, "two seconds of RTP both ways, got \(rtp.count) packets")
+                let executable = try PeerEnvironment.require("tshark", package: "tshark")
+                let problems = try await PeerEnvironment.run(executable, [
+                    "-r", capture.file.path, "-o", "rtp.heuristic_rtp:TRUE", "-Y", "(_ws.malformed || _ws.expert.severity >= warning) && !(udp.length == 15)",
+                ])
+                let lines = problems.output.split(separator: "\n").filter { !$0.hasPrefix("Running as user") }
+                #expect(problems.status == 0 && lines.isEmpty, "malformed or suspicious packets: \(lines.prefix(5))")
+            }
+        }
+    }
 }
 
