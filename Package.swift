@@ -137,6 +137,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "SIPTransactionsUnitTests", dependencies: ["SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPDialogsUnitTests", dependencies: ["SIPDialogs", "SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPAuthUnitTests", dependencies: ["SIPAuth", "AnswerNinjaCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "SIPTransportUnitTests", dependencies: ["SIPTransport", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(
         name: "SIPMessagesUnitTests",

@@ -3,9 +3,9 @@ import NIOCore
 import NIOPosix
 import SIPMessages
 
-/// SIP over UDP (RFC 3261 §18): one socket, each datagram one message. Messages that parse go to `onMessage`;
-/// requests that do not are answered statelessly with their 400/505/513 and a reason (`SIPStatelessResponder`);
-/// anything else is dropped.
+/// SIP over UDP (RFC 3261 §18): one socket, each datagram one message. A source over its rate and a known scanner
+/// are dropped silently (`SIPFloodGuard`); messages that parse go to `onMessage`; requests that do not are answered
+/// statelessly with their 400/505/513 and a reason (`SIPStatelessResponder`); anything else is dropped.
 public final class SIPUDPTransport: Sendable {
     private let channel: any Channel
     public let localAddress: SocketAddress
@@ -16,11 +16,16 @@ public final class SIPUDPTransport: Sendable {
     }
 
     /// Binds `host:port` (0 picks a free port) and calls `onMessage` on the event loop for every message.
-    public static func bind(host: String, port: Int, group: any EventLoopGroup, onMessage: @escaping @Sendable (SIPIncoming) -> Void) async throws -> SIPUDPTransport {
+    public static func bind(
+        host: String, port: Int, group: any EventLoopGroup, flood: SIPFloodGuard.Configuration = .init(),
+        onEvent: @escaping @Sendable (String) -> Void = { _ in }, onMessage: @escaping @Sendable (SIPIncoming) -> Void
+    ) async throws -> SIPUDPTransport {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(onMessage: onMessage)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Handler(flood: SIPFloodGuard(configuration: flood), onEvent: onEvent, onMessage: onMessage))
+                }
             }
             .bind(host: host, port: port)
             .get()
@@ -43,8 +48,12 @@ public final class SIPUDPTransport: Sendable {
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
         let onMessage: @Sendable (SIPIncoming) -> Void
+        let onEvent: @Sendable (String) -> Void
+        var flood: SIPFloodGuard
 
-        init(onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+        init(flood: SIPFloodGuard, onEvent: @escaping @Sendable (String) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+            self.flood = flood
+            self.onEvent = onEvent
             self.onMessage = onMessage
         }
 
@@ -52,8 +61,20 @@ public final class SIPUDPTransport: Sendable {
             let envelope = unwrapInboundIn(data)
             // RFC 5626 keep-alives over UDP (CRLFCRLF) are answered with nothing over UDP: STUN does that job.
             guard envelope.data.readableBytes > 4 else { return }
+            let source = envelope.remoteAddress.ipAddress ?? ""
+            switch flood.admit(source, now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds))) {
+            case .accept: break
+            case .drop: return
+            case .blocked:
+                onEvent("flood from \(source): dropped for \(flood.configuration.blockFor)")
+                return
+            }
             do {
                 let message = try SIPMessage(parsing: envelope.data)
+                if case .request(let request) = message, SIPFloodGuard.isScanner(request) {
+                    onEvent("scanner at \(source) ignored: \(request.headers.first("User-Agent") ?? "")")
+                    return
+                }
                 onMessage(SIPIncoming(message: message, flow: .udp(envelope.remoteAddress)))
             } catch {
                 if let response = SIPStatelessResponder.response(to: envelope.data, error: error) {

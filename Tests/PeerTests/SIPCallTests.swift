@@ -240,5 +240,29 @@ import Testing
             }
         }
     }
+
+    /// sipvicious (PyPI) scans the gateway and finds nothing: scanners are dropped without a reply. A flood of
+    /// OPTIONS from 127.0.0.2 gets that source dropped silently (a 503 would amplify it), while 127.0.0.1 is still
+    /// answered and its calls still complete.
+    @Test(.enabled(if: PeerEnvironment.available("sipvicious_svmap", extra: [AnswerNinjaProcess.packageRootFromSource() + "/.venv/bin"])), .timeLimit(.minutes(1)))
+    func scannersFindNothingAndAFloodIsDroppedWhileOthersGoOn() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let svmap = try PeerEnvironment.require("sipvicious_svmap", package: "sipvicious (PyPI, tools/setup)", extra: [AnswerNinjaProcess.packageRootFromSource() + "/.venv/bin"])
+            let scan = try await PeerEnvironment.run(svmap, ["127.0.0.1", "-p", String(sipPort)], timeout: .seconds(30))
+            #expect(scan.output.contains("found nothing"), "svmap: \(scan.output.suffix(500))")
+            #expect(gateway.process.log().contains("scanner at 127.0.0.1 ignored"))
+
+            try UDPProbe.send(port: sipPort, payload: Array(UDPProbe.options(to: sipPort, user: "demo").utf8), count: 2000, sourceHost: 2)
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { gateway.process.log().contains("flood from 127.0.0.2") }
+            let flooder = try await UDPProbe.request(port: sipPort, payload: UDPProbe.options(to: sipPort, user: "demo"), timeout: .seconds(1), sourceHost: 2)
+            #expect(flooder == nil, "the flooding source gets no reply")
+            let other = try await UDPProbe.request(port: sipPort, payload: UDPProbe.options(to: sipPort, user: "demo"), timeout: .seconds(2))
+            #expect(other?.hasPrefix("SIP/2.0 200") == true, "another source is still answered")
+            let call = try await PeerEnvironment.run(try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--duration", "1", "--json"], timeout: .seconds(30))
+            #expect(call.status == 0 && call.output.contains("\"answered\":true"), "calls from other sources still complete: \(call.output)")
+        }
+    }
 }
 

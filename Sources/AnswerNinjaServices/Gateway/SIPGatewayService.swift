@@ -5,6 +5,7 @@ import MediaTransport
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import SIPMessages
 import SIPTransport
 
 /// The gateway role's SIP listeners (UDP and TCP on one port) and its user agent, as a `Service` of the process's group: bound
@@ -25,7 +26,17 @@ public struct SIPGatewayService: Service {
             guard let agent = agentBox.agent else { return }
             Task { await agent.receive(incoming) }
         }
-        let udp = try await SIPUDPTransport.bind(host: configuration.sip.host, port: configuration.sip.port, group: group, onMessage: deliver)
+        // The trunk's edge sends every call from one address: it is not held to the per-source rate.
+        let trusted = Set([configuration.sip.trunk.flatMap { try? SIPURI(parsing: $0.registrar[...]) }.map { uri -> String in
+            if case .ipv4(let address) = uri.host { return address }
+            if case .ipv6(let address) = uri.host { return address }
+            return ""
+        }].compactMap { $0 })
+        let logger = context.logger
+        let udp = try await SIPUDPTransport.bind(
+            host: configuration.sip.host, port: configuration.sip.port, group: group, flood: .init(trusted: trusted),
+            onEvent: { event in logger.warning("sip guard", metadata: ["event": "\(event)"]) }, onMessage: deliver
+        )
         let port = udp.localAddress.port ?? configuration.sip.port
         // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
         let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: group, onMessage: deliver)

@@ -77,11 +77,12 @@ public enum PeerEnvironment {
         return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 
-    static func loopback(port: Int) -> sockaddr_in {
+    /// `127.0.0.host:port` (the whole 127.0.0.0/8 is loopback: tests use 127.0.0.2 as a second source).
+    static func loopback(port: Int, host: UInt8 = 1) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_addr.s_addr = (UInt32(0x7F00_0000) | UInt32(host)).bigEndian
         return address
     }
 

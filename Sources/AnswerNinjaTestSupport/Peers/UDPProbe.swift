@@ -3,11 +3,12 @@ import Foundation
 /// Sends one datagram to a loopback port and waits (bounded) for one reply, off the cooperative pool: for SIP
 /// OPTIONS pings to Kamailio and baresip, and for feeding a capture.
 public enum UDPProbe {
-    public static func request(port: Int, payload: String, timeout: Duration = .seconds(1)) async throws -> String? {
+    /// `sourceHost`: the last byte of the 127.0.0.x address to send from.
+    public static func request(port: Int, payload: String, timeout: Duration = .seconds(1), sourceHost: UInt8 = 1) async throws -> String? {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
-                    continuation.resume(returning: try blockingRequest(port: port, payload: payload, timeout: timeout))
+                    continuation.resume(returning: try blockingRequest(port: port, payload: payload, timeout: timeout, sourceHost: sourceHost))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -15,11 +16,15 @@ public enum UDPProbe {
         }
     }
 
-    /// Sends `count` datagrams without waiting for replies.
-    public static func send(port: Int, payload: [UInt8], count: Int) throws {
+    /// Sends `count` datagrams without waiting for replies (from 127.0.0.`sourceHost`).
+    public static func send(port: Int, payload: [UInt8], count: Int, sourceHost: UInt8 = 1) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        if sourceHost != 1 {
+            var local = PeerEnvironment.loopback(port: 0, host: sourceHost)
+            _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
         var address = PeerEnvironment.loopback(port: port)
         for _ in 0..<count {
             let sent = payload.withUnsafeBytes { bytes in
@@ -31,11 +36,11 @@ public enum UDPProbe {
         }
     }
 
-    private static func blockingRequest(port: Int, payload: String, timeout: Duration) throws -> String? {
+    private static func blockingRequest(port: Int, payload: String, timeout: Duration, sourceHost: UInt8) throws -> String? {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var local = PeerEnvironment.loopback(port: 0)
+        var local = PeerEnvironment.loopback(port: 0, host: sourceHost)
         _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         var limit = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
