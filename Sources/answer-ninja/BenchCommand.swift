@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the media path against its targets (build with -c release; never run in CI).",
-        subcommands: [Media.self]
+        subcommands: [Media.self, SIP.self]
     )
 
     struct Media: AsyncParsableCommand {
@@ -31,4 +31,21 @@ struct BenchCommand: AsyncParsableCommand {
             if !report.ok { throw ExitCode(1) }
         }
     }
+
+    struct SIP: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Parse and write SIP messages: nanoseconds per INVITE, against splitting the same bytes into lines.",
+            discussion: "The same cases as Benchmarks/SIPBenchmarks, timed in this process (the benchmark package also counts allocations)."
+        )
+
+        @Option(help: "Messages per round.")
+        var messages = 20_000
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try output.emit(SIPBench(messages: messages).run())
+        }
+    }
 }
+

@@ -26,7 +26,7 @@ public struct SIPMultipartBody: Sendable, Equatable {
         guard let type = items.first, SIPGrammar.trimmed(type).lowercased().hasPrefix("multipart/") else { return nil }
         for item in items.dropFirst() {
             let pair = SIPGrammar.trimmed(item)
-            guard let equals = pair.firstIndex(of: "="), SIPGrammar.trimmed(pair[..<equals]).lowercased() == "boundary" else { continue }
+            guard let equals = pair.firstByte("="), SIPGrammar.trimmed(pair[..<equals]).lowercased() == "boundary" else { continue }
             var value = SIPGrammar.trimmed(pair[pair.index(after: equals)...])
             if value.first == "\"", value.last == "\"", value.count >= 2 { value = value.dropFirst().dropLast() }
             return value.isEmpty ? nil : String(value)
@@ -88,7 +88,7 @@ public struct SIPMultipartBody: Sendable, Equatable {
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = raw.last == "\r" ? raw.dropLast() : raw
             guard !line.isEmpty else { continue }
-            guard let colon = line.firstIndex(of: ":"), SIPGrammar.isToken(SIPGrammar.trimmed(line[..<colon])) else {
+            guard let colon = line.firstByte(":"), SIPGrammar.isToken(SIPGrammar.trimmed(line[..<colon])) else {
                 throw .badRequest("malformed header in a multipart body part")
             }
             headers.add(String(SIPGrammar.trimmed(line[..<colon])), String(SIPGrammar.trimmed(line[line.index(after: colon)...])))

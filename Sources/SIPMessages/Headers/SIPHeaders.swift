@@ -25,11 +25,15 @@ public struct SIPHeaders: Sendable, Equatable, Sequence {
     /// list stays one value: use `list(_:)` for the elements.
     public subscript(name: String) -> [String] {
         let canonical = Self.canonicalName(name)
-        return fields.filter { $0.name.caseInsensitiveCompare(canonical) }.map(\.value)
+        return fields.filter { $0.name == canonical || $0.name.caseInsensitiveCompare(canonical) }.map(\.value)
     }
 
-    public func first(_ name: String) -> String? { self[name].first }
-    public func contains(_ name: String) -> Bool { !self[name].isEmpty }
+    public func first(_ name: String) -> String? {
+        let canonical = Self.canonicalName(name)
+        return fields.first { $0.name == canonical || $0.name.caseInsensitiveCompare(canonical) }?.value
+    }
+
+    public func contains(_ name: String) -> Bool { first(name) != nil }
 
     /// The elements of a list header (Via, Contact, Route, Allow, Supported, ...), across its fields: values split at
     /// commas outside quotes and angle brackets, trimmed.
@@ -88,7 +92,11 @@ public struct SIPHeaders: Sendable, Equatable, Sequence {
         return Dictionary(uniqueKeysWithValues: names.map { ($0.lowercased(), $0) })
     }()
 
+    /// The canonical spellings themselves, for the common case of a name already written canonically.
+    static let canonicalNames = Set(knownNames.values)
+
     static func canonicalName(_ name: String) -> String {
+        if canonicalNames.contains(name) { return name }
         let lower = name.lowercased()
         if let long = compactForms[lower] { return long }
         return knownNames[lower] ?? name

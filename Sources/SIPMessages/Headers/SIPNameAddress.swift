@@ -29,7 +29,7 @@ public struct SIPNameAddress: Sendable, Equatable {
         let text = SIPGrammar.trimmed(raw)
         guard !text.isEmpty else { throw .badRequest("empty address") }
         var rest: Substring
-        if text.first == "\"" || text.contains("<") {
+        if text.first == "\"" || text.utf8.contains(UInt8(ascii: "<")) {
             var index = text.startIndex
             if text.first == "\"" {
                 // quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE
@@ -56,7 +56,7 @@ public struct SIPNameAddress: Sendable, Equatable {
                 guard closed else { throw .badRequest("unterminated quoted display name") }
                 displayName = name
             } else {
-                guard let open = text.firstIndex(of: "<") else { throw .badRequest("malformed address") }
+                guard let open = text.firstByte("<") else { throw .badRequest("malformed address") }
                 // display-name = *(token LWS): tokens separated by whitespace, nothing else.
                 let name = SIPGrammar.trimmed(text[..<open])
                 for word in name.split(whereSeparator: { $0 == " " || $0 == "\t" }) where !SIPGrammar.isToken(word) {
@@ -66,7 +66,7 @@ public struct SIPNameAddress: Sendable, Equatable {
                 index = open
             }
             let afterName = SIPGrammar.trimmed(text[index...])
-            guard afterName.first == "<", let close = afterName.firstIndex(of: ">") else { throw .badRequest("missing <URI> after the display name") }
+            guard afterName.first == "<", let close = afterName.firstByte(">") else { throw .badRequest("missing <URI> after the display name") }
             let inner = afterName[afterName.index(after: afterName.startIndex)..<close]
             guard let first = inner.first, let last = inner.last, first != " ", first != "\t", last != " ", last != "\t" else {
                 throw .badRequest("no whitespace is allowed inside < > around a URI")
@@ -76,9 +76,9 @@ public struct SIPNameAddress: Sendable, Equatable {
         } else {
             // addr-spec: it may not hold ',', ';' or '?' (RFC 3261 §20): what follows the first ';' is parameters.
             displayName = nil
-            let end = text.firstIndex(of: ";") ?? text.endIndex
+            let end = text.firstByte(";") ?? text.endIndex
             let spec = SIPGrammar.trimmed(text[..<end])
-            guard !spec.contains("?"), !spec.contains(",") else {
+            guard !spec.utf8.contains(UInt8(ascii: "?")), !spec.utf8.contains(UInt8(ascii: ",")) else {
                 throw .badRequest("a URI with headers or commas must be enclosed in < > (RFC 3261 §20)")
             }
             uri = try SIPURIReference(parsing: spec)

@@ -49,9 +49,9 @@ public struct SIPVia: Sendable, Equatable {
         guard parts[0].uppercased() == "SIP", parts[1] == "2.0" else { throw .badRequest("Via names protocol \(parts[0])/\(parts[1]), not SIP/2.0") }
         transport = parts[2].uppercased()
         // sent-by [; params]
-        let end = rest.firstIndex(of: ";") ?? rest.endIndex
+        let end = rest.firstByte(";") ?? rest.endIndex
         let sentBy = SIPGrammar.trimmed(rest[..<end])
-        guard !sentBy.isEmpty, !sentBy.contains(" "), !sentBy.contains("\t") else { throw .badRequest("malformed Via sent-by") }
+        guard !sentBy.isEmpty, !sentBy.utf8.contains(UInt8(ascii: " ")), !sentBy.utf8.contains(UInt8(ascii: "\t")) else { throw .badRequest("malformed Via sent-by") }
         (host, port) = try SIPURI.parseHostPort(sentBy, in: text)
         parameters = end < rest.endIndex
             ? try SIPParameters.parse(rest[rest.index(after: end)...], allowWhitespace: true, what: "Via parameters")

@@ -87,11 +87,13 @@ enum SIPHeadParser {
         }
         let text = String(decoding: head.readableBytesView, as: UTF8.self)
         var lines: [Substring] = []
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = raw.last == "\r" ? raw.dropLast() : raw
-            if let first = line.first, first == " " || first == "\t" {
+        // Lines split on the UTF-8 bytes (LF, with CR dropped): no grapheme breaking on the hot path.
+        for rawBytes in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            let raw = Substring(rawBytes)
+            let line = raw.utf8.last == 0x0D ? raw[raw.startIndex..<raw.utf8.index(before: raw.endIndex)] : raw
+            if let first = line.utf8.first, first == 0x20 || first == 0x09 {
                 // Folding (§7.3.1): a continuation line joins the previous one with a single space.
-                guard let previous = lines.popLast(), !lines.isEmpty || previous.contains(":") else {
+                guard let previous = lines.popLast(), !lines.isEmpty || previous.utf8.contains(UInt8(ascii: ":")) else {
                     throw .badRequest("a continuation line with no header before it")
                 }
                 lines.append(Substring(SIPGrammar.trimmed(previous) + " " + SIPGrammar.trimmed(line)))
@@ -103,7 +105,7 @@ enum SIPHeadParser {
         let startLine = try parseStartLine(first)
         var headers = SIPHeaders()
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw .badRequest("header line without a colon: \(line.prefix(40))") }
+            guard let colon = line.firstByte(":") else { throw .badRequest("header line without a colon: \(line.prefix(40))") }
             let name = SIPGrammar.trimmed(line[..<colon])
             guard SIPGrammar.isToken(name) else { throw .badRequest("malformed header name '\(name)'") }
             headers.add(String(name), String(SIPGrammar.trimmed(line[line.index(after: colon)...])))
@@ -118,10 +120,10 @@ enum SIPHeadParser {
     /// Reason-Phrase (§7.1, §7.2): single spaces, nothing trailing.
     static func parseStartLine(_ line: Substring) throws(SIPMessageError) -> SIPHead.StartLine {
         if line.hasPrefix("SIP/") || line.uppercased().hasPrefix("SIP/") {
-            guard let firstSpace = line.firstIndex(of: " ") else { throw .badRequest("malformed status line") }
+            guard let firstSpace = line.firstByte(" ") else { throw .badRequest("malformed status line") }
             try checkVersion(line[..<firstSpace])
             let rest = line[line.index(after: firstSpace)...]
-            let codeEnd = rest.firstIndex(of: " ") ?? rest.endIndex
+            let codeEnd = rest.firstByte(" ") ?? rest.endIndex
             let code = rest[..<codeEnd]
             guard code.count == 3, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(code), value >= 100 else {
                 throw .badRequest("status code '\(code.prefix(12))' is not three digits from 100")
@@ -133,7 +135,7 @@ enum SIPHeadParser {
         }
         let parts = line.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
-            if line.contains("<") { throw .badRequest("the Request-URI may not be enclosed in < >") }
+            if line.utf8.contains(UInt8(ascii: "<")) { throw .badRequest("the Request-URI may not be enclosed in < >") }
             throw .badRequest("the request line must be three elements separated by single spaces, with nothing after the version")
         }
         guard SIPGrammar.isToken(parts[0]) else { throw .badRequest("malformed method '\(parts[0].prefix(20))'") }
@@ -150,7 +152,7 @@ enum SIPHeadParser {
     static func checkVersion(_ version: Substring) throws(SIPMessageError) {
         guard version.uppercased() != "SIP/2.0" else { return }
         let number = version.dropFirst(4)
-        if version.uppercased().hasPrefix("SIP/"), let dot = number.firstIndex(of: "."), !number[..<dot].isEmpty,
+        if version.uppercased().hasPrefix("SIP/"), let dot = number.firstByte("."), !number[..<dot].isEmpty,
            number[..<dot].allSatisfy(\.isNumber), number[number.index(after: dot)...].allSatisfy(\.isNumber), !number[number.index(after: dot)...].isEmpty {
             throw .versionNotSupported(String(version))
         }

@@ -19,7 +19,7 @@ enum SIPMessageValidation {
         guard !vias.isEmpty else { throw .badRequest("missing Via header") }
         for via in vias { _ = try SIPVia(parsing: via[...]) }
         let callID = headers.first("Call-ID")!
-        guard !callID.isEmpty, !callID.contains(" "), !callID.contains(",") else { throw .badRequest("malformed Call-ID '\(callID.prefix(40))'") }
+        guard !callID.isEmpty, !callID.utf8.contains(UInt8(ascii: " ")), !callID.utf8.contains(UInt8(ascii: ",")) else { throw .badRequest("malformed Call-ID '\(callID.prefix(40))'") }
         let cseq = try SIPCSeq(parsing: headers.first("CSeq")![...])
         for name in ["From", "To"] {
             let values = SIPGrammar.split(headers.first(name)![...], at: ",")

@@ -24,22 +24,29 @@ enum SIPGrammar {
 
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
-    /// True when every byte is unreserved, one of `extra`, or part of an escape `%HH`.
-    static func isEscapedText(_ text: Substring, extra: String) -> Bool {
-        let bytes = Array(text.utf8)
-        let allowed = Set(extra.utf8)
-        var index = 0
-        while index < bytes.count {
+    /// True when every byte is unreserved, one of `extra`, or part of an escape `%HH` (no allocation).
+    static func isEscapedText(_ text: Substring, extra: StaticString) -> Bool {
+        let bytes = text.utf8
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
             let byte = bytes[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else { return false }
-                index += 3
+                let first = bytes.index(after: index)
+                guard first < bytes.endIndex else { return false }
+                let second = bytes.index(after: first)
+                guard second < bytes.endIndex, isHexDigit(bytes[first]), isHexDigit(bytes[second]) else { return false }
+                index = bytes.index(after: second)
                 continue
             }
-            guard isUnreserved(byte) || allowed.contains(byte) else { return false }
-            index += 1
+            guard isUnreserved(byte) || contains(extra, byte) else { return false }
+            index = bytes.index(after: index)
         }
         return true
+    }
+
+    @inline(__always)
+    static func contains(_ set: StaticString, _ byte: UInt8) -> Bool {
+        set.withUTF8Buffer { $0.contains(byte) }
     }
 
     /// `text` with `%HH` escapes decoded (invalid escapes kept as they are); bytes that are not UTF-8 are replaced.
@@ -69,37 +76,54 @@ enum SIPGrammar {
         }
     }
 
-    /// `text` without leading and trailing spaces and tabs.
+    /// `text` without leading and trailing spaces and tabs (on its UTF-8 bytes: no grapheme breaking).
     static func trimmed(_ text: Substring) -> Substring {
-        var start = text.startIndex, end = text.endIndex
-        while start < end, text[start] == " " || text[start] == "\t" { start = text.index(after: start) }
-        while end > start, text[text.index(before: end)] == " " || text[text.index(before: end)] == "\t" { end = text.index(before: end) }
+        let bytes = text.utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+        while end > start {
+            let before = bytes.index(before: end)
+            guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+            end = before
+        }
         return text[start..<end]
     }
 
-    /// Splits `text` at `separator` where it is outside a quoted string (with `\` escapes) and outside `<...>`.
+    /// Splits `text` at the ASCII `separator` where it is outside a quoted string (with `\` escapes) and outside
+    /// `<...>`, on its UTF-8 bytes.
     static func split(_ text: Substring, at separator: Character) -> [Substring] {
+        let mark = separator.asciiValue!
+        let bytes = text.utf8
         var parts: [Substring] = []
-        var start = text.startIndex
-        var index = text.startIndex
+        var start = bytes.startIndex
+        var index = bytes.startIndex
         var quoted = false, angle = false, escaped = false
-        while index < text.endIndex {
-            let character = text[index]
+        while index < bytes.endIndex {
+            let byte = bytes[index]
             if quoted {
-                if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == "\"" { quoted = false }
-            } else if character == "\"" {
+                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { quoted = false }
+            } else if byte == 0x22 {
                 quoted = true
-            } else if character == "<" {
+            } else if byte == 0x3C {
                 angle = true
-            } else if character == ">" {
+            } else if byte == 0x3E {
                 angle = false
-            } else if character == separator && !angle {
+            } else if byte == mark && !angle {
                 parts.append(text[start..<index])
-                start = text.index(after: index)
+                start = bytes.index(after: index)
             }
-            index = text.index(after: index)
+            index = bytes.index(after: index)
         }
-        parts.append(text[start..<text.endIndex])
+        parts.append(text[start..<bytes.endIndex])
         return parts
     }
+}
+
+extension StringProtocol where UTF8View: BidirectionalCollection {
+    /// The index of the first `ascii` byte (a search on the UTF-8 view: no grapheme breaking).
+    @inline(__always)
+    func firstByte(_ ascii: Unicode.Scalar) -> Index? { utf8.firstIndex(of: UInt8(ascii: ascii)) }
+
+    @inline(__always)
+    func lastByte(_ ascii: Unicode.Scalar) -> Index? { utf8.lastIndex(of: UInt8(ascii: ascii)) }
 }

@@ -56,7 +56,7 @@ public struct SIPParameters: Sendable, Equatable, Sequence {
             let raw = allowWhitespace ? SIPGrammar.trimmed(item) : item
             guard !raw.isEmpty else { throw .badRequest("empty parameter in \(what)") }
             let name: Substring, value: Substring?
-            if let equals = raw.firstIndex(of: "=") {
+            if let equals = raw.firstByte("=") {
                 name = allowWhitespace ? SIPGrammar.trimmed(raw[..<equals]) : raw[..<equals]
                 value = allowWhitespace ? SIPGrammar.trimmed(raw[raw.index(after: equals)...]) : raw[raw.index(after: equals)...]
             } else {

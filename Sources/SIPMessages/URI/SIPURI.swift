@@ -60,10 +60,11 @@ public struct SIPURI: Sendable, Equatable {
 
     /// Parses `text`, which starts with `sip:` or `sips:` (any case).
     public init(parsing text: Substring) throws(SIPMessageError) {
-        let lower = text.prefix(5).lowercased()
-        if lower.hasPrefix("sips:") {
+        // "sip:" or "sips:", any case, on the bytes.
+        let head = Array(text.utf8.prefix(5)).map { $0 | 0x20 }
+        if head.count == 5, head[0] == 0x73, head[1] == 0x69, head[2] == 0x70, head[3] == 0x73, text.utf8.dropFirst(4).first == 0x3A {
             secure = true
-        } else if lower.hasPrefix("sip:") {
+        } else if head.count >= 4, head[0] == 0x73, head[1] == 0x69, head[2] == 0x70, text.utf8.dropFirst(3).first == 0x3A {
             secure = false
         } else {
             throw .badRequest("not a SIP URI: \(text.prefix(40))")
@@ -76,10 +77,10 @@ public struct SIPURI: Sendable, Equatable {
         // userinfo: up to the first '@' (the user part cannot hold a raw '@').
         rawUser = nil
         password = nil
-        if let at = rest.firstIndex(of: "@") {
+        if let at = rest.firstByte("@") {
             let userinfo = rest[..<at]
             let user: Substring, pass: Substring?
-            if let colon = userinfo.firstIndex(of: ":") {
+            if let colon = userinfo.firstByte(":") {
                 user = userinfo[..<colon]
                 pass = userinfo[userinfo.index(after: colon)...]
             } else {
@@ -96,9 +97,9 @@ public struct SIPURI: Sendable, Equatable {
         }
         // headers
         headers = []
-        if let question = rest.firstIndex(of: "?") {
+        if let question = rest.firstByte("?") {
             for pair in rest[rest.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false) {
-                guard let equals = pair.firstIndex(of: "="), !pair[..<equals].isEmpty,
+                guard let equals = pair.firstByte("="), !pair[..<equals].isEmpty,
                       SIPGrammar.isEscapedText(pair[..<equals], extra: "[]/?:+$"), SIPGrammar.isEscapedText(pair[pair.index(after: equals)...], extra: "[]/?:+$")
                 else { throw .badRequest("malformed URI header in \(text)") }
                 headers.append((String(pair[..<equals]), String(pair[pair.index(after: equals)...])))
@@ -107,7 +108,7 @@ public struct SIPURI: Sendable, Equatable {
         }
         // parameters
         parameters = SIPParameters()
-        if let semicolon = rest.firstIndex(of: ";") {
+        if let semicolon = rest.firstByte(";") {
             parameters = try SIPParameters.parse(rest[rest.index(after: semicolon)...], allowWhitespace: false, what: "URI parameters")
             rest = rest[..<semicolon]
         }
@@ -119,14 +120,14 @@ public struct SIPURI: Sendable, Equatable {
         var hostText = text
         var portText: Substring?
         if text.first == "[" {
-            guard let close = text.firstIndex(of: "]") else { throw .badRequest("unterminated IPv6 reference in \(whole)") }
+            guard let close = text.firstByte("]") else { throw .badRequest("unterminated IPv6 reference in \(whole)") }
             hostText = text[text.startIndex...close]
             let after = text[text.index(after: close)...]
             if !after.isEmpty {
                 guard after.first == ":" else { throw .badRequest("malformed host in \(whole)") }
                 portText = after.dropFirst()
             }
-        } else if let colon = text.lastIndex(of: ":") {
+        } else if let colon = text.lastByte(":") {
             hostText = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
@@ -176,7 +177,7 @@ public struct SIPURI: Sendable, Equatable {
         for (position, side) in compressed.enumerated() where !side.isEmpty {
             let parts = side.split(separator: ":", omittingEmptySubsequences: false)
             for (index, part) in parts.enumerated() {
-                if part.contains(".") {
+                if part.utf8.contains(UInt8(ascii: ".")) {
                     // An IPv4 tail, only last.
                     guard position == compressed.count - 1, index == parts.count - 1,
                           (try? parseHost(part, in: part)).map({ if case .ipv4 = $0 { true } else { false } }) == true

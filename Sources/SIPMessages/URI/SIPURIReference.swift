@@ -26,7 +26,7 @@ public enum SIPURIReference: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses an addr-spec: `sip:`/`sips:` and `tel:` fully, other schemes by the absoluteURI syntax.
     public init(parsing text: Substring) throws(SIPMessageError) {
-        guard let colon = text.firstIndex(of: ":"), let first = text.utf8.first, (first | 0x20) >= 0x61, (first | 0x20) <= 0x7A,
+        guard let colon = text.firstByte(":"), let first = text.utf8.first, (first | 0x20) >= 0x61, (first | 0x20) <= 0x7A,
               text[..<colon].utf8.allSatisfy({ SIPGrammar.isAlphanumeric($0) || "+-.".utf8.contains($0) })
         else { throw .badRequest("not a URI: \(text.prefix(40))") }
         let scheme = text[..<colon].lowercased()
@@ -64,7 +64,7 @@ public struct TelURI: Sendable, Equatable {
     init(parsing text: Substring) throws(SIPMessageError) {
         var body = text
         parameters = SIPParameters()
-        if let semicolon = text.firstIndex(of: ";") {
+        if let semicolon = text.firstByte(";") {
             body = text[..<semicolon]
             parameters = try SIPParameters.parse(text[text.index(after: semicolon)...], allowWhitespace: false, what: "tel URI parameters")
         }
