@@ -96,6 +96,14 @@ import Testing
         #expect((object["calls_per_core"] as? [String: Double])?.count == 4)
     }
 
+    @Test func benchSipReportsTheParserAgainstItsBaseline() async throws {
+        let (_, object) = try await json(["bench", "sip", "--json", "--messages", "200"])
+        #expect(object["build"] as? String == "debug" && object["messages"] as? Int == 200)
+        for key in ["baseline_nanoseconds", "parse_nanoseconds", "write_nanoseconds", "parse_over_baseline"] {
+            #expect((object[key] as? Double).map { $0 > 0 } == true, "\(key)")
+        }
+    }
+
     @Test func sipParseGivesTheVerdictAndItsExitStatus() async throws {
         let folder = AnswerNinjaProcess.packageRootFromSource() + "/Tests/SIPMessagesUnitTests/RFC4475/"
         let (validStatus, valid) = try await json(["sip", "parse", "--json", folder + "wsinv.dat"])
