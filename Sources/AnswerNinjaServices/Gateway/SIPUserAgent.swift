@@ -81,8 +81,6 @@ actor SIPUserAgent {
         self.maximumDuration = maximumDuration
     }
 
-    var activeCalls: Int { calls.count }
-
     // MARK: Incoming
 
     func receive(_ incoming: SIPIncoming) async {
@@ -240,7 +238,11 @@ actor SIPUserAgent {
             respond(SIPServerTransaction.response(to: request, statusCode: 400, reasonPhrase: "Bad Request (no Contact)"), key: key)
             return
         }
-        guard var entry = transactions[key] else { return }
+        // The actor may have handled a CANCEL while the RTP port was being opened: answer only a pending INVITE.
+        guard var entry = transactions[key], entry.transaction.state == .proceeding else {
+            _ = await session.stop(pool: pool, now: Self.now())
+            return
+        }
         _ = entry.transaction.respond(response)  // Accepted: the core retransmits the 2xx (below), not the transaction
         transactions[key] = entry
         scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in await agent.forget(.server, key) }

@@ -189,7 +189,12 @@ public actor SIPCallClient {
             finish(reason: response.reasonPhrase)
             return
         }
-        guard dialog == nil, let invite, let offer, let session else { return }
+        // A retransmitted 2xx (our ACK was lost): ACK it again (RFC 3261 §13.2.2.4).
+        if dialog != nil {
+            sendACK()
+            return
+        }
+        guard let invite, let offer, let session else { return }
         let elapsed = ContinuousClock.now - started
         report.setupMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         do {
