@@ -62,7 +62,7 @@ public final class SIPUDPTransport: Sendable {
             // RFC 5626 keep-alives over UDP (CRLFCRLF) are answered with nothing over UDP: STUN does that job.
             guard envelope.data.readableBytes > 4 else { return }
             let source = envelope.remoteAddress.ipAddress ?? ""
-            switch flood.admit(source, now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds))) {
+            switch flood.admit(source, now: MediaInstant(.now())) {
             case .accept: break
             case .drop: return
             case .blocked:

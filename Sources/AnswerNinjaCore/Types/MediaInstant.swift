@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A point on a monotonic clock, in nanoseconds since an arbitrary origin (the transport's reading of
 /// `CLOCK_MONOTONIC`, or a test's manual clock). Wire code never reads a clock: it is handed instants.
 public struct MediaInstant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
@@ -46,3 +48,12 @@ extension Duration {
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
 }
+
+extension MediaInstant {
+    /// The same instant as a SwiftNIO deadline (both count nanoseconds of the monotonic clock): transports hand the
+    /// wire layer `MediaInstant(.now())`.
+    public init(_ deadline: NIODeadline) {
+        self.init(nanoseconds: deadline.uptimeNanoseconds)
+    }
+}
+

@@ -53,8 +53,8 @@ actor SIPUserAgent {
         let trunk: NinjaConfiguration.Trunk
         let registrar: SIPURI
         let destination: SIPFlow
-        let callID = SIPUserAgent.token() + "@answer-ninja"
-        let fromTag = SIPUserAgent.token()
+        let callID = SIPToken.random() + "@answer-ninja"
+        let fromTag = SIPToken.random()
         var sequence: UInt32 = 0
         var digest: DigestClient
         /// Challenges answered since the last success: a second one in a row means the credentials are wrong.
@@ -259,9 +259,8 @@ actor SIPUserAgent {
     func hangUp(_ id: SIPDialog.ID) async {
         guard var call = calls[id], !call.byeSent else { return }
         call.byeSent = true
-        let via = SIPVia(
-            transport: call.source.transportName, host: .name(transport.host), port: call.source.isReliable ? transport.tcpPort : transport.udpPort,
-            parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token()), .init(name: "rport")])
+        let via = SIPVia.outgoing(
+            transport: call.source.transportName, host: transport.host, port: call.source.isReliable ? transport.tcpPort : transport.udpPort
         )
         let bye = call.dialog.makeRequest(method: "BYE", via: via, contact: contact(for: call.source))
         calls[id] = call
@@ -423,10 +422,7 @@ actor SIPUserAgent {
         let aor = "<sip:\(registration.trunk.username)@\(registrarHost)>"
         let expires = Int(registration.trunk.expires.components.seconds)
         var headers = SIPHeaders()
-        let via = SIPVia(
-            transport: "UDP", host: .name(transport.host), port: transport.udpPort,
-            parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token()), .init(name: "rport")])
-        )
+        let via = SIPVia.outgoing(transport: "UDP", host: transport.host, port: transport.udpPort)
         headers.add("Via", via.serialized)
         headers.add("Max-Forwards", "70")
         headers.add("From", aor + ";tag=\(registration.fromTag)")
@@ -504,7 +500,7 @@ actor SIPUserAgent {
     private func withTag(_ response: SIPResponse) -> SIPResponse {
         var response = response
         if let to = response.headers.first("To"), var address = try? SIPNameAddress(parsing: to[...]), address.tag == nil {
-            address.parameters.set("tag", Self.token())
+            address.parameters.set("tag", SIPToken.random())
             response.headers.set("To", address.serialized)
         }
         return response
@@ -524,11 +520,8 @@ actor SIPUserAgent {
         return try SessionDescription(parsing: String(decoding: body.readableBytesView, as: UTF8.self))
     }
 
-    static func token() -> String {
-        String((0..<10).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
-    }
 
-    static func now() -> MediaInstant { MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)) }
+    static func now() -> MediaInstant { MediaInstant(.now()) }
 
     /// A Call-ID as a file name: only letters, digits, dots, dashes and underscores.
     static func fileName(for callID: String) -> String {

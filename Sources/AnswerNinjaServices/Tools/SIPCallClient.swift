@@ -62,6 +62,8 @@ public actor SIPCallClient {
     private var transactions: [SIPTransactionKey: SIPClientTransaction] = [:]
     private var dialog: SIPDialog?
     private var destination: SocketAddress?
+    /// The address we write in Via and Contact.
+    private var advertisedHost = "127.0.0.1"
     private var started = ContinuousClock.now
     private var report = Report(answered: false, packetsSent: 0, packetsReceived: 0, recordedSeconds: 0)
     private var recorded: [Int16] = []
@@ -91,20 +93,21 @@ public actor SIPCallClient {
             Task { await self.receive(incoming) }
         }
         self.transport = transport
-        let now = MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds))
+        let now = MediaInstant(.now())
         let session = try await RTPCallSession.open(pool: pool, host: localHost, group: group, now: now)
         self.session = session
         let advertised = localHost == "0.0.0.0" ? "127.0.0.1" : localHost
+        advertisedHost = advertised
         let offerer = SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma], srtp: options.srtp ? .mandatory : .off), localAddress: advertised)
         let offer = offerer.offer(localPort: session.localPort)
         self.offer = offer
         let localPort = transport.localAddress.port ?? 0
         var headers = SIPHeaders()
-        headers.add("Via", SIPVia(transport: "UDP", host: .name(advertised), port: localPort, parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token()), .init(name: "rport")])).serialized)
+        headers.add("Via", SIPVia.outgoing(transport: "UDP", host: advertised, port: localPort).serialized)
         headers.add("Max-Forwards", "70")
-        headers.add("From", "<sip:answer-ninja@\(advertised)>;tag=\(Self.token())")
+        headers.add("From", "<sip:answer-ninja@\(advertised)>;tag=\(SIPToken.random())")
         headers.add("To", "<\(uri.serialized)>")
-        headers.add("Call-ID", Self.token() + "@" + advertised)
+        headers.add("Call-ID", SIPToken.random() + "@" + advertised)
         headers.add("CSeq", "1 INVITE")
         headers.add("Contact", "<sip:answer-ninja@\(advertised):\(localPort)>")
         headers.add("Content-Type", "application/sdp")
@@ -117,7 +120,7 @@ public actor SIPCallClient {
             if done { continuation.resume() } else { finished = continuation }
         }
         if let session = self.session {
-            let media = await session.stop(pool: pool, now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+            let media = await session.stop(pool: pool, now: MediaInstant(.now()))
             report.packetsSent = media.packetsSent
             report.packetsReceived = media.packetsReceived
             recorded = media.recorded
@@ -221,7 +224,7 @@ public actor SIPCallClient {
 
     private func sendACK() {
         guard var dialog, let transport, let destination else { return }
-        let via = SIPVia(transport: "UDP", host: .name("127.0.0.1"), port: transport.localAddress.port, parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token())]))
+        let via = SIPVia.outgoing(transport: "UDP", host: advertisedHost, port: transport.localAddress.port)
         let ack = dialog.makeRequest(method: "ACK", via: via, contact: "", sequence: 1)
         self.dialog = dialog
         transport.send(.request(ack), to: destination)
@@ -230,7 +233,7 @@ public actor SIPCallClient {
     private func hangUp() {
         guard var dialog, let transport, report.hangupSide == nil else { return }
         report.hangupSide = "local"
-        let via = SIPVia(transport: "UDP", host: .name("127.0.0.1"), port: transport.localAddress.port, parameters: SIPParameters([.init(name: "branch", value: SIPVia.magicCookie + Self.token())]))
+        let via = SIPVia.outgoing(transport: "UDP", host: advertisedHost, port: transport.localAddress.port)
         let bye = dialog.makeRequest(method: "BYE", via: via, contact: "")
         self.dialog = dialog
         start(SIPClientTransaction(request: bye, reliable: false))
@@ -268,5 +271,4 @@ public actor SIPCallClient {
         }
     }
 
-    static func token() -> String { String((0..<10).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! }) }
 }

@@ -137,7 +137,7 @@ public final class RTPCallSession: @unchecked Sendable {
             // A protect failure drops this frame; the next tick tries again.
         }
         // Play out one frame of what arrived, into the recording.
-        path!.playout(now: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+        path!.playout(now: MediaInstant(.now()))
         recorded += path!.audio.isEmpty ? silence : path!.audio
     }
 
@@ -149,7 +149,7 @@ public final class RTPCallSession: @unchecked Sendable {
             return
         }
         var datagram = envelope.data
-        let result = path!.receive(&datagram, at: MediaInstant(nanoseconds: UInt64(NIODeadline.now().uptimeNanoseconds)))
+        let result = path!.receive(&datagram, at: MediaInstant(.now()))
         if latched == nil, case .buffered = result { latched = envelope.remoteAddress }
     }
 

@@ -17,6 +17,14 @@ public struct SIPVia: Sendable, Equatable {
         self.parameters = parameters
     }
 
+    /// The Via of a request we send: a fresh RFC 3261 branch (§8.1.1.7), and rport asked for (RFC 3581).
+    public static func outgoing(transport: String, host: String, port: Int?) -> SIPVia {
+        SIPVia(
+            transport: transport, host: .name(host), port: port,
+            parameters: SIPParameters([.init(name: "branch", value: magicCookie + SIPToken.random()), .init(name: "rport")])
+        )
+    }
+
     public var branch: String? { parameters["branch"] ?? nil }
     public var received: String? { parameters["received"] ?? nil }
     /// RFC 3581: `.some(nil)` when the client asked for rport (no value), `.some(port)` once filled in.
@@ -88,3 +96,12 @@ public struct SIPCSeq: Sendable, Equatable {
         method = String(parts[1])
     }
 }
+
+/// Random tokens for tags, branches and Call-IDs (RFC 3261 §19.3: globally unique, cryptographically random).
+public enum SIPToken {
+    public static func random(length: Int = 10) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &generator)! })
+    }
+}
+
