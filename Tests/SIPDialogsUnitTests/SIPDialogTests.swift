@@ -96,11 +96,11 @@ import Testing
     }
 }
 
-@Suite struct SIP2xxRetransmissionTests {
+@Suite struct SIPResponseRetransmissionTests {
     /// RFC 3261 §13.3.1.4: a lost first ACK. The 2xx goes out at 0, 0.5, 1.5, 3.5 s... (T1 doubling to T2) until the
     /// ACK comes; without one, the dialog ends after 64·T1.
     @Test func the2xxIsResentAtT1DoublingUntilTheAck() {
-        var retransmission = SIP2xxRetransmission(response: SIPDialogTests.ok())
+        var retransmission = SIPResponseRetransmission(response: SIPDialogTests.ok())
         #expect(retransmission.start(reliable: false) == [.send(SIPDialogTests.ok()), .startTimer(.milliseconds(500))])
         var resentAt: [Duration] = []
         var now = Duration.milliseconds(500)
@@ -116,7 +116,7 @@ import Testing
     }
 
     @Test func withoutAnAckTheCallEndsAfter64T1() {
-        var retransmission = SIP2xxRetransmission(response: SIPDialogTests.ok())
+        var retransmission = SIPResponseRetransmission(response: SIPDialogTests.ok())
         _ = retransmission.start(reliable: false)
         var sent = 1, total = Duration.milliseconds(500)
         while true {
@@ -127,7 +127,7 @@ import Testing
             #expect(sent < 20)
         }
         #expect(total == .seconds(32) && sent == 11)
-        var overTCP = SIP2xxRetransmission(response: SIPDialogTests.ok())
+        var overTCP = SIPResponseRetransmission(response: SIPDialogTests.ok())
         #expect(overTCP.start(reliable: true).last == .startTimer(.seconds(32)))
         #expect(overTCP.timerFired(reliable: true) == [.ackTimedOut])
     }

@@ -42,6 +42,10 @@ extension ConfigurationKey {
     public static let trunkUsername = ConfigurationKey("sip.trunk_username", .string, default: nil, "User name of the trunk registration (also the address-of-record user).")
     public static let trunkPassword = ConfigurationKey("sip.trunk_password", .secret, default: nil, "Digest password of the trunk registration; never printed.")
     public static let trunkExpires = ConfigurationKey("sip.trunk_expires", .duration, default: "300s", "Registration lifetime asked of the trunk; refreshed at 80 % of what it grants.")
+    public static let trunkKeepalive = ConfigurationKey("sip.trunk_keepalive", .duration, default: "30s", "Interval of OPTIONS keep-alives to the trunk (its state is logged when it changes); 0s disables them.")
+    public static let calledNumberSource = ConfigurationKey("sip.called_number_source", .enumeration, default: "request_uri", allowed: ["request_uri", "to", "p_called_party_id", "diversion"], "Where the trunk puts the dialled number (the user's DID): the Request-URI, To, P-Called-Party-ID, or the number the call was forwarded from (Diversion, else History-Info).")
+    public static let trustedIdentitySources = ConfigurationKey("sip.trusted_identity_sources", .string, default: nil, "Comma-separated IP addresses whose P-Asserted-Identity and verstat are believed (RFC 3325); the trunk registrar's address is always trusted. From anyone else they are ignored.")
+    public static let minSessionExpires = ConfigurationKey("sip.min_session_expires", .duration, default: "90s", "Smallest session-timer interval accepted (RFC 4028 Min-SE); shorter requests get 422. RFC 4028 forbids less than 90s on the wire; lower values exist for tests.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
     public static let mediaPublicAddress = ConfigurationKey("media.public_address", .string, default: nil, "Address written into SDP c= lines; defaults to the address the media role binds.")
@@ -59,7 +63,7 @@ extension ConfigurationKey {
     /// Every setting, in the order docs/configuration.md lists them.
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipPublicHost,
-        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires,
+        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedIdentitySources, .minSessionExpires,
         .rtpPortMin, .rtpPortMax, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]

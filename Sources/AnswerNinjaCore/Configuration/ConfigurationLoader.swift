@@ -82,7 +82,10 @@ public struct ConfigurationLoader: Sendable {
                 port: reader.port(.sipPort),
                 tlsPort: reader.port(.sipTLSPort).nonZero,
                 publicHost: reader.optionalHost(.sipPublicHost),
-                trunk: reader.trunk()
+                trunk: reader.trunk(),
+                calledNumberSource: reader.enumeration(.calledNumberSource),
+                trustedIdentitySources: reader.addressList(.trustedIdentitySources),
+                minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1)
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
@@ -265,6 +268,7 @@ private struct ValueReader {
         let (username, _) = raw(.trunkUsername)
         let (password, _) = raw(.trunkPassword)
         let expires = duration(.trunkExpires)
+        let keepalive = duration(.trunkKeepalive)
         let given = [registrar, username, password].map { ($0 ?? "").isEmpty == false }
         guard given.contains(true) else { return nil }
         guard given.allSatisfy({ $0 }), let registrar, let username, let password else {
@@ -279,7 +283,27 @@ private struct ValueReader {
             problems.append("\(ConfigurationKey.trunkExpires.environmentName) must be at least 60s")
             return nil
         }
-        return NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires)
+        return NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires, keepalive: keepalive > .zero ? keepalive : nil)
+    }
+
+    /// A comma-separated list of IP addresses (empty when unset).
+    mutating func addressList(_ key: ConfigurationKey) -> [String] {
+        let (value, origin) = raw(key)
+        let items = (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for item in items where !(item.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }) {
+            problems.append("\(origin) must list IP addresses separated by commas, got \"\(item)\"")
+        }
+        return items
+    }
+
+    /// A duration in whole seconds, at least `minimum`.
+    mutating func wholeSeconds(_ key: ConfigurationKey, atLeast minimum: Int) -> Int {
+        let value = duration(key)
+        let seconds = Int(value.components.seconds)
+        if seconds < minimum || value != .seconds(seconds) {
+            problems.append("\(key.environmentName) must be whole seconds, at least \(minimum)s")
+        }
+        return seconds
     }
 
     mutating func duration(_ key: ConfigurationKey) -> Duration {

@@ -15,6 +15,12 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var tlsPort: Int?
         public var publicHost: String?
         public var trunk: Trunk?
+        /// `request_uri`, `to`, `p_called_party_id` or `diversion` (the gateway's SIPCallIdentity.CalledNumberSource).
+        public var calledNumberSource: String
+        /// Addresses whose P-Asserted-Identity is believed, besides the trunk's.
+        public var trustedIdentitySources: [String]
+        /// RFC 4028 Min-SE, whole seconds.
+        public var minSessionExpires: Int
     }
 
     /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.
@@ -23,9 +29,11 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var username: String
         public var password: String
         public var expires: Duration
+        /// OPTIONS keep-alive interval; nil when disabled.
+        public var keepalive: Duration?
 
         /// Never shows the password.
-        public var description: String { "Trunk(registrar: \(registrar), username: \(username), expires: \(expires))" }
+        public var description: String { "Trunk(registrar: \(registrar), username: \(username), expires: \(expires), keepalive: \(keepalive.map { "\($0)" } ?? "off"))" }
     }
 
     public struct Media: Sendable, Equatable {

@@ -46,7 +46,12 @@ public struct SIPGatewayService: Service {
             pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
-            greeting: Greeting.tones(), logger: context.logger
+            greeting: Greeting.tones(), logger: context.logger,
+            settings: SIPUserAgent.Settings(
+                calledNumberSource: SIPCallIdentity.CalledNumberSource(rawValue: configuration.sip.calledNumberSource) ?? .requestURI,
+                trustedIdentitySources: trusted.union(configuration.sip.trustedIdentitySources),
+                minSessionExpires: configuration.sip.minSessionExpires
+            )
         )
         agentBox.agent = agent
         if let trunk = configuration.sip.trunk { await agent.register(with: trunk) }

@@ -14,58 +14,73 @@ import SIPTransport
 import SRTP
 
 /// The gateway's user agent core over SIP/UDP and TCP, until the screening pipeline (issue 7) takes calls over: it answers
-/// INVITEs with SDP (G.711, SRTP when offered), plays the greeting, records the caller to
-/// `data_dir/recordings/<Call-ID>.wav`, and ends the call on BYE from either side (ours after `maximumDuration`).
-/// OPTIONS is answered 200; what the policy refuses gets its 405/415/416/420; requests in unknown dialogs 481.
+/// INVITEs with SDP (G.711, SRTP when offered) — with a reliable 180 first when the caller requires 100rel (RFC 3262),
+/// and with the session timer it asked for (RFC 4028) —, plays the greeting, records the caller to
+/// `data_dir/recordings/<Call-ID>.wav`, takes DTMF sent in INFO, and ends the call on BYE from either side (ours after
+/// `maximumDuration`, or when a session timer runs out) with a Reason (RFC 3326). OPTIONS is answered 200; REFER is
+/// declined; what the policy refuses gets its 405/415/416/420; requests in unknown dialogs 481.
 ///
 /// An actor: messages from the transport and fired timers arrive in order; transactions and dialogs are the
-/// wire-layer state machines, their actions performed here.
+/// wire-layer state machines, their actions performed here. Session timers and PRACK are in
+/// SIPUserAgent+Session.swift, the trunk's registration and keep-alives in SIPUserAgent+Trunk.swift.
 actor SIPUserAgent {
     struct Call {
         var dialog: SIPDialog
         var source: SIPFlow
         var session: RTPCallSession
-        var retransmission: SIP2xxRetransmission
+        var retransmission: SIPResponseRetransmission
         var negotiation: SDPAnswerer.Negotiation
+        var identity: SIPCallIdentity
+        var sessionTimer: SIPSessionTimer?
+        /// The caller's INVITE listed UPDATE in Allow: our session refreshes use it instead of a re-INVITE.
+        var peerAllowsUpdate: Bool
+        /// DTMF received in INFO requests, in order.
+        var digits = ""
+        /// The ACK of our last re-INVITE's 2xx, sent again if the 2xx is.
+        var refreshACK: SIPRequest?
         var byeSent = false
     }
 
-    private let transport: SIPTransports
+    /// What the gateway's configuration says about calls.
+    struct Settings: Sendable {
+        var calledNumberSource: SIPCallIdentity.CalledNumberSource = .requestURI
+        /// Addresses whose P-Asserted-Identity is believed.
+        var trustedIdentitySources: Set<String> = []
+        /// RFC 4028 Min-SE, seconds.
+        var minSessionExpires = 90
+        var maximumDuration: Duration = .seconds(120)
+    }
+
+    /// Who waits for a client transaction's outcome.
+    enum ClientPurpose: Sendable, Equatable {
+        case registration, keepalive, bye
+        case refresh(SIPDialog.ID)
+    }
+
+    let transport: SIPTransports
     private let group: any EventLoopGroup
-    private let pool: RTPPortPool
+    let pool: RTPPortPool
     private let answerer: SDPAnswerer
     private let mediaHost: String
     private let recordings: URL
     private let greeting: [Int16]
     /// Our Contact for UDP flows and for TCP flows (which keeps requests to us on TCP, RFC 3261 §18.1.1).
-    private let contact: String
+    let contact: String
     private let contactTCP: String
-    private let logger: Logger
-    private let maximumDuration: Duration
-    private var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
-    private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow)] = [:]
+    let logger: Logger
+    let settings: Settings
+    var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
+    private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow, purpose: ClientPurpose)] = [:]
     private var timers: [String: Task<Void, Never>] = [:]
-    private var calls: [SIPDialog.ID: Call] = [:]
-    private var registration: Registration?
-
-    /// Our registration with the trunk (RFC 3261 §10.2): one Call-ID and a rising CSeq across refreshes.
-    struct Registration {
-        let trunk: NinjaConfiguration.Trunk
-        let registrar: SIPURI
-        let destination: SIPFlow
-        let callID = SIPToken.random() + "@answer-ninja"
-        let fromTag = SIPToken.random()
-        var sequence: UInt32 = 0
-        var digest: DigestClient
-        /// Challenges answered since the last success: a second one in a row means the credentials are wrong.
-        var challenges = 0
-        var pending: SIPTransactionKey?
-        var registered = false
-    }
+    var calls: [SIPDialog.ID: Call] = [:]
+    /// INVITEs answered with a reliable 180 whose 200 waits for the PRACK.
+    var answering: [SIPDialog.ID: Answering] = [:]
+    var registration: Registration?
+    var trunkReachable: Bool?
 
     init(
         transport: SIPTransports, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
-        greeting: [Int16], logger: Logger, maximumDuration: Duration = .seconds(120)
+        greeting: [Int16], logger: Logger, settings: Settings = Settings()
     ) {
         self.transport = transport
         self.group = group
@@ -78,7 +93,7 @@ actor SIPUserAgent {
         contact = "<sip:gateway@\(host):\(transport.udpPort)>"
         contactTCP = "<sip:gateway@\(host):\(transport.tcpPort);transport=tcp>"
         self.logger = logger
-        self.maximumDuration = maximumDuration
+        self.settings = settings
     }
 
     // MARK: Incoming
@@ -119,7 +134,14 @@ actor SIPUserAgent {
     }
 
     private func receive(_ response: SIPResponse) {
-        guard let key = SIPTransactionKey.client(response), var entry = clientTransactions[key] else { return }
+        guard let key = SIPTransactionKey.client(response), var entry = clientTransactions[key] else {
+            // A 2xx to our re-INVITE resent after its transaction ended: our ACK was lost (RFC 3261 §13.2.2.4).
+            if response.statusCode / 100 == 2, let id = SIPDialog.id(ofReceived: .response(response)), let call = calls[id], let ack = call.refreshACK,
+               response.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.sequence == ack.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.sequence {
+                transport.send(.request(ack), to: call.source)
+            }
+            return
+        }
         let actions = entry.transaction.receive(response)
         clientTransactions[key] = entry
         perform(actions, client: key, to: entry.destination)
@@ -140,57 +162,121 @@ actor SIPUserAgent {
             var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
             response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
             response.headers.add("Accept", "application/sdp")
+            response.headers.add("Supported", Self.supported)
             respond(withTag(response), key: key)
         case ("INVITE", false):
             await answer(request, key: key, source: source)
-        case ("BYE", true):
-            guard let id = SIPDialog.id(ofReceived: .request(request)), var call = calls[id] else {
-                respond(SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist"), key: key)
-                return
-            }
-            try? call.dialog.receive(request)
-            respond(SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK"), key: key)
-            await end(id, call: call, side: "remote")
         case ("CANCEL", _):
-            respond(SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK"), key: key)
-            // The INVITE it cancels shares the branch; once answered, CANCEL has no effect (§9.2).
-            var invite = request
-            invite.method = "INVITE"
-            if let inviteKey = SIPTransactionKey.server(invite), var entry = transactions[inviteKey], entry.transaction.state == .proceeding {
-                let terminated = SIPServerTransaction.response(to: entry.transaction.request, statusCode: 487, reasonPhrase: "Request Terminated")
-                let actions = entry.transaction.respond(withTag(terminated))
-                transactions[inviteKey] = entry
-                perform(actions, server: inviteKey, to: entry.source)
-            }
-        case (_, true):
-            guard let id = SIPDialog.id(ofReceived: .request(request)), calls[id] != nil else {
-                respond(SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist"), key: key)
-                return
-            }
-            do {
-                try calls[id]!.dialog.receive(request)
-            } catch {
-                respond(SIPServerTransaction.response(to: request, statusCode: 500, reasonPhrase: "Server Internal Error"), key: key)
-                return
-            }
-            if request.method == "INVITE" || request.method == "UPDATE", request.body.readableBytes > 0, let call = calls[id] {
-                // A re-offer (hold, resume): answered from the same port; the media keeps flowing as it was.
-                guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session.localPort, previous: call.negotiation) else {
-                    respond(SIPServerTransaction.response(to: request, statusCode: 488, reasonPhrase: "Not Acceptable Here"), key: key)
-                    return
-                }
-                calls[id]?.negotiation = negotiation
-                var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
-                response.headers.add("Contact", contact(for: source))
-                response.headers.add("Content-Type", "application/sdp")
-                response.body = ByteBuffer(string: negotiation.answer.serialized)
-                respond(response, key: key)
+            await cancel(request, key: key)
+        case ("REFER", _):
+            // Transfers are not offered (yet): declined, the call goes on (RFC 3515 §2.4.2).
+            if inDialog, SIPDialog.id(ofReceived: .request(request)).flatMap({ calls[$0] }) == nil {
+                respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
             } else {
-                respond(SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK"), key: key)
+                respond(withTag(Self.response(to: request, 603, "Decline")), key: key)
             }
+        case ("REGISTER", _):
+            respond(withTag(Self.response(to: request, 403, "Forbidden (this gateway has no registrar yet)")), key: key)
+        case ("PRACK", true):
+            await prack(request, key: key)
+        case (_, true):
+            await handleInDialog(request, key: key, source: source)
         default:
-            respond(SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist"), key: key)
+            respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
         }
+    }
+
+    /// A request in a confirmed dialog: BYE, a re-INVITE or UPDATE (re-offer, session refresh), INFO (DTMF).
+    private func handleInDialog(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) async {
+        guard let id = SIPDialog.id(ofReceived: .request(request)), calls[id] != nil else {
+            respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
+            return
+        }
+        do {
+            try calls[id]!.dialog.receive(request)
+        } catch {
+            respond(Self.response(to: request, 500, "Server Internal Error (\(error.message))"), key: key)
+            return
+        }
+        switch request.method {
+        case "BYE":
+            respond(Self.response(to: request, 200, "OK"), key: key)
+            let reason = request.headers.first("Reason").flatMap { try? SIPReason(parsing: $0[...]) }
+            await end(id, side: "remote", reason: reason)
+        case "INVITE", "UPDATE":
+            refreshed(request, id: id, key: key, source: source)
+        case "INFO":
+            info(request, id: id, key: key)
+        case "NOTIFY":
+            respond(Self.response(to: request, 481, "Subscription Does Not Exist"), key: key)
+        default:
+            respond(Self.response(to: request, 200, "OK"), key: key)
+        }
+    }
+
+    /// A re-INVITE or UPDATE: a re-offer (hold, resume) answered from the same port, and a session refresh. A
+    /// re-INVITE without an offer gets ours (unchanged, so its version too) and its answer comes in the ACK.
+    private func refreshed(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow) {
+        guard var call = calls[id] else { return }
+        let timer = SIPSessionTimer.negotiate(request, minimum: settings.minSessionExpires)
+        if case .tooSmall(let minimum) = timer {
+            var response = Self.response(to: request, 422, "Session Interval Too Small")
+            response.headers.add("Min-SE", String(minimum))
+            respond(response, key: key)
+            return
+        }
+        var response = Self.response(to: request, 200, "OK")
+        if request.body.readableBytes > 0 {
+            guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session.localPort, previous: call.negotiation) else {
+                respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
+                return
+            }
+            call.negotiation = negotiation
+            response.headers.add("Content-Type", "application/sdp")
+            response.body = ByteBuffer(string: negotiation.answer.serialized)
+        } else if request.method == "INVITE" {
+            response.headers.add("Content-Type", "application/sdp")
+            response.body = ByteBuffer(string: call.negotiation.answer.serialized)
+        }
+        response.headers.add("Contact", contact(for: source))
+        response.headers.add("Supported", Self.supported)
+        if case .accepted(let negotiated) = timer {
+            for field in negotiated.responseHeaders { response.headers.add(field.name, field.value) }
+            call.sessionTimer = negotiated
+        } else {
+            call.sessionTimer = nil
+        }
+        calls[id] = call
+        if request.method == "INVITE" {
+            send2xx(response, to: id, key: key)
+        } else {
+            respond(response, key: key)
+        }
+        startSessionTimer(id)
+    }
+
+    /// CANCEL (§9.2): 200 for it and 487 for the INVITE it names while that is still unanswered; once answered, the
+    /// CANCEL has no effect; 481 when it names no INVITE we know.
+    private func cancel(_ request: SIPRequest, key: SIPTransactionKey) async {
+        var invite = request
+        invite.method = "INVITE"
+        guard let inviteKey = SIPTransactionKey.server(invite), var entry = transactions[inviteKey] else {
+            respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
+            return
+        }
+        respond(Self.response(to: request, 200, "OK"), key: key)
+        guard entry.transaction.state == .proceeding else { return }
+        let reason = request.headers.first("Reason").flatMap { try? SIPReason(parsing: $0[...]) }
+        let terminated = withTag(SIPServerTransaction.response(to: entry.transaction.request, statusCode: 487, reasonPhrase: "Request Terminated"))
+        let actions = entry.transaction.respond(terminated)
+        transactions[inviteKey] = entry
+        perform(actions, server: inviteKey, to: entry.source)
+        // A call held for its PRACK is released with its RTP port.
+        if let id = answering.first(where: { $0.value.key == inviteKey })?.key, let held = answering.removeValue(forKey: id) {
+            cancelTimer("100rel|\(id.callID)")
+            _ = await held.call.session.stop(pool: pool, now: Self.now())
+        }
+        logger.info("call cancelled", metadata: ["call_id": "\(request.headers.first("Call-ID") ?? "")", "reason": "\(reason.map(Self.describe) ?? "none")"])
     }
 
     private func answer(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) async {
@@ -198,13 +284,20 @@ actor SIPUserAgent {
         do {
             offer = try Self.offer(in: request)
         } catch {
-            respond(SIPServerTransaction.response(to: request, statusCode: 400, reasonPhrase: "Bad Request (\(error.message))"), key: key)
+            respond(Self.response(to: request, 400, "Bad Request (\(error.message))"), key: key)
             return
         }
         guard let audio = offer.media.first(where: { $0.type == "audio" && $0.port != 0 }), let address = (audio.connection ?? offer.connection)?.address,
               let remote = try? SocketAddress(ipAddress: address, port: audio.port)
         else {
-            respond(SIPServerTransaction.response(to: request, statusCode: 488, reasonPhrase: "Not Acceptable Here (no audio stream)"), key: key)
+            respond(Self.response(to: request, 488, "Not Acceptable Here (no audio stream)"), key: key)
+            return
+        }
+        let timer = SIPSessionTimer.negotiate(request, minimum: settings.minSessionExpires)
+        if case .tooSmall(let minimum) = timer {
+            var response = withTag(Self.response(to: request, 422, "Session Interval Too Small"))
+            response.headers.add("Min-SE", String(minimum))
+            respond(response, key: key)
             return
         }
         let session: RTPCallSession
@@ -219,63 +312,94 @@ actor SIPUserAgent {
                 group: group, now: Self.now()
             )
         } catch let error as SDPError {
-            respond(SIPServerTransaction.response(to: request, statusCode: error.sipStatus, reasonPhrase: error.sipStatus == 488 ? "Not Acceptable Here" : "Bad Request"), key: key)
+            respond(Self.response(to: request, error.sipStatus, error.sipStatus == 488 ? "Not Acceptable Here" : "Bad Request"), key: key)
             return
         } catch {
-            respond(SIPServerTransaction.response(to: request, statusCode: 503, reasonPhrase: "Service Unavailable (media)"), key: key)
+            respond(Self.response(to: request, 503, "Service Unavailable (media)"), key: key)
             return
         }
         // The answer with the port the session got.
         negotiation.setLocalPort(session.localPort)
-        let answer = negotiation.answer
-        var response = withTag(SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK"))
+        var response = withTag(Self.response(to: request, 200, "OK"))
         response.headers.add("Contact", contact(for: source))
         response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
+        response.headers.add("Supported", Self.supported)
+        var sessionTimer: SIPSessionTimer?
+        if case .accepted(let negotiated) = timer {
+            for field in negotiated.responseHeaders { response.headers.add(field.name, field.value) }
+            sessionTimer = negotiated
+        }
         response.headers.add("Content-Type", "application/sdp")
-        response.body = ByteBuffer(string: answer.serialized)
+        response.body = ByteBuffer(string: negotiation.answer.serialized)
         guard let dialog = try? SIPDialog(uas: request, response: response) else {
             _ = await session.stop(pool: pool, now: Self.now())
-            respond(SIPServerTransaction.response(to: request, statusCode: 400, reasonPhrase: "Bad Request (no Contact)"), key: key)
+            respond(Self.response(to: request, 400, "Bad Request (no Contact)"), key: key)
             return
         }
         // The actor may have handled a CANCEL while the RTP port was being opened: answer only a pending INVITE.
-        guard var entry = transactions[key], entry.transaction.state == .proceeding else {
+        guard let entry = transactions[key], entry.transaction.state == .proceeding else {
             _ = await session.stop(pool: pool, now: Self.now())
             return
         }
-        _ = entry.transaction.respond(response)  // Accepted: the core retransmits the 2xx (below), not the transaction
+        let trusted = source.remote.ipAddress.map(settings.trustedIdentitySources.contains) ?? false
+        let call = Call(
+            dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
+            identity: SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted), sessionTimer: sessionTimer,
+            peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }
+        )
+        if request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) {
+            ringReliably(request, key: key, call: call, ok: response)
+        } else {
+            accept(key: key, call: call)
+        }
+    }
+
+    /// Sends the 2xx of an INVITE and starts the call: the greeting plays, the 2xx is resent until the ACK.
+    func accept(key: SIPTransactionKey, call: Call) {
+        let id = call.dialog.id
+        calls[id] = call
+        send2xx(call.retransmission.response, to: id, key: key)
+        call.session.start(playing: greeting)
+        let identity = call.identity
+        logger.info("call answered", metadata: [
+            "call_id": "\(id.callID)", "transport": "\(call.source.transportName.lowercased())", "codec": "\(call.negotiation.audio.codec.rawValue)",
+            "srtp": "\(call.negotiation.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(call.session.localPort)",
+            "called": "\(identity.called ?? "")", "called_source": "\(identity.calledSource.rawValue)", "caller": "\(identity.caller ?? "")",
+            "asserted": "\(identity.asserted ?? "")", "verstat": "\(identity.verstat ?? "")", "anonymous": "\(identity.anonymous)",
+            "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" + ($0.weRefresh ? " (we refresh)" : "") } ?? "none")",
+        ])
+        scheduleTimer("limit|\(id.callID)", after: settings.maximumDuration) { agent in
+            await agent.hangUp(id, reason: .normalClearing("Maximum call duration reached"))
+        }
+        startSessionTimer(id)
+    }
+
+    /// Sends the 2xx to an INVITE or re-INVITE of call `id`: the transaction goes to Accepted and the core resends the
+    /// 2xx until the ACK (RFC 3261 §13.3.1.4, RFC 6026).
+    private func send2xx(_ response: SIPResponse, to id: SIPDialog.ID, key: SIPTransactionKey) {
+        guard var entry = transactions[key], var call = calls[id] else { return }
+        _ = entry.transaction.respond(response)  // its one send is the retransmission's first
         transactions[key] = entry
         scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in await agent.forget(.server, key) }
-        let retransmission = SIP2xxRetransmission(response: response)
-        calls[dialog.id] = Call(dialog: dialog, source: source, session: session, retransmission: retransmission, negotiation: negotiation)
-        perform2xx(retransmission.start(reliable: source.isReliable), id: dialog.id)
-        session.start(playing: greeting)
-        logger.info("call answered", metadata: ["call_id": "\(dialog.id.callID)", "transport": "\(source.transportName.lowercased())", "codec": "\(negotiation.audio.codec.rawValue)", "srtp": "\(negotiation.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(session.localPort)"])
-        let id = dialog.id
-        scheduleTimer("limit|\(id.callID)", after: maximumDuration) { agent in await agent.hangUp(id) }
+        call.retransmission = SIPResponseRetransmission(response: response)
+        calls[id] = call
+        perform2xx(call.retransmission.start(reliable: call.source.isReliable), id: id)
     }
 
-    /// Ends the call from our side: BYE in the dialog.
-    func hangUp(_ id: SIPDialog.ID) async {
+    /// Ends the call from our side: BYE in the dialog, with why (RFC 3326).
+    func hangUp(_ id: SIPDialog.ID, reason: SIPReason = .normalClearing()) async {
         guard var call = calls[id], !call.byeSent else { return }
         call.byeSent = true
-        let via = SIPVia.outgoing(
-            transport: call.source.transportName, host: transport.host, port: call.source.isReliable ? transport.tcpPort : transport.udpPort
-        )
-        let bye = call.dialog.makeRequest(method: "BYE", via: via, contact: contact(for: call.source))
+        var bye = call.dialog.makeRequest(method: "BYE", via: via(for: call.source), contact: contact(for: call.source))
+        bye.headers.add("Reason", reason.serialized)
         calls[id] = call
-        if let key = SIPTransactionKey.client(bye) {
-            let transaction = SIPClientTransaction(request: bye, reliable: call.source.isReliable)
-            clientTransactions[key] = (transaction, call.source)
-            perform(transaction.start(), client: key, to: call.source)
-        }
-        await end(id, call: call, side: "local")
+        startClientTransaction(bye, to: call.source, purpose: .bye)
+        await end(id, side: "local", reason: reason)
     }
 
-    private func end(_ id: SIPDialog.ID, call: Call, side: String) async {
-        calls[id] = nil
-        cancelTimer("2xx|\(id.callID)")
-        cancelTimer("limit|\(id.callID)")
+    private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) async {
+        guard let call = calls.removeValue(forKey: id) else { return }
+        for timer in ["2xx", "limit", "session"] { cancelTimer("\(timer)|\(id.callID)") }
         let report = await call.session.stop(pool: pool, now: Self.now())
         let file = recordings.appendingPathComponent(Self.fileName(for: id.callID) + ".wav")
         var buffer = ByteBuffer()
@@ -287,21 +411,30 @@ actor SIPUserAgent {
             logger.error("recording not written", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
         }
         logger.info("call ended", metadata: [
-            "call_id": "\(id.callID)", "hangup_side": "\(side)", "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
+            "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
+            "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
             "dropped_other_sources": "\(report.droppedFromOtherSources)", "recording": "\(file.path)",
         ])
     }
 
     // MARK: Actions
 
-    private func respond(_ response: SIPResponse, key: SIPTransactionKey) {
+    func respond(_ response: SIPResponse, key: SIPTransactionKey) {
         guard var entry = transactions[key] else { return }
         let actions = entry.transaction.respond(response)
         transactions[key] = entry
         perform(actions, server: key, to: entry.source)
     }
 
-    private enum Side: String, Sendable { case server, client }
+    /// Sends `request` in a new client transaction whose outcome goes to `purpose`.
+    func startClientTransaction(_ request: SIPRequest, to destination: SIPFlow, purpose: ClientPurpose) {
+        guard let key = SIPTransactionKey.client(request) else { return }
+        let transaction = SIPClientTransaction(request: request, reliable: destination.isReliable)
+        clientTransactions[key] = (transaction, destination, purpose)
+        perform(transaction.start(), client: key, to: destination)
+    }
+
+    enum Side: String, Sendable { case server, client }
 
     private func perform(_ actions: [SIPTransactionAction], server key: SIPTransactionKey, to destination: SIPFlow) {
         perform(actions, side: .server, key: key, to: destination)
@@ -311,8 +444,10 @@ actor SIPUserAgent {
         perform(actions, side: .client, key: key, to: destination)
     }
 
-    /// Carries out a transaction's actions: sends, (re)starts and cancels its timers, forgets it when it ends.
+    /// Carries out a transaction's actions: sends, (re)starts and cancels its timers, forgets it when it ends, and
+    /// hands a client transaction's final response or time-out to whoever started it.
     private func perform(_ actions: [SIPTransactionAction], side: Side, key: SIPTransactionKey, to destination: SIPFlow) {
+        let purpose = side == .client ? clientTransactions[key]?.purpose : nil
         for action in actions {
             switch action {
             case .send(let message): transport.send(message, to: destination)
@@ -322,12 +457,30 @@ actor SIPUserAgent {
                 }
             case .cancelTimer(let timer): cancelTimer(Self.timerName(side, key, timer))
             case .terminated: forget(side, key)
-            case .deliver(.response(let response)) where side == .client && key == registration?.pending:
-                registrationAnswered(response)
-            case .timedOut where side == .client && key == registration?.pending:
-                registrationFailed("no answer from the registrar")
-            case .deliver, .timedOut, .ackNotReceived: break
+            case .deliver(.response(let response)) where response.statusCode >= 200:
+                if let purpose { clientAnswered(purpose, response: response, destination: destination) }
+            case .timedOut:
+                if let purpose { clientTimedOut(purpose) }
+            case .deliver, .ackNotReceived: break
             }
+        }
+    }
+
+    private func clientAnswered(_ purpose: ClientPurpose, response: SIPResponse, destination: SIPFlow) {
+        switch purpose {
+        case .registration: registrationAnswered(response)
+        case .keepalive: trunkAnswered(true)
+        case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
+        case .bye: break
+        }
+    }
+
+    private func clientTimedOut(_ purpose: ClientPurpose) {
+        switch purpose {
+        case .registration: registrationFailed("no answer from the registrar")
+        case .keepalive: trunkAnswered(false)
+        case .refresh(let id): Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out")) }
+        case .bye: break
         }
     }
 
@@ -335,14 +488,14 @@ actor SIPUserAgent {
         "\(side.rawValue)|\(key)|\(timer.rawValue)"
     }
 
-    private func perform2xx(_ actions: [SIP2xxRetransmission.Action], id: SIPDialog.ID) {
+    private func perform2xx(_ actions: [SIPResponseRetransmission.Action], id: SIPDialog.ID) {
         guard let call = calls[id] else { return }
         for action in actions {
             switch action {
             case .send(let response): transport.send(.response(response), to: call.source)
             case .startTimer(let duration): scheduleTimer("2xx|\(id.callID)", after: duration) { agent in await agent.retransmit2xx(id) }
             case .cancelTimer: cancelTimer("2xx|\(id.callID)")
-            case .ackTimedOut: Task { await self.hangUp(id) }
+            case .ackTimedOut: Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "No ACK for the 200")) }
             }
         }
     }
@@ -377,7 +530,7 @@ actor SIPUserAgent {
         for timer in SIPTimer.allCases { cancelTimer(Self.timerName(side, key, timer)) }
     }
 
-    private func scheduleTimer(_ name: String, after duration: Duration, _ body: @escaping @Sendable (SIPUserAgent) async -> Void) {
+    func scheduleTimer(_ name: String, after duration: Duration, _ body: @escaping @Sendable (SIPUserAgent) async -> Void) {
         timers[name]?.cancel()
         timers[name] = Task { [weak self] in
             try? await Task.sleep(for: duration)
@@ -389,121 +542,44 @@ actor SIPUserAgent {
 
     private func timerDone(_ name: String) { timers[name] = nil }
 
-    private func cancelTimer(_ name: String) {
+    func cancelTimer(_ name: String) {
         timers.removeValue(forKey: name)?.cancel()
     }
 
-    // MARK: Registration with the trunk
-
-    /// Registers with `trunk` and keeps the registration fresh.
-    func register(with trunk: NinjaConfiguration.Trunk) {
-        guard let uri = try? SIPURI(parsing: trunk.registrar[...]) else {
-            logger.error("trunk registrar is not a SIP URI", metadata: ["registrar": "\(trunk.registrar)"])
-            return
-        }
-        let host: String
-        switch uri.host {
-        case .ipv4(let address), .ipv6(let address): host = address
-        case .name(let name):
-            logger.error("trunk registrar must be an IP address until RFC 3263 lookups arrive", metadata: ["registrar": "\(name)"])
-            return
-        }
-        guard let address = try? SocketAddress(ipAddress: host, port: uri.port ?? 5060) else { return }
-        let transportTCP = (uri.parameters["transport"] ?? nil)?.lowercased() == "tcp"
-        if transportTCP { logger.warning("trunk registration over TCP is not supported yet; using UDP") }
-        registration = Registration(trunk: trunk, registrar: uri, destination: .udp(address), digest: DigestClient(username: trunk.username, password: trunk.password))
-        sendRegister(credentials: nil)
-    }
-
-    private func sendRegister(credentials: DigestCredentials?, proxy: Bool = false) {
-        guard var registration else { return }
-        registration.sequence += 1
-        let registrarHost = registration.registrar.host.description
-        let aor = "<sip:\(registration.trunk.username)@\(registrarHost)>"
-        let expires = Int(registration.trunk.expires.components.seconds)
-        var headers = SIPHeaders()
-        let via = SIPVia.outgoing(transport: "UDP", host: transport.host, port: transport.udpPort)
-        headers.add("Via", via.serialized)
-        headers.add("Max-Forwards", "70")
-        headers.add("From", aor + ";tag=\(registration.fromTag)")
-        headers.add("To", aor)
-        headers.add("Call-ID", registration.callID)
-        headers.add("CSeq", "\(registration.sequence) REGISTER")
-        headers.add("Contact", contact + ";expires=\(expires)")
-        headers.add("Expires", String(expires))
-        headers.add("User-Agent", "Answer Ninja \(AnswerNinjaVersion.current)")
-        if let credentials { headers.add(proxy ? "Proxy-Authorization" : "Authorization", credentials.headerValue) }
-        let request = SIPRequest(method: "REGISTER", uri: .sip(SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port)), headers: headers)
-        guard let key = SIPTransactionKey.client(request) else { return }
-        registration.pending = key
-        self.registration = registration
-        let transaction = SIPClientTransaction(request: request, reliable: false)
-        clientTransactions[key] = (transaction, registration.destination)
-        perform(transaction.start(), client: key, to: registration.destination)
-    }
-
-    private func registrationAnswered(_ response: SIPResponse) {
-        guard var registration, response.statusCode >= 200 else { return }
-        switch response.statusCode {
-        case 200..<300:
-            registration.challenges = 0
-            let requested = Int(registration.trunk.expires.components.seconds)
-            // What the registrar granted: our Contact's expires, else the Expires header, else what we asked.
-            let granted = response.headers.list("Contact").compactMap { try? SIPNameAddress(parsing: $0[...]) }
-                .compactMap { ($0.parameters["expires"] ?? nil).flatMap { Int($0) } }.first
-                ?? response.headers.first("Expires").flatMap { Int($0) } ?? requested
-            if !registration.registered {
-                logger.info("registered", metadata: ["registrar": "\(registration.trunk.registrar)", "user": "\(registration.trunk.username)", "expires": "\(granted)"])
-            }
-            registration.registered = true
-            self.registration = registration
-            scheduleTimer("register", after: .seconds(max(30, granted * 8 / 10))) { agent in await agent.refreshRegistration() }
-        case 401, 407:
-            registration.challenges += 1
-            self.registration = registration
-            let header = response.headers.first(response.statusCode == 401 ? "WWW-Authenticate" : "Proxy-Authenticate") ?? ""
-            guard registration.challenges <= 2, let challenge = try? DigestChallenge(parsing: header) else {
-                registrationFailed("\(response.statusCode) \(response.reasonPhrase): the credentials were refused")
-                return
-            }
-            let credentials = self.registration!.digest.credentials(for: challenge, method: "REGISTER", uri: SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port).serialized)
-            sendRegister(credentials: credentials, proxy: response.statusCode == 407)
-        default:
-            registrationFailed("\(response.statusCode) \(response.reasonPhrase)")
-        }
-    }
-
-    private func registrationFailed(_ reason: String) {
-        guard var registration else { return }
-        registration.registered = false
-        registration.challenges = 0
-        self.registration = registration
-        logger.warning("registration failed", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
-        scheduleTimer("register", after: .seconds(60)) { agent in await agent.refreshRegistration() }
-    }
-
-    private func refreshRegistration() {
-        guard registration != nil else { return }
-        sendRegister(credentials: nil)
-    }
-
     func shutdown() async {
-        for id in Array(calls.keys) { await hangUp(id) }
+        for id in Array(calls.keys) { await hangUp(id, reason: .normalClearing("Gateway shutting down")) }
         for task in timers.values { task.cancel() }
         timers.removeAll()
     }
 
     // MARK: Helpers
 
-    private func contact(for flow: SIPFlow) -> String { flow.isReliable ? contactTCP : contact }
+    /// The extensions we support, for Supported in our responses.
+    static let supported = "100rel, timer"
 
-    private func withTag(_ response: SIPResponse) -> SIPResponse {
+    func contact(for flow: SIPFlow) -> String { flow.isReliable ? contactTCP : contact }
+
+    /// The Via of a request we send on `flow`.
+    func via(for flow: SIPFlow) -> SIPVia {
+        SIPVia.outgoing(transport: flow.transportName, host: transport.host, port: flow.isReliable ? transport.tcpPort : transport.udpPort)
+    }
+
+    static func response(to request: SIPRequest, _ code: Int, _ reason: String) -> SIPResponse {
+        SIPServerTransaction.response(to: request, statusCode: code, reasonPhrase: reason)
+    }
+
+    func withTag(_ response: SIPResponse) -> SIPResponse {
         var response = response
         if let to = response.headers.first("To"), var address = try? SIPNameAddress(parsing: to[...]), address.tag == nil {
             address.parameters.set("tag", SIPToken.random())
             response.headers.set("To", address.serialized)
         }
         return response
+    }
+
+    /// `Q.850 16 "Normal call clearing"` for the logs.
+    static func describe(_ reason: SIPReason) -> String {
+        [reason.protocolName, reason.cause.map(String.init), reason.text.map { "\"\($0)\"" }].compactMap { $0 }.joined(separator: " ")
     }
 
     static func offer(in request: SIPRequest) throws(SDPError) -> SessionDescription {
@@ -519,7 +595,6 @@ actor SIPUserAgent {
         }
         return try SessionDescription(parsing: String(decoding: body.readableBytesView, as: UTF8.self))
     }
-
 
     static func now() -> MediaInstant { MediaInstant(.now()) }
 

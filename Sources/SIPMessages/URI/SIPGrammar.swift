@@ -89,6 +89,21 @@ enum SIPGrammar {
         return text[start..<end]
     }
 
+    /// The content of a quoted string (`"a \\"b\\""` → `a "b"`): quotes removed, quoted-pairs resolved.
+    static func unquoted(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        var escaped = false
+        for byte in text.utf8.dropFirst().dropLast() {
+            if escaped || byte != 0x5C {
+                bytes.append(byte)
+                escaped = false
+            } else {
+                escaped = true
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Splits `text` at the ASCII `separator` where it is outside a quoted string (with `\` escapes) and outside
     /// `<...>`, on its UTF-8 bytes.
     static func split(_ text: Substring, at separator: Character) -> [Substring] {

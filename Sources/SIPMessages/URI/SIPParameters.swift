@@ -82,6 +82,15 @@ public struct SIPParameters: Sendable, Equatable, Sequence {
         return result
     }
 
+    /// A header value with parameters (`value;name=x;flag`): the value, trimmed, and its parameters.
+    static func valueAndParameters(_ raw: Substring, what: String) throws(SIPMessageError) -> (value: Substring, parameters: SIPParameters) {
+        let parts = SIPGrammar.split(raw, at: ";")
+        let value = SIPGrammar.trimmed(parts[0])
+        guard parts.count > 1 else { return (value, SIPParameters()) }
+        let rest = raw[raw.utf8.index(after: parts[0].endIndex)...]
+        return (value, try parse(rest, allowWhitespace: true, what: what))
+    }
+
     /// A quoted string whose closing quote is escaped (`"abc\"`): unterminated.
     private static func isEscapedQuote(_ value: Substring) -> Bool {
         var backslashes = 0

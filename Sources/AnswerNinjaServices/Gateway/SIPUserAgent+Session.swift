@@ -1,0 +1,166 @@
+import Logging
+import NIOCore
+import SIPDialogs
+import SIPMessages
+import SIPTransactions
+import SIPTransport
+
+/// Reliable provisional responses (RFC 3262), session timers (RFC 4028) and DTMF in INFO.
+extension SIPUserAgent {
+    /// An INVITE answered with a reliable 180 (the caller required 100rel): its 200 is ready and waits for the PRACK.
+    struct Answering {
+        var key: SIPTransactionKey
+        var call: Call
+        var ringing: SIPResponseRetransmission
+        var responseNumber: UInt32
+        var inviteSequence: SIPCSeq
+    }
+
+    // MARK: RFC 3262
+
+    /// Sends 180 Ringing reliably (Require: 100rel, RSeq), resent at T1 doubling until its PRACK; the 200 follows the
+    /// PRACK. Without a PRACK in 64·T1 the INVITE is rejected with a 5xx (§3).
+    func ringReliably(_ request: SIPRequest, key: SIPTransactionKey, call: Call, ok: SIPResponse) {
+        guard let cseq = request.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) }) else { return }
+        let responseNumber = UInt32.random(in: 1...(1 << 31) - 1)
+        var ringing = Self.response(to: request, 180, "Ringing")
+        ringing.headers.set("To", ok.headers.first("To") ?? "")
+        ringing.headers.add("Contact", contact(for: call.source))
+        ringing.headers.add("Require", "100rel")
+        ringing.headers.add("RSeq", String(responseNumber))
+        respond(ringing, key: key)
+        let id = call.dialog.id
+        let retransmission = SIPResponseRetransmission(response: ringing, cappedAtT2: false)
+        let first = retransmission.start(reliable: call.source.isReliable).filter { if case .send = $0 { false } else { true } }
+        answering[id] = Answering(key: key, call: call, ringing: retransmission, responseNumber: responseNumber, inviteSequence: cseq)
+        performReliable(first, id: id)
+    }
+
+    private func performReliable(_ actions: [SIPResponseRetransmission.Action], id: SIPDialog.ID) {
+        guard let held = answering[id] else { return }
+        for action in actions {
+            switch action {
+            case .send(let response): transport.send(.response(response), to: held.call.source)
+            case .startTimer(let duration): scheduleTimer("100rel|\(id.callID)", after: duration) { agent in await agent.resendRinging(id) }
+            case .cancelTimer: cancelTimer("100rel|\(id.callID)")
+            case .ackTimedOut: Task { await self.noPrack(id) }
+            }
+        }
+    }
+
+    private func resendRinging(_ id: SIPDialog.ID) {
+        guard var held = answering[id] else { return }
+        let actions = held.ringing.timerFired(reliable: held.call.source.isReliable)
+        answering[id] = held
+        performReliable(actions, id: id)
+    }
+
+    private func noPrack(_ id: SIPDialog.ID) async {
+        guard let held = answering.removeValue(forKey: id) else { return }
+        cancelTimer("100rel|\(id.callID)")
+        var rejected = held.call.retransmission.response
+        rejected.statusCode = 504
+        rejected.reasonPhrase = "Server Time-out (no PRACK for the reliable 180)"
+        rejected.body = ByteBuffer()
+        for name in ["Content-Type", "Contact", "Allow", "Supported", "Session-Expires", "Require"] { rejected.headers.remove(name) }
+        respond(rejected, key: held.key)
+        _ = await held.call.session.stop(pool: pool, now: Self.now())
+        logger.warning("call failed", metadata: ["call_id": "\(id.callID)", "reason": "no PRACK for the reliable 180"])
+    }
+
+    /// PRACK (§4): it must name our outstanding reliable provisional (RSeq and the INVITE's CSeq), else 481.
+    func prack(_ request: SIPRequest, key: SIPTransactionKey) async {
+        guard let id = SIPDialog.id(ofReceived: .request(request)), let held = answering[id],
+              let rack = request.headers.first("RAck").flatMap({ try? SIPRAck(parsing: $0[...]) }),
+              rack.responseNumber == held.responseNumber, rack.cseq == held.inviteSequence
+        else {
+            respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
+            return
+        }
+        answering[id] = nil
+        cancelTimer("100rel|\(id.callID)")
+        var call = held.call
+        try? call.dialog.receive(request)
+        respond(Self.response(to: request, 200, "OK"), key: key)
+        guard let entry = transactions[held.key], entry.transaction.state == .proceeding else {
+            _ = await call.session.stop(pool: pool, now: Self.now())
+            return
+        }
+        accept(key: held.key, call: call)
+    }
+
+    // MARK: RFC 4028
+
+    /// (Re)starts the session timer of call `id` from now: our refresh at half the interval, or the end of the call
+    /// when the far end's refresh does not come.
+    func startSessionTimer(_ id: SIPDialog.ID) {
+        guard let timer = calls[id]?.sessionTimer else {
+            cancelTimer("session|\(id.callID)")
+            return
+        }
+        switch timer.deadline {
+        case .refresh(let after):
+            scheduleTimer("session|\(id.callID)", after: after) { agent in await agent.refreshSession(id) }
+        case .expire(let after):
+            scheduleTimer("session|\(id.callID)", after: after) { agent in
+                await agent.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session timer expired"))
+            }
+        }
+    }
+
+    /// Our session refresh: an UPDATE without a body when the far end allows UPDATE, else a re-INVITE with our SDP
+    /// unchanged (same version, RFC 3264 §8).
+    private func refreshSession(_ id: SIPDialog.ID) {
+        guard var call = calls[id], let timer = call.sessionTimer, !call.byeSent else { return }
+        let method = call.peerAllowsUpdate ? "UPDATE" : "INVITE"
+        var request = call.dialog.makeRequest(method: method, via: via(for: call.source), contact: contact(for: call.source))
+        for field in timer.refreshRequestHeaders { request.headers.add(field.name, field.value) }
+        if method == "INVITE" {
+            request.headers.add("Content-Type", "application/sdp")
+            request.body = ByteBuffer(string: call.negotiation.answer.serialized)
+        }
+        calls[id] = call
+        startClientTransaction(request, to: call.source, purpose: .refresh(id))
+        logger.debug("session refresh sent", metadata: ["call_id": "\(id.callID)", "method": "\(method)"])
+    }
+
+    /// The final response to our refresh (§10): a 2xx sets the timer anew (and a re-INVITE's is ACKed); 408 and 481
+    /// end the call; anything else leaves the session as it was, refreshed again at a quarter of the interval.
+    func refreshAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
+        guard var call = calls[id], let timer = call.sessionTimer else { return }
+        let isInvite = response.headers.first("CSeq")?.uppercased().hasSuffix("INVITE") == true
+        switch response.statusCode {
+        case 200..<300:
+            if isInvite, let sequence = response.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.sequence {
+                let ack = call.dialog.makeRequest(method: "ACK", via: via(for: call.source), contact: "", sequence: sequence)
+                call.refreshACK = ack
+                transport.send(.request(ack), to: destination)
+            }
+            call.sessionTimer = timer.afterRefresh(response)
+            calls[id] = call
+            startSessionTimer(id)
+            logger.debug("session refreshed", metadata: ["call_id": "\(id.callID)", "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" } ?? "none")"])
+        case 408, 481:
+            Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: response.statusCode, text: "Session refresh failed")) }
+        default:
+            scheduleTimer("session|\(id.callID)", after: .seconds(max(1, timer.interval / 4))) { agent in await agent.refreshSession(id) }
+        }
+    }
+
+    // MARK: INFO
+
+    /// DTMF in INFO (application/dtmf-relay or application/dtmf): 200 and the digit kept with the call; a DTMF body
+    /// without a digit gets 400; other INFO bodies 200 and nothing else.
+    func info(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey) {
+        let type = request.headers.first("Content-Type") ?? ""
+        do {
+            if let dtmf = try SIPDTMFInfo(contentType: type, body: Array(request.body.readableBytesView)) {
+                calls[id]?.digits.append(dtmf.digit)
+                logger.info("dtmf", metadata: ["call_id": "\(id.callID)", "digit": "\(dtmf.digit)", "duration_ms": "\(dtmf.durationMilliseconds.map(String.init) ?? "")", "via": "info"])
+            }
+            respond(Self.response(to: request, 200, "OK"), key: key)
+        } catch {
+            respond(Self.response(to: request, 400, "Bad Request (\(error.message))"), key: key)
+        }
+    }
+}
