@@ -121,7 +121,7 @@ extension SIPUserAgent {
         }
         calls[id] = call
         startClientTransaction(request, to: call.source, purpose: .refresh(id))
-        logger.debug("session refresh sent", metadata: ["call_id": "\(id.callID)", "method": "\(method)"])
+        logger.info("session refresh sent", metadata: ["call_id": "\(id.callID)", "method": "\(method)"])
     }
 
     /// The final response to our refresh (§10): a 2xx sets the timer anew (and a re-INVITE's is ACKed); 408 and 481
@@ -139,7 +139,7 @@ extension SIPUserAgent {
             call.sessionTimer = timer.afterRefresh(response)
             calls[id] = call
             startSessionTimer(id)
-            logger.debug("session refreshed", metadata: ["call_id": "\(id.callID)", "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" } ?? "none")"])
+            logger.info("session refreshed", metadata: ["call_id": "\(id.callID)", "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" } ?? "none")"])
         case 408, 481:
             Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: response.statusCode, text: "Session refresh failed")) }
         default:
