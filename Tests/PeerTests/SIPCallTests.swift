@@ -104,7 +104,8 @@ import Testing
 
     /// Kamailio as the trunk: the gateway registers with digest (its first REGISTER is challenged), baresip calls
     /// the registered user through Kamailio, which record-routes the INVITE to the gateway; the call is answered,
-    /// the caller is recorded, and baresip's BYE reaches the gateway by the route set.
+    /// the caller is recorded, and baresip's BYE reaches the gateway by the route set. The trunk's
+    /// P-Asserted-Identity is believed (it is the trunk), and its OPTIONS keep-alives are answered.
     @Test(.enabled(if: PeerEnvironment.available("kamailio") && PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
     func theGatewayRegistersWithAKamailioTrunkAndReceivesACallThroughIt() async throws {
         let trunk = try await KamailioPeer.start(configuration: KamailioPeer.trunkConfiguration(password: "trunk-secret"))
@@ -113,6 +114,7 @@ import Testing
                 "ANSWER_NINJA_SIP_TRUNK_REGISTRAR": "sip:127.0.0.1:\(trunk.port)",
                 "ANSWER_NINJA_SIP_TRUNK_USERNAME": "demo",
                 "ANSWER_NINJA_SIP_TRUNK_PASSWORD": "trunk-secret",
+                "ANSWER_NINJA_SIP_TRUNK_KEEPALIVE": "1s",
             ])
             try await withPeer(gateway) { gateway in
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("registered") }
@@ -125,6 +127,9 @@ import Testing
                 try await withPeer(phone) { phone in
                     try await phone.dial("sip:demo@127.0.0.1:\(trunk.port)")
                     try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call answered") }
+                    let answered = gateway.process.log().split(separator: "\n").first { $0.contains("call answered") } ?? ""
+                    #expect(answered.contains(#""asserted":"+15550100""#) && answered.contains(#""verstat":"TN-Validation-Passed""#), "\(answered)")
+                    #expect(gateway.process.log().contains("trunk reachable"), "the keep-alive OPTIONS were answered")
                     try await Task.sleep(for: .seconds(4))
                     try await phone.hangUp()
                     try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }

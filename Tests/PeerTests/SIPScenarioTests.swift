@@ -26,7 +26,7 @@ import Testing
     }
 
     /// A trunk that requires 100rel and session timers: reliable 180, PRACK, then the 200 with Session-Expires and
-    /// Require: timer; DTMF 4 and # in INFO; REFER declined 603; an UPDATE refresh answered with the timer; the
+    /// Require: timer (its P-Asserted-Identity ignored: SIPp is no trusted trunk); DTMF 4 and # in INFO; REFER declined 603; an UPDATE refresh answered with the timer; the
     /// caller's BYE with its Reason logged.
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
     func prackInfoReferAndUpdate() async throws {
@@ -39,6 +39,7 @@ import Testing
             #expect(ended.contains(#""hangup_side":"remote""#) && ended.contains("Normal call clearing"), "the caller's Reason: \(ended)")
             let answered = try #require(Self.lines(gateway, containing: "call answered").first)
             #expect(answered.contains(#""session_expires":"1800s""#) && answered.contains(#""caller":"+15550199""#), "\(answered)")
+            #expect(answered.contains(#""asserted":"""#) && answered.contains(#""verstat":"""#), "an untrusted sender's P-Asserted-Identity is ignored: \(answered)")
         }
     }
 
@@ -82,4 +83,78 @@ import Testing
             #expect(Self.lines(gateway, containing: "call ended").allSatisfy { $0.contains(#""hangup_side":"remote""#) })
         }
     }
+
+    /// A lost first ACK through a lossy UDP relay the test owns (SIPp's standard caller behind it): the relay drops
+    /// the first ACK, the gateway resends its 200 (RFC 3261 §13.3.1.4), SIPp ACKs the resent 200, and the call
+    /// lives on to its BYE.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func aFirstAckLostOnTheWireIsMadeUpFor() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let acks = Counter()
+            let relay = try await LossyUDPRelay.start(target: sipPort) { direction, text in
+                direction == .toTarget && text.hasPrefix("ACK ") && acks.next() == 1
+            }
+            defer { Task { await relay.stop() } }
+            let result = try await PeerEnvironment.run(
+                try PeerEnvironment.require("sipp", package: "sip-tester"),
+                ["-sn", "uac", "-s", "demo", "127.0.0.1:\(relay.port)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()),
+                 "-mp", String(try PeerEnvironment.freePort()), "-m", "1", "-d", "3000", "-nostdin", "-timeout", "30s", "-timeout_error"],
+                timeout: .seconds(45)
+            )
+            #expect(result.status == 0, "SIPp: \(result.output.suffix(1500))")
+            let datagrams = relay.datagrams
+            let oks = datagrams.filter { $0.direction == .toClient && $0.text.hasPrefix("SIP/2.0 200") && $0.text.contains(" INVITE\r\n") }
+            let sentAcks = datagrams.filter { $0.direction == .toTarget && $0.text.hasPrefix("ACK ") }
+            #expect(sentAcks.first?.dropped == true && sentAcks.dropFirst().contains { !$0.dropped }, "the first ACK lost, a later one through")
+            #expect(oks.count >= 2, "the 200 was resent: \(oks.count)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !Self.lines(gateway, containing: "call ended").isEmpty }
+            #expect(Self.lines(gateway, containing: "call ended").first?.contains(#""hangup_side":"remote""#) == true, "the caller's BYE ended it")
+        }
+    }
+
+    /// Keys and digests never reach our logs or JSON: `serve` at trace level registers with a digest password and
+    /// takes an SRTP call from our softphone through a relay that reads both SDPs; neither the password, nor an
+    /// Authorization, nor any SDES key of the call appears in the gateway's log or the softphone's output.
+    @Test(.enabled(if: PeerEnvironment.available("kamailio")), .timeLimit(.minutes(1)))
+    func keysAndDigestsNeverReachTheLogs() async throws {
+        let password = "trunk-secret-\(UInt32.random(in: 1_000_000...9_999_999))"
+        let trunk = try await KamailioPeer.start(configuration: KamailioPeer.trunkConfiguration(password: password))
+        try await withPeer(trunk) { trunk in
+            let gateway = try await AnswerNinjaProcess.start(environment: [
+                "ANSWER_NINJA_SIP_TRUNK_REGISTRAR": "sip:127.0.0.1:\(trunk.port)", "ANSWER_NINJA_SIP_TRUNK_USERNAME": "demo",
+                "ANSWER_NINJA_SIP_TRUNK_PASSWORD": password, "ANSWER_NINJA_LOG_LEVEL": "trace",
+            ])
+            try await withPeer(gateway) { gateway in
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("registered") }
+                let relay = try await LossyUDPRelay.start(target: try #require(gateway.sipPort)) { _, _ in false }
+                let call = try await PeerEnvironment.run(
+                    try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(relay.port)", "--srtp", "--duration", "1", "--json"], timeout: .seconds(30)
+                )
+                await relay.stop()
+                #expect(call.status == 0, "\(call.output)")
+                let keys = relay.datagrams.flatMap { datagram in
+                    datagram.text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("a=crypto:") }.compactMap { line in
+                        line.split(separator: "inline:").last.map { String($0.prefix { $0 != "|" && $0 != "\r" && $0 != " " }) }
+                    }
+                }
+                #expect(Set(keys).count >= 2, "the offer's key and the answer's: \(keys)")
+                for (name, text) in [("gateway log", gateway.process.log()), ("softphone output", call.output)] {
+                    for secret in [password, "Authorization:", "response=\""] + keys + keys.map { String($0.prefix(16)) } {
+                        #expect(!text.contains(secret), "\(name) shows \(secret.prefix(6))…")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A thread-safe counter for callbacks on event loops.
+final class Counter: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int { lock.withLock { value += 1; return value } }
 }

@@ -34,7 +34,9 @@ public struct KamailioPeer: StoppablePeer {
 
     /// A trunk as a carrier's edge behaves: a registrar in memory that challenges every REGISTER with digest
     /// (`pv_www_authenticate`, one password for all users), and a proxy that record-routes calls to whoever
-    /// registered the called user, relaying in-dialog requests by their Route.
+    /// registered the called user, relaying in-dialog requests by their Route. It asserts every caller's identity as
+    /// a verified +15550100 (P-Asserted-Identity with a STIR/SHAKEN `verstat`), as a carrier's verification service
+    /// would, and answers OPTIONS itself.
     public static func trunkConfiguration(password: String) -> (Int) -> String {
         { port in
             """
@@ -97,6 +99,8 @@ public struct KamailioPeer: StoppablePeer {
                     sl_send_reply("404", "Not registered");
                     exit;
                 }
+                remove_hf("P-Asserted-Identity");
+                append_hf("P-Asserted-Identity: <sip:+15550100;verstat=TN-Validation-Passed@127.0.0.1;user=phone>\\r\\n");
                 record_route();
                 t_relay();
             }
