@@ -110,7 +110,7 @@ let targets: [Target] = cTargets + [
             "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Capture",
             "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
-            mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix,
+            mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL,
         ],
         swiftSettings: swiftSettings
     ),

@@ -2,20 +2,29 @@ import NIOCore
 import SIPMessages
 
 /// Where a message came from and where its answers go (RFC 3261 §18.2.2): a UDP source address (replies go back
-/// to it, RFC 3581), or a TCP connection (replies and later requests go over the same connection, RFC 5923's flow
-/// reuse, which is how a device behind NAT is reached).
+/// to it, RFC 3581), or a TCP or TLS connection (replies and later requests go over the same connection, RFC 5923's
+/// flow reuse, which is how a device behind NAT is reached).
 public enum SIPFlow: Hashable, Sendable, CustomStringConvertible {
     case udp(SocketAddress)
     case tcp(connection: UInt64, remote: SocketAddress)
+    case tls(connection: UInt64, remote: SocketAddress)
 
     /// A stream transport: no retransmissions, timers D, I, J, K at 0.
-    public var isReliable: Bool { if case .tcp = self { true } else { false } }
-    public var transportName: String { isReliable ? "TCP" : "UDP" }
+    public var isReliable: Bool { if case .udp = self { false } else { true } }
+
+    /// As Via writes it.
+    public var transportName: String {
+        switch self {
+        case .udp: "UDP"
+        case .tcp: "TCP"
+        case .tls: "TLS"
+        }
+    }
 
     public var remote: SocketAddress {
         switch self {
         case .udp(let address): address
-        case .tcp(_, let address): address
+        case .tcp(_, let address), .tls(_, let address): address
         }
     }
 

@@ -1,11 +1,13 @@
 import AnswerNinjaCore
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SIPMessages
 import Synchronization
 
-/// SIP over TCP (RFC 3261 §18): a listener whose connections are framed by `SIPStreamParser`. Each connection has
-/// an id; responses and later requests to that peer go back over it (`send(_:on:)`). RFC 5626 keep-alive pings
+/// SIP over TCP, or over TLS with a server context (RFC 3261 §18, §26.2; port 5061 by custom): a listener whose
+/// connections are framed by `SIPStreamParser`. Each connection has an id; responses and later requests to that peer
+/// go back over it (`send(_:on:)`). RFC 5626 keep-alive pings
 /// (CRLFCRLF) are answered with a pong (CRLF). A request that breaks the framing or the syntax gets its
 /// 400/505/513 with a reason, and the connection is closed, since a stream cannot be resynchronised.
 public final class SIPTCPTransport: Sendable {
@@ -19,7 +21,10 @@ public final class SIPTCPTransport: Sendable {
         localAddress = listener.localAddress!
     }
 
-    public static func bind(host: String, port: Int, group: any EventLoopGroup, onMessage: @escaping @Sendable (SIPIncoming) -> Void) async throws -> SIPTCPTransport {
+    /// `tls`: the server context (certificate and key) that makes this a SIP-over-TLS listener.
+    public static func bind(
+        host: String, port: Int, group: any EventLoopGroup, tls: NIOSSLContext? = nil, onMessage: @escaping @Sendable (SIPIncoming) -> Void
+    ) async throws -> SIPTCPTransport {
         let registry = ConnectionRegistry()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -28,7 +33,8 @@ public final class SIPTCPTransport: Sendable {
                 let id = registry.add(channel)
                 channel.closeFuture.whenComplete { _ in registry.remove(id) }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, onMessage: onMessage))
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, onMessage: onMessage))
                 }
             }
             .bind(host: host, port: port)
@@ -74,12 +80,19 @@ public final class SIPTCPTransport: Sendable {
         typealias OutboundOut = ByteBuffer
 
         let connection: UInt64
+        let secure: Bool
         let onMessage: @Sendable (SIPIncoming) -> Void
         var parser = SIPStreamParser()
 
-        init(connection: UInt64, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+        init(connection: UInt64, secure: Bool, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
             self.connection = connection
+            self.secure = secure
             self.onMessage = onMessage
+        }
+
+        /// A failed TLS handshake (or a reset) closes the connection; nothing else is to be done.
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -89,7 +102,9 @@ public final class SIPTCPTransport: Sendable {
             do {
                 while let frame = try parser.next() {
                     switch frame {
-                    case .message(let message): onMessage(SIPIncoming(message: message, flow: .tcp(connection: connection, remote: remote)))
+                    case .message(let message):
+                        let flow: SIPFlow = secure ? .tls(connection: connection, remote: remote) : .tcp(connection: connection, remote: remote)
+                        onMessage(SIPIncoming(message: message, flow: flow))
                     case .ping: context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "\r\n")), promise: nil)
                     case .pong: break
                     }

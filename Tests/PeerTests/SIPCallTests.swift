@@ -7,13 +7,19 @@ import Testing
 /// up. Both directions are checked by cross-correlation of the audio each side wrote with what the other sent.
 @Suite(.serialized) struct SIPCallTests {
     /// Over UDP with plain RTP, with SDES SRTP that baresip insists on (`mediaenc=srtp-mand`, answered with our
-    /// native transform), and over TCP (the 200 and our requests go back over baresip's connection).
+    /// native transform), over TCP (the 200 and our requests go back over baresip's connection), and over TLS with
+    /// SRTP (the keys travel encrypted; baresip checks our certificate against the test CA).
     @Test(
         .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
-        arguments: [(nil, "udp"), ("srtp-mand", "udp"), (nil, "tcp")] as [(String?, String)]
+        arguments: [(nil, "udp"), ("srtp-mand", "udp"), (nil, "tcp"), ("srtp-mand", "tls")] as [(String?, String)]
     )
     func baresipCallsServeHearsTheGreetingAndIsRecorded(mediaEncryption: String?, transport: String) async throws {
-        let gateway = try await AnswerNinjaProcess.start()
+        // Over TLS: a test CA signs the gateway's certificate for 127.0.0.1, and baresip trusts that CA.
+        let certificates = transport == "tls" ? try await TestCertificates.make() : nil
+        let tlsPort = try PeerEnvironment.freePort()
+        let gateway = try await AnswerNinjaProcess.start(environment: certificates.map {
+            ["ANSWER_NINJA_SIP_TLS_PORT": String(tlsPort), "ANSWER_NINJA_SIP_TLS_CERTIFICATE": $0.serverCertificate, "ANSWER_NINJA_SIP_TLS_PRIVATE_KEY": $0.serverKey]
+        } ?? [:])
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort, "serve prints its SIP port")
             // The caller says a falling chirp, 2,400 to 400 Hz, four times.
@@ -22,9 +28,13 @@ import Testing
             let callerAudio = (0..<4).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }
             let callerFile = directory.appendingPathComponent("caller.wav")
             try AudioCorrelation.writeWAV(callerAudio, to: callerFile)
-            let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path, mediaEncryption: mediaEncryption)
+            let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path, mediaEncryption: mediaEncryption, caFile: certificates?.caCertificate)
             try await withPeer(phone) { phone in
-                try await phone.dial("sip:demo@127.0.0.1:\(sipPort)" + (transport == "tcp" ? ";transport=tcp" : ""))
+                switch transport {
+                case "tls": try await phone.dial("sip:demo@127.0.0.1:\(tlsPort);transport=tls")
+                case "tcp": try await phone.dial("sip:demo@127.0.0.1:\(sipPort);transport=tcp")
+                default: try await phone.dial("sip:demo@127.0.0.1:\(sipPort)")
+                }
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call answered") }
                 try await Task.sleep(for: .seconds(5))
                 try await phone.hangUp()

@@ -37,6 +37,8 @@ extension ConfigurationKey {
     public static let sipHost = ConfigurationKey("sip.host", .string, default: "0.0.0.0", "Address the SIP listeners bind.")
     public static let sipPort = ConfigurationKey("sip.port", .port, default: "5060", "SIP port for UDP and TCP.")
     public static let sipTLSPort = ConfigurationKey("sip.tls_port", .port, default: "0", "SIP over TLS port; 0 disables TLS.")
+    public static let sipTLSCertificate = ConfigurationKey("sip.tls_certificate", .path, default: nil, "PEM certificate chain of the SIP over TLS listener; required when sip.tls_port is set.")
+    public static let sipTLSPrivateKey = ConfigurationKey("sip.tls_private_key", .path, default: nil, "PEM private key of that certificate.")
     public static let sipPublicHost = ConfigurationKey("sip.public_host", .string, default: nil, "Host name or address advertised in Via/Contact/Record-Route when behind NAT or a load balancer.")
     public static let trunkRegistrar = ConfigurationKey("sip.trunk_registrar", .string, default: nil, "SIP URI of a trunk or edge to register with (sip:host:port, an IP address for now); unset means no registration.")
     public static let trunkUsername = ConfigurationKey("sip.trunk_username", .string, default: nil, "User name of the trunk registration (also the address-of-record user).")
@@ -62,7 +64,7 @@ extension ConfigurationKey {
 
     /// Every setting, in the order docs/configuration.md lists them.
     public static let all: [ConfigurationKey] = [
-        .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipPublicHost,
+        .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedIdentitySources, .minSessionExpires,
         .rtpPortMin, .rtpPortMax, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,

@@ -81,6 +81,8 @@ public struct ConfigurationLoader: Sendable {
                 host: reader.host(.sipHost),
                 port: reader.port(.sipPort),
                 tlsPort: reader.port(.sipTLSPort).nonZero,
+                tlsCertificate: reader.optionalPath(.sipTLSCertificate),
+                tlsPrivateKey: reader.optionalPath(.sipTLSPrivateKey),
                 publicHost: reader.optionalHost(.sipPublicHost),
                 trunk: reader.trunk(),
                 calledNumberSource: reader.enumeration(.calledNumberSource),
@@ -106,6 +108,9 @@ public struct ConfigurationLoader: Sendable {
             shutdownGrace: reader.duration(.shutdownGrace),
             demoAlias: reader.alias(.demoAlias)
         )
+        if configuration.sip.tlsPort != nil && (configuration.sip.tlsCertificate == nil || configuration.sip.tlsPrivateKey == nil) {
+            reader.problems.append("\(ConfigurationKey.sipTLSPort.environmentName) needs \(ConfigurationKey.sipTLSCertificate.environmentName) and \(ConfigurationKey.sipTLSPrivateKey.environmentName) (PEM files)")
+        }
         if configuration.store.backend == .postgres && configuration.store.postgresURL == nil {
             reader.problems.append("\(ConfigurationKey.postgresURL.environmentName) is required when store.backend is postgres")
         }
@@ -207,6 +212,12 @@ private struct ValueReader {
             problems.append("\(origin) must be a directory path, got an empty value")
             return ""
         }
+        return value
+    }
+
+    /// A path that may be unset.
+    mutating func optionalPath(_ key: ConfigurationKey) -> String? {
+        guard let value = raw(key).0, !value.isEmpty else { return nil }
         return value
     }
 

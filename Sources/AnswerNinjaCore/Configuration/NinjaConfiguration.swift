@@ -13,6 +13,9 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var tlsPort: Int?
+        /// PEM files of the TLS listener, both set when `tlsPort` is.
+        public var tlsCertificate: String?
+        public var tlsPrivateKey: String?
         public var publicHost: String?
         public var trunk: Trunk?
         /// `request_uri`, `to`, `p_called_party_id` or `diversion` (the gateway's SIPCallIdentity.CalledNumberSource).

@@ -4,6 +4,7 @@ import Logging
 import MediaTransport
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import SIPMessages
 import SIPTransport
@@ -40,7 +41,14 @@ public struct SIPGatewayService: Service {
         let port = udp.localAddress.port ?? configuration.sip.port
         // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
         let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: group, onMessage: deliver)
-        let transport = SIPTransports(udp: udp, tcp: tcp, host: advertised)
+        var tls: SIPTCPTransport?
+        if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: group, tls: context, onMessage: deliver)
+        }
+        let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised)
         let agent = SIPUserAgent(
             transport: transport, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,
@@ -59,11 +67,17 @@ public struct SIPGatewayService: Service {
         context.readiness.report("sip", ready: true, detail: "listening on udp and tcp \(configuration.sip.host):\(port)")
         context.logger.info("listening", metadata: ["service": "sip", "address": "udp+tcp://\(configuration.sip.host):\(port)"])
         Console.line("  sip       sip:\(advertised):\(port) (udp, tcp)")
+        if let tls, let tlsPort = tls.localAddress.port {
+            context.addListener(.init(name: "sips", address: "sip:\(advertised):\(tlsPort);transport=tls", detail: "SIP over TLS"))
+            context.logger.info("listening", metadata: ["service": "sip", "address": "tls://\(configuration.sip.host):\(tlsPort)"])
+            Console.line("  sips      sip:\(advertised):\(tlsPort);transport=tls (tls)")
+        }
         try? await gracefulShutdown()
         await agent.shutdown()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
         await udp.close()
         await tcp.close()
+        await tls?.close()
     }
 
     /// The agent, set once after the socket is bound (the transport's callback needs it, and it needs the socket).

@@ -64,9 +64,11 @@ actor SIPUserAgent {
     private let mediaHost: String
     private let recordings: URL
     private let greeting: [Int16]
-    /// Our Contact for UDP flows and for TCP flows (which keeps requests to us on TCP, RFC 3261 §18.1.1).
+    /// Our Contact for UDP flows, and for TCP and TLS flows (which keeps requests to us on that transport, RFC 3261
+    /// §18.1.1).
     let contact: String
     private let contactTCP: String
+    private let contactTLS: String
     let logger: Logger
     let settings: Settings
     var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
@@ -92,6 +94,7 @@ actor SIPUserAgent {
         let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
         contact = "<sip:gateway@\(host):\(transport.udpPort)>"
         contactTCP = "<sip:gateway@\(host):\(transport.tcpPort);transport=tcp>"
+        contactTLS = "<sip:gateway@\(host):\(transport.tlsPort);transport=tls>"
         self.logger = logger
         self.settings = settings
     }
@@ -557,11 +560,17 @@ actor SIPUserAgent {
     /// The extensions we support, for Supported in our responses.
     static let supported = "100rel, timer"
 
-    func contact(for flow: SIPFlow) -> String { flow.isReliable ? contactTCP : contact }
+    func contact(for flow: SIPFlow) -> String {
+        switch flow {
+        case .udp: contact
+        case .tcp: contactTCP
+        case .tls: contactTLS
+        }
+    }
 
     /// The Via of a request we send on `flow`.
     func via(for flow: SIPFlow) -> SIPVia {
-        SIPVia.outgoing(transport: flow.transportName, host: transport.host, port: flow.isReliable ? transport.tcpPort : transport.udpPort)
+        SIPVia.outgoing(transport: flow.transportName, host: transport.host, port: transport.port(of: flow))
     }
 
     static func response(to request: SIPRequest, _ code: Int, _ reason: String) -> SIPResponse {
@@ -608,16 +617,27 @@ actor SIPUserAgent {
 struct SIPTransports: Sendable {
     let udp: SIPUDPTransport
     let tcp: SIPTCPTransport
+    let tls: SIPTCPTransport?
     /// The host we advertise in Via and Contact.
     let host: String
 
     var udpPort: Int { udp.localAddress.port ?? 0 }
     var tcpPort: Int { tcp.localAddress.port ?? 0 }
+    var tlsPort: Int { tls?.localAddress.port ?? 0 }
+
+    func port(of flow: SIPFlow) -> Int {
+        switch flow {
+        case .udp: udpPort
+        case .tcp: tcpPort
+        case .tls: tlsPort
+        }
+    }
 
     func send(_ message: SIPMessage, to flow: SIPFlow) {
         switch flow {
         case .udp(let address): udp.send(message, to: address)
         case .tcp(let connection, _): tcp.send(message, on: connection)
+        case .tls(let connection, _): tls?.send(message, on: connection)
         }
     }
 }

@@ -15,7 +15,10 @@ public struct BaresipPeer: StoppablePeer {
     public static let modulesDirectory = "/usr/lib/baresip/modules"
 
     /// `mediaEncryption`: an account `mediaenc` value (`srtp-mand` for SDES SRTP only), nil for plain RTP.
-    public static func start(user: String = "softphone", audioFile: String? = nil, mediaEncryption: String? = nil, lifetimeSeconds: Int = 600) async throws -> BaresipPeer {
+    /// `caFile`: the CA that signs the servers it reaches over TLS.
+    public static func start(
+        user: String = "softphone", audioFile: String? = nil, mediaEncryption: String? = nil, caFile: String? = nil, lifetimeSeconds: Int = 600
+    ) async throws -> BaresipPeer {
         let executable = try PeerEnvironment.require("baresip", package: "baresip")
         let sipPort = try PeerEnvironment.freePort()
         // baresip also listens for SIP over TLS on sipPort + 1: keep the control port off it.
@@ -46,7 +49,7 @@ public struct BaresipPeer: StoppablePeer {
             module sndfile.so
             module srtp.so
             snd_path \(directory.path)
-            """
+            """ + (caFile.map { "\nsip_cafile \($0)\n" } ?? "\n")
         try config.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
         let encryption = mediaEncryption.map { ";mediaenc=\($0)" } ?? ""
         try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\(encryption)\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
