@@ -46,7 +46,7 @@ extension ConfigurationKey {
     public static let trunkExpires = ConfigurationKey("sip.trunk_expires", .duration, default: "300s", "Registration lifetime asked of the trunk; refreshed at 80 % of what it grants.")
     public static let trunkKeepalive = ConfigurationKey("sip.trunk_keepalive", .duration, default: "30s", "Interval of OPTIONS keep-alives to the trunk (its state is logged when it changes); 0s disables them.")
     public static let calledNumberSource = ConfigurationKey("sip.called_number_source", .enumeration, default: "request_uri", allowed: ["request_uri", "to", "p_called_party_id", "diversion"], "Where the trunk puts the dialled number (the user's DID): the Request-URI, To, P-Called-Party-ID, or the number the call was forwarded from (Diversion, else History-Info).")
-    public static let trustedIdentitySources = ConfigurationKey("sip.trusted_identity_sources", .string, default: nil, "Comma-separated IP addresses whose P-Asserted-Identity and verstat are believed (RFC 3325); the trunk registrar's address is always trusted. From anyone else they are ignored.")
+    public static let trustedSources = ConfigurationKey("sip.trusted_sources", .string, default: nil, "Comma-separated IP addresses of trunks and edge proxies: their P-Asserted-Identity and verstat are believed (RFC 3325; from anyone else they are ignored) and they are not held to the per-source flood limit. The trunk registrar's address is always trusted.")
     public static let minSessionExpires = ConfigurationKey("sip.min_session_expires", .duration, default: "90s", "Smallest session-timer interval accepted (RFC 4028 Min-SE); shorter requests get 422. RFC 4028 forbids less than 90s on the wire; lower values exist for tests.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
@@ -65,7 +65,7 @@ extension ConfigurationKey {
     /// Every setting, in the order docs/configuration.md lists them.
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
-        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedIdentitySources, .minSessionExpires,
+        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires,
         .rtpPortMin, .rtpPortMax, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]

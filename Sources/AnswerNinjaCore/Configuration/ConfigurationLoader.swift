@@ -86,7 +86,7 @@ public struct ConfigurationLoader: Sendable {
                 publicHost: reader.optionalHost(.sipPublicHost),
                 trunk: reader.trunk(),
                 calledNumberSource: reader.enumeration(.calledNumberSource),
-                trustedIdentitySources: reader.addressList(.trustedIdentitySources),
+                trustedSources: reader.addressList(.trustedSources),
                 minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1)
             ),
             media: .init(

@@ -20,8 +20,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var trunk: Trunk?
         /// `request_uri`, `to`, `p_called_party_id` or `diversion` (the gateway's SIPCallIdentity.CalledNumberSource).
         public var calledNumberSource: String
-        /// Addresses whose P-Asserted-Identity is believed, besides the trunk's.
-        public var trustedIdentitySources: [String]
+        /// Trunks and edge proxies besides the registrar: P-Asserted-Identity believed, no per-source flood limit.
+        public var trustedSources: [String]
         /// RFC 4028 Min-SE, whole seconds.
         public var minSessionExpires: Int
     }

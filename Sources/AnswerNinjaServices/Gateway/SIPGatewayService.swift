@@ -21,43 +21,45 @@ public struct SIPGatewayService: Service {
     public func run() async throws {
         let configuration = context.configuration
         let group = MultiThreadedEventLoopGroup.singleton
+        // The user agent and its SIP sockets share one loop: a datagram is handled where it was read.
+        let eventLoop = group.next()
         let advertised = configuration.sip.publicHost ?? (configuration.sip.host == "0.0.0.0" ? "127.0.0.1" : configuration.sip.host)
         let agentBox = AgentBox()
         let deliver: @Sendable (SIPIncoming) -> Void = { incoming in
-            guard let agent = agentBox.agent else { return }
-            Task { await agent.receive(incoming) }
+            agentBox.agent?.deliver(incoming)
         }
-        // The trunk's edge sends every call from one address: it is not held to the per-source rate.
+        // The trunk's edge sends every call from one address: it is not held to the per-source rate, and its
+        // P-Asserted-Identity is believed; so are the sources the configuration names.
         let trusted = Set([configuration.sip.trunk.flatMap { try? SIPURI(parsing: $0.registrar[...]) }.map { uri -> String in
             if case .ipv4(let address) = uri.host { return address }
             if case .ipv6(let address) = uri.host { return address }
             return ""
-        }].compactMap { $0 })
+        }].compactMap { $0 }).union(configuration.sip.trustedSources)
         let logger = context.logger
         let udp = try await SIPUDPTransport.bind(
-            host: configuration.sip.host, port: configuration.sip.port, group: group, flood: .init(trusted: trusted),
+            host: configuration.sip.host, port: configuration.sip.port, group: eventLoop, flood: .init(trusted: trusted),
             onEvent: { event in logger.warning("sip guard", metadata: ["event": "\(event)"]) }, onMessage: deliver
         )
         let port = udp.localAddress.port ?? configuration.sip.port
         // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
-        let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: group, onMessage: deliver)
+        let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: eventLoop, onMessage: deliver)
         var tls: SIPTCPTransport?
         if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
             let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
-            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: group, tls: context, onMessage: deliver)
+            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, onMessage: deliver)
         }
         let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised)
         let agent = SIPUserAgent(
-            transport: transport, group: group,
+            transport: transport, eventLoop: eventLoop, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
             greeting: Greeting.tones(), logger: context.logger,
             settings: SIPUserAgent.Settings(
                 calledNumberSource: SIPCallIdentity.CalledNumberSource(rawValue: configuration.sip.calledNumberSource) ?? .requestURI,
-                trustedIdentitySources: trusted.union(configuration.sip.trustedIdentitySources),
+                trustedSources: trusted,
                 minSessionExpires: configuration.sip.minSessionExpires
             )
         )

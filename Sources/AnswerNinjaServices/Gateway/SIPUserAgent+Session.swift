@@ -41,9 +41,9 @@ extension SIPUserAgent {
         for action in actions {
             switch action {
             case .send(let response): transport.send(.response(response), to: held.call.source)
-            case .startTimer(let duration): scheduleTimer("100rel|\(id.callID)", after: duration) { agent in await agent.resendRinging(id) }
+            case .startTimer(let duration): scheduleTimer("100rel|\(id.callID)", after: duration) { agent in agent.resendRinging(id) }
             case .cancelTimer: cancelTimer("100rel|\(id.callID)")
-            case .ackTimedOut: Task { await self.noPrack(id) }
+            case .ackTimedOut: noPrack(id)
             }
         }
     }
@@ -55,7 +55,7 @@ extension SIPUserAgent {
         performReliable(actions, id: id)
     }
 
-    private func noPrack(_ id: SIPDialog.ID) async {
+    private func noPrack(_ id: SIPDialog.ID) {
         guard let held = answering.removeValue(forKey: id) else { return }
         cancelTimer("100rel|\(id.callID)")
         var rejected = held.call.retransmission.response
@@ -64,12 +64,12 @@ extension SIPUserAgent {
         rejected.body = ByteBuffer()
         for name in ["Content-Type", "Contact", "Allow", "Supported", "Session-Expires", "Require"] { rejected.headers.remove(name) }
         respond(rejected, key: held.key)
-        _ = await held.call.session.stop(pool: pool, now: Self.now())
+        release(held.call.session)
         logger.warning("call failed", metadata: ["call_id": "\(id.callID)", "reason": "no PRACK for the reliable 180"])
     }
 
     /// PRACK (§4): it must name our outstanding reliable provisional (RSeq and the INVITE's CSeq), else 481.
-    func prack(_ request: SIPRequest, key: SIPTransactionKey) async {
+    func prack(_ request: SIPRequest, key: SIPTransactionKey) {
         guard let id = SIPDialog.id(ofReceived: .request(request)), let held = answering[id],
               let rack = request.headers.first("RAck").flatMap({ try? SIPRAck(parsing: $0[...]) }),
               rack.responseNumber == held.responseNumber, rack.cseq == held.inviteSequence
@@ -83,7 +83,7 @@ extension SIPUserAgent {
         try? call.dialog.receive(request)
         respond(Self.response(to: request, 200, "OK"), key: key)
         guard let entry = transactions[held.key], entry.transaction.state == .proceeding else {
-            _ = await call.session.stop(pool: pool, now: Self.now())
+            release(call.session)
             return
         }
         accept(key: held.key, call: call)
@@ -100,10 +100,10 @@ extension SIPUserAgent {
         }
         switch timer.deadline {
         case .refresh(let after):
-            scheduleTimer("session|\(id.callID)", after: after) { agent in await agent.refreshSession(id) }
+            scheduleTimer("session|\(id.callID)", after: after) { agent in agent.refreshSession(id) }
         case .expire(let after):
             scheduleTimer("session|\(id.callID)", after: after) { agent in
-                await agent.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session timer expired"))
+                agent.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session timer expired"))
             }
         }
     }
@@ -141,9 +141,9 @@ extension SIPUserAgent {
             startSessionTimer(id)
             logger.info("session refreshed", metadata: ["call_id": "\(id.callID)", "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" } ?? "none")"])
         case 408, 481:
-            Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: response.statusCode, text: "Session refresh failed")) }
+            hangUp(id, reason: SIPReason(protocolName: "SIP", cause: response.statusCode, text: "Session refresh failed"))
         default:
-            scheduleTimer("session|\(id.callID)", after: .seconds(max(1, timer.interval / 4))) { agent in await agent.refreshSession(id) }
+            scheduleTimer("session|\(id.callID)", after: .seconds(max(1, timer.interval / 4))) { agent in agent.refreshSession(id) }
         }
     }
 

@@ -41,7 +41,7 @@ extension SIPUserAgent {
         registration = Registration(trunk: trunk, registrar: uri, destination: .udp(address), digest: DigestClient(username: trunk.username, password: trunk.password))
         sendRegister(credentials: nil)
         if let interval = trunk.keepalive {
-            scheduleTimer("keepalive", after: interval) { agent in await agent.sendKeepalive() }
+            scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
         }
     }
 
@@ -82,7 +82,7 @@ extension SIPUserAgent {
             }
             registration.registered = true
             self.registration = registration
-            scheduleTimer("register", after: .seconds(max(30, granted * 8 / 10))) { agent in await agent.refreshRegistration() }
+            scheduleTimer("register", after: .seconds(max(30, granted * 8 / 10))) { agent in agent.refreshRegistration() }
         case 401, 407:
             registration.challenges += 1
             self.registration = registration
@@ -105,7 +105,7 @@ extension SIPUserAgent {
         registration.challenges = 0
         self.registration = registration
         logger.warning("registration failed", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
-        scheduleTimer("register", after: .seconds(60)) { agent in await agent.refreshRegistration() }
+        scheduleTimer("register", after: .seconds(60)) { agent in agent.refreshRegistration() }
     }
 
     private func refreshRegistration() {
@@ -129,7 +129,7 @@ extension SIPUserAgent {
         headers.add("CSeq", "1 OPTIONS")
         headers.add("Accept", "application/sdp")
         startClientTransaction(SIPRequest(method: "OPTIONS", uri: .sip(target), headers: headers), to: registration.destination, purpose: .keepalive)
-        scheduleTimer("keepalive", after: interval) { agent in await agent.sendKeepalive() }
+        scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
     }
 
     /// Logs the trunk's reachability when it changes.

@@ -20,10 +20,15 @@ import SRTP
 /// `maximumDuration`, or when a session timer runs out) with a Reason (RFC 3326). OPTIONS is answered 200; REFER is
 /// declined; what the policy refuses gets its 405/415/416/420; requests in unknown dialogs 481.
 ///
-/// An actor: messages from the transport and fired timers arrive in order; transactions and dialogs are the
-/// wire-layer state machines, their actions performed here. Session timers and PRACK are in
+/// An actor on the event loop of its SIP sockets (its executor is that loop): a datagram is handled on the thread
+/// that read it, and its timers are the loop's scheduled tasks, so a call costs no thread hop. Messages and fired
+/// timers arrive in order; transactions and dialogs are the wire-layer state machines, their actions performed here.
+/// Only what awaits the media side (opening and closing an RTP session) runs in a task, on the same loop. Session timers and PRACK are in
 /// SIPUserAgent+Session.swift, the trunk's registration and keep-alives in SIPUserAgent+Trunk.swift.
 actor SIPUserAgent {
+    /// The loop the agent runs on, and its transports' sockets.
+    nonisolated let eventLoop: any EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
     struct Call {
         var dialog: SIPDialog
         var source: SIPFlow
@@ -45,7 +50,7 @@ actor SIPUserAgent {
     struct Settings: Sendable {
         var calledNumberSource: SIPCallIdentity.CalledNumberSource = .requestURI
         /// Addresses whose P-Asserted-Identity is believed.
-        var trustedIdentitySources: Set<String> = []
+        var trustedSources: Set<String> = []
         /// RFC 4028 Min-SE, seconds.
         var minSessionExpires = 90
         var maximumDuration: Duration = .seconds(120)
@@ -63,6 +68,7 @@ actor SIPUserAgent {
     private let answerer: SDPAnswerer
     private let mediaHost: String
     private let recordings: URL
+    private let recorder: RecordingWriter
     private let greeting: [Int16]
     /// Our Contact for UDP flows, and for TCP and TLS flows (which keeps requests to us on that transport, RFC 3261
     /// §18.1.1).
@@ -73,7 +79,9 @@ actor SIPUserAgent {
     let settings: Settings
     var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
     private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow, purpose: ClientPurpose)] = [:]
-    private var timers: [String: Task<Void, Never>] = [:]
+    private var timers: [String: Scheduled<Void>] = [:]
+    /// Ended calls whose media is being closed and recording written, awaited at shutdown.
+    private var finishing: [String: Task<Void, Never>] = [:]
     var calls: [SIPDialog.ID: Call] = [:]
     /// INVITEs answered with a reliable 180 whose 200 waits for the PRACK.
     var answering: [SIPDialog.ID: Answering] = [:]
@@ -81,15 +89,17 @@ actor SIPUserAgent {
     var trunkReachable: Bool?
 
     init(
-        transport: SIPTransports, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
+        transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings()
     ) {
         self.transport = transport
+        self.eventLoop = eventLoop
         self.group = group
         self.pool = pool
         self.mediaHost = mediaHost
         answerer = SDPAnswerer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedHost)
         self.recordings = recordings
+        recorder = RecordingWriter(directory: recordings)
         self.greeting = greeting
         let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
         contact = "<sip:gateway@\(host):\(transport.udpPort)>"
@@ -101,14 +111,24 @@ actor SIPUserAgent {
 
     // MARK: Incoming
 
-    func receive(_ incoming: SIPIncoming) async {
+    /// Hands a message from a transport to the agent: at once when called on the agent's loop (a transport bound on
+    /// it), else through the loop.
+    nonisolated func deliver(_ incoming: SIPIncoming) {
+        if eventLoop.inEventLoop {
+            assumeIsolated { $0.receive(incoming) }
+        } else {
+            eventLoop.execute { self.assumeIsolated { $0.receive(incoming) } }
+        }
+    }
+
+    func receive(_ incoming: SIPIncoming) {
         switch incoming.message {
-        case .request(let request): await receive(request, from: incoming.flow)
+        case .request(let request): receive(request, from: incoming.flow)
         case .response(let response): receive(response)
         }
     }
 
-    private func receive(_ request: SIPRequest, from source: SIPFlow) async {
+    private func receive(_ request: SIPRequest, from source: SIPFlow) {
         if request.method == "ACK" {
             if let id = SIPDialog.id(ofReceived: .request(request)), var call = calls[id] {
                 _ = call.retransmission.ackReceived()
@@ -133,7 +153,7 @@ actor SIPUserAgent {
         let start = transaction.start()
         transactions[key] = (transaction, source)
         perform(start.filter { if case .deliver = $0 { false } else { true } }, server: key, to: source)
-        await handle(request, key: key, source: source)
+        handle(request, key: key, source: source)
     }
 
     private func receive(_ response: SIPResponse) {
@@ -152,7 +172,7 @@ actor SIPUserAgent {
 
     // MARK: The transaction user
 
-    private func handle(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) async {
+    private func handle(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) {
         let inDialog = (try? SIPNameAddress(parsing: (request.headers.first("To") ?? "")[...]))?.tag != nil
         if let verdict = SIPUASPolicy.gateway.verdict(for: request), verdict.statusCode >= 300 {
             var response = SIPServerTransaction.response(to: request, statusCode: verdict.statusCode, reasonPhrase: verdict.reasonPhrase)
@@ -168,9 +188,9 @@ actor SIPUserAgent {
             response.headers.add("Supported", Self.supported)
             respond(withTag(response), key: key)
         case ("INVITE", false):
-            await answer(request, key: key, source: source)
+            Task { await answer(request, key: key, source: source) }
         case ("CANCEL", _):
-            await cancel(request, key: key)
+            cancel(request, key: key)
         case ("REFER", _):
             // Transfers are not offered (yet): declined, the call goes on (RFC 3515 §2.4.2).
             if inDialog, SIPDialog.id(ofReceived: .request(request)).flatMap({ calls[$0] }) == nil {
@@ -181,16 +201,16 @@ actor SIPUserAgent {
         case ("REGISTER", _):
             respond(withTag(Self.response(to: request, 403, "Forbidden (this gateway has no registrar yet)")), key: key)
         case ("PRACK", true):
-            await prack(request, key: key)
+            prack(request, key: key)
         case (_, true):
-            await handleInDialog(request, key: key, source: source)
+            handleInDialog(request, key: key, source: source)
         default:
             respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
         }
     }
 
     /// A request in a confirmed dialog: BYE, a re-INVITE or UPDATE (re-offer, session refresh), INFO (DTMF).
-    private func handleInDialog(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) async {
+    private func handleInDialog(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) {
         guard let id = SIPDialog.id(ofReceived: .request(request)), calls[id] != nil else {
             respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
             return
@@ -205,7 +225,7 @@ actor SIPUserAgent {
         case "BYE":
             respond(Self.response(to: request, 200, "OK"), key: key)
             let reason = request.headers.first("Reason").flatMap { try? SIPReason(parsing: $0[...]) }
-            await end(id, side: "remote", reason: reason)
+            end(id, side: "remote", reason: reason)
         case "INVITE", "UPDATE":
             refreshed(request, id: id, key: key, source: source)
         case "INFO":
@@ -260,7 +280,7 @@ actor SIPUserAgent {
 
     /// CANCEL (§9.2): 200 for it and 487 for the INVITE it names while that is still unanswered; once answered, the
     /// CANCEL has no effect; 481 when it names no INVITE we know.
-    private func cancel(_ request: SIPRequest, key: SIPTransactionKey) async {
+    private func cancel(_ request: SIPRequest, key: SIPTransactionKey) {
         var invite = request
         invite.method = "INVITE"
         guard let inviteKey = SIPTransactionKey.server(invite), var entry = transactions[inviteKey] else {
@@ -277,7 +297,7 @@ actor SIPUserAgent {
         // A call held for its PRACK is released with its RTP port.
         if let id = answering.first(where: { $0.value.key == inviteKey })?.key, let held = answering.removeValue(forKey: id) {
             cancelTimer("100rel|\(id.callID)")
-            _ = await held.call.session.stop(pool: pool, now: Self.now())
+            release(held.call.session)
         }
         logger.info("call cancelled", metadata: ["call_id": "\(request.headers.first("Call-ID") ?? "")", "reason": "\(reason.map(Self.describe) ?? "none")"])
     }
@@ -344,7 +364,7 @@ actor SIPUserAgent {
             _ = await session.stop(pool: pool, now: Self.now())
             return
         }
-        let trusted = source.remote.ipAddress.map(settings.trustedIdentitySources.contains) ?? false
+        let trusted = source.remote.ipAddress.map(settings.trustedSources.contains) ?? false
         let call = Call(
             dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
             identity: SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted), sessionTimer: sessionTimer,
@@ -372,7 +392,7 @@ actor SIPUserAgent {
             "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" + ($0.weRefresh ? " (we refresh)" : "") } ?? "none")",
         ])
         scheduleTimer("limit|\(id.callID)", after: settings.maximumDuration) { agent in
-            await agent.hangUp(id, reason: .normalClearing("Maximum call duration reached"))
+            agent.hangUp(id, reason: .normalClearing("Maximum call duration reached"))
         }
         startSessionTimer(id)
     }
@@ -383,40 +403,49 @@ actor SIPUserAgent {
         guard var entry = transactions[key], var call = calls[id] else { return }
         _ = entry.transaction.respond(response)  // its one send is the retransmission's first
         transactions[key] = entry
-        scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in await agent.forget(.server, key) }
+        scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in agent.forget(.server, key) }
         call.retransmission = SIPResponseRetransmission(response: response)
         calls[id] = call
         perform2xx(call.retransmission.start(reliable: call.source.isReliable), id: id)
     }
 
     /// Ends the call from our side: BYE in the dialog, with why (RFC 3326).
-    func hangUp(_ id: SIPDialog.ID, reason: SIPReason = .normalClearing()) async {
+    func hangUp(_ id: SIPDialog.ID, reason: SIPReason = .normalClearing()) {
         guard var call = calls[id], !call.byeSent else { return }
         call.byeSent = true
         var bye = call.dialog.makeRequest(method: "BYE", via: via(for: call.source), contact: contact(for: call.source))
         bye.headers.add("Reason", reason.serialized)
         calls[id] = call
         startClientTransaction(bye, to: call.source, purpose: .bye)
-        await end(id, side: "local", reason: reason)
+        end(id, side: "local", reason: reason)
     }
 
-    private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) async {
+    /// The call is over: forgotten at once; its media closed, its recording written and its end logged in a task.
+    private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) {
         guard let call = calls.removeValue(forKey: id) else { return }
         for timer in ["2xx", "limit", "session"] { cancelTimer("\(timer)|\(id.callID)") }
+        finishing[id.callID] = Task { await finish(call, id: id, side: side, reason: reason) }
+    }
+
+    private func finish(_ call: Call, id: SIPDialog.ID, side: String, reason: SIPReason?) async {
+        defer { finishing[id.callID] = nil }
         let report = await call.session.stop(pool: pool, now: Self.now())
-        let file = recordings.appendingPathComponent(Self.fileName(for: id.callID) + ".wav")
-        var buffer = ByteBuffer()
-        WAVFile(sampleRate: 8000, samples: report.recorded).write(to: &buffer)
-        do {
-            try FileManager.default.createDirectory(at: recordings, withIntermediateDirectories: true)
-            try Data(buffer.readableBytesView).write(to: file)
-        } catch {
-            logger.error("recording not written", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
+        // Written on the recorder's own thread, never on the actor's (file creation blocks); a call that sent us
+        // nothing leaves no file.
+        var recording = "none (nothing received)"
+        if report.packetsReceived > 0 {
+            let file = recordings.appendingPathComponent(Self.fileName(for: id.callID) + ".wav")
+            do {
+                try await recorder.write(WAVFile(sampleRate: 8000, samples: report.recorded), to: file)
+                recording = file.path
+            } catch {
+                logger.error("recording not written", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
+            }
         }
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
             "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
-            "dropped_other_sources": "\(report.droppedFromOtherSources)", "recording": "\(file.path)",
+            "dropped_other_sources": "\(report.droppedFromOtherSources)", "recording": "\(recording)",
         ])
     }
 
@@ -456,7 +485,7 @@ actor SIPUserAgent {
             case .send(let message): transport.send(message, to: destination)
             case .startTimer(let timer, let duration):
                 scheduleTimer(Self.timerName(side, key, timer), after: duration) { agent in
-                    await agent.transactionTimerFired(side: side, key: key, timer: timer)
+                    agent.transactionTimerFired(side: side, key: key, timer: timer)
                 }
             case .cancelTimer(let timer): cancelTimer(Self.timerName(side, key, timer))
             case .terminated: forget(side, key)
@@ -482,7 +511,7 @@ actor SIPUserAgent {
         switch purpose {
         case .registration: registrationFailed("no answer from the registrar")
         case .keepalive: trunkAnswered(false)
-        case .refresh(let id): Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out")) }
+        case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
         case .bye: break
         }
     }
@@ -496,9 +525,9 @@ actor SIPUserAgent {
         for action in actions {
             switch action {
             case .send(let response): transport.send(.response(response), to: call.source)
-            case .startTimer(let duration): scheduleTimer("2xx|\(id.callID)", after: duration) { agent in await agent.retransmit2xx(id) }
+            case .startTimer(let duration): scheduleTimer("2xx|\(id.callID)", after: duration) { agent in agent.retransmit2xx(id) }
             case .cancelTimer: cancelTimer("2xx|\(id.callID)")
-            case .ackTimedOut: Task { await self.hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "No ACK for the 200")) }
+            case .ackTimedOut: hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "No ACK for the 200"))
             }
         }
     }
@@ -533,26 +562,34 @@ actor SIPUserAgent {
         for timer in SIPTimer.allCases { cancelTimer(Self.timerName(side, key, timer)) }
     }
 
-    func scheduleTimer(_ name: String, after duration: Duration, _ body: @escaping @Sendable (SIPUserAgent) async -> Void) {
+    /// Runs `body` on the agent after `duration`, as a scheduled task of its loop; a timer of the same name is
+    /// replaced.
+    func scheduleTimer(_ name: String, after duration: Duration, _ body: @escaping @Sendable (isolated SIPUserAgent) -> Void) {
         timers[name]?.cancel()
-        timers[name] = Task { [weak self] in
-            try? await Task.sleep(for: duration)
-            guard !Task.isCancelled, let self else { return }
-            await self.timerDone(name)
-            await body(self)
+        timers[name] = eventLoop.scheduleTask(in: TimeAmount(duration)) { [weak self] in
+            self?.assumeIsolated { agent in
+                agent.timers[name] = nil
+                body(agent)
+            }
         }
     }
-
-    private func timerDone(_ name: String) { timers[name] = nil }
 
     func cancelTimer(_ name: String) {
         timers.removeValue(forKey: name)?.cancel()
     }
 
     func shutdown() async {
-        for id in Array(calls.keys) { await hangUp(id, reason: .normalClearing("Gateway shutting down")) }
-        for task in timers.values { task.cancel() }
+        for id in Array(calls.keys) { hangUp(id, reason: .normalClearing("Gateway shutting down")) }
+        for timer in timers.values { timer.cancel() }
         timers.removeAll()
+        for task in Array(finishing.values) { await task.value }
+        await recorder.shutdown()
+    }
+
+    /// Closes an RTP session of a call that was never answered.
+    func release(_ session: RTPCallSession) {
+        let pool = pool
+        Task { _ = await session.stop(pool: pool, now: Self.now()) }
     }
 
     // MARK: Helpers
