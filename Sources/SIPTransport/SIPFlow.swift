@@ -41,3 +41,21 @@ public struct SIPIncoming: Sendable {
         self.flow = flow
     }
 }
+
+/// What a transport reports besides messages: sources it drops, and messages it refuses.
+public enum SIPTransportEvent: Sendable, Equatable, CustomStringConvertible {
+    /// A source over the flood threshold, dropped silently for a while.
+    case flood(source: String, blockedFor: Duration)
+    /// A scanner (sipvicious, friendly-scanner...) ignored.
+    case scanner(source: String, userAgent: String)
+    /// A message that does not parse: answered 400/505/513 when possible, and counted.
+    case malformed(source: String, transport: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .flood(let source, let blockedFor): "flood from \(source): dropped for \(blockedFor)"
+        case .scanner(let source, let userAgent): "scanner at \(source) ignored: \(userAgent)"
+        case .malformed(let source, let transport, let reason): "malformed message over \(transport) from \(source): \(reason)"
+        }
+    }
+}

@@ -23,7 +23,8 @@ public final class SIPTCPTransport: Sendable {
 
     /// `tls`: the server context (certificate and key) that makes this a SIP-over-TLS listener.
     public static func bind(
-        host: String, port: Int, group: any EventLoopGroup, tls: NIOSSLContext? = nil, onMessage: @escaping @Sendable (SIPIncoming) -> Void
+        host: String, port: Int, group: any EventLoopGroup, tls: NIOSSLContext? = nil,
+        onEvent: @escaping @Sendable (SIPTransportEvent) -> Void = { _ in }, onMessage: @escaping @Sendable (SIPIncoming) -> Void
     ) async throws -> SIPTCPTransport {
         let registry = ConnectionRegistry()
         let listener = try await ServerBootstrap(group: group)
@@ -34,7 +35,7 @@ public final class SIPTCPTransport: Sendable {
                 channel.closeFuture.whenComplete { _ in registry.remove(id) }
                 return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, onMessage: onMessage))
+                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, onEvent: onEvent, onMessage: onMessage))
                 }
             }
             .bind(host: host, port: port)
@@ -81,12 +82,14 @@ public final class SIPTCPTransport: Sendable {
 
         let connection: UInt64
         let secure: Bool
+        let onEvent: @Sendable (SIPTransportEvent) -> Void
         let onMessage: @Sendable (SIPIncoming) -> Void
         var parser = SIPStreamParser()
 
-        init(connection: UInt64, secure: Bool, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+        init(connection: UInt64, secure: Bool, onEvent: @escaping @Sendable (SIPTransportEvent) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
             self.connection = connection
             self.secure = secure
+            self.onEvent = onEvent
             self.onMessage = onMessage
         }
 
@@ -110,6 +113,7 @@ public final class SIPTCPTransport: Sendable {
                     }
                 }
             } catch {
+                onEvent(.malformed(source: remote.ipAddress ?? "", transport: secure ? "tls" : "tcp", reason: "\(error)"))
                 if let response = SIPStatelessResponder.response(to: bytes, error: error) {
                     context.writeAndFlush(wrapOutboundOut(response), promise: nil)
                 }

@@ -18,7 +18,7 @@ public final class SIPUDPTransport: Sendable {
     /// Binds `host:port` (0 picks a free port) and calls `onMessage` on the event loop for every message.
     public static func bind(
         host: String, port: Int, group: any EventLoopGroup, flood: SIPFloodGuard.Configuration = .init(),
-        onEvent: @escaping @Sendable (String) -> Void = { _ in }, onMessage: @escaping @Sendable (SIPIncoming) -> Void
+        onEvent: @escaping @Sendable (SIPTransportEvent) -> Void = { _ in }, onMessage: @escaping @Sendable (SIPIncoming) -> Void
     ) async throws -> SIPUDPTransport {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -48,10 +48,10 @@ public final class SIPUDPTransport: Sendable {
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
         let onMessage: @Sendable (SIPIncoming) -> Void
-        let onEvent: @Sendable (String) -> Void
+        let onEvent: @Sendable (SIPTransportEvent) -> Void
         var flood: SIPFloodGuard
 
-        init(flood: SIPFloodGuard, onEvent: @escaping @Sendable (String) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+        init(flood: SIPFloodGuard, onEvent: @escaping @Sendable (SIPTransportEvent) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
             self.flood = flood
             self.onEvent = onEvent
             self.onMessage = onMessage
@@ -66,17 +66,18 @@ public final class SIPUDPTransport: Sendable {
             case .accept: break
             case .drop: return
             case .blocked:
-                onEvent("flood from \(source): dropped for \(flood.configuration.blockFor)")
+                onEvent(.flood(source: source, blockedFor: flood.configuration.blockFor))
                 return
             }
             do {
                 let message = try SIPMessage(parsing: envelope.data)
                 if case .request(let request) = message, SIPFloodGuard.isScanner(request) {
-                    onEvent("scanner at \(source) ignored: \(request.headers.first("User-Agent") ?? "")")
+                    onEvent(.scanner(source: source, userAgent: request.headers.first("User-Agent") ?? ""))
                     return
                 }
                 onMessage(SIPIncoming(message: message, flow: .udp(envelope.remoteAddress)))
             } catch {
+                onEvent(.malformed(source: source, transport: "udp", reason: "\(error)"))
                 if let response = SIPStatelessResponder.response(to: envelope.data, error: error) {
                     context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: response)), promise: nil)
                 }

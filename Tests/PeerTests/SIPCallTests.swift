@@ -87,6 +87,11 @@ import Testing
             let noLength = UDPProbe.options(to: sipPort, user: "demo").replacingOccurrences(of: "Content-Length: 0\r\n", with: "")
             let refusedOverTCP = try await TCPProbe.exchange(port: sipPort, payload: noLength)
             #expect(refusedOverTCP.hasPrefix("SIP/2.0 400 Bad Request (Content-Length is mandatory on a stream transport"), "\(refusedOverTCP)")
+            // What /metrics says of it: the messages each way and the refusals by transport.
+            let metrics = try await gateway.get("/metrics").body
+            #expect(metrics.contains(#"sip_messages_total{direction="in",method="OPTIONS"} 2"#), "UDP and TCP OPTIONS counted")
+            #expect(metrics.contains(#"sip_messages_total{direction="out",method="FROBNICATE"} 1"#), "the 405 counted by its CSeq method")
+            #expect(metrics.contains(#"sip_parse_errors_total{transport="udp"} 1"#) && metrics.contains(#"sip_parse_errors_total{transport="tcp"} 1"#))
         }
     }
 

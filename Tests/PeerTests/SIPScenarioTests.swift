@@ -148,6 +148,37 @@ import Testing
             }
         }
     }
+
+    /// `answer-ninja load` places held calls with a G.711 stream each; while they are up, /metrics counts them in
+    /// `concurrent_calls`; when all are over, every call completed, the gauge is back at 0, and the RTP both ways
+    /// is counted.
+    @Test(.timeLimit(.minutes(1)))
+    func theLoadToolCompletesEveryCallAndTheMetricsFollow() async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: ["ANSWER_NINJA_SIP_TRUSTED_SOURCES": "127.0.0.1"])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            async let run = PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["load", "--target", "127.0.0.1:\(sipPort)", "--rate", "20", "--calls", "30", "--hold", "1.5", "--media", "g711", "--json"], timeout: .seconds(40)
+            )
+            try await Task.sleep(for: .milliseconds(1200))
+            let during = try await gateway.get("/metrics").body
+            let inProgress = during.split(separator: "\n").first { $0.hasPrefix(#"concurrent_calls{role="gateway"}"#) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            #expect(inProgress >= 10, "about 20 calls are up after 1.2 s: \(inProgress)")
+            let result = try await run
+            #expect(result.status == 0, "\(result.output)")
+            // The progress lines (standard error) come first; the report is the last line.
+            let json = result.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+            #expect(result.output.contains("load: "), "a progress line")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            #expect(report["completed"] as? Int == 30 && report["failed"] as? Int == 0, "\(report)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { Self.lines(gateway, containing: "call ended").count == 30 }
+            let after = try await gateway.get("/metrics").body
+            #expect(after.contains(#"concurrent_calls{role="gateway"} 0"#))
+            let received = after.split(separator: "\n").first { $0.hasPrefix(#"rtp_packets_total{direction="received"}"#) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            #expect(received >= 30 * 50, "the generator's 20 ms streams reached the gateway: \(received)")
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

@@ -36,21 +36,30 @@ public struct SIPGatewayService: Service {
             return ""
         }].compactMap { $0 }).union(configuration.sip.trustedSources)
         let logger = context.logger
+        let metrics = GatewayMetrics(telemetry: context.telemetry)
+        let onEvent: @Sendable (SIPTransportEvent) -> Void = { event in
+            metrics.transportEvent(event)
+            if case .malformed = event {
+                logger.notice("sip message refused", metadata: ["event": "\(event)"])
+            } else {
+                logger.warning("sip guard", metadata: ["event": "\(event)"])
+            }
+        }
         let udp = try await SIPUDPTransport.bind(
             host: configuration.sip.host, port: configuration.sip.port, group: eventLoop, flood: .init(trusted: trusted),
-            onEvent: { event in logger.warning("sip guard", metadata: ["event": "\(event)"]) }, onMessage: deliver
+            onEvent: onEvent, onMessage: deliver
         )
         let port = udp.localAddress.port ?? configuration.sip.port
         // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
-        let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: eventLoop, onMessage: deliver)
+        let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: eventLoop, onEvent: onEvent, onMessage: deliver)
         var tls: SIPTCPTransport?
         if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
             let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
-            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, onMessage: deliver)
+            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, onEvent: onEvent, onMessage: deliver)
         }
-        let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised)
+        let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,

@@ -122,6 +122,7 @@ actor SIPUserAgent {
     }
 
     func receive(_ incoming: SIPIncoming) {
+        transport.metrics.message(incoming.message, direction: "in")
         switch incoming.message {
         case .request(let request): receive(request, from: incoming.flow)
         case .response(let response): receive(response)
@@ -381,6 +382,8 @@ actor SIPUserAgent {
     func accept(key: SIPTransactionKey, call: Call) {
         let id = call.dialog.id
         calls[id] = call
+        transport.metrics.calls(calls.count)
+        transport.metrics.portsInUse(pool.inUseCount)
         send2xx(call.retransmission.response, to: id, key: key)
         call.session.start(playing: greeting)
         let identity = call.identity
@@ -423,6 +426,7 @@ actor SIPUserAgent {
     /// The call is over: forgotten at once; its media closed, its recording written and its end logged in a task.
     private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) {
         guard let call = calls.removeValue(forKey: id) else { return }
+        transport.metrics.calls(calls.count)
         for timer in ["2xx", "limit", "session"] { cancelTimer("\(timer)|\(id.callID)") }
         finishing[id.callID] = Task { await finish(call, id: id, side: side, reason: reason) }
     }
@@ -430,6 +434,8 @@ actor SIPUserAgent {
     private func finish(_ call: Call, id: SIPDialog.ID, side: String, reason: SIPReason?) async {
         defer { finishing[id.callID] = nil }
         let report = await call.session.stop(pool: pool, now: Self.now())
+        transport.metrics.portsInUse(pool.inUseCount)
+        transport.metrics.packets(sent: report.packetsSent, received: report.packetsReceived, droppedFromOtherSources: report.droppedFromOtherSources)
         // Written on the recorder's own thread, never on the actor's (file creation blocks); a call that sent us
         // nothing leaves no file.
         var recording = "none (nothing received)"
@@ -657,6 +663,7 @@ struct SIPTransports: Sendable {
     let tls: SIPTCPTransport?
     /// The host we advertise in Via and Contact.
     let host: String
+    let metrics: GatewayMetrics
 
     var udpPort: Int { udp.localAddress.port ?? 0 }
     var tcpPort: Int { tcp.localAddress.port ?? 0 }
@@ -671,6 +678,7 @@ struct SIPTransports: Sendable {
     }
 
     func send(_ message: SIPMessage, to flow: SIPFlow) {
+        metrics.message(message, direction: "out")
         switch flow {
         case .udp(let address): udp.send(message, to: address)
         case .tcp(let connection, _): tcp.send(message, on: connection)

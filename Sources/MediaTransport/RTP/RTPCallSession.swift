@@ -46,7 +46,7 @@ public final class RTPCallSession: @unchecked Sendable {
     }
 
     /// Binds the first free port of `pool` and prepares a G.711 path towards `remote`.
-    public static func open(
+    nonisolated(nonsending) public static func open(
         pool: RTPPortPool, host: String, remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
         group: any EventLoopGroup, now: MediaInstant
     ) async throws -> RTPCallSession {
@@ -57,7 +57,7 @@ public final class RTPCallSession: @unchecked Sendable {
 
     /// Binds the first free port of `pool`, for an offer: the path is prepared once the answer says where and how
     /// (`prepare`); until then what arrives is dropped.
-    public static func open(pool: RTPPortPool, host: String, group: any EventLoopGroup, now: MediaInstant) async throws -> RTPCallSession {
+    nonisolated(nonsending) public static func open(pool: RTPPortPool, host: String, group: any EventLoopGroup, now: MediaInstant) async throws -> RTPCallSession {
         var lastError: (any Error)?
         for port in pool.candidates(now: now) {
             do {
@@ -80,7 +80,7 @@ public final class RTPCallSession: @unchecked Sendable {
     }
 
     /// Sets where to send and how: the G.711 law and the SRTP transforms (nil for plain RTP).
-    public func prepare(remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) async {
+    nonisolated(nonsending) public func prepare(remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) async {
         let path = MediaPath(law: law, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
         let box = UncheckedSendable(path)
         try? await eventLoop.submit {
@@ -99,7 +99,7 @@ public final class RTPCallSession: @unchecked Sendable {
     }
 
     /// Stops the clock and closes the socket; returns what was recorded.
-    public func stop(pool: RTPPortPool, now: MediaInstant) async -> Report {
+    nonisolated(nonsending) public func stop(pool: RTPPortPool, now: MediaInstant) async -> Report {
         let report = try? await eventLoop.submit { () -> Report in
             self.tick?.cancel()
             self.tick = nil

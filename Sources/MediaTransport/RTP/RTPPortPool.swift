@@ -38,6 +38,9 @@ public final class RTPPortPool: Sendable {
         }
     }
 
+    /// Ports held by open sessions.
+    public var inUseCount: Int { state.withLock { $0.inUse.count } }
+
     public func markInUse(_ port: Int) {
         state.withLock { _ = $0.inUse.insert(port) }
     }
