@@ -35,13 +35,13 @@ struct LoadCommand: AsyncParsableCommand {
     func run() async throws {
         let parts = target.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]), let address = try? SocketAddress(ipAddress: String(parts[0]), port: port) else {
-            throw ExitCode(try output.fail(code: "invalid_value", message: "--target must be an IP address and a port, HOST:PORT").rawValue)
+            throw try invalid("--target must be an IP address and a port, HOST:PORT")
         }
         guard let media = SIPLoadGenerator.Media(rawValue: media) else {
-            throw ExitCode(try output.fail(code: "invalid_value", message: "--media must be none or g711").rawValue)
+            throw try invalid("--media must be none or g711")
         }
         guard rate > 0, calls > 0, hold >= 0 else {
-            throw ExitCode(try output.fail(code: "invalid_value", message: "--rate and --calls must be positive, --hold not negative").rawValue)
+            throw try invalid("--rate and --calls must be positive, --hold not negative")
         }
         let generator = SIPLoadGenerator(options: .init(
             target: address, rate: rate, calls: calls, hold: .milliseconds(Int64(hold * 1000)), media: media, localHost: localHost
@@ -49,5 +49,11 @@ struct LoadCommand: AsyncParsableCommand {
         let report = try await generator.run { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         try output.emit(report)
         if report.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// Prints the error (a JSON object with --json) and gives the exit status of invalid input, 2.
+    private func invalid(_ message: String) throws -> ExitCode {
+        _ = try output.fail(code: "invalid_value", message: message)
+        return ExitCode(2)
     }
 }

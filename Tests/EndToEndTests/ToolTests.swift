@@ -96,6 +96,13 @@ import Testing
         #expect((object["calls_per_core"] as? [String: Double])?.count == 4)
     }
 
+    @Test func loadRefusesBadInputWithAJSONError() async throws {
+        let (status, object) = try await json(["load", "--target", "example.com:5060", "--json"])
+        #expect(status == 2 && (object["error"] as? [String: Any])?["code"] as? String == "invalid_value", "\(object)")
+        let (rateStatus, rate) = try await json(["load", "--target", "127.0.0.1:5060", "--rate", "0", "--json"])
+        #expect(rateStatus == 2 && (rate["error"] as? [String: Any])?["message"] as? String == "--rate and --calls must be positive, --hold not negative")
+    }
+
     @Test func benchSipReportsTheParserAgainstItsBaseline() async throws {
         let (_, object) = try await json(["bench", "sip", "--json", "--messages", "200"])
         #expect(object["build"] as? String == "debug" && object["messages"] as? Int == 200)
