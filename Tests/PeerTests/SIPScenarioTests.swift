@@ -179,6 +179,26 @@ import Testing
             #expect(received >= 30 * 50, "the generator's 20 ms streams reached the gateway: \(received)")
         }
     }
+
+    /// Admission control: with `sip.max_calls` at 2, five held calls placed at once get two answered and three
+    /// refused at once with 503 and Retry-After, counted in `sip_calls_rejected_total`.
+    @Test(.timeLimit(.minutes(1)))
+    func callsBeyondTheLimitGet503() async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: ["ANSWER_NINJA_SIP_TRUSTED_SOURCES": "127.0.0.1", "ANSWER_NINJA_SIP_MAX_CALLS": "2"])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(), ["load", "--target", "127.0.0.1:\(sipPort)", "--rate", "50", "--calls", "5", "--hold", "1", "--json"], timeout: .seconds(40)
+            )
+            #expect(result.status == 1, "some calls failed: \(result.output)")
+            let json = result.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            #expect(report["completed"] as? Int == 2, "\(report)")
+            #expect((report["failures"] as? [String: Int])?["503 Service Unavailable (at capacity)"] == 3, "\(report)")
+            let metrics = try await gateway.get("/metrics").body
+            #expect(metrics.contains(#"sip_calls_rejected_total{reason="at_capacity"} 3"#))
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

@@ -87,7 +87,8 @@ public struct ConfigurationLoader: Sendable {
                 trunk: reader.trunk(),
                 calledNumberSource: reader.enumeration(.calledNumberSource),
                 trustedSources: reader.addressList(.trustedSources),
-                minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1)
+                minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1),
+                maxCalls: reader.integer(.maxCalls, in: 1...1_000_000)
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
@@ -295,6 +296,16 @@ private struct ValueReader {
             return nil
         }
         return NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires, keepalive: keepalive > .zero ? keepalive : nil)
+    }
+
+    /// A whole number within `range`.
+    mutating func integer(_ key: ConfigurationKey, in range: ClosedRange<Int>) -> Int {
+        let (value, origin) = raw(key)
+        guard let value, let number = Int(value), range.contains(number) else {
+            problems.append("\(origin) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(value ?? "")\"")
+            return range.lowerBound
+        }
+        return number
     }
 
     /// A comma-separated list of IP addresses (empty when unset).

@@ -24,6 +24,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var trustedSources: [String]
         /// RFC 4028 Min-SE, whole seconds.
         public var minSessionExpires: Int
+        /// Admission limit: calls being answered or in progress.
+        public var maxCalls: Int
     }
 
     /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.

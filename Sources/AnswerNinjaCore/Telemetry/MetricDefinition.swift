@@ -66,6 +66,10 @@ extension MetricDefinition {
         "sip_parse_errors_total", .counter, labels: ["transport"], since: "SIP",
         "Malformed SIP messages refused (answered 400 when a response was possible)."
     )
+    public static let sipCallsRejected = MetricDefinition(
+        "sip_calls_rejected_total", .counter, labels: ["reason"], since: "SIP",
+        "INVITEs refused before any media: at_capacity (503, sip.max_calls reached)."
+    )
     public static let rtpPackets = MetricDefinition(
         "rtp_packets_total", .counter, labels: ["direction"], since: "media",
         "RTP packets received and sent."
@@ -94,7 +98,7 @@ extension MetricDefinition {
     /// Every metric, in the order docs/metrics.md lists them.
     public static let catalogue: [MetricDefinition] = [
         .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
-        .sipMessages, .sipParseErrors, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
+        .sipMessages, .sipParseErrors, .sipCallsRejected, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
         .storeJournalPending, .cacheFallbacks,
     ]
 }

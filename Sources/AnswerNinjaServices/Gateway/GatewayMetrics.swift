@@ -24,6 +24,11 @@ struct GatewayMetrics: Sendable {
         telemetry.counter(.sipParseErrors, ["transport": transport]).increment()
     }
 
+    /// `sip_calls_rejected_total{reason}`: INVITEs refused before any media, by why.
+    func rejected(_ reason: String) {
+        telemetry?.counter(.sipCallsRejected, ["reason": reason]).increment()
+    }
+
     /// `concurrent_calls{role=gateway}` and `media_sessions{mode=terminate}`: calls answered and not yet ended.
     func calls(_ count: Int) {
         telemetry?.gauge(.concurrentCalls, ["role": Role.gateway.rawValue]).set(to: Double(count))

@@ -69,7 +69,8 @@ public struct SIPGatewayService: Service {
             settings: SIPUserAgent.Settings(
                 calledNumberSource: SIPCallIdentity.CalledNumberSource(rawValue: configuration.sip.calledNumberSource) ?? .requestURI,
                 trustedSources: trusted,
-                minSessionExpires: configuration.sip.minSessionExpires
+                minSessionExpires: configuration.sip.minSessionExpires,
+                maxCalls: configuration.sip.maxCalls
             )
         )
         agentBox.agent = agent

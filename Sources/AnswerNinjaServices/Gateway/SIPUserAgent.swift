@@ -54,6 +54,8 @@ actor SIPUserAgent {
         /// RFC 4028 Min-SE, seconds.
         var minSessionExpires = 90
         var maximumDuration: Duration = .seconds(120)
+        /// Calls being answered or in progress at once; more get 503.
+        var maxCalls = 1000
     }
 
     /// Who waits for a client transaction's outcome.
@@ -86,6 +88,8 @@ actor SIPUserAgent {
     /// INVITEs answered with a reliable 180 whose 200 waits for the PRACK.
     var answering: [SIPDialog.ID: Answering] = [:]
     var registration: Registration?
+    /// INVITEs being answered (media opening, or a reliable 180 out) that are not calls yet.
+    private var admitting = 0
     var trunkReachable: Bool?
 
     init(
@@ -189,7 +193,20 @@ actor SIPUserAgent {
             response.headers.add("Supported", Self.supported)
             respond(withTag(response), key: key)
         case ("INVITE", false):
-            Task { await answer(request, key: key, source: source) }
+            // Admission: beyond the limit a new call is refused at once, cheaply (RFC 3261 §21.5.4), so that overload
+            // sheds calls instead of queueing work it cannot finish.
+            guard calls.count + answering.count + admitting < settings.maxCalls else {
+                var busy = withTag(Self.response(to: request, 503, "Service Unavailable (at capacity)"))
+                busy.headers.add("Retry-After", "5")
+                respond(busy, key: key)
+                transport.metrics.rejected("at_capacity")
+                return
+            }
+            admitting += 1
+            Task {
+                await answer(request, key: key, source: source)
+                admitting -= 1
+            }
         case ("CANCEL", _):
             cancel(request, key: key)
         case ("REFER", _):
