@@ -51,6 +51,7 @@ extension ConfigurationKey {
     public static let maxCalls = ConfigurationKey("sip.max_calls", .integer, default: "1000", "Calls this gateway takes at once (being answered or in progress); a new INVITE beyond gets 503 with Retry-After, so that overload sheds calls instead of collapsing.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
+    public static let rtpPortQuarantine = ConfigurationKey("media.rtp_port_quarantine", .duration, default: "30s", "How long a released RTP port rests before another call gets it (late packets of the old call never reach the new one).")
     public static let mediaPublicAddress = ConfigurationKey("media.public_address", .string, default: nil, "Address written into SDP c= lines; defaults to the address the media role binds.")
     public static let mediaControlURL = ConfigurationKey("media.control_url", .url, default: "ws://127.0.0.1:8080/internal/media-control", "Where the gateway role reaches the media role's control channel.")
     public static let conversationURL = ConfigurationKey("conversation.url", .url, default: "ws://127.0.0.1:8080/internal/conversation", "Where the media role opens one WebSocket per AI call.")
@@ -67,7 +68,7 @@ extension ConfigurationKey {
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .maxCalls,
-        .rtpPortMin, .rtpPortMax, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
+        .rtpPortMin, .rtpPortMax, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

@@ -92,6 +92,7 @@ public struct ConfigurationLoader: Sendable {
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
+                rtpPortQuarantine: reader.duration(.rtpPortQuarantine),
                 publicAddress: reader.optionalHost(.mediaPublicAddress),
                 controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",
                 conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",

@@ -43,6 +43,7 @@ public struct NinjaConfiguration: Sendable, Equatable {
 
     public struct Media: Sendable, Equatable {
         public var rtpPorts: ClosedRange<Int>
+        public var rtpPortQuarantine: Duration
         public var publicAddress: String?
         public var controlURL: String
         public var conversationURL: String

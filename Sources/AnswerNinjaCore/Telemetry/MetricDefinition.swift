@@ -68,7 +68,7 @@ extension MetricDefinition {
     )
     public static let sipCallsRejected = MetricDefinition(
         "sip_calls_rejected_total", .counter, labels: ["reason"], since: "SIP",
-        "INVITEs refused before any media: at_capacity (503, sip.max_calls reached)."
+        "INVITEs refused before any media: at_capacity (503, sip.max_calls reached), no_rtp_port (503, the RTP range is in use or resting)."
     )
     public static let rtpPackets = MetricDefinition(
         "rtp_packets_total", .counter, labels: ["direction"], since: "media",

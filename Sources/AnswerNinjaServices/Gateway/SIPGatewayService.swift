@@ -62,7 +62,7 @@ public struct SIPGatewayService: Service {
         let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,
-            pool: RTPPortPool(range: configuration.media.rtpPorts), mediaHost: configuration.sip.host,
+            pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
             greeting: Greeting.tones(), logger: context.logger,

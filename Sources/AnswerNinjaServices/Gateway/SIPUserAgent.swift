@@ -356,7 +356,10 @@ actor SIPUserAgent {
             respond(Self.response(to: request, error.sipStatus, error.sipStatus == 488 ? "Not Acceptable Here" : "Bad Request"), key: key)
             return
         } catch {
-            respond(Self.response(to: request, 503, "Service Unavailable (media)"), key: key)
+            var busy = Self.response(to: request, 503, "Service Unavailable (no RTP port)")
+            busy.headers.add("Retry-After", "5")
+            respond(busy, key: key)
+            transport.metrics.rejected("no_rtp_port")
             return
         }
         // The answer with the port the session got.

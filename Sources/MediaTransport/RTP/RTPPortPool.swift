@@ -21,11 +21,13 @@ public final class RTPPortPool: Sendable {
         state = Mutex(State(next: first))
     }
 
-    /// Even ports to try, in order, for a new call: those neither in use nor in quarantine.
-    public func candidates(now: MediaInstant, count: Int = 8) -> [Int] {
+    /// Even ports to try, in order, for a new call: those neither in use nor in quarantine. Round-robin hands out
+    /// the port released longest ago first, so when `probes` ports in a row are busy the range is taken as full
+    /// (none returned): a nearly full pool costs a bounded look, not a walk over the whole range per call.
+    public func candidates(now: MediaInstant, count: Int = 8, probes: Int = 256) -> [Int] {
         state.withLock { state in
             var ports: [Int] = []
-            let evens = (range.count + 1) / 2
+            let evens = min((range.count + 1) / 2, probes)
             for _ in 0..<evens where ports.count < count {
                 let port = state.next
                 state.next += 2
