@@ -50,12 +50,15 @@ public enum SIPTransportEvent: Sendable, Equatable, CustomStringConvertible {
     case scanner(source: String, userAgent: String)
     /// A message that does not parse: answered 400/505/513 when possible, and counted.
     case malformed(source: String, transport: String, reason: String)
+    /// A TCP or TLS connection closed (what was registered over it can no longer be reached).
+    case closed(SIPFlow)
 
     public var description: String {
         switch self {
         case .flood(let source, let blockedFor): "flood from \(source): dropped for \(blockedFor)"
         case .scanner(let source, let userAgent): "scanner at \(source) ignored: \(userAgent)"
         case .malformed(let source, let transport, let reason): "malformed message over \(transport) from \(source): \(reason)"
+        case .closed(let flow): "connection closed: \(flow)"
         }
     }
 }

@@ -32,7 +32,11 @@ public final class SIPTCPTransport: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let id = registry.add(channel)
-                channel.closeFuture.whenComplete { _ in registry.remove(id) }
+                let remote = channel.remoteAddress
+                channel.closeFuture.whenComplete { _ in
+                    registry.remove(id)
+                    if let remote { onEvent(tls != nil ? .closed(.tls(connection: id, remote: remote)) : .closed(.tcp(connection: id, remote: remote))) }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, onEvent: onEvent, onMessage: onMessage))

@@ -199,6 +199,46 @@ import Testing
             #expect(metrics.contains(#"sip_calls_rejected_total{reason="at_capacity"} 3"#))
         }
     }
+
+    /// The registrar, with SIPp as users' softphones (`Tests/PeerTests/SIPp/register*.xml`): over UDP a device is
+    /// challenged, registers with digest and unregisters (Expires: 0); over TCP another registers and quits, and its
+    /// binding goes with its connection; a wrong password is refused 403. The password is in no log.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func devicesRegisterWithDigestAndLeave() async throws {
+        let password = "alice-secret-\(UInt32.random(in: 1_000_000...9_999_999))"
+        // SIPp answers only MD5, and only the first challenge: MD5 goes first here.
+        let gateway = try await AnswerNinjaProcess.start(environment: [
+            "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:\(password),bob:other", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5,sha256",
+        ])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let users = try PeerEnvironment.artifactsDirectory(named: "registrar").appendingPathComponent("users.csv")
+            try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
+            let sipp = try PeerEnvironment.require("sipp", package: "sip-tester")
+            func register(_ scenario: String, transport: String, password: String) async throws -> (status: Int32, output: String) {
+                try await PeerEnvironment.run(sipp, [
+                    "-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/\(scenario)", "-inf", users.path, "-au", "alice", "-ap", password,
+                    "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-t", transport,
+                    "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error",
+                ], timeout: .seconds(30))
+            }
+            let overUDP = try await register("register.xml", transport: "u1", password: password)
+            #expect(overUDP.status == 0, "\(overUDP.output.suffix(1500))")
+            let udp = Self.lines(gateway, containing: "device registered")
+            #expect(udp.count == 2 && udp[0].contains(#""transport":"udp""#) && udp[1].contains(#""bindings":"0""#), "bound, then unbound: \(udp)")
+
+            let overTCP = try await register("register-and-leave.xml", transport: "t1", password: password)
+            #expect(overTCP.status == 0, "\(overTCP.output.suffix(1500))")
+            #expect(Self.lines(gateway, containing: "device registered").last?.contains(#""transport":"tcp""#) == true)
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !Self.lines(gateway, containing: "device flow closed").isEmpty }
+            #expect(Self.lines(gateway, containing: "device flow closed").first?.contains(#""bindings_removed":"1""#) == true)
+
+            let intruder = try await register("register.xml", transport: "u1", password: "guess")
+            #expect(intruder.status != 0, "a wrong password gets 403, which the scenario does not expect")
+            #expect(!Self.lines(gateway, containing: "device registration refused").isEmpty)
+            #expect(!gateway.process.log().contains(password), "the password never reaches the log")
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

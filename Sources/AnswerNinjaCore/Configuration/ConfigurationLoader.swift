@@ -88,7 +88,9 @@ public struct ConfigurationLoader: Sendable {
                 calledNumberSource: reader.enumeration(.calledNumberSource),
                 trustedSources: reader.addressList(.trustedSources),
                 minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1),
-                maxCalls: reader.integer(.maxCalls, in: 1...1_000_000)
+                maxCalls: reader.integer(.maxCalls, in: 1...1_000_000),
+                deviceAccounts: reader.accounts(.deviceAccounts),
+                deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"])
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
@@ -297,6 +299,31 @@ private struct ValueReader {
             return nil
         }
         return NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires, keepalive: keepalive > .zero ? keepalive : nil)
+    }
+
+    /// `user:password` pairs separated by commas; a malformed pair is named by its user only (never its password).
+    mutating func accounts(_ key: ConfigurationKey) -> [String: String] {
+        var accounts: [String: String] = [:]
+        for (index, pair) in (raw(key).0 ?? "").split(separator: ",").enumerated() {
+            let parts = pair.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || "._-+".contains($0) }) else {
+                problems.append("\(key.environmentName) entry \(index + 1) must be user:password (letters, digits, . _ - + in the user)")
+                continue
+            }
+            accounts[parts[0].lowercased()] = String(parts[1])
+        }
+        return accounts
+    }
+
+    /// A non-empty comma-separated list of values from `allowed`, in the order given.
+    mutating func list(_ key: ConfigurationKey, allowed: [String]) -> [String] {
+        let (value, origin) = raw(key)
+        let items = (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        guard !items.isEmpty, items.allSatisfy(allowed.contains), Set(items).count == items.count else {
+            problems.append("\(origin) must list some of \(allowed.joined(separator: ", ")), each once, separated by commas; got \"\(value ?? "")\"")
+            return allowed
+        }
+        return items
     }
 
     /// A whole number within `range`.

@@ -26,6 +26,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var minSessionExpires: Int
         /// Admission limit: calls being answered or in progress.
         public var maxCalls: Int
+        /// Registrar accounts of users' devices: user name → password.
+        public var deviceAccounts: [String: String]
+        /// `sha256`, `md5`: the registrar's challenges, in this order.
+        public var deviceDigestAlgorithms: [String]
     }
 
     /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.

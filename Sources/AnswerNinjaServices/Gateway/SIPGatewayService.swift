@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import SIPAuth
 import SIPMessages
 import SIPTransport
 
@@ -39,10 +40,10 @@ public struct SIPGatewayService: Service {
         let metrics = GatewayMetrics(telemetry: context.telemetry)
         let onEvent: @Sendable (SIPTransportEvent) -> Void = { event in
             metrics.transportEvent(event)
-            if case .malformed = event {
-                logger.notice("sip message refused", metadata: ["event": "\(event)"])
-            } else {
-                logger.warning("sip guard", metadata: ["event": "\(event)"])
+            switch event {
+            case .malformed: logger.notice("sip message refused", metadata: ["event": "\(event)"])
+            case .closed(let flow): agentBox.agent?.connectionClosed(flow)
+            case .flood, .scanner: logger.warning("sip guard", metadata: ["event": "\(event)"])
             }
         }
         let udp = try await SIPUDPTransport.bind(
@@ -70,7 +71,9 @@ public struct SIPGatewayService: Service {
                 calledNumberSource: SIPCallIdentity.CalledNumberSource(rawValue: configuration.sip.calledNumberSource) ?? .requestURI,
                 trustedSources: trusted,
                 minSessionExpires: configuration.sip.minSessionExpires,
-                maxCalls: configuration.sip.maxCalls
+                maxCalls: configuration.sip.maxCalls,
+                deviceAccounts: configuration.sip.deviceAccounts,
+                deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 }
             )
         )
         agentBox.agent = agent

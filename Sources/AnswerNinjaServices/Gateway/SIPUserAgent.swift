@@ -56,6 +56,10 @@ actor SIPUserAgent {
         var maximumDuration: Duration = .seconds(120)
         /// Calls being answered or in progress at once; more get 503.
         var maxCalls = 1000
+        /// Users' devices that may register: user name (lower-case) → password.
+        var deviceAccounts: [String: String] = [:]
+        /// The registrar's challenges, in order.
+        var deviceDigestAlgorithms: [DigestAlgorithm] = [.sha256, .md5]
     }
 
     /// Who waits for a client transaction's outcome.
@@ -90,6 +94,10 @@ actor SIPUserAgent {
     var registration: Registration?
     /// INVITEs being answered (media opening, or a reliable 180 out) that are not calls yet.
     private var admitting = 0
+    /// The registrar's bindings of users' devices, and its digest servers (SHA-256 and MD5 challenges).
+    var location = SIPLocationService<SIPFlow>()
+    var registrarSHA256: DigestServer
+    var registrarMD5: DigestServer
     var trunkReachable: Bool?
 
     init(
@@ -111,6 +119,12 @@ actor SIPUserAgent {
         contactTLS = "<sip:gateway@\(host):\(transport.tlsPort);transport=tls>"
         self.logger = logger
         self.settings = settings
+        // Nonces are an HMAC under this secret: any REGISTER answers a challenge of this process.
+        var secret = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in secret.indices { secret[index] = generator.next() }
+        registrarSHA256 = DigestServer(realm: Self.registrarRealm, algorithm: .sha256, secret: secret)
+        registrarMD5 = DigestServer(realm: Self.registrarRealm, algorithm: .md5, secret: secret)
     }
 
     // MARK: Incoming
@@ -217,7 +231,7 @@ actor SIPUserAgent {
                 respond(withTag(Self.response(to: request, 603, "Decline")), key: key)
             }
         case ("REGISTER", _):
-            respond(withTag(Self.response(to: request, 403, "Forbidden (this gateway has no registrar yet)")), key: key)
+            registerDevice(request, key: key, source: source)
         case ("PRACK", true):
             prack(request, key: key)
         case (_, true):

@@ -1,0 +1,111 @@
+import AnswerNinjaCore
+import Logging
+import SIPAuth
+import SIPDialogs
+import SIPMessages
+import SIPTransactions
+import SIPTransport
+
+/// The registrar for users' devices (RFC 3261 §10.3): digest authentication against `sip.device_accounts` (SHA-256
+/// and MD5 challenges, RFC 8760 §2.4), bindings in the location service with the flow each REGISTER came over, and
+/// RFC 5626 outbound for devices that ask for it.
+extension SIPUserAgent {
+    static let registrarRealm = "answer-ninja"
+
+    func registerDevice(_ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow) {
+        guard !settings.deviceAccounts.isEmpty else {
+            respond(withTag(Self.response(to: request, 403, "Forbidden (no device accounts are configured)")), key: key)
+            return
+        }
+        guard let to = SIPMessage.request(request).to, let aor = SIPLocationService<SIPFlow>.key(to.uri) else {
+            respond(withTag(Self.response(to: request, 400, "Bad Request (the To of a REGISTER names the address-of-record)")), key: key)
+            return
+        }
+        let now = Self.now()
+        guard let header = request.headers.first("Authorization"), let credentials = try? DigestCredentials(parsing: header) else {
+            challenge(request, key: key, now: now, stale: false)
+            return
+        }
+        let accounts = settings.deviceAccounts
+        let ha1: (String) -> String? = { user in
+            accounts[user.lowercased()].map { DigestComputation.ha1(username: user, realm: Self.registrarRealm, password: $0, algorithm: credentials.algorithm) }
+        }
+        let verdict: DigestServer.Verdict
+        if !settings.deviceDigestAlgorithms.contains(credentials.algorithm) {
+            verdict = .rejected(reason: "algorithm \(credentials.algorithm.rawValue) is not offered")
+        } else if credentials.algorithm == .md5 {
+            verdict = registrarMD5.verify(credentials, method: "REGISTER", now: now, ha1: ha1)
+        } else {
+            verdict = registrarSHA256.verify(credentials, method: "REGISTER", now: now, ha1: ha1)
+        }
+        switch verdict {
+        case .stale:
+            challenge(request, key: key, now: now, stale: true)
+            return
+        case .rejected(let reason):
+            logger.warning("device registration refused", metadata: ["user": "\(credentials.username)", "reason": "\(reason)", "from": "\(source)"])
+            respond(withTag(Self.response(to: request, 403, "Forbidden")), key: key)
+            return
+        case .accepted(let username) where username.lowercased() != aor:
+            respond(withTag(Self.response(to: request, 403, "Forbidden (the credentials are not those of \(aor))")), key: key)
+            return
+        case .accepted:
+            break
+        }
+        switch location.register(request, aor: aor, flow: source, now: now) {
+        case .registered(let bindings):
+            var ok = withTag(Self.response(to: request, 200, "OK"))
+            for binding in bindings {
+                var address = SIPNameAddress(uri: binding.contact)
+                address.parameters.set("expires", String(binding.secondsLeft(at: now)))
+                if let instance = binding.instance { address.parameters.set("+sip.instance", instance) }
+                if let registrationID = binding.registrationID { address.parameters.set("reg-id", String(registrationID)) }
+                ok.headers.add("Contact", address.serialized)
+            }
+            // RFC 5626 §6: a device that asked for outbound gets it (we keep its flow, and answer its CRLF pings).
+            let outbound = request.headers.list("Supported").contains { $0.lowercased() == "outbound" } && bindings.contains { $0.registrationID != nil }
+            if outbound { ok.headers.add("Require", "outbound") }
+            respond(ok, key: key)
+            logger.info("device registered", metadata: [
+                "user": "\(aor)", "transport": "\(source.transportName.lowercased())", "bindings": "\(bindings.count)",
+                "expires": "\(bindings.map { String($0.secondsLeft(at: now)) }.joined(separator: ","))", "outbound": "\(outbound)",
+            ])
+        case .intervalTooBrief(let minimum):
+            var brief = withTag(Self.response(to: request, 423, "Interval Too Brief"))
+            brief.headers.add("Min-Expires", String(minimum))
+            respond(brief, key: key)
+        case .badRequest(let reason):
+            respond(withTag(Self.response(to: request, 400, "Bad Request (\(reason))")), key: key)
+        case .outOfOrder:
+            respond(withTag(Self.response(to: request, 500, "Server Internal Error (CSeq out of order)")), key: key)
+        }
+    }
+
+    /// 401 with a challenge per algorithm of `sip.device_digest_algorithms`, in its order (by default SHA-256, then
+    /// MD5 for older devices: RFC 8760 §2.4).
+    private func challenge(_ request: SIPRequest, key: SIPTransactionKey, now: MediaInstant, stale: Bool) {
+        var response = withTag(Self.response(to: request, 401, "Unauthorized"))
+        for algorithm in settings.deviceDigestAlgorithms {
+            let server = algorithm == .md5 ? registrarMD5 : registrarSHA256
+            response.headers.add("WWW-Authenticate", server.challenge(now: now, stale: stale).headerValue)
+        }
+        respond(response, key: key)
+    }
+
+    /// The live bindings of a user's devices.
+    func deviceBindings(of user: String) -> [SIPLocationService<SIPFlow>.Binding] {
+        location.bindings(of: user.lowercased(), now: Self.now())
+    }
+
+    /// A TCP or TLS connection closed: the devices registered over it are gone until they register again.
+    nonisolated func connectionClosed(_ flow: SIPFlow) {
+        eventLoop.execute {
+            self.assumeIsolated { agent in
+                let before = agent.location.count(now: Self.now())
+                agent.location.flowClosed(flow)
+                let removed = before - agent.location.count(now: Self.now())
+                if removed > 0 { agent.logger.info("device flow closed", metadata: ["flow": "\(flow)", "bindings_removed": "\(removed)"]) }
+            }
+        }
+    }
+}
