@@ -239,6 +239,43 @@ import Testing
             #expect(!gateway.process.log().contains(password), "the password never reaches the log")
         }
     }
+
+    /// A device registered over TCP is called back over that connection a minute later (RFC 5626/5923: behind NAT
+    /// nothing else reaches it). SIPp registers with `-t t1` (one connection, nothing listening) and answers the
+    /// out-of-call INVITE (answer-device.xml); the gateway plays the greeting to it and hangs up after 2 s.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    func aDeviceRegisteredOverTCPIsCalledBackOverItsConnection() async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: [
+            "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:alice-pw-8731", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
+        ])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let users = try PeerEnvironment.artifactsDirectory(named: "registrar-callback").appendingPathComponent("users.csv")
+            try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
+            let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
+            async let device = PeerEnvironment.run(try PeerEnvironment.require("sipp", package: "sip-tester"), [
+                "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + "answer-device.xml", "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
+                "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()),
+                "-t", "t1", "-m", "1", "-d", "70000", "-nostdin", "-timeout", "100s", "-timeout_error",
+            ], timeout: .seconds(110))
+            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
+            try await Task.sleep(for: .seconds(60))
+            let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call?seconds=2")
+            #expect(status == 200, "\(body)")
+            let calls = (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+            #expect(calls.count == 1 && calls.first?["answered"] as? Bool == true, "\(body)")
+            #expect((calls.first?["flow"] as? String)?.hasPrefix("tcp ") == true, "over the registration's connection: \(body)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "call ended").isEmpty }
+            let ended = try #require(Self.lines(gateway, containing: "call ended").first)
+            #expect(ended.contains(#""hangup_side":"local""#), "\(ended)")
+            let sent = ended.split(separator: ",").first { $0.contains("packets_sent") }.flatMap { Int($0.filter(\.isNumber)) } ?? 0
+            #expect(sent >= 80, "2 s of greeting went to the device: \(ended)")
+            let result = try await device
+            #expect(result.status == 0, "the device saw INVITE, ACK and BYE as expected: \(result.output.suffix(1500))")
+            let missing = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/bob/call")
+            #expect(missing.status == 404 && missing.body.contains("not_registered"))
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

@@ -77,6 +77,7 @@ public struct SIPGatewayService: Service {
             )
         )
         agentBox.agent = agent
+        context.gatewayControl.attach(agent)
         if let trunk = configuration.sip.trunk { await agent.register(with: trunk) }
         context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are answered with the greeting and recorded"))
         context.readiness.report("sip", ready: true, detail: "listening on udp and tcp \(configuration.sip.host):\(port)")

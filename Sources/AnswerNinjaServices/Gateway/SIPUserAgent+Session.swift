@@ -58,13 +58,15 @@ extension SIPUserAgent {
     private func noPrack(_ id: SIPDialog.ID) {
         guard let held = answering.removeValue(forKey: id) else { return }
         cancelTimer("100rel|\(id.callID)")
-        var rejected = held.call.retransmission.response
-        rejected.statusCode = 504
-        rejected.reasonPhrase = "Server Time-out (no PRACK for the reliable 180)"
-        rejected.body = ByteBuffer()
-        for name in ["Content-Type", "Contact", "Allow", "Supported", "Session-Expires", "Require"] { rejected.headers.remove(name) }
-        respond(rejected, key: held.key)
         release(held.call.session)
+        // The prepared 200 turned into a 504: the same To tag as the 180.
+        if var rejected = held.call.retransmission?.response {
+            rejected.statusCode = 504
+            rejected.reasonPhrase = "Server Time-out (no PRACK for the reliable 180)"
+            rejected.body = ByteBuffer()
+            for name in ["Content-Type", "Contact", "Allow", "Supported", "Session-Expires", "Require"] { rejected.headers.remove(name) }
+            respond(rejected, key: held.key)
+        }
         logger.warning("call failed", metadata: ["call_id": "\(id.callID)", "reason": "no PRACK for the reliable 180"])
     }
 
@@ -117,7 +119,7 @@ extension SIPUserAgent {
         for field in timer.refreshRequestHeaders { request.headers.add(field.name, field.value) }
         if method == "INVITE" {
             request.headers.add("Content-Type", "application/sdp")
-            request.body = ByteBuffer(string: call.negotiation.answer.serialized)
+            request.body = ByteBuffer(string: call.localSDP.serialized)
         }
         calls[id] = call
         startClientTransaction(request, to: call.source, purpose: .refresh(id))

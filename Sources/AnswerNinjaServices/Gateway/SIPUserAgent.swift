@@ -33,9 +33,15 @@ actor SIPUserAgent {
         var dialog: SIPDialog
         var source: SIPFlow
         var session: RTPCallSession
-        var retransmission: SIPResponseRetransmission
-        var negotiation: SDPAnswerer.Negotiation
-        var identity: SIPCallIdentity
+        /// Our 2xx, resent until its ACK; nil for a call we placed (a device leg).
+        var retransmission: SIPResponseRetransmission?
+        /// The offer/answer as answered by us; nil for a call we placed, whose media is `audio` of our offer.
+        var negotiation: SDPAnswerer.Negotiation?
+        /// The SDP we last sent (our answer, or our offer), and the audio it agreed.
+        var localSDP: SessionDescription
+        var audio: NegotiatedAudio
+        /// Who called whom; nil for a call we placed.
+        var identity: SIPCallIdentity?
         var sessionTimer: SIPSessionTimer?
         /// The caller's INVITE listed UPDATE in Allow: our session refreshes use it instead of a re-INVITE.
         var peerAllowsUpdate: Bool
@@ -66,16 +72,20 @@ actor SIPUserAgent {
     enum ClientPurpose: Sendable, Equatable {
         case registration, keepalive, bye
         case refresh(SIPDialog.ID)
+        /// Our INVITE to a user's device, by Call-ID.
+        case deviceCall(String)
     }
 
     let transport: SIPTransports
-    private let group: any EventLoopGroup
+    let group: any EventLoopGroup
     let pool: RTPPortPool
     private let answerer: SDPAnswerer
-    private let mediaHost: String
+    /// Where RTP sockets bind, and the address our SDP names.
+    let mediaHost: String
+    var advertisedMediaHost: String { answerer.localAddress }
     private let recordings: URL
     private let recorder: RecordingWriter
-    private let greeting: [Int16]
+    let greeting: [Int16]
     /// Our Contact for UDP flows, and for TCP and TLS flows (which keeps requests to us on that transport, RFC 3261
     /// §18.1.1).
     let contact: String
@@ -92,6 +102,8 @@ actor SIPUserAgent {
     /// INVITEs answered with a reliable 180 whose 200 waits for the PRACK.
     var answering: [SIPDialog.ID: Answering] = [:]
     var registration: Registration?
+    /// INVITEs we sent to users' devices, not answered yet, by Call-ID.
+    var deviceInvites: [String: DeviceInvite] = [:]
     /// INVITEs being answered (media opening, or a reliable 180 out) that are not calls yet.
     private var admitting = 0
     /// The registrar's bindings of users' devices, and its digest servers (SHA-256 and MD5 challenges).
@@ -150,7 +162,7 @@ actor SIPUserAgent {
     private func receive(_ request: SIPRequest, from source: SIPFlow) {
         if request.method == "ACK" {
             if let id = SIPDialog.id(ofReceived: .request(request)), var call = calls[id] {
-                _ = call.retransmission.ackReceived()
+                _ = call.retransmission?.ackReceived()
                 try? call.dialog.receive(request)
                 calls[id] = call
                 cancelTimer("2xx|\(id.callID)")
@@ -287,11 +299,13 @@ actor SIPUserAgent {
                 return
             }
             call.negotiation = negotiation
+            call.localSDP = negotiation.answer
+            call.audio = negotiation.audio
             response.headers.add("Content-Type", "application/sdp")
             response.body = ByteBuffer(string: negotiation.answer.serialized)
         } else if request.method == "INVITE" {
             response.headers.add("Content-Type", "application/sdp")
-            response.body = ByteBuffer(string: call.negotiation.answer.serialized)
+            response.body = ByteBuffer(string: call.localSDP.serialized)
         }
         response.headers.add("Contact", contact(for: source))
         response.headers.add("Supported", Self.supported)
@@ -402,7 +416,7 @@ actor SIPUserAgent {
         let trusted = source.remote.ipAddress.map(settings.trustedSources.contains) ?? false
         let call = Call(
             dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
-            identity: SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted), sessionTimer: sessionTimer,
+            localSDP: negotiation.answer, audio: negotiation.audio, identity: SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted), sessionTimer: sessionTimer,
             peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }
         )
         if request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) {
@@ -418,14 +432,14 @@ actor SIPUserAgent {
         calls[id] = call
         transport.metrics.calls(calls.count)
         transport.metrics.portsInUse(pool.inUseCount)
-        send2xx(call.retransmission.response, to: id, key: key)
+        if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
         call.session.start(playing: greeting)
         let identity = call.identity
         logger.info("call answered", metadata: [
-            "call_id": "\(id.callID)", "transport": "\(call.source.transportName.lowercased())", "codec": "\(call.negotiation.audio.codec.rawValue)",
-            "srtp": "\(call.negotiation.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(call.session.localPort)",
-            "called": "\(identity.called ?? "")", "called_source": "\(identity.calledSource.rawValue)", "caller": "\(identity.caller ?? "")",
-            "asserted": "\(identity.asserted ?? "")", "verstat": "\(identity.verstat ?? "")", "anonymous": "\(identity.anonymous)",
+            "call_id": "\(id.callID)", "transport": "\(call.source.transportName.lowercased())", "codec": "\(call.audio.codec.rawValue)",
+            "srtp": "\(call.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(call.session.localPort)",
+            "called": "\(identity?.called ?? "")", "called_source": "\(identity?.calledSource.rawValue ?? "")", "caller": "\(identity?.caller ?? "")",
+            "asserted": "\(identity?.asserted ?? "")", "verstat": "\(identity?.verstat ?? "")", "anonymous": "\(identity?.anonymous ?? false)",
             "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" + ($0.weRefresh ? " (we refresh)" : "") } ?? "none")",
         ])
         scheduleTimer("limit|\(id.callID)", after: settings.maximumDuration) { agent in
@@ -441,9 +455,10 @@ actor SIPUserAgent {
         _ = entry.transaction.respond(response)  // its one send is the retransmission's first
         transactions[key] = entry
         scheduleTimer("server|\(key)|accepted", after: SIPTimerValues.rfc3261.transactionTimeout) { agent in agent.forget(.server, key) }
-        call.retransmission = SIPResponseRetransmission(response: response)
+        let retransmission = SIPResponseRetransmission(response: response)
+        call.retransmission = retransmission
         calls[id] = call
-        perform2xx(call.retransmission.start(reliable: call.source.isReliable), id: id)
+        perform2xx(retransmission.start(reliable: call.source.isReliable), id: id)
     }
 
     /// Ends the call from our side: BYE in the dialog, with why (RFC 3326).
@@ -543,6 +558,7 @@ actor SIPUserAgent {
         case .registration: registrationAnswered(response)
         case .keepalive: trunkAnswered(true)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
+        case .deviceCall(let callID): deviceAnswered(callID, response: response, destination: destination)
         case .bye: break
         }
     }
@@ -552,6 +568,7 @@ actor SIPUserAgent {
         case .registration: registrationFailed("no answer from the registrar")
         case .keepalive: trunkAnswered(false)
         case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
+        case .deviceCall(let callID): deviceTimedOut(callID)
         case .bye: break
         }
     }
@@ -573,8 +590,9 @@ actor SIPUserAgent {
     }
 
     private func retransmit2xx(_ id: SIPDialog.ID) {
-        guard var call = calls[id] else { return }
-        let actions = call.retransmission.timerFired(reliable: call.source.isReliable)
+        guard var call = calls[id], var retransmission = call.retransmission else { return }
+        let actions = retransmission.timerFired(reliable: call.source.isReliable)
+        call.retransmission = retransmission
         calls[id] = call
         perform2xx(actions, id: id)
     }

@@ -11,6 +11,11 @@ public enum HTTPRoutes {
         public var roles: [Role]
     }
 
+    struct DeviceCalls: Encodable, Sendable {
+        var user: String
+        var calls: [SIPUserAgent.DeviceCallResult]
+    }
+
     public struct ReadyBody: Encodable, Sendable {
         public var status: String
         public var checks: [String: Readiness.Check]
@@ -31,6 +36,22 @@ public enum HTTPRoutes {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: context.telemetry.render())))
+        }
+        // Rings a user's registered devices over the flows they registered on (the gateway's device leg); the
+        // answered ones hear the greeting for `seconds` (1-300, 10 by default). Internal: not for the public API.
+        router.post("/internal/devices/:user/call") { request, requestContext -> Response in
+            guard context.gatewayControl.isAttached, let user = requestContext.parameters.get("user") else {
+                return try jsonResponse(CommandOutputFormat.Failure(code: "not_found", message: "this process has no gateway role"), status: .notFound)
+            }
+            let secondsText = request.uri.queryParameters.get("seconds") ?? "10"
+            guard let seconds = Int(secondsText), (1...300).contains(seconds) else {
+                return try jsonResponse(CommandOutputFormat.Failure(code: "invalid_value", message: "seconds must be a whole number from 1 to 300"), status: .badRequest)
+            }
+            let calls = await context.gatewayControl.callDevices(of: user, hold: .seconds(seconds)) ?? []
+            guard !calls.isEmpty else {
+                return try jsonResponse(CommandOutputFormat.Failure(code: "not_registered", message: "\(user) has no registered device"), status: .notFound)
+            }
+            return try jsonResponse(DeviceCalls(user: user, calls: calls), status: .ok)
         }
         router.get("/") { _, _ -> Response in
             var headers = HTTPFields()

@@ -21,6 +21,8 @@ public final class ServiceContext: Sendable {
     public let telemetry: Telemetry
     public let readiness: Readiness
     public let logger: Logger
+    /// The gateway role's user agent, for the HTTP endpoints that act on calls and devices.
+    public let gatewayControl = GatewayControl()
     private let listenerList = Mutex<[Listener]>([])
 
     public init(configuration: NinjaConfiguration, roles: [Role], logger: Logger, telemetry: Telemetry? = nil) {

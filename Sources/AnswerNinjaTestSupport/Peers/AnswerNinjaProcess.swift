@@ -81,11 +81,20 @@ public struct AnswerNinjaProcess: StoppablePeer {
     }
 }
 
-/// A plain HTTP GET with URLSession, for tests.
+/// Plain HTTP GET and POST with URLSession, for tests.
 public enum HTTPProbe {
     public static func get(url: String, timeout: Duration = .seconds(10)) async throws -> (status: Int, body: String, contentType: String?) {
+        try await fetch(url: url, method: "GET", timeout: timeout)
+    }
+
+    public static func post(url: String, timeout: Duration = .seconds(40)) async throws -> (status: Int, body: String, contentType: String?) {
+        try await fetch(url: url, method: "POST", timeout: timeout)
+    }
+
+    static func fetch(url: String, method: String, timeout: Duration) async throws -> (status: Int, body: String, contentType: String?) {
         guard let target = URL(string: url) else { throw PeerError("bad URL \(url)") }
         var request = URLRequest(url: target)
+        request.httpMethod = method
         request.timeoutInterval = Double(timeout.components.seconds) + 1
         let (data, response) = try await URLSession.shared.data(for: request)
         guard let http = response as? HTTPURLResponse else { throw PeerError("not an HTTP response from \(url)") }

@@ -1,0 +1,156 @@
+import AnswerNinjaCore
+import Logging
+import MediaTransport
+import NIOCore
+import SDP
+import SIPDialogs
+import SIPMessages
+import SIPTransactions
+import SIPTransport
+import SRTP
+
+/// Calls to users' registered devices (the UAC leg the B2BUA of issue 7 bridges wanted callers over): an INVITE to
+/// each live binding, sent over the flow the device registered on — its TCP or TLS connection, or the address its
+/// REGISTER came from — so that it rings behind NAT. Until the bridge exists, an answered device hears the
+/// greeting and is recorded like any call, and is hung up after `hold`.
+extension SIPUserAgent {
+    /// An INVITE sent to a device, not answered yet.
+    struct DeviceInvite {
+        var invite: SIPRequest
+        var flow: SIPFlow
+        var session: RTPCallSession
+        var offer: SDPOfferer.Offer
+        var hold: Duration
+        var done: CheckedContinuation<DeviceCallResult, Never>?
+    }
+
+    /// How ringing one binding went.
+    struct DeviceCallResult: Codable, Sendable {
+        var callId: String
+        var flow: String
+        var answered: Bool
+        var statusCode: Int?
+        var reason: String?
+    }
+
+    /// Rings every live binding of `user` at once; returns when each has answered or failed.
+    func callDevices(of user: String, hold: Duration) async -> [DeviceCallResult] {
+        let bindings = deviceBindings(of: user)
+        return await withTaskGroup(of: DeviceCallResult.self) { group in
+            for binding in bindings {
+                group.addTask { await self.callDevice(binding, user: user, hold: hold) }
+            }
+            var results: [DeviceCallResult] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.callId < $1.callId }
+        }
+    }
+
+    private func callDevice(_ binding: SIPLocationService<SIPFlow>.Binding, user: String, hold: Duration) async -> DeviceCallResult {
+        let callID = SIPToken.random() + "@answer-ninja"
+        let session: RTPCallSession
+        do {
+            session = try await RTPCallSession.open(pool: pool, host: mediaHost, group: group, now: Self.now())
+        } catch {
+            return DeviceCallResult(callId: callID, flow: "\(binding.flow)", answered: false, statusCode: nil, reason: "no RTP port")
+        }
+        let offer = SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedMediaHost).offer(localPort: session.localPort)
+        var headers = SIPHeaders()
+        headers.add("Via", via(for: binding.flow).serialized)
+        headers.add("Max-Forwards", "70")
+        headers.add("From", "\"Answer Ninja\" <sip:gateway@\(transport.host)>;tag=\(SIPToken.random())")
+        headers.add("To", "<sip:\(user)@\(transport.host)>")
+        headers.add("Call-ID", callID)
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", contact(for: binding.flow))
+        headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
+        headers.add("Content-Type", "application/sdp")
+        let invite = SIPRequest(method: "INVITE", uri: binding.contact, headers: headers, body: ByteBuffer(string: offer.description.serialized))
+        return await withCheckedContinuation { continuation in
+            deviceInvites[callID] = DeviceInvite(invite: invite, flow: binding.flow, session: session, offer: offer, hold: hold, done: continuation)
+            startClientTransaction(invite, to: binding.flow, purpose: .deviceCall(callID))
+        }
+    }
+
+    /// The final response to an INVITE we sent to a device (and any resent 2xx, which is ACKed again).
+    func deviceAnswered(_ callID: String, response: SIPResponse, destination: SIPFlow) {
+        if response.statusCode / 100 == 2, let id = SIPDialog.id(ofReceived: .response(response)), let call = calls[id], let ack = call.refreshACK {
+            transport.send(.request(ack), to: destination)
+            return
+        }
+        guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
+        let flow = "\(pending.flow)"
+        guard response.statusCode / 100 == 2 else {
+            release(pending.session)
+            pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: flow, answered: false, statusCode: response.statusCode, reason: response.reasonPhrase))
+            return
+        }
+        let audio: NegotiatedAudio
+        let answer: SessionDescription
+        let remote: SocketAddress
+        do {
+            answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
+            audio = try SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedMediaHost).accept(answer, for: pending.offer)
+            guard let media = answer.media.first(where: { $0.type == "audio" && $0.port != 0 }), let address = (media.connection ?? answer.connection)?.address else {
+                throw SDPError.notAcceptable("no audio stream in the answer")
+            }
+            remote = try SocketAddress(ipAddress: address, port: media.port)
+        } catch {
+            // A 2xx we cannot use is still ACKed, then ended with a BYE (RFC 3261 §13.2.2.4).
+            failDevice(pending, response: response, reason: "unusable answer: \(error)")
+            return
+        }
+        guard var dialog = try? SIPDialog(uac: pending.invite, response: response) else {
+            failDevice(pending, response: response, reason: "the 2xx forms no dialog")
+            return
+        }
+        let ack = dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: 1)
+        transport.send(.request(ack), to: pending.flow)
+        var call = Call(
+            dialog: dialog, source: pending.flow, session: pending.session, retransmission: nil, negotiation: nil,
+            localSDP: pending.offer.description, audio: audio, identity: nil, sessionTimer: nil,
+            peerAllowsUpdate: response.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }
+        )
+        call.refreshACK = ack
+        calls[dialog.id] = call
+        transport.metrics.calls(calls.count)
+        let id = dialog.id
+        let session = pending.session
+        let greeting = greeting
+        Task {
+            let keys = audio.keys
+            await session.prepare(
+                remote: remote, law: audio.codec == .pcma ? .aLaw : .muLaw,
+                inbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
+                outbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) }
+            )
+            session.start(playing: greeting)
+        }
+        logger.info("device answered", metadata: [
+            "call_id": "\(callID)", "flow": "\(flow)", "codec": "\(audio.codec.rawValue)", "rtp_port": "\(session.localPort)",
+        ])
+        scheduleTimer("limit|\(callID)", after: pending.hold) { agent in agent.hangUp(id, reason: .normalClearing("Device call over")) }
+        pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: flow, answered: true, statusCode: response.statusCode, reason: response.reasonPhrase))
+    }
+
+    /// No final response from the device (timer B), or its flow is gone.
+    func deviceTimedOut(_ callID: String) {
+        guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
+        release(pending.session)
+        pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: "\(pending.flow)", answered: false, statusCode: nil, reason: "no answer"))
+    }
+
+    /// A 2xx we cannot use: ACK it and end the dialog at once.
+    private func failDevice(_ pending: DeviceInvite, response: SIPResponse, reason: String) {
+        release(pending.session)
+        if var dialog = try? SIPDialog(uac: pending.invite, response: response) {
+            transport.send(.request(dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: 1)), to: pending.flow)
+            var bye = dialog.makeRequest(method: "BYE", via: via(for: pending.flow), contact: contact(for: pending.flow))
+            bye.headers.add("Reason", SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here").serialized)
+            startClientTransaction(bye, to: pending.flow, purpose: .bye)
+        }
+        let callID = pending.invite.headers.first("Call-ID") ?? ""
+        logger.warning("device call failed", metadata: ["call_id": "\(callID)", "reason": "\(reason)"])
+        pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: "\(pending.flow)", answered: false, statusCode: response.statusCode, reason: reason))
+    }
+}
