@@ -161,10 +161,15 @@ import Testing
                 try AnswerNinjaProcess.binary(),
                 ["load", "--target", "127.0.0.1:\(sipPort)", "--rate", "20", "--calls", "30", "--hold", "1.5", "--media", "g711", "--json"], timeout: .seconds(40)
             )
-            try await Task.sleep(for: .milliseconds(1200))
-            let during = try await gateway.get("/metrics").body
-            let inProgress = during.split(separator: "\n").first { $0.hasPrefix(#"concurrent_calls{role="gateway"}"#) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-            #expect(inProgress >= 10, "about 20 calls are up after 1.2 s: \(inProgress)")
+            // The gauge, sampled while the calls are up (30 calls over 1.5 s, each held 1.5 s: about 20 at once at the peak).
+            var peak = 0.0
+            for _ in 0..<50 where peak < 10 {
+                let metrics = try await gateway.get("/metrics").body
+                let value = metrics.split(separator: "\n").first { $0.hasPrefix(#"concurrent_calls{role="gateway"}"#) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                peak = max(peak, value)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(peak >= 10, "many calls up at once: \(peak)")
             let result = try await run
             #expect(result.status == 0, "\(result.output)")
             // The progress lines (standard error) come first; the report is the last line.
