@@ -76,7 +76,7 @@ extension MetricDefinition {
     )
     public static let rtpPacketsDropped = MetricDefinition(
         "rtp_packets_dropped_total", .counter, labels: ["reason"], since: "media",
-        "Inbound packets counted and dropped: malformed, srtp_auth, replay, late, unknown_ssrc."
+        "Inbound packets counted and dropped: malformed (not RTP), srtp_auth (failed SRTP authentication or replay), other_payload_type, unknown_source (not the latched source)."
     )
     public static let mediaSessions = MetricDefinition(
         "media_sessions", .gauge, labels: ["mode"], since: "media",

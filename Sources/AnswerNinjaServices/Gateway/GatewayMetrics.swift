@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import MediaTransport
 import SIPMessages
 import SIPTransport
 
@@ -40,13 +41,17 @@ struct GatewayMetrics: Sendable {
         telemetry?.gauge(.rtpPortsInUse, [:]).set(to: Double(count))
     }
 
-    /// `rtp_packets_total{direction}` and `rtp_packets_dropped_total{reason=unknown_source}` of an ended call.
-    func packets(sent: Int, received: Int, droppedFromOtherSources: Int) {
+    /// `rtp_packets_total{direction}` and `rtp_packets_dropped_total{reason}` of an ended call.
+    func packets(_ report: RTPCallSession.Report) {
         guard let telemetry else { return }
-        telemetry.counter(.rtpPackets, ["direction": "sent"]).increment(by: Int64(sent))
-        telemetry.counter(.rtpPackets, ["direction": "received"]).increment(by: Int64(received))
-        if droppedFromOtherSources > 0 {
-            telemetry.counter(.rtpPacketsDropped, ["reason": "unknown_source"]).increment(by: Int64(droppedFromOtherSources))
+        telemetry.counter(.rtpPackets, ["direction": "sent"]).increment(by: Int64(report.packetsSent))
+        telemetry.counter(.rtpPackets, ["direction": "received"]).increment(by: Int64(report.packetsReceived))
+        let drops = [
+            ("unknown_source", report.droppedFromOtherSources), ("malformed", report.malformed), ("srtp_auth", report.unauthenticated),
+            ("other_payload_type", report.otherPayloadType),
+        ]
+        for (reason, count) in drops where count > 0 {
+            telemetry.counter(.rtpPacketsDropped, ["reason": reason]).increment(by: Int64(count))
         }
     }
 }

@@ -484,7 +484,7 @@ actor SIPUserAgent {
         defer { finishing[id.callID] = nil }
         let report = await call.session.stop(pool: pool, now: Self.now())
         transport.metrics.portsInUse(pool.inUseCount)
-        transport.metrics.packets(sent: report.packetsSent, received: report.packetsReceived, droppedFromOtherSources: report.droppedFromOtherSources)
+        transport.metrics.packets(report)
         // Written on the recorder's own thread, never on the actor's (file creation blocks); a call that sent us
         // nothing leaves no file.
         var recording = "none (nothing received)"

@@ -18,6 +18,10 @@ public final class RTPCallSession: @unchecked Sendable {
         public var packetsSent: Int
         public var droppedFromOtherSources: Int
         public var latchedSource: String?
+        /// What the path counted and dropped: not RTP, failed SRTP authentication or replay, another payload type.
+        public var malformed = 0
+        public var unauthenticated = 0
+        public var otherPayloadType = 0
     }
 
     public let localPort: Int
@@ -103,9 +107,11 @@ public final class RTPCallSession: @unchecked Sendable {
         let report = try? await eventLoop.submit { () -> Report in
             self.tick?.cancel()
             self.tick = nil
+            let statistics = self.path?.statistics
             return Report(
-                recorded: self.recorded, packetsReceived: self.path?.statistics.received ?? 0, packetsSent: self.sent,
-                droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" }
+                recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
+                droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
+                malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0
             )
         }.get()
         try? await channel.close()
