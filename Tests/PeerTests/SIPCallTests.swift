@@ -231,8 +231,8 @@ import Testing
         }
     }
 
-    /// tshark reads a whole call between our softphone and our gateway (SIP and RTP, RTP found by heuristics) and
-    /// finds no malformed packet and no warning.
+    /// tshark reads a whole call between our softphone and our gateway (SIP, RTP and RTCP, found by heuristics),
+    /// finds a sender report from each side, and no malformed packet and no warning.
     @Test(.enabled(if: PeerEnvironment.available("tshark")), .timeLimit(.minutes(1)))
     func tsharkFindsNothingMalformedInOurTraffic() async throws {
         let gateway = try await AnswerNinjaProcess.start()
@@ -251,6 +251,10 @@ import Testing
                 let rtp = try await capture.fields(["rtp.seq"], displayFilter: "rtp")
                 #expect(sip.count >= 6, "INVITE, 100, 200, ACK, BYE, 200: \(sip)")
                 #expect(rtp.count >= 150, "two seconds of RTP both ways, got \(rtp.count) packets")
+                let reports = try await capture.fields(
+                    ["rtcp.senderssrc"], displayFilter: "rtcp.pt == 200", preferences: ["rtp.heuristic_rtp:TRUE", "rtcp.heuristic_rtcp:TRUE"]
+                )
+                #expect(Set(reports).count >= 2, "a sender report from each side (RTCP muxed on the RTP port): \(reports)")
                 let executable = try PeerEnvironment.require("tshark", package: "tshark")
                 let problems = try await PeerEnvironment.run(executable, [
                     "-r", capture.file.path, "-o", "rtp.heuristic_rtp:TRUE", "-Y", "(_ws.malformed || _ws.expert.severity >= warning) && !(udp.length == 15)",

@@ -247,8 +247,9 @@ import Testing
 
     /// A device registered over TCP is called back over that connection a minute later (RFC 5626/5923: behind NAT
     /// nothing else reaches it). SIPp registers with `-t t1` (one connection, nothing listening) and answers the
-    /// out-of-call INVITE (answer-device.xml); the gateway plays the greeting to it and hangs up after 2 s.
-    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    /// out-of-call INVITE (answer-device.xml); the gateway plays the greeting to it and hangs up after 2 s. SIPp
+    /// stays 90 s (its -d pause), long enough for a slow start on a loaded machine.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(3)))
     func aDeviceRegisteredOverTCPIsCalledBackOverItsConnection() async throws {
         let gateway = try await AnswerNinjaProcess.start(environment: [
             "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:alice-pw-8731", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
@@ -261,8 +262,8 @@ import Testing
             async let device = PeerEnvironment.run(try PeerEnvironment.require("sipp", package: "sip-tester"), [
                 "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + "answer-device.xml", "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
                 "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()),
-                "-t", "t1", "-m", "1", "-d", "70000", "-nostdin", "-timeout", "100s", "-timeout_error",
-            ], timeout: .seconds(110))
+                "-t", "t1", "-m", "1", "-d", "90000", "-nostdin", "-timeout", "120s", "-timeout_error",
+            ], timeout: .seconds(130))
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
             try await Task.sleep(for: .seconds(60))
             let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call?seconds=2")

@@ -122,7 +122,8 @@ extension SIPUserAgent {
             await session.prepare(
                 remote: remote, law: audio.codec == .pcma ? .aLaw : .muLaw,
                 inbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
-                outbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) }
+                outbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) },
+                rtcpMux: audio.rtcpMux
             )
             session.start(playing: greeting)
         }

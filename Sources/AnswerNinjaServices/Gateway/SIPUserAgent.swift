@@ -378,7 +378,7 @@ actor SIPUserAgent {
                 pool: pool, host: mediaHost, remote: remote, law: negotiation.audio.codec == .pcma ? .aLaw : .muLaw,
                 inbound: try keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
                 outbound: try keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) },
-                group: group, now: Self.now()
+                group: group, now: Self.now(), rtcpMux: negotiation.audio.rtcpMux
             )
         } catch let error as SDPError {
             respond(Self.response(to: request, error.sipStatus, error.sipStatus == 488 ? "Not Acceptable Here" : "Bad Request"), key: key)
@@ -500,7 +500,8 @@ actor SIPUserAgent {
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
             "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
-            "dropped_other_sources": "\(report.droppedFromOtherSources)", "recording": "\(recording)",
+            "dropped_other_sources": "\(report.droppedFromOtherSources)", "rtcp_sent": "\(report.controlSent)", "rtcp_received": "\(report.controlReceived)",
+            "recording": "\(recording)",
         ])
     }
 

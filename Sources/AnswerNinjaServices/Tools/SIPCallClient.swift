@@ -209,7 +209,8 @@ public actor SIPCallClient {
             await session.prepare(
                 remote: remote, law: audio.codec == .pcma ? .aLaw : .muLaw,
                 inbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
-                outbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) }
+                outbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) },
+                rtcpMux: audio.rtcpMux
             )
             session.start(playing: options.play)
             report.answered = true

@@ -51,9 +51,10 @@ public struct TsharkCapture: StoppablePeer {
     }
 
     /// One line per captured packet with the requested fields (tab-separated), after an optional display filter.
-    public func fields(_ names: [String], displayFilter: String? = nil) async throws -> [String] {
+    /// `preferences`: `-o` settings such as `rtp.heuristic_rtp:TRUE`.
+    public func fields(_ names: [String], displayFilter: String? = nil, preferences: [String] = []) async throws -> [String] {
         let executable = try PeerEnvironment.require("tshark", package: "tshark")
-        var arguments = ["-r", file.path, "-T", "fields"]
+        var arguments = ["-r", file.path, "-T", "fields"] + preferences.flatMap { ["-o", $0] }
         for name in names { arguments += ["-e", name] }
         if let displayFilter { arguments += ["-Y", displayFilter] }
         let result = try await PeerEnvironment.run(executable, arguments)

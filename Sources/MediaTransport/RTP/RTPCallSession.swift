@@ -1,5 +1,6 @@
 import AnswerNinjaCore
 import Codecs
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -22,6 +23,9 @@ public final class RTPCallSession: @unchecked Sendable {
         public var malformed = 0
         public var unauthenticated = 0
         public var otherPayloadType = 0
+        /// RTCP compound packets sent and taken.
+        public var controlSent = 0
+        public var controlReceived = 0
     }
 
     public let localPort: Int
@@ -38,6 +42,12 @@ public final class RTPCallSession: @unchecked Sendable {
     private var frame = 0
     private var start = NIODeadline.now()
     private var tick: Scheduled<Void>?
+    /// RTCP (RFC 3550 §6.2): our first report a second after the start, then every 5 s, randomised by ±50 %; sent
+    /// to the RTP port with rtcp-mux, else to the next port up.
+    private var controlTick: Scheduled<Void>?
+    private var rtcpMux = true
+    private var outgoingControl = ByteBuffer()
+    private let cname = "answer-ninja-\(UInt32.random(in: 1 ... .max))@\(ProcessInfo.processInfo.hostName)"
     private var outgoing = ByteBuffer()
     private let silence = [Int16](repeating: 0, count: 160)
 
@@ -52,10 +62,10 @@ public final class RTPCallSession: @unchecked Sendable {
     /// Binds the first free port of `pool` and prepares a G.711 path towards `remote`.
     nonisolated(nonsending) public static func open(
         pool: RTPPortPool, host: String, remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
-        group: any EventLoopGroup, now: MediaInstant
+        group: any EventLoopGroup, now: MediaInstant, rtcpMux: Bool = true
     ) async throws -> RTPCallSession {
         let session = try await open(pool: pool, host: host, group: group, now: now)
-        await session.prepare(remote: remote, law: law, inbound: inbound, outbound: outbound)
+        await session.prepare(remote: remote, law: law, inbound: inbound, outbound: outbound, rtcpMux: rtcpMux)
         return session
     }
 
@@ -84,12 +94,15 @@ public final class RTPCallSession: @unchecked Sendable {
     }
 
     /// Sets where to send and how: the G.711 law and the SRTP transforms (nil for plain RTP).
-    nonisolated(nonsending) public func prepare(remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) async {
+    nonisolated(nonsending) public func prepare(
+        remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, rtcpMux: Bool = true
+    ) async {
         let path = MediaPath(law: law, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
         let box = UncheckedSendable(path)
         try? await eventLoop.submit {
             self.path = box.value
             self.remote = remote
+            self.rtcpMux = rtcpMux
         }.get()
     }
 
@@ -99,6 +112,7 @@ public final class RTPCallSession: @unchecked Sendable {
             self.playing = audio
             self.start = .now()
             self.scheduleNext()
+            self.scheduleControl(after: .seconds(1))
         }
     }
 
@@ -107,11 +121,14 @@ public final class RTPCallSession: @unchecked Sendable {
         let report = try? await eventLoop.submit { () -> Report in
             self.tick?.cancel()
             self.tick = nil
+            self.controlTick?.cancel()
+            self.controlTick = nil
             let statistics = self.path?.statistics
             return Report(
                 recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
                 droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
-                malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0
+                malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
+                controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0
             )
         }.get()
         try? await channel.close()
@@ -124,6 +141,27 @@ public final class RTPCallSession: @unchecked Sendable {
         tick = eventLoop.scheduleTask(deadline: start + .milliseconds(Int64(frame * 20))) { [self] in
             onTick()
             scheduleNext()
+        }
+    }
+
+    private func scheduleControl(after delay: TimeAmount) {
+        controlTick = eventLoop.scheduleTask(in: delay) { [self] in
+            sendControl()
+            scheduleControl(after: .milliseconds(Int64.random(in: 2500...7500)))
+        }
+    }
+
+    private func sendControl() {
+        guard path != nil, let remote else { return }
+        let destination = latched ?? remote
+        let target = rtcpMux ? destination : ((try? SocketAddress(ipAddress: destination.ipAddress ?? "", port: (destination.port ?? 0) + 1)) ?? destination)
+        let now = Date().timeIntervalSince1970 + 2_208_988_800  // the NTP era starts in 1900
+        let ntp = UInt64(now) << 32 | UInt64((now - now.rounded(.down)) * 4_294_967_296)
+        do {
+            try path!.controlReport(now: MediaInstant(.now()), ntp: ntp, cname: cname, into: &outgoingControl)
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: outgoingControl), promise: nil)
+        } catch {
+            // A protect failure skips this report; the next one tries again.
         }
     }
 
