@@ -49,6 +49,12 @@ public struct SIPFloodGuard: Sendable {
         self.configuration = configuration
     }
 
+    /// Whether `address` is blocked at `now` (a new TCP connection from it is refused).
+    public func isBlocked(_ address: String, now: MediaInstant) -> Bool {
+        guard let until = buckets[address]?.blockedUntil else { return false }
+        return now < until
+    }
+
     /// Whether a message from `address` (an IP address) may be processed.
     public mutating func admit(_ address: String, now: MediaInstant) -> Verdict {
         guard !configuration.trusted.contains(address) else { return .accept }

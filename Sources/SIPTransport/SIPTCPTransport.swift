@@ -7,7 +7,9 @@ import Synchronization
 
 /// SIP over TCP, or over TLS with a server context (RFC 3261 §18, §26.2; port 5061 by custom): a listener whose
 /// connections are framed by `SIPStreamParser`. Each connection has an id; responses and later requests to that peer
-/// go back over it (`send(_:on:)`). RFC 5626 keep-alive pings
+/// go back over it (`send(_:on:)`). The flood guard of UDP applies per source address across all its connections:
+/// messages over the rate are dropped, and a source that runs dry has its connections closed and new ones refused
+/// (silently) while it is blocked. RFC 5626 keep-alive pings
 /// (CRLFCRLF) are answered with a pong (CRLF). A request that breaks the framing or the syntax gets its
 /// 400/505/513 with a reason, and the connection is closed, since a stream cannot be resynchronised.
 public final class SIPTCPTransport: Sendable {
@@ -23,14 +25,20 @@ public final class SIPTCPTransport: Sendable {
 
     /// `tls`: the server context (certificate and key) that makes this a SIP-over-TLS listener.
     public static func bind(
-        host: String, port: Int, group: any EventLoopGroup, tls: NIOSSLContext? = nil,
+        host: String, port: Int, group: any EventLoopGroup, tls: NIOSSLContext? = nil, flood: SIPFloodGuard.Configuration = .init(),
         onEvent: @escaping @Sendable (SIPTransportEvent) -> Void = { _ in }, onMessage: @escaping @Sendable (SIPIncoming) -> Void
     ) async throws -> SIPTCPTransport {
         let registry = ConnectionRegistry()
+        let guardState = SharedFloodGuard(configuration: flood)
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                // A blocked source gets no connection at all.
+                let source = channel.remoteAddress?.ipAddress ?? ""
+                if guardState.state.withLock({ $0.isBlocked(source, now: MediaInstant(.now())) }) {
+                    return channel.close()
+                }
                 let id = registry.add(channel)
                 let remote = channel.remoteAddress
                 channel.closeFuture.whenComplete { _ in
@@ -39,7 +47,7 @@ public final class SIPTCPTransport: Sendable {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, onEvent: onEvent, onMessage: onMessage))
+                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, flood: guardState, onEvent: onEvent, onMessage: onMessage))
                 }
             }
             .bind(host: host, port: port)
@@ -64,6 +72,17 @@ public final class SIPTCPTransport: Sendable {
         try? await listener.close()
     }
 
+    /// The flood guard all connections share (they may sit on several event loops).
+    final class SharedFloodGuard: Sendable {
+        let state: Mutex<SIPFloodGuard>
+        let configuration: SIPFloodGuard.Configuration
+
+        init(configuration: SIPFloodGuard.Configuration) {
+            self.configuration = configuration
+            state = Mutex(SIPFloodGuard(configuration: configuration))
+        }
+    }
+
     /// Connection ids and channels, shared by the listener's initializer and the transport.
     private final class ConnectionRegistry: Sendable {
         let channels = Mutex<[UInt64: any Channel]>([:])
@@ -86,13 +105,18 @@ public final class SIPTCPTransport: Sendable {
 
         let connection: UInt64
         let secure: Bool
+        let flood: SharedFloodGuard
         let onEvent: @Sendable (SIPTransportEvent) -> Void
         let onMessage: @Sendable (SIPIncoming) -> Void
         var parser = SIPStreamParser()
 
-        init(connection: UInt64, secure: Bool, onEvent: @escaping @Sendable (SIPTransportEvent) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void) {
+        init(
+            connection: UInt64, secure: Bool, flood: SharedFloodGuard, onEvent: @escaping @Sendable (SIPTransportEvent) -> Void,
+            onMessage: @escaping @Sendable (SIPIncoming) -> Void
+        ) {
             self.connection = connection
             self.secure = secure
+            self.flood = flood
             self.onEvent = onEvent
             self.onMessage = onMessage
         }
@@ -110,6 +134,16 @@ public final class SIPTCPTransport: Sendable {
                 while let frame = try parser.next() {
                     switch frame {
                     case .message(let message):
+                        let source = remote.ipAddress ?? ""
+                        switch flood.state.withLock({ $0.admit(source, now: MediaInstant(.now())) }) {
+                        case .accept: break
+                        case .drop:
+                            continue
+                        case .blocked:
+                            onEvent(.flood(source: source, blockedFor: flood.configuration.blockFor))
+                            context.close(promise: nil)
+                            return
+                        }
                         let flow: SIPFlow = secure ? .tls(connection: connection, remote: remote) : .tcp(connection: connection, remote: remote)
                         onMessage(SIPIncoming(message: message, flow: flow))
                     case .ping: context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "\r\n")), promise: nil)

@@ -282,6 +282,27 @@ import Testing
             #expect(missing.status == 404 && missing.body.contains("not_registered"))
         }
     }
+
+    /// The flood guard on TCP: 300 OPTIONS pipelined on one connection from 127.0.0.2 run its bucket dry (50 a second,
+    /// bursts of 100); it is answered about 100 times, then its connection is closed, and a new one from it gets
+    /// nothing while it is blocked. 127.0.0.1 is still answered over TCP meanwhile.
+    @Test(.timeLimit(.minutes(1)))
+    func aTCPFloodIsCutOffWhileOthersGoOn() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let one = { UDPProbe.options(to: sipPort, user: "demo").replacingOccurrences(of: "SIP/2.0/UDP", with: "SIP/2.0/TCP") }
+            let flood = (0..<300).map { _ in one() }.joined()
+            let answered = try await TCPProbe.exchange(port: sipPort, payload: flood, timeout: .seconds(2), sourceHost: 2)
+            let answers = answered.components(separatedBy: "SIP/2.0 200 OK").count - 1
+            #expect(answers >= 90 && answers < 200, "the burst is answered, the rest is not: \(answers)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { gateway.process.log().contains("flood from 127.0.0.2") }
+            let again = try await TCPProbe.exchange(port: sipPort, payload: one(), timeout: .seconds(1), sourceHost: 2)
+            #expect(again.isEmpty, "a blocked source's new connection gets nothing: \(again.prefix(80))")
+            let other = try await TCPProbe.exchange(port: sipPort, payload: one(), timeout: .seconds(2))
+            #expect(other.hasPrefix("SIP/2.0 200 OK"), "another source is still answered: \(other.prefix(80))")
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

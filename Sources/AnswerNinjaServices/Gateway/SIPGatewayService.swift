@@ -52,13 +52,15 @@ public struct SIPGatewayService: Service {
         )
         let port = udp.localAddress.port ?? configuration.sip.port
         // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
-        let tcp = try await SIPTCPTransport.bind(host: configuration.sip.host, port: port, group: eventLoop, onEvent: onEvent, onMessage: deliver)
+        let tcp = try await SIPTCPTransport.bind(
+            host: configuration.sip.host, port: port, group: eventLoop, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver
+        )
         var tls: SIPTCPTransport?
         if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
             let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
-            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, onEvent: onEvent, onMessage: deliver)
+            tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
         }
         let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
         let agent = SIPUserAgent(

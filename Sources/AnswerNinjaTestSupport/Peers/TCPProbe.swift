@@ -3,11 +3,12 @@ import Foundation
 /// Connects to a loopback TCP port, sends one payload and reads what comes back until the peer is quiet for
 /// `timeout` (bounded), off the cooperative pool: for baresip's ctrl_tcp commands.
 public enum TCPProbe {
-    public static func exchange(port: Int, payload: String, timeout: Duration = .seconds(1)) async throws -> String {
+    /// `sourceHost`: connect from 127.0.0.`sourceHost`.
+    public static func exchange(port: Int, payload: String, timeout: Duration = .seconds(1), sourceHost: UInt8 = 1) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
-                    continuation.resume(returning: try blockingExchange(port: port, payload: payload, timeout: timeout))
+                    continuation.resume(returning: try blockingExchange(port: port, payload: payload, timeout: timeout, sourceHost: sourceHost))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -15,10 +16,17 @@ public enum TCPProbe {
         }
     }
 
-    private static func blockingExchange(port: Int, payload: String, timeout: Duration) throws -> String {
+    private static func blockingExchange(port: Int, payload: String, timeout: Duration, sourceHost: UInt8) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        if sourceHost != 1 {
+            var source = PeerEnvironment.loopback(port: 0, host: sourceHost)
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw PeerError("bind to 127.0.0.\(sourceHost): \(String(cString: strerror(errno)))") }
+        }
         var address = PeerEnvironment.loopback(port: port)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -31,7 +39,7 @@ public enum TCPProbe {
         guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw PeerError("send: \(String(cString: strerror(errno)))") }
         var reply: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        for _ in 0..<64 {
+        for _ in 0..<4096 {
             let received = recv(fd, &buffer, buffer.count, 0)
             guard received > 0 else { break }
             reply += buffer[..<received]
