@@ -303,6 +303,35 @@ import Testing
             #expect(other.hasPrefix("SIP/2.0 200 OK"), "another source is still answered: \(other.prefix(80))")
         }
     }
+
+    /// A device that rings and never answers is cancelled after `sip.device_ring_timeout`: CANCEL (200), the INVITE's
+    /// 487 ACKed by the transaction, and the call reported unanswered (ring-device.xml answers for the device).
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func aDeviceThatRingsTooLongIsCancelled() async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: [
+            "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:alice-pw-8731", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
+            "ANSWER_NINJA_SIP_DEVICE_RING_TIMEOUT": "2s",
+        ])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let users = try PeerEnvironment.artifactsDirectory(named: "registrar-ring").appendingPathComponent("users.csv")
+            try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
+            let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
+            async let device = PeerEnvironment.run(try PeerEnvironment.require("sipp", package: "sip-tester"), [
+                "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + "ring-device.xml", "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
+                "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-t", "t1", "-m", "1", "-d", "10000",
+                "-nostdin", "-timeout", "30s", "-timeout_error",
+            ], timeout: .seconds(40))
+            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
+            let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call")
+            #expect(status == 200, "\(body)")
+            let call = ((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]])?.first
+            #expect(call?["answered"] as? Bool == false && call?["status_code"] as? Int == 487, "\(body)")
+            #expect(!Self.lines(gateway, containing: "device call cancelled").isEmpty)
+            let result = try await device
+            #expect(result.status == 0, "the device saw the CANCEL and the ACK of its 487: \(result.output.suffix(1500))")
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

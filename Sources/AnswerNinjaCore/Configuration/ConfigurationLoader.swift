@@ -90,7 +90,8 @@ public struct ConfigurationLoader: Sendable {
                 minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1),
                 maxCalls: reader.integer(.maxCalls, in: 1...1_000_000),
                 deviceAccounts: reader.accounts(.deviceAccounts),
-                deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"])
+                deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),
+                deviceRingTimeout: reader.duration(.deviceRingTimeout)
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),

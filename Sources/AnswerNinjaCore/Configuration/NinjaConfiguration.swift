@@ -30,6 +30,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var deviceAccounts: [String: String]
         /// `sha256`, `md5`: the registrar's challenges, in this order.
         public var deviceDigestAlgorithms: [String]
+        /// How long a device may ring before its INVITE is cancelled.
+        public var deviceRingTimeout: Duration
     }
 
     /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.

@@ -75,7 +75,8 @@ public struct SIPGatewayService: Service {
                 minSessionExpires: configuration.sip.minSessionExpires,
                 maxCalls: configuration.sip.maxCalls,
                 deviceAccounts: configuration.sip.deviceAccounts,
-                deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 }
+                deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 },
+                deviceRingTimeout: configuration.sip.deviceRingTimeout
             )
         )
         agentBox.agent = agent

@@ -22,6 +22,8 @@ extension SIPUserAgent {
         var offer: SDPOfferer.Offer
         var hold: Duration
         var done: CheckedContinuation<DeviceCallResult, Never>?
+        /// A provisional response came: the device rings, and may be cancelled (RFC 3261 §9.1).
+        var ringing = false
     }
 
     /// How ringing one binding went.
@@ -69,7 +71,23 @@ extension SIPUserAgent {
         return await withCheckedContinuation { continuation in
             deviceInvites[callID] = DeviceInvite(invite: invite, flow: binding.flow, session: session, offer: offer, hold: hold, done: continuation)
             startClientTransaction(invite, to: binding.flow, purpose: .deviceCall(callID))
+            scheduleTimer("ring|\(callID)", after: settings.deviceRingTimeout) { agent in agent.cancelDeviceInvite(callID) }
         }
+    }
+
+    /// The device rang too long: CANCEL its INVITE (same Request-URI, Call-ID, From, To, top Via and CSeq number,
+    /// §9.1); its 487 then ends the attempt. One that has not even rung is left to timer B (a CANCEL may only follow
+    /// a provisional response).
+    private func cancelDeviceInvite(_ callID: String) {
+        guard let pending = deviceInvites[callID], pending.ringing else { return }
+        var headers = SIPHeaders()
+        for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+            if let value = pending.invite.headers.first(name) { headers.add(name, value) }
+        }
+        headers.add("CSeq", "1 CANCEL")
+        headers.add("Reason", SIPReason(protocolName: "SIP", cause: 480, text: "Device did not answer").serialized)
+        startClientTransaction(SIPRequest(method: "CANCEL", uri: pending.invite.uri, headers: headers), to: pending.flow, purpose: .bye)
+        logger.info("device call cancelled", metadata: ["call_id": "\(callID)", "after": "\(settings.deviceRingTimeout)"])
     }
 
     /// The final response to an INVITE we sent to a device (and any resent 2xx, which is ACKed again).
@@ -79,6 +97,7 @@ extension SIPUserAgent {
             return
         }
         guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
+        cancelTimer("ring|\(callID)")
         let flow = "\(pending.flow)"
         guard response.statusCode / 100 == 2 else {
             release(pending.session)
@@ -137,6 +156,7 @@ extension SIPUserAgent {
     /// No final response from the device (timer B), or its flow is gone.
     func deviceTimedOut(_ callID: String) {
         guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
+        cancelTimer("ring|\(callID)")
         release(pending.session)
         pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: "\(pending.flow)", answered: false, statusCode: nil, reason: "no answer"))
     }

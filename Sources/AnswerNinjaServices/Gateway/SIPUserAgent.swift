@@ -66,6 +66,7 @@ actor SIPUserAgent {
         var deviceAccounts: [String: String] = [:]
         /// The registrar's challenges, in order.
         var deviceDigestAlgorithms: [DigestAlgorithm] = [.sha256, .md5]
+        var deviceRingTimeout: Duration = .seconds(30)
     }
 
     /// Who waits for a client transaction's outcome.
@@ -547,6 +548,8 @@ actor SIPUserAgent {
             case .terminated: forget(side, key)
             case .deliver(.response(let response)) where response.statusCode >= 200:
                 if let purpose { clientAnswered(purpose, response: response, destination: destination) }
+            case .deliver(.response(let response)):
+                if case .deviceCall(let callID)? = purpose, response.statusCode > 100 { deviceInvites[callID]?.ringing = true }
             case .timedOut:
                 if let purpose { clientTimedOut(purpose) }
             case .deliver, .ackNotReceived: break
