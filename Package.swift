@@ -46,6 +46,7 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioConcurrency = Target.Dependency.product(name: "NIOConcurrencyHelpers", package: "swift-nio")
 let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let nioTLS = Target.Dependency.product(name: "NIOTLS", package: "swift-nio")
 let nioExtras = Target.Dependency.product(name: "NIOExtras", package: "swift-nio-extras")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
@@ -89,7 +90,7 @@ let targets: [Target] = cTargets + [
     .target(name: "MediaControl", dependencies: ["AnswerNinjaCore"], swiftSettings: swiftSettings),
 
     // Layer 3: transports and sessions on SwiftNIO.
-    .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, nioPosix, nioSSL], swiftSettings: swiftSettings),
+    .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, nioPosix, nioSSL, nioTLS], swiftSettings: swiftSettings),
     .target(
         name: "MediaTransport",
         dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", nioCore, nioPosix, nioConcurrency],

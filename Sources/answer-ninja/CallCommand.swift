@@ -10,7 +10,7 @@ import NIOCore
 struct CallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
-        abstract: "Call a SIP URI over UDP, play a WAV file, record what comes back, hang up after --duration.",
+        abstract: "Call a SIP URI over UDP, TCP or TLS, play a WAV file, record what comes back, hang up after --duration.",
         discussion: "Offers PCMU and PCMA (RTP/SAVP with SDES when --srtp). Exits 1 when the call is not answered. Needs an IP address in the URI for now."
     )
 
@@ -28,6 +28,12 @@ struct CallCommand: AsyncParsableCommand {
 
     @Flag(help: "Insist on SRTP (RTP/SAVP with SDES keys).")
     var srtp = false
+
+    @Option(help: "udp, tcp or tls (default: the URI's transport parameter, else udp).")
+    var transport: String?
+
+    @Option(help: "PEM file of the CA that signs the server's certificate, for --transport tls.")
+    var ca: String?
 
     @OptionGroup var output: OutputOptions
 
@@ -48,12 +54,21 @@ struct CallCommand: AsyncParsableCommand {
                 throw ExitCode(try output.fail(code: error.code.rawValue, message: error.message).rawValue)
             }
         }
-        let client = SIPCallClient(options: .init(target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp))
+        if let transport, !["udp", "tcp", "tls"].contains(transport.lowercased()) {
+            _ = try output.fail(code: "invalid_value", message: "--transport must be udp, tcp or tls")
+            throw ExitCode(2)
+        }
+        let client = SIPCallClient(options: .init(
+            target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp, transport: transport, caFile: ca
+        ))
         let (report, recorded): (SIPCallClient.Report, [Int16])
         do {
             (report, recorded) = try await client.run()
         } catch let error as CoreError {
             throw ExitCode(try output.fail(code: error.code.rawValue, message: error.message).rawValue)
+        } catch {
+            // A connection or TLS handshake that failed: the call was never placed.
+            throw ExitCode(try output.fail(code: "unreachable", message: "\(error)").rawValue)
         }
         if let record {
             var buffer = ByteBuffer()

@@ -159,7 +159,8 @@ import Testing
     }
 
     /// Our softphone (`answer-ninja call`) as the caller: to a real softphone, baresip, which answers by itself,
-    /// and to our own gateway with SRTP. What each side sent is found in what the other recorded.
+    /// and to our own gateway with SRTP over UDP, TCP and TLS (the server's certificate checked against the test CA;
+    /// without it, no call). What each side sent is found in what the other recorded.
     @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
     func ourSoftphoneCallsBaresip() async throws {
         let directory = try PeerEnvironment.artifactsDirectory(named: "call-tool")
@@ -187,16 +188,31 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
-    func ourSoftphoneCallsTheGatewayWithSRTP() async throws {
-        let gateway = try await AnswerNinjaProcess.start()
+    @Test(.timeLimit(.minutes(1)), arguments: ["udp", "tcp", "tls"])
+    func ourSoftphoneCallsTheGatewayWithSRTP(transport: String) async throws {
+        let certificates = transport == "tls" ? try await TestCertificates.make() : nil
+        let tlsPort = try PeerEnvironment.freePort()
+        let gateway = try await AnswerNinjaProcess.start(environment: certificates.map {
+            ["ANSWER_NINJA_SIP_TLS_PORT": String(tlsPort), "ANSWER_NINJA_SIP_TLS_CERTIFICATE": $0.serverCertificate, "ANSWER_NINJA_SIP_TLS_PRIVATE_KEY": $0.serverKey]
+        } ?? [:])
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort)
             let recording = try PeerEnvironment.artifactsDirectory(named: "call-tool-srtp").appendingPathComponent("greeting.wav")
+            let target = transport == "tls" ? "sip:demo@127.0.0.1:\(tlsPort)" : "sip:demo@127.0.0.1:\(sipPort)"
             let result = try await PeerEnvironment.run(
-                try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--record", recording.path, "--duration", "3", "--srtp", "--json"],
+                try AnswerNinjaProcess.binary(),
+                ["call", target, "--transport", transport, "--record", recording.path, "--duration", "3", "--srtp", "--json"]
+                    + (certificates.map { ["--ca", $0.caCertificate] } ?? []),
                 timeout: .seconds(30)
             )
+            #expect(gateway.process.log().contains(#""transport":"\#(transport)""#), "the call came over \(transport)")
+            if certificates != nil {
+                // Without the test CA the gateway's certificate is not trusted: no call.
+                let untrusted = try await PeerEnvironment.run(
+                    try AnswerNinjaProcess.binary(), ["call", target, "--transport", "tls", "--duration", "1", "--json"], timeout: .seconds(30)
+                )
+                #expect(untrusted.status != 0 && untrusted.output.contains("unreachable"), "\(untrusted.output)")
+            }
             #expect(result.status == 0, "\(result.output)")
             let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
             #expect(report?["srtp"] as? String == "AEAD_AES_128_GCM", "our first suite, GCM, both ends")

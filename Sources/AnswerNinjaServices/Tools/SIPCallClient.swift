@@ -4,6 +4,7 @@ import Foundation
 import MediaTransport
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SDP
 import SIPDialogs
 import SIPMessages
@@ -11,7 +12,8 @@ import SIPTransactions
 import SIPTransport
 import SRTP
 
-/// `answer-ninja call`: a softphone in one command, on our own SIP and media stack. It calls a SIP URI over UDP,
+/// `answer-ninja call`: a softphone in one command, on our own SIP and media stack. It calls a SIP URI over UDP, TCP
+/// or TLS (the URI's `transport` parameter or `transport`; TLS checks the server against `caFile`),
 /// offers G.711 (with SDES SRTP if asked), plays a file paced at 20 ms, records what comes back, and hangs up after
 /// `duration` unless the far end does first. It reports whether and how fast the call was answered.
 public actor SIPCallClient {
@@ -21,13 +23,22 @@ public actor SIPCallClient {
         public var duration: Duration
         public var srtp: Bool
         public var rtpPorts: ClosedRange<Int>
+        /// `udp`, `tcp` or `tls`; nil: the URI's `transport` parameter, else UDP.
+        public var transport: String?
+        /// PEM file of the CA that signs the server's certificate, for TLS (the system's trust store otherwise).
+        public var caFile: String?
 
-        public init(target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999) {
+        public init(
+            target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999, transport: String? = nil,
+            caFile: String? = nil
+        ) {
             self.target = target
             self.play = play
             self.duration = duration
             self.srtp = srtp
             self.rtpPorts = rtpPorts
+            self.transport = transport
+            self.caFile = caFile
         }
     }
 
@@ -54,7 +65,13 @@ public actor SIPCallClient {
 
     private let options: Options
     private let group: any EventLoopGroup
-    private var transport: SIPUDPTransport?
+    /// How our SIP leaves: a UDP socket and the target's address, or a TCP/TLS connection to it.
+    private enum Link {
+        case udp(SIPUDPTransport, SocketAddress)
+        case stream(SIPTCPConnection)
+    }
+
+    private var link: Link?
     private var session: RTPCallSession?
     private let pool: RTPPortPool
     private var offer: SDPOfferer.Offer?
@@ -85,14 +102,30 @@ public actor SIPCallClient {
         case .ipv4(let address), .ipv6(let address): host = address
         case .name: throw CoreError.invalidValue("call needs an IP address in the URI for now (RFC 3263 lookups come later)")
         }
-        let remote = try SocketAddress(ipAddress: host, port: uri.port ?? 5060)
+        let transportName = (options.transport ?? (uri.parameters["transport"] ?? nil) ?? "udp").lowercased()
+        guard ["udp", "tcp", "tls"].contains(transportName) else { throw CoreError.invalidValue("transport must be udp, tcp or tls, not \(transportName)") }
+        let remote = try SocketAddress(ipAddress: host, port: uri.port ?? (transportName == "tls" ? 5061 : 5060))
         destination = remote
         let localHost = host.hasPrefix("127.") || host == "::1" ? host : "0.0.0.0"
-        let transport = try await SIPUDPTransport.bind(host: localHost, port: 0, group: group) { [weak self] incoming in
-            guard let self else { return }
-            Task { await self.receive(incoming) }
+        if transportName == "udp" {
+            let transport = try await SIPUDPTransport.bind(host: localHost, port: 0, group: group) { [weak self] incoming in
+                guard let self else { return }
+                Task { await self.receive(incoming) }
+            }
+            link = .udp(transport, remote)
+        } else {
+            var tls: NIOSSLContext?
+            if transportName == "tls" {
+                var configuration = TLSConfiguration.makeClientConfiguration()
+                if let caFile = options.caFile { configuration.trustRoots = .file(caFile) }
+                tls = try NIOSSLContext(configuration: configuration)
+            }
+            let connection = try await SIPTCPConnection.connect(to: remote, group: group, tls: tls, serverHostname: nil) { [weak self] message in
+                guard let self else { return }
+                Task { await self.receive(SIPIncoming(message: message, flow: .udp(remote))) }
+            }
+            link = .stream(connection)
         }
-        self.transport = transport
         let now = MediaInstant(.now())
         let session = try await RTPCallSession.open(pool: pool, host: localHost, group: group, now: now)
         self.session = session
@@ -101,20 +134,20 @@ public actor SIPCallClient {
         let offerer = SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma], srtp: options.srtp ? .mandatory : .off), localAddress: advertised)
         let offer = offerer.offer(localPort: session.localPort)
         self.offer = offer
-        let localPort = transport.localAddress.port ?? 0
+        let localPort = localSIPPort
         var headers = SIPHeaders()
-        headers.add("Via", SIPVia.outgoing(transport: "UDP", host: advertised, port: localPort).serialized)
+        headers.add("Via", SIPVia.outgoing(transport: linkTransport, host: advertised, port: localPort).serialized)
         headers.add("Max-Forwards", "70")
         headers.add("From", "<sip:answer-ninja@\(advertised)>;tag=\(SIPToken.random())")
         headers.add("To", "<\(uri.serialized)>")
         headers.add("Call-ID", SIPToken.random() + "@" + advertised)
         headers.add("CSeq", "1 INVITE")
-        headers.add("Contact", "<sip:answer-ninja@\(advertised):\(localPort)>")
+        headers.add("Contact", "<sip:answer-ninja@\(advertised):\(localPort)\(linkTransport == "UDP" ? "" : ";transport=" + linkTransport.lowercased())>")
         headers.add("Content-Type", "application/sdp")
         let request = SIPRequest(method: "INVITE", uri: .sip(uri), headers: headers, body: ByteBuffer(string: offer.description.serialized))
         invite = request
         started = .now
-        start(SIPClientTransaction(request: request, reliable: false))
+        start(SIPClientTransaction(request: request, reliable: linkTransport != "UDP"))
         schedule("give-up", after: .seconds(60)) { client in await client.finish(reason: "gave up waiting") }
         await withCheckedContinuation { continuation in
             if done { continuation.resume() } else { finished = continuation }
@@ -127,7 +160,11 @@ public actor SIPCallClient {
             report.recordedSeconds = Double(recorded.count) / 8000
         }
         for task in timers.values { task.cancel() }
-        await transport.close()
+        switch link {
+        case .udp(let transport, _): await transport.close()
+        case .stream(let connection): await connection.close()
+        case nil: break
+        }
         return (report, recorded)
     }
 
@@ -153,7 +190,7 @@ public actor SIPCallClient {
         guard request.method != "ACK" else { return }
         var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
         if request.method == "BYE", dialog != nil {
-            transport?.send(.response(response), to: source.remote)
+            send(.response(response))
             report.hangupSide = "remote"
             finish(reason: nil)
             return
@@ -161,13 +198,13 @@ public actor SIPCallClient {
         if request.method != "OPTIONS" && request.method != "INFO" {
             response = SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist")
         }
-        transport?.send(.response(response), to: source.remote)
+        send(.response(response))
     }
 
     private func perform(_ actions: [SIPTransactionAction], key: SIPTransactionKey) async {
         for action in actions {
             switch action {
-            case .send(let message): if let destination { transport?.send(message, to: destination) }
+            case .send(let message): send(message)
             case .startTimer(let timer, let duration):
                 schedule("\(key)|\(timer.rawValue)", after: duration) { client in await client.timerFired(key, timer) }
             case .cancelTimer(let timer): timers.removeValue(forKey: "\(key)|\(timer.rawValue)")?.cancel()
@@ -224,21 +261,46 @@ public actor SIPCallClient {
     }
 
     private func sendACK() {
-        guard var dialog, let transport, let destination else { return }
-        let via = SIPVia.outgoing(transport: "UDP", host: advertisedHost, port: transport.localAddress.port)
+        guard var dialog, link != nil else { return }
+        let via = SIPVia.outgoing(transport: linkTransport, host: advertisedHost, port: localSIPPort)
         let ack = dialog.makeRequest(method: "ACK", via: via, contact: "", sequence: 1)
         self.dialog = dialog
-        transport.send(.request(ack), to: destination)
+        send(.request(ack))
     }
 
     private func hangUp() {
-        guard var dialog, let transport, report.hangupSide == nil else { return }
+        guard var dialog, link != nil, report.hangupSide == nil else { return }
         report.hangupSide = "local"
-        let via = SIPVia.outgoing(transport: "UDP", host: advertisedHost, port: transport.localAddress.port)
+        let via = SIPVia.outgoing(transport: linkTransport, host: advertisedHost, port: localSIPPort)
         let bye = dialog.makeRequest(method: "BYE", via: via, contact: "")
         self.dialog = dialog
-        start(SIPClientTransaction(request: bye, reliable: false))
+        start(SIPClientTransaction(request: bye, reliable: linkTransport != "UDP"))
         schedule("bye-timeout", after: .seconds(5)) { client in await client.finish(reason: nil) }
+    }
+
+    /// Sends on the link: to the target over UDP (answers to its requests go there too: it is the only peer), or
+    /// over the connection.
+    private func send(_ message: SIPMessage) {
+        switch link {
+        case .udp(let transport, let destination): transport.send(message, to: destination)
+        case .stream(let connection): connection.send(message)
+        case nil: break
+        }
+    }
+
+    private var linkTransport: String {
+        switch link {
+        case .stream(let connection): connection.secure ? "TLS" : "TCP"
+        default: "UDP"
+        }
+    }
+
+    private var localSIPPort: Int {
+        switch link {
+        case .udp(let transport, _): transport.localAddress.port ?? 0
+        case .stream(let connection): connection.localAddress.port ?? 0
+        case nil: 0
+        }
     }
 
     private func start(_ transaction: SIPClientTransaction) {
