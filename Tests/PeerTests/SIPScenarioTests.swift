@@ -20,6 +20,34 @@ import Testing
         return result.output
     }
 
+    /// `serve` with alice as a device account (MD5 first: SIPp answers nothing else), plus `environment`.
+    static func registrar(_ environment: [String: String] = [:]) async throws -> AnswerNinjaProcess {
+        try await AnswerNinjaProcess.start(environment: [
+            "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:alice-pw-8731", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
+        ].merging(environment) { $1 })
+    }
+
+    /// SIPp as alice's softphone: registers over one TCP connection (`-t t1`, nothing listening) and stays `seconds`,
+    /// answering what the gateway sends it with `answering` (an out-of-call scenario); the run, as a task.
+    static func deviceOverTCP(_ gateway: AnswerNinjaProcess, answering: String, seconds: Int) throws -> Task<(status: Int32, output: String), any Error> {
+        let sipPort = try #require(gateway.sipPort)
+        let users = try PeerEnvironment.artifactsDirectory(named: "device").appendingPathComponent("users.csv")
+        try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
+        let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
+        let arguments = [
+            "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + answering, "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
+            "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()),
+            "-t", "t1", "-m", "1", "-d", String(seconds * 1000), "-nostdin", "-timeout", "\(seconds + 30)s", "-timeout_error",
+        ]
+        let sipp = try PeerEnvironment.require("sipp", package: "sip-tester")
+        return Task { try await PeerEnvironment.run(sipp, arguments, timeout: .seconds(seconds + 40)) }
+    }
+
+    /// The calls of a `/internal/devices/{user}/call` reply.
+    static func deviceCalls(_ body: String) -> [[String: Any]] {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+    }
+
     /// The log lines of `gateway` that contain `text`.
     static func lines(_ gateway: AnswerNinjaProcess, containing text: String) -> [Substring] {
         gateway.process.log().split(separator: "\n").filter { $0.contains(text) }
@@ -251,24 +279,14 @@ import Testing
     /// stays 90 s (its -d pause), long enough for a slow start on a loaded machine.
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(3)))
     func aDeviceRegisteredOverTCPIsCalledBackOverItsConnection() async throws {
-        let gateway = try await AnswerNinjaProcess.start(environment: [
-            "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:alice-pw-8731", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
-        ])
+        let gateway = try await Self.registrar()
         try await withPeer(gateway) { gateway in
-            let sipPort = try #require(gateway.sipPort)
-            let users = try PeerEnvironment.artifactsDirectory(named: "registrar-callback").appendingPathComponent("users.csv")
-            try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
-            let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
-            async let device = PeerEnvironment.run(try PeerEnvironment.require("sipp", package: "sip-tester"), [
-                "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + "answer-device.xml", "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
-                "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()),
-                "-t", "t1", "-m", "1", "-d", "90000", "-nostdin", "-timeout", "120s", "-timeout_error",
-            ], timeout: .seconds(130))
+            let device = try Self.deviceOverTCP(gateway, answering: "answer-device.xml", seconds: 90)
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
             try await Task.sleep(for: .seconds(60))
             let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call?seconds=2")
             #expect(status == 200, "\(body)")
-            let calls = (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+            let calls = Self.deviceCalls(body)
             #expect(calls.count == 1 && calls.first?["answered"] as? Bool == true, "\(body)")
             #expect((calls.first?["flow"] as? String)?.hasPrefix("tcp ") == true, "over the registration's connection: \(body)")
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "call ended").isEmpty }
@@ -276,7 +294,7 @@ import Testing
             #expect(ended.contains(#""hangup_side":"local""#), "\(ended)")
             let sent = ended.split(separator: ",").first { $0.contains("packets_sent") }.flatMap { Int($0.filter(\.isNumber)) } ?? 0
             #expect(sent >= 80, "2 s of greeting went to the device: \(ended)")
-            let result = try await device
+            let result = try await device.value
             #expect(result.status == 0, "the device saw INVITE, ACK and BYE as expected: \(result.output.suffix(1500))")
             let missing = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/bob/call")
             #expect(missing.status == 404 && missing.body.contains("not_registered"))
@@ -308,27 +326,16 @@ import Testing
     /// 487 ACKed by the transaction, and the call reported unanswered (ring-device.xml answers for the device).
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
     func aDeviceThatRingsTooLongIsCancelled() async throws {
-        let gateway = try await AnswerNinjaProcess.start(environment: [
-            "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:alice-pw-8731", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
-            "ANSWER_NINJA_SIP_DEVICE_RING_TIMEOUT": "2s",
-        ])
+        let gateway = try await Self.registrar(["ANSWER_NINJA_SIP_DEVICE_RING_TIMEOUT": "2s"])
         try await withPeer(gateway) { gateway in
-            let sipPort = try #require(gateway.sipPort)
-            let users = try PeerEnvironment.artifactsDirectory(named: "registrar-ring").appendingPathComponent("users.csv")
-            try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
-            let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
-            async let device = PeerEnvironment.run(try PeerEnvironment.require("sipp", package: "sip-tester"), [
-                "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + "ring-device.xml", "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
-                "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-t", "t1", "-m", "1", "-d", "10000",
-                "-nostdin", "-timeout", "30s", "-timeout_error",
-            ], timeout: .seconds(40))
+            let device = try Self.deviceOverTCP(gateway, answering: "ring-device.xml", seconds: 10)
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
             let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call")
             #expect(status == 200, "\(body)")
-            let call = ((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["calls"] as? [[String: Any]])?.first
+            let call = Self.deviceCalls(body).first
             #expect(call?["answered"] as? Bool == false && call?["status_code"] as? Int == 487, "\(body)")
             #expect(!Self.lines(gateway, containing: "device call cancelled").isEmpty)
-            let result = try await device
+            let result = try await device.value
             #expect(result.status == 0, "the device saw the CANCEL and the ACK of its 487: \(result.output.suffix(1500))")
         }
     }
