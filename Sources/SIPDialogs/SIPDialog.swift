@@ -41,7 +41,7 @@ public struct SIPDialog: Sendable, Equatable {
         guard let callID = request.headers.first("Call-ID"),
               let from = request.headers.first("From").flatMap({ try? SIPNameAddress(parsing: $0[...]) }), let remoteTag = from.tag,
               let to = response.headers.first("To").flatMap({ try? SIPNameAddress(parsing: $0[...]) }), let localTag = to.tag,
-              let cseq = request.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })
+              let cseq = request.headers.cseq
         else { throw .malformed("the INVITE and its response need Call-ID, From and To tags and CSeq to form a dialog") }
         guard let contact = request.headers.list("Contact").first.flatMap({ try? SIPNameAddress(parsing: $0[...]) }) else {
             throw .malformed("a dialog-forming request must carry a Contact (§8.1.1.8)")
@@ -64,7 +64,7 @@ public struct SIPDialog: Sendable, Equatable {
         guard let callID = request.headers.first("Call-ID"),
               let from = request.headers.first("From").flatMap({ try? SIPNameAddress(parsing: $0[...]) }), let localTag = from.tag,
               let to = response.headers.first("To").flatMap({ try? SIPNameAddress(parsing: $0[...]) }), let remoteTag = to.tag,
-              let cseq = request.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })
+              let cseq = request.headers.cseq
         else { throw .malformed("the request and its response need Call-ID, From and To tags and CSeq to form a dialog") }
         guard let contact = response.headers.list("Contact").first.flatMap({ try? SIPNameAddress(parsing: $0[...]) }) else {
             throw .malformed("a dialog-forming response must carry a Contact (§12.1.1)")
@@ -124,7 +124,7 @@ public struct SIPDialog: Sendable, Equatable {
     /// 500); ACK and CANCEL carry the INVITE's number and are not checked. A target-refresh request (re-INVITE,
     /// UPDATE) with a Contact moves the remote target.
     public mutating func receive(_ request: SIPRequest) throws(SIPDialogError) {
-        guard let cseq = request.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) }) else { throw .malformed("a request without CSeq") }
+        guard let cseq = request.headers.cseq else { throw .malformed("a request without CSeq") }
         if request.method != "ACK" && request.method != "CANCEL" {
             if let last = remoteSequence, cseq.sequence <= last, !(cseq.sequence == last && request.method == "PRACK") {
                 throw .outOfOrder("CSeq \(cseq.sequence) is not above the dialog's last \(last)")

@@ -54,7 +54,7 @@ public struct SIPLocationService<Flow: Hashable & Sendable>: Sendable {
 
     /// Applies a REGISTER (already authenticated for `aor`) that came over `flow` (§10.3 steps 6-8).
     public mutating func register(_ request: SIPRequest, aor: String, flow: Flow, now: MediaInstant) -> Outcome {
-        guard let callID = request.headers.first("Call-ID"), let cseq = request.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) }) else {
+        guard let callID = request.headers.first("Call-ID"), let cseq = request.headers.cseq else {
             return .badRequest("REGISTER without Call-ID or CSeq")
         }
         var bindings = (table[aor] ?? []).filter { now < $0.expires }

@@ -118,7 +118,7 @@ public struct SIPClientTransaction: Sendable {
         for name in ["From", "To", "Call-ID"] {
             if let value = name == "To" ? response.headers.first("To") : request.headers.first(name) { headers.add(name, value) }
         }
-        let sequence = request.headers.first("CSeq").flatMap { try? SIPCSeq(parsing: $0[...]) }?.sequence ?? 0
+        let sequence = request.headers.cseq?.sequence ?? 0
         headers.add("CSeq", "\(sequence) ACK")
         for route in request.headers["Route"] { headers.add("Route", route) }
         return SIPRequest(method: "ACK", uri: request.uri, headers: headers)

@@ -20,7 +20,7 @@ public struct SIPTransactionKey: Hashable, Sendable, CustomStringConvertible {
             return SIPTransactionKey(parts: ["3261", branch, sentBy, method])
         }
         let fromTag = request.headers.first("From").flatMap { try? SIPNameAddress(parsing: $0[...]) }?.tag ?? ""
-        let cseq = request.headers.first("CSeq").flatMap { try? SIPCSeq(parsing: $0[...]) }?.sequence ?? 0
+        let cseq = request.headers.cseq?.sequence ?? 0
         return SIPTransactionKey(parts: [
             "2543", request.uri.description, fromTag, request.headers.first("Call-ID") ?? "", String(cseq), top, method,
         ])
@@ -35,7 +35,7 @@ public struct SIPTransactionKey: Hashable, Sendable, CustomStringConvertible {
     /// The key of the client transaction a response belongs to.
     public static func client(_ response: SIPResponse) -> SIPTransactionKey? {
         guard let top = response.headers.list("Via").first, let branch = (try? SIPVia(parsing: top[...]))?.branch,
-              let method = response.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.method
+              let method = response.headers.cseq?.method
         else { return nil }
         return SIPTransactionKey(parts: ["client", branch, method])
     }

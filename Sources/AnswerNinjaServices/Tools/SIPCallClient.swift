@@ -217,7 +217,7 @@ public actor SIPCallClient {
     }
 
     private func delivered(_ response: SIPResponse) async {
-        let method = response.headers.first("CSeq").flatMap { try? SIPCSeq(parsing: $0[...]) }?.method
+        let method = response.headers.cseq?.method
         if method == "BYE", response.statusCode >= 200 {
             finish(reason: nil)
             return

@@ -215,7 +215,7 @@ public struct SIPLoadGenerator: Sendable {
             guard envelope.data.readableBytes > 12, envelope.data.getInteger(at: envelope.data.readerIndex, as: UInt8.self) == UInt8(ascii: "S"),
                   case .response(let response)? = try? SIPMessage(parsing: envelope.data),
                   let id = response.headers.first("Call-ID"), var call = calls[id],
-                  let cseq = response.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })
+                  let cseq = response.headers.cseq
             else { return }  // RTP from the target, or a stray message
             let now = NIODeadline.now()
             switch (call.phase, cseq.method, response.statusCode) {

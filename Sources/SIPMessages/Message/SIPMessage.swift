@@ -54,7 +54,7 @@ public enum SIPMessage: Sendable, Equatable {
     // MARK: Typed views of the headers every message has (they were checked when the message was parsed)
 
     public var callID: String? { headers.first("Call-ID") }
-    public var cseq: SIPCSeq? { headers.first("CSeq").flatMap { try? SIPCSeq(parsing: $0[...]) } }
+    public var cseq: SIPCSeq? { headers.cseq }
     public var from: SIPNameAddress? { headers.first("From").flatMap { try? SIPNameAddress(parsing: $0[...]) } }
     public var to: SIPNameAddress? { headers.first("To").flatMap { try? SIPNameAddress(parsing: $0[...]) } }
     /// Every Via, topmost first.
@@ -81,4 +81,9 @@ extension ByteBuffer {
         writeBuffer(&body)
         return writerIndex - start
     }
+}
+
+extension SIPHeaders {
+    /// The CSeq, typed (nil when absent or malformed).
+    public var cseq: SIPCSeq? { first("CSeq").flatMap { try? SIPCSeq(parsing: $0[...]) } }
 }
