@@ -35,6 +35,9 @@ extension SIPUserAgent {
         var reason: String?
     }
 
+    /// Our offers to devices and the reading of their answers: G.711, plain RTP, our media address.
+    private var deviceOfferer: SDPOfferer { SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedMediaHost) }
+
     /// Rings every live binding of `user` at once; returns when each has answered or failed.
     func callDevices(of user: String, hold: Duration) async -> [DeviceCallResult] {
         let bindings = deviceBindings(of: user)
@@ -56,7 +59,7 @@ extension SIPUserAgent {
         } catch {
             return DeviceCallResult(callId: callID, flow: "\(binding.flow)", answered: false, statusCode: nil, reason: "no RTP port")
         }
-        let offer = SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedMediaHost).offer(localPort: session.localPort)
+        let offer = deviceOfferer.offer(localPort: session.localPort)
         var headers = SIPHeaders()
         headers.add("Via", via(for: binding.flow).serialized)
         headers.add("Max-Forwards", "70")
@@ -90,12 +93,8 @@ extension SIPUserAgent {
         logger.info("device call cancelled", metadata: ["call_id": "\(callID)", "after": "\(settings.deviceRingTimeout)"])
     }
 
-    /// The final response to an INVITE we sent to a device (and any resent 2xx, which is ACKed again).
+    /// The final response to an INVITE we sent to a device (a resent 2xx is ACKed again before it gets here).
     func deviceAnswered(_ callID: String, response: SIPResponse, destination: SIPFlow) {
-        if response.statusCode / 100 == 2, let id = SIPDialog.id(ofReceived: .response(response)), let call = calls[id], let ack = call.refreshACK {
-            transport.send(.request(ack), to: destination)
-            return
-        }
         guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
         cancelTimer("ring|\(callID)")
         let flow = "\(pending.flow)"
@@ -105,15 +104,11 @@ extension SIPUserAgent {
             return
         }
         let audio: NegotiatedAudio
-        let answer: SessionDescription
         let remote: SocketAddress
         do {
-            answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
-            audio = try SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedMediaHost).accept(answer, for: pending.offer)
-            guard let media = answer.media.first(where: { $0.type == "audio" && $0.port != 0 }), let address = (media.connection ?? answer.connection)?.address else {
-                throw SDPError.notAcceptable("no audio stream in the answer")
-            }
-            remote = try SocketAddress(ipAddress: address, port: media.port)
+            let answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
+            audio = try deviceOfferer.accept(answer, for: pending.offer)
+            remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
         } catch {
             // A 2xx we cannot use is still ACKed, then ended with a BYE (RFC 3261 §13.2.2.4).
             failDevice(pending, response: response, reason: "unusable answer: \(error)")

@@ -21,7 +21,7 @@ extension SIPUserAgent {
     /// Sends 180 Ringing reliably (Require: 100rel, RSeq), resent at T1 doubling until its PRACK; the 200 follows the
     /// PRACK. Without a PRACK in 64·T1 the INVITE is rejected with a 5xx (§3).
     func ringReliably(_ request: SIPRequest, key: SIPTransactionKey, call: Call, ok: SIPResponse) {
-        guard let cseq = request.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) }) else { return }
+        guard let cseq = request.headers.cseq else { return }
         let responseNumber = UInt32.random(in: 1...(1 << 31) - 1)
         var ringing = Self.response(to: request, 180, "Ringing")
         ringing.headers.set("To", ok.headers.first("To") ?? "")
@@ -130,10 +130,10 @@ extension SIPUserAgent {
     /// end the call; anything else leaves the session as it was, refreshed again at a quarter of the interval.
     func refreshAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
         guard var call = calls[id], let timer = call.sessionTimer else { return }
-        let isInvite = response.headers.first("CSeq")?.uppercased().hasSuffix("INVITE") == true
         switch response.statusCode {
         case 200..<300:
-            if isInvite, let sequence = response.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.sequence {
+            if let cseq = response.headers.cseq, cseq.method == "INVITE" {
+                let sequence = cseq.sequence
                 let ack = call.dialog.makeRequest(method: "ACK", via: via(for: call.source), contact: "", sequence: sequence)
                 call.refreshACK = ack
                 transport.send(.request(ack), to: destination)

@@ -190,11 +190,7 @@ actor SIPUserAgent {
 
     private func receive(_ response: SIPResponse) {
         guard let key = SIPTransactionKey.client(response), var entry = clientTransactions[key] else {
-            // A 2xx to our re-INVITE resent after its transaction ended: our ACK was lost (RFC 3261 §13.2.2.4).
-            if response.statusCode / 100 == 2, let id = SIPDialog.id(ofReceived: .response(response)), let call = calls[id], let ack = call.refreshACK,
-               response.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.sequence == ack.headers.first("CSeq").flatMap({ try? SIPCSeq(parsing: $0[...]) })?.sequence {
-                transport.send(.request(ack), to: call.source)
-            }
+            _ = acknowledgedAgain(response)  // after its transaction ended
             return
         }
         let actions = entry.transaction.receive(response)
@@ -557,7 +553,18 @@ actor SIPUserAgent {
         }
     }
 
+    /// A 2xx to an INVITE we sent in a call (a re-INVITE, or our INVITE to a device) that we have already ACKed comes
+    /// again: our ACK was lost, so it goes again (RFC 3261 §13.2.2.4). True when `response` was such a resend.
+    private func acknowledgedAgain(_ response: SIPResponse) -> Bool {
+        guard response.statusCode / 100 == 2, let id = SIPDialog.id(ofReceived: .response(response)), let call = calls[id], let ack = call.refreshACK,
+              let cseq = response.headers.cseq, cseq.method == "INVITE", cseq.sequence == ack.headers.cseq?.sequence
+        else { return false }
+        transport.send(.request(ack), to: call.source)
+        return true
+    }
+
     private func clientAnswered(_ purpose: ClientPurpose, response: SIPResponse, destination: SIPFlow) {
+        if acknowledgedAgain(response) { return }
         switch purpose {
         case .registration: registrationAnswered(response)
         case .keepalive: trunkAnswered(true)
