@@ -66,6 +66,7 @@ let mustache = Target.Dependency.product(name: "Mustache", package: "swift-musta
 let asyncHTTPClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 let dequeModule = Target.Dependency.product(name: "DequeModule", package: "swift-collections")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let x509 = Target.Dependency.product(name: "X509", package: "swift-certificates")
 
 // MARK: - Targets by layer
 
@@ -87,6 +88,7 @@ let targets: [Target] = cTargets + [
     .target(name: "SIPTransactions", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, dequeModule], swiftSettings: swiftSettings),
     .target(name: "SIPDialogs", dependencies: ["AnswerNinjaCore", "SIPMessages", "SIPTransactions", nioCore], swiftSettings: swiftSettings),
     .target(name: "SIPAuth", dependencies: ["AnswerNinjaCore", "SIPMessages", crypto], swiftSettings: swiftSettings),
+    .target(name: "SIPIdentity", dependencies: ["AnswerNinjaCore", crypto, x509], swiftSettings: swiftSettings),
     .target(name: "MediaControl", dependencies: ["AnswerNinjaCore"], swiftSettings: swiftSettings),
 
     // Layer 3: transports and sessions on SwiftNIO.
@@ -109,7 +111,7 @@ let targets: [Target] = cTargets + [
         name: "AnswerNinjaServices",
         dependencies: [
             "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Capture",
-            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth",
+            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL,
         ],
@@ -119,7 +121,7 @@ let targets: [Target] = cTargets + [
     // Layer 6: the executable, one file per subcommand.
     .executableTarget(
         name: "AnswerNinjaCLI",
-        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", "SIPMessages", argumentParser, logging, metrics, nioCore],
+        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", "SIPMessages", "SIPIdentity", crypto, argumentParser, logging, metrics, nioCore],
         path: "Sources/answer-ninja",
         swiftSettings: swiftSettings
     ),
@@ -137,6 +139,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "RTPUnitTests", dependencies: ["RTP", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPTransactionsUnitTests", dependencies: ["SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPDialogsUnitTests", dependencies: ["SIPDialogs", "SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
+    .testTarget(name: "SIPIdentityUnitTests", dependencies: ["SIPIdentity", "AnswerNinjaCore", crypto, x509], swiftSettings: swiftSettings),
     .testTarget(name: "SIPAuthUnitTests", dependencies: ["SIPAuth", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "SIPTransportUnitTests", dependencies: ["SIPTransport", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
@@ -182,6 +185,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

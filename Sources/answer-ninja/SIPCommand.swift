@@ -8,8 +8,8 @@ import SIPMessages
 struct SIPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sip",
-        abstract: "Read SIP messages as the gateway does.",
-        subcommands: [Parse.self]
+        abstract: "Read SIP messages as the gateway does; sign and verify STIR/SHAKEN Identity headers.",
+        subcommands: [Parse.self, Identity.self]
     )
 
     /// `answer-ninja sip parse [FILE|-] [--json]`: the gateway's verdict on one message (docs/cli.md, docs/sip.md).

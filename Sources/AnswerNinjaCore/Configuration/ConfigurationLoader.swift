@@ -91,7 +91,9 @@ public struct ConfigurationLoader: Sendable {
                 maxCalls: reader.integer(.maxCalls, in: 1...1_000_000),
                 deviceAccounts: reader.accounts(.deviceAccounts),
                 deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),
-                deviceRingTimeout: reader.duration(.deviceRingTimeout)
+                deviceRingTimeout: reader.duration(.deviceRingTimeout),
+                stirTrustAnchors: reader.optionalPath(.stirTrustAnchors),
+                stirFetchCA: reader.optionalPath(.stirFetchCA)
             ),
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),

@@ -32,6 +32,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var deviceDigestAlgorithms: [String]
         /// How long a device may ring before its INVITE is cancelled.
         public var deviceRingTimeout: Duration
+        /// PEM file of the STIR/SHAKEN trust anchors; nil: Identity headers are not verified.
+        public var stirTrustAnchors: String?
+        /// PEM file of extra CAs for fetching x5u certificates over HTTPS.
+        public var stirFetchCA: String?
     }
 
     /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.

@@ -63,6 +63,9 @@ public struct SIPGatewayService: Service {
             tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
         }
         let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
+        let identityVerifier = try configuration.sip.stirTrustAnchors.map { anchors in
+            try STIRIdentityService(trustAnchors: anchors, fetchCA: configuration.sip.stirFetchCA, logger: context.logger)
+        }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
@@ -77,7 +80,8 @@ public struct SIPGatewayService: Service {
                 deviceAccounts: configuration.sip.deviceAccounts,
                 deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 },
                 deviceRingTimeout: configuration.sip.deviceRingTimeout
-            )
+            ),
+            identityVerifier: identityVerifier
         )
         agentBox.agent = agent
         context.gatewayControl.attach(agent)

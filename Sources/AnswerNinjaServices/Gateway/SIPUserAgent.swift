@@ -7,6 +7,7 @@ import MediaTransport
 import NIOCore
 import SDP
 import SIPDialogs
+import SIPIdentity
 import SIPMessages
 import SIPTransactions
 import SIPAuth
@@ -42,6 +43,8 @@ actor SIPUserAgent {
         var audio: NegotiatedAudio
         /// Who called whom; nil for a call we placed.
         var identity: SIPCallIdentity?
+        /// What STIR/SHAKEN verification of its Identity header found; nil when verification is off or for a call we placed.
+        var stir: STIRVerification? = nil
         var sessionTimer: SIPSessionTimer?
         /// The caller's INVITE listed UPDATE in Allow: our session refreshes use it instead of a re-INVITE.
         var peerAllowsUpdate: Bool
@@ -94,6 +97,8 @@ actor SIPUserAgent {
     private let contactTLS: String
     let logger: Logger
     let settings: Settings
+    /// Verifies Identity headers; nil without trust anchors.
+    let identityVerifier: STIRIdentityService?
     var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
     private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow, purpose: ClientPurpose)] = [:]
     private var timers: [String: Scheduled<Void>] = [:]
@@ -115,7 +120,7 @@ actor SIPUserAgent {
 
     init(
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
-        greeting: [Int16], logger: Logger, settings: Settings = Settings()
+        greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil
     ) {
         self.transport = transport
         self.eventLoop = eventLoop
@@ -132,6 +137,7 @@ actor SIPUserAgent {
         contactTLS = "<sip:gateway@\(host):\(transport.tlsPort);transport=tls>"
         self.logger = logger
         self.settings = settings
+        self.identityVerifier = identityVerifier
         // Nonces are an HMAC under this secret: any REGISTER answers a challenge of this process.
         var secret = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
@@ -366,6 +372,10 @@ actor SIPUserAgent {
             respond(response, key: key)
             return
         }
+        let trusted = source.remote.ipAddress.map(settings.trustedSources.contains) ?? false
+        let identity = SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted)
+        // The Identity header is verified while the RTP port opens (its certificate may have to be fetched).
+        let verification = identityVerifier.map { verifier in Task { await verifier.verify(request, identity: identity) } }
         let session: RTPCallSession
         var negotiation: SDPAnswerer.Negotiation
         do {
@@ -405,15 +415,15 @@ actor SIPUserAgent {
             respond(Self.response(to: request, 400, "Bad Request (no Contact)"), key: key)
             return
         }
+        let stir = await verification?.value
         // The actor may have handled a CANCEL while the RTP port was being opened: answer only a pending INVITE.
         guard let entry = transactions[key], entry.transaction.state == .proceeding else {
             _ = await session.stop(pool: pool, now: Self.now())
             return
         }
-        let trusted = source.remote.ipAddress.map(settings.trustedSources.contains) ?? false
         let call = Call(
             dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
-            localSDP: negotiation.answer, audio: negotiation.audio, identity: SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted), sessionTimer: sessionTimer,
+            localSDP: negotiation.answer, audio: negotiation.audio, identity: identity, stir: stir, sessionTimer: sessionTimer,
             peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }
         )
         if request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) {
@@ -437,6 +447,7 @@ actor SIPUserAgent {
             "srtp": "\(call.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(call.session.localPort)",
             "called": "\(identity?.called ?? "")", "called_source": "\(identity?.calledSource.rawValue ?? "")", "caller": "\(identity?.caller ?? "")",
             "asserted": "\(identity?.asserted ?? "")", "verstat": "\(identity?.verstat ?? "")", "anonymous": "\(identity?.anonymous ?? false)",
+            "stir": "\(call.stir.map { "\($0)" } ?? "off")", "stir_verstat": "\(call.stir?.verstat ?? "")", "stir_attest": "\(call.stir?.attestation ?? "")",
             "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" + ($0.weRefresh ? " (we refresh)" : "") } ?? "none")",
         ])
         scheduleTimer("limit|\(id.callID)", after: settings.maximumDuration) { agent in
@@ -653,6 +664,7 @@ actor SIPUserAgent {
         timers.removeAll()
         for task in Array(finishing.values) { await task.value }
         await recorder.shutdown()
+        await identityVerifier?.shutdown()
     }
 
     /// Closes an RTP session of a call that was never answered.

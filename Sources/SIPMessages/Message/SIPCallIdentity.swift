@@ -59,7 +59,7 @@ public struct SIPCallIdentity: Sendable, Equatable {
     }
 
     /// The user part of a SIP URI without its user parameters (`+15551234;npdi` → `+15551234`), or a tel URI's number.
-    static func number(_ uri: SIPURIReference) -> String? {
+    public static func number(_ uri: SIPURIReference) -> String? {
         switch uri {
         case .sip(let sip):
             guard let user = sip.user, !user.isEmpty else { return nil }
