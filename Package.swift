@@ -37,6 +37,8 @@ let cTargets: [Target] = [
     systemLibrary("CPocketSphinx", pkgConfig: "pocketsphinx", apt: "libpocketsphinx-dev"),
     systemLibrary("CEspeakNG", pkgConfig: "espeak-ng", apt: "libespeak-ng-dev"),
     systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
+    // glibc's stub resolver (libc6-dev): no pkg-config file.
+    .systemLibrary(name: "CResolv", path: "Sources/C/CResolv"),
 ]
 
 // MARK: - Products of the dependencies
@@ -88,11 +90,12 @@ let targets: [Target] = cTargets + [
     .target(name: "SIPTransactions", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, dequeModule], swiftSettings: swiftSettings),
     .target(name: "SIPDialogs", dependencies: ["AnswerNinjaCore", "SIPMessages", "SIPTransactions", nioCore], swiftSettings: swiftSettings),
     .target(name: "SIPAuth", dependencies: ["AnswerNinjaCore", "SIPMessages", crypto], swiftSettings: swiftSettings),
+    .target(name: "SIPLocator", dependencies: ["AnswerNinjaCore", "SIPMessages"], swiftSettings: swiftSettings),
     .target(name: "SIPIdentity", dependencies: ["AnswerNinjaCore", crypto, x509], swiftSettings: swiftSettings),
     .target(name: "MediaControl", dependencies: ["AnswerNinjaCore"], swiftSettings: swiftSettings),
 
     // Layer 3: transports and sessions on SwiftNIO.
-    .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", nioCore, nioPosix, nioSSL, nioTLS], swiftSettings: swiftSettings),
+    .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", "SIPLocator", "CResolv", nioCore, nioPosix, nioSSL, nioTLS], swiftSettings: swiftSettings),
     .target(
         name: "MediaTransport",
         dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", nioCore, nioPosix, nioConcurrency],
@@ -111,7 +114,7 @@ let targets: [Target] = cTargets + [
         name: "AnswerNinjaServices",
         dependencies: [
             "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Capture",
-            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity",
+            "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity", "SIPLocator",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL,
         ],
@@ -121,7 +124,7 @@ let targets: [Target] = cTargets + [
     // Layer 6: the executable, one file per subcommand.
     .executableTarget(
         name: "AnswerNinjaCLI",
-        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", "SIPMessages", "SIPIdentity", crypto, argumentParser, logging, metrics, nioCore],
+        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", "SIPMessages", "SIPIdentity", "SIPLocator", "SIPTransport", crypto, argumentParser, logging, metrics, nioCore],
         path: "Sources/answer-ninja",
         swiftSettings: swiftSettings
     ),
@@ -140,6 +143,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "SIPTransactionsUnitTests", dependencies: ["SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPDialogsUnitTests", dependencies: ["SIPDialogs", "SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPIdentityUnitTests", dependencies: ["SIPIdentity", "AnswerNinjaCore", crypto, x509], swiftSettings: swiftSettings),
+    .testTarget(name: "SIPLocatorUnitTests", dependencies: ["SIPLocator", "SIPMessages", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "SIPAuthUnitTests", dependencies: ["SIPAuth", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "SIPTransportUnitTests", dependencies: ["SIPTransport", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),

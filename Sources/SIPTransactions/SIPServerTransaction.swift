@@ -117,6 +117,11 @@ public struct SIPServerTransaction: Sendable {
         for name in ["From", "To", "Call-ID", "CSeq"] {
             if let value = request.headers.first(name) { headers.add(name, value) }
         }
+        // RFC 3261 §12.1.1: a response that establishes a dialog carries the request's Record-Route, in order, so
+        // that the caller's in-dialog requests follow the proxies that asked to stay in the path.
+        if (101..<300).contains(statusCode), ["INVITE", "SUBSCRIBE", "REFER"].contains(request.method) {
+            for route in request.headers["Record-Route"] { headers.add("Record-Route", route) }
+        }
         return SIPResponse(statusCode: statusCode, reasonPhrase: reasonPhrase, headers: headers)
     }
 }

@@ -15,11 +15,22 @@ import Synchronization
 public final class SIPTCPTransport: Sendable {
     private let listener: any Channel
     private let registry: ConnectionRegistry
+    private let group: any EventLoopGroup
+    private let flood: SharedFloodGuard
+    private let onEvent: @Sendable (SIPTransportEvent) -> Void
+    private let onMessage: @Sendable (SIPIncoming) -> Void
     public let localAddress: SocketAddress
 
-    private init(listener: any Channel, registry: ConnectionRegistry) {
+    private init(
+        listener: any Channel, registry: ConnectionRegistry, group: any EventLoopGroup, flood: SharedFloodGuard,
+        onEvent: @escaping @Sendable (SIPTransportEvent) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void
+    ) {
         self.listener = listener
         self.registry = registry
+        self.group = group
+        self.flood = flood
+        self.onEvent = onEvent
+        self.onMessage = onMessage
         localAddress = listener.localAddress!
     }
 
@@ -39,20 +50,61 @@ public final class SIPTCPTransport: Sendable {
                 if guardState.state.withLock({ $0.isBlocked(source, now: MediaInstant(.now())) }) {
                     return channel.close()
                 }
-                let id = registry.add(channel)
-                let remote = channel.remoteAddress
-                channel.closeFuture.whenComplete { _ in
-                    registry.remove(id)
-                    if let remote { onEvent(tls != nil ? .closed(.tls(connection: id, remote: remote)) : .closed(.tcp(connection: id, remote: remote))) }
-                }
                 return channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: tls != nil, flood: guardState, onEvent: onEvent, onMessage: onMessage))
+                    _ = try install(
+                        on: channel, remote: channel.remoteAddress, tls: tls.map { NIOSSLServerHandler(context: $0) }, registry: registry, flood: guardState, onEvent: onEvent,
+                        onMessage: onMessage
+                    )
                 }
             }
             .bind(host: host, port: port)
             .get()
-        return SIPTCPTransport(listener: listener, registry: registry)
+        return SIPTCPTransport(listener: listener, registry: registry, group: group, flood: guardState, onEvent: onEvent, onMessage: onMessage)
+    }
+
+    /// Opens a connection of ours (to a trunk, RFC 3261 §18.1.1): framed, guarded and reported as the accepted ones
+    /// are, its messages delivered with its flow. `tls`: a client context, checked against `serverName` (RFC 5922:
+    /// the domain of the URI that was resolved).
+    public func connect(to address: SocketAddress, tls: NIOSSLContext? = nil, serverName: String? = nil, timeout: TimeAmount = .seconds(5)) async throws -> SIPFlow {
+        let registry = registry, flood = flood, onEvent = onEvent, onMessage = onMessage
+        let assigned = AssignedConnection()
+        _ = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = try tls.map { try NIOSSLClientHandler(context: $0, serverHostname: serverName) }
+                    let id = try Self.install(
+                        on: channel, remote: address, tls: handler, registry: registry, flood: flood, onEvent: onEvent, onMessage: onMessage
+                    )
+                    assigned.id.withLock { $0 = id }
+                }
+            }
+            .connect(to: address)
+            .get()
+        let id = assigned.id.withLock { $0 }
+        return tls != nil ? .tls(connection: id, remote: address) : .tcp(connection: id, remote: address)
+    }
+
+    /// Adds a connection to the registry and its handlers to its pipeline; returns its id.
+    private static func install(
+        on channel: any Channel, remote: SocketAddress?, tls: (any ChannelHandler)?, registry: ConnectionRegistry, flood: SharedFloodGuard,
+        onEvent: @escaping @Sendable (SIPTransportEvent) -> Void, onMessage: @escaping @Sendable (SIPIncoming) -> Void
+    ) throws -> UInt64 {
+        let id = registry.add(channel)
+        let secure = tls != nil
+        channel.closeFuture.whenComplete { _ in
+            registry.remove(id)
+            if let remote { onEvent(secure ? .closed(.tls(connection: id, remote: remote)) : .closed(.tcp(connection: id, remote: remote))) }
+        }
+        if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
+        try channel.pipeline.syncOperations.addHandler(Handler(connection: id, secure: secure, flood: flood, onEvent: onEvent, onMessage: onMessage))
+        return id
+    }
+
+    /// The id the initializer gave a connection we opened.
+    private final class AssignedConnection: Sendable {
+        let id = Mutex<UInt64>(0)
     }
 
     /// Sends `message` over connection `id`; false when that connection is gone.
@@ -84,12 +136,13 @@ public final class SIPTCPTransport: Sendable {
     }
 
     /// Connection ids and channels, shared by the listener's initializer and the transport.
+    /// Ids are unique across the process's transports: a flow's id names one connection whichever transport holds it.
     private final class ConnectionRegistry: Sendable {
         let channels = Mutex<[UInt64: any Channel]>([:])
-        private let next = Atomic<UInt64>(1)
+        private static let next = Atomic<UInt64>(1)
 
         func add(_ channel: any Channel) -> UInt64 {
-            let id = next.add(1, ordering: .relaxed).oldValue
+            let id = Self.next.add(1, ordering: .relaxed).oldValue
             channels.withLock { $0[id] = channel }
             return id
         }

@@ -9,7 +9,7 @@ struct SIPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sip",
         abstract: "Read SIP messages as the gateway does; sign and verify STIR/SHAKEN Identity headers.",
-        subcommands: [Parse.self, Identity.self]
+        subcommands: [Parse.self, Identity.self, Resolve.self]
     )
 
     /// `answer-ninja sip parse [FILE|-] [--json]`: the gateway's verdict on one message (docs/cli.md, docs/sip.md).

@@ -216,3 +216,24 @@ enum Fixtures {
         #expect(wheel.cancel(handle) == nil)
     }
 }
+
+@Suite struct SIPResponseConstructionTests {
+    /// RFC 3261 §8.2.6.2 and §12.1.1: Via, From, To, Call-ID and CSeq always; Record-Route, in order, only on a
+    /// response that can establish a dialog (101-299 to an INVITE).
+    @Test func dialogFormingResponsesCarryTheRecordRoute() {
+        var invite = Fixtures.request("INVITE")
+        invite.headers.add("Record-Route", "<sip:p2.example.com;lr>, <sip:p2b.example.com;lr;r2=on>")
+        invite.headers.add("Record-Route", "<sip:p1.example.com;lr>")
+        for code in [180, 183, 200] {
+            let response = SIPServerTransaction.response(to: invite, statusCode: code, reasonPhrase: "R")
+            #expect(response.headers["Record-Route"] == ["<sip:p2.example.com;lr>, <sip:p2b.example.com;lr;r2=on>", "<sip:p1.example.com;lr>"])
+            #expect(response.headers.first("Call-ID") == invite.headers.first("Call-ID") && response.headers["Via"] == invite.headers["Via"])
+        }
+        for code in [100, 486] {
+            #expect(SIPServerTransaction.response(to: invite, statusCode: code, reasonPhrase: "R").headers["Record-Route"].isEmpty)
+        }
+        var bye = Fixtures.request("BYE")
+        bye.headers.add("Record-Route", "<sip:p1.example.com;lr>")
+        #expect(SIPServerTransaction.response(to: bye, statusCode: 200, reasonPhrase: "OK").headers["Record-Route"].isEmpty)
+    }
+}

@@ -92,6 +92,8 @@ public struct ConfigurationLoader: Sendable {
                 deviceAccounts: reader.accounts(.deviceAccounts),
                 deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),
                 deviceRingTimeout: reader.duration(.deviceRingTimeout),
+                dnsServer: reader.optionalHostPort(.dnsServer),
+                trunkTLSCA: reader.optionalPath(.trunkTLSCA),
                 stirTrustAnchors: reader.optionalPath(.stirTrustAnchors),
                 stirFetchCA: reader.optionalPath(.stirFetchCA)
             ),
@@ -337,6 +339,17 @@ private struct ValueReader {
             return range.lowerBound
         }
         return number
+    }
+
+    /// An IPv4 `ADDRESS:PORT` (port 53 when left out), or nil when unset.
+    mutating func optionalHostPort(_ key: ConfigurationKey) -> NinjaConfiguration.HostPort? {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else { return nil }
+        guard let server = NinjaConfiguration.HostPort(dnsServer: value) else {
+            problems.append("\(origin) must be an IPv4 ADDRESS:PORT, got \"\(value)\"")
+            return nil
+        }
+        return server
     }
 
     /// A comma-separated list of IP addresses (empty when unset).

@@ -32,10 +32,35 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var deviceDigestAlgorithms: [String]
         /// How long a device may ring before its INVITE is cancelled.
         public var deviceRingTimeout: Duration
+        /// The DNS server for RFC 3263 lookups; nil: resolv.conf.
+        public var dnsServer: HostPort?
+        /// PEM file of extra CAs for TLS to the trunk.
+        public var trunkTLSCA: String?
         /// PEM file of the STIR/SHAKEN trust anchors; nil: Identity headers are not verified.
         public var stirTrustAnchors: String?
         /// PEM file of extra CAs for fetching x5u certificates over HTTPS.
         public var stirFetchCA: String?
+    }
+
+    /// An IPv4 address and a port.
+    public struct HostPort: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `ADDRESS:PORT`, or an address alone for port 53 (DNS's); nil unless the address is dotted IPv4.
+        public init?(dnsServer text: String) {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+            let port = parts.count == 2 ? Int(parts[1]) : 53
+            guard parts.count <= 2, octets.count == 4, octets.allSatisfy({ Int($0).map { (0...255).contains($0) } == true }), let port,
+                (1...65535).contains(port)
+            else { return nil }
+            self.init(host: String(parts[0]), port: port)
+        }
     }
 
     /// A trunk (or SIP edge) the gateway registers with (RFC 3261 §10), with digest credentials.

@@ -63,6 +63,13 @@ public struct SIPGatewayService: Service {
             tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
         }
         let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
+        var trunkTLS: NIOSSLContext?
+        if tls != nil {
+            var client = TLSConfiguration.makeClientConfiguration()
+            if let ca = configuration.sip.trunkTLSCA { client.additionalTrustRoots = [.file(ca)] }
+            trunkTLS = try NIOSSLContext(configuration: client)
+        }
+        let resolver = SIPResolver(server: configuration.sip.dnsServer.map { ($0.host, $0.port) })
         let identityVerifier = try configuration.sip.stirTrustAnchors.map { anchors in
             try STIRIdentityService(trustAnchors: anchors, fetchCA: configuration.sip.stirFetchCA, logger: context.logger)
         }
@@ -81,11 +88,12 @@ public struct SIPGatewayService: Service {
                 deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 },
                 deviceRingTimeout: configuration.sip.deviceRingTimeout
             ),
-            identityVerifier: identityVerifier
+            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS
         )
         agentBox.agent = agent
         context.gatewayControl.attach(agent)
-        if let trunk = configuration.sip.trunk { await agent.register(with: trunk) }
+        // Registration resolves and connects in the background: the listeners are ready meanwhile.
+        if let trunk = configuration.sip.trunk { Task { await agent.register(with: trunk) } }
         context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are answered with the greeting and recorded"))
         context.readiness.report("sip", ready: true, detail: "listening on udp and tcp \(configuration.sip.host):\(port)")
         context.logger.info("listening", metadata: ["service": "sip", "address": "udp+tcp://\(configuration.sip.host):\(port)"])

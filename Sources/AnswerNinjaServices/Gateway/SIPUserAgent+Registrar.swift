@@ -102,6 +102,7 @@ extension SIPUserAgent {
         eventLoop.execute {
             self.assumeIsolated { agent in
                 let before = agent.location.count(now: Self.now())
+                agent.trunkConnectionClosed(flow)
                 agent.location.flowClosed(flow)
                 let removed = before - agent.location.count(now: Self.now())
                 if removed > 0 { agent.logger.info("device flow closed", metadata: ["flow": "\(flow)", "bindings_removed": "\(removed)"]) }

@@ -2,17 +2,25 @@ import AnswerNinjaCore
 import Logging
 import NIOCore
 import SIPAuth
+import SIPLocator
 import SIPMessages
 import SIPTransactions
 import SIPTransport
 
-/// Our registration with the trunk (RFC 3261 §10, digest RFC 7616/8760) and OPTIONS keep-alives to it.
+/// Our registration with the trunk (RFC 3261 §10, digest RFC 7616/8760) and OPTIONS keep-alives to it. The
+/// registrar's URI is resolved by RFC 3263 (`SIPResolver`: NAPTR, SRV, A/AAAA), and the first target that takes
+/// a connection is used, over UDP, TCP or TLS as the lookups say; a target that times out, answers 503 or closes
+/// its connection is left for the next one on the following attempt.
 extension SIPUserAgent {
     /// One Call-ID and a rising CSeq across refreshes.
     struct Registration {
         let trunk: NinjaConfiguration.Trunk
         let registrar: SIPURI
-        let destination: SIPFlow
+        /// Where REGISTER and OPTIONS go; nil until a target is connected.
+        var destination: SIPFlow?
+        /// The targets of the last resolution, and the one in use.
+        var targets: [SIPServerTarget] = []
+        var targetIndex = 0
         let callID = SIPToken.random() + "@answer-ninja"
         let fromTag = SIPToken.random()
         var sequence: UInt32 = 0
@@ -23,48 +31,91 @@ extension SIPUserAgent {
     }
 
     /// Registers with `trunk`, keeps the registration fresh, and sends it OPTIONS keep-alives.
-    func register(with trunk: NinjaConfiguration.Trunk) {
+    func register(with trunk: NinjaConfiguration.Trunk) async {
         guard let uri = try? SIPURI(parsing: trunk.registrar[...]) else {
             logger.error("trunk registrar is not a SIP URI", metadata: ["registrar": "\(trunk.registrar)"])
             return
         }
-        let host: String
-        switch uri.host {
-        case .ipv4(let address), .ipv6(let address): host = address
-        case .name(let name):
-            logger.error("trunk registrar must be an IP address until RFC 3263 lookups arrive", metadata: ["registrar": "\(name)"])
-            return
-        }
-        guard let address = try? SocketAddress(ipAddress: host, port: uri.port ?? 5060) else { return }
-        let transportTCP = (uri.parameters["transport"] ?? nil)?.lowercased() == "tcp"
-        if transportTCP { logger.warning("trunk registration over TCP is not supported yet; using UDP") }
-        registration = Registration(trunk: trunk, registrar: uri, destination: .udp(address), digest: DigestClient(username: trunk.username, password: trunk.password))
-        sendRegister(credentials: nil)
+        registration = Registration(trunk: trunk, registrar: uri, digest: DigestClient(username: trunk.username, password: trunk.password))
+        await connectToTrunk()
         if let interval = trunk.keepalive {
             scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
         }
     }
 
+    /// Resolves the registrar when there are no targets left, opens a connection to the current target (for TCP and
+    /// TLS), and sends the REGISTER; a failure is retried by `registrationFailed`.
+    func connectToTrunk() async {
+        guard var current = registration, current.destination == nil else { return }
+        if current.targetIndex >= current.targets.count {
+            do {
+                // TLS only with a listener of ours: the trunk calls us back at our Contact.
+                let transports: [SIPTransportProtocol] = transport.tls != nil ? [.tls, .tcp, .udp] : [.tcp, .udp]
+                current.targets = try await resolver.locate(current.registrar, transports: transports)
+                current.targetIndex = 0
+                trunkAddresses = Set(current.targets.map(\.address))
+                logger.info("trunk resolved", metadata: ["registrar": "\(current.trunk.registrar)", "targets": "\(current.targets.map(\.description).joined(separator: ", "))"])
+            } catch {
+                registration = current
+                registrationFailed("\(current.registrar.serialized) did not resolve: \(error)")
+                return
+            }
+        }
+        let target = current.targets[current.targetIndex]
+        let flow: SIPFlow
+        do {
+            let address = try SocketAddress(ipAddress: target.address, port: target.port)
+            switch target.transport {
+            case .udp: flow = .udp(address)
+            case .tcp: flow = try await transport.tcp.connect(to: address)
+            case .tls: flow = try await (transport.tls ?? transport.tcp).connect(to: address, tls: trunkTLS, serverName: target.serverName)
+            }
+        } catch {
+            current.targetIndex += 1
+            registration = current
+            registrationFailed("\(target) refused the connection: \(error)")
+            return
+        }
+        // The registration may have moved on while the connection opened.
+        guard var latest = registration, latest.destination == nil else { return }
+        latest.targets = current.targets
+        latest.targetIndex = current.targetIndex
+        latest.destination = flow
+        registration = latest
+        logger.info("trunk target", metadata: ["registrar": "\(latest.trunk.registrar)", "target": "\(target)"])
+        sendRegister(credentials: nil)
+    }
+
+    /// The trunk's connection closed: registered again over a new one a second later.
+    func trunkConnectionClosed(_ flow: SIPFlow) {
+        guard var registration, registration.destination == flow else { return }
+        registration.destination = nil
+        registration.registered = false
+        self.registration = registration
+        logger.warning("trunk connection closed", metadata: ["flow": "\(flow)"])
+        scheduleTimer("register", after: .seconds(1)) { agent in agent.refreshRegistration() }
+    }
+
     private func sendRegister(credentials: DigestCredentials?, proxy: Bool = false) {
-        guard var registration else { return }
+        guard var registration, let destination = registration.destination else { return }
         registration.sequence += 1
         let registrarHost = registration.registrar.host.description
         let aor = "<sip:\(registration.trunk.username)@\(registrarHost)>"
         let expires = Int(registration.trunk.expires.components.seconds)
         var headers = SIPHeaders()
-        headers.add("Via", via(for: registration.destination).serialized)
+        headers.add("Via", via(for: destination).serialized)
         headers.add("Max-Forwards", "70")
         headers.add("From", aor + ";tag=\(registration.fromTag)")
         headers.add("To", aor)
         headers.add("Call-ID", registration.callID)
         headers.add("CSeq", "\(registration.sequence) REGISTER")
-        headers.add("Contact", contact + ";expires=\(expires)")
+        headers.add("Contact", contact(for: destination) + ";expires=\(expires)")
         headers.add("Expires", String(expires))
         headers.add("User-Agent", "Answer Ninja \(AnswerNinjaVersion.current)")
         if let credentials { headers.add(proxy ? "Proxy-Authorization" : "Authorization", credentials.headerValue) }
         let request = SIPRequest(method: "REGISTER", uri: .sip(SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port)), headers: headers)
         self.registration = registration
-        startClientTransaction(request, to: registration.destination, purpose: .registration)
+        startClientTransaction(request, to: destination, purpose: .registration)
     }
 
     func registrationAnswered(_ response: SIPResponse) {
@@ -94,23 +145,46 @@ extension SIPUserAgent {
             let uri = SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port).serialized
             let credentials = self.registration!.digest.credentials(for: challenge, method: "REGISTER", uri: uri)
             sendRegister(credentials: credentials, proxy: response.statusCode == 407)
+        case 503:
+            // RFC 3263 §4.3: a 503 sends us to the next target.
+            moveToNextTarget()
+            registrationFailed("\(response.statusCode) \(response.reasonPhrase)", retryAfter: .seconds(1))
         default:
             registrationFailed("\(response.statusCode) \(response.reasonPhrase)")
         }
     }
 
-    func registrationFailed(_ reason: String) {
+    /// No answer from the registrar: the next target (RFC 3263 §4.3) a second later.
+    func registrarTimedOut() {
+        moveToNextTarget()
+        registrationFailed("no answer from the registrar", retryAfter: .seconds(1))
+    }
+
+    private func moveToNextTarget() {
+        guard var registration else { return }
+        registration.targetIndex += 1
+        registration.destination = nil
+        self.registration = registration
+    }
+
+    /// Retries after `retryAfter` (a minute unless a next target waits).
+    func registrationFailed(_ reason: String, retryAfter: Duration? = nil) {
         guard var registration else { return }
         registration.registered = false
         registration.challenges = 0
         self.registration = registration
         logger.warning("registration failed", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
-        scheduleTimer("register", after: .seconds(60)) { agent in agent.refreshRegistration() }
+        let another = registration.targetIndex < registration.targets.count
+        scheduleTimer("register", after: retryAfter ?? (another ? .seconds(1) : .seconds(60))) { agent in agent.refreshRegistration() }
     }
 
     private func refreshRegistration() {
-        guard registration != nil else { return }
-        sendRegister(credentials: nil)
+        guard let registration else { return }
+        if registration.destination == nil {
+            Task { await self.connectToTrunk() }
+        } else {
+            sendRegister(credentials: nil)
+        }
     }
 
     // MARK: Keep-alives
@@ -119,16 +193,20 @@ extension SIPUserAgent {
     /// answered), a time-out that it is not.
     private func sendKeepalive() {
         guard let registration, let interval = registration.trunk.keepalive else { return }
+        guard let destination = registration.destination else {
+            scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
+            return
+        }
         let target = SIPURI(secure: false, host: registration.registrar.host, port: registration.registrar.port)
         var headers = SIPHeaders()
-        headers.add("Via", via(for: registration.destination).serialized)
+        headers.add("Via", via(for: destination).serialized)
         headers.add("Max-Forwards", "70")
         headers.add("From", "<sip:\(registration.trunk.username)@\(registration.registrar.host.description)>;tag=\(SIPToken.random())")
         headers.add("To", "<\(target.serialized)>")
         headers.add("Call-ID", SIPToken.random() + "@answer-ninja")
         headers.add("CSeq", "1 OPTIONS")
         headers.add("Accept", "application/sdp")
-        startClientTransaction(SIPRequest(method: "OPTIONS", uri: .sip(target), headers: headers), to: registration.destination, purpose: .keepalive)
+        startClientTransaction(SIPRequest(method: "OPTIONS", uri: .sip(target), headers: headers), to: destination, purpose: .keepalive)
         scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
     }
 

@@ -7,7 +7,9 @@ import MediaTransport
 import NIOCore
 import SDP
 import SIPDialogs
+import NIOSSL
 import SIPIdentity
+import SIPLocator
 import SIPMessages
 import SIPTransactions
 import SIPAuth
@@ -99,6 +101,10 @@ actor SIPUserAgent {
     let settings: Settings
     /// Verifies Identity headers; nil without trust anchors.
     let identityVerifier: STIRIdentityService?
+    /// RFC 3263 lookups for the trunk.
+    let resolver: SIPResolver
+    /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).
+    let trunkTLS: NIOSSLContext?
     var transactions: [SIPTransactionKey: (transaction: SIPServerTransaction, source: SIPFlow)] = [:]
     private var clientTransactions: [SIPTransactionKey: (transaction: SIPClientTransaction, destination: SIPFlow, purpose: ClientPurpose)] = [:]
     private var timers: [String: Scheduled<Void>] = [:]
@@ -117,10 +123,13 @@ actor SIPUserAgent {
     var registrarSHA256: DigestServer
     var registrarMD5: DigestServer
     var trunkReachable: Bool?
+    /// The addresses the trunk's name resolved to: trusted as the trunk is.
+    var trunkAddresses: Set<String> = []
 
     init(
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
-        greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil
+        greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
+        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil
     ) {
         self.transport = transport
         self.eventLoop = eventLoop
@@ -138,6 +147,8 @@ actor SIPUserAgent {
         self.logger = logger
         self.settings = settings
         self.identityVerifier = identityVerifier
+        self.resolver = resolver
+        self.trunkTLS = trunkTLS
         // Nonces are an HMAC under this secret: any REGISTER answers a challenge of this process.
         var secret = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
@@ -372,7 +383,7 @@ actor SIPUserAgent {
             respond(response, key: key)
             return
         }
-        let trusted = source.remote.ipAddress.map(settings.trustedSources.contains) ?? false
+        let trusted = source.remote.ipAddress.map { settings.trustedSources.contains($0) || trunkAddresses.contains($0) } ?? false
         let identity = SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted)
         // The Identity header is verified while the RTP port opens (its certificate may have to be fetched).
         let verification = identityVerifier.map { verifier in Task { await verifier.verify(request, identity: identity) } }
@@ -587,7 +598,7 @@ actor SIPUserAgent {
 
     private func clientTimedOut(_ purpose: ClientPurpose) {
         switch purpose {
-        case .registration: registrationFailed("no answer from the registrar")
+        case .registration: registrarTimedOut()
         case .keepalive: trunkAnswered(false)
         case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
         case .deviceCall(let callID): deviceTimedOut(callID)
@@ -665,6 +676,7 @@ actor SIPUserAgent {
         for task in Array(finishing.values) { await task.value }
         await recorder.shutdown()
         await identityVerifier?.shutdown()
+        await resolver.shutdown()
     }
 
     /// Closes an RTP session of a call that was never answered.
@@ -757,7 +769,9 @@ struct SIPTransports: Sendable {
         switch flow {
         case .udp(let address): udp.send(message, to: address)
         case .tcp(let connection, _): tcp.send(message, on: connection)
-        case .tls(let connection, _): tls?.send(message, on: connection)
+        case .tls(let connection, _):
+            // A TLS connection we opened to a trunk lives in the TCP transport when there is no TLS listener.
+            if tls?.send(message, on: connection) != true { tcp.send(message, on: connection) }
         }
     }
 }

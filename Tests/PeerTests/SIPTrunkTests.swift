@@ -1,0 +1,76 @@
+import AnswerNinjaTestSupport
+import Foundation
+import Testing
+
+/// The trunk found by name (RFC 3263) through a real DNS server, dnsmasq on loopback, and Kamailio as the trunk.
+@Suite(.serialized) struct SIPTrunkTests {
+    /// `answer-ninja sip resolve` against dnsmasq: NAPTR picks TCP before UDP, SRV orders by priority, a target's A
+    /// and AAAA both count, and a name with nothing is an error.
+    @Test(.enabled(if: PeerEnvironment.available("dnsmasq")), .timeLimit(.minutes(1)))
+    func resolveFollowsNaptrSrvAndAddressRecords() async throws {
+        let dns = try await DnsmasqPeer.start(records: [
+            "--naptr-record=trunk.test,20,50,s,SIP+D2U,,_sip._udp.trunk.test", "--naptr-record=trunk.test,10,50,s,SIP+D2T,,_sip._tcp.trunk.test",
+            "--srv-host=_sip._tcp.trunk.test,edge2.trunk.test,5072,20,0", "--srv-host=_sip._tcp.trunk.test,edge1.trunk.test,5071,10,0",
+            "--srv-host=_sip._udp.trunk.test,edge2.trunk.test,5080,10,0",
+            "--host-record=edge1.trunk.test,127.0.0.1,::1", "--host-record=edge2.trunk.test,127.0.0.2",
+        ])
+        try await withPeer(dns) { dns in
+            func resolve(_ uri: String) async throws -> (status: Int32, output: String) {
+                try await PeerEnvironment.run(try AnswerNinjaProcess.binary(), ["sip", "resolve", uri, "--dns-server", dns.server])
+            }
+            let found = try await resolve("sip:trunk.test")
+            #expect(found.status == 0, "\(found.output)")
+            #expect(found.output.split(separator: "\n") == ["tcp 127.0.0.1 5071", "tcp ::1 5071", "tcp 127.0.0.2 5072", "udp 127.0.0.2 5080"])
+            #expect(try await resolve("sip:trunk.test;transport=udp").output.split(separator: "\n") == ["udp 127.0.0.2 5080"])
+            let nothing = try await resolve("sip:nowhere.test")
+            #expect(nothing.status == 1 && nothing.output.contains("no NAPTR, SRV, A or AAAA record"), "\(nothing.output)")
+            #expect(dns.process.log().contains("query[NAPTR] trunk.test"), "the lookups reached dnsmasq")
+        }
+    }
+
+    /// The gateway's registrar is `sip:trunk.test`: NAPTR says TCP, the first SRV target refuses connections, the
+    /// second is Kamailio. The gateway registers over TCP with digest, and a call through Kamailio (SIPp as a
+    /// caller that keeps the route set, `trunk-caller.xml`) reaches it over TCP and is answered with Kamailio's
+    /// Record-Route, so that the ACK and the BYE come back through Kamailio; the trunk's P-Asserted-Identity is
+    /// believed, since it comes from an address the trunk's name resolved to.
+    @Test(.enabled(if: PeerEnvironment.available("dnsmasq") && PeerEnvironment.available("kamailio") && PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func theGatewayFindsItsTrunkByNameAndRegistersOverTCP() async throws {
+        let trunk = try await KamailioPeer.start(configuration: KamailioPeer.trunkConfiguration(password: "trunk-secret"))
+        try await withPeer(trunk) { trunk in
+            let dead = try PeerEnvironment.freePort()
+            let dns = try await DnsmasqPeer.start(records: [
+                "--naptr-record=trunk.test,10,50,s,SIP+D2T,,_sip._tcp.trunk.test", "--naptr-record=trunk.test,20,50,s,SIP+D2U,,_sip._udp.trunk.test",
+                "--srv-host=_sip._tcp.trunk.test,dead.trunk.test,\(dead),5,0", "--srv-host=_sip._tcp.trunk.test,edge.trunk.test,\(trunk.port),10,0",
+                "--srv-host=_sip._udp.trunk.test,edge.trunk.test,\(trunk.port),10,0",
+                "--host-record=dead.trunk.test,127.0.0.1", "--host-record=edge.trunk.test,127.0.0.1",
+            ])
+            try await withPeer(dns) { dns in
+                let gateway = try await AnswerNinjaProcess.start(environment: [
+                    "ANSWER_NINJA_SIP_TRUNK_REGISTRAR": "sip:trunk.test", "ANSWER_NINJA_SIP_TRUNK_USERNAME": "demo",
+                    "ANSWER_NINJA_SIP_TRUNK_PASSWORD": "trunk-secret", "ANSWER_NINJA_SIP_DNS_SERVER": dns.server,
+                ])
+                try await withPeer(gateway) { gateway in
+                    try await gateway.process.waitUntilReady(timeout: .seconds(20)) { gateway.process.log().contains(#""registered""#) }
+                    let log = gateway.process.log()
+                    #expect(log.contains("tcp 127.0.0.1:\(dead) refused the connection"), "the dead target first")
+                    let target = SIPScenarioTests.lines(gateway, containing: "trunk target").last ?? ""
+                    #expect(target.contains("tcp 127.0.0.1:\(trunk.port)"), "\(target)")
+                    let call = try await PeerEnvironment.run(
+                        try PeerEnvironment.require("sipp", package: "sip-tester"),
+                        ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/trunk-caller.xml", "-s", "demo", "127.0.0.1:\(trunk.port)",
+                         "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"],
+                        timeout: .seconds(30)
+                    )
+                    #expect(call.status == 0, "\(call.output.suffix(1500))")
+                    try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call answered").isEmpty }
+                    let answered = SIPScenarioTests.lines(gateway, containing: "call answered").first ?? ""
+                    #expect(answered.contains(#""transport":"tcp""#), "Kamailio relays to our TCP Contact: \(answered)")
+                    #expect(answered.contains(#""verstat":"TN-Validation-Passed""#), "the trunk's asserted identity is believed: \(answered)")
+                    try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
+                    #expect(SIPScenarioTests.lines(gateway, containing: "call ended").first?.contains(#""hangup_side":"remote""#) == true, "the BYE came through Kamailio")
+                    #expect(dns.process.log().contains("query[NAPTR] trunk.test"))
+                }
+            }
+        }
+    }
+}
