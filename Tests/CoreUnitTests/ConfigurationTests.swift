@@ -56,6 +56,21 @@ import Testing
         #expect(message.contains("ANSWER_NINJA_STORE_POSTGRES_URL is required when store.backend is postgres"))
     }
 
+    /// The IPv6 listener's address and the DNS server of RFC 3263 lookups.
+    @Test func ipv6HostAndDNSServerAreChecked() throws {
+        let good = try ConfigurationLoader(environment: ["ANSWER_NINJA_SIP_IPV6_HOST": "[::1]", "ANSWER_NINJA_SIP_DNS_SERVER": "127.0.0.1:5353"]).load()
+        #expect(good.sip.ipv6Host == "::1")
+        #expect(good.sip.dnsServer == .init(host: "127.0.0.1", port: 5353))
+        #expect(try ConfigurationLoader(environment: ["ANSWER_NINJA_SIP_DNS_SERVER": "10.0.0.2"]).load().sip.dnsServer?.port == 53)
+        for (key, value) in [
+            ("ANSWER_NINJA_SIP_IPV6_HOST", "::"), ("ANSWER_NINJA_SIP_IPV6_HOST", "127.0.0.1"), ("ANSWER_NINJA_SIP_DNS_SERVER", "dns.example:53"),
+            ("ANSWER_NINJA_SIP_DNS_SERVER", "127.0.0.1:0"), ("ANSWER_NINJA_SIP_DNS_SERVER", "::1"),
+        ] {
+            let error = #expect(throws: CoreError.self) { try ConfigurationLoader(environment: [key: value]).load() }
+            #expect(error?.message.contains(key) == true, "\(key)=\(value): \(error?.message ?? "")")
+        }
+    }
+
     @Test func urlsAreCheckedAndPasswordsNeverEchoed() {
         let error = #expect(throws: CoreError.self) {
             try ConfigurationLoader(environment: ["ANSWER_NINJA_STORE_POSTGRES_URL": "mysql://bob:secret@db/x"]).load()

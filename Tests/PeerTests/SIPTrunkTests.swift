@@ -74,3 +74,31 @@ import Testing
         }
     }
 }
+
+/// IPv6 listeners (`sip.ipv6_host=::1`): SIPp calls `[::1]` over UDP and over TCP; the gateway answers with its IPv6
+/// address in Contact and SDP, plays the greeting over IPv6 RTP, and records what SIPp echoes back.
+@Suite(.serialized) struct SIPIPv6Tests {
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)), arguments: ["u1", "t1"])
+    func callsOverIPv6(transport: String) async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: ["ANSWER_NINJA_SIP_IPV6_HOST": "::1"])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            #expect(gateway.process.log().contains("sip6      sip:[::1]:\(sipPort)"))
+            let result = try await PeerEnvironment.run(
+                try PeerEnvironment.require("sipp", package: "sip-tester"),
+                ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/ipv6-call.xml", "-s", "demo", "[::1]:\(sipPort)",
+                 "-i", "::1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()), "-rtp_echo",
+                 "-t", transport, "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"],
+                timeout: .seconds(30)
+            )
+            #expect(result.status == 0, "SIPp over IPv6 (\(transport)): \(result.output.suffix(1500))")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
+            let answered = SIPScenarioTests.lines(gateway, containing: "call answered").first ?? ""
+            #expect(answered.contains(#""transport":"\#(transport == "t1" ? "tcp" : "udp")""#), "\(answered)")
+            let ended = SIPScenarioTests.lines(gateway, containing: "call ended").first ?? ""
+            let received = ended.firstMatch(of: /"packets_received":"(\d+)"/).flatMap { Int($0.1) } ?? 0
+            #expect(received > 50, "our greeting came back over IPv6 RTP: \(ended)")
+            #expect(ended.contains(#""hangup_side":"remote""#))
+        }
+    }
+}

@@ -50,6 +50,7 @@ extension ConfigurationKey {
     public static let minSessionExpires = ConfigurationKey("sip.min_session_expires", .duration, default: "90s", "Smallest session-timer interval accepted (RFC 4028 Min-SE); shorter requests get 422. RFC 4028 forbids less than 90s on the wire; lower values exist for tests.")
     public static let deviceAccounts = ConfigurationKey("sip.device_accounts", .secret, default: nil, "Users' softphones that may REGISTER with the gateway, as user:password pairs separated by commas (digest, SHA-256 or MD5); never printed. Unset: no registrar.")
     public static let deviceDigestAlgorithms = ConfigurationKey("sip.device_digest_algorithms", .string, default: "sha256,md5", "Digest algorithms the registrar challenges devices with, most preferred first (RFC 8760: a device answers the first it supports; some take the first whatever it is).")
+    public static let sipIPv6Host = ConfigurationKey("sip.ipv6_host", .string, default: nil, "An IPv6 address of this host (such as ::1 or 2001:db8::5, not ::) on which SIP also listens, over UDP, TCP and TLS on the same ports, and from which IPv6 callers get their RTP and SDP. Unset: IPv4 only.")
     public static let dnsServer = ConfigurationKey("sip.dns_server", .string, default: nil, "IPv4 HOST:PORT of the DNS server for RFC 3263 lookups of the trunk (NAPTR, SRV, A/AAAA). Unset: /etc/resolv.conf's servers.")
     public static let trunkTLSCA = ConfigurationKey("sip.trunk_tls_ca", .path, default: nil, "PEM file of extra CAs trusted for TLS connections to the trunk (whose certificate must name the registrar's domain, RFC 5922); the system's roots are always trusted.")
     public static let stirTrustAnchors = ConfigurationKey("sip.stir_trust_anchors", .path, default: nil, "PEM file of the STIR/SHAKEN trust anchors (the STI-PA's list of CA certificates). When set, an INVITE's Identity header (RFC 8224/8588) is verified: the PASSporT's ES256 signature with the certificate fetched from its x5u, the chain to these anchors, freshness and both numbers. Unset: Identity headers are not verified. A failed verification is a hint for screening, never a reason to trust the caller.")
@@ -75,7 +76,7 @@ extension ConfigurationKey {
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout,
-        .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirFetchCA,
+        .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirFetchCA,
         .rtpPortMin, .rtpPortMax, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]

@@ -1,5 +1,6 @@
 import struct Foundation.Data
 import class Foundation.JSONDecoder
+import enum NIOCore.SocketAddress
 
 /// Reads `NinjaConfiguration` from, by precedence: environment variables `ANSWER_NINJA_*`, then a JSON file
 /// (`ANSWER_NINJA_CONFIG_FILE` or `--config`), then the defaults. The file nests sections
@@ -92,6 +93,7 @@ public struct ConfigurationLoader: Sendable {
                 deviceAccounts: reader.accounts(.deviceAccounts),
                 deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),
                 deviceRingTimeout: reader.duration(.deviceRingTimeout),
+                ipv6Host: reader.optionalIPv6Address(.sipIPv6Host),
                 dnsServer: reader.optionalHostPort(.dnsServer),
                 trunkTLSCA: reader.optionalPath(.trunkTLSCA),
                 stirTrustAnchors: reader.optionalPath(.stirTrustAnchors),
@@ -339,6 +341,18 @@ private struct ValueReader {
             return range.lowerBound
         }
         return number
+    }
+
+    /// A concrete IPv6 address (not the wildcard `::`), or nil when unset.
+    mutating func optionalIPv6Address(_ key: ConfigurationKey) -> String? {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else { return nil }
+        let bare = value.hasPrefix("[") && value.hasSuffix("]") ? String(value.dropFirst().dropLast()) : value
+        guard case .v6 = try? SocketAddress(ipAddress: bare, port: 0), bare != "::" else {
+            problems.append("\(origin) must be an IPv6 address of this host (not ::), got \"\(value)\"")
+            return nil
+        }
+        return bare
     }
 
     /// An IPv4 `ADDRESS:PORT` (port 53 when left out), or nil when unset.

@@ -32,6 +32,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var deviceDigestAlgorithms: [String]
         /// How long a device may ring before its INVITE is cancelled.
         public var deviceRingTimeout: Duration
+        /// An IPv6 address to listen on as well; nil: IPv4 only.
+        public var ipv6Host: String?
         /// The DNS server for RFC 3263 lookups; nil: resolv.conf.
         public var dnsServer: HostPort?
         /// PEM file of extra CAs for TLS to the trunk.

@@ -56,13 +56,25 @@ public struct SIPGatewayService: Service {
             host: configuration.sip.host, port: port, group: eventLoop, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver
         )
         var tls: SIPTCPTransport?
+        var serverTLS: NIOSSLContext?
         if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
             let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+            serverTLS = context
             tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
         }
-        let transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
+        var transport = SIPTransports(udp: udp, tcp: tcp, tls: tls, host: advertised, metrics: metrics)
+        if let host6 = configuration.sip.ipv6Host {
+            // The same port numbers on the IPv6 address (RFC 3261 §18.1.1 holds per address).
+            let udp6 = try await SIPUDPTransport.bind(host: host6, port: port, group: eventLoop, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
+            let tcp6 = try await SIPTCPTransport.bind(host: host6, port: port, group: eventLoop, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
+            var tls6: SIPTCPTransport?
+            if let tls, let tlsPort = tls.localAddress.port, let serverTLS {
+                tls6 = try await SIPTCPTransport.bind(host: host6, port: tlsPort, group: eventLoop, tls: serverTLS, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
+            }
+            transport.ipv6 = .init(udp: udp6, tcp: tcp6, tls: tls6, host: host6)
+        }
         var trunkTLS: NIOSSLContext?
         if tls != nil {
             var client = TLSConfiguration.makeClientConfiguration()
@@ -88,7 +100,7 @@ public struct SIPGatewayService: Service {
                 deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 },
                 deviceRingTimeout: configuration.sip.deviceRingTimeout
             ),
-            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS
+            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host
         )
         agentBox.agent = agent
         context.gatewayControl.attach(agent)
@@ -103,12 +115,20 @@ public struct SIPGatewayService: Service {
             context.logger.info("listening", metadata: ["service": "sip", "address": "tls://\(configuration.sip.host):\(tlsPort)"])
             Console.line("  sips      sip:\(advertised):\(tlsPort);transport=tls (tls)")
         }
+        if let ipv6 = transport.ipv6 {
+            context.addListener(.init(name: "sip6", address: "sip:[\(ipv6.host)]:\(port)", detail: "SIP over IPv6 (udp, tcp\(ipv6.tls != nil ? ", tls" : ""))"))
+            context.logger.info("listening", metadata: ["service": "sip", "address": "udp+tcp://[\(ipv6.host)]:\(port)"])
+            Console.line("  sip6      sip:[\(ipv6.host)]:\(port) (udp, tcp\(ipv6.tls != nil ? ", tls" : ""))")
+        }
         try? await gracefulShutdown()
         await agent.shutdown()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
         await udp.close()
         await tcp.close()
         await tls?.close()
+        await transport.ipv6?.udp.close()
+        await transport.ipv6?.tcp.close()
+        await transport.ipv6?.tls?.close()
     }
 
     /// The agent, set once after the socket is bound (the transport's callback needs it, and it needs the socket).

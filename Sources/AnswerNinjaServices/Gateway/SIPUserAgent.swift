@@ -86,17 +86,15 @@ actor SIPUserAgent {
     let group: any EventLoopGroup
     let pool: RTPPortPool
     private let answerer: SDPAnswerer
+    /// Media for IPv6 callers: where their RTP sockets bind and what their SDP names; nil without `sip.ipv6_host`.
+    private let answererV6: SDPAnswerer?
+    let mediaHostV6: String?
     /// Where RTP sockets bind, and the address our SDP names.
     let mediaHost: String
     var advertisedMediaHost: String { answerer.localAddress }
     private let recordings: URL
     private let recorder: RecordingWriter
     let greeting: [Int16]
-    /// Our Contact for UDP flows, and for TCP and TLS flows (which keeps requests to us on that transport, RFC 3261
-    /// §18.1.1).
-    let contact: String
-    private let contactTCP: String
-    private let contactTLS: String
     let logger: Logger
     let settings: Settings
     /// Verifies Identity headers; nil without trust anchors.
@@ -129,7 +127,7 @@ actor SIPUserAgent {
     init(
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
-        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil
+        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil
     ) {
         self.transport = transport
         self.eventLoop = eventLoop
@@ -137,13 +135,11 @@ actor SIPUserAgent {
         self.pool = pool
         self.mediaHost = mediaHost
         answerer = SDPAnswerer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedHost)
+        answererV6 = mediaHostV6.map { SDPAnswerer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: $0) }
+        self.mediaHostV6 = mediaHostV6
         self.recordings = recordings
         recorder = RecordingWriter(directory: recordings)
         self.greeting = greeting
-        let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
-        contact = "<sip:gateway@\(host):\(transport.udpPort)>"
-        contactTCP = "<sip:gateway@\(host):\(transport.tcpPort);transport=tcp>"
-        contactTLS = "<sip:gateway@\(host):\(transport.tlsPort);transport=tls>"
         self.logger = logger
         self.settings = settings
         self.identityVerifier = identityVerifier
@@ -308,6 +304,7 @@ actor SIPUserAgent {
         }
         var response = Self.response(to: request, 200, "OK")
         if request.body.readableBytes > 0 {
+            let answerer = (call.localSDP.connection?.address.contains(":") == true ? answererV6 : nil) ?? answerer
             guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session.localPort, previous: call.negotiation) else {
                 respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
                 return
@@ -387,6 +384,12 @@ actor SIPUserAgent {
         let identity = SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted)
         // The Identity header is verified while the RTP port opens (its certificate may have to be fetched).
         let verification = identityVerifier.map { verifier in Task { await verifier.verify(request, identity: identity) } }
+        // An IPv6 caller's media is answered from our IPv6 address, when we have one.
+        let ipv6Media = address.contains(":")
+        guard let answerer = ipv6Media ? answererV6 : answerer, let mediaHost = ipv6Media ? mediaHostV6 : mediaHost else {
+            respond(Self.response(to: request, 488, "Not Acceptable Here (IPv6 media is not enabled)"), key: key)
+            return
+        }
         let session: RTPCallSession
         var negotiation: SDPAnswerer.Negotiation
         do {
@@ -690,17 +693,20 @@ actor SIPUserAgent {
     /// The extensions we support, for Supported in our responses.
     static let supported = "100rel, timer"
 
+    /// Our Contact on `flow`: its transport (which keeps requests to us on that transport, RFC 3261 §18.1.1) and
+    /// its address family.
     func contact(for flow: SIPFlow) -> String {
+        let host = transport.host(for: flow)
         switch flow {
-        case .udp: contact
-        case .tcp: contactTCP
-        case .tls: contactTLS
+        case .udp: return "<sip:gateway@\(host):\(transport.udpPort)>"
+        case .tcp: return "<sip:gateway@\(host):\(transport.tcpPort);transport=tcp>"
+        case .tls: return "<sip:gateway@\(host):\(transport.tlsPort);transport=tls>"
         }
     }
 
     /// The Via of a request we send on `flow`.
     func via(for flow: SIPFlow) -> SIPVia {
-        SIPVia.outgoing(transport: flow.transportName, host: transport.host, port: transport.port(of: flow))
+        SIPVia.outgoing(transport: flow.transportName, host: transport.host(for: flow), port: transport.port(of: flow))
     }
 
     static func response(to request: SIPRequest, _ code: Int, _ reason: String) -> SIPResponse {
@@ -751,6 +757,21 @@ struct SIPTransports: Sendable {
     /// The host we advertise in Via and Contact.
     let host: String
     let metrics: GatewayMetrics
+    /// The IPv6 listeners (same port numbers) and the address advertised to IPv6 peers, when `sip.ipv6_host` is set.
+    var ipv6: IPv6? = nil
+
+    struct IPv6: Sendable {
+        let udp: SIPUDPTransport
+        let tcp: SIPTCPTransport
+        let tls: SIPTCPTransport?
+        let host: String
+    }
+
+    /// The host of Via and Contact for a peer on `flow`: our IPv6 address, in brackets, to an IPv6 peer.
+    func host(for flow: SIPFlow) -> String {
+        if case .v6 = flow.remote, let ipv6 { return "[\(ipv6.host)]" }
+        return host.contains(":") ? "[\(host)]" : host
+    }
 
     var udpPort: Int { udp.localAddress.port ?? 0 }
     var tcpPort: Int { tcp.localAddress.port ?? 0 }
@@ -767,11 +788,12 @@ struct SIPTransports: Sendable {
     func send(_ message: SIPMessage, to flow: SIPFlow) {
         metrics.message(message, direction: "out")
         switch flow {
-        case .udp(let address): udp.send(message, to: address)
-        case .tcp(let connection, _): tcp.send(message, on: connection)
-        case .tls(let connection, _):
-            // A TLS connection we opened to a trunk lives in the TCP transport when there is no TLS listener.
-            if tls?.send(message, on: connection) != true { tcp.send(message, on: connection) }
+        case .udp(let address):
+            if case .v6 = address, let ipv6 { ipv6.udp.send(message, to: address) } else { udp.send(message, to: address) }
+        case .tcp(let connection, _), .tls(let connection, _):
+            // Connection ids are unique across transports: the one that holds it sends. (A TLS connection we opened
+            // to a trunk lives in the TCP transport when there is no TLS listener.)
+            for holder in [tls, tcp, ipv6?.tls, ipv6?.tcp].compactMap({ $0 }) where holder.send(message, on: connection) { return }
         }
     }
 }
