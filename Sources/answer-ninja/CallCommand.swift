@@ -11,7 +11,7 @@ struct CallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
         abstract: "Call a SIP URI over UDP, TCP or TLS, play a WAV file, record what comes back, hang up after --duration.",
-        discussion: "Offers PCMU and PCMA (RTP/SAVP with SDES when --srtp). Exits 1 when the call is not answered. Needs an IP address in the URI for now."
+        discussion: "Offers PCMU, PCMA and Opus, or the --codec alone (RTP/SAVP with SDES when --srtp). Exits 1 when the call is not answered. Needs an IP address in the URI for now."
     )
 
     @Argument(help: "Whom to call, for example sip:demo@127.0.0.1:5060.")
@@ -34,6 +34,12 @@ struct CallCommand: AsyncParsableCommand {
 
     @Option(help: "PEM file of the CA that signs the server's certificate, for --transport tls.")
     var ca: String?
+
+    @Option(help: "pcmu, pcma or opus: offer this codec alone (default: all three, PCMU first).")
+    var codec: String?
+
+    @Option(help: "With --srtp, offer this suite alone: AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32.")
+    var srtpSuite: String?
 
     @OptionGroup var output: OutputOptions
 
@@ -58,8 +64,17 @@ struct CallCommand: AsyncParsableCommand {
             _ = try output.fail(code: "invalid_value", message: "--transport must be udp, tcp or tls")
             throw ExitCode(2)
         }
+        if let srtpSuite, !["AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"].contains(srtpSuite.uppercased()) {
+            _ = try output.fail(code: "invalid_value", message: "--srtp-suite must be AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32")
+            throw ExitCode(2)
+        }
+        if let codec, !["pcmu", "pcma", "opus"].contains(codec.lowercased()) {
+            _ = try output.fail(code: "invalid_value", message: "--codec must be pcmu, pcma or opus")
+            throw ExitCode(2)
+        }
         let client = SIPCallClient(options: .init(
-            target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp, transport: transport, caFile: ca
+            target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp, transport: transport, caFile: ca, codec: codec,
+            srtpSuite: srtpSuite
         ))
         let (report, recorded): (SIPCallClient.Report, [Int16])
         do {

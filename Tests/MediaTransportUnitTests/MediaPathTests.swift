@@ -95,3 +95,41 @@ import Testing
         #expect(audio.first?.count == 160 && audio.first?.contains { abs($0) > 1000 } == true, "the tone goes on through the loss")
     }
 }
+
+/// An Opus leg (RFC 7587): the 48 kHz RTP clock, 8 kHz audio in and out, through silence (DTX) and back.
+@Suite struct MediaPathOpusTests {
+    @Test func chirpSilenceChirpSurvivesOpus() throws {
+        var sender = try MediaPath(codec: .opus(payloadType: 111), ssrc: 1, inbound: nil, outbound: nil)
+        var receiver = try MediaPath(codec: .opus(payloadType: 111), ssrc: 2, inbound: nil, outbound: nil)
+        var datagram = ByteBuffer()
+        var played: [Int16] = []
+        // A rising chirp at -12 dBFS (as the greeting), half a second of silence (DTX), the chirp again.
+        let chirp = (0..<12_000).map { index -> Int16 in
+            let t = Double(index) / 8000
+            return Int16(8000 * sin(2 * Double.pi * (400 * t + 2000 / 3 * t * t)))
+        }
+        let signal = chirp + [Int16](repeating: 0, count: 4000) + chirp
+        let frames = stride(from: 0, to: signal.count, by: 160).map { Array(signal[$0..<$0 + 160]) }
+        var timestamps: [UInt32] = []
+        for (index, frame) in frames.enumerated() {
+            try sender.send(frame[...], marker: index == 0, into: &datagram)
+            timestamps.append(datagram.getInteger(at: 4, as: UInt32.self) ?? 0)
+            #expect(datagram.getInteger(at: 1, as: UInt8.self).map { $0 & 0x7F } == 111)
+            #expect(receiver.receive(&datagram, at: MediaPathTests.instant(Double(index) * 20 + 30)) == .buffered(.accepted))
+            while let due = receiver.nextPlayout, due <= MediaPathTests.instant(Double(index) * 20 + 30) {
+                receiver.playout(now: due)
+                played += receiver.audio
+            }
+        }
+        #expect(zip(timestamps, timestamps.dropFirst()).allSatisfy { $1 &- $0 == 960 }, "48 kHz clock: 960 per 20 ms")
+        func rms(_ samples: ArraySlice<Int16>) -> Double {
+            (samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, samples.count))).squareRoot()
+        }
+        // The chirp is 8000 peak, about 5660 RMS; every 100 ms of both chirps stays near it (with DTX on, libopus 1.3.1
+        // clipped the second one at 30,000 RMS for 700 ms), and the silence is silent.
+        let windows = stride(from: 0, to: played.count - 800, by: 800).map { rms(played[$0..<$0 + 800]) }
+        let chirps = Array(windows[1..<14]) + Array(windows[21..<33])
+        #expect(chirps.allSatisfy { $0 > 4500 && $0 < 7000 }, "\(windows.map { Int($0) })")
+        #expect(windows[16..<19].allSatisfy { $0 < 100 }, "\(windows.map { Int($0) })")
+    }
+}

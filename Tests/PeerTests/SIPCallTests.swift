@@ -8,18 +8,25 @@ import Testing
 @Suite(.serialized) struct SIPCallTests {
     /// Over UDP with plain RTP, with SDES SRTP that baresip insists on (`mediaenc=srtp-mand`, answered with our
     /// native transform), over TCP (the 200 and our requests go back over baresip's connection), and over TLS with
-    /// SRTP (the keys travel encrypted; baresip checks our certificate against the test CA).
+    /// SRTP (the keys travel encrypted; baresip checks our certificate against the test CA); with Opus, plain and
+    /// with SRTP. (baresip 1.0 offers one crypto line, AES_CM_128_HMAC_SHA1_80; the other suites are tested with
+    /// baresip answering our softphone's offer, in `ourSoftphoneCallsBaresipWithEachSRTPSuite`.)
     @Test(
         .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
-        arguments: [(nil, "udp"), ("srtp-mand", "udp"), (nil, "tcp"), ("srtp-mand", "tls")] as [(String?, String)]
+        arguments: [
+            (nil, "udp", "pcmu", nil), ("srtp-mand", "udp", "pcmu", nil), (nil, "tcp", "pcmu", nil), ("srtp-mand", "tls", "pcmu", nil),
+            (nil, "udp", "opus", nil), ("srtp-mand", "udp", "opus", "AES_CM_128_HMAC_SHA1_80"),
+        ] as [(String?, String, String, String?)]
     )
-    func baresipCallsServeHearsTheGreetingAndIsRecorded(mediaEncryption: String?, transport: String) async throws {
+    func baresipCallsServeHearsTheGreetingAndIsRecorded(mediaEncryption: String?, transport: String, codec: String, suite: String?) async throws {
         // Over TLS: a test CA signs the gateway's certificate for 127.0.0.1, and baresip trusts that CA.
         let certificates = transport == "tls" ? try await TestCertificates.make() : nil
         let tlsPort = try PeerEnvironment.freePort()
-        let gateway = try await AnswerNinjaProcess.start(environment: certificates.map {
+        var environment = certificates.map {
             ["ANSWER_NINJA_SIP_TLS_PORT": String(tlsPort), "ANSWER_NINJA_SIP_TLS_CERTIFICATE": $0.serverCertificate, "ANSWER_NINJA_SIP_TLS_PRIVATE_KEY": $0.serverKey]
-        } ?? [:])
+        } ?? [:]
+        if let suite { environment["ANSWER_NINJA_MEDIA_SRTP_SUITES"] = suite }
+        let gateway = try await AnswerNinjaProcess.start(environment: environment)
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort, "serve prints its SIP port")
             // The caller says a falling chirp, 2,400 to 400 Hz, four times.
@@ -28,7 +35,9 @@ import Testing
             let callerAudio = (0..<4).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }
             let callerFile = directory.appendingPathComponent("caller.wav")
             try AudioCorrelation.writeWAV(callerAudio, to: callerFile)
-            let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path, mediaEncryption: mediaEncryption, caFile: certificates?.caCertificate)
+            let phone = try await BaresipPeer.start(
+                user: "caller", audioFile: callerFile.path, mediaEncryption: mediaEncryption, caFile: certificates?.caCertificate, codec: codec
+            )
             try await withPeer(phone) { phone in
                 switch transport {
                 case "tls": try await phone.dial("sip:demo@127.0.0.1:\(tlsPort);transport=tls")
@@ -44,6 +53,9 @@ import Testing
                 #expect(log.contains("transport=\(transport)") || log.contains("\"transport\":\"\(transport)\""), "the call came over \(transport)")
                 let srtpNone = log.contains("srtp=none") || log.contains("\"srtp\":\"none\"")
                 #expect(srtpNone == (mediaEncryption == nil), "SRTP was negotiated exactly when baresip asked for it")
+                let answered = log.split(separator: "\n").first { $0.contains("call answered") } ?? ""
+                #expect(answered.contains(#""codec":"\#(codec)""#), "\(answered)")
+                if let suite { #expect(answered.contains(#""srtp":"\#(suite)""#), "\(answered)") }
 
                 // What baresip received: our greeting, a rising chirp 400 to 2,400 Hz.
                 let received = try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio(), "baresip wrote what it received"))
@@ -184,6 +196,39 @@ import Testing
             let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
             let theyHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
             print("our softphone and baresip: we heard \(heard), they heard \(theyHeard)")
+            #expect(heard >= 0.8 && theyHeard >= 0.8)
+        }
+    }
+
+    /// Every SRTP suite we do, with baresip (`mediaenc=srtp-mand`) answering our softphone's offer of that suite
+    /// alone (baresip offers only AES_CM_128_HMAC_SHA1_80 itself); the GCM call also runs Opus. Both directions
+    /// must correlate with what the other side sent.
+    @Test(
+        .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
+        arguments: [("AEAD_AES_128_GCM", "opus"), ("AES_CM_128_HMAC_SHA1_80", "pcmu"), ("AES_CM_128_HMAC_SHA1_32", "pcma")]
+    )
+    func ourSoftphoneCallsBaresipWithEachSRTPSuite(suite: String, codec: String) async throws {
+        let directory = try PeerEnvironment.artifactsDirectory(named: "call-suite")
+        let ourChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
+        let ourFile = directory.appendingPathComponent("ours.wav")
+        try AudioCorrelation.writeWAV((0..<3).flatMap { _ in ourChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: ourFile)
+        let theirChirp = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
+        let theirFile = directory.appendingPathComponent("theirs.wav")
+        try AudioCorrelation.writeWAV((0..<4).flatMap { _ in theirChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirFile)
+        let phone = try await BaresipPeer.start(user: "callee", audioFile: theirFile.path, mediaEncryption: "srtp-mand", codec: codec == "opus" ? "opus" : nil)
+        try await withPeer(phone) { phone in
+            let recording = directory.appendingPathComponent("received.wav")
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["call", phone.uri, "--srtp", "--srtp-suite", suite, "--codec", codec, "--play", ourFile.path, "--record", recording.path, "--duration", "5", "--json"],
+                timeout: .seconds(60)
+            )
+            #expect(result.status == 0, "\(result.output)")
+            let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            #expect(report?["srtp"] as? String == suite && report?["codec"] as? String == codec, "\(result.output)")
+            let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
+            let theyHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
+            print("\(suite) with \(codec): we heard \(heard), baresip heard \(theyHeard)")
             #expect(heard >= 0.8 && theyHeard >= 0.8)
         }
     }

@@ -29,9 +29,9 @@ import Testing
     }()
 
     static func ok(toTag: String = "314159") -> SIPResponse {
+        // The Record-Route of the INVITE comes along (RFC 3261 §12.1.1).
         var response = SIPServerTransaction.response(to: invite, statusCode: 200, reasonPhrase: "OK")
         response.headers.set("To", "Bob <sip:bob@biloxi.example.com>;tag=\(toTag)")
-        for route in invite.headers["Record-Route"] { response.headers.add("Record-Route", route) }
         response.headers.add("Contact", "<sip:bob@client.biloxi.example.com>")
         return response
     }

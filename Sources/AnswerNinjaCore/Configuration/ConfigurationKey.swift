@@ -59,6 +59,8 @@ extension ConfigurationKey {
     public static let maxCalls = ConfigurationKey("sip.max_calls", .integer, default: "1000", "Calls this gateway takes at once (being answered or in progress); a new INVITE beyond gets 503 with Retry-After, so that overload sheds calls instead of collapsing.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
+    public static let mediaCodecs = ConfigurationKey("media.codecs", .string, default: "pcmu,pcma,opus", "Codecs the gateway accepts and offers (pcmu, pcma, opus), most preferred first in its own offers; an answer takes the caller's first among them.")
+    public static let srtpSuites = ConfigurationKey("media.srtp_suites", .string, default: "AEAD_AES_128_GCM,AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32", "SDES SRTP suites the gateway accepts and offers (RFC 4568, RFC 7714), most preferred first in its own offers; an answer takes the caller's first crypto line among them.")
     public static let rtpPortQuarantine = ConfigurationKey("media.rtp_port_quarantine", .duration, default: "30s", "How long a released RTP port rests before another call gets it (late packets of the old call never reach the new one).")
     public static let mediaPublicAddress = ConfigurationKey("media.public_address", .string, default: nil, "Address written into SDP c= lines; defaults to the address the media role binds.")
     public static let mediaControlURL = ConfigurationKey("media.control_url", .url, default: "ws://127.0.0.1:8080/internal/media-control", "Where the gateway role reaches the media role's control channel.")
@@ -77,7 +79,7 @@ extension ConfigurationKey {
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirFetchCA,
-        .rtpPortMin, .rtpPortMax, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
+        .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

@@ -80,6 +80,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
 
     public struct Media: Sendable, Equatable {
         public var rtpPorts: ClosedRange<Int>
+        /// `pcmu`, `pcma`, `opus`, in order.
+        public var codecs: [String]
+        /// SRTP suite names as SDES writes them, in order.
+        public var srtpSuites: [String]
         public var rtpPortQuarantine: Duration
         public var publicAddress: String?
         public var controlURL: String

@@ -6,7 +6,9 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import SDP
 import SIPAuth
+import SRTP
 import SIPMessages
 import SIPTransport
 
@@ -98,7 +100,11 @@ public struct SIPGatewayService: Service {
                 maxCalls: configuration.sip.maxCalls,
                 deviceAccounts: configuration.sip.deviceAccounts,
                 deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 },
-                deviceRingTimeout: configuration.sip.deviceRingTimeout
+                deviceRingTimeout: configuration.sip.deviceRingTimeout,
+                media: MediaCapabilities(
+                    codecs: configuration.media.codecs.compactMap(MediaCapabilities.Codec.init(rawValue:)),
+                    suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
+                )
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host
         )

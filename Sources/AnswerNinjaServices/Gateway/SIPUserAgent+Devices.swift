@@ -36,7 +36,7 @@ extension SIPUserAgent {
     }
 
     /// Our offers to devices and the reading of their answers: G.711, plain RTP, our media address.
-    private var deviceOfferer: SDPOfferer { SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedMediaHost) }
+    private var deviceOfferer: SDPOfferer { SDPOfferer(capabilities: settings.media, localAddress: advertisedMediaHost) }
 
     /// Rings every live binding of `user` at once; returns when each has answered or failed.
     func callDevices(of user: String, hold: Duration) async -> [DeviceCallResult] {
@@ -131,15 +131,14 @@ extension SIPUserAgent {
         let id = dialog.id
         let session = pending.session
         let greeting = greeting
+        let logger = logger
         Task {
-            let keys = audio.keys
-            await session.prepare(
-                remote: remote, law: audio.codec == .pcma ? .aLaw : .muLaw,
-                inbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
-                outbound: try? keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) },
-                rtcpMux: audio.rtcpMux
-            )
-            session.start(playing: greeting)
+            do {
+                try await session.prepare(for: audio, remote: remote)
+                session.start(playing: greeting)
+            } catch {
+                logger.error("device media not started", metadata: ["call_id": "\(callID)", "error": "\(error)"])
+            }
         }
         logger.info("device answered", metadata: [
             "call_id": "\(callID)", "flow": "\(flow)", "codec": "\(audio.codec.rawValue)", "rtp_port": "\(session.localPort)",

@@ -72,6 +72,8 @@ actor SIPUserAgent {
         /// The registrar's challenges, in order.
         var deviceDigestAlgorithms: [DigestAlgorithm] = [.sha256, .md5]
         var deviceRingTimeout: Duration = .seconds(30)
+        /// Codecs and SRTP suites we answer and offer with.
+        var media = MediaCapabilities()
     }
 
     /// Who waits for a client transaction's outcome.
@@ -134,8 +136,8 @@ actor SIPUserAgent {
         self.group = group
         self.pool = pool
         self.mediaHost = mediaHost
-        answerer = SDPAnswerer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: advertisedHost)
-        answererV6 = mediaHostV6.map { SDPAnswerer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma]), localAddress: $0) }
+        answerer = SDPAnswerer(capabilities: settings.media, localAddress: advertisedHost)
+        answererV6 = mediaHostV6.map { SDPAnswerer(capabilities: settings.media, localAddress: $0) }
         self.mediaHostV6 = mediaHostV6
         self.recordings = recordings
         recorder = RecordingWriter(directory: recordings)
@@ -394,12 +396,10 @@ actor SIPUserAgent {
         var negotiation: SDPAnswerer.Negotiation
         do {
             negotiation = try answerer.answer(offer, localPort: 0)
-            let keys = negotiation.audio.keys
+            let audio = negotiation.audio, transforms = try audio.srtpTransforms()
             session = try await RTPCallSession.open(
-                pool: pool, host: mediaHost, remote: remote, law: negotiation.audio.codec == .pcma ? .aLaw : .muLaw,
-                inbound: try keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
-                outbound: try keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) },
-                group: group, now: Self.now(), rtcpMux: negotiation.audio.rtcpMux
+                pool: pool, host: mediaHost, remote: remote, codec: audio.pathCodec, inbound: transforms.inbound, outbound: transforms.outbound,
+                group: group, now: Self.now(), rtcpMux: audio.rtcpMux
             )
         } catch let error as SDPError {
             respond(Self.response(to: request, error.sipStatus, error.sipStatus == 488 ? "Not Acceptable Here" : "Bad Request"), key: key)

@@ -27,11 +27,17 @@ public actor SIPCallClient {
         public var transport: String?
         /// PEM file of the CA that signs the server's certificate, for TLS (the system's trust store otherwise).
         public var caFile: String?
+        /// `pcmu`, `pcma` or `opus`: offer that codec alone; nil: PCMU, PCMA and Opus.
+        public var codec: String?
+        /// With `srtp`, the one suite to offer (as SDES names it); nil: every suite we do, GCM first.
+        public var srtpSuite: String?
 
         public init(
             target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999, transport: String? = nil,
-            caFile: String? = nil
+            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil
         ) {
+            self.codec = codec
+            self.srtpSuite = srtpSuite
             self.target = target
             self.play = play
             self.duration = duration
@@ -131,7 +137,10 @@ public actor SIPCallClient {
         self.session = session
         let advertised = localHost == "0.0.0.0" ? "127.0.0.1" : localHost
         advertisedHost = advertised
-        let offerer = SDPOfferer(capabilities: MediaCapabilities(codecs: [.pcmu, .pcma], srtp: options.srtp ? .mandatory : .off), localAddress: advertised)
+        let codecs = options.codec.flatMap { MediaCapabilities.Codec(rawValue: $0.lowercased()) }.map { [$0] } ?? [.pcmu, .pcma, .opus]
+        var capabilities = MediaCapabilities(codecs: codecs, srtp: options.srtp ? .mandatory : .off)
+        if let suite = options.srtpSuite.flatMap({ SRTPCryptoSuite(rawValue: $0.uppercased()) }) { capabilities.suites = [suite] }
+        let offerer = SDPOfferer(capabilities: capabilities, localAddress: advertised)
         let offer = offerer.offer(localPort: session.localPort)
         self.offer = offer
         let localPort = localSIPPort
@@ -243,12 +252,7 @@ public actor SIPCallClient {
             let answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
             let audio = try SDPOfferer(localAddress: "127.0.0.1").accept(answer, for: offer)
             let remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
-            await session.prepare(
-                remote: remote, law: audio.codec == .pcma ? .aLaw : .muLaw,
-                inbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.remote, direction: .inbound) },
-                outbound: try audio.keys.map { try NativeSRTPSession(suite: $0.suite, material: $0.local, direction: .outbound) },
-                rtcpMux: audio.rtcpMux
-            )
+            try await session.prepare(for: audio, remote: remote)
             session.start(playing: options.play)
             report.answered = true
             report.codec = audio.codec.rawValue

@@ -15,9 +15,11 @@ public struct BaresipPeer: StoppablePeer {
     public static let modulesDirectory = "/usr/lib/baresip/modules"
 
     /// `mediaEncryption`: an account `mediaenc` value (`srtp-mand` for SDES SRTP only), nil for plain RTP.
-    /// `caFile`: the CA that signs the servers it reaches over TLS.
+    /// `caFile`: the CA that signs the servers it reaches over TLS. `codec`: `opus` to offer Opus alone
+    /// (`opus/48000/2`), nil for baresip's G.711.
     public static func start(
-        user: String = "softphone", audioFile: String? = nil, mediaEncryption: String? = nil, caFile: String? = nil, lifetimeSeconds: Int = 600
+        user: String = "softphone", audioFile: String? = nil, mediaEncryption: String? = nil, caFile: String? = nil, codec: String? = nil,
+        lifetimeSeconds: Int = 600
     ) async throws -> BaresipPeer {
         let executable = try PeerEnvironment.require("baresip", package: "baresip")
         let sipPort = try PeerEnvironment.freePort()
@@ -35,9 +37,14 @@ public struct BaresipPeer: StoppablePeer {
             audio_alert aufile,/dev/null
             ausrc_srate 8000
             auplay_srate 8000
+            ausrc_channels 1
+            auplay_channels 1
+            opus_stereo no
+            opus_sprop_stereo no
             rtp_ports 40000-40999
             module_path \(modulesDirectory)
             module g711.so
+            module opus.so
             module aufile.so
             module ausine.so
             module_app account.so
@@ -52,7 +59,9 @@ public struct BaresipPeer: StoppablePeer {
             """ + (caFile.map { "\nsip_cafile \($0)\n" } ?? "\n")
         try config.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
         let encryption = mediaEncryption.map { ";mediaenc=\($0)" } ?? ""
-        try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\(encryption)\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+        // Mono Opus registers as opus/48000/1 in baresip (the SDP still says opus/48000/2, RFC 7587).
+        let codecs = codec == "opus" ? ";audio_codecs=opus/48000/1" : ";audio_codecs=PCMU/8000,PCMA/8000"
+        try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\(encryption)\(codecs)\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
         try "".write(to: directory.appendingPathComponent("contacts"), atomically: true, encoding: .utf8)
         let process = try PeerProcess(
             name: "baresip", executable: executable, arguments: ["-f", directory.path, "-t", String(lifetimeSeconds)], directory: directory

@@ -85,12 +85,23 @@ public enum AudioCorrelation {
         return best
     }
 
-    /// 16-bit mono PCM samples of a WAV file (header skipped up to the data chunk).
+    /// The 16-bit PCM of a WAV file as mono 8 kHz: stereo averaged, a rate that is a multiple of 8 kHz decimated.
     public static func samples(ofWAV url: URL) throws -> [Int16] {
         let data = try Data(contentsOf: url)
         guard let range = data.range(of: Data("data".utf8)) else { throw PeerError("\(url.lastPathComponent) has no data chunk") }
         let body = data[(range.upperBound + 4)...]
-        return body.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
+        let samples = body.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
+        // The fmt chunk: channels at +10, rate at +12 (a softphone may dump at its codec's rate, 48 kHz for Opus).
+        guard let format = data.range(of: Data("fmt ".utf8)), data.count >= format.upperBound + 12 else { return samples }
+        let bytes = [UInt8](data[format.upperBound..<format.upperBound + 12])
+        let channels = Int(bytes[6]) | Int(bytes[7]) << 8
+        let rate = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        let step = channels * max(1, rate / 8000)
+        guard step > 1, rate % 8000 == 0 else { return samples }
+        // Down to mono 8 kHz by averaging each group of frames (what is above 4 kHz is negligible in a chirp).
+        return stride(from: 0, to: samples.count - step + 1, by: step).map { start in
+            Int16(samples[start..<start + step].reduce(0) { $0 + Int($1) } / step)
+        }
     }
 
     /// Writes 16-bit mono 8 kHz PCM as a WAV file.

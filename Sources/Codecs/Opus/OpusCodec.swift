@@ -59,6 +59,11 @@ public final class OpusEncoderSession {
     /// Encodes one frame of `duration`; `samples.count` must be `duration.samples(at: sampleRate)`. Appends the
     /// packet to `packet`. With DTX, silence encodes to packets of 1-2 bytes (or is meant not to be sent at all).
     public func encode(_ samples: [Int16], duration: OpusFrameDuration, into packet: inout [UInt8]) throws(CodecError) {
+        try encode(samples[...], duration: duration, into: &packet)
+    }
+
+    /// `encode` for a slice of a longer buffer (no copy).
+    public func encode(_ samples: ArraySlice<Int16>, duration: OpusFrameDuration, into packet: inout [UInt8]) throws(CodecError) {
         let expected = duration.samples(at: sampleRate)
         guard samples.count == expected else {
             throw CodecError(code: .init("frame_size"), message: "an Opus frame of \(Double(duration.rawValue) / 10) ms at \(sampleRate) is \(expected) samples, got \(samples.count)")

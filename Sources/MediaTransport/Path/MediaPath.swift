@@ -5,18 +5,33 @@ import NIOCore
 import RTP
 import SRTP
 
-/// One call leg's G.711 media without sockets: what the media role runs per packet for a call it consumes.
+/// How a leg's audio is coded on the wire.
+public enum MediaPathCodec: Sendable, Equatable {
+    /// PCMU or PCMA at 8 kHz, payload type 0 or 8.
+    case g711(G711.Law)
+    /// Opus (RFC 7587) with its dynamic payload type: the RTP clock is 48 kHz, while the path codes and decodes
+    /// 8 kHz audio (libopus resamples internally, so a G.711-rate pipeline needs no resampler of its own).
+    case opus(payloadType: UInt8)
+
+    /// The RTP clock rate.
+    public var clockRate: Int {
+        if case .opus = self { 48_000 } else { 8000 }
+    }
+}
+
+/// One call leg's media without sockets: what the media role runs per packet for a call it consumes.
 ///
 /// - Receive: SRTP unprotect (in place) → RTP parse → jitter buffer. A broken packet — one that fails
 ///   authentication, does not parse, or carries another payload type — is counted and dropped, never thrown.
-/// - Playout: jitter buffer pull → G.711 decode, or waveform concealment for a lost frame → `audio`, 8 kHz PCM.
-/// - Send: G.711 encode → RTP serialise → SRTP protect, into the caller's datagram buffer.
+/// - Playout: jitter buffer pull → G.711 or Opus decode, or concealment for a lost frame (waveform for G.711,
+///   Opus's own PLC) → `audio`, 8 kHz PCM.
+/// - Send: G.711 or Opus encode → RTP serialise → SRTP protect, into the caller's datagram buffer.
 /// - RTCP (RFC 3550 §6, RFC 5761 demultiplexing): what arrives with an RTCP packet type is SRTCP-unprotected,
 ///   parsed and counted (the last sender report kept for our report blocks); `controlReport` writes our compound
 ///   SR + SDES, SRTCP-protected.
 ///
 /// Every buffer is the path's own and reused, so steady state allocates nothing (the media benchmarks count it).
-/// Opus legs take a decoder in place of G.711 with the pipeline of issue 7.
+/// An Opus leg owns its encoder and decoder (one libopus handle each, freed with the path).
 public struct MediaPath {
     public struct Statistics: Sendable, Equatable {
         public var received = 0
@@ -42,7 +57,7 @@ public struct MediaPath {
         case control
     }
 
-    public let law: G711.Law
+    public let codec: MediaPathCodec
     public let payloadType: UInt8
     public let ssrc: UInt32
     public private(set) var statistics = Statistics()
@@ -53,6 +68,8 @@ public struct MediaPath {
     private let inbound: (any SRTPTransform)?
     private let outbound: (any SRTPTransform)?
     private var concealer = WaveformConcealer()
+    private let opusEncoder: OpusEncoderSession?
+    private let opusDecoder: OpusDecoderSession?
     private var encoded: [UInt8] = []
     private var sequence: UInt16
     private var timestamp: UInt32
@@ -68,8 +85,33 @@ public struct MediaPath {
         law: G711.Law, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
         jitter: JitterBuffer.Configuration = .init(clockRate: 8000)
     ) {
-        self.law = law
-        payloadType = law.payloadType
+        self.init(codec: .g711(law), ssrc: ssrc, inbound: inbound, outbound: outbound, jitter: jitter, opus: nil)
+    }
+
+    /// A leg with `codec`; an Opus leg's jitter buffer runs on the 48 kHz clock.
+    public init(codec: MediaPathCodec, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) throws(CodecError) {
+        switch codec {
+        case .g711(let law):
+            self.init(law: law, ssrc: ssrc, inbound: inbound, outbound: outbound)
+        case .opus:
+            // DTX off: with it, Debian's libopus 1.3.1 garbles about 700 ms (clipping) when speech resumes after
+            // digital silence at 8 kHz (MediaPathOpusTests). RTP flows every 20 ms anyway; a silent frame is 6 bytes.
+            let coders = (try OpusEncoderSession(sampleRate: .narrowband, dtx: false), try OpusDecoderSession(sampleRate: .narrowband))
+            self.init(codec: codec, ssrc: ssrc, inbound: inbound, outbound: outbound, jitter: .init(clockRate: codec.clockRate), opus: coders)
+        }
+    }
+
+    private init(
+        codec: MediaPathCodec, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, jitter: JitterBuffer.Configuration,
+        opus: (OpusEncoderSession, OpusDecoderSession)?
+    ) {
+        self.codec = codec
+        switch codec {
+        case .g711(let law): payloadType = law.payloadType
+        case .opus(let type): payloadType = type
+        }
+        opusEncoder = opus?.0
+        opusDecoder = opus?.1
         self.ssrc = ssrc
         self.inbound = inbound
         self.outbound = outbound
@@ -107,7 +149,7 @@ public struct MediaPath {
             return .dropped(.otherPayloadType)
         }
         if remoteSSRC != packet.ssrc { remoteSSRC = packet.ssrc; receiverStatistics = RTPReceiverStatistics() }
-        _ = receiverStatistics.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp, arrival: Self.rtpClock(arrival))
+        _ = receiverStatistics.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp, arrival: Self.rtpClock(arrival, rate: codec.clockRate))
         let result = packet.payload.withUnsafeReadableBytes { payload in
             jitter.insert(sequence: packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: packet.marker, payload: payload, arrival: arrival)
         }
@@ -123,26 +165,59 @@ public struct MediaPath {
         let playout = jitter.pull(now: now)
         switch playout {
         case .packet:
-            _ = jitter.payload(of: playout) { G711.decode($0, law: law, into: &audio) }
-            concealer.process(&audio)
+            switch codec {
+            case .g711(let law):
+                _ = jitter.payload(of: playout) { G711.decode($0, law: law, into: &audio) }
+                concealer.process(&audio)
+            case .opus:
+                audio.removeAll(keepingCapacity: true)
+                _ = jitter.payload(of: playout) { payload in
+                    encoded.removeAll(keepingCapacity: true)
+                    encoded.append(contentsOf: payload)
+                }
+                // A packet libopus refuses is played as a lost one.
+                if (try? opusDecoder?.decode(encoded, into: &audio)) == nil { concealOpus() }
+            }
         case .conceal:
-            concealer.conceal(count: Int(jitter.frameUnits), into: &audio)
+            switch codec {
+            case .g711: concealer.conceal(count: Int(jitter.frameUnits), into: &audio)
+            case .opus:
+                audio.removeAll(keepingCapacity: true)
+                concealOpus()
+            }
         case .silence:
             audio.removeAll(keepingCapacity: true)
         }
         return playout
     }
 
+    /// Opus's packet-loss concealment for one frame of the stream's packet duration (20 ms when unknown).
+    private mutating func concealOpus() {
+        let milliseconds = Int(jitter.frameUnits) * 1000 / codec.clockRate
+        let duration = OpusFrameDuration(rawValue: milliseconds * 10) ?? .ms20
+        if (try? opusDecoder?.conceal(duration, into: &audio)) == nil {
+            audio.append(contentsOf: repeatElement(0, count: duration.samples(at: .narrowband)))
+        }
+    }
+
     /// Encodes `samples` (one frame, 8 kHz) into one RTP packet in `datagram` (cleared first), protected when the
     /// leg is SRTP. `datagram` needs the suite's trailer room to stay allocation-free.
     public mutating func send(_ samples: ArraySlice<Int16>, marker: Bool = false, into datagram: inout ByteBuffer) throws(SRTPError) {
-        G711.encode(samples, law: law, into: &encoded)
+        switch codec {
+        case .g711(let law): G711.encode(samples, law: law, into: &encoded)
+        case .opus:
+            encoded.removeAll(keepingCapacity: true)
+            let duration = OpusFrameDuration(rawValue: samples.count * 10_000 / 8000) ?? .ms20
+            if (try? opusEncoder?.encode(samples, duration: duration, into: &encoded)) == nil {
+                throw SRTPError(code: .init("encode"), message: "Opus could not encode a frame of \(samples.count) samples")
+            }
+        }
         datagram.clear()
         datagram.writeMultipleIntegers(UInt8(0x80), (marker ? 0x80 : 0) | payloadType, sequence, timestamp, ssrc)
         datagram.writeBytes(encoded)
         try outbound?.protect(&datagram)
         sequence &+= 1
-        timestamp &+= UInt32(samples.count)
+        timestamp &+= UInt32(samples.count * codec.clockRate / 8000)
         statistics.sent += 1
         statistics.sentOctets += encoded.count
     }
@@ -193,9 +268,10 @@ public struct MediaPath {
         statistics.controlSent += 1
     }
 
-    /// An arrival time on the 8 kHz RTP clock, for the interarrival jitter (RFC 3550 A.8).
-    static func rtpClock(_ instant: MediaInstant) -> UInt32 {
-        UInt32(truncatingIfNeeded: instant.nanoseconds / 125_000)
+    /// An arrival time on the stream's RTP clock, for the interarrival jitter (RFC 3550 A.8).
+    static func rtpClock(_ instant: MediaInstant, rate: Int) -> UInt32 {
+        // In microseconds first: nanoseconds × 48,000 would overflow 64 bits after four days of uptime.
+        UInt32(truncatingIfNeeded: instant.nanoseconds / 1000 * UInt64(rate) / 1_000_000)
     }
 }
 

@@ -59,13 +59,18 @@ public final class RTPCallSession: @unchecked Sendable {
         self.remote = remote
     }
 
-    /// Binds the first free port of `pool` and prepares a G.711 path towards `remote`.
+    /// Binds the first free port of `pool` and prepares a path with `codec` towards `remote`.
     nonisolated(nonsending) public static func open(
-        pool: RTPPortPool, host: String, remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
+        pool: RTPPortPool, host: String, remote: SocketAddress, codec: MediaPathCodec, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
         group: any EventLoopGroup, now: MediaInstant, rtcpMux: Bool = true
     ) async throws -> RTPCallSession {
         let session = try await open(pool: pool, host: host, group: group, now: now)
-        await session.prepare(remote: remote, law: law, inbound: inbound, outbound: outbound, rtcpMux: rtcpMux)
+        do {
+            try await session.prepare(remote: remote, codec: codec, inbound: inbound, outbound: outbound, rtcpMux: rtcpMux)
+        } catch {
+            _ = await session.stop(pool: pool, now: now)
+            throw error
+        }
         return session
     }
 
@@ -93,11 +98,12 @@ public final class RTPCallSession: @unchecked Sendable {
         throw lastError ?? MediaTransportError.refused(code: "no_port", message: "no free RTP port in \(pool.range)")
     }
 
-    /// Sets where to send and how: the G.711 law and the SRTP transforms (nil for plain RTP).
+    /// Sets where to send and how: the codec and the SRTP transforms (nil for plain RTP). Throws when the codec
+    /// cannot start (an Opus coder libopus refuses).
     nonisolated(nonsending) public func prepare(
-        remote: SocketAddress, law: G711.Law, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, rtcpMux: Bool = true
-    ) async {
-        let path = MediaPath(law: law, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
+        remote: SocketAddress, codec: MediaPathCodec, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, rtcpMux: Bool = true
+    ) async throws {
+        let path = try MediaPath(codec: codec, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
         let box = UncheckedSendable(path)
         try? await eventLoop.submit {
             self.path = box.value
