@@ -38,6 +38,9 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "pcmu, pcma or opus: offer this codec alone (default: all three, PCMU first).")
     var codec: String?
 
+    @Option(help: "Digits (0-9, *, #, A-D) to send as RFC 4733 events once answered, 100 ms each with 100 ms between.")
+    var dtmf = ""
+
     @Option(help: "With --srtp, offer this suite alone: AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32.")
     var srtpSuite: String?
 
@@ -68,13 +71,17 @@ struct CallCommand: AsyncParsableCommand {
             _ = try output.fail(code: "invalid_value", message: "--srtp-suite must be AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32")
             throw ExitCode(2)
         }
+        if let bad = dtmf.first(where: { !"0123456789*#ABCDabcd".contains($0) }) {
+            _ = try output.fail(code: "invalid_value", message: "--dtmf takes 0-9, *, #, A-D; got \(bad)")
+            throw ExitCode(2)
+        }
         if let codec, !["pcmu", "pcma", "opus"].contains(codec.lowercased()) {
             _ = try output.fail(code: "invalid_value", message: "--codec must be pcmu, pcma or opus")
             throw ExitCode(2)
         }
         let client = SIPCallClient(options: .init(
             target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp, transport: transport, caFile: ca, codec: codec,
-            srtpSuite: srtpSuite
+            srtpSuite: srtpSuite, dtmf: dtmf
         ))
         let (report, recorded): (SIPCallClient.Report, [Int16])
         do {

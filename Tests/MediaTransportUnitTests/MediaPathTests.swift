@@ -133,3 +133,48 @@ import Testing
         #expect(windows[16..<19].allSatisfy { $0 < 100 }, "\(windows.map { Int($0) })")
     }
 }
+
+/// RFC 4733 events on a path: what one leg sends with `sendEvent`, the other turns into key presses.
+@Suite struct MediaPathEventTests {
+    @Test(arguments: [MediaPathCodec.g711(.muLaw), .opus(payloadType: 111)])
+    func digitsCrossAsTelephoneEvents(codec: MediaPathCodec) throws {
+        var sender = try MediaPath(codec: codec, ssrc: 1, inbound: nil, outbound: nil, events: 101)
+        var receiver = try MediaPath(codec: codec, ssrc: 2, inbound: nil, outbound: nil, events: 101)
+        var datagram = ByteBuffer()
+        var milliseconds = 0.0
+        for digit in "5#" {
+            let start = sender.nextTimestamp
+            let packets = TelephoneEventSender.packets(digit: digit, startTimestamp: start, duration: sender.frameUnits * 5, packetInterval: sender.frameUnits)
+            #expect(packets.count == 7, "four updates and three ends")
+            for packet in packets {
+                #expect(try sender.sendEvent(packet, into: &datagram))
+                #expect(datagram.getInteger(at: 1, as: UInt8.self).map { $0 & 0x7F } == 101)
+                #expect(datagram.getInteger(at: 4, as: UInt32.self) == start, "every packet of an event carries its start")
+                milliseconds += 20
+                #expect(receiver.receive(&datagram, at: MediaPathTests.instant(milliseconds)) == .event)
+            }
+            #expect(sender.nextTimestamp == start &+ 7 * sender.frameUnits, "the media clock moved on under the event")
+        }
+        #expect(receiver.takeKeyPresses().map(\.digit) == ["5", "#"])
+        #expect(receiver.takeKeyPresses().isEmpty, "taken once")
+        #expect(receiver.statistics.events == 14)
+    }
+
+    @Test func withoutTelephoneEventNothingIsSentOrTaken() throws {
+        var sender = try MediaPath(codec: .g711(.aLaw), ssrc: 1, inbound: nil, outbound: nil)
+        var receiver = try MediaPath(codec: .g711(.aLaw), ssrc: 2, inbound: nil, outbound: nil)
+        var datagram = ByteBuffer()
+        let packet = TelephoneEventSender.packets(digit: "1", startTimestamp: 0, duration: 800, packetInterval: 160)[0]
+        #expect(try sender.sendEvent(packet, into: &datagram) == false)
+        // An event packet to a leg that did not agree to events is another payload type.
+        var events = try MediaPath(codec: .g711(.aLaw), ssrc: 3, inbound: nil, outbound: nil, events: 101)
+        #expect(try events.sendEvent(packet, into: &datagram))
+        #expect(receiver.receive(&datagram, at: MediaPathTests.instant(0)) == .dropped(.otherPayloadType))
+        // A truncated event payload is malformed, and dropped.
+        var short = ByteBuffer()
+        short.writeMultipleIntegers(UInt8(0x80), UInt8(101), UInt16(1), UInt32(0), UInt32(9))
+        short.writeInteger(UInt16(0x0501))
+        var withEvents = try MediaPath(codec: .g711(.aLaw), ssrc: 4, inbound: nil, outbound: nil, events: 101)
+        #expect(withEvents.receive(&short, at: MediaPathTests.instant(0)) == .dropped(.malformed))
+    }
+}

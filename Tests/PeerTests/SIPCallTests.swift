@@ -233,6 +233,39 @@ import Testing
         }
     }
 
+    /// RFC 4733 digits from our softphone (`call --dtmf`): the gateway takes them from RTP (`dtmf_rtp` in `call
+    /// ended`), over SRTP; and baresip, a real softphone, reports the same digits.
+    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(1)))
+    func dtmfFromOurSoftphoneReachesTheGatewayAndBaresip() async throws {
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--srtp", "--dtmf", "1234#*", "--duration", "3", "--json"],
+                timeout: .seconds(30)
+            )
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains(#""dtmf_sent":"1234#*""#), "\(result.output)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { gateway.process.log().contains("call ended") }
+            let ended = gateway.process.log().split(separator: "\n").first { $0.contains("call ended") } ?? ""
+            #expect(ended.contains(#""dtmf_rtp":"1234#*""#), "\(ended)")
+        }
+        let phone = try await BaresipPeer.start(user: "callee")
+        try await withPeer(phone) { phone in
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(), ["call", phone.uri, "--dtmf", "159", "--duration", "3", "--json"], timeout: .seconds(30)
+            )
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains(#""dtmf_sent":"159""#), "\(result.output)")
+            // baresip logs each RFC 4733 event it takes: `received event: '1' (end=0)`, then `(end=1)`.
+            let log = phone.process.log()
+            for digit in ["1", "5", "9"] {
+                #expect(log.contains("received event: '\(digit)' (end=1)"), "baresip received \(digit)")
+            }
+            #expect(!log.contains("received event: '2'"), "nothing else")
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)), arguments: ["udp", "tcp", "tls"])
     func ourSoftphoneCallsTheGatewayWithSRTP(transport: String) async throws {
         let certificates = transport == "tls" ? try await TestCertificates.make() : nil

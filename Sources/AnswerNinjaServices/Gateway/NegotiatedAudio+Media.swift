@@ -13,6 +13,9 @@ extension NegotiatedAudio {
         }
     }
 
+    /// The telephone-event payload type, when agreed.
+    var eventPayloadType: UInt8? { telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) } }
+
     /// The SRTP transforms of the agreed keys (ours protect what we send, theirs unprotect what we receive); nil
     /// for plain RTP.
     func srtpTransforms() throws -> (inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) {
@@ -28,6 +31,9 @@ extension RTPCallSession {
     /// Prepares the session for what offer/answer agreed, towards `remote`.
     nonisolated(nonsending) func prepare(for audio: NegotiatedAudio, remote: SocketAddress) async throws {
         let transforms = try audio.srtpTransforms()
-        try await prepare(remote: remote, codec: audio.pathCodec, inbound: transforms.inbound, outbound: transforms.outbound, rtcpMux: audio.rtcpMux)
+        try await prepare(
+            remote: remote, codec: audio.pathCodec, events: audio.eventPayloadType, inbound: transforms.inbound, outbound: transforms.outbound,
+            rtcpMux: audio.rtcpMux
+        )
     }
 }

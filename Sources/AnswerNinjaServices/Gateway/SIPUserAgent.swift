@@ -398,7 +398,8 @@ actor SIPUserAgent {
             negotiation = try answerer.answer(offer, localPort: 0)
             let audio = negotiation.audio, transforms = try audio.srtpTransforms()
             session = try await RTPCallSession.open(
-                pool: pool, host: mediaHost, remote: remote, codec: audio.pathCodec, inbound: transforms.inbound, outbound: transforms.outbound,
+                pool: pool, host: mediaHost, remote: remote, codec: audio.pathCodec, events: audio.eventPayloadType, inbound: transforms.inbound,
+                outbound: transforms.outbound,
                 group: group, now: Self.now(), rtcpMux: audio.rtcpMux
             )
         } catch let error as SDPError {
@@ -521,7 +522,7 @@ actor SIPUserAgent {
         }
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
-            "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
+            "dtmf_rtp": "\(report.digits)", "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
             "dropped_other_sources": "\(report.droppedFromOtherSources)", "rtcp_sent": "\(report.controlSent)", "rtcp_received": "\(report.controlReceived)",
             "recording": "\(recording)",
         ])

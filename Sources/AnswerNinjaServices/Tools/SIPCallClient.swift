@@ -31,11 +31,14 @@ public actor SIPCallClient {
         public var codec: String?
         /// With `srtp`, the one suite to offer (as SDES names it); nil: every suite we do, GCM first.
         public var srtpSuite: String?
+        /// Digits to send as RFC 4733 events once the call is answered.
+        public var dtmf: String
 
         public init(
             target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999, transport: String? = nil,
-            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil
+            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil, dtmf: String = ""
         ) {
+            self.dtmf = dtmf
             self.codec = codec
             self.srtpSuite = srtpSuite
             self.target = target
@@ -61,6 +64,9 @@ public actor SIPCallClient {
         public var packetsSent: Int
         public var packetsReceived: Int
         public var recordedSeconds: Double
+        /// Digits sent, and received, as RFC 4733 events.
+        public var dtmfSent: String?
+        public var dtmfReceived: String?
 
         public var humanReadable: String {
             guard answered else { return "not answered: \(statusCode.map(String.init) ?? "no response") \(reason ?? "")" }
@@ -165,6 +171,7 @@ public actor SIPCallClient {
             let media = await session.stop(pool: pool, now: MediaInstant(.now()))
             report.packetsSent = media.packetsSent
             report.packetsReceived = media.packetsReceived
+            report.dtmfReceived = media.digits
             recorded = media.recorded
             report.recordedSeconds = Double(recorded.count) / 8000
         }
@@ -245,7 +252,7 @@ public actor SIPCallClient {
         }
         guard let invite, let offer, let session else { return }
         let elapsed = ContinuousClock.now - started
-        report.setupMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        report.setupMs = elapsed.milliseconds
         do {
             dialog = try SIPDialog(uac: invite, response: response)
             sendACK()
@@ -254,6 +261,14 @@ public actor SIPCallClient {
             let remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
             try await session.prepare(for: audio, remote: remote)
             session.start(playing: options.play)
+            if !options.dtmf.isEmpty {
+                if audio.telephoneEventPayloadType != nil {
+                    session.send(digits: options.dtmf)
+                    report.dtmfSent = options.dtmf
+                } else {
+                    report.dtmfSent = ""  // the far end did not agree to telephone-event
+                }
+            }
             report.answered = true
             report.codec = audio.codec.rawValue
             report.srtp = audio.keys?.suite.rawValue

@@ -27,7 +27,14 @@ public struct BaresipPeer: StoppablePeer {
         var controlPort = try PeerEnvironment.freePort()
         while controlPort == sipPort + 1 { controlPort = try PeerEnvironment.freePort() }
         let directory = try PeerEnvironment.makeDirectory(for: "baresip")
-        let source = audioFile.map { "aufile,\($0)" } ?? "ausine,440"
+        // Without a file, a 440 Hz tone from a file of our own: baresip 1.0's ausine source never lets a mono
+        // 8 kHz call get to its 200.
+        var source = audioFile.map { "aufile,\($0)" } ?? ""
+        if audioFile == nil {
+            let tone = directory.appendingPathComponent("tone.wav")
+            try AudioCorrelation.writeWAV((0..<80_000).map { Int16(6000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }, to: tone)
+            source = "aufile,\(tone.path)"
+        }
         let config = """
             poll_method epoll
             sip_listen 127.0.0.1:\(sipPort)

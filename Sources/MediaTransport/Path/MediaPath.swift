@@ -48,6 +48,8 @@ public struct MediaPath {
         /// RTCP compound packets taken (after SRTCP), and sent.
         public var controlReceived = 0
         public var controlSent = 0
+        /// RFC 4733 telephone-event packets taken.
+        public var events = 0
     }
 
     public enum Received: Sendable, Equatable {
@@ -55,10 +57,16 @@ public struct MediaPath {
         case dropped(Statistics.Drop)
         /// An RTCP compound packet, taken.
         case control
+        /// An RFC 4733 telephone-event packet, taken (its key presses in `takeKeyPresses()`).
+        case event
     }
 
     public let codec: MediaPathCodec
     public let payloadType: UInt8
+    /// The telephone-event payload type (RFC 4733) at the codec's clock, when negotiated.
+    public let eventPayloadType: UInt8?
+    private var eventReceiver = TelephoneEventReceiver()
+    private var keyPresses: [TelephoneEventReceiver.KeyPress] = []
     public let ssrc: UInt32
     public private(set) var statistics = Statistics()
     public private(set) var jitter: JitterBuffer
@@ -85,27 +93,29 @@ public struct MediaPath {
         law: G711.Law, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
         jitter: JitterBuffer.Configuration = .init(clockRate: 8000)
     ) {
-        self.init(codec: .g711(law), ssrc: ssrc, inbound: inbound, outbound: outbound, jitter: jitter, opus: nil)
+        self.init(codec: .g711(law), ssrc: ssrc, inbound: inbound, outbound: outbound, events: nil, jitter: jitter, opus: nil)
     }
 
-    /// A leg with `codec`; an Opus leg's jitter buffer runs on the 48 kHz clock.
-    public init(codec: MediaPathCodec, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) throws(CodecError) {
+    /// A leg with `codec`, and RFC 4733 events on payload type `events` when negotiated; an Opus leg's jitter
+    /// buffer runs on the 48 kHz clock.
+    public init(codec: MediaPathCodec, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, events: UInt8? = nil) throws(CodecError) {
         switch codec {
-        case .g711(let law):
-            self.init(law: law, ssrc: ssrc, inbound: inbound, outbound: outbound)
+        case .g711:
+            self.init(codec: codec, ssrc: ssrc, inbound: inbound, outbound: outbound, events: events, jitter: .init(clockRate: 8000), opus: nil)
         case .opus:
             // DTX off: with it, Debian's libopus 1.3.1 garbles about 700 ms (clipping) when speech resumes after
             // digital silence at 8 kHz (MediaPathOpusTests). RTP flows every 20 ms anyway; a silent frame is 6 bytes.
             let coders = (try OpusEncoderSession(sampleRate: .narrowband, dtx: false), try OpusDecoderSession(sampleRate: .narrowband))
-            self.init(codec: codec, ssrc: ssrc, inbound: inbound, outbound: outbound, jitter: .init(clockRate: codec.clockRate), opus: coders)
+            self.init(codec: codec, ssrc: ssrc, inbound: inbound, outbound: outbound, events: events, jitter: .init(clockRate: codec.clockRate), opus: coders)
         }
     }
 
     private init(
-        codec: MediaPathCodec, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, jitter: JitterBuffer.Configuration,
-        opus: (OpusEncoderSession, OpusDecoderSession)?
+        codec: MediaPathCodec, ssrc: UInt32, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, events: UInt8?,
+        jitter: JitterBuffer.Configuration, opus: (OpusEncoderSession, OpusDecoderSession)?
     ) {
         self.codec = codec
+        eventPayloadType = events
         switch codec {
         case .g711(let law): payloadType = law.payloadType
         case .opus(let type): payloadType = type
@@ -143,6 +153,15 @@ public struct MediaPath {
         } catch {
             statistics.malformed += 1
             return .dropped(.malformed)
+        }
+        if let eventPayloadType, packet.payloadType == eventPayloadType {
+            guard let event = try? TelephoneEvent(parsing: packet.payload) else {
+                statistics.malformed += 1
+                return .dropped(.malformed)
+            }
+            statistics.events += 1
+            keyPresses += eventReceiver.receive(event, timestamp: packet.timestamp)
+            return .event
         }
         guard packet.payloadType == payloadType else {
             statistics.otherPayloadType += 1
@@ -220,6 +239,37 @@ public struct MediaPath {
         timestamp &+= UInt32(samples.count * codec.clockRate / 8000)
         statistics.sent += 1
         statistics.sentOctets += encoded.count
+    }
+
+    // MARK: RFC 4733 events
+
+    /// The key presses completed since the last call; with `flush`, also one whose end packets never came (the
+    /// call is ending).
+    public mutating func takeKeyPresses(flush: Bool = false) -> [TelephoneEventReceiver.KeyPress] {
+        if flush { keyPresses += eventReceiver.flush() }
+        defer { keyPresses.removeAll(keepingCapacity: true) }
+        return keyPresses
+    }
+
+    /// The RTP timestamp the next frame gets: where an event that starts now begins (RFC 4733 §2.5.1.1).
+    public var nextTimestamp: UInt32 { timestamp }
+
+    /// One 20 ms frame in RTP timestamp units.
+    public var frameUnits: UInt32 { UInt32(codec.clockRate / 50) }
+
+    /// Writes one telephone-event packet (its timestamp is its event's start, the sequence goes on), protected when
+    /// the leg is SRTP; false when no telephone-event was negotiated. The frame's time passes as if audio were sent.
+    public mutating func sendEvent(_ packet: TelephoneEventSender.Packet, into datagram: inout ByteBuffer) throws(SRTPError) -> Bool {
+        guard let eventPayloadType else { return false }
+        datagram.clear()
+        datagram.writeMultipleIntegers(UInt8(0x80), (packet.marker ? 0x80 : 0) | eventPayloadType, sequence, packet.timestamp, ssrc)
+        packet.event.write(to: &datagram)
+        try outbound?.protect(&datagram)
+        sequence &+= 1
+        timestamp &+= frameUnits
+        statistics.sent += 1
+        statistics.sentOctets += TelephoneEvent.size
+        return true
     }
 
     // MARK: RTCP

@@ -26,6 +26,8 @@ public final class RTPCallSession: @unchecked Sendable {
         /// RTCP compound packets sent and taken.
         public var controlSent = 0
         public var controlReceived = 0
+        /// Digits received as RFC 4733 events, in order.
+        public var digits = ""
     }
 
     public let localPort: Int
@@ -50,6 +52,11 @@ public final class RTPCallSession: @unchecked Sendable {
     private let cname = "answer-ninja-\(UInt32.random(in: 1 ... .max))@\(ProcessInfo.processInfo.hostName)"
     private var outgoing = ByteBuffer()
     private let silence = [Int16](repeating: 0, count: 160)
+    /// Digits to send as RFC 4733 events, the packets of the one being sent, and the frames of pause after it.
+    private var digitQueue: [Character] = []
+    private var eventPackets: [TelephoneEventSender.Packet] = []
+    private var pauseFrames = 0
+    private var digitsReceived = ""
 
     private init(channel: any Channel, localPort: Int, path: MediaPath?, remote: SocketAddress?) {
         self.channel = channel
@@ -61,12 +68,12 @@ public final class RTPCallSession: @unchecked Sendable {
 
     /// Binds the first free port of `pool` and prepares a path with `codec` towards `remote`.
     nonisolated(nonsending) public static func open(
-        pool: RTPPortPool, host: String, remote: SocketAddress, codec: MediaPathCodec, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
-        group: any EventLoopGroup, now: MediaInstant, rtcpMux: Bool = true
+        pool: RTPPortPool, host: String, remote: SocketAddress, codec: MediaPathCodec, events: UInt8? = nil, inbound: (any SRTPTransform)?,
+        outbound: (any SRTPTransform)?, group: any EventLoopGroup, now: MediaInstant, rtcpMux: Bool = true
     ) async throws -> RTPCallSession {
         let session = try await open(pool: pool, host: host, group: group, now: now)
         do {
-            try await session.prepare(remote: remote, codec: codec, inbound: inbound, outbound: outbound, rtcpMux: rtcpMux)
+            try await session.prepare(remote: remote, codec: codec, events: events, inbound: inbound, outbound: outbound, rtcpMux: rtcpMux)
         } catch {
             _ = await session.stop(pool: pool, now: now)
             throw error
@@ -98,12 +105,13 @@ public final class RTPCallSession: @unchecked Sendable {
         throw lastError ?? MediaTransportError.refused(code: "no_port", message: "no free RTP port in \(pool.range)")
     }
 
-    /// Sets where to send and how: the codec and the SRTP transforms (nil for plain RTP). Throws when the codec
-    /// cannot start (an Opus coder libopus refuses).
+    /// Sets where to send and how: the codec, the telephone-event payload type, and the SRTP transforms (nil for
+    /// plain RTP). Throws when the codec cannot start (an Opus coder libopus refuses).
     nonisolated(nonsending) public func prepare(
-        remote: SocketAddress, codec: MediaPathCodec, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?, rtcpMux: Bool = true
+        remote: SocketAddress, codec: MediaPathCodec, events: UInt8? = nil, inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?,
+        rtcpMux: Bool = true
     ) async throws {
-        let path = try MediaPath(codec: codec, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound)
+        let path = try MediaPath(codec: codec, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound, events: events)
         let box = UncheckedSendable(path)
         try? await eventLoop.submit {
             self.path = box.value
@@ -122,6 +130,13 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
+    /// Sends `digits` as RFC 4733 events, each 100 ms long (seven packets with the three ends) and followed by
+    /// 100 ms of audio, after what is queued; audio resumes between and after them. Nothing is sent when the far end
+    /// did not agree to telephone-event.
+    public func send(digits: String) {
+        eventLoop.execute { self.digitQueue += digits.filter { TelephoneEvent.event(for: $0) != nil } }
+    }
+
     /// Stops the clock and closes the socket; returns what was recorded.
     nonisolated(nonsending) public func stop(pool: RTPPortPool, now: MediaInstant) async -> Report {
         let report = try? await eventLoop.submit { () -> Report in
@@ -130,11 +145,12 @@ public final class RTPCallSession: @unchecked Sendable {
             self.controlTick?.cancel()
             self.controlTick = nil
             let statistics = self.path?.statistics
+            self.digitsReceived += (self.path?.takeKeyPresses(flush: true) ?? []).map { String($0.digit) }.joined()
             return Report(
                 recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
                 droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
                 malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
-                controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0
+                controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived
             )
         }.get()
         try? await channel.close()
@@ -175,12 +191,25 @@ public final class RTPCallSession: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         // `path!` mutates the stored path in place (a local copy would copy its buffers on write).
         guard path != nil, let remote else { return }
-        // Send the next frame of what we play (silence after its end: RTP keeps flowing).
+        // Send the next frame of what we play (silence after its end: RTP keeps flowing), or an event packet in its
+        // place while a digit is being sent (the played audio moves on underneath).
         let end = min(playPosition + 160, playing.count)
         let samples = playPosition < end ? playing[playPosition..<end] : silence[...]
         playPosition = end
+        if eventPackets.isEmpty, pauseFrames == 0, path!.eventPayloadType != nil, !digitQueue.isEmpty {
+            let digit = digitQueue.removeFirst()
+            eventPackets = TelephoneEventSender.packets(
+                digit: digit, startTimestamp: path!.nextTimestamp, duration: path!.frameUnits * 5, packetInterval: path!.frameUnits
+            )
+        }
         do {
-            try path!.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing)
+            if !eventPackets.isEmpty {
+                _ = try path!.sendEvent(eventPackets.removeFirst(), into: &outgoing)
+                if eventPackets.isEmpty { pauseFrames = 5 }
+            } else {
+                if pauseFrames > 0 { pauseFrames -= 1 }
+                try path!.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing)
+            }
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: latched ?? remote, data: outgoing), promise: nil)
             sent += 1
         } catch {
@@ -200,7 +229,12 @@ public final class RTPCallSession: @unchecked Sendable {
         }
         var datagram = envelope.data
         let result = path!.receive(&datagram, at: MediaInstant(.now()))
-        if latched == nil, case .buffered = result { latched = envelope.remoteAddress }
+        switch result {
+        case .buffered, .event:
+            if latched == nil { latched = envelope.remoteAddress }
+        case .dropped, .control: break
+        }
+        if case .event = result { digitsReceived += path!.takeKeyPresses().map { String($0.digit) }.joined() }
     }
 
     private final class Handler: ChannelInboundHandler {
