@@ -339,6 +339,30 @@ import Testing
             #expect(result.status == 0, "the device saw the CANCEL and the ACK of its 487: \(result.output.suffix(1500))")
         }
     }
+
+    /// Forking to two devices of one user: the first answer wins. Device A answers; device B, which only rings,
+    /// gets a CANCEL with `Reason: SIP;cause=200;text="Call completed elsewhere"` (ring-elsewhere.xml checks it),
+    /// and its 487 is ACKed; the reply lists one answered call and one 487.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func theFirstDeviceToAnswerWinsTheFork() async throws {
+        let gateway = try await Self.registrar()
+        try await withPeer(gateway) { gateway in
+            let winner = try Self.deviceOverTCP(gateway, answering: "answer-device.xml", seconds: 15)
+            let loser = try Self.deviceOverTCP(gateway, answering: "ring-elsewhere.xml", seconds: 15)
+            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { Self.lines(gateway, containing: "device registered").count == 2 }
+            let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call?seconds=2")
+            #expect(status == 200, "\(body)")
+            let calls = Self.deviceCalls(body)
+            #expect(calls.count == 2, "\(body)")
+            #expect(calls.filter { $0["answered"] as? Bool == true }.count == 1, "\(body)")
+            #expect(calls.contains { $0["answered"] as? Bool == false && $0["status_code"] as? Int == 487 }, "\(body)")
+            #expect(Self.lines(gateway, containing: "device call cancelled").first?.contains("Call completed elsewhere") == true)
+            let lost = try await loser.value
+            #expect(lost.status == 0, "the losing device saw the CANCEL with its Reason: \(lost.output.suffix(1500))")
+            let won = try await winner.value
+            #expect(won.status == 0, "the winner saw INVITE, ACK and BYE: \(won.output.suffix(1500))")
+        }
+    }
 }
 
 /// A thread-safe counter for callbacks on event loops.

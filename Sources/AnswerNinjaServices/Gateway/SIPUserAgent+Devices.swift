@@ -11,8 +11,10 @@ import SRTP
 
 /// Calls to users' registered devices (the UAC leg the B2BUA of issue 7 bridges wanted callers over): an INVITE to
 /// each live binding, sent over the flow the device registered on — its TCP or TLS connection, or the address its
-/// REGISTER came from — so that it rings behind NAT. Until the bridge exists, an answered device hears the
-/// greeting and is recorded like any call, and is hung up after `hold`.
+/// REGISTER came from — so that it rings behind NAT. The INVITEs of one call fork in parallel and the first answer
+/// wins: the others are cancelled with `Reason: SIP;cause=200;text="Call completed elsewhere"` (RFC 3326), and one
+/// that answers anyway is ACKed and hung up. Until the bridge exists, an answered device hears the greeting and is
+/// recorded like any call, and is hung up after `hold`.
 extension SIPUserAgent {
     /// An INVITE sent to a device, not answered yet.
     struct DeviceInvite {
@@ -24,6 +26,11 @@ extension SIPUserAgent {
         var done: CheckedContinuation<DeviceCallResult, Never>?
         /// A provisional response came: the device rings, and may be cancelled (RFC 3261 §9.1).
         var ringing = false
+        /// The INVITEs of one `callDevices`, which the first answer ends.
+        var fork: String
+        /// Why it is being cancelled, once it is; its CANCEL goes out as soon as it rings.
+        var cancelReason: SIPReason?
+        var cancelSent = false
     }
 
     /// How ringing one binding went.
@@ -41,9 +48,10 @@ extension SIPUserAgent {
     /// Rings every live binding of `user` at once; returns when each has answered or failed.
     func callDevices(of user: String, hold: Duration) async -> [DeviceCallResult] {
         let bindings = deviceBindings(of: user)
+        let fork = SIPToken.random()
         return await withTaskGroup(of: DeviceCallResult.self) { group in
             for binding in bindings {
-                group.addTask { await self.callDevice(binding, user: user, hold: hold) }
+                group.addTask { await self.callDevice(binding, user: user, hold: hold, fork: fork) }
             }
             var results: [DeviceCallResult] = []
             for await result in group { results.append(result) }
@@ -51,7 +59,7 @@ extension SIPUserAgent {
         }
     }
 
-    private func callDevice(_ binding: SIPLocationService<SIPFlow>.Binding, user: String, hold: Duration) async -> DeviceCallResult {
+    private func callDevice(_ binding: SIPLocationService<SIPFlow>.Binding, user: String, hold: Duration, fork: String) async -> DeviceCallResult {
         let callID = SIPToken.random() + "@answer-ninja"
         let session: RTPCallSession
         do {
@@ -72,25 +80,44 @@ extension SIPUserAgent {
         headers.add("Content-Type", "application/sdp")
         let invite = SIPRequest(method: "INVITE", uri: binding.contact, headers: headers, body: ByteBuffer(string: offer.description.serialized))
         return await withCheckedContinuation { continuation in
-            deviceInvites[callID] = DeviceInvite(invite: invite, flow: binding.flow, session: session, offer: offer, hold: hold, done: continuation)
+            deviceInvites[callID] = DeviceInvite(
+                invite: invite, flow: binding.flow, session: session, offer: offer, hold: hold, done: continuation, fork: fork
+            )
             startClientTransaction(invite, to: binding.flow, purpose: .deviceCall(callID))
-            scheduleTimer("ring|\(callID)", after: settings.deviceRingTimeout) { agent in agent.cancelDeviceInvite(callID) }
+            scheduleTimer("ring|\(callID)", after: settings.deviceRingTimeout) { agent in
+                agent.cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 480, text: "Device did not answer"))
+            }
         }
     }
 
-    /// The device rang too long: CANCEL its INVITE (same Request-URI, Call-ID, From, To, top Via and CSeq number,
-    /// §9.1); its 487 then ends the attempt. One that has not even rung is left to timer B (a CANCEL may only follow
-    /// a provisional response).
-    private func cancelDeviceInvite(_ callID: String) {
-        guard let pending = deviceInvites[callID], pending.ringing else { return }
+    /// Cancels a device's INVITE with `reason`: a CANCEL (same Request-URI, Call-ID, From, To, top Via and CSeq
+    /// number, §9.1) once it rings, since a CANCEL may only follow a provisional response; its 487 then ends the
+    /// attempt. One that never rings is left to timer B, and one that answers anyway is hung up.
+    func cancelDeviceInvite(_ callID: String, reason: SIPReason) {
+        guard var pending = deviceInvites[callID], !pending.cancelSent else { return }
+        if pending.cancelReason == nil { pending.cancelReason = reason }
+        guard pending.ringing else {
+            deviceInvites[callID] = pending
+            return
+        }
+        pending.cancelSent = true
+        deviceInvites[callID] = pending
         var headers = SIPHeaders()
         for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
             if let value = pending.invite.headers.first(name) { headers.add(name, value) }
         }
         headers.add("CSeq", "1 CANCEL")
-        headers.add("Reason", SIPReason(protocolName: "SIP", cause: 480, text: "Device did not answer").serialized)
+        headers.add("Reason", (pending.cancelReason ?? reason).serialized)
         startClientTransaction(SIPRequest(method: "CANCEL", uri: pending.invite.uri, headers: headers), to: pending.flow, purpose: .bye)
-        logger.info("device call cancelled", metadata: ["call_id": "\(callID)", "after": "\(settings.deviceRingTimeout)"])
+        logger.info("device call cancelled", metadata: ["call_id": "\(callID)", "reason": "\(Self.describe(pending.cancelReason ?? reason))"])
+    }
+
+    /// A provisional response from a device: it rings, and a pending cancellation can go out.
+    func deviceRinging(_ callID: String) {
+        guard var pending = deviceInvites[callID], !pending.ringing else { return }
+        pending.ringing = true
+        deviceInvites[callID] = pending
+        if let reason = pending.cancelReason { cancelDeviceInvite(callID, reason: reason) }
     }
 
     /// The final response to an INVITE we sent to a device (a resent 2xx is ACKed again before it gets here).
@@ -102,6 +129,15 @@ extension SIPUserAgent {
             release(pending.session)
             pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: flow, answered: false, statusCode: response.statusCode, reason: response.reasonPhrase))
             return
+        }
+        // Cancelled (another device won, or it rang too long) but answered anyway: ACK it and hang up (§9.1).
+        if let reason = pending.cancelReason {
+            failDevice(pending, response: response, reason: "answered after its CANCEL", byeReason: reason)
+            return
+        }
+        // The first answer wins: every other INVITE of the fork is cancelled.
+        for (other, invite) in deviceInvites where invite.fork == pending.fork {
+            cancelDeviceInvite(other, reason: SIPReason(protocolName: "SIP", cause: 200, text: "Call completed elsewhere"))
         }
         let audio: NegotiatedAudio
         let remote: SocketAddress
@@ -155,13 +191,13 @@ extension SIPUserAgent {
         pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: "\(pending.flow)", answered: false, statusCode: nil, reason: "no answer"))
     }
 
-    /// A 2xx we cannot use: ACK it and end the dialog at once.
-    private func failDevice(_ pending: DeviceInvite, response: SIPResponse, reason: String) {
+    /// A 2xx we cannot use: ACK it and end the dialog at once, with `byeReason` (488 by default).
+    private func failDevice(_ pending: DeviceInvite, response: SIPResponse, reason: String, byeReason: SIPReason? = nil) {
         release(pending.session)
         if var dialog = try? SIPDialog(uac: pending.invite, response: response) {
             transport.send(.request(dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: 1)), to: pending.flow)
             var bye = dialog.makeRequest(method: "BYE", via: via(for: pending.flow), contact: contact(for: pending.flow))
-            bye.headers.add("Reason", SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here").serialized)
+            bye.headers.add("Reason", (byeReason ?? SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here")).serialized)
             startClientTransaction(bye, to: pending.flow, purpose: .bye)
         }
         let callID = pending.invite.headers.first("Call-ID") ?? ""

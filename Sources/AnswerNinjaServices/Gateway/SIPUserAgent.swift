@@ -571,7 +571,7 @@ actor SIPUserAgent {
             case .deliver(.response(let response)) where response.statusCode >= 200:
                 if let purpose { clientAnswered(purpose, response: response, destination: destination) }
             case .deliver(.response(let response)):
-                if case .deviceCall(let callID)? = purpose, response.statusCode > 100 { deviceInvites[callID]?.ringing = true }
+                if case .deviceCall(let callID)? = purpose, response.statusCode > 100 { deviceRinging(callID) }
             case .timedOut:
                 if let purpose { clientTimedOut(purpose) }
             case .deliver, .ackNotReceived: break

@@ -96,7 +96,13 @@ public enum PeerEnvironment {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let reader = Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }
+        // The read blocks until the child exits: on a GCD thread, never on Swift's cooperative pool (two threads
+        // here), which two runs at once would otherwise stall, sleeps and all.
+        let reader = Task {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
+                DispatchQueue.global().async { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
+            }
+        }
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
