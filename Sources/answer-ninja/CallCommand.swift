@@ -41,7 +41,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "Digits (0-9, *, #, A-D) to send as RFC 4733 events once answered, 100 ms each with 100 ms between.")
     var dtmf = ""
 
-    @Option(help: "With --srtp, offer this suite alone: AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32.")
+    @Option(help: "With --srtp, offer this suite alone: AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32.")
     var srtpSuite: String?
 
     @OptionGroup var output: OutputOptions
@@ -67,8 +67,8 @@ struct CallCommand: AsyncParsableCommand {
             _ = try output.fail(code: "invalid_value", message: "--transport must be udp, tcp or tls")
             throw ExitCode(2)
         }
-        if let srtpSuite, !["AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"].contains(srtpSuite.uppercased()) {
-            _ = try output.fail(code: "invalid_value", message: "--srtp-suite must be AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32")
+        if let srtpSuite, !["AEAD_AES_128_GCM", "AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"].contains(srtpSuite.uppercased()) {
+            _ = try output.fail(code: "invalid_value", message: "--srtp-suite must be AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32")
             throw ExitCode(2)
         }
         if let bad = dtmf.first(where: { !"0123456789*#ABCDabcd".contains($0) }) {

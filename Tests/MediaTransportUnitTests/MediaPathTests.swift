@@ -29,7 +29,7 @@ import Testing
         return (sender, receiver)
     }
 
-    @Test(arguments: [SRTPCryptoSuite?.none, .aeadAES128GCM, .aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32], SRTPImplementation.allCases)
+    @Test(arguments: [SRTPCryptoSuite?.none, .aeadAES128GCM, .aeadAES256GCM, .aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32], SRTPImplementation.allCases)
     func whatOneLegSendsTheOtherPlays(suite: SRTPCryptoSuite?, implementation: SRTPImplementation) throws {
         var (sender, receiver) = try Self.pair(suite, implementation)
         var datagram = ByteBuffer()

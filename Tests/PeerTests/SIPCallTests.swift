@@ -205,7 +205,7 @@ import Testing
     /// must correlate with what the other side sent.
     @Test(
         .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
-        arguments: [("AEAD_AES_128_GCM", "opus"), ("AES_CM_128_HMAC_SHA1_80", "pcmu"), ("AES_CM_128_HMAC_SHA1_32", "pcma")]
+        arguments: [("AEAD_AES_128_GCM", "opus"), ("AEAD_AES_256_GCM", "pcmu"), ("AES_CM_128_HMAC_SHA1_80", "pcmu"), ("AES_CM_128_HMAC_SHA1_32", "pcma")]
     )
     func ourSoftphoneCallsBaresipWithEachSRTPSuite(suite: String, codec: String) async throws {
         let directory = try PeerEnvironment.artifactsDirectory(named: "call-suite")

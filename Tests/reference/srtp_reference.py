@@ -18,10 +18,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SUITES = {
-    # name: (salt length, SRTP tag length, SRTCP tag length, GCM?)
-    "AES_CM_128_HMAC_SHA1_80": (14, 10, 10, False),
-    "AES_CM_128_HMAC_SHA1_32": (14, 4, 10, False),
-    "AEAD_AES_128_GCM": (12, 16, 16, True),
+    # name: (salt length, SRTP tag length, SRTCP tag length, GCM?, master key length)
+    "AES_CM_128_HMAC_SHA1_80": (14, 10, 10, False, 16),
+    "AES_CM_128_HMAC_SHA1_32": (14, 4, 10, False, 16),
+    "AEAD_AES_128_GCM": (12, 16, 16, True, 16),
+    # RFC 7714 §11 / RFC 6188: the AES-256 PRF derives 256-bit session keys.
+    "AEAD_AES_256_GCM": (12, 16, 16, True, 32),
 }
 
 
@@ -46,11 +48,11 @@ def kdf(master_key, master_salt, label, length):
 
 class Context:
     def __init__(self, suite, key_and_salt):
-        salt_length, self.rtp_tag, self.rtcp_tag, self.gcm = SUITES[suite]
-        master_key, master_salt = key_and_salt[:16], key_and_salt[16:]
+        salt_length, self.rtp_tag, self.rtcp_tag, self.gcm, key_length = SUITES[suite]
+        master_key, master_salt = key_and_salt[:key_length], key_and_salt[key_length:]
         assert len(master_salt) == salt_length, "key||salt length does not fit the suite"
-        self.rtp_key, self.rtp_salt = kdf(master_key, master_salt, 0, 16), kdf(master_key, master_salt, 2, salt_length)
-        self.rtcp_key, self.rtcp_salt = kdf(master_key, master_salt, 3, 16), kdf(master_key, master_salt, 5, salt_length)
+        self.rtp_key, self.rtp_salt = kdf(master_key, master_salt, 0, key_length), kdf(master_key, master_salt, 2, salt_length)
+        self.rtcp_key, self.rtcp_salt = kdf(master_key, master_salt, 3, key_length), kdf(master_key, master_salt, 5, salt_length)
         self.rtp_auth, self.rtcp_auth = kdf(master_key, master_salt, 1, 20), kdf(master_key, master_salt, 4, 20)
         self.roc, self.last_seq, self.rtcp_index = 0, None, 0
 

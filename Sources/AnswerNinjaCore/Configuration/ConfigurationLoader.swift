@@ -102,7 +102,7 @@ public struct ConfigurationLoader: Sendable {
             media: .init(
                 rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
                 codecs: reader.list(.mediaCodecs, allowed: ["pcmu", "pcma", "opus"]),
-                srtpSuites: reader.list(.srtpSuites, allowed: ["aead_aes_128_gcm", "aes_cm_128_hmac_sha1_80", "aes_cm_128_hmac_sha1_32"]).map { $0.uppercased() },
+                srtpSuites: reader.list(.srtpSuites, allowed: ["aead_aes_128_gcm", "aead_aes_256_gcm", "aes_cm_128_hmac_sha1_80", "aes_cm_128_hmac_sha1_32"]).map { $0.uppercased() },
                 rtpPortQuarantine: reader.duration(.rtpPortQuarantine),
                 publicAddress: reader.optionalHost(.mediaPublicAddress),
                 controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",

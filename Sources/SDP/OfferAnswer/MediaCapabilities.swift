@@ -54,7 +54,7 @@ public struct MediaCapabilities: Sendable {
 
     public init(
         codecs: [Codec] = [.pcmu, .pcma, .opus], telephoneEvent: Bool = true, ptime: Int = 20, srtp: SRTPPolicy = .optional,
-        suites: [SRTPCryptoSuite] = [.aeadAES128GCM, .aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32]
+        suites: [SRTPCryptoSuite] = [.aeadAES128GCM, .aeadAES256GCM, .aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32]
     ) {
         self.codecs = codecs
         self.telephoneEvent = telephoneEvent

@@ -47,11 +47,13 @@ public final class NativeSRTPSession {
         }
         self.suite = suite
         self.direction = direction
-        let gcm = suite == .aeadAES128GCM
+        let gcm = suite.isAEAD
         var master = material.withUnsafeBytes { Array($0) }
         defer { explicit_bzero(&master, master.count) }
-        let prf = try AESContext(key: master, count: 16, mode: .ctr, encrypt: true)
-        let masterSalt = Array(master[16...])
+        let keyLength = suite.masterKeyLength
+        // The PRF is AES-CM with the master key: AES-128, or AES-256 for AEAD_AES_256_GCM (RFC 6188 §7).
+        let prf = try AESContext(key: master, count: keyLength, mode: .ctr, encrypt: true)
+        let masterSalt = Array(master[keyLength...])
         func derive(_ label: UInt8, _ length: Int) -> [UInt8] {
             // RFC 3711 §4.3.1 (key derivation rate 0): x = (label·2^48) XOR master salt, IV = x·2^16; a 96-bit
             // AEAD salt is aligned on the left like the 112-bit one (RFC 7714 §11).
@@ -65,12 +67,12 @@ public final class NativeSRTPSession {
             return output
         }
         let saltLength = suite.masterSaltLength
-        var derived = [derive(0, 16), derive(1, 20), derive(2, saltLength), derive(3, 16), derive(4, 20), derive(5, saltLength)]
+        var derived = [derive(0, keyLength), derive(1, 20), derive(2, saltLength), derive(3, keyLength), derive(4, 20), derive(5, saltLength)]
         defer {
             for index in derived.indices { explicit_bzero(&derived[index], derived[index].count) }
         }
         func keys(_ cipher: [UInt8], _ auth: [UInt8], _ salt: [UInt8]) throws(SRTPError) -> Keys {
-            let context = try AESContext(key: cipher, count: 16, mode: gcm ? .gcm : .ctr, encrypt: direction == .outbound || !gcm)
+            let context = try AESContext(key: cipher, count: keyLength, mode: gcm ? .gcm : .ctr, encrypt: direction == .outbound || !gcm)
             return Keys(cipher: context, salt: salt, authentication: gcm ? nil : auth.withUnsafeBytes { HMACSHA1(key: $0) })
         }
         rtp = try keys(derived[0], derived[1], derived[2])
@@ -95,7 +97,7 @@ public final class NativeSRTPSession {
         let overhead = suite.rtpOverhead
         let ok = buffer.withVeryUnsafeMutableBytes { storage -> Bool in
             let packet = storage.baseAddress!.advanced(by: start).assumingMemoryBound(to: UInt8.self)
-            if suite == .aeadAES128GCM {
+            if suite.isAEAD {
                 makeGCMIV(salt: rtp.salt, ssrc: ssrc, high: roc, low: UInt32(sequence), rtcp: false)
                 return iv.withUnsafeBufferPointer { ivBytes in
                     rtp.cipher.seal(iv: ivBytes.baseAddress!, aad: UnsafeRawBufferPointer(start: packet, count: headerLength), data: packet + headerLength, count: payloadLength, tag: packet + headerLength + payloadLength)
@@ -135,7 +137,7 @@ public final class NativeSRTPSession {
         let start = buffer.readerIndex
         let ok = buffer.withVeryUnsafeMutableBytes { storage -> Bool in
             let packet = storage.baseAddress!.advanced(by: start).assumingMemoryBound(to: UInt8.self)
-            if suite == .aeadAES128GCM {
+            if suite.isAEAD {
                 makeGCMIV(salt: rtp.salt, ssrc: ssrc, high: guess, low: UInt32(sequence), rtcp: false)
                 return iv.withUnsafeBufferPointer { ivBytes in
                     rtp.cipher.open(iv: ivBytes.baseAddress!, aad: UnsafeRawBufferPointer(start: packet, count: headerLength), data: packet + headerLength, count: payloadLength, tag: packet + headerLength + payloadLength)
@@ -180,7 +182,7 @@ public final class NativeSRTPSession {
         word[0] = UInt8(eIndex >> 24); word[1] = UInt8(truncatingIfNeeded: eIndex >> 16); word[2] = UInt8(truncatingIfNeeded: eIndex >> 8); word[3] = UInt8(truncatingIfNeeded: eIndex)
         let ok = buffer.withVeryUnsafeMutableBytes { storage -> Bool in
             let packet = storage.baseAddress!.advanced(by: start).assumingMemoryBound(to: UInt8.self)
-            if suite == .aeadAES128GCM {
+            if suite.isAEAD {
                 makeGCMIV(salt: rtcp.salt, ssrc: ssrc, high: 0, low: index, rtcp: true)
                 // AAD: the first 8 octets and E‖index (RFC 7714 §17); the E‖index word follows the tag.
                 for position in 0..<8 { aad[position] = packet[position] }
@@ -209,7 +211,7 @@ public final class NativeSRTPSession {
             throw SRTPError(code: .authenticationFailed, message: "srtp_unprotect_rtcp: packet shorter than its trailer")
         }
         let bodyLength = buffer.readableBytes - 8 - overhead
-        let gcm = suite == .aeadAES128GCM
+        let gcm = suite.isAEAD
         let wordOffset = buffer.readerIndex + (gcm ? buffer.readableBytes - 4 : 8 + bodyLength)
         let eIndex = buffer.getInteger(at: wordOffset, as: UInt32.self)!
         let index = eIndex & 0x7FFF_FFFF

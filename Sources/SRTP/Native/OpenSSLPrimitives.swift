@@ -1,27 +1,32 @@
 import COpenSSL
 
-/// One owner of an OpenSSL cipher context keyed once (CONVENTIONS.md §12): AES-128 in CTR mode (SRTP AES-CM,
-/// and the key derivation PRF) or GCM. Per packet only the IV changes, so nothing is allocated.
+/// One owner of an OpenSSL cipher context keyed once (CONVENTIONS.md §12): AES-128 or AES-256 in CTR mode (SRTP
+/// AES-CM, and the key derivation PRF) or GCM. Per packet only the IV changes, so nothing is allocated.
 final class AESContext {
     enum Mode { case ctr, gcm }
 
     let mode: Mode
     private let context: OpaquePointer
 
-    /// Keys the context with the first `count` (16) bytes of `key`.
+    /// Keys the context with the first `count` (16 or 32) bytes of `key`.
     init(key: [UInt8], count: Int, mode: Mode, encrypt: Bool) throws(SRTPError) {
-        guard count == 16, key.count >= count, let context = EVP_CIPHER_CTX_new() else {
-            throw SRTPError(code: .badParameters, message: "AES-128 takes a 16-byte key, got \(count)")
+        guard count == 16 || count == 32, key.count >= count, let context = EVP_CIPHER_CTX_new() else {
+            throw SRTPError(code: .badParameters, message: "AES takes a 16- or 32-byte key, got \(count)")
         }
         self.context = context
         self.mode = mode
-        let cipher = mode == .ctr ? EVP_aes_128_ctr() : EVP_aes_128_gcm()
+        let cipher = switch (mode, count) {
+        case (.ctr, 16): EVP_aes_128_ctr()
+        case (.ctr, _): EVP_aes_256_ctr()
+        case (.gcm, 16): EVP_aes_128_gcm()
+        case (.gcm, _): EVP_aes_256_gcm()
+        }
         let status = key.withUnsafeBufferPointer { bytes in
             encrypt ? EVP_EncryptInit_ex(context, cipher, nil, bytes.baseAddress!, nil) : EVP_DecryptInit_ex(context, cipher, nil, bytes.baseAddress!, nil)
         }
         guard status == 1 else {
             EVP_CIPHER_CTX_free(context)
-            throw SRTPError(code: .library, message: "OpenSSL could not key AES-128-\(mode == .ctr ? "CTR" : "GCM")")
+            throw SRTPError(code: .library, message: "OpenSSL could not key AES-\(count * 8)-\(mode == .ctr ? "CTR" : "GCM")")
         }
     }
 

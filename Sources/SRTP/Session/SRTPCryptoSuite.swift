@@ -7,9 +7,14 @@ public enum SRTPCryptoSuite: String, Sendable, CaseIterable {
     case aesCM128HMACSHA1_32 = "AES_CM_128_HMAC_SHA1_32"
     /// AES-128-GCM with a 16-byte tag; 28 bytes of key‖salt (RFC 7714).
     case aeadAES128GCM = "AEAD_AES_128_GCM"
+    /// AES-256-GCM with a 16-byte tag; 44 bytes of key‖salt, session keys derived with the AES-256 PRF (RFC 7714
+    /// §11, RFC 6188).
+    case aeadAES256GCM = "AEAD_AES_256_GCM"
 
-    public var masterKeyLength: Int { 16 }
-    public var masterSaltLength: Int { self == .aeadAES128GCM ? 12 : 14 }
+    /// An AEAD suite (RFC 7714): GCM, no HMAC, a 96-bit salt.
+    public var isAEAD: Bool { self == .aeadAES128GCM || self == .aeadAES256GCM }
+    public var masterKeyLength: Int { self == .aeadAES256GCM ? 32 : 16 }
+    public var masterSaltLength: Int { isAEAD ? 12 : 14 }
     /// Key‖salt, as SDES `inline:` carries it.
     public var keyMaterialLength: Int { masterKeyLength + masterSaltLength }
 
@@ -18,12 +23,12 @@ public enum SRTPCryptoSuite: String, Sendable, CaseIterable {
         switch self {
         case .aesCM128HMACSHA1_80: 10
         case .aesCM128HMACSHA1_32: 4
-        case .aeadAES128GCM: 16
+        case .aeadAES128GCM, .aeadAES256GCM: 16
         }
     }
 
     /// Bytes SRTCP adds to an RTCP packet: the E‖index word and the tag (80 bits for both AES-CM suites).
-    public var rtcpOverhead: Int { self == .aeadAES128GCM ? 4 + 16 : 4 + 10 }
+    public var rtcpOverhead: Int { isAEAD ? 4 + 16 : 4 + 10 }
 
     func configure(rtp: inout srtp_crypto_policy_t, rtcp: inout srtp_crypto_policy_t) {
         switch self {
@@ -36,6 +41,9 @@ public enum SRTPCryptoSuite: String, Sendable, CaseIterable {
         case .aeadAES128GCM:
             srtp_crypto_policy_set_aes_gcm_128_16_auth(&rtp)
             srtp_crypto_policy_set_aes_gcm_128_16_auth(&rtcp)
+        case .aeadAES256GCM:
+            srtp_crypto_policy_set_aes_gcm_256_16_auth(&rtp)
+            srtp_crypto_policy_set_aes_gcm_256_16_auth(&rtcp)
         }
     }
 }
