@@ -53,6 +53,10 @@ import Testing
                 #expect(log.contains("transport=\(transport)") || log.contains("\"transport\":\"\(transport)\""), "the call came over \(transport)")
                 let srtpNone = log.contains("srtp=none") || log.contains("\"srtp\":\"none\"")
                 #expect(srtpNone == (mediaEncryption == nil), "SRTP was negotiated exactly when baresip asked for it")
+                // baresip offers no rtcp-mux: its RTCP comes to our RTCP port, the RTP port + 1 (RFC 3550 §11).
+                let ended = log.split(separator: "\n").first { $0.contains("call ended") } ?? ""
+                let rtcpReceived = ended.firstMatch(of: /"rtcp_received":"(\d+)"/).flatMap { Int($0.1) } ?? 0
+                #expect(rtcpReceived >= 1, "baresip's RTCP reached our RTCP port: \(ended)")
                 let answered = log.split(separator: "\n").first { $0.contains("call answered") } ?? ""
                 #expect(answered.contains(#""codec":"\#(codec)""#), "\(answered)")
                 if let suite { #expect(answered.contains(#""srtp":"\#(suite)""#), "\(answered)") }

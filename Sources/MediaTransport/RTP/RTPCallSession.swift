@@ -10,7 +10,8 @@ import SRTP
 /// One call's RTP on a UDP port from the pool, driving a `MediaPath` on the socket's event loop: every 20 ms, at
 /// deadlines `start + n × 20 ms` (no drift), it sends the next frame of what it plays and plays out one frame of
 /// what it receives into the recording. It latches onto the first source whose packet passes the media path (for
-/// SRTP: authenticates), and drops and counts packets from any other source.
+/// SRTP: authenticates), and drops and counts packets from any other source. RTCP goes over the RTP port with
+/// rtcp-mux (RFC 5761), else over the next port up (RFC 3550 §11), which the session binds as well.
 public final class RTPCallSession: @unchecked Sendable {
     // @unchecked: every mutable field below is touched only on `eventLoop` (asserted).
     public struct Report: Sendable {
@@ -32,6 +33,8 @@ public final class RTPCallSession: @unchecked Sendable {
 
     public let localPort: Int
     private let channel: any Channel
+    /// The RTCP socket on `localPort + 1`, for legs without rtcp-mux.
+    private let controlChannel: any Channel
     private let eventLoop: any EventLoop
     private var path: MediaPath?
     private var remote: SocketAddress?
@@ -58,8 +61,9 @@ public final class RTPCallSession: @unchecked Sendable {
     private var pauseFrames = 0
     private var digitsReceived = ""
 
-    private init(channel: any Channel, localPort: Int, path: MediaPath?, remote: SocketAddress?) {
+    private init(channel: any Channel, controlChannel: any Channel, localPort: Int, path: MediaPath?, remote: SocketAddress?) {
         self.channel = channel
+        self.controlChannel = controlChannel
         eventLoop = channel.eventLoop
         self.localPort = localPort
         self.path = path
@@ -90,12 +94,25 @@ public final class RTPCallSession: @unchecked Sendable {
                 let handlerBox = NIOLockedValueBox<RTPCallSession?>(nil)
                 let channel = try await DatagramBootstrap(group: group)
                     .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: handlerBox)) }
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: handlerBox, control: false)) }
                     }
                     .bind(host: host, port: port)
                     .get()
+                // RTCP on the odd port above, on the same loop (RFC 3550 §11).
+                let controlChannel: any Channel
+                do {
+                    controlChannel = try await DatagramBootstrap(group: channel.eventLoop)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: handlerBox, control: true)) }
+                        }
+                        .bind(host: host, port: port + 1)
+                        .get()
+                } catch {
+                    try? await channel.close()
+                    throw error
+                }
                 pool.markInUse(port)
-                let session = RTPCallSession(channel: channel, localPort: port, path: nil, remote: nil)
+                let session = RTPCallSession(channel: channel, controlChannel: controlChannel, localPort: port, path: nil, remote: nil)
                 handlerBox.withLockedValue { $0 = session }
                 return session
             } catch {
@@ -154,6 +171,7 @@ public final class RTPCallSession: @unchecked Sendable {
             )
         }.get()
         try? await channel.close()
+        try? await controlChannel.close()
         pool.release(localPort, now: now)
         return report ?? Report(recorded: [], packetsReceived: 0, packetsSent: 0, droppedFromOtherSources: 0, latchedSource: nil)
     }
@@ -181,7 +199,7 @@ public final class RTPCallSession: @unchecked Sendable {
         let ntp = UInt64(now) << 32 | UInt64((now - now.rounded(.down)) * 4_294_967_296)
         do {
             try path!.controlReport(now: MediaInstant(.now()), ntp: ntp, cname: cname, into: &outgoingControl)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: outgoingControl), promise: nil)
+            (rtcpMux ? channel : controlChannel).writeAndFlush(AddressedEnvelope(remoteAddress: target, data: outgoingControl), promise: nil)
         } catch {
             // A protect failure skips this report; the next one tries again.
         }
@@ -220,9 +238,24 @@ public final class RTPCallSession: @unchecked Sendable {
         recorded += path!.audio.isEmpty ? silence : path!.audio
     }
 
-    fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+    fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>, control: Bool) {
         eventLoop.preconditionInEventLoop()
         guard path != nil else { return }
+        if control {
+            // RTCP on the RTCP port: from the far end's address (its port is the RTP port's neighbour, not latched).
+            guard latched == nil || latched?.ipAddress == envelope.remoteAddress.ipAddress else {
+                dropped += 1
+                return
+            }
+            // Only RTCP packet types (RFC 5761 §4) are taken here.
+            guard let type = envelope.data.getInteger(at: envelope.data.readerIndex + 1, as: UInt8.self), (192...223).contains(type) else {
+                dropped += 1
+                return
+            }
+            var datagram = envelope.data
+            _ = path!.receive(&datagram, at: MediaInstant(.now()))
+            return
+        }
         if let latched, latched != envelope.remoteAddress {
             dropped += 1
             return
@@ -240,13 +273,16 @@ public final class RTPCallSession: @unchecked Sendable {
     private final class Handler: ChannelInboundHandler {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
         let session: NIOLockedValueBox<RTPCallSession?>
+        /// The RTCP socket's handler.
+        let control: Bool
 
-        init(session: NIOLockedValueBox<RTPCallSession?>) {
+        init(session: NIOLockedValueBox<RTPCallSession?>, control: Bool) {
             self.session = session
+            self.control = control
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            session.withLockedValue { $0 }?.receive(unwrapInboundIn(data))
+            session.withLockedValue { $0 }?.receive(unwrapInboundIn(data), control: control)
         }
     }
 }
