@@ -39,6 +39,41 @@ public final class SIPUDPTransport: Sendable {
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
     }
 
+    /// The socket's receive queue as the kernel sees it (Linux `SO_MEMINFO`): what waits to be read, the buffer's
+    /// size, and the datagrams dropped because it was full. nil where the option does not exist.
+    public struct ReceiveQueue: Sendable, Equatable {
+        public var queuedBytes: Int
+        public var bufferBytes: Int
+        public var drops: Int
+    }
+
+    /// Reads `ReceiveQueue` on the socket's event loop (a cheap getsockopt).
+    public func receiveQueue() -> EventLoopFuture<ReceiveQueue?> {
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
+        #if os(Linux)
+        // SO_MEMINFO (55) fills SK_MEMINFO_VARS u32s: rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc,
+        // wmem_queued, optmem, backlog, drops.
+        let future: EventLoopFuture<MemoryInfo> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(55))
+        return future.map { ReceiveQueue(queuedBytes: Int($0.receiveAllocated), bufferBytes: Int($0.receiveBuffer), drops: Int($0.drops)) }
+            .recover { _ in nil }
+        #else
+        return channel.eventLoop.makeSucceededFuture(nil)
+        #endif
+    }
+
+    /// The layout of Linux's `SO_MEMINFO` (`SK_MEMINFO_VARS` = 9 u32).
+    struct MemoryInfo: Sendable {
+        var receiveAllocated: UInt32 = 0
+        var receiveBuffer: UInt32 = 0
+        var sendAllocated: UInt32 = 0
+        var sendBuffer: UInt32 = 0
+        var forwardAllocated: UInt32 = 0
+        var sendQueued: UInt32 = 0
+        var optionMemory: UInt32 = 0
+        var backlog: UInt32 = 0
+        var drops: UInt32 = 0
+    }
+
     public func close() async {
         try? await channel.close()
     }

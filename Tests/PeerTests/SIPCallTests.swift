@@ -10,7 +10,7 @@ import Testing
     /// native transform), over TCP (the 200 and our requests go back over baresip's connection), and over TLS with
     /// SRTP (the keys travel encrypted; baresip checks our certificate against the test CA); with Opus, plain and
     /// with SRTP. (baresip 1.0 offers one crypto line, AES_CM_128_HMAC_SHA1_80; the other suites are tested with
-    /// baresip answering our softphone's offer, in `ourSoftphoneCallsBaresipWithEachSRTPSuite`.)
+    /// baresip answering our softphone's offer, in `ourSoftphoneCallsBaresip`.)
     @Test(
         .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
         arguments: [
@@ -174,11 +174,18 @@ import Testing
         }
     }
 
-    /// Our softphone (`answer-ninja call`) as the caller: to a real softphone, baresip, which answers by itself,
-    /// and to our own gateway with SRTP over UDP, TCP and TLS (the server's certificate checked against the test CA;
-    /// without it, no call). What each side sent is found in what the other recorded.
-    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
-    func ourSoftphoneCallsBaresip() async throws {
+    /// Our softphone (`answer-ninja call`) as the caller of a real softphone, baresip, which answers by itself:
+    /// plain RTP, and every SRTP suite we do with baresip (`mediaenc=srtp-mand`) answering our offer of that suite
+    /// alone (baresip offers only AES_CM_128_HMAC_SHA1_80 itself); the GCM call also runs Opus. What each side sent
+    /// is found in what the other recorded. (Our softphone to our own gateway is below.)
+    @Test(
+        .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
+        arguments: [
+            (nil, "pcmu"), ("AEAD_AES_128_GCM", "opus"), ("AEAD_AES_256_GCM", "pcmu"), ("AES_CM_128_HMAC_SHA1_80", "pcmu"),
+            ("AES_CM_128_HMAC_SHA1_32", "pcma"),
+        ] as [(String?, String)]
+    )
+    func ourSoftphoneCallsBaresip(suite: String?, codec: String) async throws {
         let directory = try PeerEnvironment.artifactsDirectory(named: "call-tool")
         let ourChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
         let ourFile = directory.appendingPathComponent("ours.wav")
@@ -186,53 +193,25 @@ import Testing
         let theirChirp = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
         let theirFile = directory.appendingPathComponent("theirs.wav")
         try AudioCorrelation.writeWAV((0..<4).flatMap { _ in theirChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirFile)
-        let phone = try await BaresipPeer.start(user: "callee", audioFile: theirFile.path)
+        let phone = try await BaresipPeer.start(
+            user: "callee", audioFile: theirFile.path, mediaEncryption: suite == nil ? nil : "srtp-mand", codec: codec == "opus" ? "opus" : nil
+        )
         try await withPeer(phone) { phone in
             let recording = directory.appendingPathComponent("received.wav")
+            let security = suite.map { ["--srtp", "--srtp-suite", $0] } ?? []
             let result = try await PeerEnvironment.run(
                 try AnswerNinjaProcess.binary(),
-                ["call", phone.uri, "--play", ourFile.path, "--record", recording.path, "--duration", "5", "--json"], timeout: .seconds(60)
+                ["call", phone.uri] + security + ["--codec", codec, "--play", ourFile.path, "--record", recording.path, "--duration", "5", "--json"],
+                timeout: .seconds(60)
             )
             #expect(result.status == 0, "\(result.output)")
             let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
             #expect(report?["answered"] as? Bool == true && report?["hangup_side"] as? String == "local" && report?["status_code"] as? Int == 200)
             #expect((report?["setup_ms"] as? Double).map { $0 > 0 && $0 < 5000 } == true)
-            let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
-            let theyHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
-            print("our softphone and baresip: we heard \(heard), they heard \(theyHeard)")
-            #expect(heard >= 0.8 && theyHeard >= 0.8)
-        }
-    }
-
-    /// Every SRTP suite we do, with baresip (`mediaenc=srtp-mand`) answering our softphone's offer of that suite
-    /// alone (baresip offers only AES_CM_128_HMAC_SHA1_80 itself); the GCM call also runs Opus. Both directions
-    /// must correlate with what the other side sent.
-    @Test(
-        .enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)),
-        arguments: [("AEAD_AES_128_GCM", "opus"), ("AEAD_AES_256_GCM", "pcmu"), ("AES_CM_128_HMAC_SHA1_80", "pcmu"), ("AES_CM_128_HMAC_SHA1_32", "pcma")]
-    )
-    func ourSoftphoneCallsBaresipWithEachSRTPSuite(suite: String, codec: String) async throws {
-        let directory = try PeerEnvironment.artifactsDirectory(named: "call-suite")
-        let ourChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
-        let ourFile = directory.appendingPathComponent("ours.wav")
-        try AudioCorrelation.writeWAV((0..<3).flatMap { _ in ourChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: ourFile)
-        let theirChirp = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
-        let theirFile = directory.appendingPathComponent("theirs.wav")
-        try AudioCorrelation.writeWAV((0..<4).flatMap { _ in theirChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirFile)
-        let phone = try await BaresipPeer.start(user: "callee", audioFile: theirFile.path, mediaEncryption: "srtp-mand", codec: codec == "opus" ? "opus" : nil)
-        try await withPeer(phone) { phone in
-            let recording = directory.appendingPathComponent("received.wav")
-            let result = try await PeerEnvironment.run(
-                try AnswerNinjaProcess.binary(),
-                ["call", phone.uri, "--srtp", "--srtp-suite", suite, "--codec", codec, "--play", ourFile.path, "--record", recording.path, "--duration", "5", "--json"],
-                timeout: .seconds(60)
-            )
-            #expect(result.status == 0, "\(result.output)")
-            let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
             #expect(report?["srtp"] as? String == suite && report?["codec"] as? String == codec, "\(result.output)")
             let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
             let theyHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
-            print("\(suite) with \(codec): we heard \(heard), baresip heard \(theyHeard)")
+            print("\(suite ?? "plain RTP") with \(codec): we heard \(heard), baresip heard \(theyHeard)")
             #expect(heard >= 0.8 && theyHeard >= 0.8)
         }
     }

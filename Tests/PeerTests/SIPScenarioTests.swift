@@ -373,3 +373,45 @@ final class Counter: @unchecked Sendable {
 
     func next() -> Int { lock.withLock { value += 1; return value } }
 }
+
+/// Shedding under overload: a burst of distinct INVITEs from a trusted trunk (no per-source limit) backs up the SIP
+/// socket's receive queue; the gateway sees it (`SO_MEMINFO`), answers new INVITEs 503 "overloaded" with
+/// Retry-After while it drains, then takes calls again.
+@Suite(.serialized) struct SIPOverloadTests {
+    @Test(.timeLimit(.minutes(2)))
+    func aBackedUpReceiveQueueShedsNewCallsUntilItDrains() async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: [
+            "ANSWER_NINJA_SIP_TRUSTED_SOURCES": "127.0.0.1", "ANSWER_NINJA_SIP_MAX_CALLS": "100000",
+        ])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+            let invites = (0..<3000).map { index -> [UInt8] in
+                Array("""
+                    INVITE sip:demo@127.0.0.1:\(sipPort) SIP/2.0\r
+                    Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-burst-\(index)\r
+                    Max-Forwards: 70\r
+                    From: <sip:burst@127.0.0.1>;tag=b\(index)\r
+                    To: <sip:demo@127.0.0.1>\r
+                    Call-ID: burst-\(index)@127.0.0.1\r
+                    CSeq: 1 INVITE\r
+                    Contact: <sip:burst@127.0.0.1:9>\r
+                    Content-Type: application/sdp\r
+                    Content-Length: \(sdp.utf8.count)\r
+                    \r
+                    \(sdp)
+                    """.utf8)
+            }
+            try UDPProbe.send(port: sipPort, payloads: invites)
+            try await gateway.process.waitUntilReady(timeout: .seconds(30)) { gateway.process.log().contains("overload: shedding new calls") }
+            try await gateway.process.waitUntilReady(timeout: .seconds(60)) { gateway.process.log().contains("overload over: taking new calls") }
+            let metrics = try await gateway.get("/metrics").body
+            let shed = metrics.split(separator: "\n").first { $0.hasPrefix(#"sip_calls_rejected_total{reason="overload"}"#) }
+            #expect((shed?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "some INVITEs were shed: \(shed ?? "none")")
+            let call = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--duration", "1", "--json"], timeout: .seconds(30)
+            )
+            #expect(call.status == 0 && call.output.contains(#""answered":true"#), "a call after the overload is answered: \(call.output)")
+        }
+    }
+}

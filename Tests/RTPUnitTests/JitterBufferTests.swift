@@ -1,5 +1,6 @@
 import AnswerNinjaCore
 import RTP
+import AnswerNinjaTestSupport
 import Testing
 
 /// Drives a jitter buffer with a packet trace on a 20 ms playout clock, as a call's event loop would.
@@ -68,17 +69,6 @@ struct TraceRunner {
     }
 }
 
-/// A seeded generator, so that a trace is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct JitterBufferTests {
     @Test func anInOrderStreamPlaysEveryPacketOnce() {

@@ -1,6 +1,7 @@
 import AnswerNinjaCore
 import SIPLocator
 import SIPMessages
+import AnswerNinjaTestSupport
 import Testing
 
 /// A DNS response written the long way (RFC 1035 §4.1), names compressed against the question, to read back.
@@ -31,17 +32,6 @@ struct DNSResponseBuilder {
     static func characterString(_ text: String) -> [UInt8] { [UInt8(text.utf8.count)] + Array(text.utf8) }
 }
 
-/// A seeded generator, so that weighted SRV picks are reproducible.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct DNSMessageTests {
     @Test func naptrSrvAAndAAAARecordsParse() throws {

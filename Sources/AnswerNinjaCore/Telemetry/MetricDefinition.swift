@@ -68,7 +68,11 @@ extension MetricDefinition {
     )
     public static let sipCallsRejected = MetricDefinition(
         "sip_calls_rejected_total", .counter, labels: ["reason"], since: "SIP",
-        "INVITEs refused before any media: at_capacity (503, sip.max_calls reached), no_rtp_port (503, the RTP range is in use or resting)."
+        "INVITEs refused before any media: overload (503, the SIP socket's receive queue is backed up), at_capacity (503, sip.max_calls reached), no_rtp_port (503, the RTP range is in use or resting)."
+    )
+    public static let sipReceiveDrops = MetricDefinition(
+        "sip_udp_receive_drops_total", .counter, labels: [], since: "SIP",
+        "Datagrams the kernel dropped because the SIP UDP socket's receive buffer was full (SO_MEMINFO)."
     )
     public static let rtpPackets = MetricDefinition(
         "rtp_packets_total", .counter, labels: ["direction"], since: "media",
@@ -98,7 +102,7 @@ extension MetricDefinition {
     /// Every metric, in the order docs/metrics.md lists them.
     public static let catalogue: [MetricDefinition] = [
         .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
-        .sipMessages, .sipParseErrors, .sipCallsRejected, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
+        .sipMessages, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
         .storeJournalPending, .cacheFallbacks,
     ]
 }

@@ -30,6 +30,11 @@ struct GatewayMetrics: Sendable {
         telemetry?.counter(.sipCallsRejected, ["reason": reason]).increment()
     }
 
+    /// `sip_udp_receive_drops_total`: datagrams the kernel dropped for want of buffer.
+    func receiveDrops(_ count: Int) {
+        telemetry?.counter(.sipReceiveDrops, [:]).increment(by: Int64(count))
+    }
+
     /// `concurrent_calls{role=gateway}` and `media_sessions{mode=terminate}`: calls answered and not yet ended.
     func calls(_ count: Int) {
         telemetry?.gauge(.concurrentCalls, ["role": Role.gateway.rawValue]).set(to: Double(count))

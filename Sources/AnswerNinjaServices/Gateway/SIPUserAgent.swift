@@ -125,6 +125,9 @@ actor SIPUserAgent {
     var trunkReachable: Bool?
     /// The addresses the trunk's name resolved to: trusted as the trunk is.
     var trunkAddresses: Set<String> = []
+    /// The SIP UDP socket's receive queue is backed up: new INVITEs get 503 (`watchReceiveQueue`).
+    var overloaded = false
+    private var receiveDrops = 0
 
     init(
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
@@ -231,6 +234,15 @@ actor SIPUserAgent {
             response.headers.add("Supported", Self.supported)
             respond(withTag(response), key: key)
         case ("INVITE", false):
+            // Shedding: while the SIP socket's receive queue is backed up, a new call is refused at once (and its
+            // retransmissions with it), so that the loop catches up with what it has admitted.
+            guard !overloaded else {
+                var busy = withTag(Self.response(to: request, 503, "Service Unavailable (overloaded)"))
+                busy.headers.add("Retry-After", "1")
+                respond(busy, key: key)
+                transport.metrics.rejected("overload")
+                return
+            }
             // Admission: beyond the limit a new call is refused at once, cheaply (RFC 3261 §21.5.4), so that overload
             // sheds calls instead of queueing work it cannot finish.
             guard calls.count + answering.count + admitting < settings.maxCalls else {
@@ -666,6 +678,42 @@ actor SIPUserAgent {
                 agent.timers[name] = nil
                 body(agent)
             }
+        }
+    }
+
+    /// How often the SIP socket's receive queue is looked at, and the fractions of its buffer at which shedding
+    /// starts and stops (hysteresis, so that it does not flap).
+    static let queueWatchInterval: Duration = .milliseconds(50)
+    static let shedAbove = 0.25
+    static let shedBelow = 0.0625
+
+    /// Watches the kernel's receive queue of the SIP UDP socket (`SO_MEMINFO`) every 50 ms: above a quarter of
+    /// the buffer, new calls are shed (503 with Retry-After) until it drains below a sixteenth. The queue is where
+    /// overload shows first: the loop reads as fast as it can, and what it cannot read waits there, ageing past T1
+    /// until the callers retransmit and the load doubles.
+    func watchReceiveQueue() {
+        scheduleTimer("receive-queue", after: Self.queueWatchInterval) { agent in
+            agent.transport.udp.receiveQueue().whenSuccess { queue in
+                agent.assumeIsolated { agent in
+                    if let queue { agent.noteReceiveQueue(queue) }
+                    agent.watchReceiveQueue()
+                }
+            }
+        }
+    }
+
+    func noteReceiveQueue(_ queue: SIPUDPTransport.ReceiveQueue) {
+        let fill = Double(queue.queuedBytes) / Double(max(1, queue.bufferBytes))
+        if !overloaded, fill > Self.shedAbove {
+            overloaded = true
+            logger.warning("overload: shedding new calls", metadata: ["queued_bytes": "\(queue.queuedBytes)", "buffer_bytes": "\(queue.bufferBytes)", "drops": "\(queue.drops)"])
+        } else if overloaded, fill < Self.shedBelow {
+            overloaded = false
+            logger.notice("overload over: taking new calls", metadata: ["queued_bytes": "\(queue.queuedBytes)", "drops": "\(queue.drops)"])
+        }
+        if queue.drops > receiveDrops {
+            transport.metrics.receiveDrops(queue.drops - receiveDrops)
+            receiveDrops = queue.drops
         }
     }
 

@@ -18,6 +18,11 @@ public enum UDPProbe {
 
     /// Sends `count` datagrams without waiting for replies (from 127.0.0.`sourceHost`).
     public static func send(port: Int, payload: [UInt8], count: Int, sourceHost: UInt8 = 1) throws {
+        try send(port: port, payloads: Array(repeating: payload, count: count), sourceHost: sourceHost)
+    }
+
+    /// Sends each of `payloads` as one datagram, as fast as the socket takes them, without waiting for replies.
+    public static func send(port: Int, payloads: [[UInt8]], sourceHost: UInt8 = 1) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -26,7 +31,7 @@ public enum UDPProbe {
             _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         }
         var address = PeerEnvironment.loopback(port: port)
-        for _ in 0..<count {
+        for payload in payloads {
             let sent = payload.withUnsafeBytes { bytes in
                 withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
