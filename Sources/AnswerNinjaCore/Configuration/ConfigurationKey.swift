@@ -56,6 +56,7 @@ extension ConfigurationKey {
     public static let stirTrustAnchors = ConfigurationKey("sip.stir_trust_anchors", .path, default: nil, "PEM file of the STIR/SHAKEN trust anchors (the STI-PA's list of CA certificates). When set, an INVITE's Identity header (RFC 8224/8588) is verified: the PASSporT's ES256 signature with the certificate fetched from its x5u, the chain to these anchors, freshness and both numbers. Unset: Identity headers are not verified. A failed verification is a hint for screening, never a reason to trust the caller.")
     public static let stirFetchCA = ConfigurationKey("sip.stir_fetch_ca", .path, default: nil, "PEM file of extra CAs trusted for the HTTPS fetch of x5u certificates (a private certificate repository); the system's roots are always trusted.")
     public static let deviceRingTimeout = ConfigurationKey("sip.device_ring_timeout", .duration, default: "30s", "How long a user's device may ring before the gateway cancels its INVITE.")
+    public static let overloadShedding = ConfigurationKey("sip.overload_shedding", .enumeration, default: "on", allowed: ["on", "off"], "on: while the kernel drops SIP datagrams for want of buffer (the SIP UDP socket's receive queue more than half full), new INVITEs get 503 with Retry-After until it drains (docs/sip.md).")
     public static let maxCalls = ConfigurationKey("sip.max_calls", .integer, default: "1000", "Calls this gateway takes at once (being answered or in progress); a new INVITE beyond gets 503 with Retry-After, so that overload sheds calls instead of collapsing.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
@@ -77,7 +78,7 @@ extension ConfigurationKey {
     /// Every setting, in the order docs/configuration.md lists them.
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
-        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout,
+        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirFetchCA,
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,

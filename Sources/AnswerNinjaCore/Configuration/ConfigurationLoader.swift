@@ -89,6 +89,7 @@ public struct ConfigurationLoader: Sendable {
                 calledNumberSource: reader.enumeration(.calledNumberSource),
                 trustedSources: reader.addressList(.trustedSources),
                 minSessionExpires: reader.wholeSeconds(.minSessionExpires, atLeast: 1),
+                overloadShedding: reader.enumeration(.overloadShedding) == "on",
                 maxCalls: reader.integer(.maxCalls, in: 1...1_000_000),
                 deviceAccounts: reader.accounts(.deviceAccounts),
                 deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),

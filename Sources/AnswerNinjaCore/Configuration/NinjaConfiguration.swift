@@ -24,6 +24,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var trustedSources: [String]
         /// RFC 4028 Min-SE, whole seconds.
         public var minSessionExpires: Int
+        /// Shed new INVITEs while the SIP UDP socket's receive queue overflows.
+        public var overloadShedding: Bool
         /// Admission limit: calls being answered or in progress.
         public var maxCalls: Int
         /// Registrar accounts of users' devices: user name → password.

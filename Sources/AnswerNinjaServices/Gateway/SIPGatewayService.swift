@@ -109,7 +109,7 @@ public struct SIPGatewayService: Service {
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host
         )
         agentBox.agent = agent
-        await agent.watchReceiveQueue()
+        if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
         // Registration resolves and connects in the background: the listeners are ready meanwhile.
         if let trunk = configuration.sip.trunk { Task { await agent.register(with: trunk) } }

@@ -682,15 +682,17 @@ actor SIPUserAgent {
     }
 
     /// How often the SIP socket's receive queue is looked at, and the fractions of its buffer at which shedding
-    /// starts and stops (hysteresis, so that it does not flap).
+    /// starts (while the kernel drops datagrams) and stops (hysteresis, so that it does not flap). The buffer
+    /// (`net.core.rmem_max`, 208 KiB by default) holds only some 30 ms of traffic at 2,000 calls a second, so even a
+    /// full queue can be an ordinary hiccup of a shared core; drops are overload (docs/benchmarks.md).
     static let queueWatchInterval: Duration = .milliseconds(50)
-    static let shedAbove = 0.25
-    static let shedBelow = 0.0625
+    static let shedAboveWhileDropping = 0.5
+    static let shedBelow = 0.125
 
-    /// Watches the kernel's receive queue of the SIP UDP socket (`SO_MEMINFO`) every 50 ms: above a quarter of
-    /// the buffer, new calls are shed (503 with Retry-After) until it drains below a sixteenth. The queue is where
-    /// overload shows first: the loop reads as fast as it can, and what it cannot read waits there, ageing past T1
-    /// until the callers retransmit and the load doubles.
+    /// Watches the kernel's receive queue of the SIP UDP socket (`SO_MEMINFO`) every 50 ms: half full while the
+    /// kernel drops datagrams, and new calls are shed (503 with Retry-After) until it drains below an eighth with
+    /// no more drops. The queue is where overload shows first: the loop reads as fast as it can, and what
+    /// it cannot read waits there or is dropped, until the callers retransmit and the load doubles.
     func watchReceiveQueue() {
         scheduleTimer("receive-queue", after: Self.queueWatchInterval) { agent in
             agent.transport.udp.receiveQueue().whenSuccess { queue in
@@ -704,10 +706,11 @@ actor SIPUserAgent {
 
     func noteReceiveQueue(_ queue: SIPUDPTransport.ReceiveQueue) {
         let fill = Double(queue.queuedBytes) / Double(max(1, queue.bufferBytes))
-        if !overloaded, fill > Self.shedAbove {
+        let dropping = queue.drops > receiveDrops
+        if !overloaded, dropping && fill > Self.shedAboveWhileDropping {
             overloaded = true
             logger.warning("overload: shedding new calls", metadata: ["queued_bytes": "\(queue.queuedBytes)", "buffer_bytes": "\(queue.bufferBytes)", "drops": "\(queue.drops)"])
-        } else if overloaded, fill < Self.shedBelow {
+        } else if overloaded, fill < Self.shedBelow, !dropping {
             overloaded = false
             logger.notice("overload over: taking new calls", metadata: ["queued_bytes": "\(queue.queuedBytes)", "drops": "\(queue.drops)"])
         }
