@@ -46,7 +46,10 @@ extension SIPUserAgent {
     /// Resolves the registrar when there are no targets left, opens a connection to the current target (for TCP and
     /// TLS), and sends the REGISTER; a failure is retried by `registrationFailed`.
     func connectToTrunk() async {
-        guard var current = registration, current.destination == nil else { return }
+        // One attempt at a time: the actor may be entered again while a lookup or a connection is awaited.
+        guard !trunkConnecting, var current = registration, current.destination == nil else { return }
+        trunkConnecting = true
+        defer { trunkConnecting = false }
         if current.targetIndex >= current.targets.count {
             do {
                 // TLS only with a listener of ours: the trunk calls us back at our Contact.

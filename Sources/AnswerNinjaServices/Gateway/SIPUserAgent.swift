@@ -125,6 +125,8 @@ actor SIPUserAgent {
     var trunkReachable: Bool?
     /// The addresses the trunk's name resolved to: trusted as the trunk is.
     var trunkAddresses: Set<String> = []
+    /// A resolution or connection to the trunk is under way.
+    var trunkConnecting = false
     /// The SIP UDP socket's receive queue is backed up: new INVITEs get 503 (`watchReceiveQueue`).
     var overloaded = false
     private var receiveDrops = 0
