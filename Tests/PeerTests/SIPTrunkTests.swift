@@ -75,6 +75,54 @@ import Testing
     }
 }
 
+extension SIPTrunkTests {
+    /// Over TLS: NAPTR says SIPS+D2T, the gateway opens a TLS connection to Kamailio and checks its certificate
+    /// against the trunk's CA and the domain `trunk.test` (RFC 5922), registers over it, and a call through
+    /// Kamailio reaches the gateway's own TLS listener.
+    @Test(.enabled(if: PeerEnvironment.available("dnsmasq") && PeerEnvironment.available("kamailio") && PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
+    func theGatewayRegistersWithItsTrunkOverTLS() async throws {
+        let trunkCertificates = try await TestCertificates.make(name: "trunk-tls", names: ["trunk.test"])
+        let gatewayCertificates = try await TestCertificates.make(name: "gateway-tls")
+        let tlsPort = try PeerEnvironment.freePort()
+        let configurationDirectory = try PeerEnvironment.artifactsDirectory(named: "kamailio-tls")
+        let trunk = try await KamailioPeer.start(configuration: KamailioPeer.trunkConfiguration(
+            password: "trunk-secret",
+            tls: (tlsPort, trunkCertificates.serverCertificate, trunkCertificates.serverKey, configurationDirectory)
+        ))
+        try await withPeer(trunk) { trunk in
+            let dns = try await DnsmasqPeer.start(records: [
+                "--naptr-record=trunk.test,10,50,s,SIPS+D2T,,_sips._tcp.trunk.test", "--naptr-record=trunk.test,20,50,s,SIP+D2U,,_sip._udp.trunk.test",
+                "--srv-host=_sips._tcp.trunk.test,edge.trunk.test,\(tlsPort),10,0", "--srv-host=_sip._udp.trunk.test,edge.trunk.test,\(trunk.port),10,0",
+                "--host-record=edge.trunk.test,127.0.0.1",
+            ])
+            try await withPeer(dns) { dns in
+                let gateway = try await AnswerNinjaProcess.start(environment: [
+                    "ANSWER_NINJA_SIP_TRUNK_REGISTRAR": "sip:trunk.test", "ANSWER_NINJA_SIP_TRUNK_USERNAME": "demo",
+                    "ANSWER_NINJA_SIP_TRUNK_PASSWORD": "trunk-secret", "ANSWER_NINJA_SIP_DNS_SERVER": dns.server,
+                    "ANSWER_NINJA_SIP_TRUNK_TLS_CA": trunkCertificates.caCertificate,
+                    "ANSWER_NINJA_SIP_TLS_PORT": String(try PeerEnvironment.freePort()),
+                    "ANSWER_NINJA_SIP_TLS_CERTIFICATE": gatewayCertificates.serverCertificate, "ANSWER_NINJA_SIP_TLS_PRIVATE_KEY": gatewayCertificates.serverKey,
+                ])
+                try await withPeer(gateway) { gateway in
+                    try await gateway.process.waitUntilReady(timeout: .seconds(20)) { gateway.process.log().contains(#""registered""#) }
+                    let target = SIPScenarioTests.lines(gateway, containing: "trunk target").last ?? ""
+                    #expect(target.contains("tls 127.0.0.1:\(tlsPort)"), "\(target)")
+                    let call = try await PeerEnvironment.run(
+                        try PeerEnvironment.require("sipp", package: "sip-tester"),
+                        ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/trunk-caller.xml", "-s", "demo", "127.0.0.1:\(trunk.port)",
+                         "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"],
+                        timeout: .seconds(30)
+                    )
+                    #expect(call.status == 0, "\(call.output.suffix(1500))")
+                    try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
+                    let answered = SIPScenarioTests.lines(gateway, containing: "call answered").first ?? ""
+                    #expect(answered.contains(#""transport":"tls""#), "Kamailio relays to our TLS Contact: \(answered)")
+                }
+            }
+        }
+    }
+}
+
 /// IPv6 listeners (`sip.ipv6_host=::1`): SIPp calls `[::1]` over UDP and over TCP; the gateway answers with its IPv6
 /// address in Contact and SDP, plays the greeting over IPv6 RTP, and records what SIPp echoes back.
 @Suite(.serialized) struct SIPIPv6Tests {

@@ -37,9 +37,35 @@ public struct KamailioPeer: StoppablePeer {
     /// registered the called user, relaying in-dialog requests by their Route. It asserts every caller's identity as
     /// a verified +15550100 (P-Asserted-Identity with a STIR/SHAKEN `verstat`), as a carrier's verification service
     /// would, and answers OPTIONS itself.
-    public static func trunkConfiguration(password: String) -> (Int) -> String {
+    /// `tls`: also SIP over TLS on `tlsPort` with this certificate and key (the `tls` module, Debian's
+    /// kamailio-tls-modules; it asks for no client certificate).
+    public static func trunkConfiguration(password: String, tls: (port: Int, certificate: String, key: String, directory: URL)? = nil) -> (Int) -> String {
         { port in
-            """
+            var transportLines = ""
+            if let tls {
+                let tlsConfig = tls.directory.appendingPathComponent("tls.cfg")
+                try? """
+                    [server:default]
+                    method = TLSv1.2+
+                    verify_certificate = no
+                    require_certificate = no
+                    private_key = \(tls.key)
+                    certificate = \(tls.certificate)
+
+                    [client:default]
+                    method = TLSv1.2+
+                    verify_certificate = no
+                    require_certificate = no
+                    """.write(to: tlsConfig, atomically: true, encoding: .utf8)
+                transportLines = """
+                    enable_tls=yes
+                    listen=tls:127.0.0.1:\(tls.port)
+                    alias="127.0.0.1:\(tls.port)"
+                    loadmodule "\(modulesDirectory)tls.so"
+                    modparam("tls", "config", "\(tlsConfig.path)")
+                    """
+            }
+            return """
             #!KAMAILIO
             debug=2
             log_stderror=yes
@@ -49,6 +75,7 @@ public struct KamailioPeer: StoppablePeer {
             alias="127.0.0.1:\(port)"
             listen=udp:127.0.0.1:\(port)
             listen=tcp:127.0.0.1:\(port)
+            \(transportLines)
             mpath="\(modulesDirectory)"
             loadmodule "tm.so"
             loadmodule "sl.so"
