@@ -66,11 +66,14 @@ public actor SIPReplayer {
     public func run() async throws -> Report {
         let host = target.ipAddress ?? "127.0.0.1"
         let localHost = host.hasPrefix("127.") || host == "::1" ? host : (host.contains(":") ? "::" : "0.0.0.0")
-        let sip = try await SIPUDPTransport.bind(host: localHost, port: 0, group: group) { [weak self] incoming in
-            guard let self else { return }
-            Task { await self.receive(incoming.message) }
-        }
+        // Messages are taken in the order they arrive: one stream, one consumer.
+        let (messages, delivery) = AsyncStream<SIPMessage>.makeStream()
+        let sip = try await SIPUDPTransport.bind(host: localHost, port: 0, group: group) { incoming in delivery.yield(incoming.message) }
         self.sip = sip
+        let consumer = Task { [weak self] in
+            for await message in messages { await self?.receive(message) }
+        }
+        defer { consumer.cancel() }
         let counter = Counter()
         let rtp = try await DatagramBootstrap(group: group)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CountingHandler(counter: counter)) } }
@@ -96,6 +99,8 @@ public actor SIPReplayer {
         }
         try? await Task.sleep(for: .seconds(1))  // the last responses
         report.rtpReceived = counter.value.load(ordering: .relaxed)
+        delivery.finish()
+        await consumer.value
         await sip.close()
         try? await rtp.close()
         return report
