@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -20,12 +21,28 @@ public struct RoleRunner: Sendable {
         self.telemetry = telemetry
     }
 
+    /// Raises the soft limit on open files to the hard one (a call holds two RTP sockets, RTP and RTCP, besides its
+    /// SIP connection; 1,000 calls need more than a container's usual 1,024). Returns the limits now in force.
+    static func raiseOpenFileLimit() -> (soft: UInt64, hard: UInt64)? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+
     /// The roles that keep data and so open the store.
     static let storeRoles: Set<Role> = [.gateway, .api]
 
     public func run() async throws {
         let context = ServiceContext(configuration: configuration, roles: roles, logger: logger, telemetry: telemetry)
         Console.line("Answer Ninja \(AnswerNinjaVersion.current): roles \(roles.map(\.rawValue).joined(separator: ", "))")
+        if let (soft, hard) = Self.raiseOpenFileLimit(), soft < 4096 {
+            logger.warning("few file descriptors", metadata: ["soft": "\(soft)", "hard": "\(hard)", "note": "each call holds two RTP sockets"])
+        }
 
         var services: [any Service] = []
         if !Self.storeRoles.isDisjoint(with: roles) {
