@@ -78,10 +78,17 @@ import Testing
 extension SIPTrunkTests {
     /// Over TLS: NAPTR says SIPS+D2T, the gateway opens a TLS connection to Kamailio and checks its certificate
     /// against the trunk's CA and the domain `trunk.test` (RFC 5922), registers over it, and a call through
-    /// Kamailio reaches the gateway's own TLS listener.
-    @Test(.enabled(if: PeerEnvironment.available("dnsmasq") && PeerEnvironment.available("kamailio") && PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
-    func theGatewayRegistersWithItsTrunkOverTLS() async throws {
-        let trunkCertificates = try await TestCertificates.make(name: "trunk-tls", names: ["trunk.test"])
+    /// Kamailio reaches the gateway's own TLS listener. A certificate that does not name `trunk.test` fails the
+    /// handshake, and the gateway moves on to the next NAPTR rule (UDP).
+    @Test(
+        .enabled(if: PeerEnvironment.available("dnsmasq") && PeerEnvironment.available("kamailio") && PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)),
+        arguments: [true, false]
+    )
+    func theGatewayRegistersWithItsTrunkOverTLS(certificateNamesTheTrunk: Bool) async throws {
+        // The trunk's certificate names a domain only (no IP entry, which NIOSSL would accept for 127.0.0.1).
+        let trunkCertificates = try await TestCertificates.make(
+            name: "trunk-tls", alternativeNames: [certificateNamesTheTrunk ? "DNS:trunk.test" : "DNS:elsewhere.test"]
+        )
         let gatewayCertificates = try await TestCertificates.make(name: "gateway-tls")
         let tlsPort = try PeerEnvironment.freePort()
         let configurationDirectory = try PeerEnvironment.artifactsDirectory(named: "kamailio-tls")
@@ -106,6 +113,11 @@ extension SIPTrunkTests {
                 try await withPeer(gateway) { gateway in
                     try await gateway.process.waitUntilReady(timeout: .seconds(20)) { gateway.process.log().contains(#""registered""#) }
                     let target = SIPScenarioTests.lines(gateway, containing: "trunk target").last ?? ""
+                    guard certificateNamesTheTrunk else {
+                        #expect(!SIPScenarioTests.lines(gateway, containing: "trunk connection closed").isEmpty, "the name check failed the handshake")
+                        #expect(target.contains("udp 127.0.0.1:\(trunk.port)"), "then the UDP rule: \(target)")
+                        return
+                    }
                     #expect(target.contains("tls 127.0.0.1:\(tlsPort)"), "\(target)")
                     let call = try await PeerEnvironment.run(
                         try PeerEnvironment.require("sipp", package: "sip-tester"),

@@ -89,9 +89,12 @@ extension SIPUserAgent {
         sendRegister(credentials: nil)
     }
 
-    /// The trunk's connection closed: registered again over a new one a second later.
+    /// The trunk's connection closed: registered again a second later, over a new connection to the same target if
+    /// this one had carried a registration, else to the next target (a TLS handshake that failed, on a certificate
+    /// that does not name the domain for example, closes the connection before anything is registered).
     func trunkConnectionClosed(_ flow: SIPFlow) {
         guard var registration, registration.destination == flow else { return }
+        if !registration.registered { registration.targetIndex += 1 }
         registration.destination = nil
         registration.registered = false
         self.registration = registration

@@ -8,13 +8,13 @@ public struct TestCertificates: Sendable {
     public var serverCertificate: String { directory.appendingPathComponent("server.pem").path }
     public var serverKey: String { directory.appendingPathComponent("server.key").path }
 
-    /// `names`: more DNS names for the server certificate (a trunk's domain, RFC 5922).
-    public static func make(name: String = "tls", names: [String] = []) async throws -> TestCertificates {
+    /// `alternativeNames`: the server certificate's subjectAltName entries (a trunk's domain alone, for RFC 5922:
+    /// NIOSSL also accepts a certificate whose IP entry is the address it connected to).
+    public static func make(name: String = "tls", alternativeNames: [String] = ["IP:127.0.0.1", "DNS:localhost"]) async throws -> TestCertificates {
         let openssl = try PeerEnvironment.require("openssl", package: "openssl")
         let directory = try PeerEnvironment.makeDirectory(for: name)
         let path = { (file: String) in directory.appendingPathComponent(file).path }
-        let alternatives = (["IP:127.0.0.1", "DNS:localhost"] + names.map { "DNS:\($0)" }).joined(separator: ",")
-        try "subjectAltName=\(alternatives)\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+        try "subjectAltName=\(alternativeNames.joined(separator: ","))\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
             .write(to: directory.appendingPathComponent("server.ext"), atomically: true, encoding: .utf8)
         let steps: [[String]] = [
             ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path("ca.key")],
