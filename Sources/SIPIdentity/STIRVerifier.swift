@@ -111,8 +111,9 @@ public struct STIRVerifier: Sendable {
         guard let url = passport.header.x5u else { return failed(436, "no x5u in the PASSporT header") }
         guard header.info == nil || header.info == url else { return failed(436, "Identity info differs from the PASSporT's x5u") }
         guard url.lowercased().hasPrefix("https://") else { return failed(436, "x5u is not an https URL") }
-        let age = Int(now.timeIntervalSince1970) - claims.iat
-        guard abs(age) <= freshness else { return failed(403, "stale: iat is \(age) s from now, more than \(freshness) s") }
+        // iat is the caller's number: subtract without trapping on an absurd one.
+        let (age, overflow) = Int(now.timeIntervalSince1970).subtractingReportingOverflow(claims.iat)
+        guard !overflow, age.magnitude <= UInt(freshness) else { return failed(403, "stale: iat is not within \(freshness) s of now") }
         guard let originator = claims.orig.tn.map(Self.canonical), !originator.isEmpty else { return failed(438, "orig has no tn") }
         guard callers.compactMap({ $0.map(Self.canonical) }).contains(originator) else {
             return failed(438, "orig tn does not match the caller's number")

@@ -128,7 +128,14 @@ public struct DNSMessage: Sendable, Equatable {
             let length = Int(try u16())
             let end = offset + length
             guard end <= bytes.count else { throw .malformed("DNS record data runs past the message") }
-            defer { offset = end }
+            let record = try recordData(type: type, owner: owner, length: length)
+            // The fields read must lie within RDLENGTH (a short SRV must not borrow the next record's bytes).
+            guard offset <= end else { throw .malformed("DNS record data longer than its RDLENGTH \(length)") }
+            offset = end
+            return record
+        }
+
+        private mutating func recordData(type: UInt16, owner: String, length: Int) throws(SIPLocatorError) -> DNSRecord? {
             switch DNSRecordType(rawValue: type) {
             case .a:
                 guard length == 4 else { throw .malformed("A record of \(length) bytes") }

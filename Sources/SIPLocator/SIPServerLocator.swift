@@ -66,8 +66,10 @@ public struct SIPServerLocator: Sendable {
         _ uri: SIPURI, lookup: Lookup, random: inout Random
     ) async throws -> [SIPServerTarget] {
         let parameter = (uri.parameters["transport"] ?? nil).flatMap { SIPTransportProtocol(rawValue: $0.lowercased()) }
-        // A sips URI goes over TLS (RFC 3261 §26.2.2): transport=tcp with sips means TLS over TCP.
-        let explicit: SIPTransportProtocol? = uri.secure ? .tls : parameter
+        // A sips URI goes over TLS (RFC 3261 §26.2.2): transport=tcp with sips means TLS over TCP. Without a
+        // transport parameter it still looks at NAPTR, keeping only SIPS+D2T (RFC 3263 §4.1).
+        let explicit: SIPTransportProtocol? = parameter.map { uri.secure ? .tls : $0 }
+        let implicit: SIPTransportProtocol = uri.secure ? .tls : .udp
         let allowed = uri.secure ? transports.filter { $0 == .tls } : transports
         if let explicit, !allowed.contains(explicit) {
             throw SIPLocatorError.noTarget("\(uri.serialized) needs \(explicit), which this gateway does not send on")
@@ -76,22 +78,26 @@ public struct SIPServerLocator: Sendable {
         switch uri.host {
         case .ipv4(let address), .ipv6(let address):
             // §4.1/§4.2: a numeric host is used as is, over UDP unless said otherwise.
-            let transport = explicit ?? .udp
+            let transport = explicit ?? implicit
             return [SIPServerTarget(transport: transport, address: address, port: uri.port ?? transport.defaultPort)]
         case .name(let name): domain = name
         }
         // §4.2: a port in the URI means A/AAAA only.
         if let port = uri.port {
-            let transport = explicit ?? .udp
-            return try await addresses(of: domain, lookup: lookup).map { SIPServerTarget(transport: transport, address: $0, port: port, serverName: domain) }
+            let transport = explicit ?? implicit
+            let found = try await addresses(of: domain, lookup: lookup).map { SIPServerTarget(transport: transport, address: $0, port: port, serverName: domain) }
+            guard !found.isEmpty else { throw SIPLocatorError.noTarget("\(domain) has no A or AAAA record") }
+            return found
         }
         // §4.1: a transport in the URI skips NAPTR.
         if let explicit {
             let targets = try await service(explicit.srvPrefix + domain, transport: explicit, serverName: domain, lookup: lookup, random: &random)
             if !targets.isEmpty { return targets }
-            return try await addresses(of: domain, lookup: lookup).map {
+            let found = try await addresses(of: domain, lookup: lookup).map {
                 SIPServerTarget(transport: explicit, address: $0, port: explicit.defaultPort, serverName: domain)
             }
+            guard !found.isEmpty else { throw SIPLocatorError.noTarget("\(domain) has no \(explicit) SRV, A or AAAA record") }
+            return found
         }
         // NAPTR: the services we do, in order then preference; each leads to an SRV name.
         let naptrs = try await lookup(domain, .naptr).compactMap { record -> (order: UInt16, preference: UInt16, transport: SIPTransportProtocol, replacement: String)? in
@@ -115,7 +121,7 @@ public struct SIPServerLocator: Sendable {
         }
         if !targets.isEmpty { return targets }
         // §4.2: no SRV either: the domain's addresses on the default port, UDP (TLS for sips).
-        let transport: SIPTransportProtocol = uri.secure ? .tls : .udp
+        let transport = implicit
         guard allowed.contains(transport) else { throw SIPLocatorError.noTarget("\(domain) has no NAPTR or SRV record, and \(transport) is not ours") }
         let found = try await addresses(of: domain, lookup: lookup).map {
             SIPServerTarget(transport: transport, address: $0, port: transport.defaultPort, serverName: domain)

@@ -117,6 +117,11 @@ public final class SIPTCPTransport: Sendable {
         return true
     }
 
+    /// Closes connection `id` if this transport holds it.
+    public func close(connection id: UInt64) {
+        registry.channels.withLock { $0[id] }?.close(promise: nil)
+    }
+
     public var connectionCount: Int { registry.channels.withLock { $0.count } }
 
     public func close() async {

@@ -31,10 +31,11 @@ import Testing
         defer { Task { await server.stop() } }
         let gateway = try await AnswerNinjaProcess.start(environment: [
             "ANSWER_NINJA_SIP_STIR_TRUST_ANCHORS": sti.caCertificate, "ANSWER_NINJA_SIP_STIR_FETCH_CA": web.caCertificate,
+            "ANSWER_NINJA_SIP_STIR_CERTIFICATE_HOSTS": "127.0.0.1",
         ])
         try await withPeer(gateway) { gateway in
             let x5u = "https://127.0.0.1:\(httpsPort)/shaken.pem"
-            func sign(key: String, attest: String, orig: String = "15551230001", iat: Int? = nil) async throws -> String {
+            func sign(key: String, attest: String, orig: String = "15551230001", iat: Int? = nil, x5u: String = x5u) async throws -> String {
                 var arguments = ["sip", "identity", "sign", "--key", key, "--x5u", x5u, "--orig", orig, "--dest", "15551239999", "--attest", attest]
                 if let iat { arguments += ["--iat", String(iat)] }
                 let result = try await PeerEnvironment.run(try AnswerNinjaProcess.binary(), arguments)
@@ -47,6 +48,7 @@ import Testing
                 ("15551230001", try await sign(key: stranger.serverKey, attest: "A")),  // not the certificate's key
                 ("15551230002", try await sign(key: sti.serverKey, attest: "B")),  // someone else's number
                 ("15551230001", try await sign(key: sti.serverKey, attest: "C", iat: Int(Date().timeIntervalSince1970) - 600)),  // stale
+                ("15551230001", try await sign(key: sti.serverKey, attest: "A", x5u: "https://10.0.0.5/shaken.pem")),  // not a repository we accept
             ]
             let users = try PeerEnvironment.artifactsDirectory(named: "identity").appendingPathComponent("calls.csv")
             try ("SEQUENTIAL\n" + calls.map { "\($0.0);\($0.1)\n" }.joined()).write(to: users, atomically: true, encoding: .utf8)
@@ -70,6 +72,7 @@ import Testing
             #expect(answered.filter { $0.contains("the ES256 signature does not verify") }.count == 1, "the stranger's key: \(answered)")
             #expect(answered.filter { $0.contains("orig tn does not match") }.count == 1, "another number: \(answered)")
             #expect(answered.filter { $0.contains("stale") }.count == 1, "ten minutes old: \(answered)")
+            #expect(answered.filter { $0.contains("is not an accepted certificate repository") }.count == 1, "never fetched: \(answered)")
             #expect(line("15551230002", "TN-Validation-Failed").first?.contains(#""stir_attest":"""#) == true, "a failed attestation is never trusted")
             // One fetch of the chain for all four calls.
             #expect(SIPScenarioTests.lines(gateway, containing: "stir certificate fetched").count == 1)

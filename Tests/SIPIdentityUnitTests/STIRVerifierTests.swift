@@ -185,6 +185,15 @@ struct TestPKI {
         #expect(code([try pki.identity()]) == nil)  // needs the certificate
         #expect(code([try pki.identity(iat: pki.now - 61)]) == 403)
         #expect(code([try pki.identity(iat: pki.now + 61)]) == 403)
+        // An absurd iat (the caller's number) is stale, not an arithmetic trap.
+        for iat in [Int.min, Int.max] {
+            let token = try PASSporT.sign(
+                header: .init(x5u: TestPKI.url),
+                claims: .init(attest: "A", dest: .init(tn: ["12155551213"]), iat: iat, orig: .init(tn: "12155551212"), origid: "x"),
+                key: pki.signerKey
+            )
+            #expect(code([SIPIdentityHeader(token: token, info: TestPKI.url).serialized]) == 403)
+        }
         #expect(code([try pki.identity(iat: pki.now - 59)]) == nil)
         #expect(code([try pki.identity()], callers: ["+12155559999"]) == 438)
         #expect(code([try pki.identity()], callers: ["anonymous"]) == 438)

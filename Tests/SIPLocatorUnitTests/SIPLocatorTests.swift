@@ -78,6 +78,11 @@ struct DNSResponseBuilder {
         var short = DNSResponseBuilder(question: "a.test", type: 1)
         short.add(type: 1, data: [127, 0, 0])
         #expect(throws: SIPLocatorError.self) { try DNSMessage(parsing: short.bytes) }
+        // An SRV whose RDLENGTH (2) is shorter than its fields: they must not come from the next record.
+        var borrowed = DNSResponseBuilder(question: "_sip._udp.a.test", type: 33)
+        borrowed.add(type: 33, data: DNSResponseBuilder.u16(1))
+        borrowed.add(type: 1, data: [127, 0, 0, 1], owner: DNSResponseBuilder.name("edge.a.test"))
+        #expect(throws: SIPLocatorError.self) { try DNSMessage(parsing: borrowed.bytes) }
         let long = DNSResponseBuilder(question: Array(repeating: String(repeating: "x", count: 63), count: 5).joined(separator: "."), type: 1)
         #expect(throws: SIPLocatorError.self) { try DNSMessage(parsing: long.bytes) }
     }
@@ -137,6 +142,13 @@ struct DNSResponseBuilder {
         #expect(try await Self.locate("sip:trunk.test", zone, transports: [.udp]) == ["udp 127.0.0.2:5080"])
         // transport=udp skips NAPTR.
         #expect(try await Self.locate("sip:trunk.test;transport=udp", zone) == ["udp 127.0.0.2:5080"])
+        // sips: NAPTR is still read (RFC 3263 §4.1), for its SIPS+D2T rules alone.
+        let secure = Zone(records: Self.edge + [
+            .naptr(name: "secure.test", order: 10, preference: 10, flags: "s", service: "SIP+D2U", regexp: "", replacement: "_sip._udp.secure.test"),
+            .naptr(name: "secure.test", order: 20, preference: 10, flags: "s", service: "SIPS+D2T", regexp: "", replacement: "_sips._tcp.edge.secure.test"),
+            .srv(name: "_sips._tcp.edge.secure.test", priority: 10, weight: 0, port: 5071, target: "edge1.trunk.test"),
+        ])
+        #expect(try await Self.locate("sips:secure.test", secure) == ["tls 127.0.0.1:5071", "tls [::1]:5071"])
         // sips: only TLS, and no TLS rule or SRV: nothing but the domain's address on 5061.
         #expect(try await Self.locate("sips:trunk.test", zone) == ["tls 127.0.0.9:5061"])
         // The TLS target keeps the URI's domain for the certificate check (RFC 5922), not the SRV target.
@@ -163,6 +175,9 @@ struct DNSResponseBuilder {
         await #expect(throws: SIPLocatorError.self) { try await Self.locate("sip:nowhere.test", Zone(records: [])) }
         let failing = Zone(records: Self.edge, failing: ["trunk.test"])
         await #expect(throws: SIPLocatorError.self) { try await Self.locate("sip:trunk.test", failing) }
+        // A port or a transport in the URI, and no address: an error, never an empty list.
+        await #expect(throws: SIPLocatorError.self) { try await Self.locate("sip:nowhere.test:5070", Zone(records: [])) }
+        await #expect(throws: SIPLocatorError.self) { try await Self.locate("sip:nowhere.test;transport=tcp", Zone(records: [])) }
         // A transport we do not send on.
         await #expect(throws: SIPLocatorError.self) { try await Self.locate("sip:trunk.test;transport=tls", Zone(records: Self.edge), transports: [.udp]) }
     }

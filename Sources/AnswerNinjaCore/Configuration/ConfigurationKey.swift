@@ -54,6 +54,7 @@ extension ConfigurationKey {
     public static let dnsServer = ConfigurationKey("sip.dns_server", .string, default: nil, "IPv4 HOST:PORT of the DNS server for RFC 3263 lookups of the trunk (NAPTR, SRV, A/AAAA). Unset: /etc/resolv.conf's servers.")
     public static let trunkTLSCA = ConfigurationKey("sip.trunk_tls_ca", .path, default: nil, "PEM file of extra CAs trusted for TLS connections to the trunk (whose certificate must name the registrar's domain, RFC 5922); the system's roots are always trusted.")
     public static let stirTrustAnchors = ConfigurationKey("sip.stir_trust_anchors", .path, default: nil, "PEM file of the STIR/SHAKEN trust anchors (the STI-PA's list of CA certificates). When set, an INVITE's Identity header (RFC 8224/8588) is verified: the PASSporT's ES256 signature with the certificate fetched from its x5u, the chain to these anchors, freshness and both numbers. Unset: Identity headers are not verified. A failed verification is a hint for screening, never a reason to trust the caller.")
+    public static let stirCertificateHosts = ConfigurationKey("sip.stir_certificate_hosts", .string, default: nil, "Comma-separated hosts an x5u may name (the STI certificate repositories you accept). Unset: any host but an address that is loopback, private or link-local, so that a caller cannot make the gateway fetch from inside its network.")
     public static let stirFetchCA = ConfigurationKey("sip.stir_fetch_ca", .path, default: nil, "PEM file of extra CAs trusted for the HTTPS fetch of x5u certificates (a private certificate repository); the system's roots are always trusted.")
     public static let deviceRingTimeout = ConfigurationKey("sip.device_ring_timeout", .duration, default: "30s", "How long a user's device may ring before the gateway cancels its INVITE.")
     public static let overloadShedding = ConfigurationKey("sip.overload_shedding", .enumeration, default: "on", allowed: ["on", "off"], "on: while the kernel drops SIP datagrams for want of buffer (the SIP UDP socket's receive queue more than half full), new INVITEs get 503 with Retry-After until it drains (docs/sip.md).")
@@ -79,7 +80,7 @@ extension ConfigurationKey {
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout,
-        .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirFetchCA,
+        .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]

@@ -98,6 +98,7 @@ public struct ConfigurationLoader: Sendable {
                 dnsServer: reader.optionalHostPort(.dnsServer),
                 trunkTLSCA: reader.optionalPath(.trunkTLSCA),
                 stirTrustAnchors: reader.optionalPath(.stirTrustAnchors),
+                stirCertificateHosts: reader.hostList(.stirCertificateHosts),
                 stirFetchCA: reader.optionalPath(.stirFetchCA)
             ),
             media: .init(
@@ -367,6 +368,16 @@ private struct ValueReader {
             return nil
         }
         return server
+    }
+
+    /// A comma-separated list of host names or addresses, lower-cased (empty when unset).
+    mutating func hostList(_ key: ConfigurationKey) -> [String] {
+        let (value, origin) = raw(key)
+        let items = (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        for item in items where !(item.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" }) {
+            problems.append("\(origin) must list host names or addresses separated by commas, got \"\(item)\"")
+        }
+        return items
     }
 
     /// A comma-separated list of IP addresses (empty when unset).

@@ -42,6 +42,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var trunkTLSCA: String?
         /// PEM file of the STIR/SHAKEN trust anchors; nil: Identity headers are not verified.
         public var stirTrustAnchors: String?
+        /// Hosts an x5u may name; empty: any but loopback, private and link-local addresses.
+        public var stirCertificateHosts: [String]
         /// PEM file of extra CAs for fetching x5u certificates over HTTPS.
         public var stirFetchCA: String?
     }

@@ -85,7 +85,9 @@ public struct SIPGatewayService: Service {
         }
         let resolver = SIPResolver(server: configuration.sip.dnsServer.map { ($0.host, $0.port) })
         let identityVerifier = try configuration.sip.stirTrustAnchors.map { anchors in
-            try STIRIdentityService(trustAnchors: anchors, fetchCA: configuration.sip.stirFetchCA, logger: context.logger)
+            try STIRIdentityService(
+                trustAnchors: anchors, fetchCA: configuration.sip.stirFetchCA, allowedHosts: configuration.sip.stirCertificateHosts, logger: context.logger
+            )
         }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,

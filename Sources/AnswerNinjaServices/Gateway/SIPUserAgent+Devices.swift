@@ -135,10 +135,6 @@ extension SIPUserAgent {
             failDevice(pending, response: response, reason: "answered after its CANCEL", byeReason: reason)
             return
         }
-        // The first answer wins: every other INVITE of the fork is cancelled.
-        for (other, invite) in deviceInvites where invite.fork == pending.fork {
-            cancelDeviceInvite(other, reason: SIPReason(protocolName: "SIP", cause: 200, text: "Call completed elsewhere"))
-        }
         let audio: NegotiatedAudio
         let remote: SocketAddress
         do {
@@ -153,6 +149,11 @@ extension SIPUserAgent {
         guard var dialog = try? SIPDialog(uac: pending.invite, response: response) else {
             failDevice(pending, response: response, reason: "the 2xx forms no dialog")
             return
+        }
+        // The first usable answer wins: every other INVITE of the fork is cancelled (an unusable one above does not
+        // end the fork).
+        for (other, invite) in deviceInvites where invite.fork == pending.fork {
+            cancelDeviceInvite(other, reason: SIPReason(protocolName: "SIP", cause: 200, text: "Call completed elsewhere"))
         }
         let ack = dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: 1)
         transport.send(.request(ack), to: pending.flow)

@@ -64,6 +64,11 @@ extension SIPUserAgent {
                 return
             }
         }
+        guard current.targetIndex < current.targets.count else {
+            registration = current
+            registrationFailed("\(current.registrar.serialized) resolved to no target")
+            return
+        }
         let target = current.targets[current.targetIndex]
         let flow: SIPFlow
         do {
@@ -80,7 +85,10 @@ extension SIPUserAgent {
             return
         }
         // The registration may have moved on while the connection opened.
-        guard var latest = registration, latest.destination == nil else { return }
+        guard var latest = registration, latest.destination == nil else {
+            transport.close(flow)
+            return
+        }
         latest.targets = current.targets
         latest.targetIndex = current.targetIndex
         latest.destination = flow
@@ -124,8 +132,9 @@ extension SIPUserAgent {
         startClientTransaction(request, to: destination, purpose: .registration)
     }
 
-    func registrationAnswered(_ response: SIPResponse) {
-        guard var registration, response.statusCode >= 200 else { return }
+    /// A final response to a REGISTER sent to `destination` (one to a target since left is ignored).
+    func registrationAnswered(_ response: SIPResponse, from destination: SIPFlow) {
+        guard var registration, response.statusCode >= 200, registration.destination == destination else { return }
         switch response.statusCode {
         case 200..<300:
             registration.challenges = 0
@@ -152,36 +161,42 @@ extension SIPUserAgent {
             let credentials = self.registration!.digest.credentials(for: challenge, method: "REGISTER", uri: uri)
             sendRegister(credentials: credentials, proxy: response.statusCode == 407)
         case 503:
-            // RFC 3263 §4.3: a 503 sends us to the next target.
+            // RFC 3263 §4.3: a 503 sends us to the next target; with none left, its Retry-After is honoured
+            // (RFC 3261 §21.5.4).
             moveToNextTarget()
-            registrationFailed("\(response.statusCode) \(response.reasonPhrase)", retryAfter: .seconds(1))
+            let retryAfter = response.headers.first("Retry-After").flatMap { Int($0.prefix { $0.isNumber }) }.map { Duration.seconds(max(1, $0)) }
+            registrationFailed("\(response.statusCode) \(response.reasonPhrase)", retryAfter: retryAfter)
         default:
             registrationFailed("\(response.statusCode) \(response.reasonPhrase)")
         }
     }
 
-    /// No answer from the registrar: the next target (RFC 3263 §4.3) a second later.
-    func registrarTimedOut() {
+    /// No answer from the registrar at `destination` (one since left is ignored): the next target (RFC 3263 §4.3).
+    func registrarTimedOut(_ destination: SIPFlow) {
+        guard registration?.destination == destination else { return }
         moveToNextTarget()
-        registrationFailed("no answer from the registrar", retryAfter: .seconds(1))
+        registrationFailed("no answer from the registrar")
     }
 
+    /// Leaves the current target (closing a connection we opened to it) for the next.
     private func moveToNextTarget() {
         guard var registration else { return }
         registration.targetIndex += 1
+        if let destination = registration.destination { transport.close(destination) }
         registration.destination = nil
         self.registration = registration
     }
 
-    /// Retries after `retryAfter` (a minute unless a next target waits).
+    /// Retries after `retryAfter`, else a second later when the next target waits, else a minute later (a refused
+    /// registration on the same target, or every target used up).
     func registrationFailed(_ reason: String, retryAfter: Duration? = nil) {
         guard var registration else { return }
         registration.registered = false
         registration.challenges = 0
         self.registration = registration
         logger.warning("registration failed", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
-        let another = registration.targetIndex < registration.targets.count
-        scheduleTimer("register", after: retryAfter ?? (another ? .seconds(1) : .seconds(60))) { agent in agent.refreshRegistration() }
+        let nextTargetWaits = registration.destination == nil && registration.targetIndex < registration.targets.count
+        scheduleTimer("register", after: retryAfter ?? (nextTargetWaits ? .seconds(1) : .seconds(60))) { agent in agent.refreshRegistration() }
     }
 
     private func refreshRegistration() {

@@ -587,7 +587,7 @@ actor SIPUserAgent {
             case .deliver(.response(let response)):
                 if case .deviceCall(let callID)? = purpose, response.statusCode > 100 { deviceRinging(callID) }
             case .timedOut:
-                if let purpose { clientTimedOut(purpose) }
+                if let purpose { clientTimedOut(purpose, destination: destination) }
             case .deliver, .ackNotReceived: break
             }
         }
@@ -606,7 +606,7 @@ actor SIPUserAgent {
     private func clientAnswered(_ purpose: ClientPurpose, response: SIPResponse, destination: SIPFlow) {
         if acknowledgedAgain(response) { return }
         switch purpose {
-        case .registration: registrationAnswered(response)
+        case .registration: registrationAnswered(response, from: destination)
         case .keepalive: trunkAnswered(true)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
         case .deviceCall(let callID): deviceAnswered(callID, response: response, destination: destination)
@@ -614,9 +614,9 @@ actor SIPUserAgent {
         }
     }
 
-    private func clientTimedOut(_ purpose: ClientPurpose) {
+    private func clientTimedOut(_ purpose: ClientPurpose, destination: SIPFlow) {
         switch purpose {
-        case .registration: registrarTimedOut()
+        case .registration: registrarTimedOut(destination)
         case .keepalive: trunkAnswered(false)
         case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
         case .deviceCall(let callID): deviceTimedOut(callID)
@@ -836,6 +836,15 @@ struct SIPTransports: Sendable {
         case .udp: udpPort
         case .tcp: tcpPort
         case .tls: tlsPort
+        }
+    }
+
+    /// Closes a TCP or TLS connection we no longer use (a trunk target left); nothing for UDP.
+    func close(_ flow: SIPFlow) {
+        switch flow {
+        case .udp: break
+        case .tcp(let connection, _), .tls(let connection, _):
+            for holder in [tls, tcp, ipv6?.tls, ipv6?.tcp].compactMap({ $0 }) { holder.close(connection: connection) }
         }
     }
 

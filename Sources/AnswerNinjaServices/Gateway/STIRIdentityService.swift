@@ -16,11 +16,17 @@ final class STIRIdentityService: Sendable {
     /// The largest certificate chain we read (a SHAKEN chain is two or three certificates, about 2 KiB).
     static let maximumChainBytes = 64 * 1024
 
+    /// Certificate fetches under way at once, at most (an INVITE beyond gets 436 rather than a queue).
+    static let maximumFetches = 8
+
     let verifier: STIRVerifier
     private let repository: STIRCertificateRepository
+    /// Hosts an x5u may name; empty: any but loopback, private and link-local addresses.
+    let allowedHosts: Set<String>
 
     /// Reads the trust anchors; `fetchCA` adds CAs for the HTTPS fetch.
-    init(trustAnchors path: String, fetchCA: String?, logger: Logger) throws {
+    init(trustAnchors path: String, fetchCA: String?, allowedHosts: [String] = [], logger: Logger) throws {
+        self.allowedHosts = Set(allowedHosts.map { $0.lowercased() })
         let anchors = try STIRVerifier.certificates(pem: String(contentsOfFile: path, encoding: .utf8))
         verifier = STIRVerifier(trustAnchors: anchors)
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -42,6 +48,12 @@ final class STIRIdentityService: Sendable {
         switch examination {
         case .finished(let result): return result
         case .needsCertificate(let pending):
+            if let refusal = Self.refusal(of: pending.certificateURL, allowedHosts: allowedHosts) {
+                return STIRVerification(
+                    outcome: .failed(code: 436, reason: refusal), claimedAttestation: pending.passport.claims.attest,
+                    origid: pending.passport.claims.origid, certificateURL: pending.certificateURL
+                )
+            }
             do {
                 let chain = try await repository.chain(at: pending.certificateURL)
                 return await verifier.verify(pending, chain: chain, now: Date())
@@ -56,6 +68,33 @@ final class STIRIdentityService: Sendable {
 
     func shutdown() async {
         await repository.shutdown()
+    }
+
+    /// Why the gateway will not fetch `url`, or nil: a host outside `sip.stir_certificate_hosts`, or, without that
+    /// list, an address inside a network (loopback, private, link-local, unspecified), since the URL is the
+    /// caller's and nothing is verified before the fetch.
+    static func refusal(of url: String, allowedHosts: Set<String>) -> String? {
+        guard let host = URL(string: url)?.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")), !host.isEmpty else {
+            return "x5u has no host"
+        }
+        if !allowedHosts.isEmpty { return allowedHosts.contains(host) ? nil : "x5u host \(host) is not an accepted certificate repository" }
+        guard let address = try? SocketAddress(ipAddress: host, port: 443) else { return nil }  // a name
+        return Self.isInternal(address) ? "x5u names an internal address (\(host))" : nil
+    }
+
+    static func isInternal(_ address: SocketAddress) -> Bool {
+        switch address {
+        case .v4(let v4):
+            let value = UInt32(bigEndian: v4.address.sin_addr.s_addr)
+            let (a, b) = (value >> 24, (value >> 16) & 0xFF)
+            return a == 0 || a == 10 || a == 127 || (a == 169 && b == 254) || (a == 172 && (16...31).contains(b)) || (a == 192 && b == 168)
+                || (a == 100 && (64...127).contains(b))
+        case .v6:
+            let text = address.ipAddress?.lowercased() ?? ""
+            return text == "::1" || text == "::" || text.hasPrefix("fe80:") || text.hasPrefix("fc") || text.hasPrefix("fd") || text.hasPrefix("::ffff:")
+        default:
+            return true
+        }
     }
 }
 
@@ -77,6 +116,9 @@ actor STIRCertificateRepository {
         let now = ContinuousClock.now
         if let cached = cache[url], cached.expires > now { return cached.chain }
         if let running = inFlight[url] { return try await running.value.chain }
+        guard inFlight.count < STIRIdentityService.maximumFetches else {
+            throw SIPIdentityError.unsupported("too many certificate fetches at once")
+        }
         let client = client
         let task = Task { try await Self.fetch(url, client: client) }
         inFlight[url] = task

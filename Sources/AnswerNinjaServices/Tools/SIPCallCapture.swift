@@ -149,6 +149,7 @@ struct SIPReplayRewriter {
             }
             if line.hasPrefix("m=audio ") {
                 var fields = line.split(separator: " ").map(String.init)
+                guard fields.count > 1 else { return line }
                 fields[1] = String(mediaPort)
                 return fields.joined(separator: " ")
             }

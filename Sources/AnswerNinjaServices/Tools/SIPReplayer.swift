@@ -145,7 +145,8 @@ public actor SIPReplayer {
             for via in request.headers["Via"] { ok.headers.add("Via", via) }
             for name in ["From", "To", "Call-ID", "CSeq"] { if let value = request.headers.first(name) { ok.headers.add(name, value) } }
             if request.method == "INVITE", let lastSDP {
-                ok.headers.add("Contact", "<sip:replay@\(target.ipAddress ?? ""):\(sip.localAddress.port ?? 0)>")
+                let host = rewriter?.local.host ?? "127.0.0.1"
+                ok.headers.add("Contact", "<sip:replay@\(host.contains(":") ? "[\(host)]" : host):\(sip.localAddress.port ?? 0)>")
                 ok.headers.add("Content-Type", "application/sdp")
                 ok.body = ByteBuffer(string: lastSDP)
             }
