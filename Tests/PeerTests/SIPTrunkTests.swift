@@ -4,6 +4,22 @@ import Testing
 
 /// The trunk found by name (RFC 3263) through a real DNS server, dnsmasq on loopback, and Kamailio as the trunk.
 @Suite(.serialized) struct SIPTrunkTests {
+    /// SIPp calls the demo user through the trunk (`trunk-caller.xml`: it keeps the route set and requires the
+    /// Record-Route in the 200); checks that the gateway answered and that the caller's BYE came back through the
+    /// trunk; returns the gateway's `call answered` line.
+    static func callThrough(_ trunk: KamailioPeer, to gateway: AnswerNinjaProcess) async throws -> Substring {
+        let call = try await PeerEnvironment.run(
+            try PeerEnvironment.require("sipp", package: "sip-tester"),
+            ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/trunk-caller.xml", "-s", "demo", "127.0.0.1:\(trunk.port)",
+             "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"],
+            timeout: .seconds(30)
+        )
+        #expect(call.status == 0, "\(call.output.suffix(1500))")
+        try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
+        #expect(SIPScenarioTests.lines(gateway, containing: "call ended").first?.contains(#""hangup_side":"remote""#) == true, "the BYE came through the trunk")
+        return SIPScenarioTests.lines(gateway, containing: "call answered").first ?? ""
+    }
+
     /// `answer-ninja sip resolve` against dnsmasq: NAPTR picks TCP before UDP, SRV orders by priority, a target's A
     /// and AAAA both count, and a name with nothing is an error.
     @Test(.enabled(if: PeerEnvironment.available("dnsmasq")), .timeLimit(.minutes(1)))
@@ -55,19 +71,9 @@ import Testing
                     #expect(log.contains("tcp 127.0.0.1:\(dead) refused the connection"), "the dead target first")
                     let target = SIPScenarioTests.lines(gateway, containing: "trunk target").last ?? ""
                     #expect(target.contains("tcp 127.0.0.1:\(trunk.port)"), "\(target)")
-                    let call = try await PeerEnvironment.run(
-                        try PeerEnvironment.require("sipp", package: "sip-tester"),
-                        ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/trunk-caller.xml", "-s", "demo", "127.0.0.1:\(trunk.port)",
-                         "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"],
-                        timeout: .seconds(30)
-                    )
-                    #expect(call.status == 0, "\(call.output.suffix(1500))")
-                    try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call answered").isEmpty }
-                    let answered = SIPScenarioTests.lines(gateway, containing: "call answered").first ?? ""
+                    let answered = try await Self.callThrough(trunk, to: gateway)
                     #expect(answered.contains(#""transport":"tcp""#), "Kamailio relays to our TCP Contact: \(answered)")
                     #expect(answered.contains(#""verstat":"TN-Validation-Passed""#), "the trunk's asserted identity is believed: \(answered)")
-                    try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
-                    #expect(SIPScenarioTests.lines(gateway, containing: "call ended").first?.contains(#""hangup_side":"remote""#) == true, "the BYE came through Kamailio")
                     #expect(dns.process.log().contains("query[NAPTR] trunk.test"))
                 }
             }
@@ -119,15 +125,7 @@ extension SIPTrunkTests {
                         return
                     }
                     #expect(target.contains("tls 127.0.0.1:\(tlsPort)"), "\(target)")
-                    let call = try await PeerEnvironment.run(
-                        try PeerEnvironment.require("sipp", package: "sip-tester"),
-                        ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/trunk-caller.xml", "-s", "demo", "127.0.0.1:\(trunk.port)",
-                         "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"],
-                        timeout: .seconds(30)
-                    )
-                    #expect(call.status == 0, "\(call.output.suffix(1500))")
-                    try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
-                    let answered = SIPScenarioTests.lines(gateway, containing: "call answered").first ?? ""
+                    let answered = try await Self.callThrough(trunk, to: gateway)
                     #expect(answered.contains(#""transport":"tls""#), "Kamailio relays to our TLS Contact: \(answered)")
                 }
             }
