@@ -48,15 +48,27 @@ public struct SIPGatewayService: Service {
             case .flood, .scanner: logger.warning("sip guard", metadata: ["event": "\(event)"])
             }
         }
-        let udp = try await SIPUDPTransport.bind(
-            host: configuration.sip.host, port: configuration.sip.port, group: eventLoop, flood: .init(trusted: trusted),
-            onEvent: onEvent, onMessage: deliver
-        )
+        // TCP on the same port number as UDP (RFC 3261 §18.1.1). With port 0 (tests) the kernel picks the UDP port,
+        // and that number may be taken for TCP: then another pair is tried.
+        var bound: (udp: SIPUDPTransport, tcp: SIPTCPTransport)?
+        for attempt in 1...5 where bound == nil {
+            let udp = try await SIPUDPTransport.bind(
+                host: configuration.sip.host, port: configuration.sip.port, group: eventLoop, flood: .init(trusted: trusted),
+                onEvent: onEvent, onMessage: deliver
+            )
+            do {
+                let tcp = try await SIPTCPTransport.bind(
+                    host: configuration.sip.host, port: udp.localAddress.port ?? configuration.sip.port, group: eventLoop, flood: .init(trusted: trusted),
+                    onEvent: onEvent, onMessage: deliver
+                )
+                bound = (udp, tcp)
+            } catch {
+                await udp.close()
+                if configuration.sip.port != 0 || attempt == 5 { throw error }
+            }
+        }
+        guard let (udp, tcp) = bound else { throw CoreError.invalidValue("no port free for SIP over both UDP and TCP") }
         let port = udp.localAddress.port ?? configuration.sip.port
-        // TCP on the same port number as UDP (RFC 3261 §18.1.1), which port 0 picked for UDP in tests.
-        let tcp = try await SIPTCPTransport.bind(
-            host: configuration.sip.host, port: port, group: eventLoop, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver
-        )
         var tls: SIPTCPTransport?
         var serverTLS: NIOSSLContext?
         if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
