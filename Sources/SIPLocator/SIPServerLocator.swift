@@ -42,7 +42,7 @@ public struct SIPServerTarget: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(transport) " + (address.contains(":") ? "[\(address)]" : address) + ":\(port)"
+        "\(transport) \(SIPURI.Host(unparsed: address)):\(port)"
     }
 }
 

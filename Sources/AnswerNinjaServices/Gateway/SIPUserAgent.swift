@@ -823,8 +823,8 @@ struct SIPTransports: Sendable {
 
     /// The host of Via and Contact for a peer on `flow`: our IPv6 address, in brackets, to an IPv6 peer.
     func host(for flow: SIPFlow) -> String {
-        if case .v6 = flow.remote, let ipv6 { return "[\(ipv6.host)]" }
-        return host.contains(":") ? "[\(host)]" : host
+        if case .v6 = flow.remote, let ipv6 { return SIPURI.Host(unparsed: ipv6.host).description }
+        return SIPURI.Host(unparsed: host).description
     }
 
     var udpPort: Int { udp.localAddress.port ?? 0 }

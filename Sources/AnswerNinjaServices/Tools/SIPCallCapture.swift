@@ -100,7 +100,7 @@ struct SIPReplayRewriter {
                 guard !viaDone, let via = try? SIPVia(parsing: field.value[...]) else { continue }
                 viaDone = true
                 let branch = map(via.branch ?? SIPToken.random(), prefix: SIPVia.magicCookie)
-                headers.add("Via", "SIP/2.0/UDP \(Self.host(local.host)):\(local.port);branch=\(branch);rport")
+                headers.add("Via", "SIP/2.0/UDP \(SIPURI.Host(unparsed: local.host)):\(local.port);branch=\(branch);rport")
             case "call-id", "i":
                 headers.add("Call-ID", map(field.value, prefix: "") + "@replay")
             case "from", "f":
@@ -115,7 +115,7 @@ struct SIPReplayRewriter {
                 let user = (try? SIPNameAddress(parsing: field.value[...])).flatMap { address -> String? in
                     if case .sip(let uri) = address.uri { return uri.user } else { return nil }
                 } ?? "replay"
-                headers.add("Contact", "<sip:\(user)@\(Self.host(local.host)):\(local.port)>")
+                headers.add("Contact", "<sip:\(user)@\(SIPURI.Host(unparsed: local.host)):\(local.port)>")
             case "route", "content-length", "l": continue
             default: headers.add(field.name, field.value)
             }
@@ -163,6 +163,4 @@ struct SIPReplayRewriter {
         mapped[value] = fresh
         return fresh
     }
-
-    private static func host(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 }

@@ -60,7 +60,7 @@ public actor SIPReplayer {
         self.target = target
         self.group = group
         let host = target.ipAddress ?? "?"
-        report = Report(target: (host.contains(":") ? "[\(host)]" : host) + ":\(target.port ?? 0)", answered: false, sipSent: 0, responses: [], requests: [], rtpSent: 0, rtpReceived: 0, skipped: 0)
+        report = Report(target: "\(SIPURI.Host(unparsed: host)):\(target.port ?? 0)", answered: false, sipSent: 0, responses: [], requests: [], rtpSent: 0, rtpReceived: 0, skipped: 0)
     }
 
     public func run() async throws -> Report {
@@ -146,7 +146,7 @@ public actor SIPReplayer {
             for name in ["From", "To", "Call-ID", "CSeq"] { if let value = request.headers.first(name) { ok.headers.add(name, value) } }
             if request.method == "INVITE", let lastSDP {
                 let host = rewriter?.local.host ?? "127.0.0.1"
-                ok.headers.add("Contact", "<sip:replay@\(host.contains(":") ? "[\(host)]" : host):\(sip.localAddress.port ?? 0)>")
+                ok.headers.add("Contact", "<sip:replay@\(SIPURI.Host(unparsed: host)):\(sip.localAddress.port ?? 0)>")
                 ok.headers.add("Content-Type", "application/sdp")
                 ok.body = ByteBuffer(string: lastSDP)
             }

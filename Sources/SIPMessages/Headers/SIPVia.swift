@@ -19,9 +19,8 @@ public struct SIPVia: Sendable, Equatable {
 
     /// The Via of a request we send: a fresh RFC 3261 branch (§8.1.1.7), and rport asked for (RFC 3581).
     public static func outgoing(transport: String, host: String, port: Int?) -> SIPVia {
-        let trimmed = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        return SIPVia(
-            transport: transport, host: trimmed.contains(":") ? .ipv6(trimmed) : .name(trimmed), port: port,
+        SIPVia(
+            transport: transport, host: SIPURI.Host(unparsed: host), port: port,
             parameters: SIPParameters([.init(name: "branch", value: magicCookie + SIPToken.random()), .init(name: "rport")])
         )
     }

@@ -15,6 +15,14 @@ public struct SIPURI: Sendable, Equatable {
             case .ipv6(let address): "[\(address)]"
             }
         }
+
+        /// A host as configuration or a socket gives it, not parsed: an IPv6 address (with or without its
+        /// brackets) when it holds a colon, else a name or an IPv4 address (kept as `.name`). Its description is
+        /// what a URI or Via writes, brackets and all.
+        public init(unparsed text: String) {
+            let bare = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+            self = bare.contains(":") ? .ipv6(bare) : .name(bare)
+        }
     }
 
     public var secure: Bool
