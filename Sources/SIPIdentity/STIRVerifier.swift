@@ -73,6 +73,11 @@ public struct STIRVerifier: Sendable {
     public struct Pending: Sendable, Equatable {
         public var passport: PASSporT
         public var certificateURL: String
+
+        /// The verification's result with `outcome`, carrying what the PASSporT claims.
+        public func result(_ outcome: STIRVerification.Outcome) -> STIRVerification {
+            STIRVerification(outcome: outcome, claimedAttestation: passport.claims.attest, origid: passport.claims.origid, certificateURL: certificateURL)
+        }
     }
 
     public enum Examination: Sendable, Equatable {
@@ -129,9 +134,7 @@ public struct STIRVerifier: Sendable {
     /// the chain up to a trust anchor at `now`.
     public func verify(_ pending: Pending, chain: [Certificate], now: Date) async -> STIRVerification {
         let passport = pending.passport
-        func result(_ outcome: STIRVerification.Outcome) -> STIRVerification {
-            STIRVerification(outcome: outcome, claimedAttestation: passport.claims.attest, origid: passport.claims.origid, certificateURL: pending.certificateURL)
-        }
+        let result = pending.result
         guard let leaf = chain.first else { return result(.failed(code: 436, reason: "no certificate at x5u")) }
         guard let key = P256.Signing.PublicKey(leaf.publicKey) else { return result(.failed(code: 437, reason: "the signer's key is not P-256")) }
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: passport.signature),

@@ -49,19 +49,13 @@ final class STIRIdentityService: Sendable {
         case .finished(let result): return result
         case .needsCertificate(let pending):
             if let refusal = Self.refusal(of: pending.certificateURL, allowedHosts: allowedHosts) {
-                return STIRVerification(
-                    outcome: .failed(code: 436, reason: refusal), claimedAttestation: pending.passport.claims.attest,
-                    origid: pending.passport.claims.origid, certificateURL: pending.certificateURL
-                )
+                return pending.result(.failed(code: 436, reason: refusal))
             }
             do {
                 let chain = try await repository.chain(at: pending.certificateURL)
                 return await verifier.verify(pending, chain: chain, now: Date())
             } catch {
-                return STIRVerification(
-                    outcome: .failed(code: 436, reason: "x5u not fetched: \(error)"), claimedAttestation: pending.passport.claims.attest,
-                    origid: pending.passport.claims.origid, certificateURL: pending.certificateURL
-                )
+                return pending.result(.failed(code: 436, reason: "x5u not fetched: \(error)"))
             }
         }
     }
