@@ -92,21 +92,11 @@ public final class RTPCallSession: @unchecked Sendable {
         for port in pool.candidates(now: now) {
             do {
                 let handlerBox = NIOLockedValueBox<RTPCallSession?>(nil)
-                let channel = try await DatagramBootstrap(group: group)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: handlerBox, control: false)) }
-                    }
-                    .bind(host: host, port: port)
-                    .get()
+                let channel = try await bind(host: host, port: port, group: group, session: handlerBox, control: false)
                 // RTCP on the odd port above, on the same loop (RFC 3550 §11).
                 let controlChannel: any Channel
                 do {
-                    controlChannel = try await DatagramBootstrap(group: channel.eventLoop)
-                        .channelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: handlerBox, control: true)) }
-                        }
-                        .bind(host: host, port: port + 1)
-                        .get()
+                    controlChannel = try await bind(host: host, port: port + 1, group: channel.eventLoop, session: handlerBox, control: true)
                 } catch {
                     try? await channel.close()
                     throw error
@@ -120,6 +110,18 @@ public final class RTPCallSession: @unchecked Sendable {
             }
         }
         throw lastError ?? MediaTransportError.refused(code: "no_port", message: "no free RTP port in \(pool.range)")
+    }
+
+    /// A UDP socket on `host:port` whose datagrams go to the session in `session` (as RTCP when `control`).
+    private static func bind(
+        host: String, port: Int, group: any EventLoopGroup, session: NIOLockedValueBox<RTPCallSession?>, control: Bool
+    ) async throws -> any Channel {
+        try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(session: session, control: control)) }
+            }
+            .bind(host: host, port: port)
+            .get()
     }
 
     /// Sets where to send and how: the codec, the telephone-event payload type, and the SRTP transforms (nil for
