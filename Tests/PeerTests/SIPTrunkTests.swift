@@ -141,7 +141,7 @@ extension SIPTrunkTests {
         let gateway = try await AnswerNinjaProcess.start(environment: ["ANSWER_NINJA_SIP_IPV6_HOST": "::1"])
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort)
-            #expect(gateway.process.log().contains("sip6      sip:[::1]:\(sipPort)"))
+            try await gateway.process.waitUntilReady(timeout: .seconds(5)) { gateway.process.log().contains("sip6      sip:[::1]:\(sipPort)") }
             let result = try await PeerEnvironment.run(
                 try PeerEnvironment.require("sipp", package: "sip-tester"),
                 ["-sf", AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/ipv6-call.xml", "-s", "demo", "[::1]:\(sipPort)",

@@ -44,10 +44,13 @@ public struct AnswerNinjaProcess: StoppablePeer {
         environment.merge(extra) { _, new in new }
         let process = try PeerProcess(name: "answer-ninja-\(command)", executable: executable, arguments: [command], environment: environment, directory: directory)
         var port: Int?
+        // The roles with SIP print its listener after HTTP's: wait for both, so that `sipPort` is there at once.
+        let listensForSIP = command == "serve" || command == "gateway"
         do {
             try await process.waitUntilReady(timeout: .seconds(60)) {
-                port = Self.httpPort(in: process.log())
-                return port != nil
+                let log = process.log()
+                port = Self.httpPort(in: log)
+                return port != nil && (!listensForSIP || Self.sipPort(in: log) != nil)
             }
         } catch {
             await process.stop()
@@ -66,8 +69,10 @@ public struct AnswerNinjaProcess: StoppablePeer {
     }
 
     /// The SIP/UDP port it printed (`  sip       sip:HOST:PORT (udp)`), for roles that listen for SIP.
-    public var sipPort: Int? {
-        for line in process.log().split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("sip ") {
+    public var sipPort: Int? { Self.sipPort(in: process.log()) }
+
+    static func sipPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("sip ") {
             if let address = line.split(separator: " ").first(where: { $0.hasPrefix("sip:") }) {
                 return Int(address.split(separator: ":").last ?? "")
             }
