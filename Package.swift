@@ -107,13 +107,18 @@ let targets: [Target] = cTargets + [
     .target(name: "Store", dependencies: ["AnswerNinjaCore", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
     .target(name: "Screening", dependencies: ["AnswerNinjaCore", jwtKit], swiftSettings: swiftSettings),
     .target(name: "Speech", dependencies: ["AnswerNinjaCore", "CPocketSphinx", "CEspeakNG"], swiftSettings: swiftSettings),
-    .target(name: "Conversation", dependencies: ["AnswerNinjaCore"], swiftSettings: swiftSettings),
+    .target(
+        name: "Conversation",
+        dependencies: ["AnswerNinjaCore"],
+        resources: [.copy("Resources/intent-model.json")],
+        swiftSettings: swiftSettings
+    ),
 
     // Layer 5: services.
     .target(
         name: "AnswerNinjaServices",
         dependencies: [
-            "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Capture",
+            "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Conversation", "Capture",
             "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity", "SIPLocator",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL,
@@ -124,7 +129,7 @@ let targets: [Target] = cTargets + [
     // Layer 6: the executable, one file per subcommand.
     .executableTarget(
         name: "AnswerNinjaCLI",
-        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "MediaDSP", "RTP", "SIPMessages", "SIPIdentity", "SIPLocator", "SIPTransport", crypto, argumentParser, logging, metrics, nioCore],
+        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "Conversation", "MediaDSP", "RTP", "SIPMessages", "SIPIdentity", "SIPLocator", "SIPTransport", crypto, argumentParser, logging, metrics, nioCore],
         path: "Sources/answer-ninja",
         swiftSettings: swiftSettings
     ),
@@ -163,8 +168,9 @@ let targets: [Target] = cTargets + [
         dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
         swiftSettings: swiftSettings
     ),
+    .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(name: "PeerTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "RTP", nioCore, nioPosix], swiftSettings: swiftSettings),
-    .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", hummingbirdWSClient, logging], swiftSettings: swiftSettings),
 ]
 
 let package = Package(

@@ -4,6 +4,8 @@
 public struct ConfigurationKey: Hashable, Sendable {
     public enum Kind: String, Sendable {
         case string, integer, port, boolean, path, url, duration, enumeration
+        /// A decimal number such as 0.5.
+        case number
         /// A password or key: read like a string, never printed.
         case secret
     }
@@ -68,6 +70,15 @@ extension ConfigurationKey {
     public static let mediaControlURL = ConfigurationKey("media.control_url", .url, default: "ws://127.0.0.1:8080/internal/media-control", "Where the gateway role reaches the media role's control channel.")
     public static let conversationURL = ConfigurationKey("conversation.url", .url, default: "ws://127.0.0.1:8080/internal/conversation", "Where the media role opens one WebSocket per AI call.")
     public static let controlResumeGrace = ConfigurationKey("media.control_resume_grace", .duration, default: "10s", "How long a media session outlives a dropped control connection before it is released.")
+    public static let intentThreshold = ConfigurationKey("conversation.intent_threshold", .number, default: "0.5", "Below this calibrated probability the caller's intent is unknown (never treated as spam). 0 to 1.")
+    public static let maxTurns = ConfigurationKey("conversation.max_turns", .integer, default: "8", "A spam call ends, politely, after this many caller turns (the original's 8).")
+    public static let maxCallDuration = ConfigurationKey("conversation.max_duration", .duration, default: "180s", "Any AI call ends at this length, spam or not (the safety net; the original's 180 s).")
+    public static let persistenceLimit = ConfigurationKey("conversation.persistence_limit", .number, default: "0.8", "A spam call ends when the caller's persistence score reaches this (0 to 1).")
+    public static let frustrationLimit = ConfigurationKey("conversation.frustration_limit", .number, default: "0.9", "A spam call ends when the caller's frustration score reaches this (0 to 1).")
+    public static let effectivenessFloor = ConfigurationKey("conversation.effectiveness_floor", .number, default: "0.3", "A spam call ends when the AI's effectiveness score is below this after conversation.effectiveness_after turns.")
+    public static let effectivenessAfter = ConfigurationKey("conversation.effectiveness_after", .integer, default: "4", "Turns after which a low effectiveness score ends a spam call.")
+    public static let recordingSilence = ConfigurationKey("conversation.recording_silence", .duration, default: "8s", "A recorded spam message that has gone quiet this long is over.")
+    public static let conversationResumeWindow = ConfigurationKey("conversation.resume_window", .duration, default: "30s", "How long a conversation outlives a dropped media connection, waiting for resume.")
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
     public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")
@@ -82,6 +93,8 @@ extension ConfigurationKey {
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
+        .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
+        .conversationResumeWindow,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

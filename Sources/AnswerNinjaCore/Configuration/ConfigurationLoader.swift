@@ -111,6 +111,17 @@ public struct ConfigurationLoader: Sendable {
                 conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",
                 controlResumeGrace: reader.duration(.controlResumeGrace)
             ),
+            conversation: .init(
+                intentThreshold: reader.fraction(.intentThreshold),
+                maxTurns: reader.integer(.maxTurns, in: 1...1000),
+                maxDuration: reader.duration(.maxCallDuration),
+                persistenceLimit: reader.fraction(.persistenceLimit),
+                frustrationLimit: reader.fraction(.frustrationLimit),
+                effectivenessFloor: reader.fraction(.effectivenessFloor),
+                effectivenessAfter: reader.integer(.effectivenessAfter, in: 0...1000),
+                recordingSilence: reader.duration(.recordingSilence),
+                resumeWindow: reader.duration(.conversationResumeWindow)
+            ),
             store: .init(
                 backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,
                 postgresURL: reader.url(.postgresURL, schemes: ["postgres", "postgresql"]),
@@ -343,6 +354,16 @@ private struct ValueReader {
         guard let value, let number = Int(value), range.contains(number) else {
             problems.append("\(origin) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(value ?? "")\"")
             return range.lowerBound
+        }
+        return number
+    }
+
+    /// A decimal number from 0 to 1.
+    mutating func fraction(_ key: ConfigurationKey) -> Double {
+        let (value, origin) = raw(key)
+        guard let value, let number = Double(value), number.isFinite, (0...1).contains(number) else {
+            problems.append("\(origin) must be a number from 0 to 1, got \"\(value ?? "")\"")
+            return 0
         }
         return number
     }

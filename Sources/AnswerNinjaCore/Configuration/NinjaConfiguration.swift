@@ -95,6 +95,19 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var controlResumeGrace: Duration
     }
 
+    /// The conversation role's dialog policy (the original's termination thresholds by default).
+    public struct Conversation: Sendable, Equatable {
+        public var intentThreshold: Double
+        public var maxTurns: Int
+        public var maxDuration: Duration
+        public var persistenceLimit: Double
+        public var frustrationLimit: Double
+        public var effectivenessFloor: Double
+        public var effectivenessAfter: Int
+        public var recordingSilence: Duration
+        public var resumeWindow: Duration
+    }
+
     public struct Store: Sendable, Equatable {
         public var backend: StoreBackend
         public var postgresURL: String?
@@ -110,6 +123,7 @@ public struct NinjaConfiguration: Sendable, Equatable {
     public var http: HTTP
     public var sip: SIP
     public var media: Media
+    public var conversation: Conversation
     public var store: Store
     public var log: Log
     public var shutdownGrace: Duration

@@ -45,13 +45,30 @@ public enum ConversationMessage: ProtocolMessage {
         public var language: String
         /// Why the call is screened (the decision's reasons), for the policy and the record.
         public var reasons: [String]
-        public init(callId: CallID, userId: String, caller: Caller, persona: String, language: String = "en-US", reasons: [String] = []) {
+        /// The user's dialog options (their settings); nil leaves the conversation role's defaults.
+        /// How the assistant names the user ("Sam's assistant").
+        public var userName: String?
+        /// Say in the opening line that the call is recorded.
+        public var announceRecording: Bool?
+        /// "If you're a person, press 1" after the opening line.
+        public var challenge: Bool?
+        /// Spam callers get the time-waster persona.
+        public var timeWaster: Bool?
+
+        public init(
+            callId: CallID, userId: String, caller: Caller, persona: String, language: String = "en-US", reasons: [String] = [],
+            userName: String? = nil, announceRecording: Bool? = nil, challenge: Bool? = nil, timeWaster: Bool? = nil
+        ) {
             self.callId = callId
             self.userId = userId
             self.caller = caller
             self.persona = persona
             self.language = language
             self.reasons = reasons
+            self.userName = userName
+            self.announceRecording = announceRecording
+            self.challenge = challenge
+            self.timeWaster = timeWaster
         }
     }
 

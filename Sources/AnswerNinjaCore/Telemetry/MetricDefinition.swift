@@ -98,11 +98,23 @@ extension MetricDefinition {
         "cache_fallback_total", .counter, labels: ["cache"], since: "platform",
         "Cache operations served by the in-process fallback because Redis failed or timed out."
     )
+    public static let conversationStageLatency = MetricDefinition(
+        "conversation_stage_seconds", .histogram, labels: ["stage"], unit: "seconds", since: "speech",
+        "Conversation role work per caller event: classify (the intent model), dialog (the policy and persona), reply (frame received to reply queued for the socket)."
+    )
+    public static let conversationTurns = MetricDefinition(
+        "conversation_turns_total", .counter, labels: ["action"], since: "speech",
+        "Replies the conversation role sent, by action (continue, hangup, transfer, listen)."
+    )
+    public static let conversationProtocolErrors = MetricDefinition(
+        "conversation_protocol_errors_total", .counter, labels: ["code"], since: "speech",
+        "Frames refused on the conversation WebSocket, by the error code sent back (bad_message, sequence_gap, no_session, ...)."
+    )
 
     /// Every metric, in the order docs/metrics.md lists them.
     public static let catalogue: [MetricDefinition] = [
         .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
         .sipMessages, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
-        .storeJournalPending, .cacheFallbacks,
+        .storeJournalPending, .cacheFallbacks, .conversationStageLatency, .conversationTurns, .conversationProtocolErrors,
     ]
 }

@@ -1,6 +1,7 @@
 import AnswerNinjaCore
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -51,7 +52,14 @@ public struct RoleRunner: Sendable {
             printStore(store.report)
         }
         context.readiness.expect("http")
-        let http = makeHTTPApplication(context: context)
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        if roles.contains(.conversation) {
+            let endpoint = try ConversationEndpoint(configuration: configuration, telemetry: telemetry, logger: logger)
+            endpoint.register(on: webSocketRouter)
+            services.append(endpoint.clockService)
+            Console.line("  ai        intent model loaded; conversation WebSocket \(ConversationEndpoint.path)")
+        }
+        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter)
         services.append(http)
         if roles.contains(.gateway) {
             context.readiness.expect("sip")
@@ -71,11 +79,12 @@ public struct RoleRunner: Sendable {
         Console.line("Answer Ninja stopped")
     }
 
-    func makeHTTPApplication(context: ServiceContext) -> some Service {
+    func makeHTTPApplication(context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>) -> some Service {
         let router = HTTPRoutes.makeRouter(context: context)
         let http = configuration.http
         return Application(
             router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
             configuration: .init(address: .hostname(http.host, port: http.port), serverName: "answer-ninja"),
             onServerRunning: { channel in
                 let address = Self.describe(channel.localAddress, fallbackHost: http.host)

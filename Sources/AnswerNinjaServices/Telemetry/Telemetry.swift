@@ -47,6 +47,22 @@ public final class Telemetry: Sendable {
         return registry.makeCounter(name: definition.name, labels: Self.labels(definition, labels), help: definition.help)
     }
 
+    /// Buckets for work measured in microseconds to hundreds of milliseconds.
+    public static let latencyBuckets: [Duration] = [
+        .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+    ]
+
+    public func histogram(_ definition: MetricDefinition, _ labels: [String: String], buckets: [Duration] = Telemetry.latencyBuckets) -> DurationHistogram {
+        precondition(definition.kind == .histogram, "\(definition.name) is a \(definition.kind)")
+        return registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: definition.name, unitName: "", helpText: definition.help),
+            labels: Self.labels(definition, labels),
+            buckets: buckets
+        )
+    }
+
     /// The Prometheus text exposition (version 0.0.4).
     public func render() -> String {
         registry.emitToString()

@@ -1,0 +1,137 @@
+import AnswerNinjaCore
+import Conversation
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// The conversation role's WebSocket, `/internal/conversation` (docs/protocols/conversation.md): one connection
+/// per AI call from the media role. Text frames only; a frame that cannot be read gets an `error` with a code and
+/// the connection stays up unless the error says otherwise.
+public struct ConversationEndpoint: Sendable {
+    public static let path = "/internal/conversation"
+    /// Frames larger than this are refused by the WebSocket layer (a transcript is a few hundred bytes).
+    public static let maxFrameSize = 64 * 1024
+
+    let sessions: ConversationSessions
+    let telemetry: Telemetry
+    let logger: Logger
+    private let connections = NIOLockedValueBox<UInt64>(0)
+
+    public init(configuration: NinjaConfiguration, telemetry: Telemetry, logger: Logger) throws {
+        let conversation = configuration.conversation
+        var settings = DialogSettings()
+        settings.policy.maximumTurns = conversation.maxTurns
+        settings.policy.maximumDuration = conversation.maxDuration
+        settings.policy.persistenceLimit = conversation.persistenceLimit
+        settings.policy.frustrationLimit = conversation.frustrationLimit
+        settings.policy.effectivenessFloor = conversation.effectivenessFloor
+        settings.policy.effectivenessAfterTurns = conversation.effectivenessAfter
+        settings.policy.recordingSilence = conversation.recordingSilence
+        let classifier = try IntentClassifier.bundled(threshold: conversation.intentThreshold)
+        self.sessions = ConversationSessions(
+            classifier: classifier, settings: settings, resumeWindow: conversation.resumeWindow, telemetry: telemetry, logger: logger
+        )
+        self.telemetry = telemetry
+        self.logger = logger
+    }
+
+    /// Adds the WebSocket route to `router`.
+    public func register(on router: Router<BasicWebSocketRequestContext>) {
+        router.ws(RouterPath(stringLiteral: Self.path)) { inbound, outbound, _ in
+            await self.serve(inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// The clock of every call (maximum duration, end of a recorded message) and the resume window.
+    public var clockService: some Service { ConversationClock(sessions: sessions) }
+
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let connection = connections.withLockedValue { $0 += 1; return $0 }
+        let gauge = telemetry.websocketConnections(.conversation)
+        gauge.increment()
+        defer { gauge.decrement() }
+        let (queue, sink) = AsyncStream<ConversationSessions.Outgoing>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            // The writer: frames in the order the sessions numbered them, then a close.
+            group.addTask {
+                for await item in queue {
+                    switch item {
+                    case .text(let text):
+                        do { try await outbound.write(.text(text)) } catch { return }
+                    case .close(let reason):
+                        try? await outbound.close(.normalClosure, reason: reason)
+                        return
+                    }
+                }
+            }
+            await self.read(inbound, connection: connection, sink: sink)
+            sink.finish()
+            await group.waitForAll()
+        }
+    }
+
+    private func read(_ inbound: WebSocketInboundStream, connection: UInt64, sink: ConversationSessions.Sink) async {
+        var callId: CallID?
+        do {
+            for try await message in inbound.messages(maxSize: Self.maxFrameSize) {
+                let receivedAt = ContinuousClock.now
+                guard case .text(let text) = message else {
+                    let refusal = ConversationSession.Refusal(code: "bad_message", message: "binary frames are not part of the conversation protocol (text only)", recoverable: true)
+                    if let callId { await sessions.refuse(refusal, seq: nil, callId: callId, connection: connection) } else { await sessions.refuseFirst(refusal, sink: sink) }
+                    continue
+                }
+                let frame: ProtocolFrame<ConversationMessage>
+                do {
+                    frame = try ProtocolCodec.decode(ConversationMessage.self, from: text)
+                } catch {
+                    let refusal = Self.refusal(for: error)
+                    if let callId {
+                        await sessions.refuse(refusal, seq: Self.sequenceNumber(in: text), callId: callId, connection: connection)
+                    } else {
+                        await sessions.refuseFirst(refusal, sink: sink)
+                    }
+                    continue
+                }
+                if let callId {
+                    await sessions.receive(frame, callId: callId, connection: connection, receivedAt: receivedAt)
+                } else {
+                    callId = await sessions.attach(first: frame, connection: connection, sink: sink)
+                    if callId == nil { return }
+                }
+            }
+        } catch {
+            logger.info("conversation connection failed", metadata: ["call_id": "\(callId.map { "\($0)" } ?? "-")", "error": "\(error)"])
+        }
+        if let callId { await sessions.detach(callId: callId, connection: connection) }
+    }
+
+    static func refusal(for error: CoreError) -> ConversationSession.Refusal {
+        if error.code == .unsupportedVersion {
+            return .init(code: "unsupported_version", message: error.message, recoverable: false)
+        }
+        return .init(code: "bad_message", message: error.message, recoverable: true)
+    }
+
+    /// The `seq` of a frame that did not decode, when its JSON still has one.
+    static func sequenceNumber(in text: String) -> UInt64? {
+        struct Header: Decodable { var seq: UInt64? }
+        return (try? JSONDecoder().decode(Header.self, from: Data(text.utf8)))?.seq
+    }
+}
+
+/// Ticks every conversation once a second until shutdown.
+struct ConversationClock: Service {
+    let sessions: ConversationSessions
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(1))
+                await sessions.tick()
+            }
+        }
+    }
+}
