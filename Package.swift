@@ -106,7 +106,12 @@ let targets: [Target] = cTargets + [
     // Layer 4: domain.
     .target(name: "Store", dependencies: ["AnswerNinjaCore", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
     .target(name: "Screening", dependencies: ["AnswerNinjaCore", jwtKit], swiftSettings: swiftSettings),
-    .target(name: "Speech", dependencies: ["AnswerNinjaCore", "CPocketSphinx", "CEspeakNG"], swiftSettings: swiftSettings),
+    .target(
+        name: "Speech",
+        dependencies: ["AnswerNinjaCore", "Codecs", "MediaDSP", "CPocketSphinx", "CEspeakNG", asyncHTTPClient, nioCore, nioPosix],
+        resources: [.copy("Resources/en-us-telephone")],
+        swiftSettings: swiftSettings
+    ),
     .target(
         name: "Conversation",
         dependencies: ["AnswerNinjaCore"],
@@ -168,8 +173,13 @@ let targets: [Target] = cTargets + [
         dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
         swiftSettings: swiftSettings
     ),
+    .testTarget(name: "SpeechUnitTests", dependencies: ["Speech", "Codecs", "MediaDSP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
-    .testTarget(name: "PeerTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "RTP", nioCore, nioPosix], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "PeerTests",
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "RTP", hummingbird, hummingbirdTesting, logging, nioCore, nioPosix],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", hummingbirdWSClient, logging], swiftSettings: swiftSettings),
 ]
 

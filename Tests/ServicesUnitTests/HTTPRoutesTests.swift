@@ -1,5 +1,5 @@
 import AnswerNinjaCore
-import AnswerNinjaServices
+@testable import AnswerNinjaServices
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -81,5 +81,25 @@ import Testing
                 #expect(!html.contains("<script>"))
             }
         }
+    }
+}
+
+@Suite struct ServerSentEventsTests {
+    @Test func splitsEventsAcrossArbitraryChunkBoundaries() {
+        var parser = ServerSentEvents()
+        #expect(parser.feed("data: {\"a\"").isEmpty)
+        #expect(parser.feed(":1}\n\ndata: second\r\n\r\n: comment\n\ndata: [DO") == ["{\"a\":1}", "second"])
+        #expect(parser.feed("NE]\n\n") == ["[DONE]"])
+    }
+
+    @Test func readsTheDeltaOfAChatCompletionChunk() {
+        #expect(ChatResponder.delta(in: #"{"choices":[{"delta":{"content":"Hi"}}]}"#) == "Hi")
+        #expect(ChatResponder.delta(in: #"{"choices":[{"delta":{}}]}"#) == nil)
+        #expect(ChatResponder.delta(in: "not json") == nil)
+    }
+
+    @Test func cutsALongAnswerAtASentenceEnd() {
+        #expect(ChatResponder.finish("One. Two three four.", limit: 10) == .rewritten("One."))
+        #expect(ChatResponder.finish("   ", limit: 10) == .failed("empty answer"))
     }
 }

@@ -78,6 +78,10 @@ extension ConfigurationKey {
     public static let effectivenessFloor = ConfigurationKey("conversation.effectiveness_floor", .number, default: "0.3", "A spam call ends when the AI's effectiveness score is below this after conversation.effectiveness_after turns.")
     public static let effectivenessAfter = ConfigurationKey("conversation.effectiveness_after", .integer, default: "4", "Turns after which a low effectiveness score ends a spam call.")
     public static let recordingSilence = ConfigurationKey("conversation.recording_silence", .duration, default: "8s", "A recorded spam message that has gone quiet this long is over.")
+    public static let llmURL = ConfigurationKey("conversation.llm_url", .url, default: nil, "Base URL of an OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, vLLM, llama.cpp server, Ollama) that words the replies; unset: the templates alone.")
+    public static let llmModel = ConfigurationKey("conversation.llm_model", .string, default: "gpt-4o-mini", "Model name sent to the chat completions API.")
+    public static let llmAPIKey = ConfigurationKey("conversation.llm_api_key", .secret, default: nil, "API key of the chat completions API (sent as a Bearer token and as api-key).")
+    public static let llmBudget = ConfigurationKey("conversation.llm_budget", .duration, default: "600ms", "The LLM's first token must arrive within this, or the template reply is said.")
     public static let conversationResumeWindow = ConfigurationKey("conversation.resume_window", .duration, default: "30s", "How long a conversation outlives a dropped media connection, waiting for resume.")
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
@@ -94,7 +98,7 @@ extension ConfigurationKey {
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
-        .conversationResumeWindow,
+        .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

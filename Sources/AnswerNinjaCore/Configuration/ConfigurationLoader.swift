@@ -120,7 +120,11 @@ public struct ConfigurationLoader: Sendable {
                 effectivenessFloor: reader.fraction(.effectivenessFloor),
                 effectivenessAfter: reader.integer(.effectivenessAfter, in: 0...1000),
                 recordingSilence: reader.duration(.recordingSilence),
-                resumeWindow: reader.duration(.conversationResumeWindow)
+                resumeWindow: reader.duration(.conversationResumeWindow),
+                llmURL: reader.url(.llmURL, schemes: ["http", "https"]),
+                llmModel: reader.string(.llmModel),
+                llmAPIKey: reader.secret(.llmAPIKey),
+                llmBudget: reader.duration(.llmBudget)
             ),
             store: .init(
                 backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,
@@ -356,6 +360,22 @@ private struct ValueReader {
             return range.lowerBound
         }
         return number
+    }
+
+    /// A non-empty string (the default when unset).
+    mutating func string(_ key: ConfigurationKey) -> String {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else {
+            problems.append("\(origin) must not be empty")
+            return key.defaultValue ?? ""
+        }
+        return value
+    }
+
+    /// A secret, or nil when unset or empty.
+    mutating func secret(_ key: ConfigurationKey) -> String? {
+        let (value, _) = raw(key)
+        return value.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// A decimal number from 0 to 1.

@@ -106,6 +106,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var effectivenessAfter: Int
         public var recordingSilence: Duration
         public var resumeWindow: Duration
+        public var llmURL: String?
+        public var llmModel: String
+        public var llmAPIKey: String?
+        public var llmBudget: Duration
     }
 
     public struct Store: Sendable, Equatable {

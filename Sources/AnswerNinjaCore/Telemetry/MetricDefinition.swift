@@ -100,11 +100,15 @@ extension MetricDefinition {
     )
     public static let conversationStageLatency = MetricDefinition(
         "conversation_stage_seconds", .histogram, labels: ["stage"], unit: "seconds", since: "speech",
-        "Conversation role work per caller event: classify (the intent model), dialog (the policy and persona), reply (frame received to reply queued for the socket)."
+        "Conversation role work per caller event: classify (the intent model), dialog (the policy and persona), llm (the optional LLM responder, until it answered or its budget ran out), reply (frame received to reply queued for the socket)."
     )
     public static let conversationTurns = MetricDefinition(
         "conversation_turns_total", .counter, labels: ["action"], since: "speech",
         "Replies the conversation role sent, by action (continue, hangup, transfer, listen)."
+    )
+    public static let conversationLLM = MetricDefinition(
+        "conversation_llm_total", .counter, labels: ["outcome"], since: "speech",
+        "LLM responder attempts by outcome: rewritten (its wording was used), over_budget (no first token within conversation.llm_budget; the template was used), failed."
     )
     public static let conversationProtocolErrors = MetricDefinition(
         "conversation_protocol_errors_total", .counter, labels: ["code"], since: "speech",
@@ -115,6 +119,6 @@ extension MetricDefinition {
     public static let catalogue: [MetricDefinition] = [
         .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
         .sipMessages, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
-        .storeJournalPending, .cacheFallbacks, .conversationStageLatency, .conversationTurns, .conversationProtocolErrors,
+        .storeJournalPending, .cacheFallbacks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
     ]
 }

@@ -21,7 +21,10 @@ public struct AudioSampleRate: RawRepresentable, Hashable, Sendable, Codable, Cu
     /// Opus's RTP clock (RFC 7587 §4.1: always 48000, whatever the encoded bandwidth).
     public static let fullband = AudioSampleRate(hertz: 48000)
 
-    public static let supported: [AudioSampleRate] = [.narrowband, .wideband, .espeak, .fullband]
+    /// OpenAI-compatible speech APIs' raw PCM (`/v1/audio/speech` with `response_format: pcm`).
+    public static let speechService = AudioSampleRate(hertz: 24000)
+
+    public static let supported: [AudioSampleRate] = [.narrowband, .wideband, .espeak, .speechService, .fullband]
 
     /// Samples in `duration` at this rate, rounded down.
     public func samples(in duration: Duration) -> Int {

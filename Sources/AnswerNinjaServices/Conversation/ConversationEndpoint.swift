@@ -16,6 +16,7 @@ public struct ConversationEndpoint: Sendable {
     public static let maxFrameSize = 64 * 1024
 
     let sessions: ConversationSessions
+    let responder: ChatResponder?
     let telemetry: Telemetry
     let logger: Logger
     private let connections = NIOLockedValueBox<UInt64>(0)
@@ -31,8 +32,12 @@ public struct ConversationEndpoint: Sendable {
         settings.policy.effectivenessAfterTurns = conversation.effectivenessAfter
         settings.policy.recordingSilence = conversation.recordingSilence
         let classifier = try IntentClassifier.bundled(threshold: conversation.intentThreshold)
+        self.responder = conversation.llmURL.map {
+            ChatResponder(settings: .init(url: $0, model: conversation.llmModel, apiKey: conversation.llmAPIKey, budget: conversation.llmBudget), logger: logger)
+        }
         self.sessions = ConversationSessions(
-            classifier: classifier, settings: settings, resumeWindow: conversation.resumeWindow, telemetry: telemetry, logger: logger
+            classifier: classifier, settings: settings, rewritesReplies: responder != nil, resumeWindow: conversation.resumeWindow,
+            telemetry: telemetry, logger: logger
         )
         self.telemetry = telemetry
         self.logger = logger
@@ -96,7 +101,9 @@ public struct ConversationEndpoint: Sendable {
                     continue
                 }
                 if let callId {
-                    await sessions.receive(frame, callId: callId, connection: connection, receivedAt: receivedAt)
+                    if let held = await sessions.receive(frame, callId: callId, connection: connection, receivedAt: receivedAt) {
+                        await word(held, callId: callId, receivedAt: receivedAt)
+                    }
                 } else {
                     callId = await sessions.attach(first: frame, connection: connection, sink: sink)
                     if callId == nil { return }
@@ -106,6 +113,28 @@ public struct ConversationEndpoint: Sendable {
             logger.info("conversation connection failed", metadata: ["call_id": "\(callId.map { "\($0)" } ?? "-")", "error": "\(error)"])
         }
         if let callId { await sessions.detach(callId: callId, connection: connection) }
+    }
+
+    /// The LLM responder's wording of a held reply, or the template's when it is late or fails. This connection's
+    /// next frame waits meanwhile, so replies stay in order.
+    private func word(_ held: ConversationSessions.Held, callId: CallID, receivedAt: ContinuousClock.Instant) async {
+        var text = held.turn.text
+        if let responder {
+            let started = ContinuousClock.now
+            let outcome = await responder.rewrite(held.prompt)
+            telemetry.histogram(.conversationStageLatency, ["stage": "llm"]).record(ContinuousClock.now - started)
+            switch outcome {
+            case .rewritten(let worded):
+                text = worded
+                telemetry.counter(.conversationLLM, ["outcome": "rewritten"]).increment()
+            case .overBudget:
+                telemetry.counter(.conversationLLM, ["outcome": "over_budget"]).increment()
+            case .failed(let reason):
+                telemetry.counter(.conversationLLM, ["outcome": "failed"]).increment()
+                logger.warning("LLM responder failed; the template reply is used", metadata: ["call_id": "\(callId)", "error": "\(reason)"])
+            }
+        }
+        await sessions.release(held.turn, text: text, callId: callId, receivedAt: receivedAt)
     }
 
     static func refusal(for error: CoreError) -> ConversationSession.Refusal {

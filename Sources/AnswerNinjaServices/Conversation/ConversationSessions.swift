@@ -27,17 +27,25 @@ actor ConversationSessions {
         var detachedAt: ContinuousClock.Instant?
     }
 
+    /// A reply held for the LLM responder, with what it needs to word it.
+    struct Held: Sendable {
+        var turn: DialogTurn
+        var prompt: ChatResponder.Prompt
+    }
+
     let classifier: IntentClassifier
     let settings: DialogSettings
+    let rewritesReplies: Bool
     let resumeWindow: Duration
     let telemetry: Telemetry
     let logger: Logger
     private let clock = ContinuousClock()
     private var entries: [CallID: Entry] = [:]
 
-    init(classifier: IntentClassifier, settings: DialogSettings, resumeWindow: Duration, telemetry: Telemetry, logger: Logger) {
+    init(classifier: IntentClassifier, settings: DialogSettings, rewritesReplies: Bool, resumeWindow: Duration, telemetry: Telemetry, logger: Logger) {
         self.classifier = classifier
         self.settings = settings
+        self.rewritesReplies = rewritesReplies
         self.resumeWindow = resumeWindow
         self.telemetry = telemetry
         self.logger = logger
@@ -56,6 +64,7 @@ actor ConversationSessions {
             }
             do {
                 var session = try ConversationSession(start: frame, classifier: classifier, settings: settings)
+                session.holdsRepliesForRewrite = rewritesReplies
                 let output = session.open()
                 entries[start.callId] = Entry(session: session, startedAt: clock.now, connection: connection, sink: sink)
                 logger.info("conversation started", metadata: ["call_id": "\(start.callId)", "persona": "\(start.persona)"])
@@ -100,9 +109,9 @@ actor ConversationSessions {
         refuseBeforeSession(refusal, sink: sink)
     }
 
-    /// A later frame of the connection that holds `callId`.
-    func receive(_ frame: ProtocolFrame<ConversationMessage>, callId: CallID, connection: UInt64, receivedAt: ContinuousClock.Instant) {
-        guard var entry = entries[callId], entry.connection == connection else { return }
+    /// A later frame of the connection that holds `callId`; a reply held for the LLM responder, if any.
+    func receive(_ frame: ProtocolFrame<ConversationMessage>, callId: CallID, connection: UInt64, receivedAt: ContinuousClock.Instant) -> Held? {
+        guard var entry = entries[callId], entry.connection == connection else { return nil }
         let at = clock.now - entry.startedAt
         let classifyStart = clock.now
         let classification = entry.session.classify(frame)
@@ -117,9 +126,27 @@ actor ConversationSessions {
             telemetry.histogram(.conversationStageLatency, ["stage": "dialog"]).record(done - dialogStart)
         }
         deliver(output, for: callId)
+        if let held = output.heldTurn {
+            let dialog = entry.session.engine.dialog
+            let prompt = ChatResponder.Prompt(
+                persona: dialog.settings.persona, userName: dialog.settings.userName, intent: held.intent, template: held.text,
+                callerSaid: dialog.callerUtterances
+            )
+            return Held(turn: held, prompt: prompt)
+        }
         if output.turn != nil {
             telemetry.histogram(.conversationStageLatency, ["stage": "reply"]).record(clock.now - receivedAt)
         }
+        return nil
+    }
+
+    /// Sends a held reply worded `text`.
+    func release(_ turn: DialogTurn, text: String, callId: CallID, receivedAt: ContinuousClock.Instant) {
+        guard var entry = entries[callId] else { return }
+        let output = entry.session.release(turn, text: text)
+        entries[callId] = entry
+        deliver(output, for: callId)
+        telemetry.histogram(.conversationStageLatency, ["stage": "reply"]).record(clock.now - receivedAt)
     }
 
     /// A frame of the connection that holds `callId` that could not be decoded; `seq` when it could be read.

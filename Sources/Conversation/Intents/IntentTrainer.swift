@@ -12,7 +12,7 @@ public struct IntentTrainer: Sendable {
     public struct Options: Sendable, Equatable {
         public var epochs = 30
         public var learningRate = 0.4
-        public var l2 = 1e-5
+        public var l2 = 1e-4
         public var minimumDocumentFrequency = 2
         public var seed: UInt64 = 0x4E49_4E4A_4100_0001
         /// The threshold the evaluation reports coverage for (the classifier's default).

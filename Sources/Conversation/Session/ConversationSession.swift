@@ -29,9 +29,14 @@ public struct ConversationSession: Sendable {
         public var classification: IntentClassification?
         /// The session is over (an `end` either way, or an unrecoverable error): close the connection and forget it.
         public var finished = false
+        /// A reply held back for the LLM responder to word (`holdsRepliesForRewrite`): send it with `release`.
+        public var heldTurn: DialogTurn?
     }
 
     public let start: ConversationMessage.Start
+    /// When an LLM responder is configured: caller replies that continue the conversation are held back so that
+    /// the responder can word them; the decision (action, intent) is the policy's and never changes.
+    public var holdsRepliesForRewrite = false
     public private(set) var engine: ConversationEngine
     public private(set) var ended: ReleaseReason?
     private var outbound = OutboundSequencer<ConversationMessage>()
@@ -103,7 +108,12 @@ public struct ConversationSession: Sendable {
             let classification = classification ?? engine.classifier.classify(String(text))
             guard let turn = engine.caller(said: String(text), classification: classification, at: callerAt) else { return output }
             output.classification = classification
-            emit(turn, into: &output)
+            if holdsRepliesForRewrite, turn.action == .continue, !turn.text.isEmpty {
+                output.turn = turn
+                output.heldTurn = turn
+            } else {
+                emit(turn, into: &output)
+            }
         case .dtmf(let dtmf):
             guard dtmf.digit.count == 1, "0123456789*#ABCD".contains(dtmf.digit) else {
                 return refuse(Refusal(code: "bad_value", message: "dtmf digit must be one of 0-9 * # A-D, got \"\(dtmf.digit)\"", recoverable: true), into: &output)
@@ -132,6 +142,16 @@ public struct ConversationSession: Sendable {
         case .reply:
             return refuse(Refusal(code: "unexpected_message", message: "reply is sent by the conversation role, not to it", recoverable: true), into: &output)
         }
+        return output
+    }
+
+    /// Sends a held reply with `text` (the LLM's wording or the template's); nothing when the call ended meanwhile.
+    public mutating func release(_ turn: DialogTurn, text: String) -> Output {
+        var output = Output()
+        guard ended == nil, engine.dialog.ended == nil else { return output }
+        var worded = turn
+        worded.text = text
+        emit(worded, into: &output)
         return output
     }
 

@@ -1,0 +1,47 @@
+import AnswerNinjaCore
+
+/// What a recogniser heard: a partial hypothesis while the caller speaks, then the final one at the end of the
+/// utterance (the VAD's end point), with word timings and a confidence.
+public struct RecognitionResult: Sendable, Equatable, Codable {
+    public struct Word: Sendable, Equatable, Codable {
+        public var word: String
+        /// From the start of the utterance.
+        public var startMs: Int
+        public var endMs: Int
+
+        public init(word: String, startMs: Int, endMs: Int) {
+            self.word = word
+            self.startMs = startMs
+            self.endMs = endMs
+        }
+    }
+
+    public var text: String
+    public var isFinal: Bool
+    /// 0...1: the posterior probability of the hypothesis for pocketsphinx, the provider's for a remote one.
+    public var confidence: Double
+    public var words: [Word]
+
+    public init(text: String, isFinal: Bool, confidence: Double, words: [Word] = []) {
+        self.text = text
+        self.isFinal = isFinal
+        self.confidence = confidence
+        self.words = words
+    }
+}
+
+/// Speech to text, one stream per call. A stream takes the caller's audio as it arrives and answers with
+/// partial results; `finish` ends the utterance and gives the final result; the stream then takes the next one.
+public protocol SpeechRecognizer: Sendable {
+    /// A stream for audio at `rate`; `close` it at the end of the call.
+    func makeStream(rate: AudioSampleRate) async throws -> any RecognitionStream
+}
+
+public protocol RecognitionStream: Sendable {
+    /// More audio of the current utterance; a partial result when the hypothesis changed.
+    func feed(_ samples: [Int16]) async throws -> RecognitionResult?
+    /// The end of the utterance: the final result (empty text when nothing was recognised).
+    func finish() async throws -> RecognitionResult
+    /// Releases the stream's resources (a pooled decoder goes back to the pool).
+    func close() async
+}
