@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the media path against its targets (build with -c release; never run in CI).",
-        subcommands: [Media.self, SIP.self]
+        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self]
     )
 
     struct Media: AsyncParsableCommand {
@@ -27,6 +27,28 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = try MediaBench(packets: packets, rounds: rounds).run()
+            try output.emit(report)
+            if !report.ok { throw ExitCode(1) }
+        }
+    }
+
+    struct ConversationBenchCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "conversation",
+            abstract: "Classifier and dialog-turn costs, TTS first chunk and phrase-cache hits, STT real-time factor; the targets, met or missed.",
+            discussion: "Exits 1 when a target is missed. Needs pocketsphinx-testdata for the STT figures."
+        )
+
+        @Option(help: "Timed rounds per case (the fastest counts).")
+        var rounds = 5
+
+        @Option(help: "Utterances per round for the classifier and dialog cases.")
+        var iterations = 2000
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let report = try await ConversationBench(rounds: rounds, iterations: iterations).run()
             try output.emit(report)
             if !report.ok { throw ExitCode(1) }
         }

@@ -210,7 +210,8 @@ struct ConverseCommand: AsyncParsableCommand {
             parsed = try ConversationScript(parsing: String(decoding: data, as: UTF8.self))
             classifier = try loadIntentClassifier(model: model, threshold: IntentClassifier.defaultThreshold)
         } catch let error as ConversationError {
-            throw ExitCode(try output.fail(code: error.code.rawValue, message: error.message).rawValue)
+            _ = try output.fail(code: error.code.rawValue, message: error.message)
+            throw ExitCode(2)  // invalid input (docs/cli.md)
         }
         if let persona {
             guard let chosen = Persona(rawValue: persona) else {

@@ -26,7 +26,7 @@ import Testing
         #expect(hangups.count <= 1)
         if let hangup = hangups.first {
             #expect(hangup == transcript.entries.compactMap(\.reply).last, "nothing is said after the hangup")
-            if script.expectation.intent?.isSpam == true {
+            if script.expectation.intent?.isSpam == true, !script.settings.timeWaster {
                 #expect(!hangup.text.isEmpty, "a polite final line before hanging up on spam")
                 #expect(transcript.durationMs <= 180_000)
                 #expect(transcript.turns <= TerminationPolicy().maximumTurns)

@@ -91,6 +91,17 @@ import Testing
         #expect(replies.map(\.action) == [.continue, .transfer])
     }
 
+    @Test(arguments: [
+        ("yes please", true), ("sure", true), ("okay go on then", true), ("can you connect me to her", true),
+        ("okay I'll leave it by the garage door then", false), ("please bring your insurance card", false), ("no thanks", false),
+    ])
+    func onlyAnAnswerThatMeansYesConnects(answer: String, connects: Bool) {
+        var dialog = DialogStateMachine(settings: DialogSettings())
+        _ = dialog.open()
+        let replies = Self.run(&dialog, [("the driver here with your parcel", Self.said(.delivery)), (answer, Self.said(.unknown, 0.2))])
+        #expect((replies.last?.action == .transfer) == connects, "\(answer)")
+    }
+
     @Test(arguments: [Intent.verificationCode, .recordedRobocall])
     func recordedMessagesAreListenedToWithoutTalking(intent: Intent) {
         var dialog = DialogStateMachine(settings: DialogSettings())

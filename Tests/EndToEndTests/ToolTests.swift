@@ -33,6 +33,42 @@ import Testing
         #expect((bad["error"] as? String)?.contains("did you mean ANSWER_NINJA_SIP_PORT?") == true)
     }
 
+    @Test func theBundledIntentModelWasTrainedOnTheCommittedCorpus() async throws {
+        let root = AnswerNinjaProcess.packageRootFromSource()
+        let (status, object) = try await json([
+            "train-intents", "--check", "--json", "--corpus", root + "/Fixtures/intents/corpus.txt", "--asr", root + "/Fixtures/intents/asr.tsv",
+            "--model", root + "/Sources/Conversation/Resources/intent-model.json",
+        ])
+        #expect(status == 0, "the corpus changed without a retrain: run answer-ninja train-intents (\(object))")
+        #expect(object["up_to_date"] as? Bool == true)
+        // A changed corpus is caught.
+        let changed = try PeerEnvironment.artifactsDirectory(named: "changed-corpus").appendingPathComponent("corpus.txt")
+        try (try String(contentsOfFile: root + "/Fixtures/intents/corpus.txt", encoding: .utf8) + "\n# edited\n").write(to: changed, atomically: true, encoding: .utf8)
+        let (staleStatus, stale) = try await json([
+            "train-intents", "--check", "--json", "--corpus", changed.path, "--asr", root + "/Fixtures/intents/asr.tsv",
+            "--model", root + "/Sources/Conversation/Resources/intent-model.json",
+        ])
+        #expect(staleStatus == 1)
+        #expect(stale["up_to_date"] as? Bool == false)
+    }
+
+    @Test func classifyAndConverseFollowTheConvention() async throws {
+        let (status, object) = try await json(["classify", "--json", "your verification code is four eight two nine one six"])
+        #expect(status == 0)
+        #expect(object["intent"] as? String == "verification_code")
+        #expect((object["alternatives"] as? [[String: Any]])?.count == 3)
+        let root = AnswerNinjaProcess.packageRootFromSource()
+        let (scam, transcript) = try await json(["converse", "--json", "--script", root + "/Fixtures/conversations/scam.txt"])
+        #expect(scam == 0, "\(transcript)")
+        #expect(transcript["expectations_met"] as? Bool == true)
+        #expect((transcript["transcript"] as? [String: Any])?["final_action"] as? String == "hangup")
+        let bad = try PeerEnvironment.artifactsDirectory(named: "bad-script").appendingPathComponent("bad.txt")
+        try "dtmf 99\n".write(to: bad, atomically: true, encoding: .utf8)
+        let (badStatus, error) = try await json(["converse", "--json", "--script", bad.path])
+        #expect(badStatus == 2)
+        #expect((error["error"] as? [String: Any])?["code"] as? String == "invalid_script")
+    }
+
     @Test func metricsAndVersionFollowTheConvention() async throws {
         let (_, metrics) = try await json(["metrics", "--json"])
         let names = (metrics["metrics"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []

@@ -83,6 +83,16 @@ extension ConfigurationKey {
     public static let llmAPIKey = ConfigurationKey("conversation.llm_api_key", .secret, default: nil, "API key of the chat completions API (sent as a Bearer token and as api-key).")
     public static let llmBudget = ConfigurationKey("conversation.llm_budget", .duration, default: "600ms", "The LLM's first token must arrive within this, or the template reply is said.")
     public static let conversationResumeWindow = ConfigurationKey("conversation.resume_window", .duration, default: "30s", "How long a conversation outlives a dropped media connection, waiting for resume.")
+    public static let sttProvider = ConfigurationKey("speech.stt_provider", .enumeration, default: "embedded", allowed: ["embedded", "openai", "azure"], "Speech recognition: embedded pocketsphinx, or a remote provider (with pocketsphinx as its fallback). The production path for PSTN calls is a provider (docs/conversation.md).")
+    public static let ttsProvider = ConfigurationKey("speech.tts_provider", .enumeration, default: "embedded", allowed: ["embedded", "openai", "azure"], "Speech synthesis: embedded espeak-ng, or a remote provider (with espeak-ng as its fallback).")
+    public static let speechProviderURL = ConfigurationKey("speech.provider_url", .url, default: nil, "Base URL of the remote speech provider: an OpenAI-compatible server (https://api.openai.com, a whisper server) or Azure's regional endpoint base.")
+    public static let speechSynthesisURL = ConfigurationKey("speech.synthesis_url", .url, default: nil, "Base URL for synthesis when it differs from speech.provider_url (Azure: https://REGION.tts.speech.microsoft.com).")
+    public static let speechProviderKey = ConfigurationKey("speech.provider_key", .secret, default: nil, "API key of the speech provider (OpenAI: Bearer token; Azure: Ocp-Apim-Subscription-Key).")
+    public static let sttModel = ConfigurationKey("speech.stt_model", .string, default: "whisper-1", "Recognition model name for an OpenAI-compatible provider.")
+    public static let ttsModel = ConfigurationKey("speech.tts_model", .string, default: "tts-1", "Synthesis model name for an OpenAI-compatible provider.")
+    public static let ttsVoice = ConfigurationKey("speech.tts_voice", .string, default: "alloy", "Synthesis voice of the provider (Azure: a voice name such as en-US-JennyNeural).")
+    public static let speechProviderTimeout = ConfigurationKey("speech.provider_timeout", .duration, default: "5s", "Per request to the speech provider; a timeout is retried once, then the embedded engine answers.")
+    public static let sttDecoders = ConfigurationKey("speech.stt_decoders", .integer, default: "4", "pocketsphinx decoders loaded at start (one per concurrent AI call being recognised; about 40 MB each).")
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
     public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")
@@ -99,6 +109,7 @@ extension ConfigurationKey {
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
+        .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders,
         .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

@@ -126,6 +126,18 @@ public struct ConfigurationLoader: Sendable {
                 llmAPIKey: reader.secret(.llmAPIKey),
                 llmBudget: reader.duration(.llmBudget)
             ),
+            speech: .init(
+                sttProvider: reader.enumeration(.sttProvider),
+                ttsProvider: reader.enumeration(.ttsProvider),
+                providerURL: reader.url(.speechProviderURL, schemes: ["http", "https"]),
+                synthesisURL: reader.url(.speechSynthesisURL, schemes: ["http", "https"]),
+                providerKey: reader.secret(.speechProviderKey),
+                sttModel: reader.string(.sttModel),
+                ttsModel: reader.string(.ttsModel),
+                ttsVoice: reader.string(.ttsVoice),
+                providerTimeout: reader.duration(.speechProviderTimeout),
+                sttDecoders: reader.integer(.sttDecoders, in: 1...256)
+            ),
             store: .init(
                 backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,
                 postgresURL: reader.url(.postgresURL, schemes: ["postgres", "postgresql"]),
@@ -140,6 +152,9 @@ public struct ConfigurationLoader: Sendable {
         )
         if configuration.sip.tlsPort != nil && (configuration.sip.tlsCertificate == nil || configuration.sip.tlsPrivateKey == nil) {
             reader.problems.append("\(ConfigurationKey.sipTLSPort.environmentName) needs \(ConfigurationKey.sipTLSCertificate.environmentName) and \(ConfigurationKey.sipTLSPrivateKey.environmentName) (PEM files)")
+        }
+        if (configuration.speech.sttProvider != "embedded" || configuration.speech.ttsProvider != "embedded") && configuration.speech.providerURL == nil {
+            reader.problems.append("\(ConfigurationKey.speechProviderURL.environmentName) is required when a speech provider is not embedded")
         }
         if configuration.store.backend == .postgres && configuration.store.postgresURL == nil {
             reader.problems.append("\(ConfigurationKey.postgresURL.environmentName) is required when store.backend is postgres")

@@ -112,6 +112,20 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var llmBudget: Duration
     }
 
+    /// Where speech recognition and synthesis come from (the media role).
+    public struct Speech: Sendable, Equatable {
+        public var sttProvider: String
+        public var ttsProvider: String
+        public var providerURL: String?
+        public var synthesisURL: String?
+        public var providerKey: String?
+        public var sttModel: String
+        public var ttsModel: String
+        public var ttsVoice: String
+        public var providerTimeout: Duration
+        public var sttDecoders: Int
+    }
+
     public struct Store: Sendable, Equatable {
         public var backend: StoreBackend
         public var postgresURL: String?
@@ -128,6 +142,7 @@ public struct NinjaConfiguration: Sendable, Equatable {
     public var sip: SIP
     public var media: Media
     public var conversation: Conversation
+    public var speech: Speech
     public var store: Store
     public var log: Log
     public var shutdownGrace: Duration

@@ -202,10 +202,16 @@ public struct ConversationTranscript: Codable, Sendable, Equatable {
                 entry = Entry(atMs: Self.milliseconds(now), caller: "dtmf \(digit)")
                 entry.reply = engine.digit(digit, at: now)
             case .wait(let duration):
-                now += duration
+                // The role's clock ticks once a second: a call that reaches its limit while waiting ends then.
+                let end = now + duration
+                var reply: DialogTurn?
+                while now < end && reply == nil {
+                    now = min(end, now + .seconds(1))
+                    reply = engine.tick(at: now)
+                }
+                guard let reply else { continue }
                 entry = Entry(atMs: Self.milliseconds(now))
-                entry.reply = engine.tick(at: now)
-                if entry.reply == nil { continue }
+                entry.reply = reply
             }
             if entry.reply?.action == .transfer { transferred = true }
             entries.append(entry)

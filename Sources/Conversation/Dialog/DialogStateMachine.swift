@@ -55,7 +55,6 @@ public struct DialogStateMachine: Sendable {
     public private(set) var ended: TerminationPolicy.Reason?
 
     private var evidence: [Intent: Double] = [:]
-    private var classifiedTurns = 0
     private var recentIntents: [Intent] = []
     private var tones: [CallerTone] = []
     private var persistenceCues = 0
@@ -69,11 +68,14 @@ public struct DialogStateMachine: Sendable {
         self.settings = settings
     }
 
-    /// Whether the call is treated as spam now: the accumulated intent is spam, confidently, and no turn was
+    /// Whether the call is treated as spam now: the accumulated intent is spam, most of the confident evidence so
+    /// far is for spam classes (a seller whose turns read as sales, then survey, is still spam), and no turn was
     /// confidently wanted.
     public var isSpamCall: Bool {
-        guard let callIntent, !protected else { return false }
-        return callIntent.isSpam && callConfidence >= IntentClassifier.defaultThreshold
+        guard let callIntent, !protected, callIntent.isSpam else { return false }
+        let total = evidence.values.reduce(0, +)
+        let spam = evidence.filter { $0.key.isSpam }.values.reduce(0, +)
+        return total > 0 && spam / total >= IntentClassifier.defaultThreshold
     }
 
     /// The caller's message (what a wanted or recorded call said), for the user.
@@ -163,7 +165,7 @@ public struct DialogStateMachine: Sendable {
         }
         if offeredConnection {
             offeredConnection = false
-            if Self.containsAny(words, Self.yeses) {
+            if Self.isYes(words) {
                 return turn(line(.connecting, persona: basePersona), .transfer)
             }
             return turn(line(.messageSaved, persona: basePersona) + " " + line(.anythingElse, persona: basePersona), .continue)
@@ -221,7 +223,6 @@ public struct DialogStateMachine: Sendable {
             recentIntents.append(.unknown)
             return
         }
-        classifiedTurns += 1
         // Only confident answers count: a wanted class that keeps coming second must not take over a spam call, and
         // a spam class that keeps coming second must not end a wanted one.
         evidence[top, default: 0] += classification.confidence
@@ -229,7 +230,10 @@ public struct DialogStateMachine: Sendable {
         if top.isWanted && classification.confidence >= Self.protectionConfidence { protected = true }
         let best = evidence.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }!
         callIntent = best.key
-        callConfidence = min(1, best.value / Double(classifiedTurns))
+        // The call's intent's share of the confident evidence, times the mean confidence of the turns that gave it.
+        let total = evidence.values.reduce(0, +)
+        let turnsForBest = Double(recentIntents.filter { $0 == best.key }.count)
+        callConfidence = min(1, (best.value / total) * (best.value / max(1, turnsForBest)))
     }
 
     private mutating func updateScores(replyConfidence: Double) {
@@ -282,7 +286,15 @@ public struct DialogStateMachine: Sendable {
     }
 
     static let goodbyes = ["bye", "goodbye", "bye bye", "talk to you later", "thats all", "have a good day", "have a nice day"]
-    static let yeses = ["yes", "yeah", "yep", "sure", "please do", "ok", "okay", "connect me", "go ahead", "please"]
+    /// An answer to "shall I connect you?": it starts with a yes ("yes please", "sure, thanks"), or asks to be
+    /// connected. "Okay, I'll leave it by the door" starts with okay but goes on to say something else, so a yes
+    /// must be most of a short answer or an explicit request.
+    static func isYes(_ words: String) -> Bool {
+        if words.contains(" connect me ") || words.contains(" put me through ") || words.contains(" please do ") { return true }
+        let spoken = words.split(separator: " ")
+        guard let first = spoken.first, spoken.count <= 4 else { return false }
+        return ["yes", "yeah", "yep", "sure", "ok", "okay"].contains(String(first))
+    }
 
     static func containsAny(_ words: String, _ phrases: [String]) -> Bool {
         phrases.contains { words.contains(" \($0) ") }
