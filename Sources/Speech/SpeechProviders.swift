@@ -10,7 +10,7 @@ public struct SpeechProviders: Sendable {
 
     public static func make(_ speech: NinjaConfiguration.Speech) async throws -> SpeechProviders {
         let embedded = try await PocketSphinxRecognizer.make(decoders: speech.sttDecoders)
-        let espeak = try EspeakSynthesizer.shared.get()
+        let espeak = try await EspeakSynthesizer.shared()
         func settings(_ provider: String, url: String?, model: String) -> RemoteSpeechSettings? {
             guard let api = RemoteSpeechSettings.API(rawValue: provider), let url else { return nil }
             return RemoteSpeechSettings(api: api, url: url, apiKey: speech.providerKey, model: model, voice: speech.ttsVoice, timeout: speech.providerTimeout)

@@ -114,7 +114,12 @@ import Testing
                 guard case .error(let info) = refused.message else { throw TestFailure("expected an error, got \(refused.message.type)") }
                 #expect(info.code == "no_session")
             }
-            let metrics = try await role.get("/metrics").body
+            // The server counts a connection down when its reader has finished, just after the client's close.
+            var metrics = try await role.get("/metrics").body
+            for _ in 0..<50 where !metrics.contains(#"websocket_connections{role="conversation"} 0"#) {
+                try await Task.sleep(for: .milliseconds(100))
+                metrics = try await role.get("/metrics").body
+            }
             #expect(metrics.contains(#"websocket_connections{role="conversation"} 0"#))
             #expect(metrics.contains(#"conversation_turns_total{action="listen"} 1"#))
         }

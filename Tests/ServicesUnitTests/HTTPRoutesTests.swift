@@ -92,6 +92,14 @@ import Testing
         #expect(parser.feed("NE]\n\n") == ["[DONE]"])
     }
 
+    @Test func aCharacterSplitAcrossReadsIsNotBroken() {
+        var parser = ServerSentEvents()
+        let bytes = Array("data: it’s fine\n\n".utf8)
+        let split = bytes.firstIndex(of: 0xE2)! + 1  // inside the three bytes of ’
+        #expect(parser.feed(bytes[..<split]).isEmpty)
+        #expect(parser.feed(bytes[split...]) == ["it’s fine"])
+    }
+
     @Test func readsTheDeltaOfAChatCompletionChunk() {
         #expect(ChatResponder.delta(in: #"{"choices":[{"delta":{"content":"Hi"}}]}"#) == "Hi")
         #expect(ChatResponder.delta(in: #"{"choices":[{"delta":{}}]}"#) == nil)

@@ -6,7 +6,7 @@ import Testing
 
 /// espeak-ng on its one thread: real synthesis, chunked, resampled, prioritised, and the phrase cache.
 @Suite(.serialized) struct SynthesisTests {
-    static func synthesizer() throws -> EspeakSynthesizer { try EspeakSynthesizer.shared.get() }
+    static func synthesizer() async throws -> EspeakSynthesizer { try await EspeakSynthesizer.shared() }
 
     static func rms(_ samples: [Int16]) -> Double {
         guard !samples.isEmpty else { return 0 }
@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func speaksInChunksAtTheCallsRate() async throws {
-        let synthesizer = try Self.synthesizer()
+        let synthesizer = try await Self.synthesizer()
         var chunks: [SpeechChunk] = []
         for try await chunk in synthesizer.synthesize("Hello, you've reached Sam's AI assistant. May I ask who is calling?", rate: .narrowband) {
             chunks.append(chunk)
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func theSameTextGivesTheSameAudioWhetherSerialOrTwentyAtOnce() async throws {
-        let synthesizer = try Self.synthesizer()
+        let synthesizer = try await Self.synthesizer()
         let lines = [
             "Please remove this number from your list.", "The person you called is not available.", "Thank you, goodbye.",
             "May I ask who is calling and what it is about?", "I'll pass your message on today.",
@@ -95,18 +95,21 @@ import Testing
     }
 
     @Test func aCancelledSynthesisStopsAndTheNextOneRuns() async throws {
-        let synthesizer = try Self.synthesizer()
+        let synthesizer = try await Self.synthesizer()
+        let abortedBefore = synthesizer.abortedSyntheses
         for try await chunk in synthesizer.synthesize(String(repeating: "This reply is interrupted by the caller. ", count: 20), rate: .narrowband) {
             #expect(!chunk.samples.isEmpty)
             break
         }
         let next = try await synthesizer.synthesizeAll("Sorry, go ahead.", rate: .fullband)
+        #expect(synthesizer.abortedSyntheses == abortedBefore + 1, "the interrupted reply was stopped, not synthesized to its end")
+        #expect(synthesizer.pendingJobs == 0)
         #expect(Double(next.count) / 48000 > 0.5)
         #expect(Self.rms(next) > 500)
     }
 
     @Test func thePhraseCacheHoldsReadyFramesPerCodec() async throws {
-        let cache = PhraseCache(synthesizer: try Self.synthesizer())
+        let cache = PhraseCache(synthesizer: try await Self.synthesizer())
         let line = "Thank you for calling. Goodbye."
         #expect(cache.frames(for: line, codec: .pcmu) == nil)
         try await cache.warm([line, line])

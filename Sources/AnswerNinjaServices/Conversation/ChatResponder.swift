@@ -60,17 +60,13 @@ public final class ChatResponder: Sendable {
     }
 
     public let settings: Settings
-    private let client: HTTPClient
+    /// AsyncHTTPClient's process-wide client: nothing to shut down with the role.
+    private let client = HTTPClient.shared
     private let logger: Logger
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(2))))
-    }
-
-    public func shutdown() async {
-        try? await client.shutdown()
     }
 
     /// How a rewrite went, for the record and metrics.
@@ -114,7 +110,7 @@ public final class ChatResponder: Sendable {
                     var parser = ServerSentEvents()
                     var text = ""
                     for try await buffer in response.body {
-                        for data in parser.feed(String(buffer: buffer)) {
+                        for data in parser.feed(buffer.readableBytesView) {
                             if data == "[DONE]" { return Self.finish(text, limit: limit) }
                             guard let delta = Self.delta(in: data) else { continue }
                             if !delta.isEmpty {
@@ -131,6 +127,12 @@ public final class ChatResponder: Sendable {
             group.addTask {
                 try? await Task.sleep(for: budget)
                 return first.expire() ? .overBudget : nil
+            }
+            // AsyncHTTPClient's deadline ends with the response head: the body gets its own limit, so that a slowly
+            // streaming LLM cannot hold the call's next frames.
+            group.addTask {
+                try? await Task.sleep(for: budget + completion)
+                return Task.isCancelled ? nil : .failed("no complete answer within \(budget + completion)")
             }
             var outcome: Outcome = .failed("no answer")
             for await result in group {
@@ -188,21 +190,33 @@ public final class ChatResponder: Sendable {
     }
 }
 
-/// Splits a `text/event-stream` body into the `data:` payloads of its events.
+/// Splits a `text/event-stream` body into the `data:` payloads of its events. Works on bytes and decodes only
+/// whole events, so a character split across two network reads is not broken (a newline byte never occurs
+/// inside a multi-byte UTF-8 sequence).
 struct ServerSentEvents {
-    private var buffer = ""
+    private var buffer: [UInt8] = []
 
-    mutating func feed(_ text: String) -> [String] {
-        buffer += text.replacingOccurrences(of: "\r\n", with: "\n")
+    mutating func feed(_ bytes: some Sequence<UInt8>) -> [String] {
+        for byte in bytes where byte != UInt8(ascii: "\r") { buffer.append(byte) }
         var payloads: [String] = []
-        while let end = buffer.range(of: "\n\n") {
-            let event = buffer[..<end.lowerBound]
-            buffer.removeSubrange(..<end.upperBound)
-            let data = event.split(separator: "\n").filter { $0.hasPrefix("data:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }
-            if !data.isEmpty { payloads.append(data.joined(separator: "\n")) }
+        var start = 0
+        var index = 0
+        while index + 1 < buffer.count {
+            if buffer[index] == UInt8(ascii: "\n") && buffer[index + 1] == UInt8(ascii: "\n") {
+                let event = String(decoding: buffer[start..<index], as: UTF8.self)
+                let data = event.split(separator: "\n").filter { $0.hasPrefix("data:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }
+                if !data.isEmpty { payloads.append(data.joined(separator: "\n")) }
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
         }
+        buffer.removeFirst(start)
         return payloads
     }
+
+    mutating func feed(_ text: String) -> [String] { feed(Array(text.utf8)) }
 }
 
 extension String {

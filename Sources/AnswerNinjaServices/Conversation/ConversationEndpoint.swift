@@ -12,8 +12,14 @@ import ServiceLifecycle
 /// the connection stays up unless the error says otherwise.
 public struct ConversationEndpoint: Sendable {
     public static let path = "/internal/conversation"
-    /// Frames larger than this are refused by the WebSocket layer (a transcript is a few hundred bytes).
+    /// Frames and messages larger than this are refused by the WebSocket layer (a transcript is a few hundred
+    /// bytes); `webSocketConfiguration` sets it on the server.
     public static let maxFrameSize = 64 * 1024
+
+    /// The WebSocket server settings of the role's HTTP listener: the frame limit above, pings every 30 s.
+    public static var webSocketConfiguration: WebSocketServerConfiguration {
+        WebSocketServerConfiguration(maxFrameSize: maxFrameSize, autoPing: .enabled(timePeriod: .seconds(30)))
+    }
 
     let sessions: ConversationSessions
     let responder: ChatResponder?
@@ -85,7 +91,11 @@ public struct ConversationEndpoint: Sendable {
                 let receivedAt = ContinuousClock.now
                 guard case .text(let text) = message else {
                     let refusal = ConversationSession.Refusal(code: "bad_message", message: "binary frames are not part of the conversation protocol (text only)", recoverable: true)
-                    if let callId { await sessions.refuse(refusal, seq: nil, callId: callId, connection: connection) } else { await sessions.refuseFirst(refusal, sink: sink) }
+                    guard let callId else {
+                        await sessions.refuseFirst(refusal, sink: sink)
+                        return  // the connection is closing: nothing after a refused first frame counts
+                    }
+                    await sessions.refuse(refusal, seq: nil, callId: callId, connection: connection)
                     continue
                 }
                 let frame: ProtocolFrame<ConversationMessage>
@@ -93,11 +103,11 @@ public struct ConversationEndpoint: Sendable {
                     frame = try ProtocolCodec.decode(ConversationMessage.self, from: text)
                 } catch {
                     let refusal = Self.refusal(for: error)
-                    if let callId {
-                        await sessions.refuse(refusal, seq: Self.sequenceNumber(in: text), callId: callId, connection: connection)
-                    } else {
+                    guard let callId else {
                         await sessions.refuseFirst(refusal, sink: sink)
+                        return
                     }
+                    await sessions.refuse(refusal, seq: Self.sequenceNumber(in: text), callId: callId, connection: connection)
                     continue
                 }
                 if let callId {

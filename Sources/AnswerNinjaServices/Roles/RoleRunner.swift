@@ -84,7 +84,7 @@ public struct RoleRunner: Sendable {
         let http = configuration.http
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: ConversationEndpoint.webSocketConfiguration)),
             configuration: .init(address: .hostname(http.host, port: http.port), serverName: "answer-ninja"),
             onServerRunning: { channel in
                 let address = Self.describe(channel.localAddress, fallbackHost: http.host)

@@ -16,12 +16,15 @@ public struct ConversationBench: Sendable {
     public struct Report: Codable, Sendable, CommandOutput {
         public var build: String
         public var measurements: [Measurement]
+        /// Figures without a target (ratios, calls per core).
+        public var reported: [String: Double]
         public var checks: [Check]
         public var ok: Bool { checks.allSatisfy(\.met) }
 
         public var humanReadable: String {
             var lines = ["conversation and speech, \(build) build" + (build == "debug" ? " (figures are not representative: build with -c release)" : "")]
             lines += measurements.map { String(format: "%14.0f ns  %@", $0.nanoseconds, $0.name) }
+            lines += reported.sorted { $0.key < $1.key }.map { String(format: "%14.3f     %@", $0.value, $0.key) }
             lines += checks.map { String(format: "%@ %@: %.3f (%@)", $0.met ? "met " : "MISS", $0.target, $0.value, $0.limit) }
             return lines.joined(separator: "\n")
         }
@@ -50,6 +53,7 @@ public struct ConversationBench: Sendable {
     public func run() async throws -> Report {
         var measurements: [Measurement] = []
         var checks: [Check] = []
+        var reported: [String: Double] = [:]
         let classifier = try IntentClassifier.bundled()
         let texts = Self.utterances
 
@@ -85,11 +89,11 @@ public struct ConversationBench: Sendable {
         }
         measurements += [normalise, classify, turn]
         checks.append(Check(target: "classifier per utterance, µs", value: classify.nanoseconds / 1000, limit: "≤ 50", met: classify.nanoseconds <= 50_000))
-        checks.append(Check(target: "classifier ÷ normalising the text", value: classify.nanoseconds / normalise.nanoseconds, limit: "reported", met: true))
+        reported["classifier ÷ normalising the same text"] = classify.nanoseconds / normalise.nanoseconds
         checks.append(Check(target: "dialog turn without LLM, ms", value: turn.nanoseconds / 1e6, limit: "≤ 1", met: turn.nanoseconds <= 1_000_000))
 
         // Speech: espeak-ng on its thread; the first chunk of a 10-word reply, and a phrase-cache hit.
-        let synthesizer = try EspeakSynthesizer.shared.get()
+        let synthesizer = try await EspeakSynthesizer.shared()
         let reply = "Thank you, but the person you called is not interested."
         var firstChunk = Duration.seconds(3600)
         var whole = Duration.seconds(3600)
@@ -136,16 +140,16 @@ public struct ConversationBench: Sendable {
             let audioSeconds = Double(audio.count) / 8000
             let rtf = Double(best.nanosecondsClamped) / 1e9 / audioSeconds
             measurements.append(Measurement(name: "STT one utterance of \(String(format: "%.1f", audioSeconds)) s (streaming pass + final decode)", nanoseconds: Double(best.nanosecondsClamped)))
-            checks.append(Check(target: "STT real-time factor on one core", value: rtf, limit: "reported; < 1 is faster than real time", met: rtf < 1))
+            checks.append(Check(target: "STT real-time factor on one core", value: rtf, limit: "< 1 (faster than real time)", met: rtf < 1))
             // A caller speaks about 40 % of an AI call; one core serves this many calls at once.
-            checks.append(Check(target: "STT calls one core serves (caller speaking 40 % of the time)", value: 1 / (rtf * 0.4), limit: "reported", met: true))
+            reported["STT calls one core serves (caller speaking 40 % of the time)"] = 1 / (rtf * 0.4)
         }
         #if DEBUG
         let build = "debug"
         #else
         let build = "release"
         #endif
-        return Report(build: build, measurements: measurements, checks: checks)
+        return Report(build: build, measurements: measurements, reported: reported, checks: checks)
     }
 
     /// goforward.raw from pocketsphinx-testdata through a G.711 channel at 8 kHz, or nil when not installed.

@@ -27,6 +27,8 @@ public struct ConversationEngine: Sendable {
     public mutating func digit(_ digit: String, at: Duration) -> DialogTurn? { dialog.digit(digit, at: at) }
     public mutating func tick(at: Duration) -> DialogTurn? { dialog.tick(at: at) }
     public mutating func bargedIn() { dialog.bargedIn() }
+    /// Caller speech not yet final (a partial transcript).
+    public mutating func callerActive(at: Duration) { dialog.callerActive(at: at) }
 }
 
 /// A scripted caller for `answer-ninja converse` and the dialog tests.

@@ -149,6 +149,13 @@ public struct DialogStateMachine: Sendable {
         return nil
     }
 
+    /// The caller is speaking (a partial transcript): a recorded message that goes on is not over.
+    public mutating func callerActive(at: Duration) {
+        guard ended == nil else { return }
+        elapsed = max(elapsed, at)
+        lastCallerActivity = elapsed
+    }
+
     /// The caller spoke over a reply.
     public mutating func bargedIn() {
         bargeIns += 1

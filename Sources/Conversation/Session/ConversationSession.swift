@@ -98,7 +98,9 @@ public struct ConversationSession: Sendable {
         switch frame.message {
         case .transcript(let transcript):
             guard transcript.final else {
+                // The caller is speaking: a recorded message still going is not "quiet".
                 transcripts[transcript.utteranceId] = transcript
+                engine.callerActive(at: max(at, .milliseconds(transcript.endMs)))
                 return output
             }
             transcripts[transcript.utteranceId] = nil

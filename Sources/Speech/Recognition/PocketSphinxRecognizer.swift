@@ -77,18 +77,17 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     private var idle: [Decoder]
     private let modelDirectory: URL
 
-    /// Loads `decoders` decoders in parallel on new threads.
+    /// Loads `decoders` decoders on new threads, one after the other: `ps_init` touches sphinxbase's process-wide
+    /// state (its log file among others), so two must not run at once.
     public static func make(model: Model = .standard(), decoders: Int) async throws -> PocketSphinxRecognizer {
         precondition(decoders > 0, "at least one decoder")
         let directory = try Self.assembleModelDirectory(model)
         let pool = NIOThreadPool(numberOfThreads: decoders)
         pool.start()
         do {
-            let loaded = try await withThrowingTaskGroup(of: Decoder.self) { group in
-                for _ in 0..<decoders {
-                    group.addTask { try await pool.runIfActive { try Self.load(model, directory: directory) } }
-                }
-                return try await group.reduce(into: [Decoder]()) { $0.append($1) }
+            var loaded: [Decoder] = []
+            for _ in 0..<decoders {
+                loaded.append(try await pool.runIfActive { try Self.load(model, directory: directory) })
             }
             return PocketSphinxRecognizer(model: model, pool: pool, decoders: loaded, directory: directory)
         } catch {
@@ -148,12 +147,11 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         return directory
     }
 
-    /// Runs on a pool thread.
+    /// Runs on a pool thread, one load at a time.
     static func load(_ model: Model, directory: URL) throws -> Decoder {
         cshim_ps_quiet()
         var arguments = [
-            "-hmm", directory.path, "-lm", model.languageModel, "-dict", model.dictionary,
-            "-samprate", "16000", "-logfn", "/dev/null",
+            "-hmm", directory.path, "-lm", model.languageModel, "-dict", model.dictionary, "-samprate", "16000",
         ]
         if let telephone = model.telephoneDirectory, FileManager.default.fileExists(atPath: telephone + "/chanmap_mllr") {
             arguments += ["-mllr", telephone + "/chanmap_mllr"]
@@ -171,8 +169,9 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     }
 }
 
-/// One call's recognition on a pooled decoder. An actor: its calls are serialized, and each hops to the
-/// recogniser's threads for the pocketsphinx work.
+/// One call's recognition on a pooled decoder. An actor whose operations are also serialized across their
+/// suspension points (an actor alone would let a `finish` run while a `feed` waits for the decoder thread): each
+/// takes the stream's turn, hops to the recogniser's threads for the pocketsphinx work, and gives the turn back.
 actor PocketSphinxStream: RecognitionStream {
     /// The acoustic model's rate.
     static let modelRate = AudioSampleRate.wideband
@@ -186,8 +185,26 @@ actor PocketSphinxStream: RecognitionStream {
     private var utterance: [Int16] = []
     private var started = false
     private var lastPartial = ""
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    /// Confined to whichever pool thread runs the stream's current call (calls are serialized by the actor).
+    private func takeTurn() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func giveTurn() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
+    /// Used only by the pool thread running the stream's current operation (one at a time: the stream's turn).
     final class ResamplerBox: @unchecked Sendable {
         let resampler: Resampler
         init(_ resampler: Resampler) { self.resampler = resampler }
@@ -200,6 +217,8 @@ actor PocketSphinxStream: RecognitionStream {
     }
 
     func feed(_ samples: [Int16]) async throws -> RecognitionResult? {
+        await takeTurn()
+        defer { giveTurn() }
         guard let decoder else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
         let resampler = self.resampler
         let first = !started
@@ -221,6 +240,8 @@ actor PocketSphinxStream: RecognitionStream {
     }
 
     func finish() async throws -> RecognitionResult {
+        await takeTurn()
+        defer { giveTurn() }
         guard let decoder else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
         let audio = utterance
         let wasStarted = started
@@ -257,6 +278,8 @@ actor PocketSphinxStream: RecognitionStream {
     }
 
     func close() async {
+        await takeTurn()
+        defer { giveTurn() }
         guard let decoder else { return }
         if started { _ = try? await recognizer.pool.runIfActive { ps_end_utt(decoder.pointer) } }
         self.decoder = nil

@@ -22,9 +22,9 @@ public final class RemoteRecognizer: SpeechRecognizer {
 
     /// Recognises one utterance.
     func recognise(_ samples: [Int16], rate: AudioSampleRate) async throws -> RecognitionResult {
-        let wav = WAVE.encode(samples, rate: rate.hertz)
         switch settings.api {
         case .openai:
+            let wav = WAVE.encode(samples, rate: rate.hertz)
             let boundary = "answer-ninja-\(UUID().uuidString)"
             var body: [UInt8] = []
             func field(_ name: String, _ value: String) {
@@ -49,9 +49,15 @@ public final class RemoteRecognizer: SpeechRecognizer {
             let confidence = logprobs.isEmpty ? 0 : exp(logprobs.reduce(0, +) / Double(logprobs.count))
             return RecognitionResult(text: Self.normalise(answer.text), isFinal: true, confidence: min(1, max(0, confidence)))
         case .azure:
+            // The short-audio REST API takes 16 kHz PCM WAV.
+            var wide = samples
+            if rate != .wideband {
+                wide = []
+                try Resampler(from: rate, to: .wideband).process(samples, into: &wide)
+            }
             let url = settings.url + "/speech/recognition/conversation/cognitiveservices/v1?language=\(settings.language)&format=detailed"
             let (payload, _) = try await http.post(
-                url, headers: http.headers(contentType: "audio/wav; codecs=audio/pcm; samplerate=\(rate.hertz)"), body: wav
+                url, headers: http.headers(contentType: "audio/wav; codecs=audio/pcm; samplerate=16000"), body: WAVE.encode(wide, rate: 16000)
             )
             struct Answer: Decodable {
                 struct Best: Decodable {
@@ -120,19 +126,51 @@ public final class RemoteSynthesizer: SpeechSynthesizer {
 
     public func synthesize(_ text: String, rate: AudioSampleRate, priority: SynthesisPriority) -> AsyncThrowingStream<SpeechChunk, any Error> {
         let (stream, continuation) = AsyncThrowingStream<SpeechChunk, any Error>.makeStream()
+        let activity = Activity()
         let task = Task { [http] in
             do {
-                try await Self.stream(text, rate: rate, http: http, into: continuation)
+                try await Self.stream(text, rate: rate, http: http, activity: activity, into: continuation)
                 continuation.finish()
             } catch {
-                continuation.finish(throwing: error)
+                continuation.finish(throwing: activity.stalled ? SpeechError(code: .init("tts_failed"), message: "\(http.settings.api.rawValue): no audio for \(http.settings.timeout)") : error)
             }
         }
-        continuation.onTermination = { _ in task.cancel() }
+        // A watchdog: AsyncHTTPClient's deadline ends with the response head, so a body that stops flowing for
+        // longer than the timeout is cut off here (and the fallback speaks).
+        let timeout = http.settings.timeout
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                if activity.idle(longerThan: timeout) {
+                    activity.markStalled()
+                    task.cancel()
+                    return
+                }
+            }
+        }
+        continuation.onTermination = { _ in
+            task.cancel()
+            watchdog.cancel()
+        }
         return stream
     }
 
-    static func stream(_ text: String, rate: AudioSampleRate, http: RemoteSpeechClient, into continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation) async throws {
+    /// When the last audio (or the request) was seen.
+    final class Activity: @unchecked Sendable {
+        // @unchecked: guarded by `lock`.
+        private let lock = NSLock()
+        private var last = ContinuousClock.now
+        private var didStall = false
+
+        func touch() { lock.withLock { last = .now } }
+        func idle(longerThan limit: Duration) -> Bool { lock.withLock { ContinuousClock.now - last > limit } }
+        func markStalled() { lock.withLock { didStall = true } }
+        var stalled: Bool { lock.withLock { didStall } }
+    }
+
+    static func stream(
+        _ text: String, rate: AudioSampleRate, http: RemoteSpeechClient, activity: Activity, into continuation: AsyncThrowingStream<SpeechChunk, any Error>.Continuation
+    ) async throws {
         let settings = http.settings
         var request: HTTPClientRequest
         let sourceRate: AudioSampleRate
@@ -159,6 +197,7 @@ public final class RemoteSynthesizer: SpeechSynthesizer {
         while true {
             do {
                 let candidate = try await http.client.execute(request, timeout: .nanoseconds(Int64(settings.timeout.nanosecondsClamped)))
+                activity.touch()
                 if candidate.status.code >= 500 || candidate.status.code == 429, attempt < settings.retries {
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(100 * attempt))
@@ -177,11 +216,13 @@ public final class RemoteSynthesizer: SpeechSynthesizer {
                 }
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(100 * attempt))
+                activity.touch()
             }
         }
         let resampler = sourceRate == rate ? nil : try Resampler(from: sourceRate, to: rate)
         var carry: UInt8?
         for try await buffer in response.body {
+            activity.touch()
             var bytes = Array(buffer.readableBytesView)
             if let odd = carry {
                 bytes.insert(odd, at: 0)
@@ -322,6 +363,8 @@ public final class FallbackSynthesizer: SpeechSynthesizer {
                         started = true
                         continuation.yield(chunk)
                     }
+                    // A reply cut short by the caller (barge-in) says nothing about the provider.
+                    if Task.isCancelled { return continuation.finish() }
                     state.succeeded()
                     continuation.finish()
                     return

@@ -64,16 +64,34 @@ struct RemoteSpeechClient: Sendable {
         return headers
     }
 
-    /// POSTs `body` and returns the response body, retrying transient failures.
+    /// POSTs `body` and returns the response body, retrying transient failures. Each attempt, body included, has
+    /// `settings.timeout` (AsyncHTTPClient's own deadline ends with the response head).
     func post(_ url: String, headers: HTTPHeaders, body: [UInt8], limit: Int = 32 << 20) async throws -> (ByteBuffer, HTTPHeaders) {
         var attempt = 0
         while true {
             do {
-                return try await once(url, headers: headers, body: body, limit: limit)
+                return try await withDeadline(settings.timeout, url: url) {
+                    try await once(url, headers: headers, body: body, limit: limit)
+                }
             } catch let failure as Failure where failure.transient && attempt < settings.retries {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(100 * attempt))
             }
+        }
+    }
+
+    private func withDeadline<T: Sendable>(_ limit: Duration, url: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw Failure(description: "\(settings.api.rawValue) \(url): no complete answer within \(limit)", transient: true)
+            }
+            return value
         }
     }
 

@@ -60,8 +60,25 @@ public struct EspeakVoice: Sendable, Hashable, Codable {
 public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
     // @unchecked: the queue is guarded by `condition`; espeak-ng and `Job.run` are touched only on `thread`.
 
-    /// The process's synthesizer, started on first use; nil when espeak-ng cannot start (no data installed).
-    public static let shared: Result<EspeakSynthesizer, SpeechError> = Result { () throws(SpeechError) -> EspeakSynthesizer in try EspeakSynthesizer() }
+    /// The process's synthesizer, started on first use (espeak-ng loads on its own thread; the caller awaits it
+    /// without blocking a thread). Throws when espeak-ng cannot start (no espeak-ng-data installed).
+    public static func shared() async throws -> EspeakSynthesizer {
+        try await startup.synthesizer()
+    }
+
+    private static let startup = Startup()
+
+    /// Starts the one synthesizer once; every caller awaits the same start.
+    private actor Startup {
+        private var task: Task<EspeakSynthesizer, any Error>?
+
+        func synthesizer() async throws -> EspeakSynthesizer {
+            if let task { return try await task.value }
+            let task = Task { try await EspeakSynthesizer.start() }
+            self.task = task
+            return try await task.value
+        }
+    }
 
     public static let chunkMilliseconds: Int32 = 60
 
@@ -70,16 +87,37 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
     private let condition = NSCondition()
     private var queue = SynthesisQueue<Job>()
     private var thread: Thread?
+    /// Syntheses the caller stopped (barge-in) before they were finished.
+    private var abortedCount = 0
 
-    private init(voice: EspeakVoice = EspeakVoice()) throws(SpeechError) {
+    private init(voice: EspeakVoice) {
         self.voice = voice
-        let started = Started()
-        let thread = Thread { [unowned self] in self.loop(started: started) }
-        thread.name = "espeak-ng"
-        thread.stackSize = 1 << 20
-        self.thread = thread
-        thread.start()
-        if let failure = started.wait() { throw failure }
+    }
+
+    /// Creates the synthesizer and its thread, and waits (suspended, not blocking) until espeak-ng is ready there.
+    private static func start(voice: EspeakVoice = EspeakVoice()) async throws -> EspeakSynthesizer {
+        let synthesizer = EspeakSynthesizer(voice: voice)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread { synthesizer.loop(started: continuation) }
+            thread.name = "espeak-ng"
+            thread.stackSize = 1 << 20
+            synthesizer.thread = thread
+            thread.start()
+        }
+        return synthesizer
+    }
+
+    /// Syntheses stopped early because their consumer went away.
+    public var abortedSyntheses: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return abortedCount
+    }
+
+    fileprivate func recordAbort() {
+        condition.lock()
+        abortedCount += 1
+        condition.unlock()
     }
 
     public func synthesize(_ text: String, rate: AudioSampleRate, priority: SynthesisPriority = .reply) -> AsyncThrowingStream<SpeechChunk, any Error> {
@@ -109,26 +147,27 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
 
     // MARK: - The synthesis thread
 
-    private func loop(started: Started) {
-        let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, Self.chunkMilliseconds, nil, 0)
+    private func loop(started: CheckedContinuation<Void, any Error>) {
+        // DONT_EXIT: without it espeak-ng calls exit() when its data is missing.
+        let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, Self.chunkMilliseconds, nil, Int32(espeakINITIALIZE_DONT_EXIT))
         guard rate == Int32(nativeRate.hertz) else {
-            started.finish(SpeechError(code: .init("tts_unavailable"), message: "espeak-ng did not start (espeak_Initialize returned \(rate)): is espeak-ng-data installed?"))
+            started.resume(throwing: SpeechError(code: .init("tts_unavailable"), message: "espeak-ng did not start (espeak_Initialize returned \(rate)): is espeak-ng-data installed?"))
             return
         }
         espeak_SetSynthCallback(espeakCallback)
         guard espeak_SetVoiceByName(voice.name) == EE_OK else {
-            started.finish(SpeechError(code: .init("tts_unavailable"), message: "espeak-ng has no voice \(voice.name)"))
+            started.resume(throwing: SpeechError(code: .init("tts_unavailable"), message: "espeak-ng has no voice \(voice.name)"))
             return
         }
         espeak_SetParameter(espeakRATE, Int32(voice.wordsPerMinute), 0)
         espeak_SetParameter(espeakPITCH, Int32(voice.pitch), 0)
-        started.finish(nil)
+        started.resume()
         while true {
             condition.lock()
             while queue.isEmpty { condition.wait() }
             let job = queue.pop()!
             condition.unlock()
-            job.run()
+            if job.run() == .aborted { recordAbort() }
         }
     }
 
@@ -156,29 +195,42 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
 
         var wasCancelled: Bool { cancelled.withLock { isCancelled } }
 
-        func run() {
-            guard !wasCancelled else { return continuation.finish() }
+        enum Ending { case finished, aborted, failed }
+
+        func run() -> Ending {
+            guard !wasCancelled else {
+                continuation.finish()
+                return .aborted
+            }
             do {
                 if rate != .espeak { resampler = try Resampler(from: .espeak, to: rate) }
             } catch {
-                return continuation.finish(throwing: error)
+                continuation.finish(throwing: error)
+                return .failed
             }
             let unmanaged = Unmanaged.passUnretained(self)
             var bytes = Array(text.utf8CString)
             let status = bytes.withUnsafeMutableBytes { raw in
                 espeak_Synth(raw.baseAddress, raw.count, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, unmanaged.toOpaque())
             }
-            if let failure { return continuation.finish(throwing: failure) }
+            if let failure {
+                continuation.finish(throwing: failure)
+                return .failed
+            }
             guard status == EE_OK else {
-                return continuation.finish(throwing: SpeechError(code: .init("tts_failed"), message: "espeak_Synth failed (\(status.rawValue))"))
+                continuation.finish(throwing: SpeechError(code: .init("tts_failed"), message: "espeak_Synth failed (\(status.rawValue))"))
+                return .failed
             }
-            if !wasCancelled {
-                // Flush the resampler's filter delay with silence so that the end of the last word is not cut.
-                var tail: [Int16] = []
-                if let resampler { try? resampler.process(Array(repeating: 0, count: resampler.inputLatency), into: &tail) }
-                continuation.yield(SpeechChunk(samples: tail, rate: rate, isLast: true))
+            if wasCancelled {
+                continuation.finish()
+                return .aborted
             }
+            // Flush the resampler's filter delay with silence so that the end of the last word is not cut.
+            var tail: [Int16] = []
+            if let resampler { try? resampler.process(Array(repeating: 0, count: resampler.inputLatency), into: &tail) }
+            continuation.yield(SpeechChunk(samples: tail, rate: rate, isLast: true))
             continuation.finish()
+            return .finished
         }
 
         /// Audio from espeak-ng (22,050 Hz); returns false to stop the synthesis.
@@ -196,28 +248,6 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
             }
             if !converted.isEmpty { continuation.yield(SpeechChunk(samples: converted, rate: rate, isLast: false)) }
             return true
-        }
-    }
-
-    /// The synthesis thread's start-up result, waited for by the initialiser.
-    private final class Started: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var done = false
-        private var failure: SpeechError?
-
-        func finish(_ failure: SpeechError?) {
-            condition.lock()
-            self.failure = failure
-            done = true
-            condition.signal()
-            condition.unlock()
-        }
-
-        func wait() -> SpeechError? {
-            condition.lock()
-            defer { condition.unlock() }
-            while !done { condition.wait() }
-            return failure
         }
     }
 }
