@@ -165,10 +165,15 @@ public struct ConversationEndpoint: Sendable {
 struct ConversationClock: Service {
     let sessions: ConversationSessions
 
+    /// Returns (without an error) at graceful shutdown: the sleep's cancellation is the signal to stop.
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(1))
+                do {
+                    try await Task.sleep(for: .seconds(1))
+                } catch {
+                    return
+                }
                 await sessions.tick()
             }
         }
