@@ -61,7 +61,10 @@ public struct IntentEvaluation: Codable, Sendable, Equatable {
         }
         self.examples = predictions.count
         self.accuracy = Double(correct) / Double(total)
-        self.macroF1 = f1.isEmpty ? 0 : f1.values.reduce(0, +) / Double(f1.count)
+        // Summed in class order, not the dictionary's (which changes from process to process), so that the
+        // figure is the same to the last bit on every run and the model file is byte-identical.
+        let scores = classes.compactMap { f1[$0.rawValue] }
+        self.macroF1 = scores.isEmpty ? 0 : scores.reduce(0, +) / Double(scores.count)
         self.expectedCalibrationError = ece
         self.belowThreshold = Double(below) / Double(total)
         self.threshold = threshold
