@@ -108,7 +108,7 @@ let targets: [Target] = cTargets + [
     .target(name: "Screening", dependencies: ["AnswerNinjaCore", jwtKit], swiftSettings: swiftSettings),
     .target(
         name: "Speech",
-        dependencies: ["AnswerNinjaCore", "Codecs", "MediaDSP", "CPocketSphinx", "CEspeakNG", asyncHTTPClient, nioCore, nioPosix],
+        dependencies: ["AnswerNinjaCore", "Capture", "Codecs", "MediaDSP", "CPocketSphinx", "CEspeakNG", asyncHTTPClient, nioCore, nioPosix],
         resources: [.copy("Resources/en-us-telephone")],
         swiftSettings: swiftSettings
     ),

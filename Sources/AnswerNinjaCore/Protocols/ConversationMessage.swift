@@ -141,7 +141,8 @@ public enum ConversationMessage: ProtocolMessage {
         }
     }
 
-    public struct ErrorInfo: Codable, Sendable, Equatable {
+    /// Also thrown inside the conversation role for a frame it refuses (the error frame it then sends).
+    public struct ErrorInfo: Codable, Sendable, Equatable, Error {
         public var code: String
         public var message: String
         /// false: the sender gives up on this call (the media role then plays a goodbye and hangs up).

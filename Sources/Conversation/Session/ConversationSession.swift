@@ -6,18 +6,8 @@ import AnswerNinjaCore
 /// The session outlives its connection: after a drop, the media role reconnects and sends `resume`, and the
 /// session retransmits what the media role missed and reports the last frame it received itself.
 public struct ConversationSession: Sendable {
-    /// Why an inbound frame was refused: the `error` frame's code, and whether the connection can go on.
-    public struct Refusal: Error, Sendable, Equatable {
-        public var code: String
-        public var message: String
-        public var recoverable: Bool
-
-        public init(code: String, message: String, recoverable: Bool) {
-            self.code = code
-            self.message = message
-            self.recoverable = recoverable
-        }
-    }
+    /// Why an inbound frame was refused: the `error` frame sent back (its code, and whether the connection can go on).
+    public typealias Refusal = ConversationMessage.ErrorInfo
 
     /// What handling one inbound frame produced.
     public struct Output: Sendable, Equatable {
@@ -191,7 +181,7 @@ public struct ConversationSession: Sendable {
     }
 
     private mutating func refuse(_ refusal: Refusal, into output: inout Output) -> Output {
-        output.frames.append(send(.error(.init(code: refusal.code, message: refusal.message, recoverable: refusal.recoverable))))
+        output.frames.append(send(.error(refusal)))
         if !refusal.recoverable {
             ended = .error
             output.finished = true

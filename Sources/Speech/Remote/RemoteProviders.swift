@@ -1,5 +1,6 @@
 import AnswerNinjaCore
 import AsyncHTTPClient
+import Capture
 import Foundation
 import MediaDSP
 import NIOCore
@@ -24,7 +25,7 @@ public final class RemoteRecognizer: SpeechRecognizer {
     func recognise(_ samples: [Int16], rate: AudioSampleRate) async throws -> RecognitionResult {
         switch settings.api {
         case .openai:
-            let wav = WAVE.encode(samples, rate: rate.hertz)
+            let wav = Self.wave(samples, rate: rate.hertz)
             let boundary = "answer-ninja-\(UUID().uuidString)"
             var body: [UInt8] = []
             func field(_ name: String, _ value: String) {
@@ -57,7 +58,7 @@ public final class RemoteRecognizer: SpeechRecognizer {
             }
             let url = settings.url + "/speech/recognition/conversation/cognitiveservices/v1?language=\(settings.language)&format=detailed"
             let (payload, _) = try await http.post(
-                url, headers: http.headers(contentType: "audio/wav; codecs=audio/pcm; samplerate=16000"), body: WAVE.encode(wide, rate: 16000)
+                url, headers: http.headers(contentType: "audio/wav; codecs=audio/pcm; samplerate=16000"), body: Self.wave(wide, rate: 16000)
             )
             struct Answer: Decodable {
                 struct Best: Decodable {
@@ -79,6 +80,13 @@ public final class RemoteRecognizer: SpeechRecognizer {
                 throw SpeechError(code: .init("stt_failed"), message: "azure: RecognitionStatus \(answer.RecognitionStatus)")
             }
         }
+    }
+
+    /// The utterance as a WAVE file (Capture's writer).
+    static func wave(_ samples: [Int16], rate: Int) -> [UInt8] {
+        var buffer = ByteBuffer()
+        WAVFile(sampleRate: rate, samples: samples).write(to: &buffer)
+        return Array(buffer.readableBytesView)
     }
 
     /// Lower case words without punctuation, as the classifier and the embedded recogniser write them.
@@ -229,7 +237,7 @@ public final class RemoteSynthesizer: SpeechSynthesizer {
                 carry = nil
             }
             if bytes.count % 2 == 1 { carry = bytes.removeLast() }
-            let samples = WAVE.pcm16(bytes[...])
+            let samples = pcm16(bytes[...])
             guard !samples.isEmpty else { continue }
             if let resampler {
                 var converted: [Int16] = []

@@ -121,62 +121,14 @@ struct RemoteSpeechClient: Sendable {
     }
 }
 
-/// A RIFF/WAVE file of 16-bit mono PCM.
-enum WAVE {
-    static func encode(_ samples: [Int16], rate: Int) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(44 + samples.count * 2)
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-        bytes += Array("RIFF".utf8)
-        u32(UInt32(36 + samples.count * 2))
-        bytes += Array("WAVEfmt ".utf8)
-        u32(16)
-        u16(1)
-        u16(1)
-        u32(UInt32(rate))
-        u32(UInt32(rate * 2))
-        u16(2)
-        u16(16)
-        bytes += Array("data".utf8)
-        u32(UInt32(samples.count * 2))
-        for sample in samples { u16(UInt16(bitPattern: sample)) }
-        return bytes
+/// 16-bit little-endian PCM bytes as samples (a trailing odd byte is ignored).
+func pcm16(_ bytes: ArraySlice<UInt8>) -> [Int16] {
+    var samples: [Int16] = []
+    samples.reserveCapacity(bytes.count / 2)
+    var index = bytes.startIndex
+    while index + 1 < bytes.endIndex {
+        samples.append(Int16(bitPattern: UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8))
+        index += 2
     }
-
-    /// The samples and rate of a 16-bit mono PCM WAVE file (nil when it is anything else).
-    static func decode(_ bytes: [UInt8]) -> (samples: [Int16], rate: Int)? {
-        guard bytes.count >= 44, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WAVE".utf8) else { return nil }
-        func u32(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24 }
-        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-        var offset = 12
-        var rate = 0
-        var format = (channels: 0, bits: 0)
-        while offset + 8 <= bytes.count {
-            let id = String(decoding: bytes[offset..<offset + 4], as: UTF8.self)
-            let size = u32(offset + 4)
-            let body = offset + 8
-            if id == "fmt ", body + 16 <= bytes.count {
-                format = (u16(body + 2), u16(body + 14))
-                rate = u32(body + 4)
-            } else if id == "data" {
-                guard format == (1, 16), rate > 0 else { return nil }
-                let end = min(bytes.count, body + size)
-                return (pcm16(bytes[body..<end]), rate)
-            }
-            offset = body + size + (size & 1)
-        }
-        return nil
-    }
-
-    static func pcm16(_ bytes: ArraySlice<UInt8>) -> [Int16] {
-        var samples: [Int16] = []
-        samples.reserveCapacity(bytes.count / 2)
-        var index = bytes.startIndex
-        while index + 1 < bytes.endIndex {
-            samples.append(Int16(bitPattern: UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8))
-            index += 2
-        }
-        return samples
-    }
+    return samples
 }
