@@ -134,6 +134,61 @@ import Testing
     }
 }
 
+/// Ready frames (a phrase cache's) sent as they are, between frames the path codes itself.
+@Suite struct MediaPathReadyFrameTests {
+    @Test func aReadyG711FrameIsTheSamePacketAsTheCodedOne() throws {
+        var coded = MediaPath(law: .muLaw, ssrc: 7, inbound: nil, outbound: nil)
+        var ready = MediaPath(law: .muLaw, ssrc: 7, inbound: nil, outbound: nil)
+        var first = ByteBuffer(), second = ByteBuffer()
+        for frame in 0..<3 {
+            try coded.send(MediaPathTests.tone(frame)[...], marker: frame == 0, into: &first)
+            var payload: [UInt8] = []
+            G711.encode(MediaPathTests.tone(frame), law: .muLaw, into: &payload)
+            try ready.send(encoded: payload, samples: 160, marker: frame == 0, into: &second)
+            // Sequence and timestamp start at random; the rest of the header and the payload are the same.
+            #expect(first.getBytes(at: 0, length: 2) == second.getBytes(at: 0, length: 2))
+            #expect(Array(first.readableBytesView.dropFirst(12)) == Array(second.readableBytesView.dropFirst(12)))
+            #expect(first.readableBytes == 12 + 160)
+        }
+        #expect(ready.statistics.sent == 3 && ready.statistics.sentOctets == 480)
+    }
+
+    @Test func readyOpusFramesPlayBetweenLiveOnes() throws {
+        var sender = try MediaPath(codec: .opus(payloadType: 111), ssrc: 1, inbound: nil, outbound: nil)
+        var receiver = try MediaPath(codec: .opus(payloadType: 111), ssrc: 2, inbound: nil, outbound: nil)
+        // A phrase cache codes each line with its own encoder; the path codes live audio with another.
+        let cacheEncoder = try OpusEncoderSession(sampleRate: .narrowband, dtx: false)
+        let tone = (0..<150).flatMap(MediaPathTests.tone)
+        var datagram = ByteBuffer()
+        var played: [Int16] = []
+        var timestamps: [UInt32] = []
+        for index in 0..<150 {
+            let frame = tone[index * 160..<(index + 1) * 160]
+            if (50..<100).contains(index) {
+                var packet: [UInt8] = []
+                try cacheEncoder.encode(frame, duration: .ms20, into: &packet)
+                try sender.send(encoded: packet, samples: 160, into: &datagram)
+            } else {
+                try sender.send(frame, into: &datagram)
+            }
+            timestamps.append(datagram.getInteger(at: 4, as: UInt32.self) ?? 0)
+            #expect(receiver.receive(&datagram, at: MediaPathTests.instant(Double(index) * 20 + 30)) == .buffered(.accepted))
+            while let due = receiver.nextPlayout, due <= MediaPathTests.instant(Double(index) * 20 + 30) {
+                receiver.playout(now: due)
+                played += receiver.audio
+            }
+        }
+        #expect(zip(timestamps, timestamps.dropFirst()).allSatisfy { $1 &- $0 == 960 }, "the clock runs on through ready frames")
+        // The 440 Hz tone at 4000 peak is about 2830 RMS; every 100 ms after the encoder's start-up stays near it,
+        // across both switches between encoders.
+        let windows = stride(from: 800, to: played.count - 800, by: 800).map { start in
+            (played[start..<start + 800].reduce(0.0) { $0 + Double($1) * Double($1) } / 800).squareRoot()
+        }
+        #expect(windows.count >= 25)
+        #expect(windows.allSatisfy { $0 > 2000 && $0 < 3600 }, "\(windows.map { Int($0) })")
+    }
+}
+
 /// RFC 4733 events on a path: what one leg sends with `sendEvent`, the other turns into key presses.
 @Suite struct MediaPathEventTests {
     @Test(arguments: [MediaPathCodec.g711(.muLaw), .opus(payloadType: 111)])

@@ -116,7 +116,10 @@ import Testing
         let pcmu = try #require(cache.frames(for: line, codec: .pcmu))
         let pcma = try #require(cache.frames(for: line, codec: .pcma))
         let l16 = try #require(cache.frames(for: line, codec: .l16))
+        let opus = try #require(cache.frames(for: line, codec: .opus))
         #expect(pcmu.allSatisfy { $0.count == 160 })
+        #expect(opus.count == pcmu.count)
+        #expect(opus.allSatisfy { !$0.isEmpty && $0.count < 160 }, "Opus at 24 kb/s: about 60 bytes a frame")
         #expect(pcma.count == pcmu.count)
         #expect(l16.allSatisfy { $0.count == 640 })
         // The frames are the synthesized audio, encoded.
@@ -125,14 +128,20 @@ import Testing
         G711.decode(pcmu.joined(), law: .muLaw, into: &decoded)
         #expect(Self.rms(decoded) > 500)
         #expect(Self.sameSpeech(Array(decoded.prefix(direct.count)), direct))
+        // The Opus frames decode to the same speech (after the codec's look-ahead).
+        let decoder = try OpusDecoderSession(sampleRate: .narrowband)
+        var opusDecoded: [Int16] = []
+        for packet in opus { try decoder.decode(packet, into: &opusDecoded) }
+        let lookahead = try OpusEncoderSession(sampleRate: .narrowband).lookahead
+        #expect(Self.sameSpeech(Array(opusDecoded.dropFirst(lookahead).prefix(direct.count)), direct))
         // Encoding is exact: the frames of a given audio are that audio, µ-law coded, 160 samples each.
-        let encoded = PhraseCache.encode(direct, codec: .pcmu)
+        let encoded = try PhraseCache.encode(direct, codec: .pcmu)
         #expect(encoded.count == (direct.count + 159) / 160)
         var expected: [UInt8] = []
         G711.encode(direct, law: .muLaw, into: &expected)
         #expect(Array(encoded.joined().prefix(direct.count)) == expected)
-        #expect(cache.statistics.entries == 3)
-        #expect(cache.statistics.hits == 3)
+        #expect(cache.statistics.entries == 4)
+        #expect(cache.statistics.hits == 4)
     }
 }
 

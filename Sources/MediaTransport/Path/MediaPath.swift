@@ -231,14 +231,24 @@ public struct MediaPath {
                 throw SRTPError(code: .init("encode"), message: "Opus could not encode a frame of \(samples.count) samples")
             }
         }
+        try sendPayload(encoded, samples: samples.count, marker: marker, into: &datagram)
+    }
+
+    /// Sends one frame that is already coded for this leg's codec (a phrase cache's ready frames: no encoding),
+    /// `samples` long at 8 kHz, into `datagram` (cleared first), protected when the leg is SRTP.
+    public mutating func send(encoded payload: [UInt8], samples: Int, marker: Bool = false, into datagram: inout ByteBuffer) throws(SRTPError) {
+        try sendPayload(payload, samples: samples, marker: marker, into: &datagram)
+    }
+
+    private mutating func sendPayload(_ payload: [UInt8], samples: Int, marker: Bool, into datagram: inout ByteBuffer) throws(SRTPError) {
         datagram.clear()
         datagram.writeMultipleIntegers(UInt8(0x80), (marker ? 0x80 : 0) | payloadType, sequence, timestamp, ssrc)
-        datagram.writeBytes(encoded)
+        datagram.writeBytes(payload)
         try outbound?.protect(&datagram)
         sequence &+= 1
-        timestamp &+= UInt32(samples.count * codec.clockRate / 8000)
+        timestamp &+= UInt32(samples * codec.clockRate / 8000)
         statistics.sent += 1
-        statistics.sentOctets += encoded.count
+        statistics.sentOctets += payload.count
     }
 
     // MARK: RFC 4733 events

@@ -5,6 +5,10 @@ import Foundation
 /// How the phrase cache stores audio: ready RTP payloads of 20 ms for one codec.
 public enum PhraseCodec: String, Sendable, Hashable, CaseIterable, Codable {
     case pcmu, pcma
+    /// Opus packets of 20 ms coded from 8 kHz audio, as `MediaPath` codes an Opus leg (RFC 7587's 48 kHz RTP
+    /// clock, 960 timestamp units a frame; DTX off). Each line is coded by a fresh encoder, so its first packet
+    /// starts clean; the far end's decoder carries on across lines as it does across any encoder reset.
+    case opus
     /// 16-bit little-endian PCM at 16 kHz (what a wideband leg or a recording takes).
     case l16
 
@@ -51,15 +55,16 @@ public final class PhraseCache: @unchecked Sendable {
             for codec in codecs where lock.withLock({ entries[Key(text: line, codec: codec)] == nil }) {
                 var samples: [Int16] = []
                 for try await chunk in synthesizer.synthesize(line, rate: codec.rate, priority: .background) { samples += chunk.samples }
-                let frames = Self.encode(samples, codec: codec)
+                let frames = try Self.encode(samples, codec: codec)
                 lock.withLock { entries[Key(text: line, codec: codec)] = frames }
             }
         }
     }
 
     /// 20 ms frames of `samples`, the last padded with silence.
-    public static func encode(_ samples: [Int16], codec: PhraseCodec) -> [[UInt8]] {
+    public static func encode(_ samples: [Int16], codec: PhraseCodec) throws(CodecError) -> [[UInt8]] {
         let size = codec.samplesPerFrame
+        let opus = codec == .opus ? try OpusEncoderSession(sampleRate: .narrowband, dtx: false) : nil
         var frames: [[UInt8]] = []
         frames.reserveCapacity(samples.count / size + 1)
         var start = 0
@@ -70,6 +75,7 @@ public final class PhraseCache: @unchecked Sendable {
             switch codec {
             case .pcmu: G711.encode(frame, law: .muLaw, into: &payload)
             case .pcma: G711.encode(frame, law: .aLaw, into: &payload)
+            case .opus: try opus?.encode(frame, duration: .ms20, into: &payload)
             case .l16:
                 payload.reserveCapacity(size * 2)
                 for sample in frame {
