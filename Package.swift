@@ -104,7 +104,12 @@ let targets: [Target] = cTargets + [
     .target(name: "Capture", dependencies: ["AnswerNinjaCore", "RTP", "Codecs", nioCore, nioExtras], swiftSettings: swiftSettings),
 
     // Layer 4: domain.
-    .target(name: "Store", dependencies: ["AnswerNinjaCore", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+    .target(
+        name: "Store",
+        dependencies: ["AnswerNinjaCore", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, nioConcurrency, logging],
+        resources: [.copy("Migrations/sqlite"), .copy("Migrations/postgres")],
+        swiftSettings: swiftSettings
+    ),
     .target(name: "Screening", dependencies: ["AnswerNinjaCore", jwtKit], swiftSettings: swiftSettings),
     .target(
         name: "Speech",
@@ -173,11 +178,12 @@ let targets: [Target] = cTargets + [
         dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
         swiftSettings: swiftSettings
     ),
+    .testTarget(name: "StoreUnitTests", dependencies: ["Store", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "SpeechUnitTests", dependencies: ["Speech", "Codecs", "MediaDSP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "RTP", hummingbird, hummingbirdTesting, logging, nioCore, nioPosix],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "RTP", hummingbird, hummingbirdTesting, logging, nioCore, nioPosix],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", hummingbirdWSClient, logging], swiftSettings: swiftSettings),

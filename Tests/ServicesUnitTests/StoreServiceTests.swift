@@ -18,7 +18,8 @@ import Testing
 
         let first = try await StoreService.open(context: context)
         #expect(first.report.createdDataDirectory)
-        #expect(first.report.appliedMigrations == SQLiteMigrations.all.map(\.version))
+        let bundled = try Migration.bundled(.sqlite).map(\.version)
+        #expect(first.report.appliedMigrations == bundled)
         #expect(first.report.createdDemoUser)
         #expect(first.report.demoUser?.aliases == [try NumberAlias("demo")])
         #expect(context.readiness.snapshot().checks["store"]?.ready == true)

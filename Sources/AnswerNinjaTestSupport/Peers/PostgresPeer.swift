@@ -36,11 +36,16 @@ public struct PostgresPeer: StoppablePeer {
         let (initExecutable, initArguments) = wrap([bin + "/initdb", "-D", data, "-U", "ninja", "-A", "trust", "-E", "UTF8", "--no-sync"])
         let initResult = try await PeerEnvironment.run(initExecutable, initArguments, timeout: .seconds(120))
         guard initResult.status == 0 else { throw PeerError("initdb failed (\(initResult.status)):\n\(initResult.output.suffix(2000))") }
-        let port = try PeerEnvironment.freePort()
-        let (executable, arguments) = wrap([
-            bin + "/postgres", "-D", data, "-p", String(port), "-k", directory.path, "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "shared_buffers=32MB",
-        ])
+        return try await launch(bin: bin, directory: directory, port: try PeerEnvironment.freePort())
+    }
+
+    private static func launch(bin: String, directory: URL, port: Int) async throws -> PostgresPeer {
+        let asRoot = getuid() == 0
+        let command = [
+            bin + "/postgres", "-D", directory.appendingPathComponent("data").path, "-p", String(port), "-k", directory.path,
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "shared_buffers=32MB",
+        ]
+        let (executable, arguments) = asRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--"] + command) : (command[0], Array(command.dropFirst()))
         let process = try PeerProcess(name: "postgres", executable: executable, arguments: arguments, directory: directory)
         if asRoot { _ = try? await PeerEnvironment.run("/bin/chown", ["postgres:postgres", process.logFile.path]) }
         let peer = PostgresPeer(process: process, port: port, binDirectory: bin)
@@ -51,6 +56,17 @@ public struct PostgresPeer: StoppablePeer {
             throw error
         }
         return peer
+    }
+
+    /// The same server started again on its data and port, after `stop()` (a database restart or an outage ending).
+    public func restarted() async throws -> PostgresPeer {
+        if process.isRunning { await process.stop() }
+        return try await Self.launch(bin: binDirectory, directory: process.directory, port: port)
+    }
+
+    /// Stops the server without removing its data, as an outage would.
+    public func stopServer() async {
+        await process.stop(signal: SIGINT)
     }
 
     /// Runs SQL through psql and returns the unaligned, tuples-only output.

@@ -1,20 +1,8 @@
 import CSQLite
 
-/// A value bound to or read from SQLite.
-public enum SQLiteValue: Sendable, Equatable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-    case blob([UInt8])
-
-    public var text: String? { if case .text(let value) = self { value } else { nil } }
-    public var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
-}
-
 /// The one owner of a `sqlite3*` handle (CONVENTIONS.md §12): opened in a throwing init, closed in deinit, never
 /// shared. Not Sendable: `SQLiteDatabase` confines it to its own thread.
-final class SQLiteConnection {
+final class SQLiteConnection: SQLConnection {
     private let handle: OpaquePointer
 
     /// Opens (creating) the database at `path`, in WAL mode with a busy timeout.
@@ -47,15 +35,23 @@ final class SQLiteConnection {
         }
     }
 
-    /// Runs one statement with bindings (`?1`, `?2`, ...) and returns its rows.
-    func query(_ sql: String, _ bindings: [SQLiteValue] = []) throws(StoreError) -> [[SQLiteValue]] {
+    /// Runs one statement with `$1, $2, ...` (or `?1, ?2, ...`) bound to `bindings` by number, and returns its rows.
+    /// SQLite takes `$1` as a named parameter numbered by first appearance, so each is bound by its name.
+    @discardableResult
+    func query(_ sql: String, _ bindings: [SQLValue]) throws(StoreError) -> [SQLRow] {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw .sqlite("cannot prepare \"\(sql.prefix(60))\": \(String(cString: sqlite3_errmsg(handle)))")
         }
         defer { sqlite3_finalize(statement) }
-        for (index, value) in bindings.enumerated() {
-            let position = Int32(index + 1)
+        let count = sqlite3_bind_parameter_count(statement)
+        for position in stride(from: Int32(1), through: count, by: 1) {
+            let name = sqlite3_bind_parameter_name(statement, position).map { String(cString: $0) }
+            let number = name.flatMap { Int($0.dropFirst()) } ?? Int(position)
+            guard number >= 1, number <= bindings.count else {
+                throw .sqlite("parameter \(name ?? "?\(position)") of \"\(sql.prefix(60))\" has no value (\(bindings.count) given)")
+            }
+            let value = bindings[number - 1]
             let status: Int32
             switch value {
             case .null: status = sqlite3_bind_null(statement, position)
@@ -67,18 +63,21 @@ final class SQLiteConnection {
             }
             guard status == SQLITE_OK else { throw .sqlite("cannot bind parameter \(position): \(String(cString: sqlite3_errmsg(handle)))") }
         }
-        var rows: [[SQLiteValue]] = []
+        var rows: [SQLRow] = []
         while true {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { break }
-            guard status == SQLITE_ROW else { throw .sqlite(String(cString: sqlite3_errmsg(handle))) }
+            guard status == SQLITE_ROW else {
+                let message = String(cString: sqlite3_errmsg(handle))
+                throw status & 0xFF == SQLITE_CONSTRAINT ? .constraint(message) : .sqlite(message)
+            }
             let columns = sqlite3_column_count(statement)
             rows.append((0..<columns).map { column in Self.value(statement, column) })
         }
         return rows
     }
 
-    private static func value(_ statement: OpaquePointer, _ column: Int32) -> SQLiteValue {
+    private static func value(_ statement: OpaquePointer, _ column: Int32) -> SQLValue {
         switch sqlite3_column_type(statement, column) {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))

@@ -2,7 +2,8 @@ import NIOPosix
 
 /// The embedded database: one `SQLiteConnection` confined to one dedicated thread (SQLite calls block; they must
 /// never run on an event loop or Swift's cooperative pool). Every call hops to that thread and back.
-public final class SQLiteDatabase: Sendable {
+public final class SQLiteDatabase: SQLDatabase {
+    public var dialect: SQLDialect { .sqlite }
     private let pool: NIOThreadPool
     // Touched only on the pool's single thread, inside `run`.
     private nonisolated(unsafe) let connection: SQLiteConnection
@@ -31,12 +32,13 @@ public final class SQLiteDatabase: Sendable {
         try await run { try $0.execute(sql) }
     }
 
-    public func query(_ sql: String, _ bindings: [SQLiteValue] = []) async throws -> [[SQLiteValue]] {
+    @discardableResult
+    public func query(_ sql: String, _ bindings: [SQLValue]) async throws -> [SQLRow] {
         try await run { try $0.query(sql, bindings) }
     }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error), on the database thread.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await run { connection in
             try connection.execute("BEGIN IMMEDIATE")
             do {

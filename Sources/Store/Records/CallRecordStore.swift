@@ -1,0 +1,157 @@
+import Foundation
+
+/// Call records and turns on either database. `apply` is idempotent by `(callId, sequence)`: an event at or below
+/// the record's `last_sequence` is skipped, so the journal can be replayed from any point after a crash.
+public struct CallRecordStore: Sendable {
+    public let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) { self.database = database }
+
+    /// Applies `events` (any order across calls; in sequence order within a call) in one transaction; returns how
+    /// many changed something.
+    @discardableResult
+    public func apply(_ events: [CallEvent]) async throws -> Int {
+        try await database.transaction { connection in
+            var applied = 0
+            for event in events where try Self.apply(event, on: connection) { applied += 1 }
+            return applied
+        }
+    }
+
+    static let columns = """
+        id, started_at, user_id, caller, callee, state, decision, reasons, intent, intent_confidence, outcome, end_reason,
+        answered_at, ended_at, recording_path, latencies, instance, last_sequence
+        """
+
+    private static func apply(_ event: CallEvent, on connection: any SQLConnection) throws -> Bool {
+        let key: [SQLValue] = [.text(event.callId), .integer(event.callStartedAt)]
+        if case .started(let userId, let caller, let callee) = event.change {
+            let inserted = try connection.query(
+                """
+                INSERT INTO call_records (id, started_at, user_id, caller, callee, state, instance, last_sequence)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id, started_at) DO NOTHING RETURNING id
+                """,
+                key + [SQLValue(userId), .text(caller), .text(callee), .text(CallRecordState.screening.rawValue), .text(event.instance), .integer(Int64(event.sequence))]
+            )
+            return !inserted.isEmpty
+        }
+        guard let row = try connection.query("SELECT last_sequence, latencies, state FROM call_records WHERE id = $1 AND started_at = $2", key).first
+        else {
+            // A change without its start (the start's journal segment was lost): keep what there is under a record
+            // that says so, rather than dropping it.
+            try connection.query(
+                """
+                INSERT INTO call_records (id, started_at, caller, callee, state, instance, last_sequence, reasons)
+                VALUES ($1, $2, 'unknown', 'unknown', $3, $4, 0, '["journal:start_missing"]')
+                """,
+                key + [.text(CallRecordState.screening.rawValue), .text(event.instance)]
+            )
+            return try apply(event, on: connection)
+        }
+        guard let last = row[0].int, event.sequence > last else { return false }
+        // A terminal record stays terminal: a late change (the owner's last words after someone marked it
+        // interrupted) is kept in its fields but does not revive the state.
+        let current = row[2].text.flatMap(CallRecordState.init(rawValue:))
+        let state = current?.isTerminal == true ? current : (event.change.state ?? current)
+        var assignments = ["last_sequence = $3", "state = $4"]
+        var values: [SQLValue] = key + [.integer(Int64(event.sequence)), SQLValue(state?.rawValue)]
+        func set(_ column: String, _ value: SQLValue) {
+            values.append(value)
+            assignments.append("\(column) = $\(values.count)")
+        }
+        switch event.change {
+        case .started: break
+        case .decided(let decision, let reasons):
+            set("decision", .text(decision))
+            set("reasons", .text(Self.json(reasons)))
+        case .answered: set("answered_at", .integer(event.at))
+        case .intent(let name, let confidence):
+            set("intent", .text(name))
+            set("intent_confidence", .real(confidence))
+        case .turn(let turn):
+            try connection.query(
+                """
+                INSERT INTO call_turns (call_id, call_started_at, turn, caller_text, reply_text, intent, confidence, at, latencies)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (call_id, call_started_at, turn) DO NOTHING
+                """,
+                key + [
+                    .integer(Int64(turn.turn)), .text(turn.callerText), .text(turn.replyText), SQLValue(turn.intent), SQLValue(turn.confidence),
+                    .integer(turn.at), .text(Self.json(turn.latencies)),
+                ]
+            )
+        case .latency(let name, let milliseconds):
+            var latencies = Self.decode([String: Double].self, row[1].text) ?? [:]
+            latencies[name] = milliseconds
+            set("latencies", .text(Self.json(latencies)))
+        case .recording(let path): set("recording_path", .text(path))
+        case .ended(let outcome, let reason):
+            set("outcome", .text(outcome))
+            set("end_reason", .text(reason))
+            set("ended_at", .integer(event.at))
+        case .interrupted(let reason):
+            if current?.isTerminal != true {
+                set("outcome", .text("interrupted"))
+                set("end_reason", .text(reason))
+                set("ended_at", .integer(event.at))
+            }
+        }
+        try connection.query("UPDATE call_records SET \(assignments.joined(separator: ", ")) WHERE id = $1 AND started_at = $2", values)
+        return true
+    }
+
+    /// One record with its turns.
+    public func record(id: String) async throws -> CallRecord? {
+        let rows = try await database.query("SELECT \(Self.columns) FROM call_records WHERE id = $1", [.text(id)])
+        guard let row = rows.first, var record = Self.record(row) else { return nil }
+        record.turns = try await database.query(
+            "SELECT turn, at, caller_text, reply_text, intent, confidence, latencies FROM call_turns WHERE call_id = $1 AND call_started_at = $2 ORDER BY turn",
+            [.text(id), .integer(record.startedAt)]
+        ).map { row in
+            CallTurn(
+                turn: row[0].int ?? 0, at: row[1].integer ?? 0, callerText: row[2].text ?? "", replyText: row[3].text ?? "",
+                intent: row[4].text, confidence: row[5].real, latencies: Self.decode([String: Double].self, row[6].text) ?? [:]
+            )
+        }
+        return record
+    }
+
+    /// A user's records, newest first, without turns.
+    public func records(userId: String, limit: Int = 50, before: Int64? = nil) async throws -> [CallRecord] {
+        try await database.query(
+            "SELECT \(Self.columns) FROM call_records WHERE user_id = $1 AND started_at < $2 ORDER BY started_at DESC, id LIMIT $3",
+            [.text(userId), .integer(before ?? .max), .integer(Int64(limit))]
+        ).compactMap(Self.record)
+    }
+
+    /// Records not ended, of `instance` (any instance when nil), started before `startedBefore`.
+    public func unfinished(instance: String? = nil, startedBefore: Int64 = .max) async throws -> [CallRecord] {
+        try await database.query(
+            "SELECT \(Self.columns) FROM call_records WHERE state NOT IN ('ended', 'interrupted') AND (CAST($1 AS TEXT) IS NULL OR instance = CAST($1 AS TEXT)) AND started_at < $2 ORDER BY started_at",
+            [SQLValue(instance), .integer(startedBefore)]
+        ).compactMap(Self.record)
+    }
+
+    public func count() async throws -> Int {
+        try await database.query("SELECT count(*) FROM call_records").first?.first?.int ?? 0
+    }
+
+    private static func record(_ row: SQLRow) -> CallRecord? {
+        guard let id = row[0].text, let startedAt = row[1].integer, let state = row[5].text.flatMap(CallRecordState.init(rawValue:)) else { return nil }
+        return CallRecord(
+            id: id, startedAt: startedAt, userId: row[2].text, caller: row[3].text ?? "", callee: row[4].text ?? "", state: state,
+            decision: row[6].text, reasons: decode([String].self, row[7].text) ?? [], intent: row[8].text, intentConfidence: row[9].real,
+            outcome: row[10].text, endReason: row[11].text, answeredAt: row[12].integer, endedAt: row[13].integer, recordingPath: row[14].text,
+            latencies: decode([String: Double].self, row[15].text) ?? [:], instance: row[16].text ?? "", lastSequence: row[17].int ?? 0, turns: []
+        )
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+        text.flatMap { try? JSONDecoder().decode(type, from: Data($0.utf8)) }
+    }
+}
