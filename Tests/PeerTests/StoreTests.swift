@@ -1,0 +1,207 @@
+import AnswerNinjaTestSupport
+import Foundation
+import Store
+import Testing
+
+/// The store on a real PostgreSQL (started per test on a loopback port) and on SQLite: the two schemas match, the
+/// same repository tests pass on both, partitions are kept, and a database outage loses no call record.
+@Suite(.serialized) struct StoreTests {
+    enum Backend: String, CaseIterable, Sendable { case sqlite, postgres }
+
+    static let postgresAvailable = PostgresPeer.binDirectory != nil || PeerEnvironment.isCI
+
+    /// Runs `body` on a migrated database of `backend`; the PostgreSQL server is passed for tests that stop it.
+    static func withDatabase(_ backend: Backend, _ body: (any SQLDatabase, PostgresPeer?) async throws -> Void) async throws {
+        switch backend {
+        case .sqlite:
+            let path = NSTemporaryDirectory() + "answer-ninja-store-\(UInt32.random(in: 0 ... .max)).sqlite"
+            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            let database = try await SQLiteDatabase.open(path: path)
+            try await database.migrate()
+            try await body(database, nil)
+            try await database.close()
+        case .postgres:
+            let peer = try await PostgresPeer.start()
+            try await withPeer(peer) { peer in
+                let database = try await PostgresDatabase.open(PostgresSettings(url: peer.url, poolSize: 3, connectTimeoutSeconds: 2))
+                do {
+                    try await database.migrate()
+                    try await body(database, peer)
+                } catch {
+                    try? await database.close()
+                    throw error
+                }
+                try await database.close()
+            }
+        }
+    }
+
+    @Test(.enabled(if: postgresAvailable), .timeLimit(.minutes(2)))
+    func theTwoSchemasMatch() async throws {
+        #expect(try Migration.bundled(.sqlite).map(\.version) == Migration.bundled(.postgres).map(\.version))
+        var sqlite: [String: [String]] = [:]
+        try await Self.withDatabase(.sqlite) { database, _ in
+            let tables = try await database.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            for table in tables.compactMap({ $0.first?.text }) {
+                // cid, name, type, notnull, default, pk
+                sqlite[table] = try await database.query("SELECT name, lower(type), \"notnull\", pk FROM pragma_table_info($1) ORDER BY cid", [.text(table)]).map { row in
+                    // SQLite leaves primary-key columns nullable unless told; PostgreSQL makes them NOT NULL.
+                    "\(row[0].text!) \(row[1].text!) \(row[2].int == 1 || row[3].int! > 0 ? "not null" : "null") \(row[3].int! > 0 ? "pk" : "")"
+                }
+            }
+        }
+        var postgres: [String: [String]] = [:]
+        try await Self.withDatabase(.postgres) { database, _ in
+            let tables = try await database.query(
+                """
+                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'schema_migrations'
+                ORDER BY c.relname
+                """
+            )
+            for table in tables.compactMap({ $0.first?.text }) {
+                postgres[table] = try await database.query(
+                    """
+                    SELECT c.column_name, c.data_type, c.is_nullable,
+                        EXISTS (SELECT 1 FROM information_schema.key_column_usage k JOIN information_schema.table_constraints t
+                            ON t.constraint_name = k.constraint_name AND t.table_name = k.table_name
+                            WHERE t.constraint_type = 'PRIMARY KEY' AND k.table_name = c.table_name AND k.column_name = c.column_name)
+                    FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name = $1 ORDER BY c.ordinal_position
+                    """,
+                    [.text(table)]
+                ).map { row in "\(row[0].text!) \(row[1].text!) \(row[2].text == "NO" ? "not null" : "null") \(row[3].integer == 1 ? "pk" : "")" }
+            }
+            // Monthly partitions of this month and the next, and a DEFAULT one, for both partitioned tables.
+            let partitions = try await database.query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'call_records' ORDER BY 1"
+            ).compactMap { $0.first?.text }
+            let months = PostgresPartitions.months(around: Date()).map { "call_records_\($0.name)" }
+            #expect(partitions == (["call_records_default"] + months).sorted())
+        }
+        #expect(!sqlite.isEmpty && sqlite.keys.sorted() == postgres.keys.sorted())
+        for table in sqlite.keys.sorted() {
+            #expect(sqlite[table] == postgres[table], "table \(table)")
+        }
+        #expect(sqlite["call_records"]?.contains("started_at bigint not null pk") == true)
+    }
+
+    @Test(.enabled(if: postgresAvailable), .timeLimit(.minutes(2)), arguments: Backend.allCases)
+    func callRecordsAreWrittenOnceWhateverTheReplay(backend: Backend) async throws {
+        try await Self.withDatabase(backend) { database, _ in
+            let directory = NSTemporaryDirectory() + "answer-ninja-journal-\(UInt32.random(in: 0 ... .max))"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let journal = try await CallJournal.open(directory: directory, instance: "gw-1")
+            let start: Int64 = 1_700_000_000_000
+            for call in 0..<5 {
+                let id = "call-\(call)", at = start + Int64(call) * 60_000
+                try await journal.record(.started(userId: "user-\(call % 2)", caller: "+1555000000\(call)", callee: "demo"), callId: id, startedAt: at, at: at)
+                try await journal.record(.decided(decision: "screen", reasons: ["whitelist:none"]), callId: id, startedAt: at, at: at + 3)
+                for turn in 1...3 {
+                    try await journal.record(
+                        .turn(CallTurn(turn: turn, at: at + Int64(turn) * 4000, callerText: "caller says \(turn)", replyText: "reply \(turn)", intent: "survey", confidence: 0.8, latencies: ["reply": 1.5])),
+                        callId: id, startedAt: at, at: at + Int64(turn) * 4000
+                    )
+                }
+                try await journal.record(.latency(name: "turn_p50_ms", milliseconds: 420), callId: id, startedAt: at, at: at + 13_000)
+                try await journal.record(.latency(name: "setup_ms", milliseconds: 2.25), callId: id, startedAt: at, at: at + 13_000)
+                if call < 4 { try await journal.record(.ended(outcome: "hung_up_by_ai", reason: "survey_declined"), callId: id, startedAt: at, at: at + 14_000) }
+            }
+            let everything = try await journal.read(from: .start, limit: 1000).events
+            let records = CallRecordStore(database: database)
+            let replayer = JournalReplayer(journal: journal, records: records, batchSize: 9)
+            #expect(try await replayer.catchUp() == everything.count)
+            // The same events again, and again in one batch: nothing changes.
+            #expect(try await records.apply(everything) == 0)
+            #expect(try await records.apply(Array(everything.reversed())) == 0)
+            #expect(try await records.count() == 5)
+            let one = try #require(try await records.record(id: "call-1"))
+            #expect(one.turns.map(\.turn) == [1, 2, 3] && one.turns.map(\.callerText) == ["caller says 1", "caller says 2", "caller says 3"])
+            #expect(one.latencies == ["turn_p50_ms": 420, "setup_ms": 2.25])
+            #expect(one.state == .ended && one.endedAt == start + 60_000 + 14_000 && one.lastSequence == 8)
+            let user1 = try await records.records(userId: "user-1")
+            #expect(user1.map(\.id) == ["call-3", "call-1"], "newest first, one user's only")
+            #expect(try await records.records(userId: "user-1", before: start + 3 * 60_000).map(\.id) == ["call-1"])
+            // The unfinished call, interrupted by a sweep, stays interrupted even if its owner's last words come later.
+            #expect(try await records.unfinished(instance: "gw-1").map(\.id) == ["call-4"])
+            #expect(try await records.unfinished(instance: "gw-2").isEmpty)
+            let late = CallEvent(callId: "call-4", sequence: 9, callStartedAt: start + 240_000, at: start + 300_000, instance: "gw-1", change: .interrupted(reason: "instance_lost"))
+            let later = CallEvent(callId: "call-4", sequence: 10, callStartedAt: start + 240_000, at: start + 301_000, instance: "gw-1", change: .answered)
+            #expect(try await records.apply([late, later]) == 2)
+            #expect(try await records.record(id: "call-4")?.state == .interrupted)
+            // A change whose start never arrived is kept under a record that says so.
+            let orphan = CallEvent(callId: "orphan", sequence: 3, callStartedAt: start, at: start + 1, instance: "gw-1", change: .intent(name: "scam", confidence: 0.7))
+            #expect(try await records.apply([orphan]) == 1)
+            let kept = try #require(try await records.record(id: "orphan"))
+            #expect(kept.intent == "scam" && kept.reasons == ["journal:start_missing"])
+            try await journal.close()
+        }
+    }
+
+    @Test(.enabled(if: postgresAvailable), .timeLimit(.minutes(2)))
+    func aMonthMadeLateAdoptsItsRowsFromTheDefaultPartition() async throws {
+        try await Self.withDatabase(.postgres) { database, _ in
+            let records = CallRecordStore(database: database)
+            let now = Date()
+            let later = Calendar(identifier: .gregorian).date(byAdding: .month, value: 3, to: now)!
+            let laterMonth = try #require(PostgresPartitions.months(around: later).first)
+            let at = laterMonth.start + 1000
+            try await records.apply([CallEvent(callId: "future", sequence: 1, callStartedAt: at, at: at, instance: "gw", change: .started(userId: nil, caller: "+15550001111", callee: "demo"))])
+            let place = "SELECT tableoid::regclass::text FROM call_records WHERE id = 'future'"
+            #expect(try await database.query(place).first?.first?.text == "call_records_default")
+            let made = try await PostgresPartitions.ensure(on: database, now: later)
+            #expect(made.contains("call_records_\(laterMonth.name)"))
+            #expect(try await database.query(place).first?.first?.text == "call_records_\(laterMonth.name)")
+            #expect(try await PostgresPartitions.ensure(on: database, now: later).isEmpty, "made once")
+            #expect(try await records.record(id: "future")?.caller == "+15550001111")
+        }
+    }
+
+    @Test(.enabled(if: postgresAvailable), .timeLimit(.minutes(3)))
+    func noCallRecordIsLostWhilePostgresIsDown() async throws {
+        try await Self.withDatabase(.postgres) { database, peer in
+            var peer = try #require(peer)
+            let directory = NSTemporaryDirectory() + "answer-ninja-journal-\(UInt32.random(in: 0 ... .max))"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let journal = try await CallJournal.open(directory: directory, instance: "gw-1")
+            let records = CallRecordStore(database: database)
+            let replayer = JournalReplayer(journal: journal, records: records)
+            let running = Task { await replayer.run() }
+            defer { running.cancel() }
+            let start: Int64 = 1_700_000_000_000
+            try await journal.record(.started(userId: "u", caller: "+15550000001", callee: "demo"), callId: "before", startedAt: start, at: start)
+            try await Self.eventually { try await records.count() == 1 }
+
+            await peer.stopServer()
+            // Calls go on while the database is down: every change is recorded (durably, in the journal).
+            for call in 0..<10 {
+                let id = "during-\(call)", at = start + Int64(call + 1) * 1000
+                try await journal.record(.started(userId: "u", caller: "+1555000010\(call)", callee: "demo"), callId: id, startedAt: at, at: at)
+                try await journal.record(.decided(decision: "screen", reasons: []), callId: id, startedAt: at, at: at + 1)
+                try await journal.record(.ended(outcome: "caller_hung_up", reason: "bye"), callId: id, startedAt: at, at: at + 2)
+            }
+            try await journal.record(.ended(outcome: "caller_hung_up", reason: "bye"), callId: "before", startedAt: start, at: start + 20_000)
+            try await Self.eventually { replayer.statistics.failures > 0 }
+            #expect(replayer.statistics.lastError != nil)
+
+            peer = try await peer.restarted()
+            // The pool reconnects and the replayer catches up by itself.
+            try await Self.eventually(timeout: .seconds(30)) { (try? await records.count()) == 11 && replayer.statistics.waiting == 0 }
+            #expect(try await records.unfinished().isEmpty)
+            #expect(try await records.record(id: "before")?.state == .ended)
+            #expect(try await records.record(id: "during-9")?.outcome == "caller_hung_up")
+            running.cancel()
+            try await journal.close()
+        }
+    }
+
+    /// Polls `condition` every 50 ms until it holds, for at most `timeout`.
+    static func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("condition not met within \(timeout)")
+        throw CancellationError()
+    }
+}
