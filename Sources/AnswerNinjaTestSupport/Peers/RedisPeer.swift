@@ -8,8 +8,23 @@ public struct RedisPeer: StoppablePeer {
     public var url: String { "redis://127.0.0.1:\(port)/0" }
 
     public static func start() async throws -> RedisPeer {
+        try await launch(port: try PeerEnvironment.freePort())
+    }
+
+    /// The same server started again on its port (after `stop()` or a kill), empty.
+    public func restarted() async throws -> RedisPeer {
+        if process.isRunning { await process.stop() }
+        return try await Self.launch(port: port)
+    }
+
+    /// Freezes the server (`SIGSTOP`): it keeps its socket but answers nothing, as a hung Redis does.
+    public func freeze() { kill(process.pid, SIGSTOP) }
+
+    /// Lets a frozen server go on (`SIGCONT`).
+    public func thaw() { kill(process.pid, SIGCONT) }
+
+    private static func launch(port: Int) async throws -> RedisPeer {
         let server = try PeerEnvironment.require("redis-server", package: "redis-server")
-        let port = try PeerEnvironment.freePort()
         let process = try PeerProcess(
             name: "redis", executable: server,
             arguments: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
