@@ -183,7 +183,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "RTP", hummingbird, hummingbirdTesting, logging, nioCore, nioPosix],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "RTP", hummingbird, hummingbirdTesting, logging, nioCore, nioPosix],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", hummingbirdWSClient, logging], swiftSettings: swiftSettings),
