@@ -110,7 +110,7 @@ let targets: [Target] = cTargets + [
         resources: [.copy("Migrations/sqlite"), .copy("Migrations/postgres")],
         swiftSettings: swiftSettings
     ),
-    .target(name: "Screening", dependencies: ["AnswerNinjaCore", jwtKit], swiftSettings: swiftSettings),
+    .target(name: "Screening", dependencies: ["AnswerNinjaCore", "Conversation", jwtKit, crypto], swiftSettings: swiftSettings),
     .target(
         name: "Speech",
         dependencies: ["AnswerNinjaCore", "Capture", "Codecs", "MediaDSP", "CPocketSphinx", "CEspeakNG", asyncHTTPClient, nioCore, nioPosix],
@@ -179,6 +179,7 @@ let targets: [Target] = cTargets + [
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "StoreUnitTests", dependencies: ["Store", "AnswerNinjaCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "ScreeningUnitTests", dependencies: ["Screening", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "SpeechUnitTests", dependencies: ["Speech", "Codecs", "MediaDSP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(

@@ -58,7 +58,7 @@ public struct PhoneNumberNormalizer: Sendable {
                 international = true
             } else if let value = character.wholeNumberValue, character.isASCII {
                 digits.append(String(value))
-            } else if " -.()/\u{00A0}\t".contains(character) {
+            } else if character.isWhitespace || "-.()/".contains(character) {
                 continue
             } else {
                 throw Self.invalid(text, "unexpected \"\(character)\"")
