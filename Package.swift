@@ -106,7 +106,7 @@ let targets: [Target] = cTargets + [
     // Layer 4: domain.
     .target(
         name: "Store",
-        dependencies: ["AnswerNinjaCore", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, nioConcurrency, logging],
+        dependencies: ["AnswerNinjaCore", "Screening", "CSQLite", "CPostgres", "CHiredis", nioCore, nioPosix, nioConcurrency, logging],
         resources: [.copy("Migrations/sqlite"), .copy("Migrations/postgres")],
         swiftSettings: swiftSettings
     ),

@@ -1,5 +1,7 @@
+import AnswerNinjaCore
 import AnswerNinjaTestSupport
 import Foundation
+import Screening
 import Store
 import Testing
 
@@ -134,6 +136,111 @@ import Testing
             let kept = try #require(try await records.record(id: "orphan"))
             #expect(kept.intent == "scam" && kept.reasons == ["journal:start_missing"])
             try await journal.close()
+        }
+    }
+
+    @Test(.enabled(if: postgresAvailable), .timeLimit(.minutes(2)), arguments: Backend.allCases)
+    func usersTokensWhitelistProfilesAndAuditBehaveTheSame(backend: Backend) async throws {
+        try await Self.withDatabase(backend) { database, _ in
+            let now: Int64 = 1_800_000_000_000
+            // Users: unique email (case-insensitive), numbers owned by one user, cascade on delete.
+            let users = UserDirectory(database: database)
+            let alice = try await users.create(email: "Alice@Example.com", displayName: "Alice", passwordHash: "$2b$04$hash")
+            let bob = try await users.create(email: "bob@example.com", displayName: "Bob", passwordHash: "$2b$04$hash2", role: .admin)
+            let duplicate = await #expect(throws: StoreError.self) { try await users.create(email: "alice@example.com", displayName: "A2", passwordHash: "x") }
+            #expect(duplicate?.code.rawValue == "constraint")
+            #expect(try await users.account(email: "ALICE@example.com")?.id == alice.id)
+            try await users.addNumber("+14155550100", to: alice.id)
+            try await users.addNumber("+14155550100", to: alice.id)
+            let taken = await #expect(throws: StoreError.self) { try await users.addNumber("+14155550100", to: bob.id) }
+            #expect(taken?.code.rawValue == "constraint")
+            #expect(try await users.user(owning: "+14155550100")?.id == alice.id)
+            let updated = try await users.update(id: alice.id, .init(totpSecret: "JBSWY3DPEHPK3PXP", forwardingTarget: "sip:alice@192.0.2.10", settings: #"{"persona":"polite"}"#))
+            #expect(updated?.totpSecret == "JBSWY3DPEHPK3PXP" && updated?.forwardingTarget == "sip:alice@192.0.2.10" && updated?.numbers == ["+14155550100"])
+            try await users.clearTOTP(id: alice.id)
+            #expect(try await users.account(id: alice.id)?.totpSecret == nil)
+            #expect(try await users.accounts(limit: 10).map(\.id) == [alice.id, bob.id].sorted())
+            #expect(try await users.accounts(limit: 10, after: [alice.id, bob.id].min()).count == 1)
+
+            // Refresh tokens: rotation, reuse revoking the family, expiry.
+            let tokens = RefreshTokenStore(database: database)
+            try await tokens.issue(hash: "h1", userId: alice.id, family: "f1", issuedAt: now, expiresAt: now + 1000)
+            #expect(try await tokens.redeem(hash: "h1", now: now + 1) == .valid(userId: alice.id, family: "f1"))
+            try await tokens.issue(hash: "h2", userId: alice.id, family: "f1", issuedAt: now + 1, expiresAt: now + 1000)
+            #expect(try await tokens.redeem(hash: "h1", now: now + 2) == .reused(userId: alice.id, family: "f1"))
+            #expect(try await tokens.redeem(hash: "h2", now: now + 3) == .revoked, "the whole family went with the reuse")
+            try await tokens.issue(hash: "h3", userId: alice.id, family: "f2", issuedAt: now, expiresAt: now + 10)
+            #expect(try await tokens.redeem(hash: "h3", now: now + 10) == .expired)
+            #expect(try await tokens.redeem(hash: "nope", now: now) == .unknown)
+
+            // Whitelist: save, learn (never over what the user said), check, page, purge.
+            let whitelist = WhitelistStore(database: database)
+            try await whitelist.save(WhitelistEntry(pattern: try WhitelistPattern("+1900*"), list: .block, source: .manual, createdAt: now), userId: alice.id)
+            try await whitelist.save(WhitelistEntry(pattern: try WhitelistPattern("+14155550123"), list: .allow, source: .contact, label: "Mum", createdAt: now), userId: alice.id)
+            try await whitelist.save(WhitelistEntry(pattern: try WhitelistPattern("+14155550999"), list: .block, source: .manual, createdAt: now), userId: alice.id)
+            try await whitelist.save(WhitelistEntry(pattern: try WhitelistPattern("+14155550555"), list: .allow, source: .temporary, expiresAt: now + 60_000, createdAt: now), userId: alice.id)
+            #expect(try await whitelist.learn(try E164Number("+14155550999"), userId: alice.id, reason: "user called it", now: now) == false)
+            #expect(try await whitelist.learn(try E164Number("+14155550777"), userId: alice.id, reason: "user called it", now: now) == true)
+            #expect(try await whitelist.check(userId: alice.id, number: try E164Number("+14155550123"), now: now).reason == "whitelist:contact:+14155550123")
+            #expect(try await whitelist.check(userId: alice.id, number: try E164Number("+14155550999"), now: now).reason == "blocklist:manual:+14155550999")
+            #expect(try await whitelist.check(userId: alice.id, number: try E164Number("+19005551234"), now: now).reason == "blocklist:manual:+1900*")
+            #expect(try await whitelist.check(userId: alice.id, number: try E164Number("+14155550555"), now: now + 60_000) == .unknown, "expired")
+            #expect(try await whitelist.check(userId: bob.id, number: try E164Number("+14155550123"), now: now) == .unknown, "one user's list is theirs")
+            let page = try await whitelist.page(userId: alice.id, list: .allow, limit: 2, offset: 1)
+            #expect(page.total == 3 && page.entries.map(\.pattern.rawValue) == ["+14155550555", "+14155550777"])
+            #expect(try await whitelist.entries(userId: alice.id).first { $0.source == .learned }?.reason == "user called it")
+            #expect(try await whitelist.purgeExpired(before: now + 120_000) == 1)
+            #expect(try await whitelist.delete(pattern: "+1900*", userId: alice.id))
+            #expect(try await whitelist.delete(pattern: "+1900*", userId: alice.id) == false)
+            let imported = try await whitelist.saveAll([
+                WhitelistEntry(pattern: try WhitelistPattern("+14155550123"), list: .allow, source: .contact, label: "Mum again", createdAt: now),
+                WhitelistEntry(pattern: try WhitelistPattern("+442079460018"), list: .allow, source: .contact, createdAt: now),
+            ], userId: alice.id)
+            #expect(imported == 1)
+
+            // Caller profiles: calls across users, verdicts moving the counts, the user's verdict winning for them.
+            let profiles = CallerProfileStore(database: database)
+            let key = try CallerKey(secret: Array(repeating: 7, count: 32)).key(for: try E164Number("+18885550100"))
+            for (index, user) in [alice.id, bob.id, alice.id].enumerated() {
+                try await profiles.record(.init(startedAt: now + Int64(index), durationSeconds: 5, answered: true, intent: "sales_call", attestation: "C"), key: key, keyVersion: 1, userId: user, now: now + Int64(index))
+            }
+            let stored = try #require(try await profiles.profile(key: key))
+            #expect(stored.calls == 3 && stored.shortCalls == 3 && stored.intents == ["sales_call": 3] && stored.attestations == ["C": 3] && stored.recentCalls.count == 3)
+            try await profiles.setVerdict("spam", key: key, userId: bob.id, now: now + 10)
+            try await profiles.setVerdict("not_spam", key: key, userId: alice.id, now: now + 11)
+            try await profiles.setVerdict("spam", key: key, userId: alice.id, now: now + 12)
+            #expect(try await profiles.profile(key: key).map { ($0.spamReports, $0.notSpamReports) } ?? (0, 0) == (2, 0), "a changed verdict moves its report")
+            try await profiles.setVerdict("not_spam", key: key, userId: alice.id, now: now + 13)
+            let forAlice = try await profiles.evaluate(key: key, userId: alice.id, now: now + 20)
+            let forBob = try await profiles.evaluate(key: key, userId: bob.id, now: now + 20)
+            #expect(forAlice.score.score == 0 && forAlice.score.userVerdict == "not_spam")
+            #expect(forBob.score.score == 1)
+            let global = try await profiles.evaluate(key: key, userId: nil, now: now + 20)
+            #expect(global.score.score > 0.5 && global.score.signals.contains { $0.name == "spam_intents" })
+            #expect(try await profiles.storedScore(key: key)?.signals.isEmpty == false)
+            await #expect(throws: StoreError.self) { try await profiles.setVerdict("maybe", key: key, userId: alice.id, now: now) }
+
+            // Audit and settings.
+            let audit = AuditLog(database: database)
+            try await audit.append(actor: bob.id, action: "user.role", target: alice.id, detail: #"{"role":"user"}"#, at: now)
+            try await audit.append(actor: bob.id, action: "settings.set", target: "feature.llm", at: now + 1)
+            #expect(try await audit.entries(limit: 10).map(\.action) == ["settings.set", "user.role"])
+            let settings = SettingsStore(database: database)
+            try await settings.set("feature.llm", to: "true", at: now)
+            try await settings.set("feature.llm", to: "false", at: now + 5)
+            #expect(try await settings.value("feature.llm") == "false")
+            #expect(try await settings.version() == now + 5)
+
+            // Deleting a user takes everything of theirs.
+            let records = CallRecordStore(database: database)
+            try await records.apply([CallEvent(callId: "c1", sequence: 1, callStartedAt: now, at: now, instance: "gw", change: .started(userId: alice.id, caller: "+1", callee: "+14155550100"))])
+            #expect(try await users.delete(id: alice.id))
+            #expect(try await users.user(owning: "+14155550100") == nil)
+            #expect(try await whitelist.entries(userId: alice.id).isEmpty)
+            #expect(try await records.records(userId: alice.id).isEmpty)
+            #expect(try await tokens.redeem(hash: "h2", now: now) == .unknown)
+            #expect(try await profiles.verdict(key: key, userId: alice.id) == nil)
+            #expect(try await users.userCount() == 1)
         }
     }
 

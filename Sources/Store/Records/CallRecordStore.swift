@@ -63,7 +63,7 @@ public struct CallRecordStore: Sendable {
         case .started: break
         case .decided(let decision, let reasons):
             set("decision", .text(decision))
-            set("reasons", .text(Self.json(reasons)))
+            set("reasons", .text(StoreJSON.encode(reasons)))
         case .answered: set("answered_at", .integer(event.at))
         case .intent(let name, let confidence):
             set("intent", .text(name))
@@ -76,13 +76,13 @@ public struct CallRecordStore: Sendable {
                 """,
                 key + [
                     .integer(Int64(turn.turn)), .text(turn.callerText), .text(turn.replyText), SQLValue(turn.intent), SQLValue(turn.confidence),
-                    .integer(turn.at), .text(Self.json(turn.latencies)),
+                    .integer(turn.at), .text(StoreJSON.encode(turn.latencies)),
                 ]
             )
         case .latency(let name, let milliseconds):
-            var latencies = Self.decode([String: Double].self, row[1].text) ?? [:]
+            var latencies = StoreJSON.decode([String: Double].self, row[1].text) ?? [:]
             latencies[name] = milliseconds
-            set("latencies", .text(Self.json(latencies)))
+            set("latencies", .text(StoreJSON.encode(latencies)))
         case .recording(let path): set("recording_path", .text(path))
         case .ended(let outcome, let reason):
             set("outcome", .text(outcome))
@@ -109,7 +109,7 @@ public struct CallRecordStore: Sendable {
         ).map { row in
             CallTurn(
                 turn: row[0].int ?? 0, at: row[1].integer ?? 0, callerText: row[2].text ?? "", replyText: row[3].text ?? "",
-                intent: row[4].text, confidence: row[5].real, latencies: Self.decode([String: Double].self, row[6].text) ?? [:]
+                intent: row[4].text, confidence: row[5].real, latencies: StoreJSON.decode([String: Double].self, row[6].text) ?? [:]
             )
         }
         return record
@@ -139,19 +139,9 @@ public struct CallRecordStore: Sendable {
         guard let id = row[0].text, let startedAt = row[1].integer, let state = row[5].text.flatMap(CallRecordState.init(rawValue:)) else { return nil }
         return CallRecord(
             id: id, startedAt: startedAt, userId: row[2].text, caller: row[3].text ?? "", callee: row[4].text ?? "", state: state,
-            decision: row[6].text, reasons: decode([String].self, row[7].text) ?? [], intent: row[8].text, intentConfidence: row[9].real,
+            decision: row[6].text, reasons: StoreJSON.decode([String].self, row[7].text) ?? [], intent: row[8].text, intentConfidence: row[9].real,
             outcome: row[10].text, endReason: row[11].text, answeredAt: row[12].integer, endedAt: row[13].integer, recordingPath: row[14].text,
-            latencies: decode([String: Double].self, row[15].text) ?? [:], instance: row[16].text ?? "", lastSequence: row[17].int ?? 0, turns: []
+            latencies: StoreJSON.decode([String: Double].self, row[15].text) ?? [:], instance: row[16].text ?? "", lastSequence: row[17].int ?? 0, turns: []
         )
-    }
-
-    static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
-        text.flatMap { try? JSONDecoder().decode(type, from: Data($0.utf8)) }
     }
 }

@@ -1,50 +1,195 @@
 import AnswerNinjaCore
+import Foundation
 
-/// A user of Answer Ninja, as far as the skeleton knows them: an id and a name. The platform issue adds the rest.
+/// A user of Answer Ninja as the demo seeding and the gateway's lookup see them: an id, a name and their numbers.
 public struct UserRecord: Sendable, Equatable, Codable {
     public var id: String
     public var displayName: String
     public var aliases: [NumberAlias]
 }
 
-/// Users and the number aliases they own, on the embedded database.
-public struct UserDirectory: Sendable {
-    let database: SQLiteDatabase
+/// A user's account: sign-in, role, two-factor, where wanted calls go, settings (JSON) and numbers. Numbers are
+/// E.164 (`+14155550123`) or aliases (`demo`), each owned by one user.
+public struct UserAccount: Sendable, Equatable, Codable {
+    public enum Role: String, Sendable, Codable, CaseIterable { case user, admin }
 
-    public init(database: SQLiteDatabase) { self.database = database }
+    public var id: String
+    public var email: String?
+    public var displayName: String
+    public var passwordHash: String?
+    public var role: Role
+    public var totpSecret: String?
+    public var forwardingTarget: String?
+    public var settings: String
+    public var numbers: [String]
+    public var createdAt: String
+}
+
+/// Users and the numbers they own, on either database.
+public struct UserDirectory: Sendable {
+    public let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) { self.database = database }
+
+    static let accountColumns = "id, email, display_name, password_hash, role, totp_secret, forwarding_target, settings, created_at"
 
     /// Creates the demo user owning `alias` unless someone already owns it; returns the owner and whether it was
     /// created now. Idempotent across restarts.
     public func ensureDemoUser(alias: NumberAlias) async throws -> (user: UserRecord, created: Bool) {
         let created = try await database.transaction { connection in
-            let owner = try connection.query("SELECT user_id FROM number_aliases WHERE alias = ?1", [.text(alias.rawValue)])
+            let owner = try connection.query("SELECT user_id FROM number_aliases WHERE alias = $1", [.text(alias.rawValue)])
             guard owner.isEmpty else { return false }
             let id = "user-" + alias.rawValue
-            try _ = connection.query("INSERT OR IGNORE INTO users (id, display_name) VALUES (?1, ?2)", [.text(id), .text("Demo user")])
-            try _ = connection.query("INSERT INTO number_aliases (alias, user_id) VALUES (?1, ?2)", [.text(alias.rawValue), .text(id)])
+            try connection.query("INSERT INTO users (id, display_name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [.text(id), .text("Demo user")])
+            try connection.query("INSERT INTO number_aliases (alias, user_id) VALUES ($1, $2)", [.text(alias.rawValue), .text(id)])
             return true
         }
-        guard let user = try await user(owning: alias) else {
+        guard let user = try await user(owning: alias.rawValue) else {
             throw StoreError(code: .init("missing_user"), message: "alias \(alias) has no owner after creating it")
         }
         return (user, created)
     }
 
-    /// The user who owns `alias`, if any.
-    public func user(owning alias: NumberAlias) async throws -> UserRecord? {
+    /// The user who owns `number` (an E.164 number or an alias), if any.
+    public func user(owning number: String) async throws -> UserRecord? {
         let rows = try await database.query(
-            """
-            SELECT u.id, u.display_name, (SELECT group_concat(alias, ' ') FROM number_aliases WHERE user_id = u.id)
-            FROM users u JOIN number_aliases a ON a.user_id = u.id WHERE a.alias = ?1
-            """,
-            [.text(alias.rawValue)]
+            "SELECT u.id, u.display_name FROM users u JOIN number_aliases a ON a.user_id = u.id WHERE a.alias = $1", [.text(number)]
         )
         guard let row = rows.first, let id = row[0].text, let name = row[1].text else { return nil }
-        let aliases = (row[2].text ?? "").split(separator: " ").compactMap { try? NumberAlias(String($0)) }.sorted()
-        return UserRecord(id: id, displayName: name, aliases: aliases)
+        let numbers = try await self.numbers(of: id)
+        return UserRecord(id: id, displayName: name, aliases: numbers.compactMap { try? NumberAlias($0) })
     }
 
+    public func user(owning alias: NumberAlias) async throws -> UserRecord? { try await user(owning: alias.rawValue) }
+
     public func userCount() async throws -> Int {
-        Int(try await database.query("SELECT count(*) FROM users").first?.first?.integer ?? 0)
+        try await database.query("SELECT count(*) FROM users").first?.first?.int ?? 0
+    }
+
+    // MARK: Accounts
+
+    /// Creates an account; throws `constraint` when the email is taken.
+    public func create(email: String, displayName: String, passwordHash: String, role: UserAccount.Role = .user) async throws -> UserAccount {
+        let id = "user-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0 ... .max)) }.joined()
+        try await database.query(
+            "INSERT INTO users (id, email, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5)",
+            [.text(id), .text(email.lowercased()), .text(displayName), .text(passwordHash), .text(role.rawValue)]
+        )
+        guard let account = try await account(id: id) else { throw StoreError(code: .init("missing_user"), message: "user \(id) vanished after creation") }
+        return account
+    }
+
+    public func account(id: String) async throws -> UserAccount? {
+        try await account(where: "id = $1", .text(id))
+    }
+
+    public func account(email: String) async throws -> UserAccount? {
+        try await account(where: "email = $1", .text(email.lowercased()))
+    }
+
+    /// Accounts by id, `limit` after `after` (keyset pagination).
+    public func accounts(limit: Int, after: String? = nil) async throws -> [UserAccount] {
+        let rows = try await database.query(
+            "SELECT \(Self.accountColumns) FROM users WHERE id > $1 ORDER BY id LIMIT $2", [.text(after ?? ""), .integer(Int64(limit))]
+        )
+        var accounts: [UserAccount] = []
+        for row in rows { if let account = try await account(row) { accounts.append(account) } }
+        return accounts
+    }
+
+    /// The fields that change after sign-up; nil leaves a field as it is (use `clearTOTP` to remove two-factor).
+    public struct Changes: Sendable {
+        public var displayName: String?
+        public var passwordHash: String?
+        public var role: UserAccount.Role?
+        public var totpSecret: String?
+        public var forwardingTarget: String?
+        public var settings: String?
+        public init(displayName: String? = nil, passwordHash: String? = nil, role: UserAccount.Role? = nil, totpSecret: String? = nil, forwardingTarget: String? = nil, settings: String? = nil) {
+            self.displayName = displayName
+            self.passwordHash = passwordHash
+            self.role = role
+            self.totpSecret = totpSecret
+            self.forwardingTarget = forwardingTarget
+            self.settings = settings
+        }
+    }
+
+    @discardableResult
+    public func update(id: String, _ changes: Changes) async throws -> UserAccount? {
+        var assignments: [String] = []
+        var values: [SQLValue] = [.text(id)]
+        func set(_ column: String, _ value: String?) {
+            guard let value else { return }
+            values.append(.text(value))
+            assignments.append("\(column) = $\(values.count)")
+        }
+        set("display_name", changes.displayName)
+        set("password_hash", changes.passwordHash)
+        set("role", changes.role?.rawValue)
+        set("totp_secret", changes.totpSecret)
+        set("forwarding_target", changes.forwardingTarget)
+        set("settings", changes.settings)
+        if !assignments.isEmpty {
+            try await database.query("UPDATE users SET \(assignments.joined(separator: ", ")) WHERE id = $1", values)
+        }
+        return try await account(id: id)
+    }
+
+    public func clearTOTP(id: String) async throws {
+        try await database.query("UPDATE users SET totp_secret = NULL WHERE id = $1", [.text(id)])
+    }
+
+    public func clearForwardingTarget(id: String) async throws {
+        try await database.query("UPDATE users SET forwarding_target = NULL WHERE id = $1", [.text(id)])
+    }
+
+    // MARK: Numbers
+
+    public func numbers(of userId: String) async throws -> [String] {
+        try await database.query("SELECT alias FROM number_aliases WHERE user_id = $1 ORDER BY alias", [.text(userId)]).compactMap { $0.first?.text }
+    }
+
+    /// Gives `number` to the user; throws `constraint` when another user owns it (owning it already is fine).
+    public func addNumber(_ number: String, to userId: String) async throws {
+        try await database.transaction { connection in
+            if let owner = try connection.query("SELECT user_id FROM number_aliases WHERE alias = $1", [.text(number)]).first?.first?.text {
+                guard owner == userId else { throw StoreError.constraint("\(number) belongs to another user") }
+                return
+            }
+            try connection.query("INSERT INTO number_aliases (alias, user_id) VALUES ($1, $2)", [.text(number), .text(userId)])
+        }
+    }
+
+    /// Removes `number` from the user; false when they did not own it.
+    @discardableResult
+    public func removeNumber(_ number: String, from userId: String) async throws -> Bool {
+        !(try await database.query("DELETE FROM number_aliases WHERE alias = $1 AND user_id = $2 RETURNING alias", [.text(number), .text(userId)]).isEmpty)
+    }
+
+    /// Deletes the user and everything of theirs: numbers, whitelist, tokens, verdicts (by cascade), call records
+    /// and turns. Recordings on disk are the storage service's to remove.
+    @discardableResult
+    public func delete(id: String) async throws -> Bool {
+        try await database.transaction { connection in
+            try connection.query(
+                "DELETE FROM call_turns WHERE call_id IN (SELECT id FROM call_records WHERE user_id = $1)", [.text(id)]
+            )
+            try connection.query("DELETE FROM call_records WHERE user_id = $1", [.text(id)])
+            return !(try connection.query("DELETE FROM users WHERE id = $1 RETURNING id", [.text(id)]).isEmpty)
+        }
+    }
+
+    private func account(where condition: String, _ value: SQLValue) async throws -> UserAccount? {
+        guard let row = try await database.query("SELECT \(Self.accountColumns) FROM users WHERE \(condition)", [value]).first else { return nil }
+        return try await account(row)
+    }
+
+    private func account(_ row: SQLRow) async throws -> UserAccount? {
+        guard let id = row[0].text else { return nil }
+        return UserAccount(
+            id: id, email: row[1].text, displayName: row[2].text ?? "", passwordHash: row[3].text, role: row[4].text.flatMap(UserAccount.Role.init(rawValue:)) ?? .user,
+            totpSecret: row[5].text, forwardingTarget: row[6].text, settings: row[7].text ?? "{}", numbers: try await numbers(of: id), createdAt: row[8].text ?? ""
+        )
     }
 }
