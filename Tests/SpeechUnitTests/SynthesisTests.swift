@@ -49,10 +49,11 @@ import Testing
         return (-5...5).map(correlation).max() ?? 0
     }
 
-    /// espeak-ng is not bit-exact within one process (EspeakSynthesizer's notes), so "the same audio" is the same
-    /// duration within 1 % and the same loudness envelope; a mixed-up or corrupted stream fails both.
+    /// espeak-ng is not bit-exact within one process: its prosody depends on what it said before (a line after a long
+    /// text measured 3.5 % longer than the same line before it). So "the same audio" is the same duration within 3 %
+    /// and the same loudness envelope; a mixed-up or corrupted stream fails both.
     static func sameSpeech(_ a: [Int16], _ b: [Int16]) -> Bool {
-        abs(a.count - b.count) <= max(a.count, b.count) / 100 && similarity(a, b) > 0.97
+        abs(a.count - b.count) <= max(a.count, b.count) * 3 / 100 && similarity(a, b) > 0.97
     }
 
     @Test func theSameTextGivesTheSameAudioWhetherSerialOrTwentyAtOnce() async throws {
