@@ -128,7 +128,7 @@ let targets: [Target] = cTargets + [
     .target(
         name: "AnswerNinjaServices",
         dependencies: [
-            "AnswerNinjaCore", "Store", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Conversation", "Capture",
+            "AnswerNinjaCore", "Store", "Screening", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Conversation", "Capture",
             "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity", "SIPLocator",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL,

@@ -24,7 +24,7 @@ import Testing
         #expect(first.report.demoUser?.aliases == [try NumberAlias("demo")])
         #expect(context.readiness.snapshot().checks["store"]?.ready == true)
         #expect(try await UserDirectory(database: first.database).userCount() == 1)
-        try await first.database.close()
+        try await first.close()
 
         let second = try await StoreService.open(context: context)
         #expect(!second.report.createdDataDirectory)
@@ -32,7 +32,7 @@ import Testing
         #expect(!second.report.createdDemoUser)
         #expect(second.report.demoUser?.id == first.report.demoUser?.id)
         #expect(try await UserDirectory(database: second.database).userCount() == 1)
-        try await second.database.close()
+        try await second.close()
     }
 
     @Test func aDataDirectoryThatIsAFileIsAClearError() async throws {

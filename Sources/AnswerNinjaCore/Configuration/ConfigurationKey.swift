@@ -96,6 +96,13 @@ extension ConfigurationKey {
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
     public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")
+    public static let storePoolSize = ConfigurationKey("store.pool_size", .integer, default: "4", "PostgreSQL connections (each with a thread of its own while it works).")
+    public static let storeInstance = ConfigurationKey("store.instance", .string, default: nil, "This process's name in call records (its calls are marked interrupted if it dies); empty means the host name.")
+    public static let profileKey = ConfigurationKey("store.profile_key", .secret, default: nil, "At least 32 bytes, hex: the HMAC key caller profiles are stored under. Unset: made once and kept in data_dir/secrets/profile.key.")
+    public static let jwtSecret = ConfigurationKey("api.jwt_secret", .secret, default: nil, "At least 32 bytes, hex: signs access tokens (HS256). Unset: made once and kept in data_dir/secrets/jwt.key.")
+    public static let bcryptCost = ConfigurationKey("api.bcrypt_cost", .integer, default: "12", "bcrypt cost of stored passwords (each step doubles the work).")
+    public static let defaultRegion = ConfigurationKey("api.default_region", .string, default: "US", "Region (ISO 3166) for numbers written without a country code, unless a user sets their own.")
+    public static let loginLimit = ConfigurationKey("api.login_limit", .integer, default: "5", "Failed sign-ins per account and per client address per minute before 429.")
     public static let logLevel = ConfigurationKey("log.level", .enumeration, default: "info", allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"], "Lowest level logged.")
     public static let logFormat = ConfigurationKey("log.format", .enumeration, default: "json", allowed: ["json", "text"], "JSON lines (one object per line, with call_id) or text for a terminal.")
     public static let shutdownGrace = ConfigurationKey("shutdown.grace", .duration, default: "30s", "How long graceful shutdown waits for calls and requests to drain.")
@@ -110,7 +117,7 @@ extension ConfigurationKey {
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders,
-        .storeBackend, .postgresURL, .redisURL, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
+        .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }
 

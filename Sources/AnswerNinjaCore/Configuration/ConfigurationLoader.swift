@@ -141,7 +141,16 @@ public struct ConfigurationLoader: Sendable {
             store: .init(
                 backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,
                 postgresURL: reader.url(.postgresURL, schemes: ["postgres", "postgresql"]),
-                redisURL: reader.url(.redisURL, schemes: ["redis"])
+                redisURL: reader.url(.redisURL, schemes: ["redis"]),
+                poolSize: reader.integer(.storePoolSize, in: 1...64),
+                instance: reader.optionalString(.storeInstance),
+                profileKey: reader.secret(.profileKey)
+            ),
+            api: .init(
+                jwtSecret: reader.secret(.jwtSecret),
+                bcryptCost: reader.integer(.bcryptCost, in: 4...16),
+                defaultRegion: reader.string(.defaultRegion).uppercased(),
+                loginLimit: reader.integer(.loginLimit, in: 1...1000)
             ),
             log: .init(
                 level: reader.enumeration(.logLevel),
@@ -158,6 +167,11 @@ public struct ConfigurationLoader: Sendable {
         }
         if configuration.store.backend == .postgres && configuration.store.postgresURL == nil {
             reader.problems.append("\(ConfigurationKey.postgresURL.environmentName) is required when store.backend is postgres")
+        }
+        for (key, value) in [(ConfigurationKey.profileKey, configuration.store.profileKey), (.jwtSecret, configuration.api.jwtSecret)] {
+            if let value, value.count < 64 || !value.allSatisfy(\.isHexDigit) {
+                reader.problems.append("\(key.environmentName) must be at least 32 bytes written as hex (64 or more hex digits)")
+            }
         }
         if !reader.problems.isEmpty {
             throw .invalidConfiguration(reader.problems.joined(separator: "; "))
@@ -472,6 +486,11 @@ private struct ValueReader {
             return key.defaultValue ?? ""
         }
         return value.lowercased()
+    }
+
+    /// A string that may be empty or unset ("" then).
+    mutating func optionalString(_ key: ConfigurationKey) -> String {
+        raw(key).0 ?? ""
     }
 
     mutating func alias(_ key: ConfigurationKey) -> NumberAlias? {

@@ -130,6 +130,17 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var backend: StoreBackend
         public var postgresURL: String?
         public var redisURL: String?
+        public var poolSize: Int
+        /// Empty: the host name.
+        public var instance: String
+        public var profileKey: String?
+    }
+
+    public struct API: Sendable, Equatable {
+        public var jwtSecret: String?
+        public var bcryptCost: Int
+        public var defaultRegion: String
+        public var loginLimit: Int
     }
 
     public struct Log: Sendable, Equatable {
@@ -144,6 +155,7 @@ public struct NinjaConfiguration: Sendable, Equatable {
     public var conversation: Conversation
     public var speech: Speech
     public var store: Store
+    public var api: API
     public var log: Log
     public var shutdownGrace: Duration
     /// nil when the demo user is disabled.

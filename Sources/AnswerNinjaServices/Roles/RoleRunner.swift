@@ -100,7 +100,8 @@ public struct RoleRunner: Sendable {
     private func printStore(_ report: StoreService.StartupReport) {
         Console.line("  data      \(report.dataDirectory)\(report.createdDataDirectory ? " (created)" : "")")
         let migrations = report.appliedMigrations.isEmpty ? "" : ", applied \(report.appliedMigrations.map(String.init).joined(separator: ", "))"
-        Console.line("  database  sqlite \(report.databasePath) (schema \(report.schemaVersion)\(migrations))")
+        Console.line("  database  \(report.backend) \(report.databasePath) (schema \(report.schemaVersion)\(migrations))")
+        if report.interruptedCalls > 0 { Console.line("  journal   \(report.interruptedCalls) calls left open by the last run marked interrupted") }
         if let user = report.demoUser, let alias = configuration.demoAlias {
             let host = configuration.sip.publicHost ?? "<host>"
             Console.line("  demo      user \(user.id) owns alias \"\(alias)\"\(report.createdDemoUser ? " (created)" : ""): sip:\(alias)@\(host)")

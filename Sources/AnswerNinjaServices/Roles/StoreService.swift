@@ -1,5 +1,8 @@
 import AnswerNinjaCore
+import Foundation
 import Logging
+import Prometheus
+import Screening
 import ServiceLifecycle
 import Store
 
@@ -9,64 +12,212 @@ import Glibc
 import Darwin
 #endif
 
-/// Opens the embedded store at start-up (creating the data directory, applying migrations, creating the demo
-/// user), reports readiness, and closes it after everything above it has shut down.
+/// The platform's data, opened once per process: the database (SQLite or PostgreSQL), its repositories, the shared
+/// cache (Redis with the in-process fallback), the call journal and the keys.
+public struct Platform: Sendable {
+    public let database: any SQLDatabase
+    public let users: UserDirectory
+    public let tokens: RefreshTokenStore
+    public let whitelist: WhitelistStore
+    public let profiles: CallerProfileStore
+    public let records: CallRecordStore
+    public let audit: AuditLog
+    public let settings: SettingsStore
+    public let cache: FallbackCache
+    public let journal: CallJournal
+    public let replayer: JournalReplayer
+    public let callerKey: CallerKey
+    public let jwtSecret: [UInt8]
+}
+
+/// Opens the store at start-up (creating the data directory, applying migrations, creating the demo user, marking
+/// calls a previous run left open as interrupted), reports readiness, carries the journal to the database while it
+/// runs, keeps partitions and expired rows tidy, and closes everything after the services above it have stopped.
 public final class StoreService: Service {
     public struct StartupReport: Sendable, Equatable {
         public var dataDirectory: String
         public var createdDataDirectory: Bool
+        public var backend: String
         public var databasePath: String
         public var schemaVersion: Int
         public var appliedMigrations: [Int]
         public var demoUser: UserRecord?
         public var createdDemoUser: Bool
+        public var interruptedCalls: Int
     }
 
-    public let database: SQLiteDatabase
+    public let platform: Platform
     public let report: StartupReport
     private let context: ServiceContext
 
-    /// Prepares the store before any service starts, so that a broken data directory fails `serve` at once with a
-    /// clear message instead of a half-started process.
+    /// The database, for tests and tools.
+    public var database: any SQLDatabase { platform.database }
+
+    /// Prepares the store before any service starts, so that a broken data directory or database fails `serve` at
+    /// once with a clear message instead of a half-started process.
     public static func open(context: ServiceContext) async throws -> StoreService {
         let configuration = context.configuration
         context.readiness.expect("store")
         let created = try DataDirectory.ensure(configuration.dataDirectory)
-        let database = try await SQLiteDatabase.open(path: configuration.sqlitePath)
+        let database: any SQLDatabase
+        let location: String
+        switch configuration.store.backend {
+        case .sqlite:
+            database = try await SQLiteDatabase.open(path: configuration.sqlitePath)
+            location = DataDirectory.absolute(configuration.sqlitePath)
+        case .postgres:
+            let url = configuration.store.postgresURL ?? ""
+            database = try await PostgresDatabase.open(PostgresSettings(url: url, poolSize: configuration.store.poolSize))
+            location = Self.redacted(url)
+        }
+        var cache: FallbackCache?
+        var journal: CallJournal?
         do {
             let applied = try await database.migrate()
             let version = try await database.schemaVersion()
+            let users = UserDirectory(database: database)
             var demoUser: UserRecord?
             var createdDemo = false
             if let alias = configuration.demoAlias {
-                let (user, createdNow) = try await UserDirectory(database: database).ensureDemoUser(alias: alias)
-                demoUser = user
-                createdDemo = createdNow
+                (demoUser, createdDemo) = try await users.ensureDemoUser(alias: alias)
             }
-            let report = StartupReport(
-                dataDirectory: DataDirectory.absolute(configuration.dataDirectory), createdDataDirectory: created,
-                databasePath: DataDirectory.absolute(configuration.sqlitePath), schemaVersion: version, appliedMigrations: applied,
-                demoUser: demoUser, createdDemoUser: createdDemo
+            let secrets = configuration.dataDirectory + "/secrets"
+            let profileSecret = try configuration.store.profileKey.map(Self.hexBytes) ?? SecretFile.loadOrCreate(secrets + "/profile.key")
+            let jwtSecret = try configuration.api.jwtSecret.map(Self.hexBytes) ?? SecretFile.loadOrCreate(secrets + "/jwt.key")
+            let telemetry = context.telemetry
+            let fallbacks = telemetry.counter(.cacheFallbacks, ["cache": "redis"])
+            cache = FallbackCache(redis: try configuration.store.redisURL.map(RedisSettings.init(url:))) { fallbacks.increment() }
+            journal = try await CallJournal.open(directory: configuration.dataDirectory + "/journal", instance: Self.instance(configuration))
+            let records = CallRecordStore(database: database)
+            let leftovers = try await journal!.interruptLeftovers(reason: "instance_restarted", at: unixMilliseconds())
+            let platform = Platform(
+                database: database, users: users, tokens: RefreshTokenStore(database: database), whitelist: WhitelistStore(database: database),
+                profiles: CallerProfileStore(database: database), records: records, audit: AuditLog(database: database),
+                settings: SettingsStore(database: database), cache: cache!, journal: journal!,
+                replayer: JournalReplayer(journal: journal!, records: records, logger: context.logger), callerKey: try CallerKey(secret: profileSecret),
+                jwtSecret: jwtSecret
             )
-            context.readiness.report("store", ready: true, detail: "sqlite schema \(version)")
-            return StoreService(database: database, report: report, context: context)
+            let report = StartupReport(
+                dataDirectory: DataDirectory.absolute(configuration.dataDirectory), createdDataDirectory: created, backend: database.dialect.rawValue,
+                databasePath: location, schemaVersion: version, appliedMigrations: applied, demoUser: demoUser, createdDemoUser: createdDemo,
+                interruptedCalls: leftovers.count
+            )
+            context.readiness.report("store", ready: true, detail: "\(database.dialect.rawValue) schema \(version)")
+            return StoreService(platform: platform, report: report, context: context)
         } catch {
+            try? await journal?.close()
+            await cache?.close()
             try? await database.close()
             throw error
         }
     }
 
-    private init(database: SQLiteDatabase, report: StartupReport, context: ServiceContext) {
-        self.database = database
+    private init(platform: Platform, report: StartupReport, context: ServiceContext) {
+        self.platform = platform
         self.report = report
         self.context = context
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        let platform = self.platform
+        let pending = context.telemetry.gauge(.storeJournalPending, [:])
+        // The replayer and the upkeep run until shutdown; the journal keeps whatever they have not done yet.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await platform.replayer.run() }
+            group.addTask { await self.upkeep(pending: pending) }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         context.readiness.report("store", ready: false, detail: "shutting down")
-        try await database.close()
-        context.logger.info("store closed", metadata: ["path": "\(database.path)"])
+        try await close()
+        context.logger.info("store closed", metadata: ["backend": "\(platform.database.dialect.rawValue)"])
+    }
+
+    /// Catches the journal up once more (a failure leaves the rest in the journal for the next start), then closes
+    /// the journal, the cache and the database.
+    public func close() async throws {
+        _ = try? await platform.replayer.catchUp()
+        try? await platform.journal.close()
+        await platform.cache.close()
+        try await platform.database.close()
+    }
+
+    /// Every second: the journal's backlog gauge. Every minute: calls of dead instances marked interrupted, next
+    /// month's partitions, expired whitelist entries and refresh tokens removed.
+    private func upkeep(pending: Prometheus.Gauge) async {
+        var tick = 0
+        while !Task.isCancelled {
+            let applied = platform.replayer.statistics.applied
+            pending.set(to: Double(max(0, platform.journal.statistics.appended - applied)))
+            if tick % 60 == 0 { await tidy() }
+            tick += 1
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    func tidy() async {
+        let now = unixMilliseconds()
+        do {
+            // A call is never longer than the maximum AI call duration; a bridged one is capped at 4 hours here.
+            let stale = now - 4 * 3_600_000
+            for record in try await platform.records.unfinished(startedBefore: stale) where record.instance != platform.journal.instance {
+                let event = CallEvent(
+                    callId: record.id, sequence: record.lastSequence + 1, callStartedAt: record.startedAt, at: now, instance: record.instance,
+                    change: .interrupted(reason: "instance_lost")
+                )
+                try await platform.records.apply([event])
+            }
+            try await PostgresPartitions.ensure(on: platform.database)
+            try await platform.whitelist.purgeExpired(before: now - 168 * 3_600_000)
+            try await platform.tokens.purge(before: now)
+        } catch {
+            context.logger.warning("store upkeep failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func instance(_ configuration: NinjaConfiguration) -> String {
+        if !configuration.store.instance.isEmpty { return configuration.store.instance }
+        return ProcessInfo.processInfo.hostName
+    }
+
+    static func hexBytes(_ text: String) throws -> [UInt8] {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { throw CoreError.invalidValue("a hex key has an even number of digits") }
+        return try stride(from: 0, to: digits.count, by: 2).map { index in
+            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { throw CoreError.invalidValue("not hex") }
+            return byte
+        }
+    }
+
+    /// A libpq URI without its password, for messages.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "postgresql://…" }
+        if components.password != nil { components.password = "***" }
+        return components.string ?? "postgresql://…"
+    }
+}
+
+/// A key made once and kept in a file only its owner reads (0600), in a directory only its owner enters (0700).
+enum SecretFile {
+    static func loadOrCreate(_ path: String) throws -> [UInt8] {
+        if let data = FileManager.default.contents(atPath: path) {
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let bytes = try StoreService.hexBytes(text)
+            guard bytes.count >= 32 else { throw CoreError.invalidValue("\(path) holds \(bytes.count) bytes; a key is at least 32") }
+            return bytes
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        try DataDirectory.ensure(directory)
+        chmod(directory, 0o700)
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for index in bytes.indices { bytes[index] = UInt8.random(in: 0 ... .max) }
+        let text = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else { throw CoreError.invalidValue("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        let written = text.utf8CString.withUnsafeBytes { write(descriptor, $0.baseAddress, text.utf8.count) }
+        guard written == text.utf8.count, fsync(descriptor) == 0 else { throw CoreError.invalidValue("cannot write \(path)") }
+        return bytes
     }
 }
 
