@@ -131,7 +131,7 @@ let targets: [Target] = cTargets + [
             "AnswerNinjaCore", "Store", "Screening", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Conversation", "Capture",
             "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity", "SIPLocator",
             hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
-            mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL,
+            mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL, jwtKit, crypto,
         ],
         swiftSettings: swiftSettings
     ),

@@ -21,9 +21,11 @@ public enum HTTPRoutes {
         public var checks: [String: Readiness.Check]
     }
 
-    public static func makeRouter(context: ServiceContext) -> Router<BasicRequestContext> {
-        let router = Router()
+    /// The router of the HTTP listener; with `api`, the platform API under `/api/v1` too.
+    public static func makeRouter(context: ServiceContext, api: APIRoutes? = nil) -> Router<NinjaRequestContext> {
+        let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: RequestCounter(telemetry: context.telemetry))
+        api?.register(on: router)
         router.get("/health") { _, _ -> Response in
             try jsonResponse(Health(status: "ok", version: AnswerNinjaVersion.current, roles: context.roles), status: .ok)
         }

@@ -46,10 +46,12 @@ public struct RoleRunner: Sendable {
         }
 
         var services: [any Service] = []
+        var api: APIRoutes?
         if !Self.storeRoles.isDisjoint(with: roles) {
             let store = try await StoreService.open(context: context)
             services.append(store)
             printStore(store.report)
+            if roles.contains(.api) { api = await APIRoutes(platform: store.platform, configuration: configuration) }
         }
         context.readiness.expect("http")
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
@@ -59,7 +61,7 @@ public struct RoleRunner: Sendable {
             services.append(endpoint.clockService)
             Console.line("  ai        intent model loaded; conversation WebSocket \(ConversationEndpoint.path)")
         }
-        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter)
+        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api)
         services.append(http)
         if roles.contains(.gateway) {
             context.readiness.expect("sip")
@@ -79,8 +81,8 @@ public struct RoleRunner: Sendable {
         Console.line("Answer Ninja stopped")
     }
 
-    func makeHTTPApplication(context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>) -> some Service {
-        let router = HTTPRoutes.makeRouter(context: context)
+    func makeHTTPApplication(context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>, api: APIRoutes?) -> some Service {
+        let router = HTTPRoutes.makeRouter(context: context, api: api)
         let http = configuration.http
         return Application(
             router: router,
@@ -91,7 +93,7 @@ public struct RoleRunner: Sendable {
                 context.addListener(.init(name: "http", address: "http://\(address)", detail: "/health /ready /metrics, dashboard and API"))
                 context.readiness.report("http", ready: true, detail: "listening on \(address)")
                 context.logger.info("listening", metadata: ["service": "http", "address": "\(address)"])
-                Console.line("  http      http://\(address)  (/health /ready /metrics)")
+                Console.line("  http      http://\(address)  (/health /ready /metrics\(api == nil ? "" : " /api/v1"))")
             },
             logger: logger
         )

@@ -1,0 +1,683 @@
+import AnswerNinjaCore
+import Foundation
+import Hummingbird
+import HummingbirdOTP
+import NIOCore
+import Screening
+import Store
+
+/// The platform API under `/api/v1` (docs/api/openapi.yaml, written by hand and checked against this route table
+/// by a test): users and sign-in, numbers, settings, the smart whitelist, caller profiles, call records and admin.
+/// Every endpoint but sign-up, sign-in and refresh needs an access token, and a user only ever sees their own data.
+public final class APIRoutes: Sendable {
+    let platform: Platform
+    let auth: APIAuth
+    let configuration: NinjaConfiguration
+    static let prefix = "/api/v1"
+    /// Request bodies above this are refused (a contacts import is the largest).
+    static let maximumBody = 2 << 20
+
+    public init(platform: Platform, configuration: NinjaConfiguration) async {
+        self.platform = platform
+        self.configuration = configuration
+        auth = await APIAuth(platform: platform, bcryptCost: configuration.api.bcryptCost)
+    }
+
+    public func close() async { await auth.close() }
+
+    func register(on router: Router<NinjaRequestContext>) {
+        let api = router.group(RouterPath(Self.prefix)).add(middleware: APIErrorMiddleware())
+        api.post("auth/signup") { request, context in try await self.signUp(request, context) }
+        api.post("auth/login") { request, context in try await self.signIn(request, context) }
+        api.post("auth/refresh") { request, context in try await self.refresh(request, context) }
+        api.post("auth/logout") { request, context in try await self.signOut(request, context) }
+
+        api.get("me") { request, context in try await self.me(request, context) }
+        api.patch("me") { request, context in try await self.updateMe(request, context) }
+        api.delete("me") { request, context in try await self.deleteMe(request, context) }
+        api.post("me/totp") { request, context in try await self.startTOTP(request, context) }
+        api.post("me/totp/verify") { request, context in try await self.verifyTOTP(request, context) }
+        api.delete("me/totp") { request, context in try await self.stopTOTP(request, context) }
+        api.get("me/numbers") { request, context in try await self.numbers(request, context) }
+        api.post("me/numbers") { request, context in try await self.addNumber(request, context) }
+        api.delete("me/numbers/:number") { request, context in try await self.removeNumber(request, context) }
+
+        api.get("settings") { request, context in try await self.settings(request, context) }
+        api.put("settings") { request, context in try await self.replaceSettings(request, context) }
+
+        api.get("whitelist") { request, context in try await self.whitelist(request, context) }
+        api.post("whitelist") { request, context in try await self.addEntry(request, context) }
+        api.delete("whitelist/:pattern") { request, context in try await self.removeEntry(request, context) }
+        api.post("whitelist/import") { request, context in try await self.importContacts(request, context) }
+        api.get("whitelist/check") { request, context in try await self.check(request, context) }
+
+        api.get("profiles/:number") { request, context in try await self.profile(request, context) }
+        api.put("profiles/:number/verdict") { request, context in try await self.verdict(request, context) }
+
+        api.get("calls") { request, context in try await self.calls(request, context) }
+        api.get("calls/:id") { request, context in try await self.call(request, context) }
+
+        api.get("admin/users") { request, context in try await self.adminUsers(request, context) }
+        api.patch("admin/users/:id") { request, context in try await self.adminUpdateUser(request, context) }
+        api.get("admin/audit") { request, context in try await self.adminAudit(request, context) }
+        api.put("admin/settings/:key") { request, context in try await self.adminSetting(request, context) }
+    }
+
+    // MARK: Bodies and answers
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    func body<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
+        let buffer = try await bytes(request)
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("a JSON body is required", code: "invalid_json") }
+        do {
+            return try Self.decoder.decode(T.self, from: buffer)
+        } catch let error as DecodingError {
+            throw APIError.badRequest(APIErrorMiddleware<NinjaRequestContext>.describe(error), code: "invalid_json")
+        }
+    }
+
+    func bytes(_ request: Request) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: Self.maximumBody)
+        } catch {
+            throw APIError(.contentTooLarge, "too_large", "the body is over \(Self.maximumBody / 1024) KiB")
+        }
+    }
+
+    func json<T: Encodable>(_ value: T, _ status: HTTPResponse.Status = .ok) throws -> Response {
+        try HTTPRoutes.jsonResponse(value, status: status)
+    }
+
+    func noContent() -> Response { Response(status: .noContent) }
+
+    func limit(_ request: Request, default value: Int = 50) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return value }
+        guard let number = Int(text), (1...200).contains(number) else { throw APIError.badRequest("limit must be a whole number from 1 to 200") }
+        return number
+    }
+
+    func parameter(_ context: NinjaRequestContext, _ name: String) throws -> String {
+        guard let value = context.parameters.get(name) else { throw APIError.badRequest("\(name) is missing") }
+        return value.removingPercentEncoding ?? value
+    }
+
+    func account(_ principal: Principal) async throws -> UserAccount {
+        guard let account = try await platform.users.account(id: principal.userId) else {
+            throw APIError(.unauthorized, "invalid_token", "this account no longer exists")
+        }
+        return account
+    }
+
+    func admin(_ request: Request) async throws -> Principal {
+        let principal = try await auth.principal(request)
+        // The role is read again, not trusted from the token: a demoted admin loses access at once.
+        guard try await account(principal).role == .admin else { throw APIError.forbidden }
+        return principal
+    }
+
+    func normalizer(for account: UserAccount) throws -> PhoneNumberNormalizer {
+        let settings = (try? Self.decoder.decode(UserSettings.self, from: Data(account.settings.utf8))) ?? UserSettings()
+        return try PhoneNumberNormalizer(region: settings.region ?? configuration.api.defaultRegion)
+    }
+
+    func number(_ text: String, for account: UserAccount) throws -> E164Number {
+        let normalizer = try normalizer(for: account)
+        do {
+            return try normalizer.normalize(text)
+        } catch {
+            throw APIError.badRequest(error.message, code: "invalid_number")
+        }
+    }
+
+    // MARK: Users and sign-in
+
+    struct SignUp: Decodable {
+        var email: String
+        var password: String
+        var displayName: String?
+    }
+
+    struct SignIn: Decodable {
+        var email: String
+        var password: String
+        var totp: String?
+    }
+
+    struct RefreshBody: Decodable {
+        var refreshToken: String
+    }
+
+    struct UserView: Encodable {
+        var id: String
+        var email: String?
+        var displayName: String
+        var role: String
+        var totpEnabled: Bool
+        var forwardingTarget: String?
+        var numbers: [String]
+        var createdAt: String
+
+        init(_ account: UserAccount) {
+            id = account.id
+            email = account.email
+            displayName = account.displayName
+            role = account.role.rawValue
+            totpEnabled = account.totpSecret != nil
+            forwardingTarget = account.forwardingTarget
+            numbers = account.numbers
+            createdAt = account.createdAt
+        }
+    }
+
+    struct Session: Encodable {
+        var user: UserView
+        var accessToken: String
+        var tokenType: String
+        var expiresIn: Int64
+        var refreshToken: String
+
+        init(_ account: UserAccount, _ tokens: APIAuth.Tokens) {
+            user = UserView(account)
+            accessToken = tokens.accessToken
+            tokenType = tokens.tokenType
+            expiresIn = tokens.expiresIn
+            refreshToken = tokens.refreshToken
+        }
+    }
+
+    static func validEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !email.contains(where: \.isWhitespace)
+    }
+
+    func signUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let body = try await body(request, as: SignUp.self)
+        guard Self.validEmail(body.email) else { throw APIError.badRequest("email is not an email address", code: "invalid_email") }
+        guard (10...128).contains(body.password.count) else { throw APIError.badRequest("password must be 10 to 128 characters", code: "weak_password") }
+        let name = body.displayName ?? String(body.email.split(separator: "@").first ?? "")
+        guard (1...100).contains(name.count) else { throw APIError.badRequest("display_name must be 1 to 100 characters") }
+        guard try await platform.users.account(email: body.email) == nil else { throw APIError(.conflict, "email_taken", "an account with this email exists") }
+        let account = try await platform.users.create(email: body.email, displayName: name, passwordHash: try await auth.hash(body.password))
+        return try json(Session(account, try await auth.issue(for: account)), .created)
+    }
+
+    func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let body = try await body(request, as: SignIn.self)
+        let email = body.email.lowercased()
+        let keys = ["login:account:\(email)", "login:address:\(context.clientAddress)"]
+        let window = Duration.seconds(60)
+        for key in keys where Int(await platform.cache.get(key) ?? "0") ?? 0 >= configuration.api.loginLimit {
+            var error = APIError(.tooManyRequests, "rate_limited", "too many failed sign-ins; wait a minute")
+            error.headers[.retryAfter] = "60"
+            throw error
+        }
+        func fail(_ error: APIError) async -> APIError {
+            for key in keys { _ = await platform.cache.hit(key, window: window) }
+            return error
+        }
+        let invalid = APIError(.unauthorized, "invalid_credentials", "the email or the password is wrong")
+        guard let account = try await platform.users.account(email: email), let hash = account.passwordHash else {
+            _ = try? await auth.hash(body.password)  // the same time whether or not the account exists
+            throw await fail(invalid)
+        }
+        guard try await auth.verify(body.password, hash: hash) else { throw await fail(invalid) }
+        if let secret = account.totpSecret {
+            guard let code = body.totp else { throw APIError(.unauthorized, "totp_required", "send the 6-digit code of your authenticator as totp") }
+            guard APIAuth.totpMatches(code, secret: secret) else { throw await fail(APIError(.unauthorized, "invalid_totp", "the code is wrong or too old")) }
+        }
+        return try json(Session(account, try await auth.issue(for: account)))
+    }
+
+    func refresh(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let body = try await body(request, as: RefreshBody.self)
+        switch try await platform.tokens.redeem(hash: APIAuth.digest(body.refreshToken), now: unixMilliseconds()) {
+        case .valid(let userId, let family):
+            guard let account = try await platform.users.account(id: userId) else { throw APIError(.unauthorized, "invalid_token", "this account no longer exists") }
+            return try json(Session(account, try await auth.issue(for: account, family: family)))
+        case .reused(let userId, _):
+            context.logger.warning("refresh token reused: the family is revoked", metadata: ["user": "\(userId)"])
+            throw APIError(.unauthorized, "token_reused", "this refresh token was used before: every session of this sign-in is ended; sign in again")
+        case .expired: throw APIError(.unauthorized, "token_expired", "the refresh token has expired; sign in again")
+        case .revoked, .unknown: throw APIError(.unauthorized, "invalid_token", "the refresh token is not valid; sign in again")
+        }
+    }
+
+    func signOut(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let body = try await body(request, as: RefreshBody.self)
+        let now = unixMilliseconds()
+        switch try await platform.tokens.redeem(hash: APIAuth.digest(body.refreshToken), now: now) {
+        case .valid(_, let family), .reused(_, let family): try await platform.tokens.revokeFamily(family, now: now)
+        default: break
+        }
+        return noContent()
+    }
+
+    func me(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        try json(UserView(try await account(try await auth.principal(request))))
+    }
+
+    struct MeChanges: Decodable {
+        var displayName: String?
+        var forwardingTarget: String?
+        var password: String?
+        var currentPassword: String?
+    }
+
+    func updateMe(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let body = try await body(request, as: MeChanges.self)
+        var changes = UserDirectory.Changes()
+        if let name = body.displayName {
+            guard (1...100).contains(name.count) else { throw APIError.badRequest("display_name must be 1 to 100 characters") }
+            changes.displayName = name
+        }
+        if let target = body.forwardingTarget {
+            changes.forwardingTarget = try Self.forwardingTarget(target, normalizer: try normalizer(for: account))
+        }
+        if let password = body.password {
+            guard let current = body.currentPassword, let hash = account.passwordHash, try await auth.verify(current, hash: hash) else {
+                throw APIError(.forbidden, "wrong_password", "current_password is missing or wrong")
+            }
+            guard (10...128).contains(password.count) else { throw APIError.badRequest("password must be 10 to 128 characters", code: "weak_password") }
+            changes.passwordHash = try await auth.hash(password)
+            try await platform.tokens.revokeAll(userId: account.id, now: unixMilliseconds())
+        }
+        return try json(UserView(try await platform.users.update(id: account.id, changes) ?? account))
+    }
+
+    /// A SIP URI of a registered device (`sip:alice@...`) or a number, normalised to E.164.
+    static func forwardingTarget(_ text: String, normalizer: PhoneNumberNormalizer) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.lowercased().hasPrefix("sip:") || trimmed.lowercased().hasPrefix("sips:") {
+            guard trimmed.contains("@") || trimmed.count > 4, !trimmed.contains(where: \.isWhitespace) else { throw APIError.badRequest("forwarding_target is not a SIP URI") }
+            return trimmed
+        }
+        do {
+            return try normalizer.normalize(trimmed).rawValue
+        } catch {
+            throw APIError.badRequest("forwarding_target must be a sip: URI or a phone number: \(error.message)", code: "invalid_number")
+        }
+    }
+
+    func deleteMe(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        try await platform.users.delete(id: principal.userId)
+        return noContent()
+    }
+
+    struct TOTPStart: Encodable {
+        var secret: String
+        var otpauthUrl: String
+    }
+
+    struct Code: Decodable {
+        var code: String
+    }
+
+    func startTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        guard account.totpSecret == nil else { throw APIError(.conflict, "totp_enabled", "two-factor sign-in is on already; turn it off first") }
+        let secret = String(APIAuth.randomToken().prefix(20))
+        await platform.cache.set("totp-pending:\(account.id)", secret, ttl: .seconds(600))
+        let url = TOTP(secret: secret).createAuthenticatorURL(label: account.email ?? account.id, issuer: "Answer Ninja")
+        return try json(TOTPStart(secret: secret, otpauthUrl: url), .created)
+    }
+
+    func verifyTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let body = try await body(request, as: Code.self)
+        guard let secret = await platform.cache.get("totp-pending:\(account.id)") else {
+            throw APIError(.conflict, "totp_not_started", "start with POST /api/v1/me/totp (a started set-up lasts 10 minutes)")
+        }
+        guard APIAuth.totpMatches(body.code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
+        try await platform.users.update(id: account.id, .init(totpSecret: secret))
+        await platform.cache.delete("totp-pending:\(account.id)")
+        return noContent()
+    }
+
+    func stopTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let body = try await body(request, as: Code.self)
+        guard let secret = account.totpSecret else { throw APIError(.conflict, "totp_disabled", "two-factor sign-in is off") }
+        guard APIAuth.totpMatches(body.code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
+        try await platform.users.clearTOTP(id: account.id)
+        return noContent()
+    }
+
+    // MARK: Numbers and settings
+
+    struct Numbers: Encodable {
+        var numbers: [String]
+    }
+
+    struct NumberBody: Decodable {
+        var number: String
+    }
+
+    func numbers(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        return try json(Numbers(numbers: try await platform.users.numbers(of: principal.userId)))
+    }
+
+    func addNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let body = try await body(request, as: NumberBody.self)
+        let owned: String
+        if let alias = try? NumberAlias(body.number), !body.number.contains(where: \.isNumber) || body.number.first?.isLetter == true {
+            owned = alias.rawValue
+        } else {
+            owned = try number(body.number, for: account).rawValue
+        }
+        do {
+            try await platform.users.addNumber(owned, to: account.id)
+        } catch let error as StoreError where error.code.rawValue == "constraint" {
+            throw APIError(.conflict, "number_taken", "\(owned) belongs to another user")
+        }
+        return try json(Numbers(numbers: try await platform.users.numbers(of: account.id)), .created)
+    }
+
+    func removeNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        guard try await platform.users.removeNumber(try parameter(context, "number"), from: principal.userId) else { throw APIError.notFound("number") }
+        return noContent()
+    }
+
+    func settings(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        return try json((try? Self.decoder.decode(UserSettings.self, from: Data(account.settings.utf8))) ?? UserSettings())
+    }
+
+    func replaceSettings(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let settings = try await body(request, as: UserSettings.self)
+        let problems = settings.problems()
+        guard problems.isEmpty else { throw APIError.badRequest(problems.joined(separator: "; "), code: "invalid_settings") }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = .sortedKeys
+        let text = String(decoding: try encoder.encode(settings), as: UTF8.self)
+        try await platform.users.update(id: principal.userId, .init(settings: text))
+        return try json(settings)
+    }
+
+    // MARK: Whitelist
+
+    struct EntryView: Encodable {
+        var pattern: String
+        var list: String
+        var source: String
+        var label: String?
+        var reason: String?
+        var expiresAt: Int64?
+        var createdAt: Int64
+
+        init(_ entry: WhitelistEntry) {
+            pattern = entry.pattern.rawValue
+            list = entry.list.rawValue
+            source = entry.source.rawValue
+            label = entry.label
+            reason = entry.reason
+            expiresAt = entry.expiresAt
+            createdAt = entry.createdAt
+        }
+    }
+
+    struct EntryPage: Encodable {
+        var entries: [EntryView]
+        var total: Int
+        var limit: Int
+        var offset: Int
+    }
+
+    struct NewEntry: Decodable {
+        var pattern: String
+        var list: String?
+        var label: String?
+        var reason: String?
+        /// A temporary entry: it lapses after this many minutes.
+        var expiresInMinutes: Int?
+    }
+
+    func whitelist(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let limit = try limit(request)
+        let offset = Int(request.uri.queryParameters.get("offset") ?? "0") ?? -1
+        guard offset >= 0 else { throw APIError.badRequest("offset must be a whole number, 0 or more") }
+        var list: WhitelistEntry.List?
+        if let text = request.uri.queryParameters.get("list") {
+            guard let value = WhitelistEntry.List(rawValue: String(text)) else { throw APIError.badRequest("list must be allow or block") }
+            list = value
+        }
+        let page = try await platform.whitelist.page(userId: principal.userId, list: list, limit: limit, offset: offset)
+        return try json(EntryPage(entries: page.entries.map(EntryView.init), total: page.total, limit: limit, offset: offset))
+    }
+
+    func addEntry(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let body = try await body(request, as: NewEntry.self)
+        let pattern: WhitelistPattern
+        do {
+            pattern = body.pattern.hasSuffix("*") ? try WhitelistPattern(body.pattern) : try WhitelistPattern(number(body.pattern, for: account).rawValue)
+        } catch let error as ScreeningError {
+            throw APIError.badRequest(error.message, code: "invalid_pattern")
+        }
+        guard let list = WhitelistEntry.List(rawValue: body.list ?? "allow") else { throw APIError.badRequest("list must be allow or block") }
+        if let minutes = body.expiresInMinutes, !(1...525_600).contains(minutes) { throw APIError.badRequest("expires_in_minutes must be from 1 to 525600") }
+        if let label = body.label, label.count > 100 { throw APIError.badRequest("label must be at most 100 characters") }
+        let now = unixMilliseconds()
+        let entry = WhitelistEntry(
+            pattern: pattern, list: list, source: body.expiresInMinutes == nil ? .manual : .temporary, label: body.label, reason: body.reason,
+            expiresAt: body.expiresInMinutes.map { now + Int64($0) * 60_000 }, createdAt: now
+        )
+        try await platform.whitelist.save(entry, userId: account.id)
+        await WhitelistCache.invalidate(account.id, cache: platform.cache)
+        return try json(EntryView(entry), .created)
+    }
+
+    func removeEntry(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        guard try await platform.whitelist.delete(pattern: try parameter(context, "pattern"), userId: principal.userId) else { throw APIError.notFound("entry") }
+        await WhitelistCache.invalidate(principal.userId, cache: platform.cache)
+        return noContent()
+    }
+
+    struct ImportResult: Encodable {
+        var read: Int
+        var added: Int
+        var problems: [ContactImport.Problem]
+    }
+
+    func importContacts(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let buffer = try await bytes(request)
+        guard let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes), !text.isEmpty else {
+            throw APIError.badRequest("send the contacts as the body: a CSV export or a vCard file (UTF-8)")
+        }
+        let parsed = ContactImport.parse(text, normalizer: try normalizer(for: account))
+        let now = unixMilliseconds()
+        let entries = try parsed.contacts.map { contact in
+            WhitelistEntry(pattern: try WhitelistPattern(contact.number.rawValue), list: .allow, source: .contact, label: contact.name, createdAt: now)
+        }
+        let added = try await platform.whitelist.saveAll(entries, userId: account.id)
+        await WhitelistCache.invalidate(account.id, cache: platform.cache)
+        return try json(ImportResult(read: parsed.contacts.count, added: added, problems: parsed.problems))
+    }
+
+    struct CheckResult: Encodable {
+        var number: String
+        var decision: String
+        var reason: String
+        var cached: Bool
+    }
+
+    func check(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        guard let text = request.uri.queryParameters.get("number") else { throw APIError.badRequest("number is required") }
+        let number = try number(String(text), for: account)
+        let (decision, reason, cached) = try await WhitelistCache.check(userId: account.id, number: number, platform: platform)
+        return try json(CheckResult(number: number.rawValue, decision: decision, reason: reason, cached: cached))
+    }
+
+    // MARK: Profiles
+
+    struct ProfileView: Encodable {
+        var number: String
+        var score: Double
+        var userVerdict: String?
+        var signals: [SpamScore.Signal]
+        var calls: Int
+        var firstSeen: Int64?
+        var lastSeen: Int64?
+    }
+
+    struct VerdictBody: Decodable {
+        var verdict: String?
+    }
+
+    func profile(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let number = try number(try parameter(context, "number"), for: account)
+        let key = platform.callerKey.key(for: number)
+        let (profile, score) = try await platform.profiles.evaluate(key: key, userId: account.id, now: unixMilliseconds())
+        return try json(ProfileView(
+            number: number.rawValue, score: score.score, userVerdict: score.userVerdict, signals: score.signals, calls: profile?.calls ?? 0,
+            firstSeen: profile?.firstSeen, lastSeen: profile?.lastSeen
+        ))
+    }
+
+    func verdict(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let number = try number(try parameter(context, "number"), for: account)
+        let body = try await body(request, as: VerdictBody.self)
+        guard body.verdict == nil || ["spam", "not_spam"].contains(body.verdict!) else { throw APIError.badRequest("verdict must be spam, not_spam or null") }
+        let key = platform.callerKey.key(for: number)
+        try await platform.profiles.setVerdict(body.verdict, key: key, userId: account.id, now: unixMilliseconds())
+        await platform.cache.delete("profile:\(key)")
+        let (profile, score) = try await platform.profiles.evaluate(key: key, userId: account.id, now: unixMilliseconds())
+        return try json(ProfileView(
+            number: number.rawValue, score: score.score, userVerdict: score.userVerdict, signals: score.signals, calls: profile?.calls ?? 0,
+            firstSeen: profile?.firstSeen, lastSeen: profile?.lastSeen
+        ))
+    }
+
+    // MARK: Calls
+
+    struct CallPage: Encodable {
+        var calls: [CallRecord]
+        /// Pass as `before` for the next page; null on the last.
+        var nextBefore: Int64?
+    }
+
+    func calls(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let limit = try limit(request)
+        var before: Int64?
+        if let text = request.uri.queryParameters.get("before") {
+            guard let value = Int64(text), value > 0 else { throw APIError.badRequest("before must be a time in Unix milliseconds") }
+            before = value
+        }
+        let records = try await platform.records.records(userId: principal.userId, limit: limit, before: before)
+        return try json(CallPage(calls: records, nextBefore: records.count == limit ? records.last?.startedAt : nil))
+    }
+
+    func call(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        // Someone else's call is "not found", as a missing one is: ids do not leak.
+        guard let record = try await platform.records.record(id: try parameter(context, "id")), record.userId == principal.userId else {
+            throw APIError.notFound("call")
+        }
+        return try json(record)
+    }
+
+    // MARK: Admin
+
+    struct UserPage: Encodable {
+        var users: [UserView]
+        var nextAfter: String?
+    }
+
+    struct RoleChange: Decodable {
+        var role: String
+    }
+
+    struct AuditPage: Encodable {
+        var entries: [AuditLog.Entry]
+    }
+
+    struct SettingBody: Decodable {
+        var value: JSONValue
+    }
+
+    func adminUsers(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        _ = try await admin(request)
+        let limit = try limit(request)
+        let accounts = try await platform.users.accounts(limit: limit, after: request.uri.queryParameters.get("after").map { String($0) })
+        return try json(UserPage(users: accounts.map(UserView.init), nextAfter: accounts.count == limit ? accounts.last?.id : nil))
+    }
+
+    func adminUpdateUser(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await admin(request)
+        let id = try parameter(context, "id")
+        let body = try await body(request, as: RoleChange.self)
+        guard let role = UserAccount.Role(rawValue: body.role) else { throw APIError.badRequest("role must be user or admin") }
+        guard try await platform.users.account(id: id) != nil else { throw APIError.notFound("user") }
+        guard let updated = try await platform.users.update(id: id, .init(role: role)) else { throw APIError.notFound("user") }
+        try await platform.audit.append(actor: principal.userId, action: "user.role", target: id, detail: #"{"role":"\#(role.rawValue)"}"#, at: unixMilliseconds())
+        return try json(UserView(updated))
+    }
+
+    func adminAudit(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        _ = try await admin(request)
+        let limit = try limit(request)
+        let before = request.uri.queryParameters.get("before").flatMap { Int64($0) } ?? .max
+        return try json(AuditPage(entries: try await platform.audit.entries(limit: limit, before: before)))
+    }
+
+    func adminSetting(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await admin(request)
+        let key = try parameter(context, "key")
+        guard key.range(of: "^[a-z][a-z0-9_.]{0,63}$", options: .regularExpression) != nil else {
+            throw APIError.badRequest("a setting key is lowercase letters, digits, '_' and '.', starting with a letter")
+        }
+        let body = try await body(request, as: SettingBody.self)
+        let text = try CommandOutputFormat.json(body.value)
+        let now = unixMilliseconds()
+        try await platform.settings.set(key, to: text, at: now)
+        try await platform.audit.append(actor: principal.userId, action: "settings.set", target: key, detail: text, at: now)
+        return try json(["key": key, "value": text])
+    }
+}
+
+/// Whitelist decisions cached for 10 minutes (the original's TTL), per user and number, under a per-user version
+/// that every change bumps (so a change is seen at once without deleting keys one by one).
+enum WhitelistCache {
+    static func version(_ userId: String, cache: any SharedCache) async -> String {
+        await cache.get("whitelist-version:\(userId)") ?? "0"
+    }
+
+    static func invalidate(_ userId: String, cache: any SharedCache) async {
+        await cache.set("whitelist-version:\(userId)", String(unixMilliseconds()), ttl: .seconds(86_400))
+    }
+
+    /// `(decision, reason, cached)`.
+    static func check(userId: String, number: E164Number, platform: Platform) async throws -> (String, String, Bool) {
+        let key = "whitelist:\(userId):\(await version(userId, cache: platform.cache)):\(number.rawValue)"
+        if let hit = await platform.cache.get(key), let separator = hit.firstIndex(of: " ") {
+            return (String(hit[..<separator]), String(hit[hit.index(after: separator)...]), true)
+        }
+        let decision = try await platform.whitelist.check(userId: userId, number: number, now: unixMilliseconds())
+        let name: String
+        switch decision {
+        case .allow: name = "allow"
+        case .block: name = "block"
+        case .unknown: name = "unknown"
+        }
+        await platform.cache.set(key, "\(name) \(decision.reason)", ttl: CacheTTL.whitelist)
+        return (name, decision.reason, false)
+    }
+}
