@@ -1,0 +1,264 @@
+import AnswerNinjaCore
+@testable import AnswerNinjaServices
+import AnswerNinjaTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdOTP
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Store
+import Testing
+
+/// The platform API in process (Hummingbird's router test client) on each back end: SQLite with the in-process
+/// cache, and a real PostgreSQL with a real Redis. The route table against the OpenAPI document, the same
+/// behaviour tests on both, and an isolation walk generated from the document.
+@Suite(.serialized) struct APITests {
+    enum Backend: String, CaseIterable, Sendable { case sqlite, postgres }
+
+    struct Reply {
+        var status: HTTPResponse.Status
+        var json: [String: Any]
+        var text: String
+        var headers: HTTPFields
+        subscript(key: String) -> Any? { json[key] }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    /// Runs `body` against a router backed by a store of `backend` (data in a temporary directory).
+    static func withAPI(_ backend: Backend, _ body: @escaping @Sendable (any TestClientProtocol, StoreService) async throws -> Void) async throws {
+        let directory = NSTemporaryDirectory() + "answer-ninja-api-\(UInt32.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = directory
+        configuration.api.bcryptCost = 4
+        func run() async throws {
+            let context = ServiceContext(configuration: configuration, roles: [.api], logger: Logger(label: "api-test"))
+            let store = try await StoreService.open(context: context)
+            let api = await APIRoutes(platform: store.platform, configuration: configuration)
+            do {
+                let app = Application(router: HTTPRoutes.makeRouter(context: context, api: api))
+                try await app.test(.router) { client in try await body(client, store) }
+            } catch {
+                await api.close()
+                try? await store.close()
+                throw error
+            }
+            await api.close()
+            try await store.close()
+        }
+        switch backend {
+        case .sqlite:
+            try await run()
+        case .postgres:
+            let postgres = try await PostgresPeer.start()
+            try await withPeer(postgres) { postgres in
+                let redis = try await RedisPeer.start()
+                try await withPeer(redis) { redis in
+                    configuration.store.backend = .postgres
+                    configuration.store.postgresURL = postgres.url
+                    configuration.store.redisURL = redis.url
+                    try await run()
+                    // The cache really was Redis: the test's keys (rate limits, cached decisions) are there.
+                    #expect(Int(try await redis.command(["DBSIZE"])) ?? 0 > 0)
+                }
+            }
+        }
+    }
+
+    static func call(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: [String: Any?]? = nil, raw: String? = nil) async throws -> Reply {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var body: ByteBuffer?
+        if let json {
+            body = ByteBuffer(data: try JSONSerialization.data(withJSONObject: json.mapValues { $0 ?? NSNull() }))
+            headers[.contentType] = "application/json"
+        } else if let raw {
+            body = ByteBuffer(string: raw)
+        }
+        let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
+        let text = String(buffer: response.body)
+        let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        return Reply(status: response.status, json: object, text: text, headers: response.headers)
+    }
+
+    /// Signs up and returns (user id, access token, refresh token).
+    static func signUp(_ client: any TestClientProtocol, _ email: String) async throws -> (id: String, access: String, refresh: String) {
+        let reply = try await call(client, .post, "/api/v1/auth/signup", json: ["email": email, "password": "correct horse battery", "display_name": email])
+        try #require(reply.status == .created, "\(reply.text)")
+        let user = try #require(reply["user"] as? [String: Any])
+        return (try #require(user["id"] as? String), try #require(reply["access_token"] as? String), try #require(reply["refresh_token"] as? String))
+    }
+
+    // MARK: The document and the route table
+
+    static func openAPI() async throws -> [String: Any] {
+        let root = AnswerNinjaProcess.packageRootFromSource()
+        let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"
+        let result = try await PeerEnvironment.run(root + "/.venv/bin/python", ["-c", script, root + "/docs/api/openapi.yaml"])
+        try #require(result.status == 0, "\(result.output)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+    }
+
+    /// `GET /api/v1/calls/{}` for both forms of a parameter (`:id` in Hummingbird, `{id}` in OpenAPI).
+    static func normalized(_ method: String, _ path: String) -> String {
+        method.uppercased() + " " + path.replacingOccurrences(of: #"(:[A-Za-z_]+|\{[A-Za-z_]+\})"#, with: "{}", options: .regularExpression)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func theRouteTableAndTheOpenAPIDocumentMatch() async throws {
+        let document = try await Self.openAPI()
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var documented = Set<String>()
+        for (path, operations) in paths {
+            for method in operations.keys where ["get", "put", "post", "patch", "delete"].contains(method) { documented.insert(Self.normalized(method, path)) }
+        }
+        let directory = NSTemporaryDirectory() + "answer-ninja-routes-\(UInt32.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = directory
+        let context = ServiceContext(configuration: configuration, roles: [.api], logger: Logger(label: "routes"))
+        let store = try await StoreService.open(context: context)
+        let api = await APIRoutes(platform: store.platform, configuration: configuration)
+        let router = HTTPRoutes.makeRouter(context: context, api: api)
+        try router.validate()
+        let served = Set(router.routes.map { Self.normalized($0.method.rawValue, "\($0.path)".hasPrefix("/") ? "\($0.path)" : "/\($0.path)") })
+        await api.close()
+        try await store.close()
+        #expect(served.count > 25)
+        #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented).sorted())")
+        #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
+    }
+
+    // MARK: Behaviour, on both back ends
+
+    @Test(.enabled(if: PostgresPeer.binDirectory != nil || PeerEnvironment.isCI), .timeLimit(.minutes(3)), arguments: Backend.allCases)
+    func signInTokensAndTwoFactor(backend: Backend) async throws {
+        try await Self.withAPI(backend) { client, store in
+            let alice = try await Self.signUp(client, "alice@example.com")
+            #expect(try await Self.call(client, .post, "/api/v1/auth/signup", json: ["email": "ALICE@example.com", "password": "another long one"]).errorCode == "email_taken")
+            #expect(try await Self.call(client, .post, "/api/v1/auth/signup", json: ["email": "bob@example.com", "password": "short"]).errorCode == "weak_password")
+            #expect(try await Self.call(client, .post, "/api/v1/auth/signup", json: ["email": "not-an-email", "password": "long enough password"]).errorCode == "invalid_email")
+            #expect(try await Self.call(client, .post, "/api/v1/auth/signup", raw: "{\"email\": ").errorCode == "invalid_json")
+            #expect(try await Self.call(client, .get, "/api/v1/me").status == .unauthorized)
+            #expect(try await Self.call(client, .get, "/api/v1/me", token: alice.access + "x").errorCode == "invalid_token")
+            #expect(try await Self.call(client, .get, "/api/v1/me", token: alice.access)["email"] as? String == "alice@example.com")
+
+            // Refresh rotates; using an old refresh token again ends the whole family.
+            let rotated = try await Self.call(client, .post, "/api/v1/auth/refresh", json: ["refresh_token": alice.refresh])
+            #expect(rotated.status == .ok)
+            let next = try #require(rotated["refresh_token"] as? String)
+            #expect(next != alice.refresh)
+            #expect(try await Self.call(client, .post, "/api/v1/auth/refresh", json: ["refresh_token": alice.refresh]).errorCode == "token_reused")
+            #expect(try await Self.call(client, .post, "/api/v1/auth/refresh", json: ["refresh_token": next]).errorCode == "invalid_token", "the family went with the reuse")
+
+            // Two-factor: set-up, confirm, then sign-in needs the code.
+            let start = try await Self.call(client, .post, "/api/v1/me/totp", token: alice.access)
+            #expect(start.status == .created)
+            let secret = try #require(start["secret"] as? String)
+            #expect((start["otpauth_url"] as? String)?.hasPrefix("otpauth://totp/") == true)
+            #expect(try await Self.call(client, .post, "/api/v1/me/totp/verify", token: alice.access, json: ["code": "000000"]).errorCode == "invalid_totp")
+            let code = String(format: "%06d", TOTP(secret: secret).compute())
+            #expect(try await Self.call(client, .post, "/api/v1/me/totp/verify", token: alice.access, json: ["code": code]).status == .noContent)
+            #expect(try await Self.call(client, .post, "/api/v1/auth/login", json: ["email": "alice@example.com", "password": "correct horse battery"]).errorCode == "totp_required")
+            let signedIn = try await Self.call(client, .post, "/api/v1/auth/login", json: ["email": "alice@example.com", "password": "correct horse battery", "totp": code])
+            #expect(signedIn.status == .ok && (signedIn["user"] as? [String: Any])?["totp_enabled"] as? Bool == true)
+
+            // Sign-in failures are limited per account: the sixth attempt in a minute gets 429 with Retry-After.
+            for _ in 0..<5 {
+                #expect(try await Self.call(client, .post, "/api/v1/auth/login", json: ["email": "carol@example.com", "password": "wrong password"]).errorCode == "invalid_credentials")
+            }
+            let limited = try await Self.call(client, .post, "/api/v1/auth/login", json: ["email": "carol@example.com", "password": "wrong password"])
+            #expect(limited.status == .tooManyRequests && limited.headers[.retryAfter] == "60")
+
+            // Logout ends the sign-in.
+            let token = try #require(signedIn["refresh_token"] as? String)
+            #expect(try await Self.call(client, .post, "/api/v1/auth/logout", json: ["refresh_token": token]).status == .noContent)
+            #expect(try await Self.call(client, .post, "/api/v1/auth/refresh", json: ["refresh_token": token]).status == .unauthorized)
+            _ = store
+        }
+    }
+
+    @Test(.enabled(if: PostgresPeer.binDirectory != nil || PeerEnvironment.isCI), .timeLimit(.minutes(3)), arguments: Backend.allCases)
+    func whitelistProfilesSettingsCallsAndAdmin(backend: Backend) async throws {
+        try await Self.withAPI(backend) { client, store in
+            let alice = try await Self.signUp(client, "alice@example.com")
+            let bob = try await Self.signUp(client, "bob@example.com")
+            // Numbers: normalised, owned by one user.
+            #expect(try await Self.call(client, .post, "/api/v1/me/numbers", token: alice.access, json: ["number": "(415) 555-0100"])["numbers"] as? [String] == ["+14155550100"])
+            #expect(try await Self.call(client, .post, "/api/v1/me/numbers", token: bob.access, json: ["number": "+1 415 555 0100"]).errorCode == "number_taken")
+            #expect(try await Self.call(client, .post, "/api/v1/me/numbers", token: bob.access, json: ["number": "555-0100"]).errorCode == "invalid_number")
+
+            // Whitelist: add, check (cached, invalidated by a change), import, page, delete.
+            #expect(try await Self.call(client, .post, "/api/v1/whitelist", token: alice.access, json: ["pattern": "415-555-0123", "label": "Mum"]).status == .created)
+            #expect(try await Self.call(client, .post, "/api/v1/whitelist", token: alice.access, json: ["pattern": "+1900*", "list": "block"]).status == .created)
+            #expect(try await Self.call(client, .post, "/api/v1/whitelist", token: alice.access, json: ["pattern": "+1*", "list": "block"]).errorCode == "invalid_pattern")
+            let first = try await Self.call(client, .get, "/api/v1/whitelist/check?number=%2B14155550123", token: alice.access)
+            #expect(first["decision"] as? String == "allow" && first["reason"] as? String == "whitelist:manual:+14155550123" && first["cached"] as? Bool == false)
+            #expect(try await Self.call(client, .get, "/api/v1/whitelist/check?number=%2B14155550123", token: alice.access)["cached"] as? Bool == true)
+            #expect(try await Self.call(client, .get, "/api/v1/whitelist/check?number=%2B19005550000", token: alice.access)["decision"] as? String == "block")
+            #expect(try await Self.call(client, .get, "/api/v1/whitelist/check?number=%2B14155550123", token: bob.access)["decision"] as? String == "unknown")
+            let imported = try await Self.call(client, .post, "/api/v1/whitelist/import", token: alice.access, raw: "Name,Phone\nPharmacy,(415) 555-0177\nBad,12\n")
+            #expect(imported["added"] as? Int == 1 && (imported["problems"] as? [[String: Any]])?.first?["line"] as? Int == 3)
+            let page = try await Self.call(client, .get, "/api/v1/whitelist?list=allow&limit=1&offset=1", token: alice.access)
+            #expect(page["total"] as? Int == 2 && (page["entries"] as? [[String: Any]])?.first?["pattern"] as? String == "+14155550177")
+            #expect(try await Self.call(client, .delete, "/api/v1/whitelist/%2B14155550123", token: alice.access).status == .noContent)
+            let afterDelete = try await Self.call(client, .get, "/api/v1/whitelist/check?number=%2B14155550123", token: alice.access)
+            #expect(afterDelete["decision"] as? String == "unknown" && afterDelete["cached"] as? Bool == false, "a change is seen at once")
+            #expect(try await Self.call(client, .get, "/api/v1/whitelist?limit=0", token: alice.access).status == .badRequest)
+
+            // Profiles: one user's verdict wins for them only.
+            #expect(try await Self.call(client, .put, "/api/v1/profiles/%2B18885550100/verdict", token: bob.access, json: ["verdict": "spam"])["score"] as? Double == 1)
+            let forAlice = try await Self.call(client, .get, "/api/v1/profiles/%2B18885550100", token: alice.access)
+            #expect((forAlice["score"] as? Double).map { $0 > 0 && $0 < 1 } == true && forAlice["user_verdict"] == nil)
+            #expect(try await Self.call(client, .put, "/api/v1/profiles/%2B18885550100/verdict", token: alice.access, json: ["verdict": "maybe"]).status == .badRequest)
+
+            // Settings: validated, unknown fields refused, stored.
+            #expect(try await Self.call(client, .get, "/api/v1/settings", token: alice.access)["persona"] as? String == "polite")
+            let bad = try await Self.call(client, .put, "/api/v1/settings", token: alice.access, json: ["persona": "pirate", "webhook_url": "http://example.com/x"])
+            #expect(bad.errorCode == "invalid_settings" && (bad.json["error"] as? [String: Any])?["message"].map { "\($0)" }?.contains("webhook_url") == true)
+            #expect(try await Self.call(client, .put, "/api/v1/settings", token: alice.access, json: ["personna": "direct"]).errorCode == "invalid_json")
+            let good = try await Self.call(client, .put, "/api/v1/settings", token: alice.access, json: [
+                "persona": "direct", "schedule": ["days": [1, 2, 3, 4, 5], "from": "09:00", "to": "17:30", "time_zone": "Europe/London"], "region": "GB",
+            ])
+            #expect(good.status == .ok)
+            #expect(try await Self.call(client, .get, "/api/v1/settings", token: alice.access)["persona"] as? String == "direct")
+            // The user's region now reads national numbers: a UK number without +44.
+            #expect(try await Self.call(client, .get, "/api/v1/whitelist/check?number=020%207946%200018", token: alice.access)["number"] as? String == "+442079460018")
+
+            // Calls: what the journal carried to the database, one user's only, newest first, with turns.
+            let journal = store.platform.journal
+            for (index, user) in [alice.id, alice.id, bob.id].enumerated() {
+                let at = unixMilliseconds() - Int64(3 - index) * 60_000
+                try await journal.record(.started(userId: user, caller: "+1555000000\(index)", callee: "+14155550100"), callId: "call-\(index)", startedAt: at, at: at)
+                try await journal.record(.turn(CallTurn(turn: 1, at: at + 1000, callerText: "hello", replyText: "Who is calling?")), callId: "call-\(index)", startedAt: at, at: at + 1000)
+                try await journal.record(.ended(outcome: "caller_hung_up", reason: "bye"), callId: "call-\(index)", startedAt: at, at: at + 2000)
+            }
+            try await store.platform.replayer.catchUp()
+            let calls = try await Self.call(client, .get, "/api/v1/calls?limit=1", token: alice.access)
+            #expect((calls["calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call-1"])
+            let before = try #require(calls["next_before"] as? Int)
+            #expect((try await Self.call(client, .get, "/api/v1/calls?before=\(before)", token: alice.access)["calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call-0"])
+            let detail = try await Self.call(client, .get, "/api/v1/calls/call-0", token: alice.access)
+            #expect((detail["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
+            #expect(try await Self.call(client, .get, "/api/v1/calls/call-2", token: alice.access).status == .notFound, "bob's call is not alice's to see")
+
+            // Admin: forbidden to users; an admin's changes are audited; a demoted admin loses access at once.
+            #expect(try await Self.call(client, .get, "/api/v1/admin/users", token: alice.access).status == .forbidden)
+            try await store.platform.users.update(id: alice.id, .init(role: .admin))
+            #expect((try await Self.call(client, .get, "/api/v1/admin/users", token: alice.access)["users"] as? [[String: Any]])?.count == 3)
+            #expect(try await Self.call(client, .patch, "/api/v1/admin/users/\(bob.id)", token: alice.access, json: ["role": "admin"])["role"] as? String == "admin")
+            #expect(try await Self.call(client, .put, "/api/v1/admin/settings/feature.llm", token: alice.access, json: ["value": true]).status == .ok)
+            #expect((try await Self.call(client, .get, "/api/v1/admin/audit", token: bob.access)["entries"] as? [[String: Any]])?.map { $0["action"] as? String } == ["settings.set", "user.role"])
+            try await store.platform.users.update(id: alice.id, .init(role: .user))
+            #expect(try await Self.call(client, .get, "/api/v1/admin/audit", token: alice.access).status == .forbidden)
+
+            // Deleting my account takes everything of mine.
+            #expect(try await Self.call(client, .delete, "/api/v1/me", token: alice.access).status == .noContent)
+            #expect(try await Self.call(client, .get, "/api/v1/me", token: alice.access).errorCode == "invalid_token")
+            #expect(try await store.platform.records.records(userId: alice.id).isEmpty)
+            #expect(try await store.platform.users.user(owning: "+14155550100") == nil)
+        }
+    }
+}
