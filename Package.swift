@@ -175,7 +175,7 @@ let targets: [Target] = cTargets + [
     ),
     .testTarget(
         name: "ServicesUnitTests",
-        dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, logging],
+        dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, hummingbirdOTP, logging],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "StoreUnitTests", dependencies: ["Store", "AnswerNinjaCore"], swiftSettings: swiftSettings),
@@ -184,7 +184,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "RTP", hummingbird, hummingbirdTesting, logging, nioCore, nioPosix],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "RTP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", hummingbirdWSClient, logging], swiftSettings: swiftSettings),

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Store
+import Synchronization
 import Testing
 
 /// The platform API in process (Hummingbird's router test client) on each back end: SQLite with the in-process
@@ -260,5 +261,90 @@ import Testing
             #expect(try await store.platform.records.records(userId: alice.id).isEmpty)
             #expect(try await store.platform.users.user(owning: "+14155550100") == nil)
         }
+    }
+
+    // MARK: Isolation, walked from the document
+
+    /// For every operation of the document under /api/v1 (but sign-in itself): with a fresh owner and a fresh second
+    /// user, the second user gets 403 or 404 for the owner's resources, and 2xx without any of the owner's data for
+    /// their own; the owner gets 2xx for the same request. Without the owner's 2xx, "404 everywhere" would pass.
+    @Test(.timeLimit(.minutes(3)))
+    func aSecondUserNeverReachesTheOwnersData() async throws {
+        let document = try await Self.openAPI()
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var operations: [(method: String, path: String)] = []
+        for (path, entries) in paths where path.hasPrefix("/api/v1/") && !path.hasPrefix("/api/v1/auth/") {
+            for method in entries.keys where ["get", "put", "post", "patch", "delete"].contains(method) { operations.append((method, path)) }
+        }
+        operations.sort { ($0.path, $0.method) < ($1.path, $1.method) }
+        #expect(operations.count >= 20)
+        // JSON text (Sendable), parsed per request.
+        let samples: [String: String] = [
+            "PATCH /api/v1/me": #"{"display_name": "Renamed"}"#, "POST /api/v1/me/numbers": #"{"number": "+14155559999"}"#,
+            "PUT /api/v1/settings": #"{"persona": "direct"}"#, "POST /api/v1/whitelist": #"{"pattern": "+14155558888"}"#,
+            "PUT /api/v1/profiles/{}/verdict": #"{"verdict": "spam"}"#, "PATCH /api/v1/admin/users/{}": #"{"role": "user"}"#,
+            "PUT /api/v1/admin/settings/{}": #"{"value": 1}"#,
+        ]
+        // Operations whose path names the owner's resource: the second user must not find it.
+        let owned: Set<String> = ["DELETE /api/v1/me/numbers/{}", "DELETE /api/v1/whitelist/{}", "GET /api/v1/calls/{}"]
+        let markers = ["owner@example.com", "+14155550100", "+14155550123", "call-owner"]
+        let walked = Mutex(0)
+        for operation in operations {
+            let key = Self.normalized(operation.method, operation.path)
+            try await Self.withAPI(.sqlite) { client, store in
+                let owner = try await Self.signUp(client, "owner@example.com")
+                let intruder = try await Self.signUp(client, "intruder@example.com")
+                try await store.platform.users.addNumber("+14155550100", to: owner.id)
+                #expect(try await Self.call(client, .post, "/api/v1/whitelist", token: owner.access, json: ["pattern": "+14155550123"]).status == .created)
+                let at = unixMilliseconds()
+                try await store.platform.records.apply([CallEvent(callId: "call-owner", sequence: 1, callStartedAt: at, at: at, instance: "t", change: .started(userId: owner.id, caller: "+15550001111", callee: "+14155550100"))])
+                let isAdmin = operation.path.hasPrefix("/api/v1/admin/")
+                if isAdmin { try await store.platform.users.update(id: owner.id, .init(role: .admin)) }
+                if key == "DELETE /api/v1/me/totp" || key == "POST /api/v1/me/totp/verify" {
+                    // Both need a two-factor set-up of their own user in the right state; the code is computed below.
+                    for token in [owner.access, intruder.access] { _ = try await Self.call(client, .post, "/api/v1/me/totp", token: token) }
+                }
+                let path = operation.path
+                    .replacingOccurrences(of: "/me/numbers/{number}", with: "/me/numbers/%2B14155550100")
+                    .replacingOccurrences(of: "/whitelist/{pattern}", with: "/whitelist/%2B14155550123")
+                    .replacingOccurrences(of: "/profiles/{number}", with: "/profiles/%2B14155550123")
+                    .replacingOccurrences(of: "/calls/{id}", with: "/calls/call-owner")
+                    .replacingOccurrences(of: "/admin/users/{id}", with: "/admin/users/\(intruder.id)")
+                    .replacingOccurrences(of: "/admin/settings/{key}", with: "/admin/settings/feature.walk")
+                #expect(!path.contains("{"), "no value for a parameter of \(operation.path)")
+                let query = key == "GET /api/v1/whitelist/check" ? "?number=%2B14155550123" : ""
+                let method = HTTPRequest.Method(rawValue: operation.method.uppercased())!
+                let needsBody = ["POST", "PUT", "PATCH"].contains(method.rawValue) || key == "DELETE /api/v1/me/totp"
+                let sample = samples[key].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?.mapValues { Optional($0) }
+                if needsBody && sample == nil && !["POST /api/v1/me/totp", "POST /api/v1/whitelist/import", "DELETE /api/v1/me/totp", "POST /api/v1/me/totp/verify"].contains(key) {
+                    Issue.record("no sample body for \(key): add one to the walk")
+                    return
+                }
+                func body(for token: String) async throws -> [String: Any?]? {
+                    // A number can have one owner: each user asks for their own.
+                    if key == "POST /api/v1/me/numbers" { return ["number": token == owner.access ? "+14155559999" : "+14155559998"] }
+                    guard key == "DELETE /api/v1/me/totp" || key == "POST /api/v1/me/totp/verify" else { return sample }
+                    let account = try await store.platform.users.account(id: token == owner.access ? owner.id : intruder.id)
+                    let secret = await store.platform.cache.get("totp-pending:\(account!.id)") ?? account?.totpSecret ?? ""
+                    if key == "DELETE /api/v1/me/totp" { try await store.platform.users.update(id: account!.id, .init(totpSecret: secret)) }
+                    return ["code": String(format: "%06d", TOTP(secret: secret).compute())]
+                }
+                let raw = key == "POST /api/v1/whitelist/import" ? "Name,Phone\nA,+14155557777\n" : nil
+                let second = try await Self.call(client, method, path + query, token: intruder.access, json: try await body(for: intruder.access), raw: raw)
+                if owned.contains(key) || isAdmin {
+                    #expect([.forbidden, .notFound].contains(second.status), "\(key) as the second user: \(second.status) \(second.text)")
+                } else {
+                    #expect((200..<300).contains(second.status.code), "\(key) as the second user on their own data: \(second.status) \(second.text)")
+                }
+                // The number the second user asked about comes back to them; nothing else of the owner's may.
+                let shown = second.text.replacingOccurrences(of: #""number":"+14155550123""#, with: "")
+                for marker in markers { #expect(!shown.contains(marker), "\(key) showed the second user \(marker): \(second.text)") }
+                let first = try await Self.call(client, method, path + query, token: owner.access, json: try await body(for: owner.access), raw: raw)
+                #expect((200..<300).contains(first.status.code), "\(key) as the owner: \(first.status) \(first.text)")
+                if key == "GET /api/v1/whitelist/check" { #expect(first["decision"] as? String == "allow" && second["decision"] as? String == "unknown") }
+                walked.withLock { $0 += 1 }
+            }
+        }
+        #expect(walked.withLock { $0 } == operations.count)
     }
 }
