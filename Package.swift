@@ -187,7 +187,7 @@ let targets: [Target] = cTargets + [
         dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "RTP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix],
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", hummingbirdWSClient, logging], swiftSettings: swiftSettings),
+    .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "Store", hummingbirdWSClient, logging], swiftSettings: swiftSettings),
 ]
 
 let package = Package(

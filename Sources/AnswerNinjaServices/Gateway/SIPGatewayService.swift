@@ -17,8 +17,11 @@ import SIPTransport
 public struct SIPGatewayService: Service {
     let context: ServiceContext
 
-    public init(context: ServiceContext) {
+    let recorder: CallRecorder?
+
+    public init(context: ServiceContext, platform: Platform? = nil) {
         self.context = context
+        recorder = platform.map { CallRecorder(platform: $0, logger: context.logger) }
     }
 
     public func run() async throws {
@@ -120,7 +123,7 @@ public struct SIPGatewayService: Service {
                     suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
                 )
             ),
-            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host
+            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder
         )
         agentBox.agent = agent
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
@@ -143,6 +146,7 @@ public struct SIPGatewayService: Service {
         }
         try? await gracefulShutdown()
         await agent.shutdown()
+        await recorder?.drain()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
         await udp.close()
         await tcp.close()

@@ -15,6 +15,7 @@ import SIPTransactions
 import SIPAuth
 import SIPTransport
 import SRTP
+import Store
 
 /// The gateway's user agent core over SIP/UDP and TCP, until the screening pipeline (issue 7) takes calls over: it answers
 /// INVITEs with SDP (G.711, SRTP when offered) — with a reliable 180 first when the caller requires 100rel (RFC 3262),
@@ -55,6 +56,8 @@ actor SIPUserAgent {
         /// The ACK of our last re-INVITE's 2xx, sent again if the 2xx is.
         var refreshACK: SIPRequest?
         var byeSent = false
+        /// Unix milliseconds when the call was answered: its record's key (with the Call-ID).
+        var startedAt: Int64 = 0
     }
 
     /// What the gateway's configuration says about calls.
@@ -101,6 +104,8 @@ actor SIPUserAgent {
     let settings: Settings
     /// Verifies Identity headers; nil without trust anchors.
     let identityVerifier: STIRIdentityService?
+    /// Where call state changes go (the journal, then the database); nil without a store.
+    let callRecorder: CallRecorder?
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).
@@ -134,8 +139,9 @@ actor SIPUserAgent {
     init(
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
-        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil
+        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil, callRecorder: CallRecorder? = nil
     ) {
+        self.callRecorder = callRecorder
         self.transport = transport
         self.eventLoop = eventLoop
         self.group = group
@@ -465,7 +471,17 @@ actor SIPUserAgent {
     /// Sends the 2xx of an INVITE and starts the call: the greeting plays, the 2xx is resent until the ACK.
     func accept(key: SIPTransactionKey, call: Call) {
         let id = call.dialog.id
+        var call = call
+        call.startedAt = unixMilliseconds()
         calls[id] = call
+        if let recorder = callRecorder {
+            let identity = call.identity
+            recorder.started(callId: id.callID, startedAt: call.startedAt, caller: identity?.caller ?? "anonymous", callee: identity?.called ?? "")
+            var reasons = ["gateway:greeting_only"]
+            if let verstat = call.stir?.verstat ?? identity?.verstat { reasons.append("stir:\(verstat)") }
+            recorder.record(.decided(decision: "answer", reasons: reasons), callId: id.callID, startedAt: call.startedAt)
+            recorder.record(.answered, callId: id.callID, startedAt: call.startedAt)
+        }
         transport.metrics.calls(calls.count)
         transport.metrics.portsInUse(pool.inUseCount)
         if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
@@ -533,6 +549,13 @@ actor SIPUserAgent {
             } catch {
                 logger.error("recording not written", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
             }
+        }
+        if let recorder = callRecorder {
+            if report.packetsReceived > 0, recording.hasPrefix("/") { recorder.record(.recording(path: recording), callId: id.callID, startedAt: call.startedAt) }
+            recorder.record(
+                .ended(outcome: side == "local" ? "hung_up_by_us" : "caller_hung_up", reason: reason.map(Self.describe) ?? "bye"),
+                callId: id.callID, startedAt: call.startedAt
+            )
         }
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",

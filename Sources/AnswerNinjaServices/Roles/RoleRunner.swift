@@ -47,9 +47,11 @@ public struct RoleRunner: Sendable {
 
         var services: [any Service] = []
         var api: APIRoutes?
+        var platform: Platform?
         if !Self.storeRoles.isDisjoint(with: roles) {
             let store = try await StoreService.open(context: context)
             services.append(store)
+            platform = store.platform
             printStore(store.report)
             if roles.contains(.api) { api = await APIRoutes(platform: store.platform, configuration: configuration) }
         }
@@ -65,7 +67,7 @@ public struct RoleRunner: Sendable {
         services.append(http)
         if roles.contains(.gateway) {
             context.readiness.expect("sip")
-            services.append(SIPGatewayService(context: context))
+            services.append(SIPGatewayService(context: context, platform: platform))
         }
         printPending()
 

@@ -1,0 +1,47 @@
+import AnswerNinjaTestSupport
+import Foundation
+import Store
+import Testing
+
+/// Call records from real calls to `serve` (our own `answer-ninja call` as the caller): a finished call is recorded
+/// with its decision and outcome, and a call in progress when the process is killed (SIGKILL, nothing flushed at
+/// exit) is still recorded, marked interrupted by the next start.
+@Suite(.serialized) struct CallRecordTests {
+    @Test(.timeLimit(.minutes(3)))
+    func noCallRecordIsLostWhenServeIsKilledMidCall() async throws {
+        let data = try PeerEnvironment.artifactsDirectory(named: "call-records")
+        let binary = try AnswerNinjaProcess.binary()
+        let serve = try await AnswerNinjaProcess.start(dataDirectory: data)
+        let port = try #require(serve.sipPort)
+        // A call that ends normally: the caller hangs up after a second.
+        let finished = try await PeerEnvironment.run(binary, ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "1", "--json"], timeout: .seconds(30))
+        #expect(finished.status == 0, "\(finished.output)")
+        // A call in progress when the process dies.
+        let caller = try PeerProcess(name: "caller", executable: binary, arguments: ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "30"])
+        let deadline = ContinuousClock.now + .seconds(15)
+        while serve.process.log().components(separatedBy: #""msg":"call answered""#).count < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(serve.process.log().components(separatedBy: #""msg":"call answered""#).count == 3, "both calls answered")
+        try await Task.sleep(for: .milliseconds(500))  // the journal's writer has the changes (it does not wait for SIP)
+        _ = await serve.process.stop(signal: SIGKILL)
+        await caller.stop()
+
+        // The next start marks the call interrupted and carries the journal to the database.
+        let again = try await AnswerNinjaProcess.start(dataDirectory: data)
+        #expect(again.process.log().contains("1 calls left open by the last run marked interrupted"), "\(again.process.logTail())")
+        #expect(await again.process.stop(signal: SIGTERM, timeout: .seconds(15)) == 0)
+
+        let database = try await SQLiteDatabase.open(path: data.appendingPathComponent("answer-ninja.sqlite").path)
+        let records = try await CallRecordStore(database: database).records(userId: "user-demo")
+        try await database.close()
+        try #require(records.count == 2, "\(records)")
+        let (killed, ended) = (records[0], records[1])
+        #expect(ended.state == .ended && ended.outcome == "caller_hung_up" && ended.decision == "answer")
+        #expect(ended.reasons.contains("gateway:greeting_only") && ended.answeredAt != nil && ended.endedAt != nil)
+        #expect(ended.callee == "demo" && ended.recordingPath?.hasSuffix(".wav") == true)
+        #expect(killed.state == .interrupted && killed.outcome == "interrupted" && killed.endReason == "instance_restarted")
+        #expect(killed.decision == "answer" && killed.answeredAt != nil)
+        serve.process.removeDirectory()
+    }
+}
