@@ -1,6 +1,7 @@
 import AnswerNinjaCore
 @testable import AnswerNinjaServices
 import AnswerNinjaTestSupport
+import Capture
 import Foundation
 import Hummingbird
 import HummingbirdOTP
@@ -286,7 +287,9 @@ import Testing
             "PUT /api/v1/admin/settings/{}": #"{"value": 1}"#,
         ]
         // Operations whose path names the owner's resource: the second user must not find it.
-        let owned: Set<String> = ["DELETE /api/v1/me/numbers/{}", "DELETE /api/v1/whitelist/{}", "GET /api/v1/calls/{}"]
+        let owned: Set<String> = [
+            "DELETE /api/v1/me/numbers/{}", "DELETE /api/v1/whitelist/{}", "GET /api/v1/calls/{}", "DELETE /api/v1/calls/{}", "GET /api/v1/calls/{}/recording",
+        ]
         let markers = ["owner@example.com", "+14155550100", "+14155550123", "call-owner"]
         let walked = Mutex(0)
         for operation in operations {
@@ -297,7 +300,11 @@ import Testing
                 try await store.platform.users.addNumber("+14155550100", to: owner.id)
                 #expect(try await Self.call(client, .post, "/api/v1/whitelist", token: owner.access, json: ["pattern": "+14155550123"]).status == .created)
                 let at = unixMilliseconds()
-                try await store.platform.records.apply([CallEvent(callId: "call-owner", sequence: 1, callStartedAt: at, at: at, instance: "t", change: .started(userId: owner.id, caller: "+15550001111", callee: "+14155550100"))])
+                let recording = try Self.writeRecording(store, userId: owner.id, name: "call-owner")
+                try await store.platform.records.apply([
+                    CallEvent(callId: "call-owner", sequence: 1, callStartedAt: at, at: at, instance: "t", change: .started(userId: owner.id, caller: "+15550001111", callee: "+14155550100")),
+                    CallEvent(callId: "call-owner", sequence: 2, callStartedAt: at, at: at, instance: "t", change: .recording(path: recording)),
+                ])
                 let isAdmin = operation.path.hasPrefix("/api/v1/admin/")
                 if isAdmin { try await store.platform.users.update(id: owner.id, .init(role: .admin)) }
                 if key == "DELETE /api/v1/me/totp" || key == "POST /api/v1/me/totp/verify" {
@@ -346,5 +353,74 @@ import Testing
             }
         }
         #expect(walked.withLock { $0 } == operations.count)
+    }
+
+    /// A small WAV file in the user's recordings folder; returns its path.
+    static func writeRecording(_ store: StoreService, userId: String, name: String) throws -> String {
+        let folder = store.platform.recordings.root + "/users/" + userId
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/" + name + ".wav"
+        let samples = (0..<8000).map { Int16(3000 * sin(Double($0) * 2 * .pi * 440 / 8000)) }
+        var buffer = ByteBuffer()
+        WAVFile(sampleRate: 8000, samples: samples).write(to: &buffer)
+        try Data(buffer: buffer).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func recordingsWithRangesDeletionExportAndRetention() async throws {
+        try await Self.withAPI(.sqlite) { client, store in
+            let alice = try await Self.signUp(client, "alice@example.com")
+            let path = try Self.writeRecording(store, userId: alice.id, name: "call-1")
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+            let now = unixMilliseconds()
+            try await store.platform.records.apply([
+                CallEvent(callId: "call-1", sequence: 1, callStartedAt: now, at: now, instance: "t", change: .started(userId: alice.id, caller: "+15550001111", callee: "demo")),
+                CallEvent(callId: "call-1", sequence: 2, callStartedAt: now, at: now, instance: "t", change: .turn(CallTurn(turn: 1, at: now, callerText: "hi", replyText: "Who is calling?"))),
+                CallEvent(callId: "call-1", sequence: 3, callStartedAt: now, at: now, instance: "t", change: .recording(path: path)),
+                CallEvent(callId: "old", sequence: 1, callStartedAt: now - 3 * 86_400_000, at: now, instance: "t", change: .started(userId: alice.id, caller: "+15550002222", callee: "demo")),
+            ])
+            let whole = try await Self.call(client, .get, "/api/v1/calls/call-1/recording", token: alice.access)
+            #expect(whole.status == .ok && whole.headers[.acceptRanges] == "bytes" && whole.headers[.contentType] == "audio/wav")
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(alice.access)"
+            headers[.range] = "bytes=0-99"
+            let first = try await client.executeRequest(uri: "/api/v1/calls/call-1/recording", method: .get, headers: headers, body: nil)
+            #expect(first.status == .partialContent && first.body.readableBytes == 100 && first.headers[.contentRange] == "bytes 0-99/\(size)")
+            #expect(first.body.getString(at: 0, length: 4) == "RIFF")
+            headers[.range] = "bytes=-10"
+            let tail = try await client.executeRequest(uri: "/api/v1/calls/call-1/recording", method: .get, headers: headers, body: nil)
+            #expect(tail.status == .partialContent && tail.body.readableBytes == 10 && tail.headers[.contentRange] == "bytes \(size - 10)-\(size - 1)/\(size)")
+            headers[.range] = "bytes=\(size)-"
+            let beyond = try await client.executeRequest(uri: "/api/v1/calls/call-1/recording", method: .get, headers: headers, body: nil)
+            #expect(beyond.status == .rangeNotSatisfiable && beyond.headers[.contentRange] == "bytes */\(size)")
+            #expect(try await Self.call(client, .get, "/api/v1/calls/old/recording", token: alice.access).status == .notFound, "no recording")
+
+            // The export is a tar archive that tar reads: account, calls with turns, the recording.
+            let export = try await client.executeRequest(uri: "/api/v1/me/export", method: .get, headers: [.authorization: "Bearer \(alice.access)"], body: nil)
+            #expect(export.status == .ok && export.headers[.contentType] == "application/x-tar")
+            let folder = NSTemporaryDirectory() + "answer-ninja-export-\(UInt32.random(in: 0 ... .max))"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try Data(buffer: export.body).write(to: URL(fileURLWithPath: folder + "/export.tar"))
+            let untar = try await PeerEnvironment.run("/usr/bin/tar", ["-xf", folder + "/export.tar", "-C", folder])
+            #expect(untar.status == 0, "\(untar.output)")
+            let account = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/account.json"))) as? [String: Any]
+            #expect(account?["email"] as? String == "alice@example.com")
+            let calls = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/calls.json"))) as? [[String: Any]]
+            #expect(calls?.count == 2 && (calls?.last?["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/recordings/call-1.wav")) == Data(contentsOf: URL(fileURLWithPath: path)))
+
+            // Retention: with one day kept, the three-day-old call goes.
+            #expect(try await Self.call(client, .put, "/api/v1/settings", token: alice.access, json: ["retention_days": 1]).status == .ok)
+            #expect(try await StoreService.applyRetention(store.platform, now: now) == 1)
+            #expect(try await store.platform.records.record(id: "old") == nil)
+            #expect(try await store.platform.records.record(id: "call-1") != nil)
+
+            // Deleting the call removes its recording from the disk.
+            #expect(try await Self.call(client, .delete, "/api/v1/calls/call-1", token: alice.access).status == .noContent)
+            #expect(!FileManager.default.fileExists(atPath: path))
+            #expect(try await Self.call(client, .delete, "/api/v1/calls/call-1", token: alice.access).status == .notFound)
+        }
     }
 }

@@ -56,6 +56,9 @@ public final class APIRoutes: Sendable {
 
         api.get("calls") { request, context in try await self.calls(request, context) }
         api.get("calls/:id") { request, context in try await self.call(request, context) }
+        api.delete("calls/:id") { request, context in try await self.deleteCall(request, context) }
+        api.get("calls/:id/recording") { request, context in try await self.recording(request, context) }
+        api.get("me/export") { request, context in try await self.export(request, context) }
 
         api.get("admin/users") { request, context in try await self.adminUsers(request, context) }
         api.patch("admin/users/:id") { request, context in try await self.adminUpdateUser(request, context) }
@@ -306,7 +309,10 @@ public final class APIRoutes: Sendable {
 
     func deleteMe(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await auth.principal(request)
+        let recordings = try await platform.records.everything(userId: principal.userId).compactMap(\.recordingPath)
         try await platform.users.delete(id: principal.userId)
+        await platform.recordings.remove(recordings)
+        await platform.recordings.removeAll(of: principal.userId)
         return noContent()
     }
 
@@ -592,6 +598,63 @@ public final class APIRoutes: Sendable {
             throw APIError.notFound("call")
         }
         return try json(record)
+    }
+
+    func deleteCall(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let result = try await platform.records.delete(id: try parameter(context, "id"), userId: principal.userId)
+        guard result.deleted else { throw APIError.notFound("call") }
+        if let recording = result.recording { await platform.recordings.remove([recording]) }
+        return noContent()
+    }
+
+    /// The call's recording (audio/wav), with byte ranges (RFC 9110 §14) so that a player can seek.
+    func recording(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        guard let record = try await platform.records.record(id: try parameter(context, "id")), record.userId == principal.userId else {
+            throw APIError.notFound("call")
+        }
+        guard let path = record.recordingPath, let size = await platform.recordings.size(path) else { throw APIError.notFound("recording") }
+        var headers = HTTPFields()
+        headers[.contentType] = "audio/wav"
+        headers[.acceptRanges] = "bytes"
+        headers[.cacheControl] = "private, max-age=3600"
+        switch ByteRange.parse(request.headers[.range], size: size) {
+        case .whole:
+            let bytes = try await platform.recordings.read(path)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .partial(let range):
+            let bytes = try await platform.recordings.read(path, range: range)
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
+            return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .unsatisfiable:
+            var error = APIError(.rangeNotSatisfiable, "range_not_satisfiable", "the recording is \(size) bytes")
+            error.headers[.contentRange] = "bytes */\(size)"
+            throw error
+        }
+    }
+
+    /// Everything of mine as a tar archive (GDPR art. 20): account, settings, numbers, whitelist, calls with their
+    /// turns (JSON), and the recordings.
+    func export(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var archive = TarArchive()
+        archive.add("answer-ninja-export/account.json", Array(try encoder.encode(UserView(account))))
+        archive.add("answer-ninja-export/settings.json", Array(account.settings.utf8))
+        archive.add("answer-ninja-export/whitelist.json", Array(try encoder.encode(try await platform.whitelist.entries(userId: account.id).map(EntryView.init))))
+        let calls = try await platform.records.everything(userId: account.id)
+        archive.add("answer-ninja-export/calls.json", Array(try encoder.encode(calls)))
+        for call in calls {
+            guard let path = call.recordingPath, let bytes = try? await platform.recordings.read(path) else { continue }
+            archive.add("answer-ninja-export/recordings/\(String(call.id.prefix(60)).map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }.reduce("") { $0 + String($1) }).wav", bytes)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-tar"
+        headers[.contentDisposition] = "attachment; filename=\"answer-ninja-export.tar\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: archive.finished())))
     }
 
     // MARK: Admin

@@ -23,16 +23,23 @@ public final class CallRecorder: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         self.continuation = continuation
         writer = Task {
+            // The owner of each call in progress: its recording moves into their folder.
+            var owners: [String: String] = [:]
             for await item in stream {
                 do {
                     switch item {
                     case .started(let callId, let startedAt, let caller, let callee):
                         let user = await Self.owner(of: callee, platform: platform, logger: logger)
+                        owners[callId] = user
                         try await platform.journal.record(.started(userId: user, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
                         if user == nil {
                             try await platform.journal.record(.decided(decision: "unowned", reasons: ["user:none_for_\(callee)"]), callId: callId, startedAt: startedAt, at: startedAt)
                         }
-                    case .change(let change, let callId, let startedAt, let at):
+                    case .change(var change, let callId, let startedAt, let at):
+                        if case .recording(let path) = change, let user = owners[callId] {
+                            change = .recording(path: await platform.recordings.adopt(path, userId: user))
+                        }
+                        if change.isTerminal { owners[callId] = nil }
                         try await platform.journal.record(change, callId: callId, startedAt: startedAt, at: at)
                     }
                 } catch {

@@ -28,6 +28,8 @@ public struct Platform: Sendable {
     public let replayer: JournalReplayer
     public let callerKey: CallerKey
     public let jwtSecret: [UInt8]
+    /// Recordings, per user, under data_dir/recordings.
+    public let recordings: RecordingFiles
 }
 
 /// Opens the store at start-up (creating the data directory, applying migrations, creating the demo user, marking
@@ -95,7 +97,7 @@ public final class StoreService: Service {
                 profiles: CallerProfileStore(database: database), records: records, audit: AuditLog(database: database),
                 settings: SettingsStore(database: database), cache: cache!, journal: journal!,
                 replayer: JournalReplayer(journal: journal!, records: records, logger: context.logger), callerKey: try CallerKey(secret: profileSecret),
-                jwtSecret: jwtSecret
+                jwtSecret: jwtSecret, recordings: RecordingFiles(root: DataDirectory.absolute(configuration.dataDirectory) + "/recordings")
             )
             let report = StartupReport(
                 dataDirectory: DataDirectory.absolute(configuration.dataDirectory), createdDataDirectory: created, backend: database.dialect.rawValue,
@@ -139,6 +141,7 @@ public final class StoreService: Service {
         _ = try? await platform.replayer.catchUp()
         try? await platform.journal.close()
         await platform.cache.close()
+        await platform.recordings.close()
         try await platform.database.close()
     }
 
@@ -168,10 +171,29 @@ public final class StoreService: Service {
                 try await platform.records.apply([event])
             }
             try await PostgresPartitions.ensure(on: platform.database)
+            try await Self.applyRetention(platform, now: now)
             try await platform.whitelist.purgeExpired(before: now - 168 * 3_600_000)
             try await platform.tokens.purge(before: now)
         } catch {
             context.logger.warning("store upkeep failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes each user's calls (and recordings) older than their `retention_days`; returns how many.
+    @discardableResult
+    static func applyRetention(_ platform: Platform, now: Int64) async throws -> Int {
+        var deleted = 0
+        var after: String?
+        while true {
+            let accounts = try await platform.users.accounts(limit: 100, after: after)
+            for account in accounts {
+                let settings = (try? APIRoutes.decoder.decode(UserSettings.self, from: Data(account.settings.utf8))) ?? UserSettings()
+                let result = try await platform.records.deleteOlder(than: now - Int64(settings.retentionDays) * 86_400_000, userId: account.id)
+                await platform.recordings.remove(result.recordings)
+                deleted += result.count
+            }
+            guard accounts.count == 100 else { return deleted }
+            after = accounts.last?.id
         }
     }
 

@@ -131,6 +131,40 @@ public struct CallRecordStore: Sendable {
         ).compactMap(Self.record)
     }
 
+    /// Deletes one of `userId`'s calls with its turns; returns its recording's path (for the caller to remove), or
+    /// nil when there was no such call of theirs.
+    public func delete(id: String, userId: String) async throws -> (deleted: Bool, recording: String?) {
+        try await database.transaction { connection in
+            guard let row = try connection.query("SELECT started_at, recording_path FROM call_records WHERE id = $1 AND user_id = $2", [.text(id), .text(userId)]).first,
+                let startedAt = row[0].integer
+            else { return (false, nil) }
+            try connection.query("DELETE FROM call_turns WHERE call_id = $1 AND call_started_at = $2", [.text(id), .integer(startedAt)])
+            try connection.query("DELETE FROM call_records WHERE id = $1 AND started_at = $2", [.text(id), .integer(startedAt)])
+            return (true, row[1].text)
+        }
+    }
+
+    /// Deletes `userId`'s calls that started before `cutoff` (retention); returns their recordings' paths.
+    public func deleteOlder(than cutoff: Int64, userId: String) async throws -> (count: Int, recordings: [String]) {
+        try await database.transaction { connection in
+            let rows = try connection.query("SELECT id, started_at, recording_path FROM call_records WHERE user_id = $1 AND started_at < $2", [.text(userId), .integer(cutoff)])
+            for row in rows {
+                try connection.query("DELETE FROM call_turns WHERE call_id = $1 AND call_started_at = $2", [row[0], row[1]])
+            }
+            try connection.query("DELETE FROM call_records WHERE user_id = $1 AND started_at < $2", [.text(userId), .integer(cutoff)])
+            return (rows.count, rows.compactMap { $0[2].text })
+        }
+    }
+
+    /// Every record of `userId` with turns, oldest first (the data export).
+    public func everything(userId: String) async throws -> [CallRecord] {
+        var records: [CallRecord] = []
+        for summary in try await database.query("SELECT id FROM call_records WHERE user_id = $1 ORDER BY started_at, id", [.text(userId)]) {
+            if let id = summary[0].text, let record = try await record(id: id) { records.append(record) }
+        }
+        return records
+    }
+
     public func count() async throws -> Int {
         try await database.query("SELECT count(*) FROM call_records").first?.first?.int ?? 0
     }
