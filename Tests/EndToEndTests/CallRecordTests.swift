@@ -40,6 +40,7 @@ import Testing
         #expect(ended.state == .ended && ended.outcome == "caller_hung_up" && ended.decision == "answer")
         #expect(ended.reasons.contains("gateway:greeting_only") && ended.answeredAt != nil && ended.endedAt != nil)
         #expect(ended.callee == "demo" && ended.recordingPath?.hasSuffix(".wav") == true)
+        #expect(ended.recordingPath?.contains("/recordings/users/user-demo/") == true, "the recording moved into its user's folder")
         #expect(killed.state == .interrupted && killed.outcome == "interrupted" && killed.endReason == "instance_restarted")
         #expect(killed.decision == "answer" && killed.answeredAt != nil)
         serve.process.removeDirectory()
