@@ -44,6 +44,9 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "With --srtp, offer this suite alone: AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32.")
     var srtpSuite: String?
 
+    @Option(help: "The user part of our From: a caller number such as +15551230001 (default: answer-ninja).")
+    var from: String = "answer-ninja"
+
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -75,13 +78,17 @@ struct CallCommand: AsyncParsableCommand {
             _ = try output.fail(code: "invalid_value", message: "--dtmf takes 0-9, *, #, A-D; got \(bad)")
             throw ExitCode(2)
         }
+        guard !from.isEmpty, from.utf8.allSatisfy({ $0 > 32 && $0 < 127 && !"<>@;:\"".utf8.contains($0) }) else {
+            _ = try output.fail(code: "invalid_value", message: "--from must be a SIP user part: a number or a name, without spaces, <, >, @, ; or :")
+            throw ExitCode(2)
+        }
         if let codec, !["pcmu", "pcma", "opus"].contains(codec.lowercased()) {
             _ = try output.fail(code: "invalid_value", message: "--codec must be pcmu, pcma or opus")
             throw ExitCode(2)
         }
         let client = SIPCallClient(options: .init(
             target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp, transport: transport, caFile: ca, codec: codec,
-            srtpSuite: srtpSuite, dtmf: dtmf
+            srtpSuite: srtpSuite, dtmf: dtmf, from: from
         ))
         let (report, recorded): (SIPCallClient.Report, [Int16])
         do {

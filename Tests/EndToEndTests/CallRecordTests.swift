@@ -14,7 +14,7 @@ import Testing
         let serve = try await AnswerNinjaProcess.start(dataDirectory: data)
         let port = try #require(serve.sipPort)
         // A call that ends normally: the caller hangs up after a second.
-        let finished = try await PeerEnvironment.run(binary, ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "1", "--json"], timeout: .seconds(30))
+        let finished = try await PeerEnvironment.run(binary, ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "1", "--from", "+15551230001", "--json"], timeout: .seconds(30))
         #expect(finished.status == 0, "\(finished.output)")
         // A call in progress when the process dies.
         let caller = try PeerProcess(name: "caller", executable: binary, arguments: ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "30"])
@@ -34,10 +34,14 @@ import Testing
 
         let database = try await SQLiteDatabase.open(path: data.appendingPathComponent("answer-ninja.sqlite").path)
         let records = try await CallRecordStore(database: database).records(userId: "user-demo")
+        // The finished call taught its caller's profile (stored under a keyed hash, never the number).
+        let profiles = try await database.query("SELECT calls, short_calls, answered_calls, number_key FROM caller_profiles")
         try await database.close()
+        #expect(profiles.count == 1 && profiles.first?[0].int == 1 && profiles.first?[1].int == 1 && profiles.first?[2].int == 1)
+        #expect(profiles.first?[3].text?.count == 64 && profiles.first?[3].text?.contains("5551230001") == false)
         try #require(records.count == 2, "\(records)")
         let (killed, ended) = (records[0], records[1])
-        #expect(ended.state == .ended && ended.outcome == "caller_hung_up" && ended.decision == "answer")
+        #expect(ended.state == .ended && ended.outcome == "caller_hung_up" && ended.decision == "answer" && ended.caller == "+15551230001")
         #expect(ended.reasons.contains("gateway:greeting_only") && ended.answeredAt != nil && ended.endedAt != nil)
         #expect(ended.callee == "demo" && ended.recordingPath?.hasSuffix(".wav") == true)
         #expect(ended.recordingPath?.contains("/recordings/users/user-demo/") == true, "the recording moved into its user's folder")

@@ -1,6 +1,7 @@
 import AnswerNinjaCore
 import Foundation
 import Logging
+import Screening
 import Store
 
 /// Carries the gateway's call state changes to the journal, in order, off the SIP path: the agent hands a change
@@ -12,7 +13,7 @@ import Store
 /// not by SIP; when the lookup fails the record is kept without a user and says why.
 public final class CallRecorder: Sendable {
     enum Item: Sendable {
-        case started(callId: String, startedAt: Int64, caller: String, callee: String)
+        case started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?)
         case change(CallEvent.Change, callId: String, startedAt: Int64, at: Int64)
     }
 
@@ -23,14 +24,17 @@ public final class CallRecorder: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         self.continuation = continuation
         writer = Task {
-            // The owner of each call in progress: its recording moves into their folder.
+            // The owner of each call in progress (its recording moves into their folder), and its caller (whose
+            // profile learns from the call when it ends).
             var owners: [String: String] = [:]
+            var callers: [String: (number: String, attestation: String?, answered: Bool)] = [:]
             for await item in stream {
                 do {
                     switch item {
-                    case .started(let callId, let startedAt, let caller, let callee):
+                    case .started(let callId, let startedAt, let caller, let callee, let attestation):
                         let user = await Self.owner(of: callee, platform: platform, logger: logger)
                         owners[callId] = user
+                        callers[callId] = (caller, attestation, false)
                         try await platform.journal.record(.started(userId: user, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
                         if user == nil {
                             try await platform.journal.record(.decided(decision: "unowned", reasons: ["user:none_for_\(callee)"]), callId: callId, startedAt: startedAt, at: startedAt)
@@ -39,8 +43,15 @@ public final class CallRecorder: Sendable {
                         if case .recording(let path) = change, let user = owners[callId] {
                             change = .recording(path: await platform.recordings.adopt(path, userId: user))
                         }
-                        if change.isTerminal { owners[callId] = nil }
+                        if case .answered = change { callers[callId]?.answered = true }
                         try await platform.journal.record(change, callId: callId, startedAt: startedAt, at: at)
+                        if change.isTerminal {
+                            if let caller = callers[callId] {
+                                await Self.learn(from: caller, user: owners[callId] ?? nil, startedAt: startedAt, endedAt: at, platform: platform, logger: logger)
+                            }
+                            owners[callId] = nil
+                            callers[callId] = nil
+                        }
                     }
                 } catch {
                     logger.error("call change not journaled", metadata: ["error": "\(error)"])
@@ -69,8 +80,24 @@ public final class CallRecorder: Sendable {
         return nil
     }
 
-    func started(callId: String, startedAt: Int64, caller: String, callee: String) {
-        continuation.yield(.started(callId: callId, startedAt: startedAt, caller: caller, callee: callee))
+    func started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?) {
+        continuation.yield(.started(callId: callId, startedAt: startedAt, caller: caller, callee: callee, attestation: attestation))
+    }
+
+    /// A finished call teaches the caller's profile (calls, short calls, attestation); a caller without a number
+    /// (anonymous) has no profile. A failure is logged: the call record itself is in the journal already.
+    static func learn(
+        from caller: (number: String, attestation: String?, answered: Bool), user: String?, startedAt: Int64, endedAt: Int64, platform: Platform, logger: Logger
+    ) async {
+        guard case .number(let number)? = try? DialledNumber(userPart: caller.number) else { return }
+        let summary = CallerProfile.CallSummary(
+            startedAt: startedAt, durationSeconds: Double(endedAt - startedAt) / 1000, answered: caller.answered, attestation: caller.attestation
+        )
+        do {
+            try await platform.profiles.record(summary, key: platform.callerKey.key(for: number), keyVersion: platform.callerKey.version, userId: user, now: endedAt)
+        } catch {
+            logger.warning("caller profile not updated", metadata: ["error": "\(error)"])
+        }
     }
 
     func record(_ change: CallEvent.Change, callId: String, startedAt: Int64, at: Int64 = unixMilliseconds()) {

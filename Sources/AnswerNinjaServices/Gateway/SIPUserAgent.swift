@@ -476,7 +476,10 @@ actor SIPUserAgent {
         calls[id] = call
         if let recorder = callRecorder {
             let identity = call.identity
-            recorder.started(callId: id.callID, startedAt: call.startedAt, caller: identity?.caller ?? "anonymous", callee: identity?.called ?? "")
+            recorder.started(
+                callId: id.callID, startedAt: call.startedAt, caller: identity?.caller ?? "anonymous", callee: identity?.called ?? "",
+                attestation: call.stir?.attestation
+            )
             var reasons = ["gateway:greeting_only"]
             if let verstat = call.stir?.verstat ?? identity?.verstat { reasons.append("stir:\(verstat)") }
             recorder.record(.decided(decision: "answer", reasons: reasons), callId: id.callID, startedAt: call.startedAt)

@@ -33,12 +33,15 @@ public actor SIPCallClient {
         public var srtpSuite: String?
         /// Digits to send as RFC 4733 events once the call is answered.
         public var dtmf: String
+        /// The user part of our From (a caller number such as +15551230001, or a name).
+        public var from: String
 
         public init(
             target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999, transport: String? = nil,
-            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil, dtmf: String = ""
+            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil, dtmf: String = "", from: String = "answer-ninja"
         ) {
             self.dtmf = dtmf
+            self.from = from
             self.codec = codec
             self.srtpSuite = srtpSuite
             self.target = target
@@ -153,7 +156,7 @@ public actor SIPCallClient {
         var headers = SIPHeaders()
         headers.add("Via", SIPVia.outgoing(transport: linkTransport, host: advertised, port: localPort).serialized)
         headers.add("Max-Forwards", "70")
-        headers.add("From", "<sip:answer-ninja@\(advertised)>;tag=\(SIPToken.random())")
+        headers.add("From", "<sip:\(options.from)@\(advertised)>;tag=\(SIPToken.random())")
         headers.add("To", "<\(uri.serialized)>")
         headers.add("Call-ID", SIPToken.random() + "@" + advertised)
         headers.add("CSeq", "1 INVITE")
