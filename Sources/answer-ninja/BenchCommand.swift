@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the media path against its targets (build with -c release; never run in CI).",
-        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self]
+        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self, Platform.self]
     )
 
     struct Media: AsyncParsableCommand {
@@ -67,6 +67,30 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             try output.emit(SIPBench(messages: messages).run())
+        }
+    }
+
+    struct Platform: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The whitelist decision from the cache (p99 in process) and writing a call record, against baselines in the same run.",
+            discussion: "SQLite in a scratch file, or PostgreSQL with --postgres-url (tools/bench-platform starts one). Exits 1 when a target is missed."
+        )
+
+        @Option(help: "Cached whitelist lookups.")
+        var lookups = 20_000
+
+        @Option(help: "Call records written (and single-row inserts as the baseline).")
+        var calls = 500
+
+        @Option(help: "A libpq URI: measure on PostgreSQL instead of SQLite.")
+        var postgresURL: String?
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let report = try await PlatformBench(lookups: lookups, calls: calls, postgresURL: postgresURL).run()
+            try output.emit(report)
+            if !report.ok { throw ExitCode(1) }
         }
     }
 }

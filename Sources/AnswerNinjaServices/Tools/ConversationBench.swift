@@ -144,11 +144,7 @@ public struct ConversationBench: Sendable {
             // A caller speaks about 40 % of an AI call; one core serves this many calls at once.
             reported["STT calls one core serves (caller speaking 40 % of the time)"] = 1 / (rtf * 0.4)
         }
-        #if DEBUG
-        let build = "debug"
-        #else
-        let build = "release"
-        #endif
+        let build = MediaBench.buildKind
         return Report(build: build, measurements: measurements, reported: reported, checks: checks)
     }
 

@@ -9,6 +9,15 @@ import SRTP
 /// release: a debug build is 10-50× slower and says so. Allocation counts need a malloc interposer and live in the
 /// benchmark package (Benchmarks/), which runs the same `MediaPath`.
 public struct MediaBench: Sendable {
+    /// "debug" or "release": what the figures of a report were measured with.
+    public static var buildKind: String {
+        #if DEBUG
+        "debug"
+        #else
+        "release"
+        #endif
+    }
+
     public struct Measurement: Codable, Sendable, Equatable {
         public var name: String
         /// Nanoseconds per operation: the best of the rounds (the least disturbed by other work on the machine).
@@ -76,11 +85,7 @@ public struct MediaBench: Sendable {
                 }
             }
         }
-        #if DEBUG
-        let build = "debug"
-        #else
-        let build = "release"
-        #endif
+        let build = MediaBench.buildKind
         return Report(build: build, packets: packets, measurements: measurements, callsPerCore: calls, checks: checks)
     }
 

@@ -55,11 +55,7 @@ public struct SIPBench: Sendable {
             }
         }
         precondition(lines > 0 && parsed > 0 && output.readableBytes > 0)
-        #if DEBUG
-        let build = "debug"
-        #else
-        let build = "release"
-        #endif
+        let build = MediaBench.buildKind
         return Report(build: build, messages: messages, baselineNanoseconds: baseline, parseNanoseconds: parse, writeNanoseconds: write, parseOverBaseline: parse / baseline)
     }
 }
