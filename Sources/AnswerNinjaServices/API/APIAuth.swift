@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdBcrypt
 import HummingbirdOTP
 import JWTKit
+import NIOConcurrencyHelpers
 import NIOPosix
 import Store
 
@@ -41,6 +42,11 @@ final class APIAuth: Sendable {
 
     let keys = JWTKeyCollection()
     let platform: Platform
+    /// Tokens verified already, until they expire: a client sends the same token for its 15 minutes, and verifying
+    /// it (an actor hop, base64, JSON and an HMAC) cost more than the rest of a cached whitelist check. Bounded:
+    /// emptied when full. Only a token whose signature was verified gets in.
+    private let verified = NIOLockedValueBox<[String: (principal: Principal, expires: Date)]>([:])
+    static let verifiedLimit = 10_000
     let bcryptCost: UInt8
     private let hashing: NIOThreadPool
 
@@ -75,10 +81,17 @@ final class APIAuth: Sendable {
     func principal(_ request: Request) async throws -> Principal {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { throw APIError.unauthorized }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let now = Date()
+        if let known = verified.withLockedValue({ $0[token] }), known.expires > now { return known.principal }
         guard let claims = try? await keys.verify(token, as: AccessClaims.self) else {
             throw APIError(.unauthorized, "invalid_token", "the access token is invalid or expired: refresh it or sign in again")
         }
-        return Principal(userId: claims.sub.value, role: UserAccount.Role(rawValue: claims.role) ?? .user)
+        let principal = Principal(userId: claims.sub.value, role: UserAccount.Role(rawValue: claims.role) ?? .user)
+        verified.withLockedValue { cache in
+            if cache.count >= Self.verifiedLimit { cache.removeAll(keepingCapacity: true) }
+            cache[token] = (principal, claims.exp.value)
+        }
+        return principal
     }
 
     /// RFC 6238 with SHA-1 and 6 digits, accepting the step before and after (clock drift).

@@ -521,11 +521,22 @@ public final class APIRoutes: Sendable {
         var cached: Bool
     }
 
+    /// The hot path (the gateway's question, asked over HTTP): a number written with its country code needs no
+    /// region, so no database read happens before the cache answers.
     func check(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let account = try await account(try await auth.principal(request))
-        guard let text = request.uri.queryParameters.get("number") else { throw APIError.badRequest("number is required") }
-        let number = try number(String(text), for: account)
-        let (decision, reason, cached) = try await WhitelistCache.check(userId: account.id, number: number, platform: platform)
+        let principal = try await auth.principal(request)
+        guard let text = request.uri.queryParameters.get("number").map({ String($0) }) else { throw APIError.badRequest("number is required") }
+        let number: E164Number
+        if text.trimmingCharacters(in: .whitespaces).hasPrefix("+") {
+            do {
+                number = try PhoneNumberNormalizer(region: "US").normalize(text)
+            } catch {
+                throw APIError.badRequest(error.message, code: "invalid_number")
+            }
+        } else {
+            number = try self.number(text, for: try await account(principal))
+        }
+        let (decision, reason, cached) = try await WhitelistCache.check(userId: principal.userId, number: number, platform: platform)
         return try json(CheckResult(number: number.rawValue, decision: decision, reason: reason, cached: cached))
     }
 
