@@ -187,10 +187,14 @@ import Testing
         try await Self.withAPI(backend) { client, store in
             let alice = try await Self.signUp(client, "alice@example.com")
             let bob = try await Self.signUp(client, "bob@example.com")
-            // Numbers: normalised, owned by one user.
-            #expect(try await Self.call(client, .post, "/api/v1/me/numbers", token: alice.access, json: ["number": "(415) 555-0100"])["numbers"] as? [String] == ["+14155550100"])
-            #expect(try await Self.call(client, .post, "/api/v1/me/numbers", token: bob.access, json: ["number": "+1 415 555 0100"]).errorCode == "number_taken")
-            #expect(try await Self.call(client, .post, "/api/v1/me/numbers", token: bob.access, json: ["number": "555-0100"]).errorCode == "invalid_number")
+            // Numbers: assigned by an admin (a user cannot claim someone's number), normalised, owned by one user.
+            #expect(try await Self.call(client, .post, "/api/v1/admin/users/\(alice.id)/numbers", token: alice.access, json: ["number": "+14155550100"]).status == .forbidden)
+            let admin = try await Self.signUp(client, "admin@example.com")
+            try await store.platform.users.update(id: admin.id, .init(role: .admin))
+            #expect(try await Self.call(client, .post, "/api/v1/admin/users/\(alice.id)/numbers", token: admin.access, json: ["number": "(415) 555-0100"])["numbers"] as? [String] == ["+14155550100"])
+            #expect(try await Self.call(client, .post, "/api/v1/admin/users/\(bob.id)/numbers", token: admin.access, json: ["number": "+1 415 555 0100"]).errorCode == "number_taken")
+            #expect(try await Self.call(client, .post, "/api/v1/admin/users/\(bob.id)/numbers", token: admin.access, json: ["number": "555-0100"]).errorCode == "invalid_number")
+            #expect(try await Self.call(client, .get, "/api/v1/me/numbers", token: alice.access)["numbers"] as? [String] == ["+14155550100"])
 
             // Whitelist: add, check (cached, invalidated by a change), import, page, delete.
             #expect(try await Self.call(client, .post, "/api/v1/whitelist", token: alice.access, json: ["pattern": "415-555-0123", "label": "Mum"]).status == .created)
@@ -249,10 +253,10 @@ import Testing
             // Admin: forbidden to users; an admin's changes are audited; a demoted admin loses access at once.
             #expect(try await Self.call(client, .get, "/api/v1/admin/users", token: alice.access).status == .forbidden)
             try await store.platform.users.update(id: alice.id, .init(role: .admin))
-            #expect((try await Self.call(client, .get, "/api/v1/admin/users", token: alice.access)["users"] as? [[String: Any]])?.count == 3)
+            #expect((try await Self.call(client, .get, "/api/v1/admin/users", token: alice.access)["users"] as? [[String: Any]])?.count == 4)
             #expect(try await Self.call(client, .patch, "/api/v1/admin/users/\(bob.id)", token: alice.access, json: ["role": "admin"])["role"] as? String == "admin")
             #expect(try await Self.call(client, .put, "/api/v1/admin/settings/feature.llm", token: alice.access, json: ["value": true]).status == .ok)
-            #expect((try await Self.call(client, .get, "/api/v1/admin/audit", token: bob.access)["entries"] as? [[String: Any]])?.map { $0["action"] as? String } == ["settings.set", "user.role"])
+            #expect((try await Self.call(client, .get, "/api/v1/admin/audit", token: bob.access)["entries"] as? [[String: Any]])?.map { $0["action"] as? String } == ["settings.set", "user.role", "user.number"])
             try await store.platform.users.update(id: alice.id, .init(role: .user))
             #expect(try await Self.call(client, .get, "/api/v1/admin/audit", token: alice.access).status == .forbidden)
 
@@ -281,7 +285,7 @@ import Testing
         #expect(operations.count >= 20)
         // JSON text (Sendable), parsed per request.
         let samples: [String: String] = [
-            "PATCH /api/v1/me": #"{"display_name": "Renamed"}"#, "POST /api/v1/me/numbers": #"{"number": "+14155559999"}"#,
+            "PATCH /api/v1/me": #"{"display_name": "Renamed"}"#, "POST /api/v1/admin/users/{}/numbers": #"{"number": "+14155559999"}"#,
             "PUT /api/v1/settings": #"{"persona": "direct"}"#, "POST /api/v1/whitelist": #"{"pattern": "+14155558888"}"#,
             "PUT /api/v1/profiles/{}/verdict": #"{"verdict": "spam"}"#, "PATCH /api/v1/admin/users/{}": #"{"role": "user"}"#,
             "PUT /api/v1/admin/settings/{}": #"{"value": 1}"#,
@@ -329,7 +333,6 @@ import Testing
                 }
                 func body(for token: String) async throws -> [String: Any?]? {
                     // A number can have one owner: each user asks for their own.
-                    if key == "POST /api/v1/me/numbers" { return ["number": token == owner.access ? "+14155559999" : "+14155559998"] }
                     guard key == "DELETE /api/v1/me/totp" || key == "POST /api/v1/me/totp/verify" else { return sample }
                     let account = try await store.platform.users.account(id: token == owner.access ? owner.id : intruder.id)
                     let secret = await store.platform.cache.get("totp-pending:\(account!.id)") ?? account?.totpSecret ?? ""

@@ -39,7 +39,6 @@ public final class APIRoutes: Sendable {
         api.post("me/totp/verify") { request, context in try await self.verifyTOTP(request, context) }
         api.delete("me/totp") { request, context in try await self.stopTOTP(request, context) }
         api.get("me/numbers") { request, context in try await self.numbers(request, context) }
-        api.post("me/numbers") { request, context in try await self.addNumber(request, context) }
         api.delete("me/numbers/:number") { request, context in try await self.removeNumber(request, context) }
 
         api.get("settings") { request, context in try await self.settings(request, context) }
@@ -62,6 +61,7 @@ public final class APIRoutes: Sendable {
 
         api.get("admin/users") { request, context in try await self.adminUsers(request, context) }
         api.patch("admin/users/:id") { request, context in try await self.adminUpdateUser(request, context) }
+        api.post("admin/users/:id/numbers") { request, context in try await self.adminAssignNumber(request, context) }
         api.get("admin/audit") { request, context in try await self.adminAudit(request, context) }
         api.put("admin/settings/:key") { request, context in try await self.adminSetting(request, context) }
     }
@@ -310,7 +310,9 @@ public final class APIRoutes: Sendable {
     func deleteMe(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await auth.principal(request)
         let recordings = try await platform.records.everything(userId: principal.userId).compactMap(\.recordingPath)
+        let numbers = try await platform.users.numbers(of: principal.userId)
         try await platform.users.delete(id: principal.userId)
+        for number in numbers { await platform.cache.delete("owner:\(number)") }
         await platform.recordings.remove(recordings)
         await platform.recordings.removeAll(of: principal.userId)
         return noContent()
@@ -370,11 +372,14 @@ public final class APIRoutes: Sendable {
         return try json(Numbers(numbers: try await platform.users.numbers(of: principal.userId)))
     }
 
-    func addNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let account = try await account(try await auth.principal(request))
+    /// Numbers route calls, so a user cannot claim one: an admin assigns it (after checking the user holds it:
+    /// a carrier's port-in, a trunk's DID list), and the assignment is audited. A user can give a number up.
+    func adminAssignNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await admin(request)
+        guard let account = try await platform.users.account(id: try parameter(context, "id")) else { throw APIError.notFound("user") }
         let body = try await body(request, as: NumberBody.self)
         let owned: String
-        if let alias = try? NumberAlias(body.number), !body.number.contains(where: \.isNumber) || body.number.first?.isLetter == true {
+        if body.number.first?.isLetter == true, let alias = try? NumberAlias(body.number) {
             owned = alias.rawValue
         } else {
             owned = try number(body.number, for: account).rawValue
@@ -384,12 +389,16 @@ public final class APIRoutes: Sendable {
         } catch let error as StoreError where error.code.rawValue == "constraint" {
             throw APIError(.conflict, "number_taken", "\(owned) belongs to another user")
         }
+        await platform.cache.delete("owner:\(owned)")
+        try await platform.audit.append(actor: principal.userId, action: "user.number", target: account.id, detail: #"{"number":"\#(owned)"}"#, at: unixMilliseconds())
         return try json(Numbers(numbers: try await platform.users.numbers(of: account.id)), .created)
     }
 
     func removeNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await auth.principal(request)
-        guard try await platform.users.removeNumber(try parameter(context, "number"), from: principal.userId) else { throw APIError.notFound("number") }
+        let number = try parameter(context, "number")
+        guard try await platform.users.removeNumber(number, from: principal.userId) else { throw APIError.notFound("number") }
+        await platform.cache.delete("owner:\(number)")
         return noContent()
     }
 

@@ -163,10 +163,11 @@ public final class FallbackCache: SharedCache {
     }
 
     public func hit(_ key: String, window: Duration) async -> Int {
-        // INCR, and the window's expiry set by the hit that created the key.
+        // INCR, then the window's expiry if the key has none yet (PEXPIRE NX, Redis 7): every hit sets it again if
+        // an earlier one failed to, so a key never outlives its window for good.
         if let reply = await attempt({ redis in
             let count = try await redis.command(["INCR", key])
-            if count.integer == 1 { try await redis.command(["PEXPIRE", key, String(Self.milliseconds(window))]) }
+            try await redis.command(["PEXPIRE", key, String(Self.milliseconds(window)), "NX"])
             return count
         }), let count = reply.integer {
             return count

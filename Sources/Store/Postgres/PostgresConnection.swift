@@ -111,8 +111,10 @@ final class PostgresConnection: SQLConnection {
         return name
     }
 
-    /// Runs `body`; when it fails because the connection is gone, resets the connection and, if `retrying` (not
-    /// inside a transaction, where the work so far is lost anyway), runs it once more.
+    /// Runs `body` on a connection that is up (reset first if it went down since its last use: a server restart is
+    /// noticed here). A statement that fails because the connection broke under it is not run again, since it may
+    /// have committed before the break: the error reaches the caller (the journal replayer retries idempotently),
+    /// and the connection is reset for the next statement.
     private func run<T>(retrying: Bool, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         if PQstatus(handle) != CONNECTION_OK { try reset() }
         do {
@@ -120,9 +122,8 @@ final class PostgresConnection: SQLConnection {
         } catch {
             guard PQstatus(handle) != CONNECTION_OK else { throw error }
             inTransaction = false
-            try reset()
-            guard retrying else { throw .unavailable("the connection was lost during a transaction (\(error.message)); it has been re-established") }
-            return try body()
+            try? reset()
+            throw .unavailable("the connection was lost (\(error.message)); it will be re-established for the next statement")
         }
     }
 

@@ -10,6 +10,9 @@ public struct RedisSettings: Sendable, Equatable {
     public var connectTimeout: Duration
     /// `redisSetTimeout`: a command not answered in this time fails (a hung server is noticed in this time).
     public var commandTimeout: Duration
+    /// `AUTH` after connecting: the URL's password (and user, for Redis 6 ACLs).
+    public var user: String?
+    public var password: String?
 
     public init(host: String = "127.0.0.1", port: Int = 6379, database: Int = 0, connectTimeout: Duration = .milliseconds(500), commandTimeout: Duration = .milliseconds(250)) {
         self.host = host
@@ -27,6 +30,8 @@ public struct RedisSettings: Sendable, Equatable {
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         guard path.isEmpty || Int(path) != nil else { throw StoreError(code: .init("redis_url"), message: "the database in \(url) is not a number") }
         self.init(host: host, port: components.port ?? 6379, database: Int(path) ?? 0)
+        password = components.password?.removingPercentEncoding
+        user = components.user?.removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 
@@ -66,6 +71,10 @@ final class RedisConnection {
         self.context = context
         redisSetTimeout(context, Self.timeval(settings.commandTimeout))
         redisEnableKeepAlive(context)
+        if let password = settings.password {
+            let reply = try command(["AUTH"] + (settings.user.map { [$0] } ?? []) + [password])
+            if case .error(let message) = reply { throw .unavailable("Redis AUTH: \(message)") }
+        }
         if settings.database != 0 {
             let reply = try command(["SELECT", String(settings.database)])
             if case .error(let message) = reply { throw .unavailable("Redis SELECT \(settings.database): \(message)") }

@@ -22,9 +22,16 @@ public struct RefreshTokenStore: Sendable {
         )
     }
 
-    /// Marks the token used if it may be; in one transaction, so that two racing uses cannot both succeed.
+    /// Marks the token used if it may be. The conditional UPDATE comes first: on PostgreSQL two racing uses of one
+    /// token serialise on its row, and the second finds it used (and revokes the family) instead of both passing.
     public func redeem(hash: String, now: Int64) async throws -> Redemption {
         try await database.transaction { connection in
+            if let row = try connection.query(
+                "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING user_id, family",
+                [.text(hash), .integer(now)]
+            ).first, let userId = row[0].text, let family = row[1].text {
+                return .valid(userId: userId, family: family)
+            }
             guard let row = try connection.query(
                 "SELECT user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1", [.text(hash)]
             ).first, let userId = row[0].text, let family = row[1].text else { return .unknown }
@@ -33,11 +40,7 @@ public struct RefreshTokenStore: Sendable {
                 try connection.query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL", [.text(family), .integer(now)])
                 return .reused(userId: userId, family: family)
             }
-            if (row[2].integer ?? 0) <= now { return .expired }
-            let marked = try connection.query(
-                "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING token_hash", [.text(hash), .integer(now)]
-            )
-            return marked.isEmpty ? .reused(userId: userId, family: family) : .valid(userId: userId, family: family)
+            return .expired
         }
     }
 

@@ -41,8 +41,8 @@ public struct UserDirectory: Sendable {
             guard owner.isEmpty else { return false }
             let id = "user-" + alias.rawValue
             try connection.query("INSERT INTO users (id, display_name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [.text(id), .text("Demo user")])
-            try connection.query("INSERT INTO number_aliases (alias, user_id) VALUES ($1, $2)", [.text(alias.rawValue), .text(id)])
-            return true
+            // Two pods starting together: the second finds the alias taken and changes nothing.
+            return !(try connection.query("INSERT INTO number_aliases (alias, user_id) VALUES ($1, $2) ON CONFLICT (alias) DO NOTHING RETURNING alias", [.text(alias.rawValue), .text(id)]).isEmpty)
         }
         guard let user = try await user(owning: alias.rawValue) else {
             throw StoreError(code: .init("missing_user"), message: "alias \(alias) has no owner after creating it")
