@@ -158,8 +158,10 @@ import Testing
             // Two-factor: set-up, confirm, then sign-in needs the code.
             let start = try await Self.call(client, .post, "/api/v1/me/totp", token: alice.access)
             #expect(start.status == .created)
-            let secret = try #require(start["secret"] as? String)
-            #expect((start["otpauth_url"] as? String)?.hasPrefix("otpauth://totp/") == true)
+            let typed = try #require(start["secret"] as? String)
+            #expect(typed.allSatisfy { "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".contains($0) }, "base32, as authenticator apps take it typed in")
+            #expect((start["otpauth_url"] as? String)?.contains("secret=\(typed)") == true, "the same secret as the URL carries")
+            let secret = try #require(await store.platform.cache.get("totp-pending:\(alice.id)"))
             #expect(try await Self.call(client, .post, "/api/v1/me/totp/verify", token: alice.access, json: ["code": "000000"]).errorCode == "invalid_totp")
             let code = String(format: "%06d", TOTP(secret: secret).compute())
             #expect(try await Self.call(client, .post, "/api/v1/me/totp/verify", token: alice.access, json: ["code": code]).status == .noContent)
@@ -173,12 +175,17 @@ import Testing
             }
             let limited = try await Self.call(client, .post, "/api/v1/auth/login", json: ["email": "carol@example.com", "password": "wrong password"])
             #expect(limited.status == .tooManyRequests && limited.headers[.retryAfter] == "60")
+            // Codes are limited too: the sixth wrong one in a minute gets 429.
+            _ = try await Self.call(client, .post, "/api/v1/me/totp", token: alice.access)
+            var codes: [HTTPResponse.Status] = []
+            for _ in 0..<6 { codes.append(try await Self.call(client, .delete, "/api/v1/me/totp", token: alice.access, json: ["code": "000000"]).status) }
+            // (The two codes of the set-up above count within the same minute.)
+            #expect(codes.first == .badRequest && codes.last == .tooManyRequests && codes.filter { $0 == .badRequest }.count == 3, "\(codes)")
 
             // Logout ends the sign-in.
             let token = try #require(signedIn["refresh_token"] as? String)
             #expect(try await Self.call(client, .post, "/api/v1/auth/logout", json: ["refresh_token": token]).status == .noContent)
             #expect(try await Self.call(client, .post, "/api/v1/auth/refresh", json: ["refresh_token": token]).status == .unauthorized)
-            _ = store
         }
     }
 
@@ -308,6 +315,7 @@ import Testing
                 try await store.platform.records.apply([
                     CallEvent(callId: "call-owner", sequence: 1, callStartedAt: at, at: at, instance: "t", change: .started(userId: owner.id, caller: "+15550001111", callee: "+14155550100")),
                     CallEvent(callId: "call-owner", sequence: 2, callStartedAt: at, at: at, instance: "t", change: .recording(path: recording)),
+                    CallEvent(callId: "call-owner", sequence: 3, callStartedAt: at, at: at + 1000, instance: "t", change: .ended(outcome: "caller_hung_up", reason: "bye")),
                 ])
                 let isAdmin = operation.path.hasPrefix("/api/v1/admin/")
                 if isAdmin { try await store.platform.users.update(id: owner.id, .init(role: .admin)) }
@@ -381,6 +389,7 @@ import Testing
                 CallEvent(callId: "call-1", sequence: 1, callStartedAt: now, at: now, instance: "t", change: .started(userId: alice.id, caller: "+15550001111", callee: "demo")),
                 CallEvent(callId: "call-1", sequence: 2, callStartedAt: now, at: now, instance: "t", change: .turn(CallTurn(turn: 1, at: now, callerText: "hi", replyText: "Who is calling?"))),
                 CallEvent(callId: "call-1", sequence: 3, callStartedAt: now, at: now, instance: "t", change: .recording(path: path)),
+                CallEvent(callId: "in-progress", sequence: 1, callStartedAt: now, at: now, instance: "t", change: .started(userId: alice.id, caller: "+15550003333", callee: "demo")),
                 CallEvent(callId: "old", sequence: 1, callStartedAt: now - 3 * 86_400_000, at: now, instance: "t", change: .started(userId: alice.id, caller: "+15550002222", callee: "demo")),
             ])
             let whole = try await Self.call(client, .get, "/api/v1/calls/call-1/recording", token: alice.access)
@@ -411,7 +420,8 @@ import Testing
             let account = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/account.json"))) as? [String: Any]
             #expect(account?["email"] as? String == "alice@example.com")
             let calls = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/calls.json"))) as? [[String: Any]]
-            #expect(calls?.count == 2 && (calls?.last?["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
+            #expect(calls?.count == 3)
+            #expect((calls?.first { $0["id"] as? String == "call-1" }?["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
             #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/recordings/call-1.wav")) == Data(contentsOf: URL(fileURLWithPath: path)))
 
             // Retention: with one day kept, the three-day-old call goes.
@@ -420,7 +430,10 @@ import Testing
             #expect(try await store.platform.records.record(id: "old") == nil)
             #expect(try await store.platform.records.record(id: "call-1") != nil)
 
-            // Deleting the call removes its recording from the disk.
+            // A call in progress cannot be deleted (its next change would bring it back); an ended one can, and its
+            // recording leaves the disk with it.
+            #expect(try await Self.call(client, .delete, "/api/v1/calls/in-progress", token: alice.access).errorCode == "call_in_progress")
+            try await store.platform.records.apply([CallEvent(callId: "call-1", sequence: 4, callStartedAt: now, at: now + 5000, instance: "t", change: .ended(outcome: "caller_hung_up", reason: "bye"))])
             #expect(try await Self.call(client, .delete, "/api/v1/calls/call-1", token: alice.access).status == .noContent)
             #expect(!FileManager.default.fileExists(atPath: path))
             #expect(try await Self.call(client, .delete, "/api/v1/calls/call-1", token: alice.access).status == .notFound)

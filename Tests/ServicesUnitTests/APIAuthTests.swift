@@ -33,4 +33,10 @@ import Testing
         #expect(tokens.count == 100 && tokens.allSatisfy { $0.count == 43 && !$0.contains("+") && !$0.contains("/") && !$0.contains("=") })
         #expect(APIAuth.digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
+
+    // RFC 4648 §10, without padding.
+    @Test(arguments: [("", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"), ("fooba", "MZXW6YTB"), ("foobar", "MZXW6YTBOI")])
+    func base32(text: String, encoded: String) {
+        #expect(Base32.encode(Array(text.utf8)) == encoded)
+    }
 }

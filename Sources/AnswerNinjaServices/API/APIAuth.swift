@@ -116,3 +116,23 @@ final class APIAuth: Sendable {
         try? await hashing.shutdownGracefully()
     }
 }
+
+/// RFC 4648 base32 without padding, as authenticator apps take a typed-in secret.
+enum Base32 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output = ""
+        var buffer = 0, bits = 0
+        for byte in bytes {
+            buffer = (buffer << 8) | Int(byte)
+            bits += 8
+            while bits >= 5 {
+                output.append(alphabet[(buffer >> (bits - 5)) & 31])
+                bits -= 5
+            }
+        }
+        if bits > 0 { output.append(alphabet[(buffer << (5 - bits)) & 31]) }
+        return output
+    }
+}

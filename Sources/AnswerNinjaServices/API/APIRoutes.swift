@@ -199,6 +199,12 @@ public final class APIRoutes: Sendable {
     }
 
     func signUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        // Each sign-up costs a bcrypt hash: at most 20 an hour from one client address.
+        guard await platform.cache.hit("signup:address:\(context.clientAddress)", window: .seconds(3600)) <= 20 else {
+            var error = APIError(.tooManyRequests, "rate_limited", "too many sign-ups from this address; try again later")
+            error.headers[.retryAfter] = "3600"
+            throw error
+        }
         let body = try await body(request, as: SignUp.self)
         guard Self.validEmail(body.email) else { throw APIError.badRequest("email is not an email address", code: "invalid_email") }
         guard (10...128).contains(body.password.count) else { throw APIError.badRequest("password must be 10 to 128 characters", code: "weak_password") }
@@ -333,11 +339,13 @@ public final class APIRoutes: Sendable {
         let secret = String(APIAuth.randomToken().prefix(20))
         await platform.cache.set("totp-pending:\(account.id)", secret, ttl: .seconds(600))
         let url = TOTP(secret: secret).createAuthenticatorURL(label: account.email ?? account.id, issuer: "Answer Ninja")
-        return try json(TOTPStart(secret: secret, otpauthUrl: url), .created)
+        // The secret as an authenticator app takes it typed in: base32 of its bytes (the same as in the URL).
+        return try json(TOTPStart(secret: Base32.encode(Array(secret.utf8)), otpauthUrl: url), .created)
     }
 
     func verifyTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
+        try await limitCodeAttempts(account.id)
         let body = try await body(request, as: Code.self)
         guard let secret = await platform.cache.get("totp-pending:\(account.id)") else {
             throw APIError(.conflict, "totp_not_started", "start with POST /api/v1/me/totp (a started set-up lasts 10 minutes)")
@@ -350,11 +358,21 @@ public final class APIRoutes: Sendable {
 
     func stopTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
+        try await limitCodeAttempts(account.id)
         let body = try await body(request, as: Code.self)
         guard let secret = account.totpSecret else { throw APIError(.conflict, "totp_disabled", "two-factor sign-in is off") }
         guard APIAuth.totpMatches(body.code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
         try await platform.users.clearTOTP(id: account.id)
         return noContent()
+    }
+
+    /// Six-digit codes are guessable: at most 5 attempts a minute per account.
+    func limitCodeAttempts(_ userId: String) async throws {
+        guard await platform.cache.hit("totp-attempt:\(userId)", window: .seconds(60)) <= configuration.api.loginLimit else {
+            var error = APIError(.tooManyRequests, "rate_limited", "too many codes tried; wait a minute")
+            error.headers[.retryAfter] = "60"
+            throw error
+        }
     }
 
     // MARK: Numbers and settings
@@ -622,7 +640,11 @@ public final class APIRoutes: Sendable {
 
     func deleteCall(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await auth.principal(request)
-        let result = try await platform.records.delete(id: try parameter(context, "id"), userId: principal.userId)
+        let id = try parameter(context, "id")
+        guard let record = try await platform.records.record(id: id), record.userId == principal.userId else { throw APIError.notFound("call") }
+        // A call in progress would be recreated by its next change: it can be deleted once it has ended.
+        guard record.state.isTerminal else { throw APIError(.conflict, "call_in_progress", "the call has not ended yet") }
+        let result = try await platform.records.delete(id: id, userId: principal.userId)
         guard result.deleted else { throw APIError.notFound("call") }
         if let recording = result.recording { await platform.recordings.remove([recording]) }
         return noContent()
@@ -708,6 +730,8 @@ public final class APIRoutes: Sendable {
         let id = try parameter(context, "id")
         let body = try await body(request, as: RoleChange.self)
         guard let role = UserAccount.Role(rawValue: body.role) else { throw APIError.badRequest("role must be user or admin") }
+        // An admin cannot demote themselves: the last admin would lock everyone out of administration.
+        guard id != principal.userId else { throw APIError(.conflict, "own_role", "an admin cannot change their own role; ask another admin") }
         guard try await platform.users.account(id: id) != nil else { throw APIError.notFound("user") }
         guard let updated = try await platform.users.update(id: id, .init(role: role)) else { throw APIError.notFound("user") }
         try await platform.audit.append(actor: principal.userId, action: "user.role", target: id, detail: #"{"role":"\#(role.rawValue)"}"#, at: unixMilliseconds())

@@ -1,56 +1,62 @@
 import AnswerNinjaCore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import Screening
 import Store
 
 /// Carries the gateway's call state changes to the journal, in order, off the SIP path: the agent hands a change
 /// over without waiting (a yield into a stream), and one writer appends them (each made durable by the journal's
-/// fsync, shared by the changes that arrive together). SIP never waits on the database, nor on the disk; what a
-/// crash can lose is the changes not yet appended, a few milliseconds' worth.
-///
-/// The user a call belongs to is found by the dialled number here, by the writer (a database or cache lookup),
-/// not by SIP; when the lookup fails the record is kept without a user and says why.
+/// fsync, shared by the changes that arrive together). The writer waits on nothing but the journal: the call's owner
+/// (found by the dialled number, from the cache or the database) and the caller's profile update run in tasks of
+/// their own, and the owner reaches the record as a change of its own (`assigned`). SIP never waits on the database,
+/// nor on the disk; what a crash can lose is the changes not yet appended (the writer's backlog, normally a few
+/// milliseconds' worth).
 public final class CallRecorder: Sendable {
     enum Item: Sendable {
         case started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?)
         case change(CallEvent.Change, callId: String, startedAt: Int64, at: Int64)
     }
 
+    struct Progress: Sendable {
+        var owner: String?
+        var caller: String
+        var attestation: String?
+        var answered = false
+    }
+
     private let continuation: AsyncStream<Item>.Continuation
     private let writer: Task<Void, Never>
+    /// Calls in progress: their owner once found (a recording moves into the owner's folder) and their caller.
+    private let calls = NIOLockedValueBox<[String: Progress]>([:])
 
     public init(platform: Platform, logger: Logger) {
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         self.continuation = continuation
+        let calls = self.calls
         writer = Task {
-            // The owner of each call in progress (its recording moves into their folder), and its caller (whose
-            // profile learns from the call when it ends).
-            var owners: [String: String] = [:]
-            var callers: [String: (number: String, attestation: String?, answered: Bool)] = [:]
             for await item in stream {
                 do {
                     switch item {
                     case .started(let callId, let startedAt, let caller, let callee, let attestation):
-                        let user = await Self.owner(of: callee, platform: platform, logger: logger)
-                        owners[callId] = user
-                        callers[callId] = (caller, attestation, false)
-                        try await platform.journal.record(.started(userId: user, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
-                        if user == nil {
-                            try await platform.journal.record(.decided(decision: "unowned", reasons: ["user:none_for_\(callee)"]), callId: callId, startedAt: startedAt, at: startedAt)
+                        calls.withLockedValue { $0[callId] = Progress(caller: caller, attestation: attestation) }
+                        try await platform.journal.record(.started(userId: nil, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
+                        Task {
+                            if let user = await Self.owner(of: callee, platform: platform, logger: logger) {
+                                calls.withLockedValue { $0[callId]?.owner = user }
+                                continuation.yield(.change(.assigned(userId: user), callId: callId, startedAt: startedAt, at: unixMilliseconds()))
+                            } else {
+                                continuation.yield(.change(.decided(decision: "unowned", reasons: ["user:none_for_\(callee)"]), callId: callId, startedAt: startedAt, at: unixMilliseconds()))
+                            }
                         }
                     case .change(var change, let callId, let startedAt, let at):
-                        if case .recording(let path) = change, let user = owners[callId] {
-                            change = .recording(path: await platform.recordings.adopt(path, userId: user))
+                        if case .recording(let path) = change, let owner = calls.withLockedValue({ $0[callId]?.owner }) {
+                            change = .recording(path: await platform.recordings.adopt(path, userId: owner))
                         }
-                        if case .answered = change { callers[callId]?.answered = true }
+                        if case .answered = change { calls.withLockedValue { $0[callId]?.answered = true } }
                         try await platform.journal.record(change, callId: callId, startedAt: startedAt, at: at)
-                        if change.isTerminal {
-                            if let caller = callers[callId] {
-                                await Self.learn(from: caller, user: owners[callId] ?? nil, startedAt: startedAt, endedAt: at, platform: platform, logger: logger)
-                            }
-                            owners[callId] = nil
-                            callers[callId] = nil
+                        if change.isTerminal, let progress = calls.withLockedValue({ $0.removeValue(forKey: callId) }) {
+                            Task { await Self.learn(from: progress, startedAt: startedAt, endedAt: at, platform: platform, logger: logger) }
                         }
                     }
                 } catch {
@@ -86,15 +92,13 @@ public final class CallRecorder: Sendable {
 
     /// A finished call teaches the caller's profile (calls, short calls, attestation); a caller without a number
     /// (anonymous) has no profile. A failure is logged: the call record itself is in the journal already.
-    static func learn(
-        from caller: (number: String, attestation: String?, answered: Bool), user: String?, startedAt: Int64, endedAt: Int64, platform: Platform, logger: Logger
-    ) async {
-        guard case .number(let number)? = try? DialledNumber(userPart: caller.number) else { return }
+    static func learn(from progress: Progress, startedAt: Int64, endedAt: Int64, platform: Platform, logger: Logger) async {
+        guard case .number(let number)? = try? DialledNumber(userPart: progress.caller) else { return }
         let summary = CallerProfile.CallSummary(
-            startedAt: startedAt, durationSeconds: Double(endedAt - startedAt) / 1000, answered: caller.answered, attestation: caller.attestation
+            startedAt: startedAt, durationSeconds: Double(endedAt - startedAt) / 1000, answered: progress.answered, attestation: progress.attestation
         )
         do {
-            try await platform.profiles.record(summary, key: platform.callerKey.key(for: number), keyVersion: platform.callerKey.version, userId: user, now: endedAt)
+            try await platform.profiles.record(summary, key: platform.callerKey.key(for: number), keyVersion: platform.callerKey.version, userId: progress.owner, now: endedAt)
         } catch {
             logger.warning("caller profile not updated", metadata: ["error": "\(error)"])
         }

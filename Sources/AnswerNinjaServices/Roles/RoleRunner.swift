@@ -79,7 +79,13 @@ public struct RoleRunner: Sendable {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await api?.close()
+            throw error
+        }
+        await api?.close()
         Console.line("Answer Ninja stopped")
     }
 

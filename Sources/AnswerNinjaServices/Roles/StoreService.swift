@@ -92,6 +92,15 @@ public final class StoreService: Service {
             journal = try await CallJournal.open(directory: configuration.dataDirectory + "/journal", instance: Self.instance(configuration))
             let records = CallRecordStore(database: database)
             let leftovers = try await journal!.interruptLeftovers(reason: "instance_restarted", at: unixMilliseconds())
+            // A call whose start is in a journal segment already applied and deleted is not among the leftovers: once
+            // the journal is in the database, this instance's calls still open there are from a previous run too.
+            var orphans = 0
+            if (try? await JournalReplayer(journal: journal!, records: records, logger: context.logger).catchUp()) != nil {
+                let open = Set(journal!.openCalls)
+                for record in try await records.unfinished(instance: journal!.instance) where !open.contains(record.id) {
+                    if try await records.markInterrupted(id: record.id, startedAt: record.startedAt, reason: "instance_restarted", at: unixMilliseconds()) { orphans += 1 }
+                }
+            }
             let platform = Platform(
                 database: database, users: users, tokens: RefreshTokenStore(database: database), whitelist: WhitelistStore(database: database),
                 profiles: CallerProfileStore(database: database), records: records, audit: AuditLog(database: database),
@@ -102,7 +111,7 @@ public final class StoreService: Service {
             let report = StartupReport(
                 dataDirectory: DataDirectory.absolute(configuration.dataDirectory), createdDataDirectory: created, backend: database.dialect.rawValue,
                 databasePath: location, schemaVersion: version, appliedMigrations: applied, demoUser: demoUser, createdDemoUser: createdDemo,
-                interruptedCalls: leftovers.count
+                interruptedCalls: leftovers.count + orphans
             )
             context.readiness.report("store", ready: true, detail: "\(database.dialect.rawValue) schema \(version)")
             return StoreService(platform: platform, report: report, context: context)
@@ -145,14 +154,14 @@ public final class StoreService: Service {
         try await platform.database.close()
     }
 
-    /// Every second: the journal's backlog gauge. Every minute: calls of dead instances marked interrupted, next
-    /// month's partitions, expired whitelist entries and refresh tokens removed.
+    /// Every second: the journal's backlog gauge. At start and then hourly: calls of dead instances marked
+    /// interrupted, next month's partitions, retention, expired whitelist entries and refresh tokens removed.
     private func upkeep(pending: Prometheus.Gauge) async {
         var tick = 0
         while !Task.isCancelled {
             let applied = platform.replayer.statistics.applied
             pending.set(to: Double(max(0, platform.journal.statistics.appended - applied)))
-            if tick % 60 == 0 { await tidy() }
+            if tick % 3600 == 0 { await tidy() }
             tick += 1
             try? await Task.sleep(for: .seconds(1))
         }
@@ -164,11 +173,7 @@ public final class StoreService: Service {
             // A call is never longer than the maximum AI call duration; a bridged one is capped at 4 hours here.
             let stale = now - 4 * 3_600_000
             for record in try await platform.records.unfinished(startedBefore: stale) where record.instance != platform.journal.instance {
-                let event = CallEvent(
-                    callId: record.id, sequence: record.lastSequence + 1, callStartedAt: record.startedAt, at: now, instance: record.instance,
-                    change: .interrupted(reason: "instance_lost")
-                )
-                try await platform.records.apply([event])
+                try await platform.records.markInterrupted(id: record.id, startedAt: record.startedAt, reason: "instance_lost", at: now)
             }
             try await PostgresPartitions.ensure(on: platform.database)
             try await Self.applyRetention(platform, now: now)

@@ -94,10 +94,13 @@ public struct ContactImport: Sendable, Equatable {
         return result
     }
 
+    /// The numbers added so far (a contacts file can hold a hundred thousand: no linear scan per line).
+    private var seen: Set<E164Number> = []
+
     private mutating func add(_ text: String, name: String?, line: Int, normalizer: PhoneNumberNormalizer) {
         do {
             let number = try normalizer.normalize(text)
-            guard !contacts.contains(where: { $0.number == number }) else { return }
+            guard seen.insert(number).inserted else { return }
             contacts.append(Contact(name: name, number: number))
         } catch {
             problems.append(Problem(line: line, message: error.message))

@@ -73,8 +73,10 @@ final class JournalFile {
             }
             written += result
         }
-        guard fsync(descriptor) == 0 else { throw Self.error("cannot fsync \(path(segment))") }
+        // The bytes are in the file now, durable or not: `size` follows the file, so that a later failed write's
+        // truncation never cuts them (a failed fsync is reported; the lines may be replayed, which is harmless).
         size += bytes.count
+        guard fsync(descriptor) == 0 else { throw Self.error("cannot fsync \(path(segment))") }
     }
 
     /// Complete lines from `position`, at most `limit`, across segments; returns them and the position after the
@@ -85,9 +87,17 @@ final class JournalFile {
         let decoder = JSONDecoder()
         for number in try segments() where number >= position.segment {
             if number > position.segment { position = JournalPosition(segment: number, offset: 0) }
-            guard let handle = FileHandle(forReadingAtPath: path(number)) else { continue }
+            // A segment that cannot be read stops the reading: skipping it would move the checkpoint past it (and
+            // delete it) with its lines never applied.
+            guard let handle = FileHandle(forReadingAtPath: path(number)) else { throw Self.error("cannot open \(path(number))") }
             defer { try? handle.close() }
-            guard (try? handle.seek(toOffset: UInt64(position.offset))) != nil, let data = try? handle.readToEnd() else { continue }
+            let data: Data
+            do {
+                try handle.seek(toOffset: UInt64(position.offset))
+                data = try handle.readToEnd() ?? Data()  // nil at the end of the file: nothing new
+            } catch {
+                throw StoreError(code: .init("journal"), message: "cannot read \(path(number)): \(error)")
+            }
             let bytes = [UInt8](data)
             var start = 0
             while start < bytes.count, events.count < limit {

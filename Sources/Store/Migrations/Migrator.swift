@@ -73,7 +73,7 @@ extension SQLDatabase {
 }
 
 /// Monthly partitions of `call_records` and `call_turns` on PostgreSQL, as the original schema had them: the month
-/// of now and the next are made ahead (at migration and by the store's daily upkeep). A partition made for a month
+/// of now and the next are made ahead (at migration and by the store's hourly upkeep). A partition made for a month
 /// that already has rows in the DEFAULT partition adopts them, in the same transaction.
 public enum PostgresPartitions {
     public static let tables = [(table: "call_records", key: "started_at"), (table: "call_turns", key: "call_started_at")]

@@ -26,6 +26,8 @@ public struct CallEvent: Codable, Sendable, Equatable {
 
     public enum Change: Codable, Sendable, Equatable {
         case started(userId: String?, caller: String, callee: String)
+        /// The call's owner, found after its start (the lookup by the dialled number does not hold up the journal).
+        case assigned(userId: String)
         /// The screening decision (`allow`, `block`, `screen`, `reject`, ...) with every rule that spoke.
         case decided(decision: String, reasons: [String])
         case answered
@@ -55,7 +57,7 @@ public struct CallEvent: Codable, Sendable, Equatable {
             case .answered: .answered
             case .ended: .ended
             case .interrupted: .interrupted
-            case .intent, .turn, .latency, .recording: nil
+            case .intent, .turn, .latency, .recording, .assigned: nil
             }
         }
     }

@@ -49,10 +49,11 @@ public struct CallRecordStore: Sendable {
             return try apply(event, on: connection)
         }
         guard let last = row[0].int, event.sequence > last else { return false }
-        // A terminal record stays terminal: a late change (the owner's last words after someone marked it
-        // interrupted) is kept in its fields but does not revive the state.
+        // A terminal record stays terminal (a late change is kept in its fields but does not revive the state),
+        // except that its owner's own `ended` replaces an `interrupted` that a sweep wrote while it was still alive.
         let current = row[2].text.flatMap(CallRecordState.init(rawValue:))
-        let state = current?.isTerminal == true ? current : (event.change.state ?? current)
+        var state = current?.isTerminal == true ? current : (event.change.state ?? current)
+        if current == .interrupted, case .ended = event.change { state = .ended }
         var assignments = ["last_sequence = $3", "state = $4"]
         var values: [SQLValue] = key + [.integer(Int64(event.sequence)), SQLValue(state?.rawValue)]
         func set(_ column: String, _ value: SQLValue) {
@@ -61,6 +62,7 @@ public struct CallRecordStore: Sendable {
         }
         switch event.change {
         case .started: break
+        case .assigned(let userId): set("user_id", .text(userId))
         case .decided(let decision, let reasons):
             set("decision", .text(decision))
             set("reasons", .text(StoreJSON.encode(reasons)))
@@ -97,6 +99,19 @@ public struct CallRecordStore: Sendable {
         }
         try connection.query("UPDATE call_records SET \(assignments.joined(separator: ", ")) WHERE id = $1 AND started_at = $2", values)
         return true
+    }
+
+    /// Marks a call whose owner is gone `interrupted` without taking a sequence number from it (if the owner is alive
+    /// after all, its next change still applies, and its `ended` wins). False when the call had ended.
+    @discardableResult
+    public func markInterrupted(id: String, startedAt: Int64, reason: String, at: Int64) async throws -> Bool {
+        !(try await database.query(
+            """
+            UPDATE call_records SET state = 'interrupted', outcome = 'interrupted', end_reason = $3, ended_at = $4
+            WHERE id = $1 AND started_at = $2 AND state NOT IN ('ended', 'interrupted') RETURNING id
+            """,
+            [.text(id), .integer(startedAt), .text(reason), .integer(at)]
+        ).isEmpty)
     }
 
     /// One record with its turns.
