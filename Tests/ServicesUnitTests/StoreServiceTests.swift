@@ -56,4 +56,35 @@ import Testing
         #expect(report.ok, "\(report.humanReadable)")
         #expect(Set(report.libraries.map(\.name)) == ["libsrtp2", "libopus", "libspeexdsp", "libpq", "hiredis", "sqlite3", "pocketsphinx", "espeak-ng"])
     }
+
+    @Test func callsThisInstanceLeftOpenInTheDatabaseAreInterruptedAtStart() async throws {
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = temporaryDirectory()
+        configuration.store.instance = "gw-test"
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let context = ServiceContext(configuration: configuration, roles: [.api], logger: Logger(label: "test"))
+        let first = try await StoreService.open(context: context)
+        // A call whose journal lines were applied and their segment deleted: only the database knows it is open.
+        let records = CallRecordStore(database: first.database)
+        try await records.apply([
+            CallEvent(callId: "mine", sequence: 1, callStartedAt: 1000, at: 1000, instance: "gw-test", change: .started(userId: nil, caller: "+15550001111", callee: "demo")),
+            CallEvent(callId: "other", sequence: 1, callStartedAt: 1000, at: 1000, instance: "gw-other", change: .started(userId: nil, caller: "+15550002222", callee: "demo")),
+        ])
+        try await first.close()
+        let second = try await StoreService.open(context: context)
+        #expect(second.report.interruptedCalls == 1)
+        let after = CallRecordStore(database: second.database)
+        #expect(try await after.record(id: "mine")?.state == .interrupted)
+        #expect(try await after.record(id: "mine")?.endReason == "instance_restarted")
+        #expect(try await after.record(id: "other")?.state == .screening, "another instance's call is the sweep's, after four hours")
+        // The sweep marks without taking a sequence number: the owner's next change still applies, and its end wins.
+        #expect(try await after.markInterrupted(id: "other", startedAt: 1000, reason: "instance_lost", at: 2000))
+        try await after.apply([
+            CallEvent(callId: "other", sequence: 2, callStartedAt: 1000, at: 3000, instance: "gw-other", change: .turn(CallTurn(turn: 1, at: 3000, callerText: "still here", replyText: "ok"))),
+            CallEvent(callId: "other", sequence: 3, callStartedAt: 1000, at: 4000, instance: "gw-other", change: .ended(outcome: "caller_hung_up", reason: "bye")),
+        ])
+        let other = try #require(try await after.record(id: "other"))
+        #expect(other.state == .ended && other.outcome == "caller_hung_up" && other.turns.count == 1 && other.lastSequence == 3)
+        try await second.close()
+    }
 }
