@@ -69,8 +69,7 @@ import Testing
                 #expect(heard >= 0.8)
 
                 // What we recorded: the caller's chirp.
-                let recordings = gateway.dataDirectory.appendingPathComponent("recordings")
-                let file = try #require(try FileManager.default.contentsOfDirectory(at: recordings, includingPropertiesForKeys: nil).first)
+                let file = try #require(try await gateway.recordings().first)
                 let recorded = try AudioCorrelation.samples(ofWAV: file)
                 let caller = AudioCorrelation.best(recorded, callerChirp)
                 print("we recorded the caller: correlation \(caller)")
@@ -164,8 +163,7 @@ import Testing
                     try await Task.sleep(for: .seconds(4))
                     try await phone.hangUp()
                     try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }
-                    let recordings = gateway.dataDirectory.appendingPathComponent("recordings")
-                    let file = try #require(try FileManager.default.contentsOfDirectory(at: recordings, includingPropertiesForKeys: nil).first)
+                    let file = try #require(try await gateway.recordings().first)
                     let caller = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file), callerChirp)
                     print("through the trunk, we recorded the caller: correlation \(caller)")
                     #expect(caller >= 0.8)

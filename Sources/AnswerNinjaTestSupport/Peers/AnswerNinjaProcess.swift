@@ -80,6 +80,20 @@ public struct AnswerNinjaProcess: StoppablePeer {
         return nil
     }
 
+    /// The WAV recordings under the data directory: written by the gateway into `recordings/`, then moved into their
+    /// user's folder (`recordings/users/<id>/`). Polls for up to `timeout` until there is one (the move is a rename:
+    /// a file is always in one of the two places, but a listing can fall between them).
+    public func recordings(timeout: Duration = .seconds(5)) async throws -> [URL] {
+        let root = dataDirectory.appendingPathComponent("recordings")
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let files = (FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? [])
+                .filter { $0.pathExtension == "wav" }
+            if !files.isEmpty || ContinuousClock.now >= deadline { return files }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// GET `path` on the running process; returns status and body (bounded by `timeout`).
     public func get(_ path: String, timeout: Duration = .seconds(10)) async throws -> (status: Int, body: String, contentType: String?) {
         try await HTTPProbe.get(url: baseURL + path, timeout: timeout)

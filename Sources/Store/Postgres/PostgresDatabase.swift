@@ -38,17 +38,7 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await withConnection { connection in
-            try connection.execute("BEGIN")
-            do {
-                let result = try body(connection)
-                try connection.execute("COMMIT")
-                return result
-            } catch {
-                if connection.isHealthy { try? connection.execute("ROLLBACK") }
-                throw error
-            }
-        }
+        try await withConnection { connection in try connection.inTransaction(begin: "BEGIN", canRollBack: { connection.isHealthy }, body) }
     }
 
     public func close() async throws {

@@ -48,6 +48,20 @@ public protocol SQLConnection {
 extension SQLConnection {
     @discardableResult
     public func query(_ sql: String) throws(StoreError) -> [SQLRow] { try query(sql, []) }
+
+    /// `begin`, then `body`, then COMMIT; ROLLBACK when `body` throws (unless `canRollBack` says the connection is
+    /// gone, when there is nothing to roll back).
+    func inTransaction<T>(begin: String, canRollBack: () -> Bool = { true }, _ body: (any SQLConnection) throws -> T) throws -> T {
+        try execute(begin)
+        do {
+            let result = try body(self)
+            try execute("COMMIT")
+            return result
+        } catch {
+            if canRollBack() { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
 }
 
 /// A database the repositories run on: the embedded SQLite file or a PostgreSQL pool. Every call runs its blocking C

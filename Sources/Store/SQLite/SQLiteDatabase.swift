@@ -39,17 +39,7 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error), on the database thread.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await run { connection in
-            try connection.execute("BEGIN IMMEDIATE")
-            do {
-                let result = try body(connection)
-                try connection.execute("COMMIT")
-                return result
-            } catch {
-                try? connection.execute("ROLLBACK")
-                throw error
-            }
-        }
+        try await run { connection in try connection.inTransaction(begin: "BEGIN IMMEDIATE", body) }
     }
 
     func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
