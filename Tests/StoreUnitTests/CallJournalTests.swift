@@ -48,6 +48,13 @@ import Testing
             try await journal.record(.started(userId: nil, caller: "x", callee: "y"), callId: "call-1", startedAt: 1, at: 1)
         }
         await #expect(throws: StoreError.self) { try await CallJournal.open(directory: directory, instance: "test-2") }
+        // A change after the end (an owner found after a short call ended) is numbered on; the call stays closed.
+        let late = try await journal.record(.assigned(userId: "user-demo"), callId: "call-0", startedAt: 1_700_000_000_000, at: 1_700_000_010_000)
+        #expect(late.sequence == 8 && !journal.openCalls.contains("call-0"))
+        // A change of a call the journal never saw start is refused, not numbered 1.
+        await #expect(throws: StoreError.self) {
+            try await journal.record(.answered, callId: "never-started", startedAt: 1, at: 1)
+        }
         try await journal.close()
     }
 

@@ -24,7 +24,25 @@ public final class CallJournal: Sendable {
         var flushScheduled = false
         /// The last sequence given to each call not yet ended, and its start.
         var open: [String: (sequence: Int, startedAt: Int64)] = [:]
+        /// Calls ended lately (the newest `closedLimit`), for changes that arrive after the end.
+        var closed: [String: (sequence: Int, startedAt: Int64)] = [:]
+        var closedOrder: [String] = []
+        static let closedLimit = 10_000
         var appendedEvents = 0
+
+        mutating func rememberClosed(_ callId: String, sequence: Int, startedAt: Int64) {
+            closed[callId] = (sequence, startedAt)
+            closedOrder.append(callId)
+            if closedOrder.count > Self.closedLimit * 2 {
+                for old in closedOrder.prefix(closedOrder.count - Self.closedLimit) where closed[old] != nil { closed[old] = nil }
+                closedOrder.removeFirst(closedOrder.count - Self.closedLimit)
+                closedOrder.removeAll { closed[$0] == nil }
+            }
+        }
+
+        mutating func forgetClosed(_ callId: String) {
+            closed[callId] = nil
+        }
         var flushes = 0
     }
 
@@ -71,25 +89,39 @@ public final class CallJournal: Sendable {
     @discardableResult
     public func record(_ change: CallEvent.Change, callId: String, startedAt: Int64, at: Int64) async throws -> CallEvent {
         try await withCheckedThrowingContinuation { continuation in
-            let schedule: Bool? = state.withLockedValue { state in
+            let schedule: Result<Bool, StoreError> = state.withLockedValue { state in
                 let sequence: Int
                 if case .started = change {
-                    guard state.open[callId] == nil else { return nil }
+                    guard state.open[callId] == nil else { return .failure(StoreError(code: .init("journal"), message: "call \(callId) is already open in the journal")) }
                     sequence = 1
+                    state.forgetClosed(callId)
+                    state.open[callId] = (sequence, startedAt)
+                } else if let open = state.open[callId] {
+                    sequence = open.sequence + 1
+                    if change.isTerminal {
+                        state.open[callId] = nil
+                        state.rememberClosed(callId, sequence: sequence, startedAt: startedAt)
+                    } else {
+                        state.open[callId] = (sequence, startedAt)
+                    }
+                } else if let closed = state.closed[callId] {
+                    // A late change of an ended call (its owner, found after a short call ended): numbered on, and the
+                    // call stays closed.
+                    sequence = closed.sequence + 1
+                    state.closed[callId] = (sequence, closed.startedAt)
                 } else {
-                    sequence = (state.open[callId]?.sequence ?? 0) + 1
+                    return .failure(StoreError(code: .init("journal"), message: "call \(callId) is not open in the journal: a change needs its start first"))
                 }
                 let event = CallEvent(callId: callId, sequence: sequence, callStartedAt: startedAt, at: at, instance: instance, change: change)
-                state.open[callId] = change.isTerminal ? nil : (sequence, startedAt)
                 state.pending.append((Self.line(event), event, continuation))
                 state.appendedEvents += 1
                 defer { state.flushScheduled = true }
-                return !state.flushScheduled
+                return .success(!state.flushScheduled)
             }
             switch schedule {
-            case nil: continuation.resume(throwing: StoreError(code: .init("journal"), message: "call \(callId) is already open in the journal"))
-            case true?: thread.submit { work in self.flush(cancelled: work == .cancelled) }
-            case false?: break
+            case .failure(let error): continuation.resume(throwing: error)
+            case .success(true): thread.submit { work in self.flush(cancelled: work == .cancelled) }
+            case .success(false): break
             }
         }
     }
