@@ -219,6 +219,17 @@ import Testing
             #expect(global.score.score > 0.5 && global.score.signals.contains { $0.name == "spam_intents" })
             #expect(try await profiles.storedScore(key: key)?.signals.isEmpty == false)
             await #expect(throws: StoreError.self) { try await profiles.setVerdict("maybe", key: key, userId: alice.id, now: now) }
+            // Twenty calls of one caller ending at once lose no count (the row is locked for each update).
+            let busy = "busy-caller-key"
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await profiles.record(.init(startedAt: now + Int64(index), durationSeconds: 30, answered: true), key: busy, keyVersion: 1, userId: nil, now: now + Int64(index))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await profiles.profile(key: busy)?.calls == 20)
 
             // Audit and settings.
             let audit = AuditLog(database: database)

@@ -30,6 +30,7 @@ public struct CallerProfileStore: Sendable {
     @discardableResult
     public func record(_ call: CallerProfile.CallSummary, key: String, keyVersion: Int, userId: String?, now: Int64) async throws -> CallerProfile {
         try await database.transaction { connection in
+            try Self.lock(key, keyVersion: keyVersion, now: call.startedAt, on: connection)
             var profile = try connection.query("SELECT \(Self.columns) FROM caller_profiles WHERE number_key = $1", [.text(key)]).first.flatMap(Self.profile)
                 ?? CallerProfile(numberKey: key, keyVersion: keyVersion, now: call.startedAt)
             profile.record(call)
@@ -66,6 +67,7 @@ public struct CallerProfileStore: Sendable {
                 """,
                 [.text(key), .text(userId), SQLValue(verdict), .integer(now)]
             )
+            try Self.lock(key, keyVersion: 1, now: now, on: connection)
             var profile = try connection.query("SELECT \(Self.columns) FROM caller_profiles WHERE number_key = $1", [.text(key)]).first.flatMap(Self.profile)
                 ?? CallerProfile(numberKey: key, keyVersion: 1, now: now)
             if previous == "spam" { profile.spamReports -= 1 }
@@ -87,6 +89,17 @@ public struct CallerProfileStore: Sendable {
     public func storedScore(key: String) async throws -> (score: Double, signals: [SpamScore.Signal])? {
         guard let row = try await database.query("SELECT score, signals FROM caller_profiles WHERE number_key = $1", [.text(key)]).first else { return nil }
         return (row[0].real ?? 0, StoreJSON.decode([SpamScore.Signal].self, row[1].text) ?? [])
+    }
+
+    /// Makes sure the profile's row exists and locks it for the rest of the transaction (a no-op UPDATE takes the row
+    /// lock on PostgreSQL, and the next read sees what a concurrent writer committed; SQLite serialises writers
+    /// anyway), so that two calls ending at once, or a call and a verdict, never lose each other's counts.
+    private static func lock(_ key: String, keyVersion: Int, now: Int64, on connection: any SQLConnection) throws {
+        try connection.query(
+            "INSERT INTO caller_profiles (number_key, key_version, first_seen, last_seen) VALUES ($1, $2, $3, $3) ON CONFLICT (number_key) DO NOTHING",
+            [.text(key), .integer(Int64(keyVersion)), .integer(now)]
+        )
+        try connection.query("UPDATE caller_profiles SET number_key = number_key WHERE number_key = $1", [.text(key)])
     }
 
     private static func save(_ profile: CallerProfile, score: SpamScore, on connection: any SQLConnection) throws {
