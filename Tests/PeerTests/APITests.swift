@@ -252,7 +252,22 @@ import Testing
             let calls = try await Self.call(client, .get, "/api/v1/calls?limit=1", token: alice.access)
             #expect((calls["calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call-1"])
             let before = try #require(calls["next_before"] as? Int)
-            #expect((try await Self.call(client, .get, "/api/v1/calls?before=\(before)", token: alice.access)["calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call-0"])
+            let beforeId = try #require(calls["next_before_id"] as? String)
+            #expect((try await Self.call(client, .get, "/api/v1/calls?before=\(before)&before_id=\(beforeId)", token: alice.access)["calls"] as? [[String: Any]])?.map { $0["id"] as? String } == ["call-0"])
+            // Calls of the same millisecond are not skipped at a page boundary.
+            let tie = unixMilliseconds() + 60_000
+            for id in ["tie-a", "tie-b", "tie-c"] {
+                try await store.platform.records.apply([CallEvent(callId: id, sequence: 1, callStartedAt: tie, at: tie, instance: "t", change: .started(userId: alice.id, caller: "+15550004444", callee: "+14155550100"))])
+            }
+            var seen: [String] = []
+            var query = "/api/v1/calls?limit=2"
+            for _ in 0..<5 {
+                let page = try await Self.call(client, .get, query, token: alice.access)
+                seen += (page["calls"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                guard let next = page["next_before"] as? Int, let nextId = page["next_before_id"] as? String else { break }
+                query = "/api/v1/calls?limit=2&before=\(next)&before_id=\(nextId)"
+            }
+            #expect(seen == ["tie-a", "tie-b", "tie-c", "call-1", "call-0"], "\(seen)")
             let detail = try await Self.call(client, .get, "/api/v1/calls/call-0", token: alice.access)
             #expect((detail["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
             #expect(try await Self.call(client, .get, "/api/v1/calls/call-2", token: alice.access).status == .notFound, "bob's call is not alice's to see")

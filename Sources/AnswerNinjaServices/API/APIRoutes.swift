@@ -613,8 +613,10 @@ public final class APIRoutes: Sendable {
 
     struct CallPage: Encodable {
         var calls: [CallRecord]
-        /// Pass as `before` for the next page; null on the last.
+        /// Pass as `before` and `before_id` for the next page; null on the last. (Two calls can start in the same
+        /// millisecond: the id breaks the tie, so a page boundary never skips one.)
         var nextBefore: Int64?
+        var nextBeforeId: String?
     }
 
     func calls(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
@@ -625,8 +627,11 @@ public final class APIRoutes: Sendable {
             guard let value = Int64(text), value > 0 else { throw APIError.badRequest("before must be a time in Unix milliseconds") }
             before = value
         }
-        let records = try await platform.records.records(userId: principal.userId, limit: limit, before: before)
-        return try json(CallPage(calls: records, nextBefore: records.count == limit ? records.last?.startedAt : nil))
+        let beforeId = request.uri.queryParameters.get("before_id").map { String($0) }
+        if beforeId != nil && before == nil { throw APIError.badRequest("before_id goes with before") }
+        let records = try await platform.records.records(userId: principal.userId, limit: limit, before: before, beforeId: beforeId)
+        let more = records.count == limit
+        return try json(CallPage(calls: records, nextBefore: more ? records.last?.startedAt : nil, nextBeforeId: more ? records.last?.id : nil))
     }
 
     func call(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {

@@ -130,11 +130,16 @@ public struct CallRecordStore: Sendable {
         return record
     }
 
-    /// A user's records, newest first, without turns.
-    public func records(userId: String, limit: Int = 50, before: Int64? = nil) async throws -> [CallRecord] {
+    /// A user's records, newest first (ties by id), without turns: `limit` after the cursor `(before, beforeId)`,
+    /// the last record of the previous page. Without `beforeId`, everything that started before `before`.
+    public func records(userId: String, limit: Int = 50, before: Int64? = nil, beforeId: String? = nil) async throws -> [CallRecord] {
         try await database.query(
-            "SELECT \(Self.columns) FROM call_records WHERE user_id = $1 AND started_at < $2 ORDER BY started_at DESC, id LIMIT $3",
-            [.text(userId), .integer(before ?? .max), .integer(Int64(limit))]
+            """
+            SELECT \(Self.columns) FROM call_records WHERE user_id = $1
+            AND (started_at < $2 OR (started_at = $2 AND CAST($4 AS TEXT) IS NOT NULL AND id > CAST($4 AS TEXT)))
+            ORDER BY started_at DESC, id LIMIT $3
+            """,
+            [.text(userId), .integer(before ?? .max), .integer(Int64(limit)), SQLValue(beforeId)]
         ).compactMap(Self.record)
     }
 
