@@ -19,7 +19,7 @@ struct IntentCorpusFiles {
         hasher.update(data: corpus)
         hasher.update(data: Data([0]))
         hasher.update(data: FileManager.default.contents(atPath: asrPath) ?? Data())
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexString
     }
 
     /// Recogniser output for corpus sentences: `intent TAB template_key TAB reference TAB hypothesis`.

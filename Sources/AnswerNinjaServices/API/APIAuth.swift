@@ -109,7 +109,7 @@ final class APIAuth: Sendable {
 
     /// SHA-256 hex: how refresh tokens are stored.
     static func digest(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Array(token.utf8)).hexString
     }
 
     func close() async {

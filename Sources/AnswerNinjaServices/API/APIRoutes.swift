@@ -124,7 +124,7 @@ public final class APIRoutes: Sendable {
     }
 
     func normalizer(for account: UserAccount) throws -> PhoneNumberNormalizer {
-        let settings = (try? Self.decoder.decode(UserSettings.self, from: Data(account.settings.utf8))) ?? UserSettings()
+        let settings = UserSettings(stored: account.settings)
         return try PhoneNumberNormalizer(region: settings.region ?? configuration.api.defaultRegion)
     }
 
@@ -422,7 +422,7 @@ public final class APIRoutes: Sendable {
 
     func settings(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
-        return try json((try? Self.decoder.decode(UserSettings.self, from: Data(account.settings.utf8))) ?? UserSettings())
+        return try json(UserSettings(stored: account.settings))
     }
 
     func replaceSettings(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
@@ -586,12 +586,7 @@ public final class APIRoutes: Sendable {
     func profile(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
         let number = try number(try parameter(context, "number"), for: account)
-        let key = platform.callerKey.key(for: number)
-        let (profile, score) = try await platform.profiles.evaluate(key: key, userId: account.id, now: unixMilliseconds())
-        return try json(ProfileView(
-            number: number.rawValue, score: score.score, userVerdict: score.userVerdict, signals: score.signals, calls: profile?.calls ?? 0,
-            firstSeen: profile?.firstSeen, lastSeen: profile?.lastSeen
-        ))
+        return try json(try await profileView(number, key: platform.callerKey.key(for: number), userId: account.id))
     }
 
     func verdict(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
@@ -602,11 +597,16 @@ public final class APIRoutes: Sendable {
         let key = platform.callerKey.key(for: number)
         try await platform.profiles.setVerdict(body.verdict, key: key, userId: account.id, now: unixMilliseconds())
         await platform.cache.delete("profile:\(key)")
-        let (profile, score) = try await platform.profiles.evaluate(key: key, userId: account.id, now: unixMilliseconds())
-        return try json(ProfileView(
+        return try json(try await profileView(number, key: key, userId: account.id))
+    }
+
+    /// A caller's profile (stored under `key`) as `userId` sees it.
+    func profileView(_ number: E164Number, key: String, userId: String) async throws -> ProfileView {
+        let (profile, score) = try await platform.profiles.evaluate(key: key, userId: userId, now: unixMilliseconds())
+        return ProfileView(
             number: number.rawValue, score: score.score, userVerdict: score.userVerdict, signals: score.signals, calls: profile?.calls ?? 0,
             firstSeen: profile?.firstSeen, lastSeen: profile?.lastSeen
-        ))
+        )
     }
 
     // MARK: Calls

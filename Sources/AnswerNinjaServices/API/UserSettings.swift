@@ -38,6 +38,11 @@ public struct UserSettings: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// A user's stored settings (`users.settings`, snake_case JSON), or the defaults when there are none.
+    public init(stored json: String) {
+        self = (try? APIRoutes.decoder.decode(UserSettings.self, from: Data(json.utf8))) ?? UserSettings()
+    }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case persona, greeting, recordingDisclosure, jurisdiction, aiEnabled, challenge, timeWaster, schedule, blockThreshold, blockAction
         case wantedTreatment, webhookURL = "webhookUrl", retentionDays, region

@@ -84,18 +84,19 @@ public final class StoreService: Service {
                 (demoUser, createdDemo) = try await users.ensureDemoUser(alias: alias)
             }
             let secrets = configuration.dataDirectory + "/secrets"
-            let profileSecret = try configuration.store.profileKey.map(Self.hexBytes) ?? SecretFile.loadOrCreate(secrets + "/profile.key")
-            let jwtSecret = try configuration.api.jwtSecret.map(Self.hexBytes) ?? SecretFile.loadOrCreate(secrets + "/jwt.key")
+            let profileSecret = try configuration.store.profileKey.map([UInt8].init(hex:)) ?? SecretFile.loadOrCreate(secrets + "/profile.key")
+            let jwtSecret = try configuration.api.jwtSecret.map([UInt8].init(hex:)) ?? SecretFile.loadOrCreate(secrets + "/jwt.key")
             let telemetry = context.telemetry
             let fallbacks = telemetry.counter(.cacheFallbacks, ["cache": "redis"])
             cache = FallbackCache(redis: try configuration.store.redisURL.map(RedisSettings.init(url:))) { fallbacks.increment() }
             journal = try await CallJournal.open(directory: configuration.dataDirectory + "/journal", instance: Self.instance(configuration))
             let records = CallRecordStore(database: database)
+            let replayer = JournalReplayer(journal: journal!, records: records, logger: context.logger)
             let leftovers = try await journal!.interruptLeftovers(reason: "instance_restarted", at: unixMilliseconds())
             // A call whose start is in a journal segment already applied and deleted is not among the leftovers: once
             // the journal is in the database, this instance's calls still open there are from a previous run too.
             var orphans = 0
-            if (try? await JournalReplayer(journal: journal!, records: records, logger: context.logger).catchUp()) != nil {
+            if (try? await replayer.catchUp()) != nil {
                 let open = Set(journal!.openCalls)
                 for record in try await records.unfinished(instance: journal!.instance) where !open.contains(record.id) {
                     if try await records.markInterrupted(id: record.id, startedAt: record.startedAt, reason: "instance_restarted", at: unixMilliseconds()) { orphans += 1 }
@@ -105,7 +106,7 @@ public final class StoreService: Service {
                 database: database, users: users, tokens: RefreshTokenStore(database: database), whitelist: WhitelistStore(database: database),
                 profiles: CallerProfileStore(database: database), records: records, audit: AuditLog(database: database),
                 settings: SettingsStore(database: database), cache: cache!, journal: journal!,
-                replayer: JournalReplayer(journal: journal!, records: records, logger: context.logger), callerKey: try CallerKey(secret: profileSecret),
+                replayer: replayer, callerKey: try CallerKey(secret: profileSecret),
                 jwtSecret: jwtSecret, recordings: RecordingFiles(root: DataDirectory.absolute(configuration.dataDirectory) + "/recordings")
             )
             let report = StartupReport(
@@ -192,7 +193,7 @@ public final class StoreService: Service {
         while true {
             let accounts = try await platform.users.accounts(limit: 100, after: after)
             for account in accounts {
-                let settings = (try? APIRoutes.decoder.decode(UserSettings.self, from: Data(account.settings.utf8))) ?? UserSettings()
+                let settings = UserSettings(stored: account.settings)
                 let result = try await platform.records.deleteOlder(than: now - Int64(settings.retentionDays) * 86_400_000, userId: account.id)
                 await platform.recordings.remove(result.recordings)
                 deleted += result.count
@@ -205,15 +206,6 @@ public final class StoreService: Service {
     static func instance(_ configuration: NinjaConfiguration) -> String {
         if !configuration.store.instance.isEmpty { return configuration.store.instance }
         return ProcessInfo.processInfo.hostName
-    }
-
-    static func hexBytes(_ text: String) throws -> [UInt8] {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { throw CoreError.invalidValue("a hex key has an even number of digits") }
-        return try stride(from: 0, to: digits.count, by: 2).map { index in
-            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { throw CoreError.invalidValue("not hex") }
-            return byte
-        }
     }
 
     /// A libpq URI without its password, for messages.
@@ -229,7 +221,7 @@ enum SecretFile {
     static func loadOrCreate(_ path: String) throws -> [UInt8] {
         if let data = FileManager.default.contents(atPath: path) {
             let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            let bytes = try StoreService.hexBytes(text)
+            let bytes = try [UInt8](hex: text)
             guard bytes.count >= 32 else { throw CoreError.invalidValue("\(path) holds \(bytes.count) bytes; a key is at least 32") }
             return bytes
         }
@@ -238,7 +230,7 @@ enum SecretFile {
         chmod(directory, 0o700)
         var bytes = [UInt8](repeating: 0, count: 32)
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0 ... .max) }
-        let text = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+        let text = bytes.hexString + "\n"
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else { throw CoreError.invalidValue("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
@@ -260,13 +252,7 @@ public enum DataDirectory {
             }
             return false
         }
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path.split(separator: "/") {
-            prefix += component + "/"
-            if mkdir(prefix, 0o750) != 0 && errno != EEXIST {
-                throw StoreError(code: .init("data_directory"), message: "cannot create data directory \(prefix): \(String(cString: strerror(errno)))")
-            }
-        }
+        try DirectoryMaker.ensure(path, describing: "data directory ")
         return true
     }
 

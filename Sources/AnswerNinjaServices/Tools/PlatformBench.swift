@@ -43,8 +43,7 @@ public struct PlatformBench: Sendable {
     static func percentiles(_ samples: [Duration]) -> [String: Double] {
         let sorted = samples.sorted()
         func at(_ fraction: Double) -> Double {
-            let duration = sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
-            return Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+            sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))].milliseconds * 1000
         }
         return ["p50": at(0.5), "p99": at(0.99)]
     }

@@ -21,7 +21,7 @@ public struct CallerKey: Sendable {
     }
 
     public func key(for number: E164Number) -> String {
-        HMAC<SHA256>.authenticationCode(for: Array(number.rawValue.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        HMAC<SHA256>.authenticationCode(for: Array(number.rawValue.utf8), using: key).hexString
     }
 }
 

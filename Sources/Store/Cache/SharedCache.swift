@@ -1,3 +1,4 @@
+import AnswerNinjaCore
 import NIOConcurrencyHelpers
 
 /// Shared caches with TTLs, fixed-window counters for rate limits, and pub/sub for live events: Redis when
@@ -213,8 +214,8 @@ public final class FallbackCache: SharedCache {
         onFallback()
     }
 
+    /// Whole milliseconds for PX and PEXPIRE, at least 1 (Redis refuses 0).
     static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        max(1, Int64(duration.milliseconds))
     }
 }

@@ -184,13 +184,14 @@ public struct JournalPosition: Codable, Sendable, Equatable, Comparable {
 }
 
 /// `mkdir -p` with mode 0750.
-enum DirectoryMaker {
-    static func ensure(_ path: String) throws(StoreError) {
+public enum DirectoryMaker {
+    /// Creates `path` and its parents (mode 0750); `what` names it in the error ("data directory ").
+    public static func ensure(_ path: String, describing what: String = "") throws(StoreError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
             prefix += component + "/"
             if mkdir(prefix, 0o750) != 0 && errno != EEXIST {
-                throw StoreError(code: .init("data_directory"), message: "cannot create \(prefix): \(String(cString: strerror(errno)))")
+                throw StoreError(code: .init("data_directory"), message: "cannot create \(what)\(prefix): \(String(cString: strerror(errno)))")
             }
         }
     }

@@ -1,5 +1,6 @@
-import Foundation
+import AnswerNinjaCore
 import CPostgres
+import Foundation
 
 /// Connection settings for libpq, with the timeouts every connection carries (docs/store.md).
 public struct PostgresSettings: Sendable, Equatable {
@@ -23,23 +24,17 @@ public struct PostgresSettings: Sendable, Equatable {
         self.tcpUserTimeout = tcpUserTimeout
     }
 
-    var milliseconds: (statement: Int64, tcp: Int64) {
-        (statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000,
-         tcpUserTimeout.components.seconds * 1000 + tcpUserTimeout.components.attoseconds / 1_000_000_000_000_000)
-    }
 }
 
 /// The one owner of a `PGconn*` (CONVENTIONS.md §12): connected in a throwing init, finished in deinit, used by
 /// one thread at a time (the pool hands it out). Statements are prepared once per connection and kept by their
-/// text; after a lost connection it resets (which forgets them) and a statement outside a transaction is tried once
-/// more.
+/// text; a connection found down before a statement resets (which forgets them).
 final class PostgresConnection: SQLConnection {
     private let handle: OpaquePointer
     private var prepared: [String: String] = [:]
-    private var inTransaction = false
 
     init(settings: PostgresSettings) throws(StoreError) {
-        let timeouts = settings.milliseconds
+        let timeouts = (statement: Int64(settings.statementTimeout.milliseconds), tcp: Int64(settings.tcpUserTimeout.milliseconds))
         let keywords = ["dbname", "connect_timeout", "tcp_user_timeout", "options", "application_name", "keepalives", "keepalives_idle"]
         let values = [
             settings.url, String(max(2, settings.connectTimeoutSeconds)), String(timeouts.tcp), "-c statement_timeout=\(timeouts.statement)",
@@ -63,21 +58,16 @@ final class PostgresConnection: SQLConnection {
     var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 
     func execute(_ sql: String) throws(StoreError) {
-        try run(retrying: !inTransaction) { () throws(StoreError) in
+        try run { () throws(StoreError) in
             let result = PQexec(handle, sql)
             defer { PQclear(result) }
             try check(result, sql)
-        }
-        switch sql.uppercased() {
-        case "BEGIN": inTransaction = true
-        case "COMMIT", "ROLLBACK": inTransaction = false
-        default: break
         }
     }
 
     @discardableResult
     func query(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> [SQLRow] {
-        try run(retrying: !inTransaction) { () throws(StoreError) -> [SQLRow] in
+        try run { () throws(StoreError) -> [SQLRow] in
             let name = try statement(for: sql, count: parameters.count)
             // Text format for everything but blobs, which go as binary (bytea).
             let texts: [String?] = parameters.map { value in
@@ -115,13 +105,12 @@ final class PostgresConnection: SQLConnection {
     /// noticed here). A statement that fails because the connection broke under it is not run again, since it may
     /// have committed before the break: the error reaches the caller (the journal replayer retries idempotently),
     /// and the connection is reset for the next statement.
-    private func run<T>(retrying: Bool, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+    private func run<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         if PQstatus(handle) != CONNECTION_OK { try reset() }
         do {
             return try body()
         } catch {
             guard PQstatus(handle) != CONNECTION_OK else { throw error }
-            inTransaction = false
             try? reset()
             throw .unavailable("the connection was lost (\(error.message)); it will be re-established for the next statement")
         }

@@ -11,6 +11,9 @@ public struct CallerProfileStore: Sendable {
         first_seen, last_seen
         """
 
+    /// How many users a caller reached since $2 (the burst signal: `SpamScore.evaluate(usersCalledRecently:)`).
+    static let usersCalledRecently = "SELECT count(*) FROM caller_user_views WHERE number_key = $1 AND calls > 0 AND updated_at >= $2"
+
     public func profile(key: String) async throws -> CallerProfile? {
         try await database.query("SELECT \(Self.columns) FROM caller_profiles WHERE number_key = $1", [.text(key)]).first.flatMap(Self.profile)
     }
@@ -18,9 +21,7 @@ public struct CallerProfileStore: Sendable {
     /// The profile as `userId` sees it: the score with their verdict, and the users who got calls in the last day.
     public func evaluate(key: String, userId: String?, now: Int64) async throws -> (profile: CallerProfile?, score: SpamScore) {
         let profile = try await self.profile(key: key)
-        let users = try await database.query(
-            "SELECT count(*) FROM caller_user_views WHERE number_key = $1 AND calls > 0 AND updated_at >= $2", [.text(key), .integer(now - 86_400_000)]
-        ).first?.first?.int ?? 0
+        let users = try await database.query(Self.usersCalledRecently, [.text(key), .integer(now - 86_400_000)]).first?.first?.int ?? 0
         let verdict = try await userId.asyncFlatMap { try await self.verdict(key: key, userId: $0) }
         let score = SpamScore.evaluate(profile ?? CallerProfile(numberKey: key, keyVersion: 0, now: now), usersCalledRecently: users, userVerdict: verdict, now: now)
         return (profile, score)
@@ -43,9 +44,7 @@ public struct CallerProfileStore: Sendable {
                     [.text(key), .text(userId), .integer(now)]
                 )
             }
-            let users = try connection.query(
-                "SELECT count(*) FROM caller_user_views WHERE number_key = $1 AND calls > 0 AND updated_at >= $2", [.text(key), .integer(now - 86_400_000)]
-            ).first?.first?.int ?? 0
+            let users = try connection.query(Self.usersCalledRecently, [.text(key), .integer(now - 86_400_000)]).first?.first?.int ?? 0
             try Self.save(profile, score: SpamScore.evaluate(profile, usersCalledRecently: users, now: now), on: connection)
             return profile
         }
@@ -74,9 +73,7 @@ public struct CallerProfileStore: Sendable {
             if previous == "not_spam" { profile.notSpamReports -= 1 }
             if verdict == "spam" { profile.spamReports += 1 }
             if verdict == "not_spam" { profile.notSpamReports += 1 }
-            let users = try connection.query(
-                "SELECT count(*) FROM caller_user_views WHERE number_key = $1 AND calls > 0 AND updated_at >= $2", [.text(key), .integer(now - 86_400_000)]
-            ).first?.first?.int ?? 0
+            let users = try connection.query(Self.usersCalledRecently, [.text(key), .integer(now - 86_400_000)]).first?.first?.int ?? 0
             try Self.save(profile, score: SpamScore.evaluate(profile, usersCalledRecently: users, now: now), on: connection)
         }
     }

@@ -70,7 +70,7 @@ public struct UserDirectory: Sendable {
 
     /// Creates an account; throws `constraint` when the email is taken.
     public func create(email: String, displayName: String, passwordHash: String, role: UserAccount.Role = .user) async throws -> UserAccount {
-        let id = "user-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0 ... .max)) }.joined()
+        let id = "user-" + (0..<12).map { _ in UInt8.random(in: 0 ... .max) }.hexString
         try await database.query(
             "INSERT INTO users (id, email, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5)",
             [.text(id), .text(email.lowercased()), .text(displayName), .text(passwordHash), .text(role.rawValue)]

@@ -9,19 +9,28 @@ public struct WhitelistStore: Sendable {
 
     static let columns = "pattern, list, source, label, reason, expires_at, created_at"
 
+    static let insert = """
+        INSERT INTO whitelist_entries (user_id, pattern, list, source, label, reason, expires_at, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        """
+
+    /// `entry`'s columns in the order of `insert`.
+    static func values(_ entry: WhitelistEntry, userId: String) -> [SQLValue] {
+        [
+            .text(userId), .text(entry.pattern.rawValue), .text(entry.list.rawValue), .text(entry.source.rawValue), SQLValue(entry.label),
+            SQLValue(entry.reason), SQLValue(entry.expiresAt), .integer(entry.createdAt),
+        ]
+    }
+
     /// Adds or replaces the entry for the entry's pattern.
     public func save(_ entry: WhitelistEntry, userId: String) async throws {
         try await database.query(
-            """
-            INSERT INTO whitelist_entries (user_id, pattern, list, source, label, reason, expires_at, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (user_id, pattern) DO UPDATE SET list = excluded.list, source = excluded.source, label = excluded.label,
-                reason = excluded.reason, expires_at = excluded.expires_at, created_at = excluded.created_at
-            """,
-            [
-                .text(userId), .text(entry.pattern.rawValue), .text(entry.list.rawValue), .text(entry.source.rawValue), SQLValue(entry.label), SQLValue(entry.reason),
-                SQLValue(entry.expiresAt), .integer(entry.createdAt),
-            ]
+            Self.insert + """
+
+                ON CONFLICT (user_id, pattern) DO UPDATE SET list = excluded.list, source = excluded.source, label = excluded.label,
+                    reason = excluded.reason, expires_at = excluded.expires_at, created_at = excluded.created_at
+                """,
+            Self.values(entry, userId: userId)
         )
     }
 
@@ -31,17 +40,8 @@ public struct WhitelistStore: Sendable {
         try await database.transaction { connection in
             var added = 0
             for entry in entries {
-                let values: [SQLValue] = [
-                    .text(userId), .text(entry.pattern.rawValue), .text(entry.list.rawValue), .text(entry.source.rawValue), SQLValue(entry.label),
-                    SQLValue(entry.reason), SQLValue(entry.expiresAt), .integer(entry.createdAt),
-                ]
-                let inserted = try connection.query(
-                    """
-                    INSERT INTO whitelist_entries (user_id, pattern, list, source, label, reason, expires_at, created_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, pattern) DO NOTHING RETURNING pattern
-                    """,
-                    values
-                )
+                let values = Self.values(entry, userId: userId)
+                let inserted = try connection.query(Self.insert + " ON CONFLICT (user_id, pattern) DO NOTHING RETURNING pattern", values)
                 if !inserted.isEmpty { added += 1 } else if replacing {
                     try connection.query(
                         "UPDATE whitelist_entries SET list = $3, source = $4, label = $5, reason = $6, expires_at = $7, created_at = $8 WHERE user_id = $1 AND pattern = $2",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `Range` request header (RFC 9110 §14.1.2) against a representation of `size` bytes: one byte range is served
 /// (206); several, or a unit other than bytes, are ignored and the whole is served (200), as §14.2 allows; a range
 /// that starts past the end is unsatisfiable (416).
@@ -26,5 +28,3 @@ enum ByteRange: Equatable {
         return .partial(start...min(end, size - 1))
     }
 }
-
-import Foundation
