@@ -423,7 +423,14 @@ import Testing
             #expect(beyond.status == .rangeNotSatisfiable && beyond.headers[.contentRange] == "bytes */\(size)")
             #expect(try await Self.call(client, .get, "/api/v1/calls/old/recording", token: alice.access).status == .notFound, "no recording")
 
-            // The export is a tar archive that tar reads: account, calls with turns, the recording.
+            // The export is a tar archive that tar reads: account, each call with its turns, the recording and the
+            // transcript. It streams calls a page at a time: 150 more calls make it cross a page boundary.
+            let transcript = store.platform.recordings.root + "/users/\(alice.id)/call-1.txt"
+            try Data("Call call-1\n[00:00] Assistant: Who is calling?\n".utf8).write(to: URL(fileURLWithPath: transcript))
+            try await store.platform.records.apply(
+                [CallEvent(callId: "call-1", sequence: 4, callStartedAt: now, at: now, instance: "t", change: .transcript(path: transcript))]
+                    + (0..<150).map { CallEvent(callId: "bulk-\($0)", sequence: 1, callStartedAt: now - 1000, at: now, instance: "t", change: .started(userId: alice.id, caller: "+15550004444", callee: "demo")) }
+            )
             let export = try await client.executeRequest(uri: "/api/v1/me/export", method: .get, headers: [.authorization: "Bearer \(alice.access)"], body: nil)
             #expect(export.status == .ok && export.headers[.contentType] == "application/x-tar")
             let folder = NSTemporaryDirectory() + "answer-ninja-export-\(UInt32.random(in: 0 ... .max))"
@@ -434,10 +441,12 @@ import Testing
             #expect(untar.status == 0, "\(untar.output)")
             let account = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/account.json"))) as? [String: Any]
             #expect(account?["email"] as? String == "alice@example.com")
-            let calls = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/calls.json"))) as? [[String: Any]]
-            #expect(calls?.count == 3)
-            #expect((calls?.first { $0["id"] as? String == "call-1" }?["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
+            let calls = try FileManager.default.contentsOfDirectory(atPath: folder + "/answer-ninja-export/calls")
+            #expect(calls.count == 153 && calls.contains("bulk-0.json") && calls.contains("bulk-149.json") && calls.contains("in-progress.json"))
+            let call = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/calls/call-1.json"))) as? [String: Any]
+            #expect((call?["turns"] as? [[String: Any]])?.first?["reply_text"] as? String == "Who is calling?")
             #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/recordings/call-1.wav")) == Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/answer-ninja-export/transcripts/call-1.txt")) == Data(contentsOf: URL(fileURLWithPath: transcript)))
 
             // Retention: with one day kept, the three-day-old call goes.
             #expect(try await Self.call(client, .put, "/api/v1/settings", token: alice.access, json: ["retention_days": 1]).status == .ok)
@@ -448,9 +457,9 @@ import Testing
             // A call in progress cannot be deleted (its next change would bring it back); an ended one can, and its
             // recording leaves the disk with it.
             #expect(try await Self.call(client, .delete, "/api/v1/calls/in-progress", token: alice.access).errorCode == "call_in_progress")
-            try await store.platform.records.apply([CallEvent(callId: "call-1", sequence: 4, callStartedAt: now, at: now + 5000, instance: "t", change: .ended(outcome: "caller_hung_up", reason: "bye"))])
+            try await store.platform.records.apply([CallEvent(callId: "call-1", sequence: 5, callStartedAt: now, at: now + 5000, instance: "t", change: .ended(outcome: "caller_hung_up", reason: "bye"))])
             #expect(try await Self.call(client, .delete, "/api/v1/calls/call-1", token: alice.access).status == .noContent)
-            #expect(!FileManager.default.fileExists(atPath: path))
+            #expect(!FileManager.default.fileExists(atPath: path) && !FileManager.default.fileExists(atPath: transcript), "the recording and the transcript left the disk")
             #expect(try await Self.call(client, .delete, "/api/v1/calls/call-1", token: alice.access).status == .notFound)
         }
     }

@@ -230,6 +230,16 @@ import Testing
                 try await group.waitForAll()
             }
             #expect(try await profiles.profile(key: busy)?.calls == 20)
+            // A key rotation moves a profile and its users' views to the new key once; a profile already under the
+            // new key is left alone.
+            let rotated = try CallerKey(secret: Array(repeating: 9, count: 32), version: 2).key(for: try E164Number("+18885550100"))
+            #expect(try await profiles.rekey(from: key, to: rotated, version: 2))
+            #expect(try await profiles.profile(key: key) == nil)
+            #expect(try await profiles.profile(key: rotated).map { ($0.calls, $0.keyVersion) } ?? (0, 0) == (3, 2))
+            #expect(try await profiles.verdict(key: rotated, userId: alice.id) == "not_spam")
+            #expect(try await profiles.rekey(from: key, to: rotated, version: 2) == false, "nothing left under the old key")
+            #expect(try await profiles.rekey(from: busy, to: rotated, version: 2) == false, "the new key has a profile already")
+            #expect(try await profiles.profile(key: busy)?.calls == 20)
 
             // Audit and settings.
             let audit = AuditLog(database: database)

@@ -1,6 +1,7 @@
 import AnswerNinjaCore
-import AnswerNinjaServices
+@testable import AnswerNinjaServices
 import Foundation
+import Screening
 import Logging
 import Store
 import Testing
@@ -86,5 +87,78 @@ import Testing
         let other = try #require(try await after.record(id: "other"))
         #expect(other.state == .ended && other.outcome == "caller_hung_up" && other.turns.count == 1 && other.lastSequence == 3)
         try await second.close()
+    }
+}
+
+@Suite struct CallRecorderTranscriptTests {
+    @Test(.timeLimit(.minutes(1)))
+    func anAICallsTranscriptIsWrittenInItsOwnersFolderAndRecorded() async throws {
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = NSTemporaryDirectory() + "answer-ninja-transcript-\(UInt32.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let context = ServiceContext(configuration: configuration, roles: [.gateway], logger: Logger(label: "test"))
+        let store = try await StoreService.open(context: context)
+        let platform = store.platform
+        let recorder = CallRecorder(platform: platform, logger: Logger(label: "test"))
+        let started = unixMilliseconds()
+        recorder.started(callId: "t/1@gw", startedAt: started, caller: "+14155550123", callee: "demo", attestation: nil)
+        // The owner is found by the dialled number in a task of its own; the transcript needs it.
+        var owner: String?
+        for _ in 0..<100 where owner == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            _ = try await platform.replayer.catchUp()
+            owner = try await platform.records.record(id: "t/1@gw")?.userId
+        }
+        #expect(owner == store.report.demoUser?.id)
+        recorder.record(.answered, callId: "t/1@gw", startedAt: started)
+        recorder.record(.turn(CallTurn(turn: 1, at: started + 1200, callerText: "", replyText: "Hello, this is an assistant.")), callId: "t/1@gw", startedAt: started)
+        recorder.record(.turn(CallTurn(turn: 2, at: started + 65_000, callerText: "It's about your car's\nwarranty", replyText: "Please take this number off your list.")), callId: "t/1@gw", startedAt: started)
+        recorder.record(.ended(outcome: "hung_up_by_ai", reason: "spam"), callId: "t/1@gw", startedAt: started, at: started + 70_000)
+        await recorder.drain()
+        _ = try await platform.replayer.catchUp()
+        let record = try #require(try await platform.records.record(id: "t/1@gw"))
+        let path = try #require(record.transcriptPath)
+        #expect(path == platform.recordings.root + "/users/\(owner ?? "")/t_1_gw.txt")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(lines)")
+        #expect(lines.first?.hasPrefix("Call t/1@gw from +14155550123 to demo, ") == true)
+        #expect(Array(lines.dropFirst()) == [
+            "[00:01] Assistant: Hello, this is an assistant.", "[01:05] Caller: It's about your car's warranty", "[01:05] Assistant: Please take this number off your list.",
+        ])
+        #expect(record.state == .ended && record.turns.count == 2)
+        try await store.close()
+    }
+}
+
+@Suite struct ProfileKeyRotationTests {
+    @Test func aCallersProfileMovesToTheNewKeyWhenTheCallerIsNextSeen() async throws {
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = NSTemporaryDirectory() + "answer-ninja-rotation-\(UInt32.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let oldKey = String(repeating: "ab", count: 32), newKey = String(repeating: "cd", count: 32)
+        let number = try E164Number("+14155550123")
+        configuration.store.profileKey = oldKey
+        let first = try await StoreService.open(context: ServiceContext(configuration: configuration, roles: [.api], logger: Logger(label: "test")))
+        let before = try await first.platform.profileKey(for: number)
+        try await first.platform.profiles.record(.init(startedAt: 1000, durationSeconds: 4, answered: true), key: before, keyVersion: 1, userId: nil, now: 1000)
+        try await first.close()
+
+        configuration.store.profileKey = newKey
+        configuration.store.profileKeyVersion = 2
+        configuration.store.profileKeyPrevious = oldKey
+        let second = try await StoreService.open(context: ServiceContext(configuration: configuration, roles: [.api], logger: Logger(label: "test")))
+        let after = try await second.platform.profileKey(for: number)
+        #expect(after != before)
+        let profile = try #require(try await second.platform.profiles.profile(key: after))
+        #expect(profile.calls == 1 && profile.keyVersion == 2)
+        #expect(try await second.platform.profiles.profile(key: before) == nil, "nothing stays under the old key")
+        try await second.close()
+    }
+
+    @Test func aPreviousKeyWithoutANewOneIsAConfigurationError() throws {
+        let error = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_STORE_PROFILE_KEY_PREVIOUS": String(repeating: "ab", count: 32)]).load()
+        }
+        #expect(error?.message.contains("key rotation") == true, "\(String(describing: error))")
     }
 }

@@ -99,6 +99,8 @@ extension ConfigurationKey {
     public static let storePoolSize = ConfigurationKey("store.pool_size", .integer, default: "4", "PostgreSQL connections (each with a thread of its own while it works).")
     public static let storeInstance = ConfigurationKey("store.instance", .string, default: nil, "This process's name in call records (its calls are marked interrupted if it dies); empty means the host name.")
     public static let profileKey = ConfigurationKey("store.profile_key", .secret, default: nil, "At least 32 bytes, hex: the HMAC key caller profiles are stored under. Unset: made once and kept in data_dir/secrets/profile.key.")
+    public static let profileKeyVersion = ConfigurationKey("store.profile_key_version", .integer, default: "1", "The version of store.profile_key: raise it by one when the key is replaced (key rotation, docs/store.md).")
+    public static let profileKeyPrevious = ConfigurationKey("store.profile_key_previous", .secret, default: nil, "During a key rotation, the key before store.profile_key (hex): a profile still under it moves to the new key when its caller is next seen.")
     public static let jwtSecret = ConfigurationKey("api.jwt_secret", .secret, default: nil, "At least 32 bytes, hex: signs access tokens (HS256). Unset: made once and kept in data_dir/secrets/jwt.key.")
     public static let bcryptCost = ConfigurationKey("api.bcrypt_cost", .integer, default: "12", "bcrypt cost of stored passwords (each step doubles the work).")
     public static let defaultRegion = ConfigurationKey("api.default_region", .string, default: "US", "Region (ISO 3166) for numbers written without a country code, unless a user sets their own.")
@@ -117,7 +119,7 @@ extension ConfigurationKey {
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders,
-        .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
+        .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .profileKeyVersion, .profileKeyPrevious, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }
 

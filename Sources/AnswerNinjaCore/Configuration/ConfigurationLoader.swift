@@ -144,7 +144,9 @@ public struct ConfigurationLoader: Sendable {
                 redisURL: reader.url(.redisURL, schemes: ["redis"]),
                 poolSize: reader.integer(.storePoolSize, in: 1...64),
                 instance: reader.optionalString(.storeInstance),
-                profileKey: reader.secret(.profileKey)
+                profileKey: reader.secret(.profileKey),
+                profileKeyVersion: reader.integer(.profileKeyVersion, in: 1...1_000_000),
+                profileKeyPrevious: reader.secret(.profileKeyPrevious)
             ),
             api: .init(
                 jwtSecret: reader.secret(.jwtSecret),
@@ -168,7 +170,10 @@ public struct ConfigurationLoader: Sendable {
         if configuration.store.backend == .postgres && configuration.store.postgresURL == nil {
             reader.problems.append("\(ConfigurationKey.postgresURL.environmentName) is required when store.backend is postgres")
         }
-        for (key, value) in [(ConfigurationKey.profileKey, configuration.store.profileKey), (.jwtSecret, configuration.api.jwtSecret)] {
+        if configuration.store.profileKeyPrevious != nil && (configuration.store.profileKey == nil || configuration.store.profileKeyVersion < 2) {
+            reader.problems.append("\(ConfigurationKey.profileKeyPrevious.environmentName) is for a key rotation: it needs the new key in \(ConfigurationKey.profileKey.environmentName) and \(ConfigurationKey.profileKeyVersion.environmentName) of 2 or more")
+        }
+        for (key, value) in [(ConfigurationKey.profileKey, configuration.store.profileKey), (.profileKeyPrevious, configuration.store.profileKeyPrevious), (.jwtSecret, configuration.api.jwtSecret)] {
             if let value, value.count < 64 || !value.allSatisfy(\.isHexDigit) {
                 reader.problems.append("\(key.environmentName) must be at least 32 bytes written as hex (64 or more hex digits)")
             }

@@ -134,6 +134,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         /// Empty: the host name.
         public var instance: String
         public var profileKey: String?
+        /// The version of `profileKey` (profiles record the version they are stored under).
+        public var profileKeyVersion = 1
+        /// The key before `profileKey` (version `profileKeyVersion - 1`), during a rotation.
+        public var profileKeyPrevious: String?
     }
 
     public struct API: Sendable, Equatable {

@@ -315,11 +315,11 @@ public final class APIRoutes: Sendable {
 
     func deleteMe(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await auth.principal(request)
-        let recordings = try await platform.records.everything(userId: principal.userId).compactMap(\.recordingPath)
+        let files = try await platform.records.files(userId: principal.userId)
         let numbers = try await platform.users.numbers(of: principal.userId)
         try await platform.users.delete(id: principal.userId)
         for number in numbers { await platform.cache.delete("owner:\(number)") }
-        await platform.recordings.remove(recordings)
+        await platform.recordings.remove(files)
         await platform.recordings.removeAll(of: principal.userId)
         return noContent()
     }
@@ -586,7 +586,7 @@ public final class APIRoutes: Sendable {
     func profile(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
         let number = try number(try parameter(context, "number"), for: account)
-        return try json(try await profileView(number, key: platform.callerKey.key(for: number), userId: account.id))
+        return try json(try await profileView(number, key: try await platform.profileKey(for: number), userId: account.id))
     }
 
     func verdict(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
@@ -594,8 +594,8 @@ public final class APIRoutes: Sendable {
         let number = try number(try parameter(context, "number"), for: account)
         let body = try await body(request, as: VerdictBody.self)
         guard body.verdict == nil || ["spam", "not_spam"].contains(body.verdict!) else { throw APIError.badRequest("verdict must be spam, not_spam or null") }
-        let key = platform.callerKey.key(for: number)
-        try await platform.profiles.setVerdict(body.verdict, key: key, userId: account.id, now: unixMilliseconds())
+        let key = try await platform.profileKey(for: number)
+        try await platform.profiles.setVerdict(body.verdict, key: key, keyVersion: platform.callerKey.version, userId: account.id, now: unixMilliseconds())
         await platform.cache.delete("profile:\(key)")
         return try json(try await profileView(number, key: key, userId: account.id))
     }
@@ -651,7 +651,7 @@ public final class APIRoutes: Sendable {
         guard record.state.isTerminal else { throw APIError(.conflict, "call_in_progress", "the call has not ended yet") }
         let result = try await platform.records.delete(id: id, userId: principal.userId)
         guard result.deleted else { throw APIError.notFound("call") }
-        if let recording = result.recording { await platform.recordings.remove([recording]) }
+        await platform.recordings.remove(result.files)
         return noContent()
     }
 
@@ -681,28 +681,60 @@ public final class APIRoutes: Sendable {
         }
     }
 
-    /// Everything of mine as a tar archive (GDPR art. 20): account, settings, numbers, whitelist, calls with their
-    /// turns (JSON), and the recordings.
+    /// Everything of mine as a tar archive (GDPR art. 20), streamed: account, settings, whitelist, each call with its
+    /// turns (JSON), recordings and transcripts. Calls are read a page at a time and files in 64 KiB chunks, so an
+    /// export of years of calls holds one page in memory. An error after the first bytes ends the response early
+    /// (a truncated archive, which `tar` reports), logged.
     func export(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var archive = TarArchive()
-        archive.add("answer-ninja-export/account.json", Array(try encoder.encode(UserView(account))))
-        archive.add("answer-ninja-export/settings.json", Array(account.settings.utf8))
-        archive.add("answer-ninja-export/whitelist.json", Array(try encoder.encode(try await platform.whitelist.entries(userId: account.id).map(EntryView.init))))
-        let calls = try await platform.records.everything(userId: account.id)
-        archive.add("answer-ninja-export/calls.json", Array(try encoder.encode(calls)))
-        for call in calls {
-            guard let path = call.recordingPath, let bytes = try? await platform.recordings.read(path) else { continue }
-            archive.add("answer-ninja-export/recordings/\(String(call.id.prefix(60)).map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }.reduce("") { $0 + String($1) }).wav", bytes)
-        }
+        let head =
+            TarArchive.entry("answer-ninja-export/account.json", Array(try encoder.encode(UserView(account))))
+            + TarArchive.entry("answer-ninja-export/settings.json", Array(account.settings.utf8))
+            + TarArchive.entry("answer-ninja-export/whitelist.json", Array(try encoder.encode(try await platform.whitelist.entries(userId: account.id).map(EntryView.init))))
+        let platform = platform, logger = context.logger
         var headers = HTTPFields()
         headers[.contentType] = "application/x-tar"
         headers[.contentDisposition] = "attachment; filename=\"answer-ninja-export.tar\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: archive.finished())))
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            do {
+                try await writer.write(ByteBuffer(bytes: head))
+                var cursor: (startedAt: Int64, id: String)?
+                while true {
+                    let calls = try await platform.records.everything(userId: account.id, limit: Self.exportPage, after: cursor)
+                    for call in calls {
+                        let name = TarArchive.safeName(call.id)
+                        try await writer.write(ByteBuffer(bytes: TarArchive.entry("answer-ninja-export/calls/\(name).json", Array(try encoder.encode(call)))))
+                        for (path, folder, suffix) in [(call.recordingPath, "recordings", "wav"), (call.transcriptPath, "transcripts", "txt")] {
+                            guard let path, let size = await platform.recordings.size(path) else { continue }
+                            try await writer.write(ByteBuffer(bytes: TarArchive.header("answer-ninja-export/\(folder)/\(name).\(suffix)", size: size)))
+                            var offset = 0
+                            while offset < size {
+                                let chunk = try await platform.recordings.read(path, range: offset...min(size, offset + Self.exportChunk) - 1)
+                                guard !chunk.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
+                                try await writer.write(ByteBuffer(bytes: chunk))
+                                offset += chunk.count
+                            }
+                            try await writer.write(ByteBuffer(bytes: TarArchive.padding(after: size)))
+                        }
+                    }
+                    guard calls.count == Self.exportPage, let last = calls.last else { break }
+                    cursor = (last.startedAt, last.id)
+                }
+                try await writer.write(ByteBuffer(bytes: TarArchive.end))
+                try await writer.finish(nil)
+            } catch {
+                logger.error("export cut short", metadata: ["user_id": "\(account.id)", "error": "\(error)"])
+                throw error
+            }
+        })
     }
+
+    /// Calls read per query, and bytes per file read, of the export.
+    static let exportPage = 100
+    static let exportChunk = 65_536
 
     // MARK: Admin
 

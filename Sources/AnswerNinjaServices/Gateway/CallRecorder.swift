@@ -22,7 +22,10 @@ public final class CallRecorder: Sendable {
         var owner: String?
         var caller: String
         var attestation: String?
+        var callee = ""
         var answered = false
+        /// The AI's turns so far: the transcript file is written from them when the call ends.
+        var turns: [CallTurn] = []
     }
 
     private let continuation: AsyncStream<Item>.Continuation
@@ -39,7 +42,7 @@ public final class CallRecorder: Sendable {
                 do {
                     switch item {
                     case .started(let callId, let startedAt, let caller, let callee, let attestation):
-                        calls.withLockedValue { $0[callId] = Progress(caller: caller, attestation: attestation) }
+                        calls.withLockedValue { $0[callId] = Progress(caller: caller, attestation: attestation, callee: callee) }
                         try await platform.journal.record(.started(userId: nil, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
                         Task {
                             if let user = await Self.owner(of: callee, platform: platform, logger: logger) {
@@ -53,9 +56,17 @@ public final class CallRecorder: Sendable {
                         if case .recording(let path) = change, let owner = calls.withLockedValue({ $0[callId]?.owner }) {
                             change = .recording(path: await platform.recordings.adopt(path, userId: owner))
                         }
-                        if case .answered = change { calls.withLockedValue { $0[callId]?.answered = true } }
+                        switch change {
+                        case .answered: calls.withLockedValue { $0[callId]?.answered = true }
+                        case .turn(let turn): calls.withLockedValue { $0[callId]?.turns.append(turn) }
+                        default: break
+                        }
+                        let progress = change.isTerminal ? calls.withLockedValue({ $0.removeValue(forKey: callId) }) : nil
+                        if let progress, let path = await Self.writeTranscript(of: progress, callId: callId, startedAt: startedAt, platform: platform, logger: logger) {
+                            try await platform.journal.record(.transcript(path: path), callId: callId, startedAt: startedAt, at: at)
+                        }
                         try await platform.journal.record(change, callId: callId, startedAt: startedAt, at: at)
-                        if change.isTerminal, let progress = calls.withLockedValue({ $0.removeValue(forKey: callId) }) {
+                        if let progress {
                             Task { await Self.learn(from: progress, startedAt: startedAt, endedAt: at, platform: platform, logger: logger) }
                         }
                     }
@@ -86,6 +97,19 @@ public final class CallRecorder: Sendable {
         return nil
     }
 
+    /// An AI call's transcript, written as a file in its owner's folder when it ends; nil for a call without turns
+    /// or owner (its turns are in the record all the same), or when the file cannot be written (logged).
+    static func writeTranscript(of progress: Progress, callId: String, startedAt: Int64, platform: Platform, logger: Logger) async -> String? {
+        guard let owner = progress.owner, !progress.turns.isEmpty else { return nil }
+        let text = CallTranscript.render(callId: callId, caller: progress.caller, callee: progress.callee, startedAt: startedAt, turns: progress.turns)
+        do {
+            return try await platform.recordings.writeTranscript(text, name: SIPUserAgent.fileName(for: callId), userId: owner)
+        } catch {
+            logger.error("transcript not written", metadata: ["call_id": "\(callId)", "error": "\(error)"])
+            return nil
+        }
+    }
+
     func started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?) {
         continuation.yield(.started(callId: callId, startedAt: startedAt, caller: caller, callee: callee, attestation: attestation))
     }
@@ -98,7 +122,7 @@ public final class CallRecorder: Sendable {
             startedAt: startedAt, durationSeconds: Double(endedAt - startedAt) / 1000, answered: progress.answered, attestation: progress.attestation
         )
         do {
-            try await platform.profiles.record(summary, key: platform.callerKey.key(for: number), keyVersion: platform.callerKey.version, userId: progress.owner, now: endedAt)
+            try await platform.profiles.record(summary, key: try await platform.profileKey(for: number), keyVersion: platform.callerKey.version, userId: progress.owner, now: endedAt)
         } catch {
             logger.warning("caller profile not updated", metadata: ["error": "\(error)"])
         }

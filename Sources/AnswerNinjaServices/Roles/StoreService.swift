@@ -27,9 +27,21 @@ public struct Platform: Sendable {
     public let journal: CallJournal
     public let replayer: JournalReplayer
     public let callerKey: CallerKey
+    /// The key before `callerKey`, during a key rotation.
+    public let previousCallerKey: CallerKey?
     public let jwtSecret: [UInt8]
     /// Recordings, per user, under data_dir/recordings.
     public let recordings: RecordingFiles
+
+    /// The key `number`'s profile is stored under. During a key rotation, a profile still under the previous key
+    /// (with its users' views) moves to the current one first: callers move as they are seen.
+    public func profileKey(for number: E164Number) async throws -> String {
+        let key = callerKey.key(for: number)
+        if let previousCallerKey {
+            try await profiles.rekey(from: previousCallerKey.key(for: number), to: key, version: callerKey.version)
+        }
+        return key
+    }
 }
 
 /// Opens the store at start-up (creating the data directory, applying migrations, creating the demo user, marking
@@ -106,7 +118,8 @@ public final class StoreService: Service {
                 database: database, users: users, tokens: RefreshTokenStore(database: database), whitelist: WhitelistStore(database: database),
                 profiles: CallerProfileStore(database: database), records: records, audit: AuditLog(database: database),
                 settings: SettingsStore(database: database), cache: cache!, journal: journal!,
-                replayer: replayer, callerKey: try CallerKey(secret: profileSecret),
+                replayer: replayer, callerKey: try CallerKey(secret: profileSecret, version: configuration.store.profileKeyVersion),
+                previousCallerKey: try configuration.store.profileKeyPrevious.map { try CallerKey(secret: try [UInt8](hex: $0), version: configuration.store.profileKeyVersion - 1) },
                 jwtSecret: jwtSecret, recordings: RecordingFiles(root: DataDirectory.absolute(configuration.dataDirectory) + "/recordings")
             )
             let report = StartupReport(
@@ -185,7 +198,7 @@ public final class StoreService: Service {
         }
     }
 
-    /// Deletes each user's calls (and recordings) older than their `retention_days`; returns how many.
+    /// Deletes each user's calls (and their recordings and transcripts) older than their `retention_days`; returns how many.
     @discardableResult
     static func applyRetention(_ platform: Platform, now: Int64) async throws -> Int {
         var deleted = 0
@@ -195,7 +208,7 @@ public final class StoreService: Service {
             for account in accounts {
                 let settings = UserSettings(stored: account.settings)
                 let result = try await platform.records.deleteOlder(than: now - Int64(settings.retentionDays) * 86_400_000, userId: account.id)
-                await platform.recordings.remove(result.recordings)
+                await platform.recordings.remove(result.files)
                 deleted += result.count
             }
             guard accounts.count == 100 else { return deleted }

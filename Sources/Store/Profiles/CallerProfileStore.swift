@@ -11,6 +11,26 @@ public struct CallerProfileStore: Sendable {
         first_seen, last_seen
         """
 
+    /// Moves the profile stored under `old` (and its users' views) to `new` with key version `version`: a key
+    /// rotation, one caller at a time. Nothing moves when there is nothing under `old`, or when `new` has a profile
+    /// already (a call came in between); what stays under the old key is purged with the inactive profiles.
+    /// True when a profile moved.
+    @discardableResult
+    public func rekey(from old: String, to new: String, version: Int) async throws -> Bool {
+        try await database.transaction { connection in
+            let moved = try connection.query(
+                """
+                UPDATE caller_profiles SET number_key = $2, key_version = $3
+                WHERE number_key = $1 AND NOT EXISTS (SELECT 1 FROM caller_profiles WHERE number_key = $2) RETURNING number_key
+                """,
+                [.text(old), .text(new), .integer(Int64(version))]
+            )
+            guard !moved.isEmpty else { return false }
+            try connection.query("UPDATE caller_user_views SET number_key = $2 WHERE number_key = $1", [.text(old), .text(new)])
+            return true
+        }
+    }
+
     /// How many users a caller reached since $2 (the burst signal: `SpamScore.evaluate(usersCalledRecently:)`).
     static let usersCalledRecently = "SELECT count(*) FROM caller_user_views WHERE number_key = $1 AND calls > 0 AND updated_at >= $2"
 
@@ -52,7 +72,7 @@ public struct CallerProfileStore: Sendable {
 
     /// Records `userId`'s verdict (`spam` or `not_spam`, nil to withdraw it): it moves the global report counts
     /// (a changed verdict moves its report) and wins for that user.
-    public func setVerdict(_ verdict: String?, key: String, userId: String, now: Int64) async throws {
+    public func setVerdict(_ verdict: String?, key: String, keyVersion: Int = 1, userId: String, now: Int64) async throws {
         guard verdict == nil || verdict == "spam" || verdict == "not_spam" else {
             throw StoreError(code: .init("invalid_verdict"), message: "a verdict is spam or not_spam, got \(verdict ?? "")")
         }
@@ -66,9 +86,9 @@ public struct CallerProfileStore: Sendable {
                 """,
                 [.text(key), .text(userId), SQLValue(verdict), .integer(now)]
             )
-            try Self.lock(key, keyVersion: 1, now: now, on: connection)
+            try Self.lock(key, keyVersion: keyVersion, now: now, on: connection)
             var profile = try connection.query("SELECT \(Self.columns) FROM caller_profiles WHERE number_key = $1", [.text(key)]).first.flatMap(Self.profile)
-                ?? CallerProfile(numberKey: key, keyVersion: 1, now: now)
+                ?? CallerProfile(numberKey: key, keyVersion: keyVersion, now: now)
             if previous == "spam" { profile.spamReports -= 1 }
             if previous == "not_spam" { profile.notSpamReports -= 1 }
             if verdict == "spam" { profile.spamReports += 1 }

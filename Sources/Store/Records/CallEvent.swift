@@ -36,6 +36,8 @@ public struct CallEvent: Codable, Sendable, Equatable {
         /// Adds to the record's latency summary (`setup_ms`, `answer_ms`, ...).
         case latency(name: String, milliseconds: Double)
         case recording(path: String)
+        /// The transcript file written in the owner's folder when the call ended.
+        case transcript(path: String)
         /// The call ended normally: `outcome` (`hung_up_by_ai`, `transferred`, `caller_hung_up`, ...) and why.
         case ended(outcome: String, reason: String)
         /// The instance that owned the call died or restarted before it ended.
@@ -57,7 +59,7 @@ public struct CallEvent: Codable, Sendable, Equatable {
             case .answered: .answered
             case .ended: .ended
             case .interrupted: .interrupted
-            case .intent, .turn, .latency, .recording, .assigned: nil
+            case .intent, .turn, .latency, .recording, .transcript, .assigned: nil
             }
         }
     }
@@ -109,6 +111,7 @@ public struct CallRecord: Codable, Sendable, Equatable {
     public var answeredAt: Int64?
     public var endedAt: Int64?
     public var recordingPath: String?
+    public var transcriptPath: String?
     public var latencies: [String: Double]
     public var instance: String
     public var lastSequence: Int

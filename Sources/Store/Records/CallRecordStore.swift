@@ -20,7 +20,7 @@ public struct CallRecordStore: Sendable {
 
     static let columns = """
         id, started_at, user_id, caller, callee, state, decision, reasons, intent, intent_confidence, outcome, end_reason,
-        answered_at, ended_at, recording_path, latencies, instance, last_sequence
+        answered_at, ended_at, recording_path, latencies, instance, last_sequence, transcript_path
         """
 
     private static func apply(_ event: CallEvent, on connection: any SQLConnection) throws -> Bool {
@@ -86,6 +86,7 @@ public struct CallRecordStore: Sendable {
             latencies[name] = milliseconds
             set("latencies", .text(StoreJSON.encode(latencies)))
         case .recording(let path): set("recording_path", .text(path))
+        case .transcript(let path): set("transcript_path", .text(path))
         case .ended(let outcome, let reason):
             set("outcome", .text(outcome))
             set("end_reason", .text(reason))
@@ -151,35 +152,52 @@ public struct CallRecordStore: Sendable {
         ).compactMap(Self.record)
     }
 
-    /// Deletes one of `userId`'s calls with its turns; returns its recording's path (for the caller to remove), or
-    /// nil when there was no such call of theirs.
-    public func delete(id: String, userId: String) async throws -> (deleted: Bool, recording: String?) {
+    /// Deletes one of `userId`'s calls with its turns; returns its files (recording, transcript) for the caller to
+    /// remove; `deleted` is false when there was no such call of theirs.
+    public func delete(id: String, userId: String) async throws -> (deleted: Bool, files: [String]) {
         try await database.transaction { connection in
-            guard let row = try connection.query("SELECT started_at, recording_path FROM call_records WHERE id = $1 AND user_id = $2", [.text(id), .text(userId)]).first,
-                let startedAt = row[0].integer
-            else { return (false, nil) }
+            guard let row = try connection.query(
+                "SELECT started_at, recording_path, transcript_path FROM call_records WHERE id = $1 AND user_id = $2", [.text(id), .text(userId)]
+            ).first, let startedAt = row[0].integer
+            else { return (false, []) }
             try connection.query("DELETE FROM call_turns WHERE call_id = $1 AND call_started_at = $2", [.text(id), .integer(startedAt)])
             try connection.query("DELETE FROM call_records WHERE id = $1 AND started_at = $2", [.text(id), .integer(startedAt)])
-            return (true, row[1].text)
+            return (true, [row[1].text, row[2].text].compactMap { $0 })
         }
     }
 
-    /// Deletes `userId`'s calls that started before `cutoff` (retention); returns their recordings' paths.
-    public func deleteOlder(than cutoff: Int64, userId: String) async throws -> (count: Int, recordings: [String]) {
+    /// Deletes `userId`'s calls that started before `cutoff` (retention); returns their files (recordings, transcripts).
+    public func deleteOlder(than cutoff: Int64, userId: String) async throws -> (count: Int, files: [String]) {
         try await database.transaction { connection in
-            let rows = try connection.query("SELECT id, started_at, recording_path FROM call_records WHERE user_id = $1 AND started_at < $2", [.text(userId), .integer(cutoff)])
+            let rows = try connection.query(
+                "SELECT id, started_at, recording_path, transcript_path FROM call_records WHERE user_id = $1 AND started_at < $2", [.text(userId), .integer(cutoff)]
+            )
             for row in rows {
                 try connection.query("DELETE FROM call_turns WHERE call_id = $1 AND call_started_at = $2", [row[0], row[1]])
             }
             try connection.query("DELETE FROM call_records WHERE user_id = $1 AND started_at < $2", [.text(userId), .integer(cutoff)])
-            return (rows.count, rows.compactMap { $0[2].text })
+            return (rows.count, rows.flatMap { [$0[2].text, $0[3].text].compactMap { $0 } })
         }
     }
 
-    /// Every record of `userId` with turns, oldest first (the data export).
-    public func everything(userId: String) async throws -> [CallRecord] {
+    /// The files (recordings, transcripts) of every call of `userId`.
+    public func files(userId: String) async throws -> [String] {
+        try await database.query("SELECT recording_path, transcript_path FROM call_records WHERE user_id = $1", [.text(userId)])
+            .flatMap { [$0[0].text, $0[1].text].compactMap { $0 } }
+    }
+
+    /// A page of `userId`'s records with their turns, oldest first, after the cursor (the last record of the page
+    /// before): the data export reads them page by page.
+    public func everything(userId: String, limit: Int, after cursor: (startedAt: Int64, id: String)? = nil) async throws -> [CallRecord] {
         var records: [CallRecord] = []
-        for summary in try await database.query("SELECT id FROM call_records WHERE user_id = $1 ORDER BY started_at, id", [.text(userId)]) {
+        let ids = try await database.query(
+            """
+            SELECT id FROM call_records WHERE user_id = $1 AND (started_at > $2 OR (started_at = $2 AND id > $3))
+            ORDER BY started_at, id LIMIT $4
+            """,
+            [.text(userId), .integer(cursor?.startedAt ?? .min), .text(cursor?.id ?? ""), .integer(Int64(limit))]
+        )
+        for summary in ids {
             if let id = summary[0].text, let record = try await record(id: id) { records.append(record) }
         }
         return records
@@ -195,7 +213,8 @@ public struct CallRecordStore: Sendable {
             id: id, startedAt: startedAt, userId: row[2].text, caller: row[3].text ?? "", callee: row[4].text ?? "", state: state,
             decision: row[6].text, reasons: StoreJSON.decode([String].self, row[7].text) ?? [], intent: row[8].text, intentConfidence: row[9].real,
             outcome: row[10].text, endReason: row[11].text, answeredAt: row[12].integer, endedAt: row[13].integer, recordingPath: row[14].text,
-            latencies: StoreJSON.decode([String: Double].self, row[15].text) ?? [:], instance: row[16].text ?? "", lastSequence: row[17].int ?? 0, turns: []
+            transcriptPath: row[18].text, latencies: StoreJSON.decode([String: Double].self, row[15].text) ?? [:], instance: row[16].text ?? "",
+            lastSequence: row[17].int ?? 0, turns: []
         )
     }
 }

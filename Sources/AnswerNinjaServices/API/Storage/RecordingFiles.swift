@@ -1,8 +1,9 @@
 import Foundation
 import NIOPosix
 
-/// Recordings on the filesystem, one folder per user under `data_dir/recordings/users/<user id>/`. File work runs on a
-/// thread of its own (it blocks), never on an event loop or Swift's cooperative pool.
+/// Recordings and transcripts on the filesystem, one folder per user under `data_dir/recordings/users/<user id>/`
+/// (`<call>.wav` and `<call>.txt`). File work runs on a thread of its own (it blocks), never on an event loop or
+/// Swift's cooperative pool.
 public final class RecordingFiles: Sendable {
     public let root: String
     private let thread: NIOThreadPool
@@ -24,6 +25,18 @@ public final class RecordingFiles: Sendable {
             try FileManager.default.moveItem(atPath: path, toPath: target)
             return target
         }) ?? path
+    }
+
+    /// Writes a transcript as `<name>.txt` in the user's folder (atomically: a reader never sees half of it); returns
+    /// its path.
+    func writeTranscript(_ text: String, name: String, userId: String) async throws -> String {
+        let folder = folder(of: userId)
+        let target = folder + "/" + name + ".txt"
+        try await thread.runIfActive {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try Data(text.utf8).write(to: URL(fileURLWithPath: target), options: .atomic)
+        }
+        return target
     }
 
     /// The size of the file, or nil when it is missing.

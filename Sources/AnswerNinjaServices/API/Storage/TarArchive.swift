@@ -1,10 +1,15 @@
 import Foundation
 
-/// A POSIX ustar archive written in memory (the data export): regular files with names up to 100 bytes, mode 0644.
-struct TarArchive {
-    private(set) var bytes: [UInt8] = []
+/// A POSIX ustar archive written as a stream (the data export): each regular file is a 512-byte header, its bytes,
+/// and zeros to the next block; two zero blocks end the archive. Names are up to 100 bytes; mode 0644.
+enum TarArchive {
+    /// A whole entry: header, contents, padding.
+    static func entry(_ name: String, _ contents: [UInt8], modified: Date = Date()) -> [UInt8] {
+        header(name, size: contents.count, modified: modified) + contents + padding(after: contents.count)
+    }
 
-    mutating func add(_ name: String, _ contents: [UInt8], modified: Date = Date()) {
+    /// The header of a file of `size` bytes, whose contents follow it (then `padding(after: size)`).
+    static func header(_ name: String, size: Int, modified: Date = Date()) -> [UInt8] {
         var header = [UInt8](repeating: 0, count: 512)
         func put(_ text: String, at offset: Int, width: Int) {
             for (index, byte) in text.utf8.prefix(width).enumerated() { header[offset + index] = byte }
@@ -16,7 +21,7 @@ struct TarArchive {
         octal(0o644, at: 100, width: 8)
         octal(0, at: 108, width: 8)
         octal(0, at: 116, width: 8)
-        octal(contents.count, at: 124, width: 12)
+        octal(size, at: 124, width: 12)
         octal(Int(modified.timeIntervalSince1970), at: 136, width: 12)
         put("        ", at: 148, width: 8)  // the checksum counts its own field as spaces
         header[156] = UInt8(ascii: "0")
@@ -28,13 +33,22 @@ struct TarArchive {
         put(String(checksum, radix: 8).leftPadded(to: 6), at: 148, width: 6)
         header[154] = 0
         header[155] = UInt8(ascii: " ")
-        bytes += header
-        bytes += contents
-        bytes += [UInt8](repeating: 0, count: (512 - contents.count % 512) % 512)
+        return header
     }
 
-    /// The archive with its end: two zero blocks.
-    func finished() -> [UInt8] { bytes + [UInt8](repeating: 0, count: 1024) }
+    /// Zeros from the end of a file of `size` bytes to the next 512-byte block.
+    static func padding(after size: Int) -> [UInt8] {
+        [UInt8](repeating: 0, count: (512 - size % 512) % 512)
+    }
+
+    /// The archive's end: two zero blocks.
+    static let end = [UInt8](repeating: 0, count: 1024)
+
+    /// A call id as a file name in the archive: ASCII letters, digits, '-', '_' and '.', at most 60 of them (a
+    /// ustar name holds 100 bytes).
+    static func safeName(_ id: String) -> String {
+        String(id.unicodeScalars.prefix(60).map { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) ? Character($0) : "_" })
+    }
 }
 
 extension String {
