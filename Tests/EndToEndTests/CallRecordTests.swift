@@ -41,12 +41,13 @@ import Testing
         #expect(profiles.first?[3].text?.count == 64 && profiles.first?[3].text?.contains("5551230001") == false)
         try #require(records.count == 2, "\(records)")
         let (killed, ended) = (records[0], records[1])
-        #expect(ended.state == .ended && ended.outcome == "caller_hung_up" && ended.decision == "answer" && ended.caller == "+15551230001")
-        #expect(ended.reasons.contains("gateway:greeting_only") && ended.answeredAt != nil && ended.endedAt != nil)
+        #expect(ended.state == .ended && ended.outcome == "caller_hung_up" && ended.decision == "screen" && ended.caller == "+15551230001")
+        #expect(ended.reasons == ["whitelist:none", "profile:score=0.12", "screen:unknown_caller"], "\(ended.reasons)")
+        #expect(ended.answeredAt != nil && ended.endedAt != nil)
         #expect(ended.callee == "demo" && ended.recordingPath?.hasSuffix(".wav") == true)
         #expect(ended.recordingPath?.contains("/recordings/users/user-demo/") == true, "the recording moved into its user's folder")
         #expect(killed.state == .interrupted && killed.outcome == "interrupted" && killed.endReason == "instance_restarted")
-        #expect(killed.decision == "answer" && killed.answeredAt != nil)
+        #expect(killed.decision == "screen" && killed.answeredAt != nil)
         serve.process.removeDirectory()
     }
 }

@@ -34,6 +34,8 @@ import Testing
             "ANSWER_NINJA_SIP_STIR_CERTIFICATE_HOSTS": "127.0.0.1",
         ])
         try await withPeer(gateway) { gateway in
+            // The dialled number has an owner (a number no one owns is refused 404 before anything is verified).
+            _ = try await gateway.makeOwner(of: "+15551239999")
             let x5u = "https://127.0.0.1:\(httpsPort)/shaken.pem"
             func sign(key: String, attest: String, orig: String = "15551230001", iat: Int? = nil, x5u: String = x5u) async throws -> String {
                 var arguments = ["sip", "identity", "sign", "--key", key, "--x5u", x5u, "--orig", orig, "--dest", "15551239999", "--attest", attest]

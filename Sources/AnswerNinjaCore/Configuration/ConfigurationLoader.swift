@@ -94,6 +94,8 @@ public struct ConfigurationLoader: Sendable {
                 deviceAccounts: reader.accounts(.deviceAccounts),
                 deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),
                 deviceRingTimeout: reader.duration(.deviceRingTimeout),
+                maxBridgedDuration: reader.duration(.maxBridgedDuration),
+                learnAfter: reader.duration(.learnAfter),
                 ipv6Host: reader.optionalIPv6Address(.sipIPv6Host),
                 dnsServer: reader.optionalHostPort(.dnsServer),
                 trunkTLSCA: reader.optionalPath(.trunkTLSCA),

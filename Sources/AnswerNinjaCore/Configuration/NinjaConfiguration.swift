@@ -34,6 +34,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var deviceDigestAlgorithms: [String]
         /// How long a device may ring before its INVITE is cancelled.
         public var deviceRingTimeout: Duration
+        /// A bridged call's cap.
+        public var maxBridgedDuration: Duration = .seconds(4 * 3600)
+        /// A bridged call this long teaches the user's whitelist.
+        public var learnAfter: Duration = .seconds(30)
         /// An IPv6 address to listen on as well; nil: IPv4 only.
         public var ipv6Host: String?
         /// The DNS server for RFC 3263 lookups; nil: resolv.conf.

@@ -296,7 +296,9 @@ public final class APIRoutes: Sendable {
             changes.passwordHash = try await auth.hash(password)
             try await platform.tokens.revokeAll(userId: account.id, now: unixMilliseconds())
         }
-        return try json(UserView(try await platform.users.update(id: account.id, changes) ?? account))
+        let updated = try await platform.users.update(id: account.id, changes)
+        await platform.cache.delete("user-settings:\(account.id)")
+        return try json(UserView(updated ?? account))
     }
 
     /// A SIP URI of a registered device (`sip:alice@...`) or a number, normalised to E.164.
@@ -435,6 +437,8 @@ public final class APIRoutes: Sendable {
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(settings), as: UTF8.self)
         try await platform.users.update(id: principal.userId, .init(settings: text))
+        // Running gateways read settings through the cache: the next call sees the change.
+        await platform.cache.delete("user-settings:\(principal.userId)")
         return try json(settings)
     }
 
@@ -596,7 +600,7 @@ public final class APIRoutes: Sendable {
         guard body.verdict == nil || ["spam", "not_spam"].contains(body.verdict!) else { throw APIError.badRequest("verdict must be spam, not_spam or null") }
         let key = try await platform.profileKey(for: number)
         try await platform.profiles.setVerdict(body.verdict, key: key, keyVersion: platform.callerKey.version, userId: account.id, now: unixMilliseconds())
-        await platform.cache.delete("profile:\(key)")
+        await platform.cache.delete("verdict:\(key):\(account.id)")
         return try json(try await profileView(number, key: key, userId: account.id))
     }
 
@@ -792,6 +796,7 @@ public final class APIRoutes: Sendable {
         let text = try CommandOutputFormat.json(body.value)
         let now = unixMilliseconds()
         try await platform.settings.set(key, to: text, at: now)
+        await platform.cache.delete("global-flags")
         try await platform.audit.append(actor: principal.userId, action: "settings.set", target: key, detail: text, at: now)
         return try json(["key": key, "value": text])
     }

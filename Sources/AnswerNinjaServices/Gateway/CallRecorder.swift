@@ -14,8 +14,10 @@ import Store
 /// milliseconds' worth).
 public final class CallRecorder: Sendable {
     enum Item: Sendable {
-        case started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?)
+        case started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?, userId: String?)
         case change(CallEvent.Change, callId: String, startedAt: Int64, at: Int64)
+        /// The user talked with the caller for `seconds` (a bridged call), before its end.
+        case accepted(callId: String, seconds: Double)
     }
 
     struct Progress: Sendable {
@@ -26,14 +28,20 @@ public final class CallRecorder: Sendable {
         var answered = false
         /// The AI's turns so far: the transcript file is written from them when the call ends.
         var turns: [CallTurn] = []
+        /// How long the user talked with the caller, when the call was bridged to them.
+        var acceptedSeconds: Double?
     }
+
+    /// A bridged call this long teaches the user's whitelist: the caller is someone the user talks to.
+    let learnAfter: Duration
 
     private let continuation: AsyncStream<Item>.Continuation
     private let writer: Task<Void, Never>
     /// Calls in progress: their owner once found (a recording moves into the owner's folder) and their caller.
     private let calls = NIOLockedValueBox<[String: Progress]>([:])
 
-    public init(platform: Platform, logger: Logger) {
+    public init(platform: Platform, logger: Logger, learnAfter: Duration = .seconds(30)) {
+        self.learnAfter = learnAfter
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         self.continuation = continuation
         let calls = self.calls
@@ -41,17 +49,23 @@ public final class CallRecorder: Sendable {
             for await item in stream {
                 do {
                     switch item {
-                    case .started(let callId, let startedAt, let caller, let callee, let attestation):
-                        calls.withLockedValue { $0[callId] = Progress(caller: caller, attestation: attestation, callee: callee) }
-                        try await platform.journal.record(.started(userId: nil, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
-                        Task {
-                            if let user = await Self.owner(of: callee, platform: platform, logger: logger) {
-                                calls.withLockedValue { $0[callId]?.owner = user }
-                                continuation.yield(.change(.assigned(userId: user), callId: callId, startedAt: startedAt, at: unixMilliseconds()))
-                            } else {
-                                continuation.yield(.change(.decided(decision: "unowned", reasons: ["user:none_for_\(callee)"]), callId: callId, startedAt: startedAt, at: unixMilliseconds()))
+                    case .started(let callId, let startedAt, let caller, let callee, let attestation, let userId):
+                        calls.withLockedValue { $0[callId] = Progress(owner: userId, caller: caller, attestation: attestation, callee: callee) }
+                        try await platform.journal.record(.started(userId: userId, caller: caller, callee: callee), callId: callId, startedAt: startedAt, at: startedAt)
+                        // The screener found the owner already; otherwise (the store did not answer in time) it is
+                        // looked up now, off the journal's path.
+                        if userId == nil {
+                            Task {
+                                if let user = await Self.owner(of: callee, platform: platform, logger: logger) {
+                                    calls.withLockedValue { $0[callId]?.owner = user }
+                                    continuation.yield(.change(.assigned(userId: user), callId: callId, startedAt: startedAt, at: unixMilliseconds()))
+                                } else {
+                                    continuation.yield(.change(.decided(decision: "unowned", reasons: ["user:none_for_\(callee)"]), callId: callId, startedAt: startedAt, at: unixMilliseconds()))
+                                }
                             }
                         }
+                    case .accepted(let callId, let seconds):
+                        calls.withLockedValue { $0[callId]?.acceptedSeconds = seconds }
                     case .change(var change, let callId, let startedAt, let at):
                         if case .recording(let path) = change, let owner = calls.withLockedValue({ $0[callId]?.owner }) {
                             change = .recording(path: await platform.recordings.adopt(path, userId: owner))
@@ -67,7 +81,7 @@ public final class CallRecorder: Sendable {
                         }
                         try await platform.journal.record(change, callId: callId, startedAt: startedAt, at: at)
                         if let progress {
-                            Task { await Self.learn(from: progress, startedAt: startedAt, endedAt: at, platform: platform, logger: logger) }
+                            Task { await Self.learn(from: progress, startedAt: startedAt, endedAt: at, learnAfter: learnAfter, platform: platform, logger: logger) }
                         }
                     }
                 } catch {
@@ -77,24 +91,15 @@ public final class CallRecorder: Sendable {
         }
     }
 
-    /// The user owning `callee` (an E.164 number or an alias), cached for 10 minutes; nil when no one owns it or
-    /// the lookup fails (the store is down: the call goes on).
+    /// The user owning `callee`, through the screener's cache; nil when no one owns it or the lookup fails (the
+    /// store is down: the call goes on).
     static func owner(of callee: String, platform: Platform, logger: Logger) async -> String? {
-        let key = "owner:\(callee)"
-        if let cached = await platform.cache.get(key) { return cached.isEmpty ? nil : cached }
         do {
-            let numbers = [callee] + ((try? DialledNumber(userPart: callee)).map { [$0.description] } ?? [])
-            for number in numbers {
-                if let user = try await platform.users.user(owning: number) {
-                    await platform.cache.set(key, user.id, ttl: .seconds(600))
-                    return user.id
-                }
-            }
-            await platform.cache.set(key, "", ttl: .seconds(60))
+            return try await CallScreener.owner(of: callee, platform: platform)
         } catch {
             logger.warning("call owner lookup failed", metadata: ["callee": "\(callee)", "error": "\(error)"])
+            return nil
         }
-        return nil
     }
 
     /// An AI call's transcript, written as a file in its owner's folder when it ends; nil for a call without turns
@@ -110,22 +115,41 @@ public final class CallRecorder: Sendable {
         }
     }
 
-    func started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?) {
-        continuation.yield(.started(callId: callId, startedAt: startedAt, caller: caller, callee: callee, attestation: attestation))
+    func started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?, userId: String? = nil) {
+        continuation.yield(.started(callId: callId, startedAt: startedAt, caller: caller, callee: callee, attestation: attestation, userId: userId))
     }
 
-    /// A finished call teaches the caller's profile (calls, short calls, attestation); a caller without a number
-    /// (anonymous) has no profile. A failure is logged: the call record itself is in the journal already.
-    static func learn(from progress: Progress, startedAt: Int64, endedAt: Int64, platform: Platform, logger: Logger) async {
+    /// A finished call teaches the caller's profile (calls, short calls, attestation), and a bridged call the user
+    /// talked in for `learnAfterSeconds` teaches their whitelist (a learned entry, with its reason); a caller without
+    /// a number (anonymous) has neither. A failure is logged: the call record itself is in the journal already.
+    static func learn(from progress: Progress, startedAt: Int64, endedAt: Int64, learnAfter: Duration, platform: Platform, logger: Logger) async {
         guard case .number(let number)? = try? DialledNumber(userPart: progress.caller) else { return }
         let summary = CallerProfile.CallSummary(
             startedAt: startedAt, durationSeconds: Double(endedAt - startedAt) / 1000, answered: progress.answered, attestation: progress.attestation
         )
+        if let seconds = progress.acceptedSeconds, seconds * 1000 >= learnAfter.milliseconds, let owner = progress.owner {
+            do {
+                let reason = "call accepted \(Date(timeIntervalSince1970: Double(startedAt) / 1000).ISO8601Format()), talked \(Int(seconds)) s"
+                if try await platform.whitelist.learn(number, userId: owner, reason: reason, now: endedAt) {
+                    await WhitelistCache.invalidate(owner, cache: platform.cache)
+                }
+            } catch {
+                logger.warning("whitelist not taught", metadata: ["error": "\(error)"])
+            }
+        }
         do {
-            try await platform.profiles.record(summary, key: try await platform.profileKey(for: number), keyVersion: platform.callerKey.version, userId: progress.owner, now: endedAt)
+            let key = try await platform.profileKey(for: number)
+            try await platform.profiles.record(summary, key: key, keyVersion: platform.callerKey.version, userId: progress.owner, now: endedAt)
+            // The next call of this caller is screened with the score this call left.
+            await platform.cache.delete("profile:\(key)")
         } catch {
             logger.warning("caller profile not updated", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The user talked with the caller for `seconds` on a bridge: hand over before the call's end.
+    func accepted(callId: String, seconds: Double) {
+        continuation.yield(.accepted(callId: callId, seconds: seconds))
     }
 
     func record(_ change: CallEvent.Change, callId: String, startedAt: Int64, at: Int64 = unixMilliseconds()) {

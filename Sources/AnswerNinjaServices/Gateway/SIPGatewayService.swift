@@ -11,6 +11,7 @@ import SIPAuth
 import SRTP
 import SIPMessages
 import SIPTransport
+import Speech
 
 /// The gateway role's SIP listeners (UDP and TCP on one port) and its user agent, as a `Service` of the process's group: bound
 /// at start, ready once listening, calls ended (BYE) on graceful shutdown.
@@ -18,10 +19,15 @@ public struct SIPGatewayService: Service {
     let context: ServiceContext
 
     let recorder: CallRecorder?
+    let screener: CallScreener?
+
+    /// What a blocked caller hears (`block_action` goodbye) before the hangup.
+    static let goodbyeLine = "This number does not accept your calls. Please remove it from your list. Goodbye."
 
     public init(context: ServiceContext, platform: Platform? = nil) {
         self.context = context
-        recorder = platform.map { CallRecorder(platform: $0, logger: context.logger) }
+        recorder = platform.map { CallRecorder(platform: $0, logger: context.logger, learnAfter: context.configuration.sip.learnAfter) }
+        screener = platform.map { CallScreener(platform: $0, logger: context.logger) }
     }
 
     public func run() async throws {
@@ -104,6 +110,15 @@ public struct SIPGatewayService: Service {
                 trustAnchors: anchors, fetchCA: configuration.sip.stirFetchCA, allowedHosts: configuration.sip.stirCertificateHosts, logger: context.logger
             )
         }
+        // The goodbye is spoken once, at start (espeak-ng on its own thread); without it, a tone says the same.
+        var goodbye = Greeting.tones()
+        if screener != nil {
+            do {
+                goodbye = try await EspeakSynthesizer.shared().synthesizeAll(Self.goodbyeLine, rate: .narrowband)
+            } catch {
+                context.logger.warning("goodbye not synthesised: a tone plays instead", metadata: ["error": "\(error)"])
+            }
+        }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
@@ -118,19 +133,22 @@ public struct SIPGatewayService: Service {
                 deviceAccounts: configuration.sip.deviceAccounts,
                 deviceDigestAlgorithms: configuration.sip.deviceDigestAlgorithms.map { $0 == "md5" ? .md5 : .sha256 },
                 deviceRingTimeout: configuration.sip.deviceRingTimeout,
+                maximumBridgedDuration: configuration.sip.maxBridgedDuration,
+                goodbye: goodbye,
                 media: MediaCapabilities(
                     codecs: configuration.media.codecs.compactMap(MediaCapabilities.Codec.init(rawValue:)),
                     suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
                 )
             ),
-            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder
+            identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,
+            screener: screener
         )
         agentBox.agent = agent
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
         // Registration resolves and connects in the background: the listeners are ready meanwhile.
         if let trunk = configuration.sip.trunk { Task { await agent.register(with: trunk) } }
-        context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are answered with the greeting and recorded"))
+        context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are screened (unknown numbers 404, blocked callers 603, wanted callers bridged to the user's device, the rest answered with the greeting and recorded)"))
         context.readiness.report("sip", ready: true, detail: "listening on udp and tcp \(configuration.sip.host):\(port)")
         context.logger.info("listening", metadata: ["service": "sip", "address": "udp+tcp://\(configuration.sip.host):\(port)"])
         Console.line("  sip       sip:\(advertised):\(port) (udp, tcp)")

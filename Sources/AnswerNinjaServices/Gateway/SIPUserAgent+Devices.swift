@@ -42,8 +42,14 @@ extension SIPUserAgent {
         var reason: String?
     }
 
-    /// Our offers to devices and the reading of their answers: G.711, plain RTP, our media address.
-    private var deviceOfferer: SDPOfferer { SDPOfferer(capabilities: settings.media, localAddress: advertisedMediaHost) }
+    /// Our offers to a device on `flow` and the reading of its answers, from our media address: SRTP (SDES) only over
+    /// TLS, where its keys are not sent in the clear; plain RTP otherwise, which every softphone takes (an RTP/SAVP
+    /// offer is refused outright by one without SRTP, and SDES keys over UDP would protect nothing).
+    private func deviceOfferer(for flow: SIPFlow) -> SDPOfferer {
+        var capabilities = settings.media
+        if flow.transportName != "TLS" { capabilities.srtp = .off }
+        return SDPOfferer(capabilities: capabilities, localAddress: advertisedMediaHost)
+    }
 
     /// Rings every live binding of `user` at once; returns when each has answered or failed.
     func callDevices(of user: String, hold: Duration) async -> [DeviceCallResult] {
@@ -59,7 +65,8 @@ extension SIPUserAgent {
         }
     }
 
-    private func callDevice(_ binding: SIPLocationService<SIPFlow>.Binding, user: String, hold: Duration, fork: String) async -> DeviceCallResult {
+    /// Rings one binding; `caller` (a number or name) is shown to the device in From, for a bridged caller.
+    func callDevice(_ binding: SIPLocationService<SIPFlow>.Binding, user: String, hold: Duration, fork: String, caller: String? = nil) async -> DeviceCallResult {
         let callID = SIPToken.random() + "@answer-ninja"
         let session: RTPCallSession
         do {
@@ -67,11 +74,15 @@ extension SIPUserAgent {
         } catch {
             return DeviceCallResult(callId: callID, flow: "\(binding.flow)", answered: false, statusCode: nil, reason: "no RTP port")
         }
-        let offer = deviceOfferer.offer(localPort: session.localPort)
+        let offer = deviceOfferer(for: binding.flow).offer(localPort: session.localPort)
         var headers = SIPHeaders()
         headers.add("Via", via(for: binding.flow).serialized)
         headers.add("Max-Forwards", "70")
-        headers.add("From", "\"Answer Ninja\" <sip:gateway@\(transport.host)>;tag=\(SIPToken.random())")
+        if let caller = caller.map({ String($0.filter { $0.isLetter || $0.isNumber || $0 == "+" }.prefix(32)) }), !caller.isEmpty {
+            headers.add("From", "\"\(caller)\" <sip:\(caller)@\(transport.host)>;tag=\(SIPToken.random())")
+        } else {
+            headers.add("From", "\"Answer Ninja\" <sip:gateway@\(transport.host)>;tag=\(SIPToken.random())")
+        }
         headers.add("To", "<sip:\(user)@\(transport.host)>")
         headers.add("Call-ID", callID)
         headers.add("CSeq", "1 INVITE")
@@ -139,7 +150,7 @@ extension SIPUserAgent {
         let remote: SocketAddress
         do {
             let answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
-            audio = try deviceOfferer.accept(answer, for: pending.offer)
+            audio = try deviceOfferer(for: pending.flow).accept(answer, for: pending.offer)
             remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
         } catch {
             // A 2xx we cannot use is still ACKed, then ended with a BYE (RFC 3261 §13.2.2.4).
@@ -167,7 +178,9 @@ extension SIPUserAgent {
         transport.metrics.calls(calls.count)
         let id = dialog.id
         let session = pending.session
-        let greeting = greeting
+        // A bridged leg plays what the caller says; a device called on its own hears the greeting.
+        let bridging = pendingBridges[pending.fork] != nil
+        let greeting = bridging ? [] : greeting
         let logger = logger
         Task {
             do {
@@ -177,6 +190,7 @@ extension SIPUserAgent {
                 logger.error("device media not started", metadata: ["call_id": "\(callID)", "error": "\(error)"])
             }
         }
+        if bridging { bridgeAnswered(fork: pending.fork, device: id) }
         logger.info("device answered", metadata: [
             "call_id": "\(callID)", "flow": "\(flow)", "codec": "\(audio.codec.rawValue)", "rtp_port": "\(session.localPort)",
         ])

@@ -123,7 +123,10 @@ extension SIPUserAgent {
         headers.add("To", aor)
         headers.add("Call-ID", registration.callID)
         headers.add("CSeq", "\(registration.sequence) REGISTER")
-        headers.add("Contact", contact(for: destination) + ";expires=\(expires)")
+        // The Contact carries the account's user part: a trunk that routes calls to the registered Contact then
+        // sends them to `sip:<username>@gateway`, and the screening finds the number's owner by it.
+        let user = String(registration.trunk.username.filter { $0.isLetter || $0.isNumber || "+-_.".contains($0) })
+        headers.add("Contact", contact(for: destination, user: user.isEmpty ? "gateway" : user) + ";expires=\(expires)")
         headers.add("Expires", String(expires))
         headers.add("User-Agent", "Answer Ninja \(AnswerNinjaVersion.current)")
         if let credentials { headers.add(proxy ? "Proxy-Authorization" : "Authorization", credentials.headerValue) }

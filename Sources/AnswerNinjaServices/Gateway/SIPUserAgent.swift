@@ -58,6 +58,12 @@ actor SIPUserAgent {
         var byeSent = false
         /// Unix milliseconds when the call was answered: its record's key (with the Call-ID).
         var startedAt: Int64 = 0
+        /// The screening decision for a caller's call; nil without a store, and for a call we placed.
+        var screening: CallScreener.Screening? = nil
+        /// The other leg of a bridged call (the B2BUA), once both have answered.
+        var bridgedTo: SIPDialog.ID? = nil
+        /// Unix milliseconds when the bridge was made (the device answered).
+        var bridgedAt: Int64? = nil
     }
 
     /// What the gateway's configuration says about calls.
@@ -75,6 +81,10 @@ actor SIPUserAgent {
         /// The registrar's challenges, in order.
         var deviceDigestAlgorithms: [DigestAlgorithm] = [.sha256, .md5]
         var deviceRingTimeout: Duration = .seconds(30)
+        /// A bridged call's cap (a conversation between the caller and the user; a drain at shutdown waits for it).
+        var maximumBridgedDuration: Duration = .seconds(4 * 3600)
+        /// What a blocked caller hears before we hang up (`block_action` goodbye), 8 kHz.
+        var goodbye: [Int16] = []
         /// Codecs and SRTP suites we answer and offer with.
         var media = MediaCapabilities()
     }
@@ -106,6 +116,11 @@ actor SIPUserAgent {
     let identityVerifier: STIRIdentityService?
     /// Where call state changes go (the journal, then the database); nil without a store.
     let callRecorder: CallRecorder?
+    /// Decides each incoming call (owner, whitelist, settings, profile, flags); nil without a store: every call is
+    /// answered.
+    let screener: CallScreener?
+    /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
+    var pendingBridges: [String: PendingBridge] = [:]
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).
@@ -139,9 +154,11 @@ actor SIPUserAgent {
     init(
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
-        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil, callRecorder: CallRecorder? = nil
+        resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil, callRecorder: CallRecorder? = nil,
+        screener: CallScreener? = nil
     ) {
         self.callRecorder = callRecorder
+        self.screener = screener
         self.transport = transport
         self.eventLoop = eventLoop
         self.group = group
@@ -373,6 +390,7 @@ actor SIPUserAgent {
         let actions = entry.transaction.respond(terminated)
         transactions[inviteKey] = entry
         perform(actions, server: inviteKey, to: entry.source)
+        cancelBridge(for: inviteKey)
         // A call held for its PRACK is released with its RTP port.
         if let id = answering.first(where: { $0.value.key == inviteKey })?.key, let held = answering.removeValue(forKey: id) {
             cancelTimer("100rel|\(id.callID)")
@@ -404,8 +422,17 @@ actor SIPUserAgent {
         }
         let trusted = source.remote.ipAddress.map { settings.trustedSources.contains($0) || trunkAddresses.contains($0) } ?? false
         let identity = SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted)
-        // The Identity header is verified while the RTP port opens (its certificate may have to be fetched).
+        // The Identity header is verified while the RTP port opens (its certificate may have to be fetched); the
+        // screening decision waits for it.
         let verification = identityVerifier.map { verifier in Task { await verifier.verify(request, identity: identity) } }
+        let screening = screener.map { screener in
+            Task {
+                let stir = await verification?.value
+                return await screener.screen(
+                    caller: identity.caller ?? "anonymous", callee: identity.called ?? "", verstat: stir?.verstat ?? identity.verstat, attestation: stir?.attestation
+                )
+            }
+        }
         // An IPv6 caller's media is answered from our IPv6 address, when we have one.
         let ipv6Media = address.contains(":")
         guard let answerer = ipv6Media ? answererV6 : answerer, let mediaHost = ipv6Media ? mediaHostV6 : mediaHost else {
@@ -451,16 +478,40 @@ actor SIPUserAgent {
             return
         }
         let stir = await verification?.value
+        let screened = await screening?.value
         // The actor may have handled a CANCEL while the RTP port was being opened: answer only a pending INVITE.
         guard let entry = transactions[key], entry.transaction.state == .proceeding else {
             _ = await session.stop(pool: pool, now: Self.now())
             return
         }
-        let call = Call(
+        var call = Call(
             dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
             localSDP: negotiation.answer, audio: negotiation.audio, identity: identity, stir: stir, sessionTimer: sessionTimer,
-            peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }
+            peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }, screening: screened
         )
+        switch screened?.decision.outcome {
+        case .reject?:
+            // No one owns the number: refused before anything is recorded (scanners dial numbers at random).
+            _ = await session.stop(pool: pool, now: Self.now())
+            respond(withTag(Self.response(to: request, 404, "Not Found (no user has this number)")), key: key)
+            transport.metrics.rejected("unknown_number")
+            logger.info("call refused", metadata: ["call_id": "\(dialog.id.callID)", "called": "\(identity.called ?? "")", "reasons": "\(screened?.decision.reasons ?? [])"])
+            return
+        case .block? where screened?.decision.blockAction != .goodbye:
+            _ = await session.stop(pool: pool, now: Self.now())
+            var declined = Self.response(to: request, 603, "Decline")
+            declined.headers.set("To", response.headers.first("To") ?? "")
+            declined.headers.add("Reason", SIPReason(protocolName: "SIP", cause: 603, text: "Blocked by the user").serialized)
+            respond(declined, key: key)
+            transport.metrics.rejected("blocked")
+            recordUnanswered(call, outcome: "blocked", reason: "603 Decline")
+            return
+        case .connect?:
+            guard let reason = connect(request, key: key, call: call) else { return }
+            // No device to ring: the caller is screened, so a wanted caller can still leave a message.
+            call.screening?.decision.reasons.append(reason)
+        default: break
+        }
         if request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) {
             ringReliably(request, key: key, call: call, ok: response)
         } else {
@@ -468,27 +519,25 @@ actor SIPUserAgent {
         }
     }
 
-    /// Sends the 2xx of an INVITE and starts the call: the greeting plays, the 2xx is resent until the ACK.
+    /// Sends the 2xx of an INVITE and starts the call: the greeting plays (the goodbye, for a blocked caller; nothing
+    /// on a bridge, whose legs carry each other's audio), the 2xx is resent until the ACK.
     func accept(key: SIPTransactionKey, call: Call) {
         let id = call.dialog.id
         var call = call
         call.startedAt = unixMilliseconds()
         calls[id] = call
-        if let recorder = callRecorder {
-            let identity = call.identity
-            recorder.started(
-                callId: id.callID, startedAt: call.startedAt, caller: identity?.caller ?? "anonymous", callee: identity?.called ?? "",
-                attestation: call.stir?.attestation
-            )
-            var reasons = ["gateway:greeting_only"]
-            if let verstat = call.stir?.verstat ?? identity?.verstat { reasons.append("stir:\(verstat)") }
-            recorder.record(.decided(decision: "answer", reasons: reasons), callId: id.callID, startedAt: call.startedAt)
-            recorder.record(.answered, callId: id.callID, startedAt: call.startedAt)
-        }
+        recordStart(call)
+        callRecorder?.record(.answered, callId: id.callID, startedAt: call.startedAt)
         transport.metrics.calls(calls.count)
         transport.metrics.portsInUse(pool.inUseCount)
         if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
-        call.session.start(playing: greeting)
+        let blocked = call.screening?.decision.outcome == .block
+        call.session.start(playing: call.bridgedTo != nil ? [] : blocked ? settings.goodbye : greeting)
+        if blocked {
+            // The goodbye plays to its end, then we hang up.
+            let length = Duration.milliseconds(settings.goodbye.count / 8 + 400)
+            scheduleTimer("goodbye|\(id.callID)", after: length) { agent in agent.hangUp(id, reason: .normalClearing("Blocked by the user")) }
+        }
         let identity = call.identity
         logger.info("call answered", metadata: [
             "call_id": "\(id.callID)", "transport": "\(call.source.transportName.lowercased())", "codec": "\(call.audio.codec.rawValue)",
@@ -498,10 +547,35 @@ actor SIPUserAgent {
             "stir": "\(call.stir.map { "\($0)" } ?? "off")", "stir_verstat": "\(call.stir?.verstat ?? "")", "stir_attest": "\(call.stir?.attestation ?? "")",
             "session_expires": "\(call.sessionTimer.map { "\($0.interval)s" + ($0.weRefresh ? " (we refresh)" : "") } ?? "none")",
         ])
-        scheduleTimer("limit|\(id.callID)", after: settings.maximumDuration) { agent in
+        scheduleTimer("limit|\(id.callID)", after: call.bridgedTo != nil ? settings.maximumBridgedDuration : settings.maximumDuration) { agent in
             agent.hangUp(id, reason: .normalClearing("Maximum call duration reached"))
         }
         startSessionTimer(id)
+    }
+
+    /// The call's start and its decision, to the recorder.
+    func recordStart(_ call: Call) {
+        guard let recorder = callRecorder else { return }
+        let id = call.dialog.id, identity = call.identity
+        recorder.started(
+            callId: id.callID, startedAt: call.startedAt, caller: identity?.caller ?? "anonymous", callee: identity?.called ?? "",
+            attestation: call.stir?.attestation, userId: call.screening?.userId
+        )
+        if let screening = call.screening {
+            recorder.record(.decided(decision: screening.decision.outcome.rawValue, reasons: screening.decision.reasons), callId: id.callID, startedAt: call.startedAt)
+        } else {
+            var reasons = ["gateway:no_store"]
+            if let verstat = call.stir?.verstat ?? identity?.verstat { reasons.append("stir:\(verstat)") }
+            recorder.record(.decided(decision: "screen", reasons: reasons), callId: id.callID, startedAt: call.startedAt)
+        }
+    }
+
+    /// A call that ended before it was answered (declined, or cancelled while the user's devices rang): its record.
+    func recordUnanswered(_ call: Call, outcome: String, reason: String) {
+        var call = call
+        call.startedAt = unixMilliseconds()
+        recordStart(call)
+        callRecorder?.record(.ended(outcome: outcome, reason: reason), callId: call.dialog.id.callID, startedAt: call.startedAt)
     }
 
     /// Sends the 2xx to an INVITE or re-INVITE of call `id`: the transaction goes to Accepted and the core resends the
@@ -517,22 +591,25 @@ actor SIPUserAgent {
         perform2xx(retransmission.start(reliable: call.source.isReliable), id: id)
     }
 
-    /// Ends the call from our side: BYE in the dialog, with why (RFC 3326).
-    func hangUp(_ id: SIPDialog.ID, reason: SIPReason = .normalClearing()) {
+    /// Ends the call from our side: BYE in the dialog, with why (RFC 3326). `side` says who ended it for the record:
+    /// `local` (we did), `bridge` (the other leg of a bridged call hung up).
+    func hangUp(_ id: SIPDialog.ID, reason: SIPReason = .normalClearing(), side: String = "local") {
         guard var call = calls[id], !call.byeSent else { return }
         call.byeSent = true
         var bye = call.dialog.makeRequest(method: "BYE", via: via(for: call.source), contact: contact(for: call.source))
         bye.headers.add("Reason", reason.serialized)
         calls[id] = call
         startClientTransaction(bye, to: call.source, purpose: .bye)
-        end(id, side: "local", reason: reason)
+        end(id, side: side, reason: reason)
     }
 
     /// The call is over: forgotten at once; its media closed, its recording written and its end logged in a task.
     private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) {
         guard let call = calls.removeValue(forKey: id) else { return }
         transport.metrics.calls(calls.count)
-        for timer in ["2xx", "limit", "session"] { cancelTimer("\(timer)|\(id.callID)") }
+        for timer in ["2xx", "limit", "session", "goodbye"] { cancelTimer("\(timer)|\(id.callID)") }
+        // A bridged call ends as a whole: the other leg gets a BYE with the same reason.
+        if let peer = call.bridgedTo { hangUp(peer, reason: reason ?? .normalClearing(), side: "bridge") }
         finishing[id.callID] = Task { await finish(call, id: id, side: side, reason: reason) }
     }
 
@@ -543,8 +620,8 @@ actor SIPUserAgent {
         transport.metrics.packets(report)
         // Written on the recorder's own thread, never on the actor's (file creation blocks); a call that sent us
         // nothing leaves no file.
-        var recording = "none (nothing received)"
-        if report.packetsReceived > 0 {
+        var recording = call.bridgedTo != nil ? "none (bridged calls are not recorded)" : "none (nothing received)"
+        if report.packetsReceived > 0, call.bridgedTo == nil {
             let file = recordings.appendingPathComponent(Self.fileName(for: id.callID) + ".wav")
             do {
                 try await recorder.write(WAVFile(sampleRate: 8000, samples: report.recorded), to: file)
@@ -553,12 +630,20 @@ actor SIPUserAgent {
                 logger.error("recording not written", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
             }
         }
-        if let recorder = callRecorder {
+        // A caller's leg has a record; a leg we placed (to a device) is part of its caller's.
+        if let recorder = callRecorder, call.identity != nil {
             if report.packetsReceived > 0, recording.hasPrefix("/") { recorder.record(.recording(path: recording), callId: id.callID, startedAt: call.startedAt) }
-            recorder.record(
-                .ended(outcome: side == "local" ? "hung_up_by_us" : "caller_hung_up", reason: reason.map(Self.describe) ?? "bye"),
-                callId: id.callID, startedAt: call.startedAt
-            )
+            // A bridged call the user talked in teaches the whitelist (unless the caller was on it already).
+            if let bridgedAt = call.bridgedAt, call.screening?.decision.reasons.contains(where: { $0.hasPrefix("whitelist:") && $0 != "whitelist:none" }) == false {
+                recorder.accepted(callId: id.callID, seconds: Double(unixMilliseconds() - bridgedAt) / 1000)
+            }
+            let outcome = switch (side, call.bridgedTo != nil) {
+            case ("bridge", _): "user_hung_up"
+            case ("local", true): "ended_by_gateway"
+            case ("local", false): call.screening?.decision.outcome == .block ? "blocked" : "hung_up_by_us"
+            default: "caller_hung_up"
+            }
+            recorder.record(.ended(outcome: outcome, reason: reason.map(Self.describe) ?? "bye"), callId: id.callID, startedAt: call.startedAt)
         }
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
@@ -775,12 +860,13 @@ actor SIPUserAgent {
 
     /// Our Contact on `flow`: its transport (which keeps requests to us on that transport, RFC 3261 §18.1.1) and
     /// its address family.
-    func contact(for flow: SIPFlow) -> String {
+    /// Our Contact on `flow`, with `user` as its user part.
+    func contact(for flow: SIPFlow, user: String = "gateway") -> String {
         let host = transport.host(for: flow)
         switch flow {
-        case .udp: return "<sip:gateway@\(host):\(transport.udpPort)>"
-        case .tcp: return "<sip:gateway@\(host):\(transport.tcpPort);transport=tcp>"
-        case .tls: return "<sip:gateway@\(host):\(transport.tlsPort);transport=tls>"
+        case .udp: return "<sip:\(user)@\(host):\(transport.udpPort)>"
+        case .tcp: return "<sip:\(user)@\(host):\(transport.tcpPort);transport=tcp>"
+        case .tls: return "<sip:\(user)@\(host):\(transport.tlsPort);transport=tls>"
         }
     }
 

@@ -94,6 +94,23 @@ public struct AnswerNinjaProcess: StoppablePeer {
         }
     }
 
+    /// A JSON request to the process's API: `json` as the body, `token` as the bearer; returns the status, the body
+    /// as a JSON object (nil when it is not one) and as text.
+    public func api(_ method: String, _ path: String, json: Any? = nil, token: String? = nil) async throws -> (status: Int, object: [String: Any]?, text: String) {
+        guard let url = URL(string: baseURL + path) else { throw PeerError("bad path \(path)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let json {
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse else { throw PeerError("not an HTTP response from \(url)") }
+        return (http.statusCode, try? JSONSerialization.jsonObject(with: data) as? [String: Any], String(decoding: data, as: UTF8.self))
+    }
+
     /// GET `path` on the running process; returns status and body (bounded by `timeout`).
     public func get(_ path: String, timeout: Duration = .seconds(10)) async throws -> (status: Int, body: String, contentType: String?) {
         try await HTTPProbe.get(url: baseURL + path, timeout: timeout)

@@ -14,19 +14,30 @@ public struct BaresipPeer: StoppablePeer {
 
     public static let modulesDirectory = "/usr/lib/baresip/modules"
 
+    /// A registrar the softphone registers with (digest), as a user's device registers with the gateway.
+    public struct Registrar: Sendable {
+        public var hostPort: String
+        public var password: String
+        public init(hostPort: String, password: String) {
+            self.hostPort = hostPort
+            self.password = password
+        }
+    }
+
     /// `mediaEncryption`: an account `mediaenc` value (`srtp-mand` for SDES SRTP only), nil for plain RTP.
     /// `caFile`: the CA that signs the servers it reaches over TLS. `codec`: `opus` to offer Opus alone
-    /// (`opus/48000/2`), nil for baresip's G.711.
+    /// (`opus/48000/2`), nil for baresip's G.711. `registrar`: register there as `user` (and answer what it sends).
     public static func start(
         user: String = "softphone", audioFile: String? = nil, mediaEncryption: String? = nil, caFile: String? = nil, codec: String? = nil,
-        lifetimeSeconds: Int = 600
+        lifetimeSeconds: Int = 600, registrar: Registrar? = nil
     ) async throws -> BaresipPeer {
         // baresip also binds SIP over TLS on the SIP port + 1, which another test may hold by then: new ports, up to
         // three times, when it says "Address already in use".
         for attempt in 1...3 {
             do {
                 return try await startOnce(
-                    user: user, audioFile: audioFile, mediaEncryption: mediaEncryption, caFile: caFile, codec: codec, lifetimeSeconds: lifetimeSeconds
+                    user: user, audioFile: audioFile, mediaEncryption: mediaEncryption, caFile: caFile, codec: codec, lifetimeSeconds: lifetimeSeconds,
+                    registrar: registrar
                 )
             } catch let error as PeerError where attempt < 3 && error.description.contains("Address already in use") {
                 continue
@@ -36,7 +47,7 @@ public struct BaresipPeer: StoppablePeer {
     }
 
     private static func startOnce(
-        user: String, audioFile: String?, mediaEncryption: String?, caFile: String?, codec: String?, lifetimeSeconds: Int
+        user: String, audioFile: String?, mediaEncryption: String?, caFile: String?, codec: String?, lifetimeSeconds: Int, registrar: Registrar?
     ) async throws -> BaresipPeer {
         let executable = try PeerEnvironment.require("baresip", package: "baresip")
         let sipPort = try PeerEnvironment.freePort()
@@ -85,7 +96,8 @@ public struct BaresipPeer: StoppablePeer {
         let encryption = mediaEncryption.map { ";mediaenc=\($0)" } ?? ""
         // Mono Opus registers as opus/48000/1 in baresip (the SDP still says opus/48000/2, RFC 7587).
         let codecs = codec == "opus" ? ";audio_codecs=opus/48000/1" : ";audio_codecs=PCMU/8000,PCMA/8000"
-        try "<sip:\(user)@127.0.0.1>;regint=0;answermode=auto\(encryption)\(codecs)\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+        let account = registrar.map { "<sip:\(user)@\($0.hostPort)>;auth_pass=\($0.password);regint=120" } ?? "<sip:\(user)@127.0.0.1>;regint=0"
+        try "\(account);answermode=auto\(encryption)\(codecs)\n".write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
         try "".write(to: directory.appendingPathComponent("contacts"), atomically: true, encoding: .utf8)
         let process = try PeerProcess(
             name: "baresip", executable: executable, arguments: ["-f", directory.path, "-t", String(lifetimeSeconds)], directory: directory

@@ -29,6 +29,8 @@ public final class RTPCallSession: @unchecked Sendable {
         public var controlReceived = 0
         /// Digits received as RFC 4733 events, in order.
         public var digits = ""
+        /// Bridged: times the peer's audio backed up beyond `bridgeQueueFrames` and its oldest samples were dropped.
+        public var bridgeOverflows = 0
     }
 
     public let localPort: Int
@@ -60,6 +62,14 @@ public final class RTPCallSession: @unchecked Sendable {
     private var eventPackets: [TelephoneEventSender.Packet] = []
     private var pauseFrames = 0
     private var digitsReceived = ""
+    /// A bridged call (two legs of the B2BUA): what this leg receives is played on `peer`, and `fromPeer` holds what
+    /// the peer received, waiting for this leg's next tick.
+    private var peer: RTPCallSession?
+    private var fromPeer: [Int16] = []
+    /// Frames of the peer's audio held at most: the two legs' clocks drift apart by a few ppm, and a peer that
+    /// bursts after a stall must not build a lasting delay.
+    static let bridgeQueueFrames = 6
+    private var bridgeOverflows = 0
 
     private init(channel: any Channel, controlChannel: any Channel, localPort: Int, path: MediaPath?, remote: SocketAddress?) {
         self.channel = channel
@@ -149,6 +159,25 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
+    /// Bridges this leg to `peer` (each 20 ms frame this leg receives, after its jitter buffer, is played on the peer
+    /// in place of silence; digits it receives are sent on as RFC 4733 events). Call on both legs for a two-way
+    /// bridge; the legs' codecs and SRTP may differ (the audio passes as PCM).
+    public func bridge(to peer: RTPCallSession) {
+        eventLoop.execute { self.peer = peer }
+    }
+
+    /// Takes a frame of the peer's audio for the next ticks (on this leg's loop).
+    private func fromPeer(_ frame: [Int16]) {
+        eventLoop.execute {
+            self.fromPeer += frame
+            let excess = self.fromPeer.count - Self.bridgeQueueFrames * 160
+            if excess > 0 {
+                self.fromPeer.removeFirst(excess)
+                self.bridgeOverflows += 1
+            }
+        }
+    }
+
     /// Sends `digits` as RFC 4733 events, each 100 ms long (seven packets with the three ends) and followed by
     /// 100 ms of audio, after what is queued; audio resumes between and after them. Nothing is sent when the far end
     /// did not agree to telephone-event.
@@ -163,13 +192,15 @@ public final class RTPCallSession: @unchecked Sendable {
             self.tick = nil
             self.controlTick?.cancel()
             self.controlTick = nil
+            self.peer = nil  // the two legs hold each other until here
             let statistics = self.path?.statistics
             self.digitsReceived += (self.path?.takeKeyPresses(flush: true) ?? []).map { String($0.digit) }.joined()
             return Report(
                 recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
                 droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
                 malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
-                controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived
+                controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
+                bridgeOverflows: self.bridgeOverflows
             )
         }.get()
         try? await channel.close()
@@ -214,8 +245,14 @@ public final class RTPCallSession: @unchecked Sendable {
         // Send the next frame of what we play (silence after its end: RTP keeps flowing), or an event packet in its
         // place while a digit is being sent (the played audio moves on underneath).
         let end = min(playPosition + 160, playing.count)
-        let samples = playPosition < end ? playing[playPosition..<end] : silence[...]
+        var samples = playPosition < end ? playing[playPosition..<end] : silence[...]
         playPosition = end
+        if peer != nil, playPosition >= playing.count {
+            // Bridged: the peer's audio, once what this leg plays has ended (silence while its queue is empty).
+            let count = min(160, fromPeer.count)
+            samples = count > 0 ? fromPeer[0..<count] : silence[...]
+            fromPeer.removeFirst(count)
+        }
         if eventPackets.isEmpty, pauseFrames == 0, path!.eventPayloadType != nil, !digitQueue.isEmpty {
             let digit = digitQueue.removeFirst()
             eventPackets = TelephoneEventSender.packets(
@@ -237,7 +274,11 @@ public final class RTPCallSession: @unchecked Sendable {
         }
         // Play out one frame of what arrived, into the recording.
         path!.playout(now: MediaInstant(.now()))
-        recorded += path!.audio.isEmpty ? silence : path!.audio
+        if let peer {
+            peer.fromPeer(path!.audio.isEmpty ? silence : path!.audio)
+        } else {
+            recorded += path!.audio.isEmpty ? silence : path!.audio
+        }
     }
 
     fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>, control: Bool) {
@@ -269,7 +310,11 @@ public final class RTPCallSession: @unchecked Sendable {
             if latched == nil { latched = envelope.remoteAddress }
         case .dropped, .control: break
         }
-        if case .event = result { digitsReceived += path!.takeKeyPresses().map { String($0.digit) }.joined() }
+        if case .event = result {
+            let digits = path!.takeKeyPresses().map { String($0.digit) }.joined()
+            digitsReceived += digits
+            if !digits.isEmpty { peer?.send(digits: digits) }
+        }
     }
 
     private final class Handler: ChannelInboundHandler {

@@ -1,0 +1,109 @@
+import AnswerNinjaCore
+import Logging
+import MediaTransport
+import SIPDialogs
+import SIPMessages
+import SIPTransactions
+import SIPTransport
+import Store
+
+/// The B2BUA for wanted callers (the screening decision `connect`): the caller hears ringing while every registered
+/// device of the user rings (`callDevices`' fork, with the caller shown in From); the first device to answer gets the
+/// call — the caller's 200 goes out then, and the two legs carry each other's audio (`RTPCallSession.bridge`,
+/// transcoding as PCM when their codecs differ) and digits (RFC 4733). A BYE on either leg ends the other with the
+/// same Reason; the caller's CANCEL cancels the devices. When no device answers, the caller gets the AI instead (a
+/// wanted caller can still leave a message), with the reason recorded.
+extension SIPUserAgent {
+    /// A caller's INVITE waiting for one of the user's devices.
+    struct PendingBridge {
+        var key: SIPTransactionKey
+        /// The caller's leg, ready to answer (its RTP session open, its 200 built).
+        var call: Call
+        /// Device INVITEs of the fork not finished yet.
+        var outstanding: Int
+    }
+
+    /// The device account a forwarding target names: the user part of a `sip:` URI (`sip:alice@...` → `alice`).
+    static func deviceUser(_ target: String?) -> String? {
+        guard let target, let uri = try? SIPURI(parsing: target[...]) else { return nil }
+        return uri.user?.lowercased()
+    }
+
+    /// Starts ringing the user's devices for the caller of `call`; nil when it did, else why not (the reason the
+    /// record gets): no device as the forwarding target, no live binding, or a caller that requires reliable
+    /// provisional responses, which the bridge does not send. The caller is then answered as usual.
+    func connect(_ request: SIPRequest, key: SIPTransactionKey, call: Call) -> String? {
+        guard let device = Self.deviceUser(call.screening?.forwardingTarget) else {
+            return call.screening?.forwardingTarget == nil ? "connect:no_forwarding_target" : "connect:forwarding_to_a_number_not_supported"
+        }
+        guard !request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) else { return "connect:caller_requires_100rel" }
+        let bindings = deviceBindings(of: device)
+        guard !bindings.isEmpty else { return "connect:no_device_registered" }
+        var ringing = Self.response(to: request, 180, "Ringing")
+        ringing.headers.set("To", call.retransmission?.response.headers.first("To") ?? "")
+        ringing.headers.add("Contact", contact(for: call.source))
+        respond(ringing, key: key)
+        let fork = SIPToken.random()
+        pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: bindings.count)
+        let caller = call.identity?.caller
+        logger.info("bridging", metadata: ["call_id": "\(call.dialog.id.callID)", "device": "\(device)", "bindings": "\(bindings.count)"])
+        for binding in bindings {
+            Task {
+                let result = await callDevice(binding, user: device, hold: settings.maximumBridgedDuration, fork: fork, caller: caller)
+                if !result.answered {
+                    logger.info("device did not take the call", metadata: [
+                        "call_id": "\(call.dialog.id.callID)", "device_call_id": "\(result.callId)", "status": "\(result.statusCode.map(String.init) ?? "none")",
+                        "reason": "\(result.reason ?? "")",
+                    ])
+                    bridgeAttemptFailed(fork)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// A device of the fork answered (its leg is a call now): the caller is answered and the legs joined. If the
+    /// caller has gone meanwhile, the device is hung up.
+    func bridgeAnswered(fork: String, device id: SIPDialog.ID) {
+        guard let pending = pendingBridges.removeValue(forKey: fork), transactions[pending.key]?.transaction.state == .proceeding, var device = calls[id] else {
+            hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up"))
+            return
+        }
+        var caller = pending.call
+        caller.bridgedTo = id
+        caller.bridgedAt = unixMilliseconds()
+        device.bridgedTo = caller.dialog.id
+        device.bridgedAt = caller.bridgedAt
+        calls[id] = device
+        accept(key: pending.key, call: caller)
+        caller.session.bridge(to: device.session)
+        device.session.bridge(to: caller.session)
+        logger.info("bridged", metadata: ["call_id": "\(caller.dialog.id.callID)", "device_call_id": "\(id.callID)", "caller_codec": "\(caller.audio.codec.rawValue)", "device_codec": "\(device.audio.codec.rawValue)"])
+    }
+
+    /// A device of the fork did not answer; when none is left, the caller gets the AI.
+    func bridgeAttemptFailed(_ fork: String) {
+        guard var pending = pendingBridges[fork] else { return }
+        pending.outstanding -= 1
+        guard pending.outstanding == 0 else {
+            pendingBridges[fork] = pending
+            return
+        }
+        pendingBridges[fork] = nil
+        guard transactions[pending.key]?.transaction.state == .proceeding else { return }
+        var call = pending.call
+        call.screening?.decision.reasons.append("connect:no_answer")
+        accept(key: pending.key, call: call)
+    }
+
+    /// The caller cancelled while the devices rang: they are cancelled too, and the call is recorded as missed.
+    func cancelBridge(for key: SIPTransactionKey) {
+        guard let (fork, pending) = pendingBridges.first(where: { $0.value.key == key }) else { return }
+        pendingBridges[fork] = nil
+        for (callID, invite) in deviceInvites where invite.fork == fork {
+            cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 487, text: "Call cancelled by the caller"))
+        }
+        release(pending.call.session)
+        recordUnanswered(pending.call, outcome: "caller_cancelled", reason: "CANCEL while the user's devices rang")
+    }
+}

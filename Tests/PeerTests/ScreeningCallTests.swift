@@ -1,0 +1,131 @@
+import AnswerNinjaCore
+import AnswerNinjaTestSupport
+import Foundation
+import Store
+import Testing
+
+/// The screening decision on real calls, against one running `serve`: a user made through the API owns a number,
+/// has a softphone (baresip) registered as their device, a whitelist and a block list. Our `call` tool is the
+/// caller. Every change made through the API is seen by the next call, without a restart.
+@Suite(.serialized) struct ScreeningCallTests {
+    struct Caller {
+        let gateway: AnswerNinjaProcess
+        let sipPort: Int
+
+        /// Calls `to` as `from`; returns the call tool's report.
+        func call(from: String, to: String = "+14155550100", seconds: Double = 2, extra: [String] = []) async throws -> [String: Any] {
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["call", "sip:\(to)@127.0.0.1:\(sipPort)", "--from", from, "--duration", String(seconds), "--json"] + extra, timeout: .seconds(60)
+            )
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+        }
+    }
+
+    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(4)))
+    func wantedCallersReachTheUsersSoftphoneAndTheRestFollowTheirRules() async throws {
+        let password = "alice-pw-\(UInt32.random(in: 1_000_000...9_999_999))"
+        let data = try PeerEnvironment.artifactsDirectory(named: "screening")
+        let gateway = try await AnswerNinjaProcess.start(
+            environment: [
+                "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:\(password)", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5",
+                "ANSWER_NINJA_API_BCRYPT_COST": "4", "ANSWER_NINJA_SIP_LEARN_AFTER": "2s",
+            ],
+            dataDirectory: data
+        )
+        try await withPeer(gateway) { gateway in
+            // The user, an admin (to set global flags), owning the number.
+            let (_, token) = try await gateway.makeOwner(of: "+14155550100")
+            func api(_ method: String, _ path: String, _ json: Any? = nil) async throws -> (status: Int, object: [String: Any]?, text: String) {
+                try await gateway.api(method, "/api/v1" + path, json: json, token: token)
+            }
+            #expect(try await api("PATCH", "/me", ["forwarding_target": "sip:alice@127.0.0.1"]).status == 200)
+            #expect(try await api("POST", "/whitelist", ["pattern": "+14155550123", "label": "Mum"]).status == 201)
+            #expect(try await api("POST", "/whitelist", ["pattern": "+1900*", "list": "block"]).status == 201)
+            let caller = Caller(gateway: gateway, sipPort: try #require(gateway.sipPort))
+
+            // A number no one owns: 404, and no record.
+            let unowned = try await caller.call(from: "+14155550123", to: "+14155559999")
+            #expect(unowned["answered"] as? Bool == false && unowned["status_code"] as? Int == 404, "\(unowned)")
+            // The block list: 603.
+            let blocked = try await caller.call(from: "+19005550000")
+            #expect(blocked["answered"] as? Bool == false && blocked["status_code"] as? Int == 603, "\(blocked)")
+
+            // A contact reaches the softphone: the caller hears ringing, the device answers, and each side hears the
+            // other (our chirp up at the device, its chirp down at the caller), with digits passed on.
+            let directory = try PeerEnvironment.artifactsDirectory(named: "screening-bridge")
+            let up = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5), down = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
+            let ours = directory.appendingPathComponent("caller.wav"), theirs = directory.appendingPathComponent("device.wav")
+            try AudioCorrelation.writeWAV((0..<3).flatMap { _ in up.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: ours)
+            try AudioCorrelation.writeWAV((0..<4).flatMap { _ in down.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirs)
+            let phone = try await BaresipPeer.start(
+                user: "alice", audioFile: theirs.path, registrar: .init(hostPort: "127.0.0.1:\(caller.sipPort)", password: password)
+            )
+            try await withPeer(phone) { phone in
+                try await gateway.process.waitUntilReady(timeout: .seconds(20)) { !SIPScenarioTests.lines(gateway, containing: "device registered").isEmpty }
+                let heard = directory.appendingPathComponent("heard.wav")
+                let wanted = try await caller.call(from: "+14155550123", seconds: 5, extra: ["--play", ours.path, "--record", heard.path, "--dtmf", "159"])
+                #expect(wanted["answered"] as? Bool == true && wanted["hangup_side"] as? String == "local", "\(wanted)")
+                #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 1, "the device answered and the legs were joined")
+                let callerHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), down)
+                let deviceHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), up)
+                print("bridge: the caller heard the device at \(callerHeard), the device heard the caller at \(deviceHeard)")
+                #expect(callerHeard >= 0.8 && deviceHeard >= 0.8)
+                for digit in ["1", "5", "9"] { #expect(phone.process.log().contains("received event: '\(digit)' (end=1)"), "the device got \(digit)") }
+
+                // Settings changed in the API apply to the next call: with the AI off, an unknown caller is put
+                // through too, and talking past `learn_after` (2 s here) puts them on the whitelist.
+                #expect(try await api("PUT", "/settings", ["ai_enabled": false]).status == 200)
+                let unknown = try await caller.call(from: "+14155550177", seconds: 4)
+                #expect(unknown["answered"] as? Bool == true, "\(unknown)")
+                try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
+                    (try? await api("GET", "/whitelist/check?number=%2B14155550177"))?.object?["decision"] as? String == "allow"
+                }
+                let learned = try await api("GET", "/whitelist")
+                let entry = (learned.object?["entries"] as? [[String: Any]])?.first { $0["pattern"] as? String == "+14155550177" }
+                #expect(entry?["source"] as? String == "learned" && (entry?["reason"] as? String)?.contains("call accepted") == true, "\(learned.text)")
+
+                // The user's block action: answered with a goodbye, then hung up by the gateway.
+                #expect(try await api("PUT", "/settings", ["block_action": "goodbye"]).status == 200)
+                let goodbye = try await caller.call(from: "+19005550001", seconds: 15)
+                #expect(goodbye["answered"] as? Bool == true && goodbye["hangup_side"] as? String == "remote", "\(goodbye)")
+
+                // A global flag: the AI off for everyone puts an unknown caller through (the user's AI is on again).
+                #expect(try await api("PUT", "/admin/settings/feature.ai_screening", ["value": false]).status == 200)
+                let flagged = try await caller.call(from: "+14155550188", seconds: 2)
+                #expect(flagged["answered"] as? Bool == true, "\(flagged)")
+            }
+
+            // Every call the user's number took has a record with its decision and reasons; the 404 has none.
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
+                ((try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]])?.count == 5
+            }
+            let calls = try #require((try await api("GET", "/calls")).object?["calls"] as? [[String: Any]])
+            func record(_ caller: String) -> [String: Any]? { calls.first { $0["caller"] as? String == caller } }
+            #expect(record("+19005550000")?["decision"] as? String == "block" && record("+19005550000")?["outcome"] as? String == "blocked")
+            #expect((record("+19005550000")?["reasons"] as? [String])?.contains("blocklist:manual:+1900*") == true)
+            #expect(record("+14155550123")?["decision"] as? String == "connect", "\(calls)")
+            #expect((record("+14155550123")?["reasons"] as? [String])?.contains("whitelist:manual:+14155550123") == true, "\(calls)")
+            #expect((record("+14155550177")?["reasons"] as? [String])?.contains("settings:ai_off") == true, "\(calls)")
+            #expect(record("+19005550001")?["outcome"] as? String == "blocked", "\(calls)")
+            #expect((record("+14155550188")?["reasons"] as? [String])?.contains("flag:ai_screening_off") == true, "\(calls)")
+            #expect(!calls.contains { $0["callee"] as? String == "+14155559999" })
+        }
+    }
+}
+
+extension AnswerNinjaProcess {
+    /// Signs up a user through the API, makes them an admin in the database (the first admin has no one to promote
+    /// them), and gives them `number` through the admin API; returns their id and access token.
+    func makeOwner(of number: String, email: String = "owner@example.com") async throws -> (userId: String, token: String) {
+        let signUp = try await api("POST", "/api/v1/auth/signup", json: ["email": email, "password": "correct horse battery"])
+        let token = try #require(signUp.object?["access_token"] as? String, "\(signUp.text)")
+        let userId = try #require((signUp.object?["user"] as? [String: Any])?["id"] as? String)
+        let database = try await SQLiteDatabase.open(path: dataDirectory.appendingPathComponent("answer-ninja.sqlite").path)
+        try await database.query("UPDATE users SET role = 'admin' WHERE id = $1", [.text(userId)])
+        try await database.close()
+        let assigned = try await api("POST", "/api/v1/admin/users/\(userId)/numbers", json: ["number": number], token: token)
+        #expect(assigned.status == 201, "\(assigned.text)")
+        return (userId, token)
+    }
+}
