@@ -14,7 +14,8 @@ public struct UserSettings: Codable, Sendable, Equatable {
     public var aiEnabled: Bool = true
     public var challenge: Bool = false
     public var timeWaster: Bool = false
-    /// Screen only within these hours (the user's own time zone); outside them every unknown caller gets the AI.
+    /// The AI screens unknown callers only within these hours (in the schedule's time zone); outside them calls ring
+    /// through to the user, as with the AI off. Hours across midnight belong to the day they start on.
     public var schedule: Schedule?
     /// A caller whose spam score is at least this is blocked without the AI.
     public var blockThreshold: Double = SpamScore.blockThreshold
