@@ -34,6 +34,8 @@ import Testing
                 "--checks", "not_a_server_error", "--max-examples", "10", "--generation-deterministic",
                 // Deleting the signed-in account early would leave every later request unauthenticated.
                 "--exclude-name", "DELETE /api/v1/me",
+                // The live event stream never ends: a request for it would only time out.
+                "--exclude-name", "GET /api/v1/events",
             ], timeout: .seconds(240))
             #expect(run.status == 0, "\(run.output.suffix(3000))")
             #expect(run.output.contains(" passed"), "\(run.output.suffix(1500))")

@@ -14,12 +14,30 @@ import Testing
 
         /// Calls `to` as `from`; returns the call tool's report.
         func call(from: String, to: String = "+14155550100", seconds: Double = 2, extra: [String] = []) async throws -> [String: Any] {
-            let result = try await PeerEnvironment.run(
+            try Self.report(try await callText(from: from, to: to, seconds: seconds, extra: extra))
+        }
+
+        /// The same, as the tool printed it (text crosses tasks).
+        func callText(from: String, to: String = "+14155550100", seconds: Double = 2, extra: [String] = []) async throws -> String {
+            try await PeerEnvironment.run(
                 try AnswerNinjaProcess.binary(),
                 ["call", "sip:\(to)@127.0.0.1:\(sipPort)", "--from", from, "--duration", String(seconds), "--json"] + extra, timeout: .seconds(60)
-            )
-            return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            ).output
         }
+
+        static func report(_ text: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+        }
+    }
+
+    /// The live events (`GET /api/v1/events`) `token`'s user receives in `seconds`: each `data:` line's frame.
+    static func stream(_ gateway: AnswerNinjaProcess, token: String, seconds: Int) async throws -> [String] {
+        let result = try await PeerEnvironment.run(
+            "/usr/bin/curl", ["-sN", "--max-time", String(seconds), "-H", "Authorization: Bearer \(token)", gateway.baseURL + "/api/v1/events"],
+            timeout: .seconds(seconds + 10)
+        )
+        #expect(result.output.hasPrefix(": connected"), "\(result.output.prefix(300))")
+        return result.output.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
     }
 
     @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(4)))
@@ -85,6 +103,49 @@ import Testing
                 let entry = (learned.object?["entries"] as? [[String: Any]])?.first { $0["pattern"] as? String == "+14155550177" }
                 #expect(entry?["source"] as? String == "learned" && (entry?["reason"] as? String)?.contains("call accepted") == true, "\(learned.text)")
 
+                // The user's controls on a call the assistant holds (the AI is on again): a take-over rings the
+                // device, which is bridged to the caller (the caller hears the device's chirp), then a hang-up.
+                // Meanwhile the user's live events stream (server-sent events), and another user's shows nothing.
+                #expect(try await api("PUT", "/settings", [:]).status == 200)
+                let (_, stranger) = try await gateway.makeOwner(of: "+14155550111", email: "stranger@example.com")
+                let mine = Task { try await Self.stream(gateway, token: token, seconds: 14) }
+                let theirs = Task { try await Self.stream(gateway, token: stranger, seconds: 14) }
+                try await Task.sleep(for: .milliseconds(500))
+                let taken = directory.appendingPathComponent("taken.wav")
+                let held = Task { try await caller.callText(from: "+14155550199", seconds: 12, extra: ["--record", taken.path]) }
+                var callId: String?
+                try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
+                    let calls = (try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]] ?? []
+                    callId = calls.first { $0["caller"] as? String == "+14155550199" && $0["state"] as? String == "answered" }?["id"] as? String
+                    return callId != nil
+                }
+                let id = try #require(callId).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let takeover = try await api("POST", "/calls/\(id)/takeover")
+                #expect(takeover.status == 202 && takeover.object?["status"] as? String == "ringing" && takeover.object?["devices"] as? Int == 1, "\(takeover.text)")
+                try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: #""msg":"taken over""#).isEmpty }
+                #expect(try await api("POST", "/calls/\(id)/takeover").object.map { ($0["error"] as? [String: Any])?["code"] as? String } == "already_bridged")
+                try await Task.sleep(for: .seconds(4))
+                let hangup = try await api("POST", "/calls/\(id)/hangup")
+                #expect(hangup.status == 202 && hangup.object?["status"] as? String == "done", "\(hangup.text)")
+                let heldReport = try Caller.report(try await held.value)
+                #expect(heldReport["answered"] as? Bool == true && heldReport["hangup_side"] as? String == "remote", "\(heldReport)")
+                let afterTakeover = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: taken), down)
+                print("take-over: the caller heard the device at \(afterTakeover)")
+                #expect(afterTakeover >= 0.8)
+                #expect(try await api("POST", "/calls/\(id)/hangup").object.map { ($0["error"] as? [String: Any])?["code"] as? String } == "call_ended")
+                let events = try await mine.value
+                let frames = events.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                let types = frames.compactMap { $0["type"] as? String }
+                #expect(frames.compactMap { $0["seq"] as? Int } == Array(1...max(1, frames.count)), "numbered on this connection")
+                #expect(types == ["call_started", "decision", "decision", "call_ended"], "\(events)")
+                #expect(events.allSatisfy { $0.contains(id.removingPercentEncoding ?? id) }, "\(events)")
+                #expect(events.last?.contains(#""outcome":"hung_up_by_user""#) == true && events.last?.contains(#""reason":"user_hangup""#) == true, "\(events)")
+                #expect(events.dropFirst(2).first?.contains("takeover:by_user") == true, "\(events)")
+                #expect(try await theirs.value.isEmpty, "another user's stream shows none of this")
+                // The caller of a call goes on the whitelist from its record.
+                let listed = try await api("POST", "/calls/\(id)/whitelist-caller")
+                #expect(listed.status == 201 && listed.object?["pattern"] as? String == "+14155550199", "\(listed.text)")
+
                 // The user's block action: answered with a goodbye, then hung up by the gateway.
                 #expect(try await api("PUT", "/settings", ["block_action": "goodbye"]).status == 200)
                 let goodbye = try await caller.call(from: "+19005550001", seconds: 15)
@@ -98,7 +159,7 @@ import Testing
 
             // Every call the user's number took has a record with its decision and reasons; the 404 has none.
             try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
-                ((try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]])?.count == 5
+                ((try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]])?.count == 6
             }
             let calls = try #require((try await api("GET", "/calls")).object?["calls"] as? [[String: Any]])
             func record(_ caller: String) -> [String: Any]? { calls.first { $0["caller"] as? String == caller } }
@@ -110,6 +171,8 @@ import Testing
             #expect(record("+19005550001")?["outcome"] as? String == "blocked", "\(calls)")
             #expect((record("+14155550188")?["reasons"] as? [String])?.contains("flag:ai_screening_off") == true, "\(calls)")
             #expect(!calls.contains { $0["callee"] as? String == "+14155559999" })
+            #expect(record("+14155550199")?["outcome"] as? String == "hung_up_by_user", "\(calls)")
+            #expect((record("+14155550199")?["reasons"] as? [String])?.last == "takeover:by_user", "\(calls)")
         }
     }
 }

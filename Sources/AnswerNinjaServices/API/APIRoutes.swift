@@ -13,13 +13,16 @@ public final class APIRoutes: Sendable {
     let platform: Platform
     let auth: APIAuth
     let configuration: NinjaConfiguration
+    /// This process's gateway, when it has the role: live-call controls go straight to it.
+    let gatewayControl: GatewayControl
     static let prefix = "/api/v1"
     /// Request bodies above this are refused (a contacts import is the largest).
     static let maximumBody = 2 << 20
 
-    public init(platform: Platform, configuration: NinjaConfiguration) async {
+    public init(platform: Platform, configuration: NinjaConfiguration, gatewayControl: GatewayControl = GatewayControl()) async {
         self.platform = platform
         self.configuration = configuration
+        self.gatewayControl = gatewayControl
         auth = await APIAuth(platform: platform, bcryptCost: configuration.api.bcryptCost)
     }
 
@@ -57,6 +60,10 @@ public final class APIRoutes: Sendable {
         api.get("calls/:id") { request, context in try await self.call(request, context) }
         api.delete("calls/:id") { request, context in try await self.deleteCall(request, context) }
         api.get("calls/:id/recording") { request, context in try await self.recording(request, context) }
+        api.post("calls/:id/hangup") { request, context in try await self.control(.hangup, request, context) }
+        api.post("calls/:id/takeover") { request, context in try await self.control(.takeover, request, context) }
+        api.post("calls/:id/whitelist-caller") { request, context in try await self.whitelistCaller(request, context) }
+        api.get("events") { request, context in try await self.events(request, context) }
         api.get("me/export") { request, context in try await self.export(request, context) }
 
         api.get("admin/users") { request, context in try await self.adminUsers(request, context) }
@@ -739,6 +746,98 @@ public final class APIRoutes: Sendable {
     /// Calls read per query, and bytes per file read, of the export.
     static let exportPage = 100
     static let exportChunk = 65_536
+
+    // MARK: Live calls
+
+    struct ControlAnswer: Encodable {
+        var callId: String
+        var action: String
+        /// `done` (hung up), `ringing` (the user's devices ring), or `forwarded` (sent to the gateway instance that
+        /// holds the call, on the bus).
+        var status: String
+        var devices: Int?
+    }
+
+    /// Hang up a live call, or take it over (ring my devices; the first to answer is bridged to the caller).
+    func control(_ action: CallControlCommand.Action, _ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let id = try parameter(context, "id")
+        guard let record = try await platform.records.record(id: id), record.userId == principal.userId else { throw APIError.notFound("call") }
+        guard !record.state.isTerminal else { throw APIError(.conflict, "call_ended", "the call has ended") }
+        let command = CallControlCommand(action: action, callId: id, userId: principal.userId)
+        guard record.instance == platform.journal.instance, let result = await gatewayControl.perform(command) else {
+            // Another process's gateway holds the call: the command goes to it on the bus.
+            await platform.cache.publish(CallControlCommand.channel(for: record.instance), String(decoding: try JSONEncoder().encode(command), as: UTF8.self))
+            return try json(ControlAnswer(callId: id, action: action.rawValue, status: "forwarded"), .accepted)
+        }
+        switch result {
+        case .accepted(let devices):
+            let answer = ControlAnswer(callId: id, action: action.rawValue, status: action == .hangup ? "done" : "ringing", devices: action == .takeover ? devices : nil)
+            return try json(answer, .accepted)
+        case .notLive:
+            throw APIError(.conflict, "not_live", "the call is not in progress")
+        case .refused(let reason):
+            let messages = [
+                "already_bridged": "the call is already with you, or your devices are ringing for it",
+                "no_device_target": "set forwarding_target to your device (sip:name@...) to take calls over",
+                "no_device_registered": "none of your devices is registered",
+            ]
+            throw APIError(.conflict, reason, messages[reason] ?? reason)
+        }
+    }
+
+    /// Puts a call's caller on my whitelist (a manual entry that says which call), from the live view or the history.
+    func whitelistCaller(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let id = try parameter(context, "id")
+        guard let record = try await platform.records.record(id: id), record.userId == principal.userId else { throw APIError.notFound("call") }
+        guard case .number(let number)? = try? DialledNumber(userPart: record.caller) else {
+            throw APIError(.conflict, "anonymous_caller", "the caller sent no number to whitelist")
+        }
+        let entry = WhitelistEntry(
+            pattern: try WhitelistPattern(number.rawValue), list: .allow, source: .manual, reason: "whitelisted from call \(id)", createdAt: unixMilliseconds()
+        )
+        try await platform.whitelist.save(entry, userId: principal.userId)
+        await WhitelistCache.invalidate(principal.userId, cache: platform.cache)
+        return try json(EntryView(entry), .created)
+    }
+
+    /// My calls' live events as server-sent events (`text/event-stream`): each a `live-events` frame (docs/protocols/
+    /// live-events.md) numbered from 1 on this connection, and a comment every 15 s to keep proxies from closing it.
+    func events(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let principal = try await auth.principal(request)
+        let events = LiveEventBus(cache: platform.cache).events(of: principal.userId)
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1000))
+        let relay = Task {
+            var seq: UInt64 = 0
+            for await event in events {
+                seq += 1
+                guard let text = try? ProtocolCodec.encode(ProtocolFrame(seq: seq, message: event)) else { continue }
+                continuation.yield("event: \(event.type)\ndata: \(text)\n\n")
+            }
+        }
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: Self.eventHeartbeat)
+                continuation.yield(": keep-alive\n\n")
+            }
+        }
+        continuation.onTermination = { _ in
+            relay.cancel()
+            heartbeat.cancel()
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { continuation.finish() }
+            try await writer.write(ByteBuffer(string: ": connected\n\n"))
+            for await line in lines { try await writer.write(ByteBuffer(string: line)) }
+            try await writer.finish(nil)
+        })
+    }
+
+    static let eventHeartbeat = Duration.seconds(15)
 
     // MARK: Admin
 

@@ -20,12 +20,14 @@ public struct SIPGatewayService: Service {
 
     let recorder: CallRecorder?
     let screener: CallScreener?
+    let platform: Platform?
 
     /// What a blocked caller hears (`block_action` goodbye) before the hangup.
     static let goodbyeLine = "This number does not accept your calls. Please remove it from your list. Goodbye."
 
     public init(context: ServiceContext, platform: Platform? = nil) {
         self.context = context
+        self.platform = platform
         recorder = platform.map { CallRecorder(platform: $0, logger: context.logger, learnAfter: context.configuration.sip.learnAfter) }
         screener = platform.map { CallScreener(platform: $0, logger: context.logger) }
     }
@@ -146,6 +148,16 @@ public struct SIPGatewayService: Service {
         agentBox.agent = agent
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
+        // The user's controls on live calls, sent by API roles of other processes on the bus.
+        let controls = platform.map { platform in
+            Task {
+                for await text in platform.cache.subscribe(CallControlCommand.channel(for: platform.journal.instance)) {
+                    guard let command = try? JSONDecoder().decode(CallControlCommand.self, from: Data(text.utf8)) else { continue }
+                    let result = await context.gatewayControl.perform(command)
+                    logger.info("call control", metadata: ["call_id": "\(command.callId)", "action": "\(command.action.rawValue)", "result": "\(result.map { "\($0)" } ?? "none")"])
+                }
+            }
+        }
         // Registration resolves and connects in the background: the listeners are ready meanwhile.
         if let trunk = configuration.sip.trunk { Task { await agent.register(with: trunk) } }
         context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are screened (unknown numbers 404, blocked callers 603, wanted callers bridged to the user's device, the rest answered with the greeting and recorded)"))
@@ -163,6 +175,7 @@ public struct SIPGatewayService: Service {
             Console.line("  sip6      sip:[\(ipv6.host)]:\(port) (udp, tcp\(ipv6.tls != nil ? ", tls" : ""))")
         }
         try? await gracefulShutdown()
+        controls?.cancel()
         await agent.shutdown()
         await recorder?.drain()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave

@@ -107,3 +107,94 @@ extension SIPUserAgent {
         recordUnanswered(pending.call, outcome: "caller_cancelled", reason: "CANCEL while the user's devices rang")
     }
 }
+
+/// The user's controls on a live call (`POST /api/v1/calls/{id}/hangup` and `/takeover`).
+extension SIPUserAgent {
+    enum ControlResult: Sendable, Equatable {
+        /// Done (`hangup`), or the user's devices are ringing (`takeover`, with how many).
+        case accepted(devices: Int)
+        /// No call of this user with this id is in progress here.
+        case notLive
+        /// The take-over cannot ring anything: why.
+        case refused(String)
+    }
+
+    /// The answered caller's leg `callID` of `userId`.
+    private func liveCall(_ callID: String, of userId: String) -> SIPDialog.ID? {
+        calls.first { $0.key.callID == callID && $0.value.identity != nil && $0.value.screening?.userId == userId }?.key
+    }
+
+    /// Hangs up the caller, with `Reason: Q.850;cause=16;text="Hung up by the user"`.
+    func hangUp(callID: String, userId: String) -> ControlResult {
+        guard let id = liveCall(callID, of: userId) else { return .notLive }
+        hangUp(id, reason: .normalClearing("Hung up by the user"), side: "user")
+        return .accepted(devices: 0)
+    }
+
+    /// Rings the user's devices for a call the assistant holds; the first to answer is bridged to the caller (the
+    /// assistant stops), and the call goes on to the bridged cap. If no device answers, the assistant carries on.
+    func takeOver(callID: String, userId: String) -> ControlResult {
+        guard let id = liveCall(callID, of: userId), let call = calls[id] else { return .notLive }
+        guard call.bridgedTo == nil, !pendingTakeovers.values.contains(where: { $0.caller == id }) else { return .refused("already_bridged") }
+        guard let device = Self.deviceUser(call.screening?.forwardingTarget) else { return .refused("no_device_target") }
+        let bindings = deviceBindings(of: device)
+        guard !bindings.isEmpty else { return .refused("no_device_registered") }
+        let fork = SIPToken.random()
+        pendingTakeovers[fork] = (id, bindings.count)
+        let caller = call.identity?.caller
+        logger.info("taking over", metadata: ["call_id": "\(callID)", "device": "\(device)", "bindings": "\(bindings.count)"])
+        for binding in bindings {
+            Task {
+                let result = await callDevice(binding, user: device, hold: settings.maximumBridgedDuration, fork: fork, caller: caller)
+                if !result.answered { takeoverAttemptFailed(fork) }
+            }
+        }
+        return .accepted(devices: bindings.count)
+    }
+
+    /// A device answered a take-over: the legs are joined, the call's cap becomes the bridged one, and the record
+    /// and the live view learn that the user took it.
+    func takeoverAnswered(fork: String, device id: SIPDialog.ID) {
+        guard let pending = pendingTakeovers.removeValue(forKey: fork), var caller = calls[pending.caller], var device = calls[id] else {
+            hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up"))
+            return
+        }
+        let now = unixMilliseconds()
+        caller.bridgedTo = id
+        caller.bridgedAt = now
+        device.bridgedTo = pending.caller
+        device.bridgedAt = now
+        caller.screening?.decision.outcome = .connect
+        caller.screening?.decision.reasons.append("takeover:by_user")
+        calls[pending.caller] = caller
+        calls[id] = device
+        caller.session.bridge(to: device.session)
+        device.session.bridge(to: caller.session)
+        let callerID = pending.caller
+        cancelTimer("limit|\(callerID.callID)")
+        scheduleTimer("limit|\(callerID.callID)", after: settings.maximumBridgedDuration) { agent in
+            agent.hangUp(callerID, reason: .normalClearing("Maximum call duration reached"))
+        }
+        if let screening = caller.screening {
+            callRecorder?.record(.decided(decision: "connect", reasons: screening.decision.reasons), callId: callerID.callID, startedAt: caller.startedAt)
+        }
+        publishStart(caller, decisionOnly: true)
+        logger.info("taken over", metadata: ["call_id": "\(callerID.callID)", "device_call_id": "\(id.callID)"])
+    }
+
+    func takeoverAttemptFailed(_ fork: String) {
+        guard var pending = pendingTakeovers[fork] else { return }
+        pending.outstanding -= 1
+        pendingTakeovers[fork] = pending.outstanding > 0 ? pending : nil
+        if pending.outstanding == 0 { logger.info("take-over not answered: the assistant carries on", metadata: ["call_id": "\(pending.caller.callID)"]) }
+    }
+
+    /// The caller hung up while a take-over rang: the devices are cancelled.
+    func cancelTakeover(of caller: SIPDialog.ID) {
+        guard let fork = pendingTakeovers.first(where: { $0.value.caller == caller })?.key else { return }
+        pendingTakeovers[fork] = nil
+        for (callID, invite) in deviceInvites where invite.fork == fork {
+            cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 487, text: "Call cancelled by the caller"))
+        }
+    }
+}

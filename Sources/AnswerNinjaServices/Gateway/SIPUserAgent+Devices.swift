@@ -179,8 +179,8 @@ extension SIPUserAgent {
         let id = dialog.id
         let session = pending.session
         // A bridged leg plays what the caller says; a device called on its own hears the greeting.
-        let bridging = pendingBridges[pending.fork] != nil
-        let greeting = bridging ? [] : greeting
+        let bridging = pendingBridges[pending.fork] != nil, takingOver = pendingTakeovers[pending.fork] != nil
+        let greeting = bridging || takingOver ? [] : greeting
         let logger = logger
         Task {
             do {
@@ -191,6 +191,7 @@ extension SIPUserAgent {
             }
         }
         if bridging { bridgeAnswered(fork: pending.fork, device: id) }
+        if takingOver { takeoverAnswered(fork: pending.fork, device: id) }
         logger.info("device answered", metadata: [
             "call_id": "\(callID)", "flow": "\(flow)", "codec": "\(audio.codec.rawValue)", "rtp_port": "\(session.localPort)",
         ])

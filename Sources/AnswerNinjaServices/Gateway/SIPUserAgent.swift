@@ -119,8 +119,12 @@ actor SIPUserAgent {
     /// Decides each incoming call (owner, whitelist, settings, profile, flags); nil without a store: every call is
     /// answered.
     let screener: CallScreener?
+    /// Where the live view's events go; nil without a store.
+    var events: LiveEventBus? { screener.map { LiveEventBus(cache: $0.platform.cache) } }
     /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
     var pendingBridges: [String: PendingBridge] = [:]
+    /// Answered calls the user takes over, ringing their devices, by fork: the caller's leg and the INVITEs left.
+    var pendingTakeovers: [String: (caller: SIPDialog.ID, outstanding: Int)] = [:]
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).
@@ -553,8 +557,9 @@ actor SIPUserAgent {
         startSessionTimer(id)
     }
 
-    /// The call's start and its decision, to the recorder.
+    /// The call's start and its decision, to the recorder and to the live view.
     func recordStart(_ call: Call) {
+        publishStart(call)
         guard let recorder = callRecorder else { return }
         let id = call.dialog.id, identity = call.identity
         recorder.started(
@@ -576,6 +581,31 @@ actor SIPUserAgent {
         call.startedAt = unixMilliseconds()
         recordStart(call)
         callRecorder?.record(.ended(outcome: outcome, reason: reason), callId: call.dialog.id.callID, startedAt: call.startedAt)
+        publishEnd(call, outcome: outcome, reason: outcome == "blocked" ? .assistantHangup : .callerHangup)
+    }
+
+    /// `call_started` (unless `decisionOnly`, for a changed decision) and `decision` for the owner's live view.
+    func publishStart(_ call: Call, decisionOnly: Bool = false) {
+        guard let events, let screening = call.screening, let userId = screening.userId, let callId = try? CallID(call.dialog.id.callID) else { return }
+        let started = LiveEvent.callStarted(.init(callId: callId, userId: userId, atMs: call.startedAt, caller: call.identity?.caller ?? "anonymous", dialled: call.identity?.called ?? ""))
+        let outcome: LiveEvent.Decision.Outcome = switch screening.decision.outcome {
+        case .connect: .allow
+        case .block: .block
+        case .screen, .reject: .screen
+        }
+        let decision = LiveEvent.decision(.init(callId: callId, userId: userId, atMs: unixMilliseconds(), decision: outcome, reasons: screening.decision.reasons))
+        Task {
+            if !decisionOnly { await events.publish(started, userId: userId) }
+            await events.publish(decision, userId: userId)
+        }
+    }
+
+    /// `call_ended` for the owner's live view.
+    func publishEnd(_ call: Call, outcome: String, reason: ReleaseReason) {
+        guard let events, let userId = call.screening?.userId, let callId = try? CallID(call.dialog.id.callID) else { return }
+        let now = unixMilliseconds()
+        let ended = LiveEvent.callEnded(.init(callId: callId, userId: userId, atMs: now, outcome: outcome, reason: reason, durationMs: now - call.startedAt))
+        Task { await events.publish(ended, userId: userId) }
     }
 
     /// Sends the 2xx to an INVITE or re-INVITE of call `id`: the transaction goes to Accepted and the core resends the
@@ -608,8 +638,10 @@ actor SIPUserAgent {
         guard let call = calls.removeValue(forKey: id) else { return }
         transport.metrics.calls(calls.count)
         for timer in ["2xx", "limit", "session", "goodbye"] { cancelTimer("\(timer)|\(id.callID)") }
-        // A bridged call ends as a whole: the other leg gets a BYE with the same reason.
+        // A bridged call ends as a whole: the other leg gets a BYE with the same reason; a take-over still ringing
+        // is called off.
         if let peer = call.bridgedTo { hangUp(peer, reason: reason ?? .normalClearing(), side: "bridge") }
+        cancelTakeover(of: id)
         finishing[id.callID] = Task { await finish(call, id: id, side: side, reason: reason) }
     }
 
@@ -639,11 +671,19 @@ actor SIPUserAgent {
             }
             let outcome = switch (side, call.bridgedTo != nil) {
             case ("bridge", _): "user_hung_up"
+            case ("user", _): "hung_up_by_user"
             case ("local", true): "ended_by_gateway"
             case ("local", false): call.screening?.decision.outcome == .block ? "blocked" : "hung_up_by_us"
             default: "caller_hung_up"
             }
             recorder.record(.ended(outcome: outcome, reason: reason.map(Self.describe) ?? "bye"), callId: id.callID, startedAt: call.startedAt)
+            let released: ReleaseReason = switch outcome {
+            case "caller_hung_up": .callerHangup
+            case "hung_up_by_user", "user_hung_up": .userHangup
+            case "blocked", "hung_up_by_us": reason?.text == "Maximum call duration reached" ? .maximumDuration : .assistantHangup
+            default: call.bridgedTo != nil ? .transferred : .shutdown
+            }
+            publishEnd(call, outcome: outcome, reason: released)
         }
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",

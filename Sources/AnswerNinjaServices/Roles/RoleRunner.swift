@@ -53,7 +53,7 @@ public struct RoleRunner: Sendable {
             services.append(store)
             platform = store.platform
             printStore(store.report)
-            if roles.contains(.api) { api = await APIRoutes(platform: store.platform, configuration: configuration) }
+            if roles.contains(.api) { api = await APIRoutes(platform: store.platform, configuration: configuration, gatewayControl: context.gatewayControl) }
         }
         context.readiness.expect("http")
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)

@@ -161,9 +161,14 @@ public final class RTPCallSession: @unchecked Sendable {
 
     /// Bridges this leg to `peer` (each 20 ms frame this leg receives, after its jitter buffer, is played on the peer
     /// in place of silence; digits it receives are sent on as RFC 4733 events). Call on both legs for a two-way
-    /// bridge; the legs' codecs and SRTP may differ (the audio passes as PCM).
+    /// bridge; the legs' codecs and SRTP may differ (the audio passes as PCM). What this leg was playing stops (a
+    /// take-over cuts the assistant short).
     public func bridge(to peer: RTPCallSession) {
-        eventLoop.execute { self.peer = peer }
+        eventLoop.execute {
+            self.peer = peer
+            self.playing = []
+            self.playPosition = 0
+        }
     }
 
     /// Takes a frame of the peer's audio for the next ticks (on this leg's loop).
