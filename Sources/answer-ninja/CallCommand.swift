@@ -60,7 +60,8 @@ struct CallCommand: AsyncParsableCommand {
                 guard wav.channels == 1, let rate = AudioSampleRate(rawValue: wav.sampleRate) else {
                     throw CaptureError(code: .badWAV, message: "give a mono file at 8, 16, 22.05 or 48 kHz")
                 }
-                audio = wav.samples
+                // `process` appends: a file at another rate is converted into an empty buffer.
+                audio = rate == .narrowband ? wav.samples : []
                 if rate != .narrowband { try Resampler(from: rate, to: .narrowband).process(wav.samples, into: &audio) }
             } catch let error as CaptureError {
                 throw ExitCode(try output.fail(code: error.code.rawValue, message: error.message).rawValue)

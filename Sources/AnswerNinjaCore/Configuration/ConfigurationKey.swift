@@ -59,6 +59,7 @@ extension ConfigurationKey {
     public static let stirCertificateHosts = ConfigurationKey("sip.stir_certificate_hosts", .string, default: nil, "Comma-separated hosts an x5u may name (the STI certificate repositories you accept). Unset: any host but an address that is loopback, private or link-local, so that a caller cannot make the gateway fetch from inside its network.")
     public static let stirFetchCA = ConfigurationKey("sip.stir_fetch_ca", .path, default: nil, "PEM file of extra CAs trusted for the HTTPS fetch of x5u certificates (a private certificate repository); the system's roots are always trusted.")
     public static let deviceRingTimeout = ConfigurationKey("sip.device_ring_timeout", .duration, default: "30s", "How long a user's device may ring before the gateway cancels its INVITE.")
+    public static let answerMode = ConfigurationKey("sip.answer_mode", .enumeration, default: "assistant", allowed: ["assistant", "greeting"], "What a screened caller gets: the assistant (speech recognition, the conversation engine, synthesis), or a fixed greeting and a recording (a diagnostic mode: a known signal for media tests).")
     public static let maxBridgedDuration = ConfigurationKey("sip.max_bridged_duration", .duration, default: "4h", "The longest a wanted caller bridged to the user's device may talk before the gateway hangs up (a drain waits for bridged calls up to this).")
     public static let learnAfter = ConfigurationKey("sip.learn_after", .duration, default: "30s", "A bridged call the user talks in for this long puts the caller on the user's whitelist as a learned entry.")
     public static let overloadShedding = ConfigurationKey("sip.overload_shedding", .enumeration, default: "on", allowed: ["on", "off"], "on: while the kernel drops SIP datagrams for want of buffer (the SIP UDP socket's receive queue more than half full), new INVITEs get 503 with Retry-After until it drains (docs/sip.md).")
@@ -115,7 +116,7 @@ extension ConfigurationKey {
     /// Every setting, in the order docs/configuration.md lists them.
     public static let all: [ConfigurationKey] = [
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
-        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout, .maxBridgedDuration, .learnAfter,
+        .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout, .answerMode, .maxBridgedDuration, .learnAfter,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,

@@ -94,6 +94,7 @@ public struct ConfigurationLoader: Sendable {
                 deviceAccounts: reader.accounts(.deviceAccounts),
                 deviceDigestAlgorithms: reader.list(.deviceDigestAlgorithms, allowed: ["sha256", "md5"]),
                 deviceRingTimeout: reader.duration(.deviceRingTimeout),
+                answerMode: reader.enumeration(.answerMode),
                 maxBridgedDuration: reader.duration(.maxBridgedDuration),
                 learnAfter: reader.duration(.learnAfter),
                 ipv6Host: reader.optionalIPv6Address(.sipIPv6Host),

@@ -34,6 +34,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var deviceDigestAlgorithms: [String]
         /// How long a device may ring before its INVITE is cancelled.
         public var deviceRingTimeout: Duration
+        /// `assistant` or `greeting`: what a screened caller gets.
+        public var answerMode = "assistant"
         /// A bridged call's cap.
         public var maxBridgedDuration: Duration = .seconds(4 * 3600)
         /// A bridged call this long teaches the user's whitelist.

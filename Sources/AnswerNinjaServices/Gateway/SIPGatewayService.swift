@@ -121,6 +121,8 @@ public struct SIPGatewayService: Service {
                 context.logger.warning("goodbye not synthesised: a tone plays instead", metadata: ["error": "\(error)"])
             }
         }
+        // The assistant's engines load on its first call.
+        let assistant = platform != nil && configuration.sip.answerMode == "assistant" ? AssistantLoader(speech: configuration.speech) : nil
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
@@ -143,7 +145,7 @@ public struct SIPGatewayService: Service {
                 )
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,
-            screener: screener
+            screener: screener, assistant: assistant
         )
         agentBox.agent = agent
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
@@ -177,6 +179,7 @@ public struct SIPGatewayService: Service {
         try? await gracefulShutdown()
         controls?.cancel()
         await agent.shutdown()
+        await assistant?.shutdown()
         await recorder?.drain()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
         await udp.close()

@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import Conversation
 import Logging
 import MediaTransport
 import SIPDialogs
@@ -196,5 +197,29 @@ extension SIPUserAgent {
         for (callID, invite) in deviceInvites where invite.fork == fork {
             cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 487, text: "Call cancelled by the caller"))
         }
+    }
+}
+
+/// The assistant on answered calls.
+extension SIPUserAgent {
+    /// Puts an assistant on `call` with the user's persona, disclosure, challenge and greeting; it hangs up through
+    /// this agent, and a transfer becomes a take-over (the user's devices ring).
+    func startAssistant(for call: Call, screening: CallScreener.Screening, loader: AssistantLoader) {
+        let id = call.dialog.id
+        let user = screening.settings
+        let settings = DialogSettings(
+            persona: Persona(rawValue: user.persona) ?? .polite, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster
+        )
+        let context = AssistantCall.Context(callId: id.callID, userId: screening.userId, startedAt: call.startedAt, settings: settings, greeting: user.greeting)
+        let actions = AssistantCall.Actions(
+            hangUp: { [weak self] reason in await self?.hangUp(id, reason: .normalClearing(reason), side: "assistant") },
+            takeOver: { [weak self] in
+                guard let self, let userId = screening.userId else { return }
+                _ = await self.takeOver(callID: id.callID, userId: userId)
+            }
+        )
+        let assistant = AssistantCall(context: context, session: call.session, loader: loader, actions: actions, recorder: callRecorder, events: events, logger: logger)
+        assistantCalls[id.callID] = assistant
+        Task { await assistant.start() }
     }
 }

@@ -119,6 +119,10 @@ actor SIPUserAgent {
     /// Decides each incoming call (owner, whitelist, settings, profile, flags); nil without a store: every call is
     /// answered.
     let screener: CallScreener?
+    /// The assistant's shared engines; nil without a store, or in the greeting mode.
+    let assistant: AssistantLoader?
+    /// The assistant of each call it answers, by Call-ID.
+    var assistantCalls: [String: AssistantCall] = [:]
     /// Where the live view's events go; nil without a store.
     var events: LiveEventBus? { screener.map { LiveEventBus(cache: $0.platform.cache) } }
     /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
@@ -159,10 +163,11 @@ actor SIPUserAgent {
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
         resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil, callRecorder: CallRecorder? = nil,
-        screener: CallScreener? = nil
+        screener: CallScreener? = nil, assistant: AssistantLoader? = nil
     ) {
         self.callRecorder = callRecorder
         self.screener = screener
+        self.assistant = assistant
         self.transport = transport
         self.eventLoop = eventLoop
         self.group = group
@@ -536,7 +541,12 @@ actor SIPUserAgent {
         transport.metrics.portsInUse(pool.inUseCount)
         if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
         let blocked = call.screening?.decision.outcome == .block
-        call.session.start(playing: call.bridgedTo != nil ? [] : blocked ? settings.goodbye : greeting)
+        if let assistant, let screening = call.screening, screening.decision.outcome != .block, call.bridgedTo == nil {
+            call.session.start(playing: [])
+            startAssistant(for: call, screening: screening, loader: assistant)
+        } else {
+            call.session.start(playing: call.bridgedTo != nil ? [] : blocked ? settings.goodbye : greeting)
+        }
         if blocked {
             // The goodbye plays to its end, then we hang up.
             let length = Duration.milliseconds(settings.goodbye.count / 8 + 400)
@@ -642,6 +652,7 @@ actor SIPUserAgent {
         // is called off.
         if let peer = call.bridgedTo { hangUp(peer, reason: reason ?? .normalClearing(), side: "bridge") }
         cancelTakeover(of: id)
+        if let assistant = assistantCalls.removeValue(forKey: id.callID) { Task { await assistant.stop() } }
         finishing[id.callID] = Task { await finish(call, id: id, side: side, reason: reason) }
     }
 
@@ -672,6 +683,7 @@ actor SIPUserAgent {
             let outcome = switch (side, call.bridgedTo != nil) {
             case ("bridge", _): "user_hung_up"
             case ("user", _): "hung_up_by_user"
+            case ("assistant", _): "hung_up_by_ai"
             case ("local", true): "ended_by_gateway"
             case ("local", false): call.screening?.decision.outcome == .block ? "blocked" : "hung_up_by_us"
             default: "caller_hung_up"
@@ -680,6 +692,7 @@ actor SIPUserAgent {
             let released: ReleaseReason = switch outcome {
             case "caller_hung_up": .callerHangup
             case "hung_up_by_user", "user_hung_up": .userHangup
+            case "hung_up_by_ai": .assistantHangup
             case "blocked", "hung_up_by_us": reason?.text == "Maximum call duration reached" ? .maximumDuration : .assistantHangup
             default: call.bridgedTo != nil ? .transferred : .shutdown
             }

@@ -29,7 +29,8 @@ public struct AnswerNinjaProcess: StoppablePeer {
 
     /// Starts `answer-ninja <command>` with `environment` added to ANSWER_NINJA_HTTP_HOST=127.0.0.1,
     /// ANSWER_NINJA_HTTP_PORT=0, SIP on 127.0.0.1 port 0 and a fresh data directory, and waits until it prints its
-    /// HTTP address.
+    /// HTTP address. Screened callers get the greeting mode's chirp (`sip.answer_mode` greeting), the known signal
+    /// the media tests correlate against; the assistant's own tests ask for `assistant`.
     public static func start(command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil) async throws -> AnswerNinjaProcess {
         let executable = try binary()
         let directory = try PeerEnvironment.makeDirectory(for: "answer-ninja-\(command)")
@@ -41,6 +42,7 @@ public struct AnswerNinjaProcess: StoppablePeer {
         environment["ANSWER_NINJA_SHUTDOWN_GRACE"] = "5s"
         environment["ANSWER_NINJA_SIP_HOST"] = "127.0.0.1"
         environment["ANSWER_NINJA_SIP_PORT"] = "0"
+        environment["ANSWER_NINJA_SIP_ANSWER_MODE"] = "greeting"
         environment.merge(extra) { _, new in new }
         let process = try PeerProcess(name: "answer-ninja-\(command)", executable: executable, arguments: [command], environment: environment, directory: directory)
         var port: Int?

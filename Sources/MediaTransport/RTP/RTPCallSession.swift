@@ -70,6 +70,22 @@ public final class RTPCallSession: @unchecked Sendable {
     /// bursts after a stall must not build a lasting delay.
     static let bridgeQueueFrames = 6
     private var bridgeOverflows = 0
+    /// An assistant on the call: it hears each frame the caller's audio plays out as (and each digit), and speaks
+    /// by `enqueue`.
+    private var listener: (@Sendable (Heard) -> Void)?
+    /// Called once when the first frame of the audio enqueued with it goes out (`rtp_first`).
+    private var firstFrameCallbacks: [(position: Int, callback: @Sendable () -> Void)] = []
+    /// Called once when everything enqueued so far has been sent.
+    private var drainedCallbacks: [@Sendable () -> Void] = []
+
+    /// What an assistant hears each 20 ms: the caller's frame (after the jitter buffer), whether our own audio was
+    /// going out at the time, and the digits that arrived since the last frame.
+    public struct Heard: Sendable {
+        public var samples: [Int16]
+        public var speaking: Bool
+        public var digits: String
+    }
+    private var pendingDigits = ""
 
     private init(channel: any Channel, controlChannel: any Channel, localPort: Int, path: MediaPath?, remote: SocketAddress?) {
         self.channel = channel
@@ -171,6 +187,44 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
+    /// Hands every frame the caller's audio plays out as to `listener` (on this session's loop: it must not block).
+    public func listen(_ listener: @escaping @Sendable (Heard) -> Void) {
+        eventLoop.execute { self.listener = listener }
+    }
+
+    /// Plays `samples` (8 kHz) after what is queued; `onFirstFrame` is called when their first frame goes out.
+    public func enqueue(_ samples: [Int16], onFirstFrame: (@Sendable () -> Void)? = nil) {
+        eventLoop.execute {
+            if self.playPosition >= self.playing.count {
+                self.playing.removeAll(keepingCapacity: true)
+                self.playPosition = 0
+            }
+            if let onFirstFrame { self.firstFrameCallbacks.append((self.playing.count, onFirstFrame)) }
+            self.playing += samples
+        }
+    }
+
+    /// Stops what is playing (a barge-in: the caller speaks over us); `completion` gets whether anything was left.
+    public func flushPlayback(_ completion: @escaping @Sendable (Bool) -> Void = { _ in }) {
+        eventLoop.execute {
+            let left = self.playPosition < self.playing.count
+            self.playing.removeAll(keepingCapacity: true)
+            self.playPosition = 0
+            self.firstFrameCallbacks.removeAll()
+            let drained = self.drainedCallbacks
+            self.drainedCallbacks.removeAll()
+            for callback in drained { callback() }
+            completion(left)
+        }
+    }
+
+    /// Calls `body` once everything queued so far has gone out (at once when nothing is).
+    public func whenPlayedOut(_ body: @escaping @Sendable () -> Void) {
+        eventLoop.execute {
+            if self.playPosition >= self.playing.count { body() } else { self.drainedCallbacks.append(body) }
+        }
+    }
+
     /// Takes a frame of the peer's audio for the next ticks (on this leg's loop).
     private func fromPeer(_ frame: [Int16]) {
         eventLoop.execute {
@@ -198,6 +252,10 @@ public final class RTPCallSession: @unchecked Sendable {
             self.controlTick?.cancel()
             self.controlTick = nil
             self.peer = nil  // the two legs hold each other until here
+            self.listener = nil
+            let drained = self.drainedCallbacks
+            self.drainedCallbacks.removeAll()
+            for callback in drained { callback() }
             let statistics = self.path?.statistics
             self.digitsReceived += (self.path?.takeKeyPresses(flush: true) ?? []).map { String($0.digit) }.joined()
             return Report(
@@ -251,7 +309,17 @@ public final class RTPCallSession: @unchecked Sendable {
         // place while a digit is being sent (the played audio moves on underneath).
         let end = min(playPosition + 160, playing.count)
         var samples = playPosition < end ? playing[playPosition..<end] : silence[...]
+        let speaking = playPosition < end
+        while let first = firstFrameCallbacks.first, first.position < end {
+            firstFrameCallbacks.removeFirst()
+            first.callback()
+        }
         playPosition = end
+        if !speaking, !drainedCallbacks.isEmpty {
+            let drained = drainedCallbacks
+            drainedCallbacks.removeAll()
+            for callback in drained { callback() }
+        }
         if peer != nil, playPosition >= playing.count {
             // Bridged: the peer's audio, once what this leg plays has ended (silence while its queue is empty).
             let count = min(160, fromPeer.count)
@@ -283,6 +351,10 @@ public final class RTPCallSession: @unchecked Sendable {
             peer.fromPeer(path!.audio.isEmpty ? silence : path!.audio)
         } else {
             recorded += path!.audio.isEmpty ? silence : path!.audio
+            if let listener {
+                listener(Heard(samples: path!.audio.isEmpty ? silence : path!.audio, speaking: speaking, digits: pendingDigits))
+                pendingDigits = ""
+            }
         }
     }
 
@@ -319,6 +391,7 @@ public final class RTPCallSession: @unchecked Sendable {
             let digits = path!.takeKeyPresses().map { String($0.digit) }.joined()
             digitsReceived += digits
             if !digits.isEmpty { peer?.send(digits: digits) }
+            if listener != nil { pendingDigits += digits }
         }
     }
 

@@ -1,0 +1,309 @@
+import AnswerNinjaCore
+import Conversation
+import Foundation
+import Logging
+import MediaDSP
+import MediaTransport
+import Speech
+import Store
+import Synchronization
+
+/// What every assistant call shares — the intent classifier, the recogniser (pocketsphinx decoders, or a remote
+/// provider) and the synthesizer — loaded once, on the first call that needs them (so that a gateway that only
+/// bridges, and the many short-lived processes of the tests, do not pay for decoders they never use).
+actor AssistantLoader {
+    struct Services: Sendable {
+        let classifier: IntentClassifier
+        let recognizer: any SpeechRecognizer
+        let synthesizer: any SpeechSynthesizer
+        let providers: SpeechProviders
+    }
+
+    private let speech: NinjaConfiguration.Speech
+    private var loading: Task<Services, any Error>?
+
+    init(speech: NinjaConfiguration.Speech) { self.speech = speech }
+
+    func services() async throws -> Services {
+        if let loading { return try await loading.value }
+        let speech = speech
+        let task = Task {
+            let providers = try await SpeechProviders.make(speech)
+            return Services(classifier: try IntentClassifier.bundled(), recognizer: providers.recognizer, synthesizer: providers.synthesizer, providers: providers)
+        }
+        loading = task
+        return try await task.value
+    }
+
+    func shutdown() async {
+        guard let services = try? await loading?.value else { return }
+        try? await services.providers.embeddedRecognizer.shutdown()
+    }
+}
+
+/// The assistant on one answered call: the caller's audio (after the jitter buffer) → VAD and adaptive endpointing →
+/// speech recognition → the conversation engine (intent, dialog, persona) → the reply synthesised → RTP at 20 ms.
+/// It speaks first (the disclosure and the greeting), stops when the caller speaks over it (barge-in), hangs up after
+/// its final line has played out, and asks for a take-over when the dialog transfers. Each turn reaches the call
+/// record with its stage times (`vad_end → stt_final → reply → tts_first → rtp_first`, from one monotonic clock)
+/// and the live view as transcript lines and a turn.
+///
+/// An actor fed by one stream of what the session heard: frames are handled in order, recognition and synthesis
+/// run on their own threads, and the session is only ever told what to play.
+actor AssistantCall {
+    struct Context: Sendable {
+        var callId: String
+        var userId: String?
+        /// The record's key.
+        var startedAt: Int64
+        var settings: DialogSettings
+        /// The user's own greeting, said instead of the persona's opening line.
+        var greeting: String?
+    }
+
+    /// What the call asks of the gateway.
+    struct Actions: Sendable {
+        var hangUp: @Sendable (_ reason: String) async -> Void
+        var takeOver: @Sendable () async -> Void
+    }
+
+    let context: Context
+    private let session: RTPCallSession
+    private let loader: AssistantLoader
+    private let actions: Actions
+    private let recorder: CallRecorder?
+    private let events: LiveEventBus?
+    private let logger: Logger
+    private let answered = ContinuousClock.now
+
+    private var engine: ConversationEngine?
+    private var services: AssistantLoader.Services?
+    private var vad = VoiceActivityDetector()
+    private var endpointer = Endpointer()
+    private var recognition: (any RecognitionStream)?
+    /// The last 300 ms heard: the start of an utterance, before the VAD's onset, goes to the recogniser too.
+    private var preRoll: [Int16] = []
+    private var inUtterance = false
+    /// The line being synthesised or played, and its turn's number: the caller speaking meanwhile is a barge-in.
+    private var speaking: Task<Void, Never>?
+    private var speakingTurn: Int?
+    private var turns = 0
+    private var ended = false
+    private var tasks: [Task<Void, Never>] = []
+    private let heard: AsyncStream<RTPCallSession.Heard>
+    private let heardContinuation: AsyncStream<RTPCallSession.Heard>.Continuation
+
+    init(
+        context: Context, session: RTPCallSession, loader: AssistantLoader, actions: Actions, recorder: CallRecorder?, events: LiveEventBus?,
+        logger: Logger
+    ) {
+        self.context = context
+        self.session = session
+        self.loader = loader
+        self.actions = actions
+        self.recorder = recorder
+        self.events = events
+        self.logger = logger
+        (heard, heardContinuation) = AsyncStream.makeStream(of: RTPCallSession.Heard.self, bufferingPolicy: .bufferingNewest(500))
+    }
+
+    private var elapsed: Duration { ContinuousClock.now - answered }
+
+    /// Starts listening and says the opening line. If the speech engines cannot load, the caller hears nothing more
+    /// than silence and the call is recorded (logged).
+    func start() async {
+        let continuation = heardContinuation
+        session.listen { continuation.yield($0) }
+        do {
+            let services = try await loader.services()
+            self.services = services
+            var engine = ConversationEngine(classifier: services.classifier, settings: context.settings)
+            var opening = engine.open()
+            if let greeting = context.greeting { opening.text = greeting }
+            self.engine = engine
+            respond(opening, callerText: "", marks: [:])
+        } catch {
+            logger.error("assistant not started: speech engines did not load", metadata: ["call_id": "\(context.callId)", "error": "\(error)"])
+            return
+        }
+        let heard = heard
+        tasks.append(Task { for await frame in heard { await self.hear(frame) } })
+        tasks.append(Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                await self.tick()
+            }
+        })
+    }
+
+    /// The call is over: everything stops, the recogniser's decoder goes back to its pool.
+    func stop() async {
+        ended = true
+        heardContinuation.finish()
+        speaking?.cancel()
+        for task in tasks { task.cancel() }
+        await recognition?.close()
+        recognition = nil
+    }
+
+    // MARK: Listening
+
+    private func hear(_ frame: RTPCallSession.Heard) async {
+        guard !ended, var engine, let services else { return }
+        for digit in frame.digits {
+            if let turn = engine.digit(String(digit), at: elapsed) {
+                self.engine = engine
+                respond(turn, callerText: "", marks: [:])
+            }
+        }
+        self.engine = engine
+        preRoll += frame.samples
+        if preRoll.count > 2400 { preRoll.removeFirst(preRoll.count - 2400) }
+        var endpoints: [Endpointer.Event] = []
+        for half in [0..<80, 80..<160] where frame.samples.count >= half.upperBound {
+            let decision = vad.process(frame.samples[half])
+            endpoints += endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
+        }
+        var started = false
+        for event in endpoints {
+            switch event {
+            case .speechStarted:
+                logger.debug("caller speech started", metadata: ["call_id": "\(context.callId)", "at_ms": "\(Int(elapsed.milliseconds))", "we_speak": "\(frame.speaking)"])
+                started = true
+                inUtterance = true
+                // Barge-in: the caller speaks over us; we stop at once (the flush takes effect on the next tick).
+                if frame.speaking || speaking != nil {
+                    speaking?.cancel()
+                    session.flushPlayback()
+                    self.engine?.bargedIn()
+                    logger.info("barge-in", metadata: ["call_id": "\(context.callId)"])
+                }
+                self.engine?.callerActive(at: elapsed)
+                if recognition == nil { recognition = try? await services.recognizer.makeStream(rate: .narrowband) }
+                _ = try? await recognition?.feed(preRoll)
+            case .utteranceEnded(let utterance):
+                logger.debug("caller utterance ended", metadata: ["call_id": "\(context.callId)", "at_ms": "\(Int(elapsed.milliseconds))", "seconds": "\(utterance.endSeconds - utterance.startSeconds)"])
+                inUtterance = false
+                await utteranceEnded(vadEnd: .now)
+            }
+        }
+        if inUtterance, !started { _ = try? await recognition?.feed(frame.samples) }
+    }
+
+    private func utteranceEnded(vadEnd: ContinuousClock.Instant) async {
+        guard let recognition, let services else { return }
+        let result = try? await recognition.finish()
+        let sttFinal = ContinuousClock.now
+        let text = result?.text.trimmingCharacters(in: .whitespaces) ?? ""
+        logger.info("caller utterance", metadata: [
+            "call_id": "\(context.callId)", "text": "\(text)", "confidence": "\(result?.confidence ?? 0)", "stt_ms": "\(Int((sttFinal - vadEnd).milliseconds))",
+        ])
+        // Read after the wait: the clock's tick may have moved the dialog meanwhile.
+        guard !text.isEmpty, !ended, var engine else { return }
+        publish(.transcriptFinal(.init(callId: callID, userId: context.userId ?? "", atMs: unixMilliseconds(), speaker: .caller, turnId: "c\(turns + 1)", text: text)))
+        let classification = services.classifier.classify(text)
+        guard let turn = engine.caller(said: text, classification: classification, at: elapsed) else {
+            self.engine = engine
+            return
+        }
+        self.engine = engine
+        respond(turn, callerText: text, marks: [.vadEnd: vadEnd, .sttFinal: sttFinal, .reply: .now])
+    }
+
+    private func tick() {
+        guard !ended, var engine else { return }
+        let turn = engine.tick(at: elapsed)
+        self.engine = engine
+        if let turn { respond(turn, callerText: "", marks: [:]) }
+    }
+
+    // MARK: Speaking
+
+    /// Says the turn's line (nothing for `listen`), and once it has played out (or was cut short by a barge-in)
+    /// records the turn and acts on it: hang up, or take over.
+    private func respond(_ turn: DialogTurn, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) {
+        turns += 1
+        let number = turns
+        if let intent = turn.intent, let confidence = turn.confidence {
+            recorder?.record(.intent(name: intent.rawValue, confidence: confidence), callId: context.callId, startedAt: context.startedAt)
+        }
+        speaking?.cancel()
+        guard let services else { return }
+        let session = session, text = turn.text, logger = logger
+        speakingTurn = number
+        speaking = Task {
+            var marks = marks
+            if !text.isEmpty {
+                let firstFrame = Mutex<ContinuousClock.Instant?>(nil)
+                do {
+                    for try await chunk in services.synthesizer.synthesize(text, rate: .narrowband, priority: .reply) {
+                        // A barge-in cancels the rest of the line (what was queued is flushed by the session).
+                        if Task.isCancelled { break }
+                        if marks[.ttsFirst] == nil {
+                            marks[.ttsFirst] = .now
+                            session.enqueue(chunk.samples) { firstFrame.withLock { $0 = .now } }
+                        } else {
+                            session.enqueue(chunk.samples)
+                        }
+                    }
+                } catch where !(error is CancellationError) {
+                    logger.error("reply not synthesised", metadata: ["error": "\(error)"])
+                } catch {}
+                if !Task.isCancelled {
+                    let played = AsyncStream.makeStream(of: Void.self)
+                    session.whenPlayedOut { played.continuation.finish() }
+                    for await _ in played.stream {}
+                }
+                marks[.rtpFirst] = firstFrame.withLock { $0 }
+            }
+            await self.finished(turn, number: number, callerText: callerText, marks: marks)
+        }
+    }
+
+    private func finished(_ turn: DialogTurn, number: Int, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) async {
+        if speakingTurn == number {
+            speaking = nil
+            speakingTurn = nil
+        }
+        var latencies: [String: Double] = [:]
+        var previous: ContinuousClock.Instant?
+        for stage in LatencyStage.allCases {
+            guard let mark = marks[stage] else { continue }
+            if let previous { latencies[stage.rawValue] = (mark - previous).milliseconds }
+            previous = mark
+        }
+        let record = CallTurn(
+            turn: number, at: unixMilliseconds(), callerText: callerText, replyText: turn.text, intent: turn.intent?.rawValue, confidence: turn.confidence,
+            latencies: latencies
+        )
+        recorder?.record(.turn(record), callId: context.callId, startedAt: context.startedAt)
+        if !turn.text.isEmpty {
+            publish(.transcriptFinal(.init(callId: callID, userId: context.userId ?? "", atMs: unixMilliseconds(), speaker: .assistant, turnId: turn.turnId, text: turn.text)))
+        }
+        publish(.turn(.init(
+            callId: callID, userId: context.userId ?? "", atMs: unixMilliseconds(), turnId: turn.turnId, callerText: callerText, replyText: turn.text,
+            intent: turn.intent?.rawValue, confidence: turn.confidence,
+            latency: latencies.compactMap { key, ms in LatencyStage(rawValue: key).map { LiveEvent.StageLatency(stage: $0, ms: ms) } }.sorted { $0.stage < $1.stage }
+        )))
+        logger.info("assistant turn", metadata: [
+            "call_id": "\(context.callId)", "turn": "\(number)", "action": "\(turn.action.rawValue)", "intent": "\(turn.intent?.rawValue ?? "")",
+            "caller": "\(callerText)", "reply": "\(turn.text)", "latency_ms": "\(latencies.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " "))",
+        ])
+        switch turn.action {
+        case .hangup:
+            ended = true
+            await actions.hangUp("The assistant ended the call: \(turn.endReason?.rawValue ?? "policy")")
+        case .transfer:
+            await actions.takeOver()
+        case .continue, .listen:
+            break
+        }
+    }
+
+    private var callID: CallID { (try? CallID(context.callId)) ?? CallID.random() }
+
+    private func publish(_ event: LiveEvent) {
+        guard let events, let userId = context.userId else { return }
+        Task { await events.publish(event, userId: userId) }
+    }
+}
