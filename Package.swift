@@ -184,7 +184,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, crypto],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "Store", hummingbirdWSClient, logging], swiftSettings: swiftSettings),

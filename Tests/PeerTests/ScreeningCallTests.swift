@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import Crypto
 import AnswerNinjaTestSupport
 import Foundation
 import Store
@@ -27,6 +28,75 @@ import Testing
 
         static func report(_ text: String) throws -> [String: Any] {
             try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+        }
+    }
+
+    /// The user's webhook on a private HTTPS receiver (a Python server on loopback with a test CA; the gateway allowed
+    /// private addresses and given the CA): a blocked call's end is POSTed with a signature that checks out under the
+    /// user's secret, and a 500 is retried.
+    @Test(.enabled(if: PeerEnvironment.available("python3") && PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    func aCallsEndReachesTheUsersWebhookSignedAndRetried() async throws {
+        let web = try await TestCertificates.make(name: "webhook-https")
+        let inbox = try PeerEnvironment.artifactsDirectory(named: "webhook-inbox")
+        let port = try PeerEnvironment.freePort()
+        let receiver = try PeerProcess(
+            name: "webhook-https", executable: try PeerEnvironment.require("python3", package: "python3"),
+            arguments: ["-c", """
+                import http.server, ssl
+                count = 0
+                class Hook(http.server.BaseHTTPRequestHandler):
+                    def do_POST(self):
+                        global count
+                        count += 1
+                        body = self.rfile.read(int(self.headers["Content-Length"]))
+                        open("\(inbox.path)/hook-%d.sig" % count, "w").write(self.headers.get("X-Answer-Ninja-Signature", ""))
+                        open("\(inbox.path)/hook-%d.json" % count, "wb").write(body)
+                        self.send_response(500 if count == 1 else 204)
+                        self.end_headers()
+                    def log_message(self, *args):
+                        pass
+                server = http.server.HTTPServer(("127.0.0.1", \(port)), Hook)
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain("\(web.serverCertificate)", "\(web.serverKey)")
+                server.socket = context.wrap_socket(server.socket, server_side=True)
+                server.serve_forever()
+                """]
+        )
+        defer { Task { await receiver.stop() } }
+        let gateway = try await AnswerNinjaProcess.start(environment: [
+            "ANSWER_NINJA_API_BCRYPT_COST": "4", "ANSWER_NINJA_API_WEBHOOK_ALLOW_PRIVATE": "on", "ANSWER_NINJA_API_WEBHOOK_CA": web.caCertificate,
+        ])
+        try await withPeer(gateway) { gateway in
+            let (userId, token) = try await gateway.makeOwner(of: "+14155550100")
+            func api(_ method: String, _ path: String, _ json: Any? = nil) async throws -> (status: Int, object: [String: Any]?, text: String) {
+                try await gateway.api(method, "/api/v1" + path, json: json, token: token)
+            }
+            #expect(try await api("PUT", "/settings", ["webhook_url": "https://127.0.0.1:\(port)/hook"]).status == 200)
+            #expect(try await api("POST", "/whitelist", ["pattern": "+1900*", "list": "block"]).status == 201)
+            let hook = try await api("GET", "/me/webhook")
+            let secret = try #require(hook.object?["secret"] as? String)
+            #expect(hook.object?["url"] as? String == "https://127.0.0.1:\(port)/hook")
+            let blocked = try await Caller(gateway: gateway, sipPort: try #require(gateway.sipPort)).call(from: "+19005550000")
+            #expect(blocked["status_code"] as? Int == 603, "\(blocked)")
+            let second = inbox.appendingPathComponent("hook-2.json")
+            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { FileManager.default.fileExists(atPath: second.path) }
+            let body = try Data(contentsOf: second)
+            let summary = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            #expect(summary["event"] as? String == "call.ended" && summary["caller"] as? String == "+19005550000" && summary["outcome"] as? String == "blocked")
+            #expect(summary["decision"] as? String == "block" && (summary["reasons"] as? [String])?.contains("blocklist:manual:+1900*") == true, "\(summary)")
+            // The receiver's check: HMAC-SHA256 under the user's secret of "<t>.<body>".
+            let header = try String(contentsOf: inbox.appendingPathComponent("hook-2.sig"), encoding: .utf8)
+            let parts = Dictionary(uniqueKeysWithValues: header.split(separator: ",").compactMap { part -> (String, String)? in
+                let pair = part.split(separator: "=", maxSplits: 1)
+                return pair.count == 2 ? (String(pair[0]), String(pair[1])) : nil
+            })
+            let time = try #require(parts["t"])
+            let expected = HMAC<SHA256>.authenticationCode(for: Array("\(time).".utf8) + Array(body), using: SymmetricKey(data: Array(secret.utf8)))
+            #expect(parts["v1"] == expected.map { String(format: "%02x", $0) }.joined(), "\(header)")
+            #expect(abs((Double(time) ?? 0) - Date().timeIntervalSince1970) < 60)
+            #expect(secret != userId && secret.count == 64)
+            let metrics = try await gateway.get("/metrics").body
+            #expect(metrics.contains(#"webhook_deliveries_total{outcome="delivered"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("webhook") })")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Screening
 import Testing
 
@@ -46,5 +47,30 @@ import Testing
         #expect(SIPUserAgent.deviceUser("sips:bob@example.com;transport=tls") == "bob")
         #expect(SIPUserAgent.deviceUser("+14155550123") == nil)
         #expect(SIPUserAgent.deviceUser(nil) == nil)
+    }
+}
+
+@Suite struct WebhookNotifierTests {
+    @Test func theSignatureAndTheUsersSecretMatchPythonsHMAC() {
+        // Python: hmac.new(b"abc", b"1700000000." + b'{"a":1}', hashlib.sha256).hexdigest()
+        #expect(WebhookNotifier.signature(Array(#"{"a":1}"#.utf8), secret: "abc", time: 1_700_000_000)
+            == "t=1700000000,v1=fb71abe59ec0c6311de6d3d1b21482ac86ef3b5fa5d03530df0a4d8cf6f735a6")
+        // Python: hmac.new(bytes([7] * 32), b"webhook:user-1", hashlib.sha256).hexdigest()
+        #expect(WebhookNotifier.secret(for: "user-1", serverKey: Array(repeating: 7, count: 32)) == "75b5e907f47f72a54fd84c82652d13d2eeffe91c0eb5466f21cb595881daeede")
+    }
+
+    @Test func internalAndPlainURLsAreRefusedUnlessAllowed() async {
+        let telemetry = Telemetry(roles: [.gateway])
+        let strict = WebhookNotifier(serverKey: Array(repeating: 1, count: 32), allowPrivate: false, caFile: nil, telemetry: telemetry, logger: Logger(label: "test"))
+        for url in ["https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://192.168.0.9/x", "https://[::1]:8443/hook", "https://169.254.169.254/latest", "https://localhost/hook"] {
+            #expect(await strict.refusal(of: url)?.contains("internal address") == true, "\(url)")
+        }
+        #expect(await strict.refusal(of: "http://203.0.113.7/hook") == "not an https URL with a host")
+        #expect(await strict.refusal(of: "https://203.0.113.7/hook") == nil, "a public address")
+        let open = WebhookNotifier(serverKey: Array(repeating: 1, count: 32), allowPrivate: true, caFile: nil, telemetry: telemetry, logger: Logger(label: "test"))
+        #expect(await open.refusal(of: "https://127.0.0.1/hook") == nil)
+        #expect(await open.refusal(of: "http://127.0.0.1/hook") != nil, "https all the same")
+        await strict.shutdown()
+        await open.shutdown()
     }
 }

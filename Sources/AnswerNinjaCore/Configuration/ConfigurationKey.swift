@@ -108,6 +108,8 @@ extension ConfigurationKey {
     public static let bcryptCost = ConfigurationKey("api.bcrypt_cost", .integer, default: "12", "bcrypt cost of stored passwords (each step doubles the work).")
     public static let defaultRegion = ConfigurationKey("api.default_region", .string, default: "US", "Region (ISO 3166) for numbers written without a country code, unless a user sets their own.")
     public static let loginLimit = ConfigurationKey("api.login_limit", .integer, default: "5", "Failed sign-ins per account and per client address per minute before 429.")
+    public static let webhookAllowPrivate = ConfigurationKey("api.webhook_allow_private", .enumeration, default: "off", allowed: ["on", "off"], "on: users' webhooks may point at loopback, private and link-local addresses (off: refused, so that a webhook cannot reach inside the network).")
+    public static let webhookCA = ConfigurationKey("api.webhook_ca", .path, default: nil, "PEM file of extra CAs trusted for webhook HTTPS (a private receiver); the system's roots are always trusted.")
     public static let logLevel = ConfigurationKey("log.level", .enumeration, default: "info", allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"], "Lowest level logged.")
     public static let logFormat = ConfigurationKey("log.format", .enumeration, default: "json", allowed: ["json", "text"], "JSON lines (one object per line, with call_id) or text for a terminal.")
     public static let shutdownGrace = ConfigurationKey("shutdown.grace", .duration, default: "30s", "How long graceful shutdown waits for calls and requests to drain.")
@@ -122,7 +124,7 @@ extension ConfigurationKey {
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders,
-        .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .profileKeyVersion, .profileKeyPrevious, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
+        .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .profileKeyVersion, .profileKeyPrevious, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .webhookAllowPrivate, .webhookCA, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }
 

@@ -155,7 +155,9 @@ public struct ConfigurationLoader: Sendable {
                 jwtSecret: reader.secret(.jwtSecret),
                 bcryptCost: reader.integer(.bcryptCost, in: 4...16),
                 defaultRegion: reader.string(.defaultRegion).uppercased(),
-                loginLimit: reader.integer(.loginLimit, in: 1...1000)
+                loginLimit: reader.integer(.loginLimit, in: 1...1000),
+                webhookAllowPrivate: reader.enumeration(.webhookAllowPrivate) == "on",
+                webhookCA: reader.optionalPath(.webhookCA)
             ),
             log: .init(
                 level: reader.enumeration(.logLevel),

@@ -151,6 +151,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var bcryptCost: Int
         public var defaultRegion: String
         public var loginLimit: Int
+        /// Webhooks may reach loopback and private addresses.
+        public var webhookAllowPrivate = false
+        /// Extra CAs for webhook HTTPS.
+        public var webhookCA: String?
     }
 
     public struct Log: Sendable, Equatable {

@@ -98,6 +98,10 @@ extension MetricDefinition {
         "cache_fallback_total", .counter, labels: ["cache"], since: "platform",
         "Cache operations served by the in-process fallback because Redis failed or timed out."
     )
+    public static let webhooks = MetricDefinition(
+        "webhook_deliveries_total", .counter, labels: ["outcome"], since: "pipeline",
+        "Users' webhooks after their call ended: delivered (2xx), refused (not https, or an internal address), failed (after four tries)."
+    )
     public static let conversationStageLatency = MetricDefinition(
         "conversation_stage_seconds", .histogram, labels: ["stage"], unit: "seconds", since: "speech",
         "Conversation role work per caller event: classify (the intent model), dialog (the policy and persona), llm (the optional LLM responder, until it answered or its budget ran out), reply (frame received to reply queued for the socket)."
@@ -119,6 +123,6 @@ extension MetricDefinition {
     public static let catalogue: [MetricDefinition] = [
         .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
         .sipMessages, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
-        .storeJournalPending, .cacheFallbacks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
+        .storeJournalPending, .cacheFallbacks, .webhooks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
     ]
 }

@@ -42,6 +42,7 @@ public final class APIRoutes: Sendable {
         api.post("me/totp/verify") { request, context in try await self.verifyTOTP(request, context) }
         api.delete("me/totp") { request, context in try await self.stopTOTP(request, context) }
         api.get("me/numbers") { request, context in try await self.numbers(request, context) }
+        api.get("me/webhook") { request, context in try await self.webhook(request, context) }
         api.delete("me/numbers/:number") { request, context in try await self.removeNumber(request, context) }
 
         api.get("settings") { request, context in try await self.settings(request, context) }
@@ -746,6 +747,22 @@ public final class APIRoutes: Sendable {
     /// Calls read per query, and bytes per file read, of the export.
     static let exportPage = 100
     static let exportChunk = 65_536
+
+    struct WebhookView: Encodable {
+        var url: String?
+        /// The key of the `X-Answer-Ninja-Signature` header's HMAC.
+        var secret: String
+        var signature: String
+    }
+
+    /// My webhook: where it goes (settings `webhook_url`) and how to check that a request came from us.
+    func webhook(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let account = try await account(try await auth.principal(request))
+        return try json(WebhookView(
+            url: UserSettings(stored: account.settings).webhookURL, secret: WebhookNotifier.secret(for: account.id, serverKey: platform.jwtSecret),
+            signature: "X-Answer-Ninja-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + \".\" + body)>"
+        ))
+    }
 
     // MARK: Live calls
 

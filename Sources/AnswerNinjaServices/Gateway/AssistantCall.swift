@@ -148,15 +148,17 @@ actor AssistantCall {
 
     // MARK: Listening
 
-    private func hear(_ frame: RTPCallSession.Heard) async {
-        guard !ended, var engine, let services else { return }
-        for digit in frame.digits {
-            if let turn = engine.digit(String(digit), at: elapsed) {
-                self.engine = engine
-                respond(turn, callerText: "", marks: [:])
-            }
-        }
+    /// A digit sent in a SIP INFO (RFC 4733 digits arrive with the frames).
+    func digit(_ digit: String) {
+        guard !ended, var engine else { return }
+        let turn = engine.digit(digit, at: elapsed)
         self.engine = engine
+        if let turn { respond(turn, callerText: "", marks: [:]) }
+    }
+
+    private func hear(_ frame: RTPCallSession.Heard) async {
+        guard !ended, engine != nil, let services else { return }
+        for digit in frame.digits { self.digit(String(digit)) }
         preRoll += frame.samples
         if preRoll.count > 2400 { preRoll.removeFirst(preRoll.count - 2400) }
         var endpoints: [Endpointer.Event] = []

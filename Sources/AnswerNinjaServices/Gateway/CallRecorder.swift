@@ -30,6 +30,10 @@ public final class CallRecorder: Sendable {
         var turns: [CallTurn] = []
         /// How long the user talked with the caller, when the call was bridged to them.
         var acceptedSeconds: Double?
+        /// For the webhook's summary.
+        var decision: String?
+        var reasons: [String] = []
+        var intent: (name: String, confidence: Double)?
     }
 
     /// A bridged call this long teaches the user's whitelist: the caller is someone the user talks to.
@@ -40,8 +44,12 @@ public final class CallRecorder: Sendable {
     /// Calls in progress: their owner once found (a recording moves into the owner's folder) and their caller.
     private let calls = NIOLockedValueBox<[String: Progress]>([:])
 
-    public init(platform: Platform, logger: Logger, learnAfter: Duration = .seconds(30)) {
+    /// Calls users' webhooks when their calls end; nil: none are called.
+    let webhooks: WebhookNotifier?
+
+    init(platform: Platform, logger: Logger, learnAfter: Duration = .seconds(30), webhooks: WebhookNotifier? = nil) {
         self.learnAfter = learnAfter
+        self.webhooks = webhooks
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         self.continuation = continuation
         let calls = self.calls
@@ -73,6 +81,12 @@ public final class CallRecorder: Sendable {
                         switch change {
                         case .answered: calls.withLockedValue { $0[callId]?.answered = true }
                         case .turn(let turn): calls.withLockedValue { $0[callId]?.turns.append(turn) }
+                        case .decided(let decision, let reasons):
+                            calls.withLockedValue {
+                                $0[callId]?.decision = decision
+                                $0[callId]?.reasons = reasons
+                            }
+                        case .intent(let name, let confidence): calls.withLockedValue { $0[callId]?.intent = (name, confidence) }
                         default: break
                         }
                         let progress = change.isTerminal ? calls.withLockedValue({ $0.removeValue(forKey: callId) }) : nil
@@ -81,7 +95,10 @@ public final class CallRecorder: Sendable {
                         }
                         try await platform.journal.record(change, callId: callId, startedAt: startedAt, at: at)
                         if let progress {
-                            Task { await Self.learn(from: progress, startedAt: startedAt, endedAt: at, learnAfter: learnAfter, platform: platform, logger: logger) }
+                            Task {
+                                await Self.learn(from: progress, startedAt: startedAt, endedAt: at, learnAfter: learnAfter, platform: platform, logger: logger)
+                                if let webhooks { await Self.notify(progress, callId: callId, startedAt: startedAt, end: change, at: at, webhooks: webhooks, platform: platform, logger: logger) }
+                            }
                         }
                     }
                 } catch {
@@ -113,6 +130,24 @@ public final class CallRecorder: Sendable {
             logger.error("transcript not written", metadata: ["call_id": "\(callId)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// The owner's webhook, if they set one, with the call's summary (the notifier retries on its own time).
+    static func notify(
+        _ progress: Progress, callId: String, startedAt: Int64, end: CallEvent.Change, at: Int64, webhooks: WebhookNotifier, platform: Platform, logger: Logger
+    ) async {
+        guard let owner = progress.owner,
+            let url = UserSettings(stored: (try? await CallScreener(platform: platform, logger: logger).settings(of: owner))?.settings ?? "{}").webhookURL
+        else { return }
+        var outcome = "interrupted", reason = ""
+        if case .ended(let ended, let why) = end { (outcome, reason) = (ended, why) }
+        if case .interrupted(let why) = end { reason = why }
+        let summary = WebhookNotifier.Summary(
+            callId: callId, caller: progress.caller, callee: progress.callee, decision: progress.decision, reasons: progress.reasons, outcome: outcome,
+            endReason: reason, intent: progress.intent?.name, intentConfidence: progress.intent?.confidence, startedAt: startedAt, endedAt: at,
+            turns: progress.turns.map { .init(callerText: $0.callerText, replyText: $0.replyText) }
+        )
+        await webhooks.deliver(summary, to: url, userId: owner)
     }
 
     func started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?, userId: String? = nil) {

@@ -21,6 +21,7 @@ public struct SIPGatewayService: Service {
     let recorder: CallRecorder?
     let screener: CallScreener?
     let platform: Platform?
+    let webhooks: WebhookNotifier?
 
     /// What a blocked caller hears (`block_action` goodbye) before the hangup.
     static let goodbyeLine = "This number does not accept your calls. Please remove it from your list. Goodbye."
@@ -28,7 +29,11 @@ public struct SIPGatewayService: Service {
     public init(context: ServiceContext, platform: Platform? = nil) {
         self.context = context
         self.platform = platform
-        recorder = platform.map { CallRecorder(platform: $0, logger: context.logger, learnAfter: context.configuration.sip.learnAfter) }
+        let api = context.configuration.api
+        webhooks = platform.map {
+            WebhookNotifier(serverKey: $0.jwtSecret, allowPrivate: api.webhookAllowPrivate, caFile: api.webhookCA, telemetry: context.telemetry, logger: context.logger)
+        }
+        recorder = platform.map { [webhooks] in CallRecorder(platform: $0, logger: context.logger, learnAfter: context.configuration.sip.learnAfter, webhooks: webhooks) }
         screener = platform.map { CallScreener(platform: $0, logger: context.logger) }
     }
 
@@ -181,6 +186,7 @@ public struct SIPGatewayService: Service {
         await agent.shutdown()
         await assistant?.shutdown()
         await recorder?.drain()
+        await webhooks?.shutdown()
         try? await Task.sleep(for: .milliseconds(200))  // let the BYEs leave
         await udp.close()
         await tcp.close()

@@ -158,6 +158,7 @@ extension SIPUserAgent {
         do {
             if let dtmf = try SIPDTMFInfo(contentType: type, body: Array(request.body.readableBytesView)) {
                 calls[id]?.digits.append(dtmf.digit)
+                if let assistant = assistantCalls[id.callID] { Task { await assistant.digit(String(dtmf.digit)) } }
                 logger.info("dtmf", metadata: ["call_id": "\(id.callID)", "digit": "\(dtmf.digit)", "duration_ms": "\(dtmf.durationMilliseconds.map(String.init) ?? "")", "via": "info"])
             }
             respond(Self.response(to: request, 200, "OK"), key: key)

@@ -87,31 +87,19 @@ public enum PeerEnvironment {
     }
 
     /// Runs a short command to completion (bounded by `timeout`) and returns its status and output.
+    ///
+    /// Spawned and reaped by `PeerProcess` (posix_spawn, then waitpid on its own pid): Foundation's `Process` on
+    /// Linux sometimes never saw a child's exit here (an `openssl ecparam` of a few milliseconds "did not finish
+    /// within 30 s", twice in CI), and the output goes to a file rather than a pipe, so nothing blocks on a read.
     public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // The read blocks until the child exits: on a GCD thread, never on Swift's cooperative pool (two threads
-        // here), which two runs at once would otherwise stall, sleeps and all.
-        let reader = Task {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-                DispatchQueue.global().async { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
-            }
-        }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        if process.isRunning {
-            process.terminate()
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("answer-ninja-run-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let process = try PeerProcess(name: "run", executable: executable, arguments: arguments, directory: directory)
+        guard let status = await process.waitForExit(timeout: timeout) else {
+            await process.stop(signal: SIGKILL, timeout: .seconds(5))
             throw PeerError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
         }
-        let data = await reader.value
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (status, String(decoding: (try? Data(contentsOf: process.logFile)) ?? Data(), as: UTF8.self))
     }
 }
