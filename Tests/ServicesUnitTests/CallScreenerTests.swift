@@ -1,6 +1,8 @@
+import AnswerNinjaCore
 import Foundation
 import Logging
 import Screening
+import Store
 import Testing
 
 @testable import AnswerNinjaServices
@@ -72,5 +74,25 @@ import Testing
         #expect(await open.refusal(of: "http://127.0.0.1/hook") != nil, "https all the same")
         await strict.shutdown()
         await open.shutdown()
+    }
+}
+
+@Suite struct CallScreenerStoreTests {
+    @Test func aStoreThatFailsMeansScreenNeverRefuse() async throws {
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = NSTemporaryDirectory() + "answer-ninja-screener-\(UInt32.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let store = try await StoreService.open(context: ServiceContext(configuration: configuration, roles: [.gateway], logger: Logger(label: "test")))
+        let screener = CallScreener(platform: store.platform, logger: Logger(label: "test"))
+        let owned = await screener.screen(caller: "+14155550123", callee: "demo", verstat: nil, attestation: nil)
+        #expect(owned.decision.outcome == .screen && owned.userId == store.report.demoUser?.id, "\(owned.decision)")
+        #expect(await screener.screen(caller: "+14155550123", callee: "nobody", verstat: nil, attestation: nil).decision.outcome == .reject)
+        // The database gone: a number not cached is screened with the reason, not refused as unknown.
+        try await store.platform.database.close()
+        let blind = await screener.screen(caller: "+14155550123", callee: "+14155550999", verstat: nil, attestation: nil)
+        #expect(blind.decision.outcome == .screen && blind.decision.reasons == ["store:owner_unavailable", "screen:unknown_caller"], "\(blind.decision)")
+        // What the cache holds still decides: the demo user's number is known, their settings and the score too.
+        let cached = await screener.screen(caller: "+14155550123", callee: "demo", verstat: nil, attestation: nil)
+        #expect(cached.userId == owned.userId && cached.decision == owned.decision, "\(cached.decision)")
     }
 }

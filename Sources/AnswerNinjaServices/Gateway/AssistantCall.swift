@@ -72,7 +72,7 @@ actor AssistantCall {
     private let loader: AssistantLoader
     private let actions: Actions
     private let recorder: CallRecorder?
-    private let events: LiveEventBus?
+    private let events: LiveEventPublisher?
     private let logger: Logger
     private let answered = ContinuousClock.now
 
@@ -94,7 +94,7 @@ actor AssistantCall {
     private let heardContinuation: AsyncStream<RTPCallSession.Heard>.Continuation
 
     init(
-        context: Context, session: RTPCallSession, loader: AssistantLoader, actions: Actions, recorder: CallRecorder?, events: LiveEventBus?,
+        context: Context, session: RTPCallSession, loader: AssistantLoader, actions: Actions, recorder: CallRecorder?, events: LiveEventPublisher?,
         logger: Logger
     ) {
         self.context = context
@@ -306,6 +306,6 @@ actor AssistantCall {
 
     private func publish(_ event: LiveEvent) {
         guard let events, let userId = context.userId else { return }
-        Task { await events.publish(event, userId: userId) }
+        events.publish(event, userId: userId)
     }
 }

@@ -64,17 +64,18 @@ struct CallScreener: Sendable {
         let pending = NIOLockedValueBox<CheckedContinuation<Screening, Never>?>(nil)
         return await withCheckedContinuation { continuation in
             pending.withLockedValue { $0 = continuation }
-            Task {
-                let screening = await lookUp(caller: caller, callee: callee, verstat: verstat, attestation: attestation, now: now)
-                pending.withLockedValue { $0.take() }?.resume(returning: screening)
-            }
-            Task { [budget] in
-                try? await Task.sleep(for: budget)
+            let timeout = Task { [budget] in
+                guard (try? await Task.sleep(for: budget)) != nil else { return }
                 var input = ScreeningPolicy.Input(userId: nil)
                 input.ownerUnavailable = true
                 var decision = ScreeningPolicy.decide(input)
                 decision.reasons.insert("store:timeout", at: 0)
                 pending.withLockedValue { $0.take() }?.resume(returning: Screening(decision: decision, userId: nil, settings: UserSettings()))
+            }
+            Task {
+                let screening = await lookUp(caller: caller, callee: callee, verstat: verstat, attestation: attestation, now: now)
+                timeout.cancel()
+                pending.withLockedValue { $0.take() }?.resume(returning: screening)
             }
         }
     }

@@ -21,6 +21,26 @@ struct LiveEventBus: Sendable {
     }
 }
 
+/// Publishes live events in the order they are handed over (one writer drains a queue): a call's `call_ended` never
+/// overtakes its `decision`. Handing over never waits.
+final class LiveEventPublisher: Sendable {
+    private let continuation: AsyncStream<(LiveEvent, String)>.Continuation
+
+    init(bus: LiveEventBus) {
+        let (stream, continuation) = AsyncStream.makeStream(of: (LiveEvent, String).self)
+        self.continuation = continuation
+        Task {
+            for await (event, userId) in stream { await bus.publish(event, userId: userId) }
+        }
+    }
+
+    func publish(_ event: LiveEvent, userId: String) {
+        continuation.yield((event, userId))
+    }
+
+    deinit { continuation.finish() }
+}
+
 /// What the API asks of the gateway that holds a call (`POST /calls/{id}/hangup`, `/takeover`), on the bus for
 /// the gateway instance named in the call's record (channel `control:<instance>`): a process without the gateway
 /// role reaches the gateway of another.

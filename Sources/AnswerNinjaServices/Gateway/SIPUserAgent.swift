@@ -123,8 +123,8 @@ actor SIPUserAgent {
     let assistant: AssistantLoader?
     /// The assistant of each call it answers, by Call-ID.
     var assistantCalls: [String: AssistantCall] = [:]
-    /// Where the live view's events go; nil without a store.
-    var events: LiveEventBus? { screener.map { LiveEventBus(cache: $0.platform.cache) } }
+    /// Where the live view's events go, in order; nil without a store.
+    let events: LiveEventPublisher?
     /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
     var pendingBridges: [String: PendingBridge] = [:]
     /// Answered calls the user takes over, ringing their devices, by fork: the caller's leg and the INVITEs left.
@@ -168,6 +168,7 @@ actor SIPUserAgent {
         self.callRecorder = callRecorder
         self.screener = screener
         self.assistant = assistant
+        events = screener.map { LiveEventPublisher(bus: LiveEventBus(cache: $0.platform.cache)) }
         self.transport = transport
         self.eventLoop = eventLoop
         self.group = group
@@ -604,10 +605,8 @@ actor SIPUserAgent {
         case .screen, .reject: .screen
         }
         let decision = LiveEvent.decision(.init(callId: callId, userId: userId, atMs: unixMilliseconds(), decision: outcome, reasons: screening.decision.reasons))
-        Task {
-            if !decisionOnly { await events.publish(started, userId: userId) }
-            await events.publish(decision, userId: userId)
-        }
+        if !decisionOnly { events.publish(started, userId: userId) }
+        events.publish(decision, userId: userId)
     }
 
     /// `call_ended` for the owner's live view.
@@ -615,7 +614,7 @@ actor SIPUserAgent {
         guard let events, let userId = call.screening?.userId, let callId = try? CallID(call.dialog.id.callID) else { return }
         let now = unixMilliseconds()
         let ended = LiveEvent.callEnded(.init(callId: callId, userId: userId, atMs: now, outcome: outcome, reason: reason, durationMs: now - call.startedAt))
-        Task { await events.publish(ended, userId: userId) }
+        events.publish(ended, userId: userId)
     }
 
     /// Sends the 2xx to an INVITE or re-INVITE of call `id`: the transaction goes to Accepted and the core resends the
@@ -632,7 +631,8 @@ actor SIPUserAgent {
     }
 
     /// Ends the call from our side: BYE in the dialog, with why (RFC 3326). `side` says who ended it for the record:
-    /// `local` (we did), `bridge` (the other leg of a bridged call hung up).
+    /// `local` (the gateway: a limit, a goodbye, shutdown), `assistant`, `user` (from the API), `bridge` (the other
+    /// leg of a bridged call hung up).
     func hangUp(_ id: SIPDialog.ID, reason: SIPReason = .normalClearing(), side: String = "local") {
         guard var call = calls[id], !call.byeSent else { return }
         call.byeSent = true
@@ -911,9 +911,8 @@ actor SIPUserAgent {
     /// The extensions we support, for Supported in our responses.
     static let supported = "100rel, timer"
 
-    /// Our Contact on `flow`: its transport (which keeps requests to us on that transport, RFC 3261 §18.1.1) and
-    /// its address family.
-    /// Our Contact on `flow`, with `user` as its user part.
+    /// Our Contact on `flow`, with `user` as its user part: its transport (which keeps requests to us on that
+    /// transport, RFC 3261 §18.1.1) and its address family.
     func contact(for flow: SIPFlow, user: String = "gateway") -> String {
         let host = transport.host(for: flow)
         switch flow {
