@@ -78,6 +78,9 @@ actor AssistantCall {
 
     private var engine: ConversationEngine?
     private var services: AssistantLoader.Services?
+    /// Our own audio, reflected by the trunk or the handset, taken out of what we hear before the VAD (so that the
+    /// assistant does not barge in on itself); nil if libspeexdsp would not start one.
+    private let echo = try? EchoCanceller()
     private var vad = VoiceActivityDetector()
     private var endpointer = Endpointer()
     private var recognition: (any RecognitionStream)?
@@ -159,6 +162,8 @@ actor AssistantCall {
     private func hear(_ frame: RTPCallSession.Heard) async {
         guard !ended, engine != nil, let services else { return }
         for digit in frame.digits { self.digit(String(digit)) }
+        var frame = frame
+        if let echo { frame.samples = echo.process(received: frame.samples, sent: frame.sent) }
         preRoll += frame.samples
         if preRoll.count > 2400 { preRoll.removeFirst(preRoll.count - 2400) }
         var endpoints: [Endpointer.Event] = []

@@ -78,10 +78,12 @@ public final class RTPCallSession: @unchecked Sendable {
     /// Called once when everything enqueued so far has been sent.
     private var drainedCallbacks: [@Sendable () -> Void] = []
 
-    /// What an assistant hears each 20 ms: the caller's frame (after the jitter buffer), whether our own audio was
-    /// going out at the time, and the digits that arrived since the last frame.
+    /// What an assistant hears each 20 ms: the caller's frame (after the jitter buffer), the frame we sent at the
+    /// same tick (the echo canceller's reference), whether our own audio was going out, and the digits that arrived
+    /// since the last frame.
     public struct Heard: Sendable {
         public var samples: [Int16]
+        public var sent: [Int16]
         public var speaking: Bool
         public var digits: String
     }
@@ -352,7 +354,7 @@ public final class RTPCallSession: @unchecked Sendable {
         } else {
             recorded += path!.audio.isEmpty ? silence : path!.audio
             if let listener {
-                listener(Heard(samples: path!.audio.isEmpty ? silence : path!.audio, speaking: speaking, digits: pendingDigits))
+                listener(Heard(samples: path!.audio.isEmpty ? silence : path!.audio, sent: Array(samples), speaking: speaking, digits: pendingDigits))
                 pendingDigits = ""
             }
         }
