@@ -105,7 +105,9 @@ struct CallCommand: AsyncParsableCommand {
             WAVFile(sampleRate: 8000, samples: recorded).write(to: &buffer)
             try Data(buffer.readableBytesView).write(to: URL(fileURLWithPath: record))
         }
-        try output.emit(report)
+        var measured = report
+        if !audio.isEmpty, report.answered { measured.voiceToVoiceMs = VoiceToVoice.measure(played: audio, heard: recorded) }
+        try output.emit(measured)
         if !report.answered { throw ExitCode(1) }
     }
 }

@@ -56,6 +56,10 @@ import Testing
             let audio = try AudioCorrelation.samples(ofWAV: heard)
             print("assistant: level of the opening \(Self.level(audio, seconds: 0.5..<4)), report \(report)")
             #expect(Self.level(audio, seconds: 0.5..<4) > 300, "the opening line was heard")
+            // Voice-to-voice at the caller: each line was answered, from its end to the first reply above −40 dBFS.
+            let latencies = try #require(report["voice_to_voice_ms"] as? [Any], "\(report)")
+            print("assistant: voice-to-voice \(latencies) ms")
+            #expect(latencies.count == 2 && latencies.allSatisfy { ($0 as? Double).map { $0 > 0 && $0 < 5000 } == true }, "\(latencies)")
             let turns = SIPScenarioTests.lines(gateway, containing: #""msg":"assistant turn""#)
             print((turns + SIPScenarioTests.lines(gateway, containing: "caller utterance") + SIPScenarioTests.lines(gateway, containing: "barge")).joined(separator: "\n"))
             #expect(turns.count >= 2, "the opening and at least one reply: \(gateway.process.logTail())")

@@ -70,6 +70,9 @@ public actor SIPCallClient {
         /// Digits sent, and received, as RFC 4733 events.
         public var dtmfSent: String?
         public var dtmfReceived: String?
+        /// With `--play`: per utterance played, milliseconds from its end to the first reply heard above −40 dBFS
+        /// (null: no reply before the next utterance); `VoiceToVoice`.
+        public var voiceToVoiceMs: [Double?]?
 
         public var humanReadable: String {
             guard answered else { return "not answered: \(statusCode.map(String.init) ?? "no response") \(reason ?? "")" }
