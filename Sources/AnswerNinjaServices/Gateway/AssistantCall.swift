@@ -119,6 +119,8 @@ actor AssistantCall {
         session.listen { continuation.yield($0) }
         do {
             let services = try await loader.services()
+            // The caller may have hung up while the engines loaded (the first call of a process).
+            guard !ended else { return }
             self.services = services
             var engine = ConversationEngine(classifier: services.classifier, settings: context.settings)
             var opening = engine.open()
