@@ -66,7 +66,9 @@ extension SIPUserAgent {
     /// A device of the fork answered (its leg is a call now): the caller is answered and the legs joined. If the
     /// caller has gone meanwhile, the device is hung up.
     func bridgeAnswered(fork: String, device id: SIPDialog.ID) {
-        guard let pending = pendingBridges.removeValue(forKey: fork), transactions[pending.key]?.transaction.state == .proceeding, var device = calls[id] else {
+        let pending = pendingBridges.removeValue(forKey: fork)
+        guard let pending, transactions[pending.key]?.transaction.state == .proceeding, var device = calls[id] else {
+            if let pending { release(pending.call.session) }
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up"))
             return
         }
