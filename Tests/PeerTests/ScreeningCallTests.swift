@@ -68,9 +68,7 @@ import Testing
         ])
         try await withPeer(gateway) { gateway in
             let (userId, token) = try await gateway.makeOwner(of: "+14155550100")
-            func api(_ method: String, _ path: String, _ json: Any? = nil) async throws -> (status: Int, object: [String: Any]?, text: String) {
-                try await gateway.api(method, "/api/v1" + path, json: json, token: token)
-            }
+            let api = UserAPI(gateway: gateway, token: token)
             #expect(try await api("PUT", "/settings", ["webhook_url": "https://127.0.0.1:\(port)/hook"]).status == 200)
             #expect(try await api("POST", "/whitelist", ["pattern": "+1900*", "list": "block"]).status == 201)
             let hook = try await api("GET", "/me/webhook")
@@ -124,9 +122,7 @@ import Testing
         try await withPeer(gateway) { gateway in
             // The user, an admin (to set global flags), owning the number.
             let (_, token) = try await gateway.makeOwner(of: "+14155550100")
-            func api(_ method: String, _ path: String, _ json: Any? = nil) async throws -> (status: Int, object: [String: Any]?, text: String) {
-                try await gateway.api(method, "/api/v1" + path, json: json, token: token)
-            }
+            let api = UserAPI(gateway: gateway, token: token)
             #expect(try await api("PATCH", "/me", ["forwarding_target": "sip:alice@127.0.0.1"]).status == 200)
             #expect(try await api("POST", "/whitelist", ["pattern": "+14155550123", "label": "Mum"]).status == 201)
             #expect(try await api("POST", "/whitelist", ["pattern": "+1900*", "list": "block"]).status == 201)
@@ -244,6 +240,16 @@ import Testing
             #expect(record("+14155550199")?["outcome"] as? String == "hung_up_by_user", "\(calls)")
             #expect((record("+14155550199")?["reasons"] as? [String])?.last == "takeover:by_user", "\(calls)")
         }
+    }
+}
+
+/// A signed-in user's requests to the process's `/api/v1`.
+struct UserAPI: Sendable {
+    let gateway: AnswerNinjaProcess
+    let token: String
+
+    func callAsFunction(_ method: String, _ path: String, _ json: Any? = nil) async throws -> (status: Int, object: [String: Any]?, text: String) {
+        try await gateway.api(method, "/api/v1" + path, json: json, token: token)
     }
 }
 

@@ -27,14 +27,14 @@ import Testing
         #expect(!nights.contains(Self.date("2026-12-11T21:59:00Z")))
     }
 
-    @Test func aCachedWhitelistDecisionReadsBackAsItsList() throws {
-        let allowed = try CallScreener.entryDecision("allow", reason: "whitelist:contact:+14155550123")
+    @Test func aCachedWhitelistDecisionReadsBackAsItsList() {
+        let allowed = WhitelistCache.decode("allow", reason: "whitelist:contact:+14155550123")
         #expect(allowed.reason == "whitelist:contact:+14155550123")
         guard case .allow = allowed else { Issue.record("not an allow: \(allowed)"); return }
-        let blocked = try CallScreener.entryDecision("block", reason: "blocklist:manual:+1900*")
+        let blocked = WhitelistCache.decode("block", reason: "blocklist:manual:+1900*")
         #expect(blocked.reason == "blocklist:manual:+1900*")
         guard case .block = blocked else { Issue.record("not a block: \(blocked)"); return }
-        #expect(try CallScreener.entryDecision("allow", reason: "garbled") == .unknown)
+        #expect(WhitelistCache.decode("allow", reason: "garbled") == .unknown)
     }
 
     @Test func globalFlagsAreReadFromTheirJSONValues() {

@@ -575,8 +575,8 @@ public final class APIRoutes: Sendable {
         } else {
             number = try self.number(text, for: try await account(principal))
         }
-        let (decision, reason, cached) = try await WhitelistCache.check(userId: principal.userId, number: number, platform: platform)
-        return try json(CheckResult(number: number.rawValue, decision: decision, reason: reason, cached: cached))
+        let (decision, cached) = try await WhitelistCache.check(userId: principal.userId, number: number, platform: platform)
+        return try json(CheckResult(number: number.rawValue, decision: decision.name, reason: decision.reason, cached: cached))
     }
 
     // MARK: Profiles
@@ -929,20 +929,26 @@ enum WhitelistCache {
         await cache.set("whitelist-version:\(userId)", String(unixMilliseconds()), ttl: .seconds(86_400))
     }
 
-    /// `(decision, reason, cached)`.
-    static func check(userId: String, number: E164Number, platform: Platform) async throws -> (String, String, Bool) {
+    /// The decision for `number`, and whether it came from the cache. Cached as `<name> <reason>`
+    /// (`allow whitelist:contact:+14155550123`), which `decode` reads back.
+    static func check(userId: String, number: E164Number, platform: Platform) async throws -> (decision: WhitelistDecision, cached: Bool) {
         let key = "whitelist:\(userId):\(await version(userId, cache: platform.cache)):\(number.rawValue)"
         if let hit = await platform.cache.get(key), let separator = hit.firstIndex(of: " ") {
-            return (String(hit[..<separator]), String(hit[hit.index(after: separator)...]), true)
+            return (decode(String(hit[..<separator]), reason: String(hit[hit.index(after: separator)...])), true)
         }
         let decision = try await platform.whitelist.check(userId: userId, number: number, now: unixMilliseconds())
-        let name: String
-        switch decision {
-        case .allow: name = "allow"
-        case .block: name = "block"
-        case .unknown: name = "unknown"
-        }
-        await platform.cache.set(key, "\(name) \(decision.reason)", ttl: CacheTTL.whitelist)
-        return (name, decision.reason, false)
+        await platform.cache.set(key, "\(decision.name) \(decision.reason)", ttl: CacheTTL.whitelist)
+        return (decision, false)
+    }
+
+    /// A cached decision back to its `WhitelistDecision` (the rule's list, source and pattern; its reason reads the
+    /// same as the one stored); `unknown` for anything else.
+    static func decode(_ name: String, reason: String) -> WhitelistDecision {
+        let parts = reason.split(separator: ":", maxSplits: 2).map(String.init)
+        guard ["allow", "block"].contains(name), parts.count == 3, let source = WhitelistEntry.Source(rawValue: parts[1]),
+            let pattern = try? WhitelistPattern(parts[2])
+        else { return .unknown }
+        let entry = WhitelistEntry(pattern: pattern, list: name == "block" ? .block : .allow, source: source, createdAt: 0)
+        return name == "block" ? .block(entry) : .allow(entry)
     }
 }

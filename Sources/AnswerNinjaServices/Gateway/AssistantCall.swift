@@ -209,7 +209,7 @@ actor AssistantCall {
         ])
         // Read after the wait: the clock's tick may have moved the dialog meanwhile.
         guard !text.isEmpty, !ended, var engine else { return }
-        publish(.transcriptFinal(.init(callId: callID, userId: context.userId ?? "", atMs: unixMilliseconds(), speaker: .caller, turnId: "c\(turns + 1)", text: text)))
+        publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .caller, turnId: "c\(self.turns + 1)", text: text)) }
         let classification = services.classifier.classify(text)
         guard let turn = engine.caller(said: text, classification: classification, at: elapsed) else {
             self.engine = engine
@@ -287,13 +287,15 @@ actor AssistantCall {
         )
         recorder?.record(.turn(record), callId: context.callId, startedAt: context.startedAt)
         if !turn.text.isEmpty {
-            publish(.transcriptFinal(.init(callId: callID, userId: context.userId ?? "", atMs: unixMilliseconds(), speaker: .assistant, turnId: turn.turnId, text: turn.text)))
+            publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .assistant, turnId: turn.turnId, text: turn.text)) }
         }
-        publish(.turn(.init(
-            callId: callID, userId: context.userId ?? "", atMs: unixMilliseconds(), turnId: turn.turnId, callerText: callerText, replyText: turn.text,
-            intent: turn.intent?.rawValue, confidence: turn.confidence,
-            latency: latencies.compactMap { key, ms in LatencyStage(rawValue: key).map { LiveEvent.StageLatency(stage: $0, ms: ms) } }.sorted { $0.stage < $1.stage }
-        )))
+        let stages = latencies.compactMap { key, ms in LatencyStage(rawValue: key).map { LiveEvent.StageLatency(stage: $0, ms: ms) } }.sorted { $0.stage < $1.stage }
+        publish {
+            .turn(.init(
+                callId: $0, userId: $1, atMs: unixMilliseconds(), turnId: turn.turnId, callerText: callerText, replyText: turn.text,
+                intent: turn.intent?.rawValue, confidence: turn.confidence, latency: stages
+            ))
+        }
         logger.info("assistant turn", metadata: [
             "call_id": "\(context.callId)", "turn": "\(number)", "action": "\(turn.action.rawValue)", "intent": "\(turn.intent?.rawValue ?? "")",
             "caller": "\(callerText)", "reply": "\(turn.text)", "latency_ms": "\(latencies.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " "))",
@@ -309,10 +311,10 @@ actor AssistantCall {
         }
     }
 
-    private var callID: CallID { (try? CallID(context.callId)) ?? CallID.random() }
-
-    private func publish(_ event: LiveEvent) {
-        guard let events, let userId = context.userId else { return }
-        events.publish(event, userId: userId)
+    /// An event for the owner's live view, made from the call's id and the user's; none for a call without an owner
+    /// or with a Call-ID that is not a protocol call id (as the gateway's own events).
+    private func publish(_ event: (CallID, String) -> LiveEvent) {
+        guard let events, let userId = context.userId, let callID = try? CallID(context.callId) else { return }
+        events.publish(event(callID, userId), userId: userId)
     }
 }

@@ -34,6 +34,13 @@ struct CallScreener: Sendable {
         var settings: UserSettings
         /// Where wanted calls go (a `sip:` URI of a device, or an E.164 number); nil when the user set none.
         var forwardingTarget: String?
+
+        /// The store could not say who owns the number: screened, not refused.
+        static var ownerUnavailable: Screening {
+            var input = ScreeningPolicy.Input(userId: nil)
+            input.ownerUnavailable = true
+            return Screening(decision: ScreeningPolicy.decide(input), userId: nil, settings: UserSettings())
+        }
     }
 
     /// The global settings the gateway reads (`PUT /api/v1/admin/settings/{key}`).
@@ -66,11 +73,9 @@ struct CallScreener: Sendable {
             pending.withLockedValue { $0 = continuation }
             let timeout = Task { [budget] in
                 guard (try? await Task.sleep(for: budget)) != nil else { return }
-                var input = ScreeningPolicy.Input(userId: nil)
-                input.ownerUnavailable = true
-                var decision = ScreeningPolicy.decide(input)
-                decision.reasons.insert("store:timeout", at: 0)
-                pending.withLockedValue { $0.take() }?.resume(returning: Screening(decision: decision, userId: nil, settings: UserSettings()))
+                var screening = Screening.ownerUnavailable
+                screening.decision.reasons.insert("store:timeout", at: 0)
+                pending.withLockedValue { $0.take() }?.resume(returning: screening)
             }
             Task {
                 let screening = await lookUp(caller: caller, callee: callee, verstat: verstat, attestation: attestation, now: now)
@@ -87,9 +92,7 @@ struct CallScreener: Sendable {
             owner = try await Self.owner(of: callee, platform: platform)
         } catch {
             logger.warning("screening: owner lookup failed", metadata: ["callee": "\(callee)", "error": "\(error)"])
-            var input = ScreeningPolicy.Input(userId: nil)
-            input.ownerUnavailable = true
-            return Screening(decision: ScreeningPolicy.decide(input), userId: nil, settings: UserSettings())
+            return .ownerUnavailable
         }
         guard let owner else { return Screening(decision: ScreeningPolicy.decide(.init(userId: nil)), userId: nil, settings: UserSettings()) }
         var input = ScreeningPolicy.Input(userId: owner)
@@ -115,8 +118,7 @@ struct CallScreener: Sendable {
         }
         if case .number(let number)? = try? DialledNumber(userPart: caller) {
             do {
-                let (name, reason, _) = try await WhitelistCache.check(userId: owner, number: number, platform: platform)
-                input.whitelist = name == "unknown" ? .unknown : try? Self.entryDecision(name, reason: reason)
+                input.whitelist = try await WhitelistCache.check(userId: owner, number: number, platform: platform).decision
             } catch {
                 input.whitelist = .unknown
                 problems.append("store:whitelist_unavailable")
@@ -132,18 +134,8 @@ struct CallScreener: Sendable {
         return Screening(decision: decision, userId: owner, settings: settings, forwardingTarget: stored.forwardingTarget)
     }
 
-    /// A whitelist decision as cached (`allow`/`block` and its reason `whitelist:contact:+1415...`) back to its
-    /// `WhitelistDecision` (the policy needs the list; the reason is kept as it was).
-    static func entryDecision(_ name: String, reason: String) throws -> WhitelistDecision {
-        let parts = reason.split(separator: ":", maxSplits: 2).map(String.init)
-        guard parts.count == 3, let source = WhitelistEntry.Source(rawValue: parts[1]) else { return .unknown }
-        let entry = WhitelistEntry(pattern: try WhitelistPattern(parts[2]), list: name == "block" ? .block : .allow, source: source, createdAt: 0)
-        return name == "block" ? .block(entry) : .allow(entry)
-    }
-
     /// The user owning `callee` (an E.164 number or an alias), cached for 10 minutes; nil when no one owns it.
-    /// Throws when the store cannot say.
-    /// The cache key is the number as stored (`+14155550123`, `demo`), whatever form the trunk sent it in, so that
+    /// Throws when the store cannot say. The cache key is the number as stored (`+14155550123`, `demo`), whatever form the trunk sent it in, so that
     /// the API drops it when the number changes hands.
     static func owner(of callee: String, platform: Platform) async throws -> String? {
         let canonical = (try? DialledNumber(userPart: callee))?.description ?? callee
@@ -160,19 +152,22 @@ struct CallScreener: Sendable {
     }
 
     func settings(of userId: String) async throws -> StoredSettings {
-        let key = "user-settings:\(userId)"
-        if let cached = await platform.cache.get(key), let stored = try? JSONDecoder().decode(StoredSettings.self, from: Data(cached.utf8)) { return stored }
-        guard let account = try await platform.users.account(id: userId) else { return StoredSettings(settings: "{}") }
-        let stored = StoredSettings(settings: account.settings, forwardingTarget: account.forwardingTarget)
-        await platform.cache.set(key, String(decoding: try JSONEncoder().encode(stored), as: UTF8.self), ttl: .seconds(600))
-        return stored
+        try await cached("user-settings:\(userId)") {
+            guard let account = try await platform.users.account(id: userId) else { return StoredSettings(settings: "{}") }
+            return StoredSettings(settings: account.settings, forwardingTarget: account.forwardingTarget)
+        }
     }
 
     func flags() async throws -> Flags {
-        if let cached = await platform.cache.get("global-flags"), let flags = try? JSONDecoder().decode(Flags.self, from: Data(cached.utf8)) { return flags }
-        let flags = Flags(settings: try await platform.settings.all())
-        await platform.cache.set("global-flags", String(decoding: try JSONEncoder().encode(flags), as: UTF8.self), ttl: .seconds(600))
-        return flags
+        try await cached("global-flags") { Flags(settings: try await platform.settings.all()) }
+    }
+
+    /// `key`'s value from the cache (JSON), else `load`ed and cached for 10 minutes.
+    private func cached<Value: Codable>(_ key: String, _ load: () async throws -> Value) async throws -> Value {
+        if let text = await platform.cache.get(key), let value = try? JSONDecoder().decode(Value.self, from: Data(text.utf8)) { return value }
+        let value = try await load()
+        await platform.cache.set(key, String(decoding: try JSONEncoder().encode(value), as: UTF8.self), ttl: .seconds(600))
+        return value
     }
 
     /// The caller's stored spam score (2 h) and this user's verdict.

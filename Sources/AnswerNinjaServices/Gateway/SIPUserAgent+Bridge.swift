@@ -46,21 +46,47 @@ extension SIPUserAgent {
         respond(ringing, key: key)
         let fork = SIPToken.random()
         pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: bindings.count)
-        let caller = call.identity?.caller
         logger.info("bridging", metadata: ["call_id": "\(call.dialog.id.callID)", "device": "\(device)", "bindings": "\(bindings.count)"])
+        ring(bindings, of: device, for: call, fork: fork) { agent in agent.bridgeAttemptFailed(fork) }
+        return nil
+    }
+
+    /// Rings every binding of `device` for the caller of `call`, as the INVITEs of `fork`; `failed` runs for each
+    /// that does not answer (the first to answer ends the others, in `deviceAnswered`).
+    func ring(
+        _ bindings: [SIPLocationService<SIPFlow>.Binding], of device: String, for call: Call, fork: String,
+        failed: @escaping @Sendable (isolated SIPUserAgent) -> Void
+    ) {
+        let caller = call.identity?.caller, callID = call.dialog.id.callID
         for binding in bindings {
             Task {
                 let result = await callDevice(binding, user: device, hold: settings.maximumBridgedDuration, fork: fork, caller: caller)
-                if !result.answered {
-                    logger.info("device did not take the call", metadata: [
-                        "call_id": "\(call.dialog.id.callID)", "device_call_id": "\(result.callId)", "status": "\(result.statusCode.map(String.init) ?? "none")",
-                        "reason": "\(result.reason ?? "")",
-                    ])
-                    bridgeAttemptFailed(fork)
-                }
+                guard !result.answered else { return }
+                logger.info("device did not take the call", metadata: [
+                    "call_id": "\(callID)", "device_call_id": "\(result.callId)", "status": "\(result.statusCode.map(String.init) ?? "none")",
+                    "reason": "\(result.reason ?? "")",
+                ])
+                failed(self)
             }
         }
-        return nil
+    }
+
+    /// Cancels the INVITEs of `fork` still ringing: the caller went (`Reason: SIP;cause=487`).
+    func cancelRinging(_ fork: String) {
+        for (callID, invite) in deviceInvites where invite.fork == fork {
+            cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 487, text: "Call cancelled by the caller"))
+        }
+    }
+
+    /// Joins the caller's leg and a device's leg: each names the other, and each session plays what the other hears.
+    func link(_ caller: inout Call, _ device: inout Call) {
+        let now = unixMilliseconds()
+        caller.bridgedTo = device.dialog.id
+        caller.bridgedAt = now
+        device.bridgedTo = caller.dialog.id
+        device.bridgedAt = now
+        caller.session.bridge(to: device.session)
+        device.session.bridge(to: caller.session)
     }
 
     /// A device of the fork answered (its leg is a call now): the caller is answered and the legs joined. If the
@@ -73,14 +99,9 @@ extension SIPUserAgent {
             return
         }
         var caller = pending.call
-        caller.bridgedTo = id
-        caller.bridgedAt = unixMilliseconds()
-        device.bridgedTo = caller.dialog.id
-        device.bridgedAt = caller.bridgedAt
+        link(&caller, &device)
         calls[id] = device
         accept(key: pending.key, call: caller)
-        caller.session.bridge(to: device.session)
-        device.session.bridge(to: caller.session)
         logger.info("bridged", metadata: ["call_id": "\(caller.dialog.id.callID)", "device_call_id": "\(id.callID)", "caller_codec": "\(caller.audio.codec.rawValue)", "device_codec": "\(device.audio.codec.rawValue)"])
     }
 
@@ -103,9 +124,7 @@ extension SIPUserAgent {
     func cancelBridge(for key: SIPTransactionKey) {
         guard let (fork, pending) = pendingBridges.first(where: { $0.value.key == key }) else { return }
         pendingBridges[fork] = nil
-        for (callID, invite) in deviceInvites where invite.fork == fork {
-            cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 487, text: "Call cancelled by the caller"))
-        }
+        cancelRinging(fork)
         release(pending.call.session)
         recordUnanswered(pending.call, outcome: "caller_cancelled", reason: "CANCEL while the user's devices rang")
     }
@@ -144,14 +163,8 @@ extension SIPUserAgent {
         guard !bindings.isEmpty else { return .refused("no_device_registered") }
         let fork = SIPToken.random()
         pendingTakeovers[fork] = (id, bindings.count)
-        let caller = call.identity?.caller
         logger.info("taking over", metadata: ["call_id": "\(callID)", "device": "\(device)", "bindings": "\(bindings.count)"])
-        for binding in bindings {
-            Task {
-                let result = await callDevice(binding, user: device, hold: settings.maximumBridgedDuration, fork: fork, caller: caller)
-                if !result.answered { takeoverAttemptFailed(fork) }
-            }
-        }
+        ring(bindings, of: device, for: call, fork: fork) { agent in agent.takeoverAttemptFailed(fork) }
         return .accepted(devices: bindings.count)
     }
 
@@ -162,17 +175,11 @@ extension SIPUserAgent {
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up"))
             return
         }
-        let now = unixMilliseconds()
-        caller.bridgedTo = id
-        caller.bridgedAt = now
-        device.bridgedTo = pending.caller
-        device.bridgedAt = now
+        link(&caller, &device)
         caller.screening?.decision.outcome = .connect
         caller.screening?.decision.reasons.append("takeover:by_user")
         calls[pending.caller] = caller
         calls[id] = device
-        caller.session.bridge(to: device.session)
-        device.session.bridge(to: caller.session)
         let callerID = pending.caller
         cancelTimer("limit|\(callerID.callID)")
         scheduleTimer("limit|\(callerID.callID)", after: settings.maximumBridgedDuration) { agent in
@@ -196,9 +203,7 @@ extension SIPUserAgent {
     func cancelTakeover(of caller: SIPDialog.ID) {
         guard let fork = pendingTakeovers.first(where: { $0.value.caller == caller })?.key else { return }
         pendingTakeovers[fork] = nil
-        for (callID, invite) in deviceInvites where invite.fork == fork {
-            cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 487, text: "Call cancelled by the caller"))
-        }
+        cancelRinging(fork)
     }
 }
 

@@ -87,7 +87,7 @@ public struct PlatformBench: Sendable {
             for index in 0..<lookups {
                 let number = numbers[index % numbers.count]
                 cached.append(try await clock.measure {
-                    if try await WhitelistCache.check(userId: user.id, number: number, platform: platform).2 { hits += 1 }
+                    if try await WhitelistCache.check(userId: user.id, number: number, platform: platform).cached { hits += 1 }
                 })
             }
             latencies["whitelist decision, uncached (query + rules)"] = Self.percentiles(uncached)

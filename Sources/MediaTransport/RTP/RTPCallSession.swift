@@ -206,17 +206,13 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
-    /// Stops what is playing (a barge-in: the caller speaks over us); `completion` gets whether anything was left.
-    public func flushPlayback(_ completion: @escaping @Sendable (Bool) -> Void = { _ in }) {
+    /// Stops what is playing (a barge-in: the caller speaks over us).
+    public func flushPlayback() {
         eventLoop.execute {
-            let left = self.playPosition < self.playing.count
             self.playing.removeAll(keepingCapacity: true)
             self.playPosition = 0
             self.firstFrameCallbacks.removeAll()
-            let drained = self.drainedCallbacks
-            self.drainedCallbacks.removeAll()
-            for callback in drained { callback() }
-            completion(left)
+            self.playedOut()
         }
     }
 
@@ -225,6 +221,13 @@ public final class RTPCallSession: @unchecked Sendable {
         eventLoop.execute {
             if self.playPosition >= self.playing.count { body() } else { self.drainedCallbacks.append(body) }
         }
+    }
+
+    /// Nothing is left to play: the `whenPlayedOut` callbacks run, once.
+    private func playedOut() {
+        let drained = drainedCallbacks
+        drainedCallbacks.removeAll()
+        for callback in drained { callback() }
     }
 
     /// Takes a frame of the peer's audio for the next ticks (on this leg's loop).
@@ -255,9 +258,7 @@ public final class RTPCallSession: @unchecked Sendable {
             self.controlTick = nil
             self.peer = nil  // the two legs hold each other until here
             self.listener = nil
-            let drained = self.drainedCallbacks
-            self.drainedCallbacks.removeAll()
-            for callback in drained { callback() }
+            self.playedOut()
             let statistics = self.path?.statistics
             self.digitsReceived += (self.path?.takeKeyPresses(flush: true) ?? []).map { String($0.digit) }.joined()
             return Report(
@@ -317,11 +318,7 @@ public final class RTPCallSession: @unchecked Sendable {
             first.callback()
         }
         playPosition = end
-        if !speaking, !drainedCallbacks.isEmpty {
-            let drained = drainedCallbacks
-            drainedCallbacks.removeAll()
-            for callback in drained { callback() }
-        }
+        if !speaking { playedOut() }
         if peer != nil, playPosition >= playing.count {
             // Bridged: the peer's audio, once what this leg plays has ended (silence while its queue is empty).
             let count = min(160, fromPeer.count)

@@ -93,6 +93,15 @@ public enum WhitelistDecision: Sendable, Equatable {
     case block(WhitelistEntry)
     case unknown
 
+    /// `allow`, `block` or `unknown`.
+    public var name: String {
+        switch self {
+        case .allow: "allow"
+        case .block: "block"
+        case .unknown: "unknown"
+        }
+    }
+
     /// The reason as the call record stores it: `whitelist:contact:+14155550123`, `blocklist:manual:+1900*`,
     /// `whitelist:none`.
     public var reason: String {
