@@ -139,7 +139,7 @@ let targets: [Target] = cTargets + [
     // Layer 6: the executable, one file per subcommand.
     .executableTarget(
         name: "AnswerNinjaCLI",
-        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "Conversation", "MediaDSP", "RTP", "SIPMessages", "SIPIdentity", "SIPLocator", "SIPTransport", crypto, argumentParser, logging, metrics, nioCore],
+        dependencies: ["AnswerNinjaCore", "AnswerNinjaServices", "Capture", "Conversation", "MediaDSP", "Speech", "RTP", "SIPMessages", "SIPIdentity", "SIPLocator", "SIPTransport", crypto, argumentParser, logging, metrics, nioCore],
         path: "Sources/answer-ninja",
         swiftSettings: swiftSettings
     ),
@@ -184,7 +184,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, crypto],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", "MediaDSP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, crypto],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "Store", hummingbirdWSClient, logging], swiftSettings: swiftSettings),

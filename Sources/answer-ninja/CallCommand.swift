@@ -2,16 +2,23 @@ import AnswerNinjaCore
 import AnswerNinjaServices
 import ArgumentParser
 import Capture
+import Conversation
 import Foundation
 import MediaDSP
 import NIOCore
+import Speech
 
 /// `answer-ninja call SIP-URI`: a softphone on our own stack (docs/cli.md, docs/sip.md).
 struct CallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
-        abstract: "Call a SIP URI over UDP, TCP or TLS, play a WAV file, record what comes back, hang up after --duration.",
-        discussion: "Offers PCMU, PCMA and Opus, or the --codec alone (RTP/SAVP with SDES when --srtp). Exits 1 when the call is not answered. Needs an IP address in the URI for now."
+        abstract: "Call a SIP URI over UDP, TCP or TLS; play a WAV file, say a line, or follow a script turn by turn; record what comes back.",
+        discussion: """
+            Offers PCMU, PCMA and Opus, or the --codec alone (RTP/SAVP with SDES when --srtp). Exits 1 when the call is not answered. \
+            Needs an IP address in the URI for now. --play and --say start at the answer; --script (the `converse` format: \
+            `> words`, `dtmf D`, `wait Ns`; `@` lines are ignored) takes each step once the other side has spoken and gone \
+            quiet for --turn-gap, or after --patience of silence, and hangs up after the reply to its last step.
+            """
     )
 
     @Argument(help: "Whom to call, for example sip:demo@127.0.0.1:5060.")
@@ -20,11 +27,23 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "A 16-bit mono WAV file to play (8, 16, 22.05 or 48 kHz); silence when absent.")
     var play: String?
 
+    @Option(help: "Text to say (espeak-ng's voice) once answered, in place of --play.")
+    var say: String?
+
+    @Option(help: "A script file (or - for stdin) to follow turn by turn, in place of --play.")
+    var script: String?
+
+    @Option(help: "With --script: milliseconds of the other side's silence that end its turn.")
+    var turnGap = 800
+
+    @Option(help: "With --script: seconds to wait for the other side to say anything before the next step.")
+    var patience = 6.0
+
     @Option(help: "Where to write what the far end sent, as an 8 kHz WAV file.")
     var record: String?
 
-    @Option(help: "Seconds to stay in the call before hanging up, unless the far end hangs up first.")
-    var duration: Double = 10
+    @Option(help: "Seconds to stay in the call before hanging up, unless the far end hangs up first (default 10, 600 with --script).")
+    var duration: Double?
 
     @Flag(help: "Insist on SRTP (RTP/SAVP with SDES keys).")
     var srtp = false
@@ -50,8 +69,35 @@ struct CallCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
+        guard [play, say, script].compactMap({ $0 }).count <= 1 else {
+            _ = try output.fail(code: "invalid_value", message: "give one of --play, --say and --script")
+            throw ExitCode(2)
+        }
+        guard (100...10_000).contains(turnGap), (0.1...600).contains(patience), (duration ?? 1) > 0 else {
+            _ = try output.fail(code: "invalid_value", message: "--turn-gap takes 100-10000 ms, --patience 0.1-600 s, --duration more than 0 s")
+            throw ExitCode(2)
+        }
         var audio: [Int16] = []
-        if let play {
+        var callScript: CallScript?
+        if let script {
+            let data = script == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: script)
+            guard let data else { throw ExitCode(try output.fail(code: "unreadable_script", message: "cannot read \(script)").rawValue) }
+            do {
+                callScript = try await CallScript.make(
+                    parsing: String(decoding: data, as: UTF8.self), synthesizer: try await EspeakSynthesizer.shared(), gapMs: turnGap,
+                    patienceMs: Int(patience * 1000)
+                )
+            } catch let error as ConversationError {
+                _ = try output.fail(code: error.code.rawValue, message: error.message)
+                throw ExitCode(2)
+            }
+        } else if let say {
+            guard !say.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                _ = try output.fail(code: "invalid_value", message: "--say needs something to say")
+                throw ExitCode(2)
+            }
+            audio = CallScript.trimmed(try await EspeakSynthesizer.shared().synthesizeAll(say, rate: .narrowband))
+        } else if let play {
             guard let data = FileManager.default.contents(atPath: play) else {
                 throw ExitCode(try output.fail(code: "unreadable", message: "cannot read \(play)").rawValue)
             }
@@ -88,8 +134,8 @@ struct CallCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let client = SIPCallClient(options: .init(
-            target: target, play: audio, duration: .milliseconds(Int64(duration * 1000)), srtp: srtp, transport: transport, caFile: ca, codec: codec,
-            srtpSuite: srtpSuite, dtmf: dtmf, from: from
+            target: target, play: audio, duration: .milliseconds(Int64((duration ?? (callScript == nil ? 10 : 600)) * 1000)), srtp: srtp,
+            transport: transport, caFile: ca, codec: codec, srtpSuite: srtpSuite, dtmf: dtmf, from: from, script: callScript
         ))
         let (report, recorded): (SIPCallClient.Report, [Int16])
         do {

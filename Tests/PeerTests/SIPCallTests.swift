@@ -1,5 +1,7 @@
+import AnswerNinjaCore
 import AnswerNinjaTestSupport
 import Foundation
+import MediaDSP
 import Testing
 
 /// A real softphone calls `serve` through our own SIP stack: baresip dials the demo alias over UDP, the gateway
@@ -245,6 +247,47 @@ import Testing
             }
             #expect(!log.contains("received event: '2'"), "nothing else")
         }
+    }
+
+    /// `call --say`: the line, in espeak-ng's voice, reaches the gateway, which records the caller. The reference is
+    /// the espeak-ng program's own rendering of the same text (22.05 kHz, brought to 8 kHz), found in the recording.
+    /// Bad combinations are refused before anything is dialled.
+    @Test(.timeLimit(.minutes(1)))
+    func ourSoftphoneSaysALine() async throws {
+        let line = "hello this is dana from the dentist office calling about your appointment"
+        let directory = try PeerEnvironment.artifactsDirectory(named: "call-say")
+        let reference = directory.appendingPathComponent("espeak.wav")
+        let espeak = try await PeerEnvironment.run(try PeerEnvironment.require("espeak-ng", package: "espeak-ng"), ["-v", "en-us", "-s", "165", "-w", reference.path, line])
+        #expect(espeak.status == 0, "\(espeak.output)")
+        var narrow: [Int16] = []
+        try Resampler(from: .espeak, to: .narrowband).process(try AudioCorrelation.samples(ofWAV: reference), into: &narrow)
+        // A second of speech from its middle: enough to be unique, cheap to search for.
+        let middle = narrow.count / 2
+        let probe = narrow[max(0, middle - 4000)..<min(narrow.count, middle + 4000)].map { Float($0) / 32768 }
+
+        let gateway = try await AnswerNinjaProcess.start()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:\(sipPort)", "--say", line, "--duration", "6", "--json"], timeout: .seconds(30)
+            )
+            #expect(result.status == 0, "\(result.output)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { gateway.process.log().contains("call ended") }
+            let file = try #require(try await gateway.recordings().first)
+            let found = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file), probe)
+            print("call --say: the line found in the gateway's recording with correlation \(found)")
+            #expect(found >= 0.8)
+        }
+        for (arguments, code) in [
+            (["--say", "   "], "invalid_value"), (["--say", "hi", "--play", reference.path], "invalid_value"), (["--script", "/nonexistent/script.txt"], "unreadable_script"),
+        ] {
+            let refused = try await PeerEnvironment.run(try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:9", "--json"] + arguments, timeout: .seconds(20))
+            #expect(refused.status != 0 && refused.output.contains(#""code":"\#(code)""#), "\(arguments): \(refused.output)")
+        }
+        let badScript = directory.appendingPathComponent("bad.txt")
+        try "> hello\nsing a song\n".write(to: badScript, atomically: true, encoding: .utf8)
+        let refused = try await PeerEnvironment.run(try AnswerNinjaProcess.binary(), ["call", "sip:demo@127.0.0.1:9", "--script", badScript.path, "--json"], timeout: .seconds(20))
+        #expect(refused.status == 2 && refused.output.contains(#""code":"invalid_script""#) && refused.output.contains("line 2"), "\(refused.output)")
     }
 
     @Test(.timeLimit(.minutes(1)), arguments: ["udp", "tcp", "tls"])

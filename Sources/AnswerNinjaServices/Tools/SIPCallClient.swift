@@ -1,7 +1,9 @@
 import AnswerNinjaCore
 import Codecs
 import Foundation
+import MediaDSP
 import MediaTransport
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -35,11 +37,16 @@ public actor SIPCallClient {
         public var dtmf: String
         /// The user part of our From (a caller number such as +15551230001, or a name).
         public var from: String
+        /// A scripted caller in place of `play`: each step once the other side's turn has ended (`ScriptedTurns`);
+        /// the call is hung up after the reply to the last step, or after `duration`.
+        public var script: CallScript?
 
         public init(
             target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999, transport: String? = nil,
-            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil, dtmf: String = "", from: String = "answer-ninja"
+            caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil, dtmf: String = "", from: String = "answer-ninja",
+            script: CallScript? = nil
         ) {
+            self.script = script
             self.dtmf = dtmf
             self.from = from
             self.codec = codec
@@ -73,12 +80,30 @@ public actor SIPCallClient {
         /// With `--play`: per utterance played, milliseconds from its end to the first reply heard above −40 dBFS
         /// (null: no reply before the next utterance); `VoiceToVoice`.
         public var voiceToVoiceMs: [Double?]?
+        /// With a script: each step taken, in order.
+        public var turns: [ScriptTurn]?
 
         public var humanReadable: String {
             guard answered else { return "not answered: \(statusCode.map(String.init) ?? "no response") \(reason ?? "")" }
-            return String(format: "answered in %.1f ms (%@%@), hung up by the %@ side; %d packets sent, %d received, %.1f s recorded",
-                          setupMs ?? 0, codec ?? "?", srtp.map { ", " + $0 } ?? "", hangupSide ?? "?", packetsSent, packetsReceived, recordedSeconds)
+            var text = String(format: "answered in %.1f ms (%@%@), hung up by the %@ side; %d packets sent, %d received, %.1f s recorded",
+                              setupMs ?? 0, codec ?? "?", srtp.map { ", " + $0 } ?? "", hangupSide ?? "?", packetsSent, packetsReceived, recordedSeconds)
+            for turn in turns ?? [] {
+                let reply = turn.voiceToVoiceMs.map { String(format: ", reply after %.0f ms", $0) } ?? ""
+                text += String(format: "\n  %7.2f s %@ %@%@", turn.startMs / 1000, turn.step, turn.text, reply)
+            }
+            return text
         }
+    }
+
+    /// One step of a script as it went: when it started and ended (milliseconds from the answer), and its reply.
+    public struct ScriptTurn: Codable, Sendable, Equatable {
+        /// `say`, `dtmf` or `wait`.
+        public var step: String
+        public var text: String
+        public var startMs: Double
+        public var endMs: Double?
+        /// From the end of the step to the first frame heard above −40 dBFS, before the next step (nil: none).
+        public var voiceToVoiceMs: Double?
     }
 
     private let options: Options
@@ -105,6 +130,8 @@ public actor SIPCallClient {
     private var finished: CheckedContinuation<Void, Never>?
     private var done = false
     private var timers: [String: Task<Void, Never>] = [:]
+    /// A script's turn-taking, fed on the session's event loop.
+    private var scriptTurns: NIOLockedValueBox<ScriptedTurns>?
 
     public init(options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.options = options
@@ -180,6 +207,14 @@ public actor SIPCallClient {
             report.dtmfReceived = media.digits
             recorded = media.recorded
             report.recordedSeconds = Double(recorded.count) / 8000
+        }
+        if let script = options.script, let scriptTurns {
+            let taken = scriptTurns.withLockedValue { $0.turns }
+            report.turns = zip(script.steps, taken).map { step, turn in
+                ScriptTurn(step: step.name, text: step.text, startMs: Double(turn.startFrame) * 20, endMs: turn.endFrame.map { Double($0) * 20 },
+                           voiceToVoiceMs: turn.voiceToVoiceMs)
+            }
+            report.voiceToVoiceMs = zip(script.steps, taken).compactMap { step, turn in step.isWait ? nil : .some(turn.voiceToVoiceMs) }
         }
         for task in timers.values { task.cancel() }
         switch link {
@@ -266,6 +301,10 @@ public actor SIPCallClient {
             let audio = try SDPOfferer(localAddress: "127.0.0.1").accept(answer, for: offer)
             let remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
             try await session.prepare(for: audio, remote: remote)
+            if let script = options.script {
+                follow(script, on: session)
+                if script.digits.isEmpty == false { report.dtmfSent = audio.telephoneEventPayloadType != nil ? script.digits : "" }
+            }
             session.start(playing: options.play)
             if !options.dtmf.isEmpty {
                 if audio.telephoneEventPayloadType != nil {
@@ -282,6 +321,27 @@ public actor SIPCallClient {
         } catch {
             report.reason = "the answer could not be used: \(error)"
             hangUp()
+        }
+    }
+
+    /// Takes the script's steps as `ScriptedTurns` says, on the session's loop (each heard frame), and hangs up
+    /// after the last one's reply.
+    private func follow(_ script: CallScript, on session: RTPCallSession) {
+        let turns = NIOLockedValueBox(ScriptedTurns(steps: script.steps.map(\.turnStep), gapMs: script.gapMs, patienceMs: script.patienceMs))
+        scriptTurns = turns
+        session.listen { [weak self] heard in
+            switch turns.withLockedValue({ $0.process(heard: heard.samples[...], speaking: heard.speaking) }) {
+            case .start(let index):
+                switch script.steps[index] {
+                case .say(_, let audio): session.enqueue(audio)
+                case .dtmf(let digits): session.send(digits: digits)
+                case .wait: break
+                }
+            case .hangUp:
+                Task { await self?.hangUp() }
+            case nil:
+                break
+            }
         }
     }
 

@@ -18,19 +18,23 @@ public enum VoiceToVoice {
             for case .utteranceEnded(let utterance) in endpointer.process(probability: frame.probability, energyDB: frame.energyDB) { utterances.append(utterance) }
         }
         for case .utteranceEnded(let utterance) in endpointer.flush() { utterances.append(utterance) }
-        let threshold = 32768 * pow(10, thresholdDBFS / 20)
         return utterances.enumerated().map { index, utterance in
             let end = Int(utterance.endSeconds * Double(sampleRate))
             let limit = index + 1 < utterances.count ? Int(utterances[index + 1].startSeconds * Double(sampleRate)) : heard.count
             // Frames on the 20 ms grid, from the one the utterance ended in.
             var frame = end / 160 * 160
             while frame + 160 <= min(limit, heard.count) {
-                let slice = heard[frame..<frame + 160]
-                let rms = (slice.reduce(0.0) { $0 + Double($1) * Double($1) } / 160).squareRoot()
-                if rms >= threshold { return Double(max(0, frame - end)) * 1000 / Double(sampleRate) }
+                if isHeard(heard[frame..<frame + 160]) { return Double(max(0, frame - end)) * 1000 / Double(sampleRate) }
                 frame += 160
             }
             return nil
         }
+    }
+
+    /// Whether a frame counts as a reply: its level is at least −40 dBFS (RMS).
+    public static func isHeard(_ frame: ArraySlice<Int16>) -> Bool {
+        guard !frame.isEmpty else { return false }
+        let rms = (frame.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(frame.count)).squareRoot()
+        return rms >= 32768 * pow(10, thresholdDBFS / 20)
     }
 }
