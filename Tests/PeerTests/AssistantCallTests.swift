@@ -77,3 +77,62 @@ import Testing
         }
     }
 }
+
+extension AssistantCallTests {
+    /// Two scripted callers at once — the pharmacy and the telemarketer of Fixtures/conversations — on one
+    /// pocketsphinx decoder (`speech.stt_decoders` 1): both are heard line after line and answered, and each call's
+    /// record is complete. (Before decoders were taken per utterance, the second call was deaf until the first
+    /// ended.) The intents are printed, not asserted: pocketsphinx hears espeak-ng's voice poorly (docs/testing.md).
+    @Test(.timeLimit(.minutes(4)))
+    func twoCallersAtOnceShareOneDecoder() async throws {
+        let data = try PeerEnvironment.artifactsDirectory(named: "assistant-two-calls")
+        let gateway = try await AnswerNinjaProcess.start(
+            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1"], dataDirectory: data
+        )
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let fixtures = AnswerNinjaProcess.packageRootFromSource() + "/Fixtures/conversations/"
+            func call(_ script: String, from caller: String, seconds: Int) async throws -> [String: Any] {
+                let result = try await PeerEnvironment.run(
+                    try AnswerNinjaProcess.binary(),
+                    ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", caller, "--script", fixtures + script, "--duration", String(seconds), "--json"],
+                    timeout: .seconds(150)
+                )
+                return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            }
+            // The telemarketer's nine lines would take 90 s: it is cut off after 45 s, while the pharmacy has its say.
+            async let pharmacyCall = call("appointment_or_pharmacy.txt", from: "+14155550143", seconds: 100)
+            async let telemarketerCall = call("telemarketing.txt", from: "+14155550144", seconds: 45)
+            let (pharmacy, telemarketer) = try await (pharmacyCall, telemarketerCall)
+            print("pharmacy: \(pharmacy)\ntelemarketer: \(telemarketer)")
+            for report in [pharmacy, telemarketer] {
+                #expect(report["answered"] as? Bool == true && report["hangup_side"] != nil, "\(report)")
+                // Lines were answered: at least two replies timed at the caller.
+                let replies = (report["voice_to_voice_ms"] as? [Any] ?? []).compactMap { $0 as? Double }
+                #expect(replies.count >= 2, "\(report)")
+            }
+            // The pharmacy said all three lines and hung up itself: the assistant never hangs up on a wanted caller.
+            #expect((pharmacy["turns"] as? [Any])?.count == 3 && pharmacy["hangup_side"] as? String == "local", "\(pharmacy)")
+
+            try await gateway.process.waitUntilReady(timeout: .seconds(30)) { SIPScenarioTests.lines(gateway, containing: "call ended").count == 2 }
+            _ = await gateway.process.stop(signal: SIGTERM, timeout: .seconds(15))
+            let database = try await SQLiteDatabase.open(path: data.appendingPathComponent("answer-ninja.sqlite").path)
+            let store = CallRecordStore(database: database)
+            var records: [CallRecord] = []
+            for summary in try await store.records(userId: "user-demo") { records.append(try #require(try await store.record(id: summary.id))) }
+            try await database.close()
+            try #require(records.count == 2, "\(records)")
+            // The calls overlapped, and each caller was heard more than once while the other call went on.
+            let (first, second) = (records[0], records[1])
+            #expect(first.startedAt < (second.endedAt ?? .max) && second.startedAt < (first.endedAt ?? .max), "\(records)")
+            for record in records {
+                let heard = record.turns.filter { !$0.callerText.isEmpty }
+                print("\(record.caller): intent \(record.intent ?? "none"), outcome \(record.outcome ?? "?"), heard \(heard.map(\.callerText))")
+                #expect(heard.count >= 2, "\(record.caller): \(record.turns)")
+                #expect(heard.allSatisfy { Set($0.latencies.keys) == ["stt_final", "reply", "tts_first", "rtp_first"] }, "\(heard)")
+            }
+            let pharmacyRecord = try #require(records.first { $0.caller == "+14155550143" })
+            #expect(pharmacyRecord.outcome != "hung_up_by_ai", "\(pharmacyRecord)")
+        }
+    }
+}

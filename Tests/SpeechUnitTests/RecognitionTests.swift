@@ -26,20 +26,19 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func recognisesAHumanRecordingAfterATelephoneChannelWithPartialsAndTimings() async throws {
+    func recognisesAHumanRecordingAfterATelephoneChannelWithTimings() async throws {
         let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 1)
         let audio = try Self.telephoneAudio()
         let stream = try await recognizer.makeStream(rate: .narrowband)
-        #expect(recognizer.idleDecoders == 0)
-        var partials: [RecognitionResult] = []
+        // A stream holds no decoder while it gathers the utterance: it makes no partials.
+        #expect(recognizer.idleDecoders == 1)
         var offset = 0
         while offset < audio.count {
             let end = min(offset + 160, audio.count)
-            if let partial = try await stream.feed(Array(audio[offset..<end])) { partials.append(partial) }
+            #expect(try await stream.feed(Array(audio[offset..<end])) == nil)
             offset = end
         }
         let final = try await stream.finish()
-        #expect(!partials.isEmpty && partials.allSatisfy { !$0.isFinal })
         #expect(final.isFinal)
         #expect(final.text.contains("forward"), "heard \"\(final.text)\"")
         #expect((0...1).contains(final.confidence))
@@ -50,25 +49,46 @@ import Testing
         // The stream takes the next utterance; an empty one is an empty result.
         #expect(try await stream.finish().text == "")
         await stream.close()
+        await #expect(throws: SpeechError.self) { _ = try await stream.feed([0]) }
         #expect(recognizer.idleDecoders == 1)
         try await recognizer.shutdown()
     }
 
+    /// More calls than decoders: three streams on one decoder all get their result (the decodes wait their turn;
+    /// none is refused), the same as one stream alone (decodes do not share state).
     @Test(.timeLimit(.minutes(2)))
-    func aBusyPoolSaysSoAndEveryStreamGetsItsOwnDecoder() async throws {
-        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(), decoders: 2)
-        let first = try await recognizer.makeStream(rate: .narrowband)
-        let second = try await recognizer.makeStream(rate: .narrowband)
-        await #expect(throws: SpeechError.self) { _ = try await recognizer.makeStream(rate: .narrowband) }
-        // Two calls at once give the same result as one alone: decoders do not share state.
+    func moreCallsThanDecodersShareThePool() async throws {
+        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(), decoders: 1)
         let audio = try Self.telephoneAudio()
-        async let a = Self.recognise(audio, on: first)
-        async let b = Self.recognise(audio, on: second)
-        let (resultA, resultB) = try await (a, b)
-        #expect(resultA == resultB)
-        await first.close()
-        await second.close()
-        #expect(recognizer.idleDecoders == 2)
+        let streams = [try await recognizer.makeStream(rate: .narrowband), try await recognizer.makeStream(rate: .narrowband), try await recognizer.makeStream(rate: .narrowband)]
+        let alone = try await Self.recognise(audio, on: try await recognizer.makeStream(rate: .narrowband))
+        let results = try await withThrowingTaskGroup(of: String.self) { group in
+            for stream in streams { group.addTask { try await Self.recognise(audio, on: stream) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 3 && results.allSatisfy { $0 == alone } && !alone.isEmpty, "\(results) vs \(alone)")
+        for stream in streams { await stream.close() }
+        #expect(recognizer.idleDecoders == 1 && recognizer.waitingDecodes == 0)
+        try await recognizer.shutdown()
+    }
+
+    /// `speculate` decodes what the stream has at that moment, and `finish` gives that result: what came after is
+    /// taken as the silence the endpointer waited through (here it is more speech, to show which audio was decoded).
+    @Test(.timeLimit(.minutes(2)))
+    func aSpeculativeDecodeIsTheFinalResult() async throws {
+        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 1)
+        let audio = try Self.telephoneAudio()
+        let alone = try await Self.recognise(audio, on: try await recognizer.makeStream(rate: .narrowband))
+        let stream = try await recognizer.makeStream(rate: .narrowband)
+        _ = try await stream.feed(audio)
+        await stream.speculate()
+        _ = try await stream.feed(audio)
+        let speculated = try await stream.finish()
+        #expect(speculated.text == alone && alone.contains("forward"), "\(speculated.text) vs \(alone)")
+        // Without a speculation the whole utterance is decoded: twice the words.
+        let twice = try await Self.recognise(audio + audio, on: stream)
+        #expect(twice.split(separator: " ").count > alone.split(separator: " ").count, "\(twice) vs \(alone)")
+        await stream.close()
         try await recognizer.shutdown()
     }
 

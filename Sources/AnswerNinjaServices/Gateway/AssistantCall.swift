@@ -84,6 +84,8 @@ actor AssistantCall {
     private var vad = VoiceActivityDetector()
     private var endpointer = Endpointer()
     private var recognition: (any RecognitionStream)?
+    /// Consecutive 10 ms VAD frames below the speech threshold.
+    private var quietFrames = 0
     /// The last 300 ms heard: the start of an utterance, before the VAD's onset, goes to the recogniser too.
     private var preRoll: [Int16] = []
     private var inUtterance = false
@@ -169,9 +171,12 @@ actor AssistantCall {
         preRoll += frame.samples
         if preRoll.count > 2400 { preRoll.removeFirst(preRoll.count - 2400) }
         var endpoints: [Endpointer.Event] = []
+        var mayBeOver = false
         for half in [0..<80, 80..<160] where frame.samples.count >= half.upperBound {
             let decision = vad.process(frame.samples[half])
             endpoints += endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
+            quietFrames = decision.probability >= 0.5 ? 0 : quietFrames + 1
+            mayBeOver = mayBeOver || quietFrames == Self.speculateAfterQuietFrames
         }
         var started = false
         for event in endpoints {
@@ -196,8 +201,16 @@ actor AssistantCall {
                 await utteranceEnded(vadEnd: .now)
             }
         }
-        if inUtterance, !started { _ = try? await recognition?.feed(frame.samples) }
+        if inUtterance, !started {
+            _ = try? await recognition?.feed(frame.samples)
+            // The decode starts while the endpointer waits (250-700 ms) to be sure: stt_final shrinks by that much.
+            if mayBeOver { await recognition?.speculate() }
+        }
     }
+
+    /// 10 ms VAD frames of quiet inside an utterance before its decode starts early: longer than the pauses between
+    /// words, shorter than the endpointer's shortest wait (so the last speculation always covers all the speech).
+    static let speculateAfterQuietFrames = 15
 
     private func utteranceEnded(vadEnd: ContinuousClock.Instant) async {
         guard let recognition, let services else { return }

@@ -139,7 +139,7 @@ public struct ConversationBench: Sendable {
             try await recognizer.shutdown()
             let audioSeconds = Double(audio.count) / 8000
             let rtf = Double(best.nanosecondsClamped) / 1e9 / audioSeconds
-            measurements.append(Measurement(name: "STT one utterance of \(String(format: "%.1f", audioSeconds)) s (streaming pass + final decode)", nanoseconds: Double(best.nanosecondsClamped)))
+            measurements.append(Measurement(name: "STT one utterance of \(String(format: "%.1f", audioSeconds)) s (gathered, then decoded whole)", nanoseconds: Double(best.nanosecondsClamped)))
             checks.append(Check(target: "STT real-time factor on one core", value: rtf, limit: "< 1 (faster than real time)", met: rtf < 1))
             // A caller speaks about 40 % of an AI call; one core serves this many calls at once.
             reported["STT calls one core serves (caller speaking 40 % of the time)"] = 1 / (rtf * 0.4)

@@ -292,6 +292,8 @@ public actor SIPCallClient {
             return
         }
         guard let invite, let offer, let session else { return }
+        // Answered: from here `duration` (or the far end, or the script) ends the call.
+        timers.removeValue(forKey: "give-up")?.cancel()
         let elapsed = ContinuousClock.now - started
         report.setupMs = elapsed.milliseconds
         do {

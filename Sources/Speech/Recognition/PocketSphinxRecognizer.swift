@@ -8,11 +8,13 @@ import NIOPosix
 /// (docs/stt-experiment.md): a telephone `-cmninit` in the model's feat.params and a channel transform loaded as
 /// MLLR, 8 kHz audio resampled to the model's 16 kHz, and each utterance decoded whole for the final result.
 ///
-/// Loading a decoder costs hundreds of milliseconds, so decoders are made at start-up and pooled: a call's stream
-/// takes one and gives it back at `close`. Every pocketsphinx call runs on this recogniser's own threads (one per
-/// decoder), never on an event loop or Swift's cooperative pool.
+/// Loading a decoder costs hundreds of milliseconds, so decoders are made (and warmed with one decode) at start-up
+/// and pooled. A call's stream only gathers its utterance; a decoder is taken for the utterance's decode and given
+/// back right after, so any number of calls share the pool (a decode waits its turn when every decoder is busy;
+/// none is refused). Every pocketsphinx call runs on this recogniser's own threads (one per decoder), never on an
+/// event loop or Swift's cooperative pool.
 public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable {
-    // @unchecked: `idle` is guarded by `lock`; each decoder is used by one stream at a time.
+    // @unchecked: `idle` and `waiting` are guarded by `lock`; each decoder is used by one decode at a time.
 
     /// Where the model files are. `standard()` is the shipped configuration.
     public struct Model: Sendable, Equatable {
@@ -75,10 +77,14 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     let pool: NIOThreadPool
     private let lock = NSLock()
     private var idle: [Decoder]
+    /// Decodes waiting for a decoder, first come first served.
+    private var waiting: [CheckedContinuation<Decoder, Never>] = []
     private let modelDirectory: URL
 
     /// Loads `decoders` decoders on new threads, one after the other: `ps_init` touches sphinxbase's process-wide
-    /// state (its log file among others), so two must not run at once.
+    /// state (its log file among others), so two must not run at once. Each decodes a second of quiet noise before
+    /// it is used: the first decode of a fresh decoder pages in the models and took seconds on a loaded machine,
+    /// which a caller must not wait for.
     public static func make(model: Model = .standard(), decoders: Int) async throws -> PocketSphinxRecognizer {
         precondition(decoders > 0, "at least one decoder")
         let directory = try Self.assembleModelDirectory(model)
@@ -87,7 +93,11 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         do {
             var loaded: [Decoder] = []
             for _ in 0..<decoders {
-                loaded.append(try await pool.runIfActive { try Self.load(model, directory: directory) })
+                loaded.append(try await pool.runIfActive {
+                    let decoder = try Self.load(model, directory: directory)
+                    _ = Self.decode(Self.warmUpAudio, on: decoder)
+                    return decoder
+                })
             }
             return PocketSphinxRecognizer(model: model, pool: pool, decoders: loaded, directory: directory)
         } catch {
@@ -108,20 +118,83 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     /// Decoders not in use.
     public var idleDecoders: Int { lock.withLock { idle.count } }
 
+    /// Decodes waiting for a decoder now.
+    public var waitingDecodes: Int { lock.withLock { waiting.count } }
+
     public func makeStream(rate: AudioSampleRate) async throws -> any RecognitionStream {
-        guard let decoder = lock.withLock({ idle.popLast() }) else {
-            throw SpeechError(code: .init("stt_busy"), message: "all \(decoderCount) pocketsphinx decoders are in use")
-        }
-        do {
-            return try PocketSphinxStream(recognizer: self, decoder: decoder, rate: rate)
-        } catch {
-            giveBack(decoder)
-            throw error
+        try PocketSphinxStream(recognizer: self, rate: rate)
+    }
+
+    /// Decodes `audio` (at `rate`, brought to the model's) whole on the next free decoder, on the recogniser's threads.
+    func decode(_ audio: [Int16], rate: AudioSampleRate) async throws -> RecognitionResult {
+        let decoder = await take()
+        defer { giveBack(decoder) }
+        return try await pool.runIfActive {
+            var converted: [Int16] = []
+            if rate == PocketSphinxStream.modelRate {
+                converted = audio
+            } else {
+                try Resampler(from: rate, to: PocketSphinxStream.modelRate).process(audio, into: &converted)
+            }
+            return Self.decode(converted, on: decoder)
         }
     }
 
-    func giveBack(_ decoder: Decoder) {
-        lock.withLock { idle.append(decoder) }
+    private func take() async -> Decoder {
+        await withCheckedContinuation { continuation in
+            let decoder: Decoder? = lock.withLock {
+                if let decoder = idle.popLast() { return decoder }
+                waiting.append(continuation)
+                return nil
+            }
+            if let decoder { continuation.resume(returning: decoder) }
+        }
+    }
+
+    private func giveBack(_ decoder: Decoder) {
+        let next: CheckedContinuation<Decoder, Never>? = lock.withLock {
+            if waiting.isEmpty {
+                idle.append(decoder)
+                return nil
+            }
+            return waiting.removeFirst()
+        }
+        next?.resume(returning: decoder)
+    }
+
+    /// A second of quiet noise at 16 kHz (a fixed pseudo-random sequence).
+    static let warmUpAudio: [Int16] = {
+        var state: UInt32 = 12_345
+        return (0..<16_000).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Int16(truncatingIfNeeded: Int32(state >> 16) % 200 - 100)
+        }
+    }()
+
+    /// The final result of one utterance: the whole of it in one call (batch CMN), which the experiment found
+    /// clearly better than a streaming pass (docs/stt-experiment.md). Runs on a pool thread.
+    static func decode(_ audio: [Int16], on decoder: Decoder) -> RecognitionResult {
+        decoder.initialMean.withUnsafeBufferPointer { cshim_ps_cmn_set(decoder.pointer, $0.baseAddress) }
+        ps_start_utt(decoder.pointer)
+        audio.withUnsafeBufferPointer { _ = ps_process_raw(decoder.pointer, $0.baseAddress, $0.count, 0, 1) }
+        ps_end_utt(decoder.pointer)
+        let text = ps_get_hyp(decoder.pointer, nil).map { String(cString: $0) } ?? ""
+        let confidence = min(1, max(0, cshim_ps_probability(decoder.pointer, ps_get_prob(decoder.pointer))))
+        var words: [RecognitionResult.Word] = []
+        var segment = ps_seg_iter(decoder.pointer)
+        while let current = segment {
+            let word = String(cString: ps_seg_word(current))
+            var start: Int32 = 0
+            var end: Int32 = 0
+            ps_seg_frames(current, &start, &end)
+            if !word.hasPrefix("<"), !word.hasPrefix("["), word != "<sil>" {
+                let spoken = word.split(separator: "(").first.map(String.init) ?? word
+                let perSecond = PocketSphinxStream.framesPerSecond
+                words.append(.init(word: spoken, startMs: Int(start) * 1000 / perSecond, endMs: Int(end + 1) * 1000 / perSecond))
+            }
+            segment = ps_seg_next(current)
+        }
+        return RecognitionResult(text: text, isFinal: true, confidence: confidence, words: words)
     }
 
     /// Stops the threads; decoders are freed when the recogniser is released.
@@ -169,9 +242,9 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     }
 }
 
-/// One call's recognition on a pooled decoder. An actor whose operations are also serialized across their
-/// suspension points (an actor alone would let a `finish` run while a `feed` waits for the decoder thread): each
-/// takes the stream's turn, hops to the recogniser's threads for the pocketsphinx work, and gives the turn back.
+/// One call's recognition: the utterance is gathered as it arrives (8 kHz audio is brought to the model's 16 kHz
+/// at the decode) and decoded whole at `finish` on a pooled decoder. `speculate` starts that decode early, while
+/// the endpointer is still waiting to be sure the caller has finished; `finish` then uses it.
 actor PocketSphinxStream: RecognitionStream {
     /// The acoustic model's rate.
     static let modelRate = AudioSampleRate.wideband
@@ -179,110 +252,50 @@ actor PocketSphinxStream: RecognitionStream {
     static let framesPerSecond = 100
 
     private let recognizer: PocketSphinxRecognizer
-    private var decoder: PocketSphinxRecognizer.Decoder?
-    private let resampler: ResamplerBox?
-    /// The utterance so far at 16 kHz, decoded whole at `finish`.
+    private let rate: AudioSampleRate
+    /// The utterance so far, at `rate`.
     private var utterance: [Int16] = []
-    private var started = false
-    private var lastPartial = ""
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// A decode started by `speculate`, of the utterance's first `count` samples.
+    private var speculation: (count: Int, task: Task<RecognitionResult, any Error>)?
+    private var closed = false
 
-    private func takeTurn() async {
-        guard busy else {
-            busy = true
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    private func giveTurn() {
-        if waiting.isEmpty {
-            busy = false
-        } else {
-            waiting.removeFirst().resume()
-        }
-    }
-
-    /// Used only by the pool thread running the stream's current operation (one at a time: the stream's turn).
-    final class ResamplerBox: @unchecked Sendable {
-        let resampler: Resampler
-        init(_ resampler: Resampler) { self.resampler = resampler }
-    }
-
-    init(recognizer: PocketSphinxRecognizer, decoder: PocketSphinxRecognizer.Decoder, rate: AudioSampleRate) throws {
+    init(recognizer: PocketSphinxRecognizer, rate: AudioSampleRate) throws {
         self.recognizer = recognizer
-        self.decoder = decoder
-        self.resampler = rate == Self.modelRate ? nil : ResamplerBox(try Resampler(from: rate, to: Self.modelRate))
+        self.rate = rate
+        _ = try Resampler(from: rate, to: Self.modelRate)  // a rate the resampler refuses fails here, not at the first decode
     }
 
     func feed(_ samples: [Int16]) async throws -> RecognitionResult? {
-        await takeTurn()
-        defer { giveTurn() }
-        guard let decoder else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
-        let resampler = self.resampler
-        let first = !started
-        started = true
-        let (converted, partial) = try await recognizer.pool.runIfActive { () throws -> ([Int16], String) in
-            var converted: [Int16] = []
-            if let resampler { try resampler.resampler.process(samples, into: &converted) } else { converted = samples }
-            if first {
-                decoder.initialMean.withUnsafeBufferPointer { cshim_ps_cmn_set(decoder.pointer, $0.baseAddress) }
-                ps_start_utt(decoder.pointer)
-            }
-            converted.withUnsafeBufferPointer { _ = ps_process_raw(decoder.pointer, $0.baseAddress, $0.count, 0, 0) }
-            return (converted, ps_get_hyp(decoder.pointer, nil).map { String(cString: $0) } ?? "")
-        }
-        utterance += converted
-        guard partial != lastPartial else { return nil }
-        lastPartial = partial
-        return RecognitionResult(text: partial, isFinal: false, confidence: 0)
+        guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
+        utterance += samples
+        return nil
+    }
+
+    func speculate() async {
+        guard !closed, !utterance.isEmpty, speculation?.count != utterance.count else { return }
+        speculation = (utterance.count, decodeTask(utterance))
     }
 
     func finish() async throws -> RecognitionResult {
-        await takeTurn()
-        defer { giveTurn() }
-        guard let decoder else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
+        guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
         let audio = utterance
-        let wasStarted = started
+        let early = speculation
         utterance = []
-        started = false
-        lastPartial = ""
-        resampler?.resampler.reset()
+        speculation = nil
         guard !audio.isEmpty else { return RecognitionResult(text: "", isFinal: true, confidence: 0) }
-        return try await recognizer.pool.runIfActive {
-            if wasStarted { ps_end_utt(decoder.pointer) }
-            // The final result: the whole utterance in one call (batch CMN), which the experiment found clearly
-            // better than the streaming pass (docs/stt-experiment.md).
-            decoder.initialMean.withUnsafeBufferPointer { cshim_ps_cmn_set(decoder.pointer, $0.baseAddress) }
-            ps_start_utt(decoder.pointer)
-            audio.withUnsafeBufferPointer { _ = ps_process_raw(decoder.pointer, $0.baseAddress, $0.count, 0, 1) }
-            ps_end_utt(decoder.pointer)
-            let text = ps_get_hyp(decoder.pointer, nil).map { String(cString: $0) } ?? ""
-            let confidence = min(1, max(0, cshim_ps_probability(decoder.pointer, ps_get_prob(decoder.pointer))))
-            var words: [RecognitionResult.Word] = []
-            var segment = ps_seg_iter(decoder.pointer)
-            while let current = segment {
-                let word = String(cString: ps_seg_word(current))
-                var start: Int32 = 0
-                var end: Int32 = 0
-                ps_seg_frames(current, &start, &end)
-                if !word.hasPrefix("<"), !word.hasPrefix("["), word != "<sil>" {
-                    let spoken = word.split(separator: "(").first.map(String.init) ?? word
-                    words.append(.init(word: spoken, startMs: Int(start) * 1000 / Self.framesPerSecond, endMs: Int(end + 1) * 1000 / Self.framesPerSecond))
-                }
-                segment = ps_seg_next(current)
-            }
-            return RecognitionResult(text: text, isFinal: true, confidence: confidence, words: words)
-        }
+        // What came after the speculation's snapshot is the silence the endpointer waited through.
+        if let early { return try await early.task.value }
+        return try await decodeTask(audio).value
+    }
+
+    private func decodeTask(_ audio: [Int16]) -> Task<RecognitionResult, any Error> {
+        let recognizer = recognizer, rate = rate
+        return Task { try await recognizer.decode(audio, rate: rate) }
     }
 
     func close() async {
-        await takeTurn()
-        defer { giveTurn() }
-        guard let decoder else { return }
-        if started { _ = try? await recognizer.pool.runIfActive { ps_end_utt(decoder.pointer) } }
-        self.decoder = nil
-        recognizer.giveBack(decoder)
+        closed = true
+        utterance = []
+        speculation = nil
     }
 }

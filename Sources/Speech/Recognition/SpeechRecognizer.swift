@@ -31,17 +31,26 @@ public struct RecognitionResult: Sendable, Equatable, Codable {
 }
 
 /// Speech to text, one stream per call. A stream takes the caller's audio as it arrives and answers with
-/// partial results; `finish` ends the utterance and gives the final result; the stream then takes the next one.
+/// partial results when the recogniser makes them (the embedded one decodes whole utterances and makes none); `finish` ends the utterance and gives the final result; the stream then takes the next one.
 public protocol SpeechRecognizer: Sendable {
     /// A stream for audio at `rate`; `close` it at the end of the call.
     func makeStream(rate: AudioSampleRate) async throws -> any RecognitionStream
 }
 
 public protocol RecognitionStream: Sendable {
-    /// More audio of the current utterance; a partial result when the hypothesis changed.
+    /// More audio of the current utterance; a partial result when the recogniser has a new hypothesis.
     func feed(_ samples: [Int16]) async throws -> RecognitionResult?
+    /// The caller may have finished: speech stopped a moment ago and the endpointer is still waiting to be sure. A
+    /// recogniser may start the final decode of what it has now; `finish` then uses it, taking what came after as
+    /// the trailing silence. Called again when speech resumed and stopped again: the later call wins.
+    func speculate() async
     /// The end of the utterance: the final result (empty text when nothing was recognised).
     func finish() async throws -> RecognitionResult
-    /// Releases the stream's resources (a pooled decoder goes back to the pool).
+    /// Releases the stream's resources.
     func close() async
+}
+
+extension RecognitionStream {
+    /// Recognisers that cannot decode early ignore the hint.
+    public func speculate() async {}
 }
