@@ -175,7 +175,7 @@ let targets: [Target] = cTargets + [
     ),
     .testTarget(
         name: "ServicesUnitTests",
-        dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "Screening", "AnswerNinjaTestSupport", hummingbird, hummingbirdTesting, hummingbirdOTP, logging],
+        dependencies: ["AnswerNinjaServices", "AnswerNinjaCore", "Store", "Screening", "AnswerNinjaTestSupport", "Capture", nioCore, hummingbird, hummingbirdTesting, hummingbirdOTP, logging],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "StoreUnitTests", dependencies: ["Store", "AnswerNinjaCore"], swiftSettings: swiftSettings),

@@ -23,7 +23,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(serve.process.log().components(separatedBy: #""msg":"call answered""#).count == 3, "both calls answered")
-        try await Task.sleep(for: .milliseconds(500))  // the journal's writer has the changes (it does not wait for SIP)
+        // The journal's writer has the changes (it does not wait for SIP), and the recording's first second is on disk.
+        try await Task.sleep(for: .milliseconds(1500))
         _ = await serve.process.stop(signal: SIGKILL)
         await caller.stop()
 
@@ -48,6 +49,15 @@ import Testing
         #expect(ended.recordingPath?.contains("/recordings/users/user-demo/") == true, "the recording moved into its user's folder")
         #expect(killed.state == .interrupted && killed.outcome == "interrupted" && killed.endReason == "instance_restarted")
         #expect(killed.decision == "screen" && killed.answeredAt != nil)
+        // The killed call's recording was streamed as it went: a stereo WAV in its user's folder whose header agrees
+        // with what reached the disk before the kill.
+        let killedFile = try #require(killed.recordingPath, "\(killed)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: killedFile)))
+        func little(_ offset: Int, _ count: Int) -> Int { (0..<count).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) } }
+        try #require(bytes.count > 44)
+        #expect(little(22, 2) == 2 && little(24, 4) == 8000, "stereo at 8 kHz")
+        #expect(little(40, 4) == bytes.count - 44 && little(4, 4) == bytes.count - 8, "sizes \(little(4, 4)), \(little(40, 4)) for \(bytes.count) bytes")
+        #expect(bytes.count - 44 >= 8000 * 2 * 2, "at least a second of both sides: \(bytes.count) bytes")
         serve.process.removeDirectory()
     }
 }

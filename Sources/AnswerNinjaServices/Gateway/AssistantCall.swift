@@ -78,14 +78,10 @@ actor AssistantCall {
 
     private var engine: ConversationEngine?
     private var services: AssistantLoader.Services?
-    /// Our own audio, reflected by the trunk or the handset, taken out of what we hear before the VAD (so that the
-    /// assistant does not barge in on itself); nil if libspeexdsp would not start one.
-    private let echo = try? EchoCanceller()
-    private var vad = VoiceActivityDetector()
-    private var endpointer = Endpointer()
+    /// Echo cancelled (our own audio, reflected by the trunk or the handset, so that the assistant does not barge in
+    /// on itself), then the VAD and the endpointer.
+    private var listener = CallerListener()
     private var recognition: (any RecognitionStream)?
-    /// Consecutive 10 ms VAD frames below the speech threshold.
-    private var quietFrames = 0
     /// The last 300 ms heard: the start of an utterance, before the VAD's onset, goes to the recogniser too.
     private var preRoll: [Int16] = []
     private var inUtterance = false
@@ -166,20 +162,11 @@ actor AssistantCall {
     private func hear(_ frame: RTPCallSession.Heard) async {
         guard !ended, engine != nil, let services else { return }
         for digit in frame.digits { self.digit(String(digit)) }
-        var frame = frame
-        if let echo { frame.samples = echo.process(received: frame.samples, sent: frame.sent) }
-        preRoll += frame.samples
+        let heard = listener.process(received: frame.samples, sent: frame.sent)
+        preRoll += heard.samples
         if preRoll.count > 2400 { preRoll.removeFirst(preRoll.count - 2400) }
-        var endpoints: [Endpointer.Event] = []
-        var mayBeOver = false
-        for half in [0..<80, 80..<160] where frame.samples.count >= half.upperBound {
-            let decision = vad.process(frame.samples[half])
-            endpoints += endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
-            quietFrames = decision.probability >= 0.5 ? 0 : quietFrames + 1
-            mayBeOver = mayBeOver || quietFrames == Self.speculateAfterQuietFrames
-        }
         var started = false
-        for event in endpoints {
+        for event in heard.events {
             switch event {
             case .speechStarted:
                 logger.debug("caller speech started", metadata: ["call_id": "\(context.callId)", "at_ms": "\(Int(elapsed.milliseconds))", "we_speak": "\(frame.speaking)"])
@@ -195,6 +182,11 @@ actor AssistantCall {
                 self.engine?.callerActive(at: elapsed)
                 if recognition == nil { recognition = try? await services.recognizer.makeStream(rate: .narrowband) }
                 _ = try? await recognition?.feed(preRoll)
+            case .utteranceDiscarded:
+                // A click, not speech: what the recogniser gathered since its start is dropped.
+                inUtterance = false
+                await recognition?.close()
+                recognition = nil
             case .utteranceEnded(let utterance):
                 logger.debug("caller utterance ended", metadata: ["call_id": "\(context.callId)", "at_ms": "\(Int(elapsed.milliseconds))", "seconds": "\(utterance.endSeconds - utterance.startSeconds)"])
                 inUtterance = false
@@ -202,15 +194,11 @@ actor AssistantCall {
             }
         }
         if inUtterance, !started {
-            _ = try? await recognition?.feed(frame.samples)
+            _ = try? await recognition?.feed(heard.samples)
             // The decode starts while the endpointer waits (250-700 ms) to be sure: stt_final shrinks by that much.
-            if mayBeOver { await recognition?.speculate() }
+            if heard.mayBeOver { await recognition?.speculate() }
         }
     }
-
-    /// 10 ms VAD frames of quiet inside an utterance before its decode starts early: longer than the pauses between
-    /// words, shorter than the endpointer's shortest wait (so the last speculation always covers all the speech).
-    static let speculateAfterQuietFrames = 15
 
     private func utteranceEnded(vadEnd: ContinuousClock.Instant) async {
         guard let recognition, let services else { return }

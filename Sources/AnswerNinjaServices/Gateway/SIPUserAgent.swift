@@ -17,10 +17,10 @@ import SIPTransport
 import SRTP
 import Store
 
-/// The gateway's user agent core over SIP/UDP and TCP, until the screening pipeline (issue 7) takes calls over: it answers
+/// The gateway's user agent core over SIP/UDP and TCP: it answers
 /// INVITEs with SDP (G.711, SRTP when offered) — with a reliable 180 first when the caller requires 100rel (RFC 3262),
-/// and with the session timer it asked for (RFC 4028) —, plays the greeting, records the caller to
-/// `data_dir/recordings/<Call-ID>.wav`, takes DTMF sent in INFO, and ends the call on BYE from either side (ours after
+/// and with the session timer it asked for (RFC 4028) —, screens, bridges or lets the assistant speak, streams both
+/// sides to `data_dir/recordings/<Call-ID>.wav` (stereo: the caller left, us right), takes DTMF sent in INFO, and ends the call on BYE from either side (ours after
 /// `maximumDuration`, or when a session timer runs out) with a Reason (RFC 3326). OPTIONS is answered 200; REFER is
 /// declined; what the policy refuses gets its 405/415/416/420; requests in unknown dialogs 481.
 ///
@@ -64,6 +64,8 @@ actor SIPUserAgent {
         var bridgedTo: SIPDialog.ID? = nil
         /// Unix milliseconds when the bridge was made (the device answered).
         var bridgedAt: Int64? = nil
+        /// The recording being streamed since the answer (none on a bridge, whose legs carry each other's audio).
+        var recording: RecordingStream? = nil
     }
 
     /// What the gateway's configuration says about calls.
@@ -535,6 +537,7 @@ actor SIPUserAgent {
         let id = call.dialog.id
         var call = call
         call.startedAt = unixMilliseconds()
+        if call.bridgedTo == nil { startRecording(&call) }
         calls[id] = call
         recordStart(call)
         callRecorder?.record(.answered, callId: id.callID, startedAt: call.startedAt)
@@ -566,6 +569,23 @@ actor SIPUserAgent {
             agent.hangUp(id, reason: .normalClearing("Maximum call duration reached"))
         }
         startSessionTimer(id)
+    }
+
+    /// Streams the call's audio, both sides, to `recordings/<call>.wav` from the answer on. The record learns the
+    /// path once the file exists (the call recorder then moves it into its owner's folder; the open file follows).
+    private func startRecording(_ call: inout Call) {
+        let callId = call.dialog.id.callID, startedAt = call.startedAt, owned = call.identity != nil
+        let file = recordings.appendingPathComponent(Self.fileName(for: callId) + ".wav")
+        let callRecorder = callRecorder, logger = logger
+        let stream = recorder.stream(to: file) { opened in
+            if !opened {
+                logger.error("recording not started", metadata: ["call_id": "\(callId)", "file": "\(file.path)"])
+            } else if owned {
+                callRecorder?.record(.recording(path: file.path), callId: callId, startedAt: startedAt)
+            }
+        }
+        call.session.record { stream.append($0) }
+        call.recording = stream
     }
 
     /// The call's start and its decision, to the recorder and to the live view.
@@ -661,21 +681,17 @@ actor SIPUserAgent {
         let report = await call.session.stop(pool: pool, now: Self.now())
         transport.metrics.portsInUse(pool.inUseCount)
         transport.metrics.packets(report)
-        // Written on the recorder's own thread, never on the actor's (file creation blocks); a call that sent us
-        // nothing leaves no file.
-        var recording = call.bridgedTo != nil ? "none (bridged calls are not recorded)" : "none (nothing received)"
-        if report.packetsReceived > 0, call.bridgedTo == nil {
-            let file = recordings.appendingPathComponent(Self.fileName(for: id.callID) + ".wav")
-            do {
-                try await recorder.write(WAVFile(sampleRate: 8000, samples: report.recorded), to: file)
-                recording = file.path
-            } catch {
-                logger.error("recording not written", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
+        // The session handed the last of the audio over as it stopped; the file is closed on the recorder's thread.
+        var recording = "none (a bridge is not recorded)"
+        if let stream = call.recording {
+            recording = stream.path
+            if await !stream.close() {
+                recording = "incomplete"
+                logger.error("recording not written in full", metadata: ["call_id": "\(id.callID)", "file": "\(stream.path)"])
             }
         }
         // A caller's leg has a record; a leg we placed (to a device) is part of its caller's.
         if let recorder = callRecorder, call.identity != nil {
-            if report.packetsReceived > 0, recording.hasPrefix("/") { recorder.record(.recording(path: recording), callId: id.callID, startedAt: call.startedAt) }
             // A bridged call the user talked in teaches the whitelist (unless the caller was on it already).
             if let bridgedAt = call.bridgedAt, call.screening?.decision.reasons.contains(where: { $0.hasPrefix("whitelist:") && $0 != "whitelist:none" }) == false {
                 recorder.accepted(callId: id.callID, seconds: Double(unixMilliseconds() - bridgedAt) / 1000)

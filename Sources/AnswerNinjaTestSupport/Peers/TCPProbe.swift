@@ -85,8 +85,9 @@ public enum AudioCorrelation {
         return best
     }
 
-    /// The 16-bit PCM of a WAV file as mono 8 kHz: stereo averaged, a rate that is a multiple of 8 kHz decimated.
-    public static func samples(ofWAV url: URL) throws -> [Int16] {
+    /// The 16-bit PCM of a WAV file as mono 8 kHz: `channel` alone (0 is the left: the caller in the gateway's
+    /// stereo recordings) or the channels averaged, a rate that is a multiple of 8 kHz decimated.
+    public static func samples(ofWAV url: URL, channel: Int? = nil) throws -> [Int16] {
         let data = try Data(contentsOf: url)
         guard let range = data.range(of: Data("data".utf8)) else { throw PeerError("\(url.lastPathComponent) has no data chunk") }
         let body = data[(range.upperBound + 4)...]
@@ -94,13 +95,24 @@ public enum AudioCorrelation {
         // The fmt chunk: channels at +10, rate at +12 (a softphone may dump at its codec's rate, 48 kHz for Opus).
         guard let format = data.range(of: Data("fmt ".utf8)), data.count >= format.upperBound + 12 else { return samples }
         let bytes = [UInt8](data[format.upperBound..<format.upperBound + 12])
-        let channels = Int(bytes[6]) | Int(bytes[7]) << 8
+        let channels = max(1, Int(bytes[6]) | Int(bytes[7]) << 8)
         let rate = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-        let step = channels * max(1, rate / 8000)
-        guard step > 1, rate % 8000 == 0 else { return samples }
-        // Down to mono 8 kHz by averaging each group of frames (what is above 4 kHz is negligible in a chirp).
-        return stride(from: 0, to: samples.count - step + 1, by: step).map { start in
-            Int16(samples[start..<start + step].reduce(0) { $0 + Int($1) } / step)
+        var mono = samples
+        if channels > 1 {
+            if let channel {
+                guard channel < channels else { throw PeerError("\(url.lastPathComponent) has \(channels) channels, not \(channel + 1)") }
+                mono = stride(from: channel, to: samples.count, by: channels).map { samples[$0] }
+            } else {
+                mono = stride(from: 0, to: samples.count - channels + 1, by: channels).map { start in
+                    Int16(samples[start..<start + channels].reduce(0) { $0 + Int($1) } / channels)
+                }
+            }
+        }
+        let step = max(1, rate / 8000)
+        guard step > 1, rate % 8000 == 0 else { return mono }
+        // Down to 8 kHz by averaging each group of samples (what is above 4 kHz is negligible in a chirp).
+        return stride(from: 0, to: mono.count - step + 1, by: step).map { start in
+            Int16(mono[start..<start + step].reduce(0) { $0 + Int($1) } / step)
         }
     }
 

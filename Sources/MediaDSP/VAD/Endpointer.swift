@@ -16,6 +16,9 @@ public struct Endpointer: Sendable {
     public enum Event: Sendable, Equatable {
         case speechStarted(frame: Int)
         case utteranceEnded(Utterance)
+        /// What started was too short to be speech (`minimumSpeech`): a click, a cough, a tone burst. Every
+        /// `speechStarted` is followed by one `utteranceEnded` or one `utteranceDiscarded`.
+        case utteranceDiscarded
     }
 
     public var shortWait = 25
@@ -63,7 +66,7 @@ public struct Endpointer: Sendable {
         let wait = looksFinished() ? shortWait : longWait
         guard silence >= wait else { return [] }
         start = nil
-        guard speechFrames >= minimumSpeech else { return [] }
+        guard speechFrames >= minimumSpeech else { return [.utteranceDiscarded] }
         lastEnded = lastSpeech
         return [.utteranceEnded(Utterance(startFrame: begin, endFrame: lastSpeech))]
     }
@@ -72,7 +75,7 @@ public struct Endpointer: Sendable {
     public mutating func flush() -> [Event] {
         guard let begin = start else { return [] }
         start = nil
-        guard speechFrames >= minimumSpeech else { return [] }
+        guard speechFrames >= minimumSpeech else { return [.utteranceDiscarded] }
         return [.utteranceEnded(Utterance(startFrame: begin, endFrame: lastSpeech))]
     }
 

@@ -44,6 +44,11 @@ public final class RTPCallSession: @unchecked Sendable {
     private var playing: [Int16] = []
     private var playPosition = 0
     private var recorded: [Int16] = []
+    /// Streaming recording (`record(to:)`): interleaved stereo frames waiting for the next hand-over, and where they go.
+    private var stereo: [Int16] = []
+    private var recordingSink: (@Sendable ([Int16]) -> Void)?
+    /// Frames (20 ms) gathered before each hand-over to the sink.
+    static let recordingChunkFrames = 50
     private var sent = 0
     private var dropped = 0
     private var frame = 0
@@ -189,6 +194,13 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
+    /// Streams the call's audio to `sink` instead of keeping it for the report: interleaved stereo at 8 kHz (left:
+    /// what the far end sent, after the jitter buffer; right: what we sent), about once a second (in order, on this
+    /// session's loop: the sink must not block), and the rest at `stop`. A bridged leg records nothing.
+    public func record(to sink: @escaping @Sendable ([Int16]) -> Void) {
+        eventLoop.execute { self.recordingSink = sink }
+    }
+
     /// Hands every frame the caller's audio plays out as to `listener` (on this session's loop: it must not block).
     public func listen(_ listener: @escaping @Sendable (Heard) -> Void) {
         eventLoop.execute { self.listener = listener }
@@ -259,6 +271,9 @@ public final class RTPCallSession: @unchecked Sendable {
             self.peer = nil  // the two legs hold each other until here
             self.listener = nil
             self.playedOut()
+            if let sink = self.recordingSink, !self.stereo.isEmpty { sink(self.stereo) }
+            self.stereo = []
+            self.recordingSink = nil
             let statistics = self.path?.statistics
             self.digitsReceived += (self.path?.takeKeyPresses(flush: true) ?? []).map { String($0.digit) }.joined()
             return Report(
@@ -349,9 +364,23 @@ public final class RTPCallSession: @unchecked Sendable {
         if let peer {
             peer.fromPeer(path!.audio.isEmpty ? silence : path!.audio)
         } else {
-            recorded += path!.audio.isEmpty ? silence : path!.audio
+            let heard = path!.audio.isEmpty ? silence : path!.audio
+            if let sink = recordingSink {
+                // What we sent this tick: the frame of what we play (silence when an event packet went in its place
+                // is still the audio underneath), padded to 160.
+                for index in 0..<160 {
+                    stereo.append(index < heard.count ? heard[index] : 0)
+                    stereo.append(index < samples.count ? samples[samples.startIndex + index] : 0)
+                }
+                if stereo.count >= Self.recordingChunkFrames * 320 {
+                    sink(stereo)
+                    stereo.removeAll(keepingCapacity: true)
+                }
+            } else {
+                recorded += heard
+            }
             if let listener {
-                listener(Heard(samples: path!.audio.isEmpty ? silence : path!.audio, sent: Array(samples), speaking: speaking, digits: pendingDigits))
+                listener(Heard(samples: heard, sent: Array(samples), speaking: speaking, digits: pendingDigits))
                 pendingDigits = ""
             }
         }
