@@ -537,10 +537,11 @@ actor SIPUserAgent {
         let id = call.dialog.id
         var call = call
         call.startedAt = unixMilliseconds()
-        if call.bridgedTo == nil { startRecording(&call) }
-        calls[id] = call
         recordStart(call)
         callRecorder?.record(.answered, callId: id.callID, startedAt: call.startedAt)
+        // After the start is recorded: the record learns the recording's path from the writer's thread.
+        if call.bridgedTo == nil { startRecording(&call) }
+        calls[id] = call
         transport.metrics.calls(calls.count)
         transport.metrics.portsInUse(pool.inUseCount)
         if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
