@@ -61,6 +61,24 @@ import Testing
         #expect(WebhookNotifier.secret(for: "user-1", serverKey: Array(repeating: 7, count: 32)) == "75b5e907f47f72a54fd84c82652d13d2eeffe91c0eb5466f21cb595881daeede")
     }
 
+    /// The webhook's `message`: what the caller said, for a wanted call or a recorded message; none for spam.
+    @Test func theMessageIsGivenForWantedAndRecordedCallsOnly() {
+        var progress = CallRecorder.Progress(owner: "u", caller: "+14155550142")
+        progress.turns = [
+            CallTurn(turn: 1, at: 1, callerText: "", replyText: "Hello, this is an assistant."),
+            CallTurn(turn: 2, at: 2, callerText: "your verification code is four eight two", replyText: ""),
+            CallTurn(turn: 3, at: 3, callerText: "again four eight two", replyText: ""),
+        ]
+        progress.intent = ("verification_code", 0.9)
+        #expect(CallRecorder.message(of: progress) == "your verification code is four eight two again four eight two")
+        progress.intent = ("personal", 0.8)
+        #expect(CallRecorder.message(of: progress) != nil)
+        progress.intent = ("sales_call", 0.9)
+        #expect(CallRecorder.message(of: progress) == nil)
+        progress.intent = nil
+        #expect(CallRecorder.message(of: progress) == nil)
+    }
+
     @Test func internalAndPlainURLsAreRefusedUnlessAllowed() async {
         let telemetry = Telemetry(roles: [.gateway])
         let strict = WebhookNotifier(serverKey: Array(repeating: 1, count: 32), allowPrivate: false, caFile: nil, telemetry: telemetry, logger: Logger(label: "test"))

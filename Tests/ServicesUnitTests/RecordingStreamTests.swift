@@ -18,14 +18,8 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recording-stream-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let writer = RecordingWriter(directory: directory)
-        let opened = AsyncStream.makeStream(of: Bool.self)
-        let stream = writer.stream(to: directory.appendingPathComponent("call.wav")) { ok in
-            opened.continuation.yield(ok)
-            opened.continuation.finish()
-        }
-        var sawOpen: Bool?
-        for await ok in opened.stream { sawOpen = ok }
-        #expect(sawOpen == true)
+        let (stream, opened) = await Self.open(writer, directory.appendingPathComponent("call.wav"))
+        #expect(opened)
         #expect(try Self.parse(stream.path).samples.isEmpty, "a header alone: an empty recording")
 
         // Left 1000 + n, right -(1000 + n): which channel is which survives the trip.
@@ -54,17 +48,23 @@ import Testing
         try Data("x".utf8).write(to: blocker)
         defer { try? FileManager.default.removeItem(at: blocker) }
         let writer = RecordingWriter(directory: blocker)
-        let opened = AsyncStream.makeStream(of: Bool.self)
-        let stream = writer.stream(to: blocker.appendingPathComponent("call.wav")) { ok in
-            opened.continuation.yield(ok)
-            opened.continuation.finish()
-        }
-        var sawOpen: Bool?
-        for await ok in opened.stream { sawOpen = ok }
-        #expect(sawOpen == false)
+        let (stream, opened) = await Self.open(writer, blocker.appendingPathComponent("call.wav"))
+        #expect(!opened)
         stream.append([1, 2, 3, 4])
         #expect(await stream.close() == false)
         await writer.shutdown()
+    }
+
+    /// Starts a recording and waits for the writer to say whether the file was made.
+    static func open(_ writer: RecordingWriter, _ file: URL) async -> (RecordingStream, Bool) {
+        let opened = AsyncStream.makeStream(of: Bool.self)
+        let stream = writer.stream(to: file) { ok in
+            opened.continuation.yield(ok)
+            opened.continuation.finish()
+        }
+        var result = false
+        for await ok in opened.stream { result = ok }
+        return (stream, result)
     }
 
     /// Waits until the writer's thread has done what was asked before now (its queue is first in, first out).

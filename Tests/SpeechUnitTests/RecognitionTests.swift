@@ -8,14 +8,15 @@ import Testing
 /// pocketsphinx on REAL speech from pocketsphinx-testdata, through a G.711 telephone channel (never espeak
 /// recognised by pocketsphinx: that loop flatters; docs/stt-experiment.md).
 @Suite(.serialized) struct RecognitionTests {
-    static let recording = "/usr/share/pocketsphinx/test/data/goforward.raw"
+    static let testData = "/usr/share/pocketsphinx/test/data/"
 
-    /// goforward.raw (16 kHz) → 8 kHz → µ-law → 8 kHz PCM: what a PSTN call carries.
-    static func telephoneAudio() throws -> [Int16] {
-        guard let data = FileManager.default.contents(atPath: recording) else {
-            throw SpeechError(code: .init("test_data"), message: "\(recording) is missing: install pocketsphinx-testdata (tools/setup)")
+    /// A pocketsphinx-testdata recording (16 kHz raw, or WAV) → 8 kHz → µ-law → 8 kHz PCM: what a PSTN call carries.
+    static func telephoneAudio(_ name: String = "goforward.raw") throws -> [Int16] {
+        guard let data = FileManager.default.contents(atPath: testData + name) else {
+            throw SpeechError(code: .init("test_data"), message: "\(testData + name) is missing: install pocketsphinx-testdata (tools/setup)")
         }
-        let wide = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let body = name.hasSuffix(".wav") ? data.dropFirst(44) : data[...]
+        let wide: [Int16] = body.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
         var narrow: [Int16] = []
         try Resampler(from: .wideband, to: .narrowband).process(wide, into: &narrow)
         var codes: [UInt8] = []

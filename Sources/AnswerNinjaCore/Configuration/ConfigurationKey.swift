@@ -95,7 +95,7 @@ extension ConfigurationKey {
     public static let ttsModel = ConfigurationKey("speech.tts_model", .string, default: "tts-1", "Synthesis model name for an OpenAI-compatible provider.")
     public static let ttsVoice = ConfigurationKey("speech.tts_voice", .string, default: "alloy", "Synthesis voice of the provider (Azure: a voice name such as en-US-JennyNeural).")
     public static let speechProviderTimeout = ConfigurationKey("speech.provider_timeout", .duration, default: "5s", "Per request to the speech provider; a timeout is retried once, then the embedded engine answers.")
-    public static let sttDecoders = ConfigurationKey("speech.stt_decoders", .integer, default: "4", "pocketsphinx decoders loaded at start (one per concurrent AI call being recognised; about 40 MB each).")
+    public static let sttDecoders = ConfigurationKey("speech.stt_decoders", .integer, default: "4", "pocketsphinx decoders, loaded with the first AI call (about 40 MB each): how many utterances are decoded at once, shared by every call (a decode waits its turn when all are busy).")
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
     public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")

@@ -54,6 +54,8 @@ actor AssistantCall {
     struct Context: Sendable {
         var callId: String
         var userId: String?
+        /// The caller's number, for the line the user hears before a transfer.
+        var caller: String?
         /// The record's key.
         var startedAt: Int64
         var settings: DialogSettings
@@ -64,7 +66,8 @@ actor AssistantCall {
     /// What the call asks of the gateway.
     struct Actions: Sendable {
         var hangUp: @Sendable (_ reason: String) async -> Void
-        var takeOver: @Sendable () async -> Void
+        /// Ring the user's devices; the line is said to the one that answers before the caller is put through.
+        var takeOver: @Sendable (_ announcement: String?) async -> Void
     }
 
     let context: Context
@@ -306,7 +309,9 @@ actor AssistantCall {
             ended = true
             await actions.hangUp("The assistant ended the call: \(turn.endReason?.rawValue ?? "policy")")
         case .transfer:
-            await actions.takeOver()
+            let dialog = engine?.dialog
+            // What they first said is who they are and why they call (the last is their "yes").
+            await actions.takeOver(dialog.map { CallSummary.line(caller: context.caller, intent: $0.callIntent, said: $0.callerUtterances.first ?? "") })
         case .continue, .listen:
             break
         }

@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import Conversation
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -145,9 +146,17 @@ public final class CallRecorder: Sendable {
         let summary = WebhookNotifier.Summary(
             callId: callId, caller: progress.caller, callee: progress.callee, decision: progress.decision, reasons: progress.reasons, outcome: outcome,
             endReason: reason, intent: progress.intent?.name, intentConfidence: progress.intent?.confidence, startedAt: startedAt, endedAt: at,
-            turns: progress.turns.map { .init(callerText: $0.callerText, replyText: $0.replyText) }
+            turns: progress.turns.map { .init(callerText: $0.callerText, replyText: $0.replyText) },
+            message: Self.message(of: progress)
         )
         await webhooks.deliver(summary, to: url, userId: owner)
+    }
+
+    /// What the caller said, when the call's intent is one the user wants or a recorded message.
+    static func message(of progress: Progress) -> String? {
+        guard let intent = progress.intent.flatMap({ Intent(rawValue: $0.name) }), intent.isWanted || intent.isRecording else { return nil }
+        let said = progress.turns.map(\.callerText).filter { !$0.isEmpty }.joined(separator: " ")
+        return said.isEmpty ? nil : said
     }
 
     func started(callId: String, startedAt: Int64, caller: String, callee: String, attestation: String?, userId: String? = nil) {

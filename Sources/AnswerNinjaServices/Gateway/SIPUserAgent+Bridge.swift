@@ -153,34 +153,64 @@ extension SIPUserAgent {
         return .accepted(devices: 0)
     }
 
-    /// Rings the user's devices for a call the assistant holds; the first to answer is bridged to the caller (the
-    /// assistant stops), and the call goes on to the bridged cap. If no device answers, the assistant carries on.
-    func takeOver(callID: String, userId: String) -> ControlResult {
+    /// Rings the user's devices for a call the assistant holds; the first to answer hears `announcement` (the
+    /// assistant's one line about the caller, when it puts a wanted caller through) and is then bridged to the caller
+    /// (the assistant stops), and the call goes on to the bridged cap. If no device answers, the assistant carries on.
+    func takeOver(callID: String, userId: String, announcement: String? = nil) -> ControlResult {
         guard let id = liveCall(callID, of: userId), let call = calls[id] else { return .notLive }
         guard call.bridgedTo == nil, !pendingTakeovers.values.contains(where: { $0.caller == id }) else { return .refused("already_bridged") }
         guard let device = Self.deviceUser(call.screening?.forwardingTarget) else { return .refused("no_device_target") }
         let bindings = deviceBindings(of: device)
         guard !bindings.isEmpty else { return .refused("no_device_registered") }
         let fork = SIPToken.random()
-        pendingTakeovers[fork] = (id, bindings.count)
+        pendingTakeovers[fork] = (id, bindings.count, announcement)
         logger.info("taking over", metadata: ["call_id": "\(callID)", "device": "\(device)", "bindings": "\(bindings.count)"])
         ring(bindings, of: device, for: call, fork: fork) { agent in agent.takeoverAttemptFailed(fork) }
         return .accepted(devices: bindings.count)
     }
 
-    /// A device answered a take-over: the legs are joined, the call's cap becomes the bridged one, and the record
-    /// and the live view learn that the user took it.
+    /// A device answered a take-over: it hears the announcement first, if there is one (synthesised by the
+    /// assistant's voice and played on the device's leg alone), then the legs are joined.
     func takeoverAnswered(fork: String, device id: SIPDialog.ID) {
-        guard let pending = pendingTakeovers.removeValue(forKey: fork), var caller = calls[pending.caller], var device = calls[id] else {
+        guard let pending = pendingTakeovers.removeValue(forKey: fork), calls[pending.caller] != nil, let device = calls[id] else {
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up"))
             return
         }
+        guard let announcement = pending.announcement, let assistant else {
+            joinTakeover(pending.caller, device: id)
+            return
+        }
+        logger.info("announcing the caller", metadata: ["call_id": "\(pending.caller.callID)", "device_call_id": "\(id.callID)", "line": "\(announcement)"])
+        let session = device.session, callerID = pending.caller, logger = logger
+        Task {
+            do {
+                let services = try await assistant.services()
+                var audio: [Int16] = []
+                for try await chunk in services.synthesizer.synthesize(announcement, rate: .narrowband, priority: .reply) { audio += chunk.samples }
+                session.enqueue(audio)
+            } catch {
+                logger.error("announcement not synthesised: the caller is put through without it", metadata: ["error": "\(error)"])
+            }
+            let played = AsyncStream.makeStream(of: Void.self)
+            session.whenPlayedOut { played.continuation.finish() }
+            for await _ in played.stream {}
+            await self.joinTakeover(callerID, device: id)
+        }
+    }
+
+    /// Joins a taken-over caller and the device that answered: the assistant stops, the call's cap becomes the
+    /// bridged one, and the record and the live view learn that the user took it. Either leg gone: the other ends.
+    func joinTakeover(_ callerID: SIPDialog.ID, device id: SIPDialog.ID) {
+        guard var caller = calls[callerID], var device = calls[id], caller.bridgedTo == nil else {
+            if calls[id] != nil { hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up")) }
+            return
+        }
+        if let assistant = assistantCalls.removeValue(forKey: callerID.callID) { Task { await assistant.stop() } }
         link(&caller, &device)
         caller.screening?.decision.outcome = .connect
         caller.screening?.decision.reasons.append("takeover:by_user")
-        calls[pending.caller] = caller
+        calls[callerID] = caller
         calls[id] = device
-        let callerID = pending.caller
         cancelTimer("limit|\(callerID.callID)")
         scheduleTimer("limit|\(callerID.callID)", after: settings.maximumBridgedDuration) { agent in
             agent.hangUp(callerID, reason: .normalClearing("Maximum call duration reached"))
@@ -214,15 +244,19 @@ extension SIPUserAgent {
     func startAssistant(for call: Call, screening: CallScreener.Screening, loader: AssistantLoader) {
         let id = call.dialog.id
         let user = screening.settings
-        let settings = DialogSettings(
+        var settings = DialogSettings(
             persona: Persona(rawValue: user.persona) ?? .polite, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster
         )
-        let context = AssistantCall.Context(callId: id.callID, userId: screening.userId, startedAt: call.startedAt, settings: settings, greeting: user.greeting)
+        // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
+        settings.offerConnect = user.wantedTreatment == "bridge"
+        let context = AssistantCall.Context(
+            callId: id.callID, userId: screening.userId, caller: call.identity?.caller, startedAt: call.startedAt, settings: settings, greeting: user.greeting
+        )
         let actions = AssistantCall.Actions(
             hangUp: { [weak self] reason in await self?.hangUp(id, reason: .normalClearing(reason), side: "assistant") },
-            takeOver: { [weak self] in
+            takeOver: { [weak self] announcement in
                 guard let self, let userId = screening.userId else { return }
-                _ = await self.takeOver(callID: id.callID, userId: userId)
+                _ = await self.takeOver(callID: id.callID, userId: userId, announcement: announcement)
             }
         )
         let assistant = AssistantCall(context: context, session: call.session, loader: loader, actions: actions, recorder: callRecorder, events: events, logger: logger)

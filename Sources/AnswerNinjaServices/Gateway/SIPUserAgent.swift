@@ -129,8 +129,9 @@ actor SIPUserAgent {
     let events: LiveEventPublisher?
     /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
     var pendingBridges: [String: PendingBridge] = [:]
-    /// Answered calls the user takes over, ringing their devices, by fork: the caller's leg and the INVITEs left.
-    var pendingTakeovers: [String: (caller: SIPDialog.ID, outstanding: Int)] = [:]
+    /// Answered calls the user takes over, ringing their devices, by fork: the caller's leg, the INVITEs left, and
+    /// the line the answering device hears first.
+    var pendingTakeovers: [String: (caller: SIPDialog.ID, outstanding: Int, announcement: String?)] = [:]
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).

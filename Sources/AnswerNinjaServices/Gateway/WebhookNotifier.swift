@@ -36,6 +36,9 @@ final class WebhookNotifier: Sendable {
         var startedAt: Int64
         var endedAt: Int64
         var turns: [Turn]
+        /// Everything the caller said, for a call the user wants or a recorded message (a courier, a pharmacy, a
+        /// one-time code, a robocall listened to in full): the message to read. Nil for the rest.
+        var message: String?
     }
 
     static let retryDelays: [Duration] = [.seconds(1), .seconds(4), .seconds(16)]

@@ -1,7 +1,18 @@
+import Foundation
+
 /// What the assistant hears of the caller, one 20 ms tick at a time: our own echo cancelled (what we sent at the
 /// same tick is the reference), then the VAD and the adaptive endpointer on what is left. It says when the caller
 /// started speaking (a barge-in, when we are speaking), when an utterance ended, and when the caller may have
 /// finished (quiet for `speculateAfterQuietFrames` inside an utterance: time to start decoding early).
+///
+/// **Double-talk gate while the canceller converges.** In the first seconds of a call (the assistant speaks first)
+/// the canceller has not yet learnt the echo path, and what it leaves of our own voice can look like speech. A trunk
+/// reflects our audio at least 20 dB down (its echo return loss), so until we have spoken for `convergenceTicks` a
+/// speech start counts only when what arrived (before the canceller) is within `doubleTalkMarginDB` of the loudest we sent in the last
+/// `echoWindowTicks` (longer than any echo delay): residual echo cannot reach that even with nothing cancelled, a
+/// caller talking over us at a telephone level does. A start below it is held; the utterance is let through as soon
+/// as one of its ticks is loud enough, and dropped unheard if none is. Once the canceller has had its time, and
+/// whenever we are not speaking, the gate is open (a quiet caller can still barge in).
 ///
 /// No I/O; it owns its echo canceller (a libspeexdsp handle), so it belongs to one call.
 public struct CallerListener {
@@ -16,14 +27,34 @@ public struct CallerListener {
     /// words, shorter than the endpointer's shortest wait (so the last speculation always covers all the speech).
     public static let speculateAfterQuietFrames = 15
 
+    /// How far below our own level the caller may be and still start speech over us while the gate is on. 10 dB:
+    /// 10 dB clear of an echo 20 dB down with nothing cancelled.
+    public var doubleTalkMarginDB = 10.0
+    /// Ticks of our own speech (above −50 dBFS) after which the canceller has converged and the gate opens: 6 s
+    /// (measured: no false start after 5.5 s, docs/media.md).
+    public static let convergenceTicks = 300
+    /// −45 dBFS as a mean square: below any caller talking over us.
+    static let floorEnergy = 32768.0 * 32768.0 * pow(10, -4.5)
+    /// Ticks of what we sent that the gate looks back over (200 ms: echo comes back within 150 ms).
+    public static let echoWindowTicks = 10
+
     private let echo: EchoCanceller?
     private var vad = VoiceActivityDetector()
     public private(set) var endpointer = Endpointer()
     private var quietFrames = 0
+    /// Mean square of what we sent, per tick, the last `echoWindowTicks`.
+    private var sentEnergies: [Double] = []
+    private var spokenTicks = 0
+    /// The start (its 10 ms frame) of an utterance the gate held back, not yet heard as the caller.
+    private var held: Int?
+    /// Speech starts held back and utterances dropped unheard by the gate.
+    public private(set) var gatedStarts = 0
 
     /// `cancelEcho` false, or a canceller libspeexdsp refuses: the caller's audio goes to the VAD as it came.
-    public init(cancelEcho: Bool = true) {
+    /// `gate` false: every speech start counts.
+    public init(cancelEcho: Bool = true, gate: Bool = true) {
         echo = cancelEcho ? try? EchoCanceller() : nil
+        if !gate { doubleTalkMarginDB = .infinity }
     }
 
     public var cancelsEcho: Bool { echo != nil }
@@ -31,6 +62,10 @@ public struct CallerListener {
     /// One tick: what arrived from the caller (after the jitter buffer) and what we sent.
     public mutating func process(received: [Int16], sent: [Int16]) -> Heard {
         let samples = echo.map { $0.process(received: received, sent: sent) } ?? received
+        let sentEnergy = Self.meanSquare(sent[...])
+        sentEnergies.append(sentEnergy)
+        if sentEnergies.count > Self.echoWindowTicks { sentEnergies.removeFirst() }
+        if sentEnergy > 10_000 { spokenTicks += 1 }
         var events: [Endpointer.Event] = []
         var mayBeOver = false
         for start in stride(from: 0, to: samples.count - 79, by: 80) {
@@ -39,6 +74,35 @@ public struct CallerListener {
             quietFrames = decision.probability >= 0.5 ? 0 : quietFrames + 1
             mayBeOver = mayBeOver || quietFrames == Self.speculateAfterQuietFrames
         }
-        return Heard(samples: samples, events: events, mayBeOver: mayBeOver)
+        let gateOn = spokenTicks < Self.convergenceTicks
+        // What arrived, before the canceller: echo alone stays 20 dB under what we sent whatever a converging
+        // canceller makes of it (its output can even be louder than its input while it is still wrong).
+        // And at least −45 dBFS: in a pause of ours, line noise must not let a start held on our echo through.
+        let arrived = Self.meanSquare(received[...])
+        let loudEnough = !gateOn || (arrived >= (sentEnergies.max() ?? 0) * pow(10, -doubleTalkMarginDB / 10) && arrived >= Self.floorEnergy)
+        var passed: [Endpointer.Event] = []
+        for event in events {
+            switch event {
+            case .speechStarted(let frame):
+                if loudEnough { passed.append(event) } else { held = frame }
+            case .utteranceEnded, .utteranceDiscarded:
+                if held != nil {
+                    held = nil
+                    gatedStarts += 1
+                } else {
+                    passed.append(event)
+                }
+            }
+        }
+        if let frame = held, loudEnough {
+            held = nil
+            passed.append(.speechStarted(frame: frame))
+        }
+        return Heard(samples: samples, events: passed, mayBeOver: mayBeOver)
+    }
+
+    static func meanSquare(_ samples: ArraySlice<Int16>) -> Double {
+        guard !samples.isEmpty else { return 0 }
+        return samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(samples.count)
     }
 }

@@ -172,10 +172,11 @@ public final class RTPCallSession: @unchecked Sendable {
         }.get()
     }
 
-    /// Starts the 20 ms clock: plays `audio` (8 kHz) once, then silence; records what arrives.
+    /// Starts the 20 ms clock: plays `audio` (8 kHz) once, after anything enqueued before the start, then silence;
+    /// records what arrives.
     public func start(playing audio: [Int16]) {
         eventLoop.execute {
-            self.playing = audio
+            self.playing += audio
             self.start = .now()
             self.scheduleNext()
             self.scheduleControl(after: .seconds(1))
