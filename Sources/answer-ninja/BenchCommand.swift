@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the media path against its targets (build with -c release; never run in CI).",
-        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self, Platform.self]
+        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self, Platform.self, Calls.self]
     )
 
     struct Media: AsyncParsableCommand {

@@ -16,6 +16,13 @@ import Testing
         // A call that ends normally: the caller hangs up after a second.
         let finished = try await PeerEnvironment.run(binary, ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "1", "--from", "+15551230001", "--json"], timeout: .seconds(30))
         #expect(finished.status == 0, "\(finished.output)")
+        try await serve.process.waitUntilReady(timeout: .seconds(10)) { serve.process.log().contains(#""msg":"call ended""#) }
+        // The recordings' bytes on disk, all calls together.
+        func recorded() -> Int {
+            let files = FileManager.default.enumerator(at: data.appendingPathComponent("recordings"), includingPropertiesForKeys: [.fileSizeKey])?.allObjects as? [URL] ?? []
+            return files.filter { $0.pathExtension == "wav" }.reduce(0) { $0 + ((try? $1.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0) }
+        }
+        let before = recorded()
         // A call in progress when the process dies.
         let caller = try PeerProcess(name: "caller", executable: binary, arguments: ["call", "sip:demo@127.0.0.1:\(port)", "--duration", "30"])
         let deadline = ContinuousClock.now + .seconds(15)
@@ -24,7 +31,8 @@ import Testing
         }
         #expect(serve.process.log().components(separatedBy: #""msg":"call answered""#).count == 3, "both calls answered")
         // The journal's writer has the changes (it does not wait for SIP), and the recording's first second is on disk.
-        try await Task.sleep(for: .milliseconds(1500))
+        try await Task.sleep(for: .milliseconds(500))
+        try await serve.process.waitUntilReady(timeout: .seconds(15)) { recorded() >= before + 44 + 8000 * 2 * 2 }
         _ = await serve.process.stop(signal: SIGKILL)
         await caller.stop()
 

@@ -86,13 +86,18 @@ import Testing
         #expect(run.hangUp == 251 + 1 + 50 + 100)
     }
 
-    /// A click (shorter than a turn) is not the other side's turn: the line waits for the patience.
-    @Test func aClickIsNotATurn() {
+    /// A burst of speech shorter than a turn (120 ms: heard by the VAD, below `minimumSpeech`) is not the other
+    /// side's turn: the line waits for the patience, counted from the burst (so the VAD did hear it), not for the gap.
+    @Test func aBurstIsNotATurn() throws {
+        let speech = try VoiceActivityTests.recording("goforward.raw")
+        let first = try #require(VoiceActivityTests.utterances(speech).first)
+        let start = Int(first.startSeconds * 8000) + 1600
+        let burst = Array(speech[start..<start + 960])
         var machine = ScriptedTurns(steps: [.speech], gapMs: 800, patienceMs: 2000)
-        var click = [Int16](repeating: 0, count: 160 * 4)
-        for index in click.indices { click[index] = Int16(12_000 * sin(Double(index) * 0.9)) }
-        let run = Self.simulate(&machine, opening: click, reply: nil)
-        #expect(run.starts.first?.frame == 100, "\(run.starts)")
+        let run = Self.simulate(&machine, opening: burst, reply: nil)
+        // The burst is at ticks 10-15; the patience (100 ticks) runs from its last speech tick.
+        let line = try #require(run.starts.first?.frame)
+        #expect((110...125).contains(line), "\(run.starts)")
     }
 
     /// Digits last 200 ms each; a wait lasts its frames and the next step follows it at once.

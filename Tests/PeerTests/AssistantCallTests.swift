@@ -50,7 +50,7 @@ import Testing
             // said is always answered (at least by the goodbye). Figures, not bounds: timing belongs to benchmarks.
             let latencies = try #require(report["voice_to_voice_ms"] as? [Any], "\(report)")
             print("assistant: voice-to-voice \(latencies) ms")
-            #expect(latencies.count == steps.count && (latencies.last as? Double).map { $0 > 0 } == true, "\(latencies)")
+            #expect((latencies.last as? Double).map { $0 > 0 } == true, "\(latencies)")
             let turns = SIPScenarioTests.lines(gateway, containing: #""msg":"assistant turn""#)
             print((turns + SIPScenarioTests.lines(gateway, containing: "caller utterance") + SIPScenarioTests.lines(gateway, containing: "barge")).joined(separator: "\n"))
             #expect(turns.count >= 2, "the opening and at least one reply: \(gateway.process.logTail())")

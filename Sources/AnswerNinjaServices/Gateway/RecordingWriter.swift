@@ -68,8 +68,9 @@ final class RecordingStream: @unchecked Sendable {
 
     /// Appends interleaved stereo samples and brings the header's sizes up to date.
     func append(_ samples: [Int16]) {
-        pool.submit { _ in
-            guard self.descriptor >= 0, !self.failed else { return }
+        pool.submit { state in
+            // A stopped pool runs the item here, on the caller's thread (an event loop): nothing is written then.
+            guard state == .active, self.descriptor >= 0, !self.failed else { return }
             // WAV is little-endian, as every machine we build for.
             let bytes = samples.withUnsafeBytes { [UInt8]($0) }
             guard self.writeAll(bytes) else { return }
@@ -80,13 +81,20 @@ final class RecordingStream: @unchecked Sendable {
 
     /// Brings the header up to date and closes the file; false when something could not be written.
     func close() async -> Bool {
-        (try? await pool.runIfActive {
-            guard self.descriptor >= 0 else { return false }
-            self.updateSizes()
-            Glibc.close(self.descriptor)
-            self.descriptor = -1
-            return !self.failed
-        }) ?? false
+        do {
+            return try await pool.runIfActive {
+                guard self.descriptor >= 0 else { return false }
+                self.updateSizes()
+                Glibc.close(self.descriptor)
+                self.descriptor = -1
+                return !self.failed
+            }
+        } catch {
+            // The writer has shut down (no thread uses the descriptor any more): it is closed here, not leaked.
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            descriptor = -1
+            return false
+        }
     }
 
     private func updateSizes() {

@@ -158,7 +158,9 @@ extension SIPUserAgent {
     /// (the assistant stops), and the call goes on to the bridged cap. If no device answers, the assistant carries on.
     func takeOver(callID: String, userId: String, announcement: String? = nil) -> ControlResult {
         guard let id = liveCall(callID, of: userId), let call = calls[id] else { return .notLive }
-        guard call.bridgedTo == nil, !pendingTakeovers.values.contains(where: { $0.caller == id }) else { return .refused("already_bridged") }
+        guard call.bridgedTo == nil, !announcing.contains(id), !pendingTakeovers.values.contains(where: { $0.caller == id }) else {
+            return .refused("already_bridged")
+        }
         guard let device = Self.deviceUser(call.screening?.forwardingTarget) else { return .refused("no_device_target") }
         let bindings = deviceBindings(of: device)
         guard !bindings.isEmpty else { return .refused("no_device_registered") }
@@ -182,18 +184,27 @@ extension SIPUserAgent {
         }
         logger.info("announcing the caller", metadata: ["call_id": "\(pending.caller.callID)", "device_call_id": "\(id.callID)", "line": "\(announcement)"])
         let session = device.session, callerID = pending.caller, logger = logger
+        announcing.insert(callerID)
         Task {
+            var samples = 0
             do {
                 let services = try await assistant.services()
                 var audio: [Int16] = []
                 for try await chunk in services.synthesizer.synthesize(announcement, rate: .narrowband, priority: .reply) { audio += chunk.samples }
+                samples = audio.count
                 session.enqueue(audio)
             } catch {
                 logger.error("announcement not synthesised: the caller is put through without it", metadata: ["error": "\(error)"])
             }
+            // Played out, or its length and two seconds more (a device leg whose media never started).
             let played = AsyncStream.makeStream(of: Void.self)
             session.whenPlayedOut { played.continuation.finish() }
+            let limit = Task {
+                try? await Task.sleep(for: .milliseconds(Int64(samples / 8 + 2000)))
+                played.continuation.finish()
+            }
             for await _ in played.stream {}
+            limit.cancel()
             await self.joinTakeover(callerID, device: id)
         }
     }
@@ -201,6 +212,7 @@ extension SIPUserAgent {
     /// Joins a taken-over caller and the device that answered: the assistant stops, the call's cap becomes the
     /// bridged one, and the record and the live view learn that the user took it. Either leg gone: the other ends.
     func joinTakeover(_ callerID: SIPDialog.ID, device id: SIPDialog.ID) {
+        announcing.remove(callerID)
         guard var caller = calls[callerID], var device = calls[id], caller.bridgedTo == nil else {
             if calls[id] != nil { hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up")) }
             return

@@ -132,6 +132,8 @@ actor SIPUserAgent {
     /// Answered calls the user takes over, ringing their devices, by fork: the caller's leg, the INVITEs left, and
     /// the line the answering device hears first.
     var pendingTakeovers: [String: (caller: SIPDialog.ID, outstanding: Int, announcement: String?)] = [:]
+    /// Taken-over callers whose device is hearing the announcement, not yet joined (a second take-over is refused).
+    var announcing: Set<SIPDialog.ID> = []
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).

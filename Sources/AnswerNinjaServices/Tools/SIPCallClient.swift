@@ -322,7 +322,8 @@ public actor SIPCallClient {
             schedule("hang-up", after: options.duration) { client in await client.hangUp() }
         } catch {
             report.reason = "the answer could not be used: \(error)"
-            hangUp()
+            // Without a dialog there is nothing to hang up: the call is over here (the give-up timer is gone).
+            if dialog == nil { finish(reason: report.reason) } else { hangUp() }
         }
     }
 

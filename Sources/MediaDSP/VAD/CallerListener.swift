@@ -11,8 +11,8 @@ import Foundation
 /// speech start counts only when what arrived (before the canceller) is within `doubleTalkMarginDB` of the loudest we sent in the last
 /// `echoWindowTicks` (longer than any echo delay): residual echo cannot reach that even with nothing cancelled, a
 /// caller talking over us at a telephone level does. A start below it is held; the utterance is let through as soon
-/// as one of its ticks is loud enough, and dropped unheard if none is. Once the canceller has had its time, and
-/// whenever we are not speaking, the gate is open (a quiet caller can still barge in).
+/// as one of its ticks is loud enough (and above −45 dBFS), and dropped unheard if none is. Once the canceller has had
+/// its time, and whenever we are not speaking, new starts are not gated (a quiet caller can still barge in).
 ///
 /// No I/O; it owns its echo canceller (a libspeexdsp handle), so it belongs to one call.
 public struct CallerListener {
@@ -72,19 +72,21 @@ public struct CallerListener {
             let decision = vad.process(samples[start..<start + 80])
             events += endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
             quietFrames = decision.probability >= 0.5 ? 0 : quietFrames + 1
-            mayBeOver = mayBeOver || quietFrames == Self.speculateAfterQuietFrames
+            // Only for what is long enough to be an utterance: a click is dropped, not decoded.
+            mayBeOver = mayBeOver || (quietFrames == Self.speculateAfterQuietFrames && endpointer.speechFramesSoFar >= endpointer.minimumSpeech)
         }
-        let gateOn = spokenTicks < Self.convergenceTicks
+        // On while the canceller converges, and only while we are speaking (something above −50 dBFS went out in the
+        // last 200 ms).
+        let gateOn = spokenTicks < Self.convergenceTicks && (sentEnergies.max() ?? 0) > 10_000
         // What arrived, before the canceller: echo alone stays 20 dB under what we sent whatever a converging
         // canceller makes of it (its output can even be louder than its input while it is still wrong).
-        // And at least −45 dBFS: in a pause of ours, line noise must not let a start held on our echo through.
         let arrived = Self.meanSquare(received[...])
-        let loudEnough = !gateOn || (arrived >= (sentEnergies.max() ?? 0) * pow(10, -doubleTalkMarginDB / 10) && arrived >= Self.floorEnergy)
+        let overUs = arrived >= (sentEnergies.max() ?? 0) * pow(10, -doubleTalkMarginDB / 10)
         var passed: [Endpointer.Event] = []
         for event in events {
             switch event {
             case .speechStarted(let frame):
-                if loudEnough { passed.append(event) } else { held = frame }
+                if !gateOn || overUs { passed.append(event) } else { held = frame }
             case .utteranceEnded, .utteranceDiscarded:
                 if held != nil {
                     held = nil
@@ -94,7 +96,9 @@ public struct CallerListener {
                 }
             }
         }
-        if let frame = held, loudEnough {
+        // A held start (heard while we spoke) goes through only on a tick that is plainly someone talking: above
+        // −45 dBFS, and over us if we still speak; line noise in a pause of ours never lets our echo through.
+        if let frame = held, arrived >= Self.floorEnergy, !gateOn || overUs {
             held = nil
             passed.append(.speechStarted(frame: frame))
         }

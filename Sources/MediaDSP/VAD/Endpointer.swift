@@ -40,6 +40,9 @@ public struct Endpointer: Sendable {
 
     public init() {}
 
+    /// Speech frames of the utterance in progress (0 between utterances).
+    public var speechFramesSoFar: Int { start == nil ? 0 : speechFrames }
+
     /// Feeds one frame's probability and energy; returns the events it causes.
     public mutating func process(probability: Double, energyDB: Double) -> [Event] {
         frame += 1

@@ -82,6 +82,7 @@ public final class RTPCallSession: @unchecked Sendable {
     private var firstFrameCallbacks: [(position: Int, callback: @Sendable () -> Void)] = []
     /// Called once when everything enqueued so far has been sent.
     private var drainedCallbacks: [@Sendable () -> Void] = []
+    private var stopped = false
 
     /// What an assistant hears each 20 ms: the caller's frame (after the jitter buffer), the frame we sent at the
     /// same tick (the echo canceller's reference), whether our own audio was going out, and the digits that arrived
@@ -232,7 +233,8 @@ public final class RTPCallSession: @unchecked Sendable {
     /// Calls `body` once everything queued so far has gone out (at once when nothing is).
     public func whenPlayedOut(_ body: @escaping @Sendable () -> Void) {
         eventLoop.execute {
-            if self.playPosition >= self.playing.count { body() } else { self.drainedCallbacks.append(body) }
+            // A stopped session plays nothing more: the caller is not left waiting.
+            if self.stopped || self.playPosition >= self.playing.count { body() } else { self.drainedCallbacks.append(body) }
         }
     }
 
@@ -271,6 +273,7 @@ public final class RTPCallSession: @unchecked Sendable {
             self.controlTick = nil
             self.peer = nil  // the two legs hold each other until here
             self.listener = nil
+            self.stopped = true
             self.playedOut()
             if let sink = self.recordingSink, !self.stereo.isEmpty { sink(self.stereo) }
             self.stereo = []

@@ -78,7 +78,7 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     private let lock = NSLock()
     private var idle: [Decoder]
     /// Decodes waiting for a decoder, first come first served.
-    private var waiting: [CheckedContinuation<Decoder, Never>] = []
+    private var waiting: [(ticket: UInt64, continuation: CheckedContinuation<Decoder?, Never>)] = []
     private let modelDirectory: URL
 
     /// Loads `decoders` decoders on new threads, one after the other: `ps_init` touches sphinxbase's process-wide
@@ -126,9 +126,11 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     }
 
     /// Decodes `audio` (at `rate`, brought to the model's) whole on the next free decoder, on the recogniser's threads.
+    /// A decode cancelled while it waits for a decoder leaves the queue at once (a superseded speculation).
     func decode(_ audio: [Int16], rate: AudioSampleRate) async throws -> RecognitionResult {
-        let decoder = await take()
+        guard let decoder = await take() else { throw CancellationError() }
         defer { giveBack(decoder) }
+        try Task.checkCancellation()
         return try await pool.runIfActive {
             var converted: [Int16] = []
             if rate == PocketSphinxStream.modelRate {
@@ -140,24 +142,34 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         }
     }
 
-    private func take() async -> Decoder {
-        await withCheckedContinuation { continuation in
-            let decoder: Decoder? = lock.withLock {
-                if let decoder = idle.popLast() { return decoder }
-                waiting.append(continuation)
-                return nil
+    /// The next free decoder, or nil when the task is cancelled while it waits.
+    private func take() async -> Decoder? {
+        let ticket = UInt64.random(in: 0 ... .max)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Decoder?, Never>) in
+                let decoder: Decoder? = lock.withLock {
+                    if let decoder = idle.popLast() { return decoder }
+                    waiting.append((ticket, continuation))
+                    return nil
+                }
+                if let decoder { continuation.resume(returning: decoder) }
             }
-            if let decoder { continuation.resume(returning: decoder) }
+        } onCancel: {
+            let waiter: CheckedContinuation<Decoder?, Never>? = lock.withLock {
+                guard let index = waiting.firstIndex(where: { $0.ticket == ticket }) else { return nil }
+                return waiting.remove(at: index).continuation
+            }
+            waiter?.resume(returning: nil)
         }
     }
 
     private func giveBack(_ decoder: Decoder) {
-        let next: CheckedContinuation<Decoder, Never>? = lock.withLock {
+        let next: CheckedContinuation<Decoder?, Never>? = lock.withLock {
             if waiting.isEmpty {
                 idle.append(decoder)
                 return nil
             }
-            return waiting.removeFirst()
+            return waiting.removeFirst().continuation
         }
         next?.resume(returning: decoder)
     }
@@ -273,6 +285,7 @@ actor PocketSphinxStream: RecognitionStream {
 
     func speculate() async {
         guard !closed, !utterance.isEmpty, speculation?.count != utterance.count else { return }
+        speculation?.task.cancel()
         speculation = (utterance.count, decodeTask(utterance))
     }
 
@@ -296,6 +309,7 @@ actor PocketSphinxStream: RecognitionStream {
     func close() async {
         closed = true
         utterance = []
+        speculation?.task.cancel()
         speculation = nil
     }
 }
