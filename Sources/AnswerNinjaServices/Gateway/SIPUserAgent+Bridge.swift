@@ -188,9 +188,7 @@ extension SIPUserAgent {
         Task {
             var samples = 0
             do {
-                let services = try await assistant.services()
-                var audio: [Int16] = []
-                for try await chunk in services.synthesizer.synthesize(announcement, rate: .narrowband, priority: .reply) { audio += chunk.samples }
+                let audio = try await assistant.services().synthesizer.synthesizeAll(announcement, rate: .narrowband)
                 samples = audio.count
                 session.enqueue(audio)
             } catch {

@@ -68,10 +68,7 @@ public struct CallScript: Sendable {
         var steps: [Step] = []
         for step in parsed.steps {
             switch step {
-            case .say(let line):
-                var audio: [Int16] = []
-                for try await chunk in synthesizer.synthesize(line, rate: .narrowband, priority: .reply) { audio += chunk.samples }
-                steps.append(.say(text: line, audio: trimmed(audio)))
+            case .say(let line): steps.append(.say(text: line, audio: trimmed(try await synthesizer.synthesizeAll(line, rate: .narrowband))))
             case .dtmf(let digits): steps.append(.dtmf(digits))
             case .wait(let duration): steps.append(.wait(duration))
             }

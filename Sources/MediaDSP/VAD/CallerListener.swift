@@ -35,6 +35,8 @@ public struct CallerListener {
     public static let convergenceTicks = 300
     /// −45 dBFS as a mean square: below any caller talking over us.
     static let floorEnergy = 32768.0 * 32768.0 * pow(10, -4.5)
+    /// About −50 dBFS as a mean square: a tick of ours above it is speech going out.
+    static let speakingEnergy = 10_000.0
     /// Ticks of what we sent that the gate looks back over (200 ms: echo comes back within 150 ms).
     public static let echoWindowTicks = 10
 
@@ -65,7 +67,7 @@ public struct CallerListener {
         let sentEnergy = Self.meanSquare(sent[...])
         sentEnergies.append(sentEnergy)
         if sentEnergies.count > Self.echoWindowTicks { sentEnergies.removeFirst() }
-        if sentEnergy > 10_000 { spokenTicks += 1 }
+        if sentEnergy > Self.speakingEnergy { spokenTicks += 1 }
         var events: [Endpointer.Event] = []
         var mayBeOver = false
         for start in stride(from: 0, to: samples.count - 79, by: 80) {
@@ -77,11 +79,12 @@ public struct CallerListener {
         }
         // On while the canceller converges, and only while we are speaking (something above −50 dBFS went out in the
         // last 200 ms).
-        let gateOn = spokenTicks < Self.convergenceTicks && (sentEnergies.max() ?? 0) > 10_000
+        let loudestSent = sentEnergies.max() ?? 0
+        let gateOn = spokenTicks < Self.convergenceTicks && loudestSent > Self.speakingEnergy
         // What arrived, before the canceller: echo alone stays 20 dB under what we sent whatever a converging
         // canceller makes of it (its output can even be louder than its input while it is still wrong).
         let arrived = Self.meanSquare(received[...])
-        let overUs = arrived >= (sentEnergies.max() ?? 0) * pow(10, -doubleTalkMarginDB / 10)
+        let overUs = arrived >= loudestSent * pow(10, -doubleTalkMarginDB / 10)
         var passed: [Endpointer.Event] = []
         for event in events {
             switch event {

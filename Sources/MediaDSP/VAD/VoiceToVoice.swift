@@ -33,8 +33,6 @@ public enum VoiceToVoice {
 
     /// Whether a frame counts as a reply: its level is at least −40 dBFS (RMS).
     public static func isHeard(_ frame: ArraySlice<Int16>) -> Bool {
-        guard !frame.isEmpty else { return false }
-        let rms = (frame.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(frame.count)).squareRoot()
-        return rms >= 32768 * pow(10, thresholdDBFS / 20)
+        !frame.isEmpty && CallerListener.meanSquare(frame).squareRoot() >= 32768 * pow(10, thresholdDBFS / 20)
     }
 }

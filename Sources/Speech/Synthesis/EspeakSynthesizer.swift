@@ -23,6 +23,15 @@ public protocol SpeechSynthesizer: Sendable {
     func synthesize(_ text: String, rate: AudioSampleRate, priority: SynthesisPriority) -> AsyncThrowingStream<SpeechChunk, any Error>
 }
 
+extension SpeechSynthesizer {
+    /// The whole utterance at once (the phrase cache, a scripted caller's lines, an announcement, tests).
+    public func synthesizeAll(_ text: String, rate: AudioSampleRate, priority: SynthesisPriority = .reply) async throws -> [Int16] {
+        var samples: [Int16] = []
+        for try await chunk in synthesize(text, rate: rate, priority: priority) { samples += chunk.samples }
+        return samples
+    }
+}
+
 /// Replies to a caller waiting now go before cache warm-up.
 public enum SynthesisPriority: Int, Sendable, Comparable {
     case background = 0
@@ -131,12 +140,6 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
         return stream
     }
 
-    /// The whole utterance at once (tests, the phrase cache).
-    public func synthesizeAll(_ text: String, rate: AudioSampleRate, priority: SynthesisPriority = .reply) async throws -> [Int16] {
-        var samples: [Int16] = []
-        for try await chunk in synthesize(text, rate: rate, priority: priority) { samples += chunk.samples }
-        return samples
-    }
 
     /// Jobs waiting (not counting the one being synthesized).
     public var pendingJobs: Int {

@@ -53,8 +53,7 @@ public final class PhraseCache: @unchecked Sendable {
     public func warm(_ lines: [String], codecs: [PhraseCodec] = PhraseCodec.allCases) async throws {
         for line in Set(lines).sorted() {
             for codec in codecs where lock.withLock({ entries[Key(text: line, codec: codec)] == nil }) {
-                var samples: [Int16] = []
-                for try await chunk in synthesizer.synthesize(line, rate: codec.rate, priority: .background) { samples += chunk.samples }
+                let samples = try await synthesizer.synthesizeAll(line, rate: codec.rate, priority: .background)
                 let frames = try Self.encode(samples, codec: codec)
                 lock.withLock { entries[Key(text: line, codec: codec)] = frames }
             }
