@@ -66,6 +66,9 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "The user part of our From: a caller number such as +15551230001 (default: answer-ninja).")
     var from: String = "answer-ninja"
 
+    @Option(help: "The digest password of the --from user, for a server that challenges the INVITE (401 or 407), such as the gateway when a device calls out.")
+    var password: String?
+
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -135,7 +138,7 @@ struct CallCommand: AsyncParsableCommand {
         }
         let client = SIPCallClient(options: .init(
             target: target, play: audio, duration: .milliseconds(Int64((duration ?? (callScript == nil ? 10 : 600)) * 1000)), srtp: srtp,
-            transport: transport, caFile: ca, codec: codec, srtpSuite: srtpSuite, dtmf: dtmf, from: from, script: callScript
+            transport: transport, caFile: ca, codec: codec, srtpSuite: srtpSuite, dtmf: dtmf, from: from, script: callScript, password: password
         ))
         let (report, recorded): (SIPCallClient.Report, [Int16])
         do {

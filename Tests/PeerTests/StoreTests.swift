@@ -157,6 +157,12 @@ import Testing
             #expect(try await users.user(owning: "+14155550100")?.id == alice.id)
             let updated = try await users.update(id: alice.id, .init(totpSecret: "JBSWY3DPEHPK3PXP", forwardingTarget: "sip:alice@192.0.2.10", settings: #"{"persona":"polite"}"#))
             #expect(updated?.totpSecret == "JBSWY3DPEHPK3PXP" && updated?.forwardingTarget == "sip:alice@192.0.2.10" && updated?.numbers == ["+14155550100"])
+            // The user a device account calls out for: by the device their forwarding target names, whatever the case;
+            // LIKE's wildcards in an account name match only themselves.
+            #expect(try await users.account(forwardingToDevice: "ALICE")?.id == alice.id)
+            #expect(try await users.account(forwardingToDevice: "ali") == nil)
+            #expect(try await users.account(forwardingToDevice: "al_ce") == nil)
+            #expect(try await users.account(forwardingToDevice: "%") == nil)
             try await users.clearTOTP(id: alice.id)
             #expect(try await users.account(id: alice.id)?.totpSecret == nil)
             #expect(try await users.accounts(limit: 10).map(\.id) == [alice.id, bob.id].sorted())

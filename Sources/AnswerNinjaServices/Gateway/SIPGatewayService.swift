@@ -147,7 +147,8 @@ public struct SIPGatewayService: Service {
                 media: MediaCapabilities(
                     codecs: configuration.media.codecs.compactMap(MediaCapabilities.Codec.init(rawValue:)),
                     suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
-                )
+                ),
+                defaultRegion: configuration.api.defaultRegion
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,
             screener: screener, assistant: assistant

@@ -22,6 +22,8 @@ extension SIPUserAgent {
         var call: Call
         /// Device INVITEs of the fork not finished yet.
         var outstanding: Int
+        /// Set when the waiting leg is a user's device calling out (the other leg is the trunk's).
+        var outbound: OutboundCall? = nil
     }
 
     /// The device account a forwarding target names: the user part of a `sip:` URI (`sip:alice@...` → `alice`).
@@ -30,12 +32,15 @@ extension SIPUserAgent {
         return uri.user?.lowercased()
     }
 
-    /// Starts ringing the user's devices for the caller of `call`; nil when it did, else why not (the reason the
-    /// record gets): no device as the forwarding target, no live binding, or a caller that requires reliable
-    /// provisional responses, which the bridge does not send. The caller is then answered as usual.
+    /// Starts ringing the user's devices (or their number, through the trunk) for the caller of `call`; nil when it
+    /// did, else why not (the reason the record gets): no forwarding target, no live binding, no trunk, or a caller
+    /// that requires reliable provisional responses, which the bridge does not send. The caller is then answered as
+    /// usual.
     func connect(_ request: SIPRequest, key: SIPTransactionKey, call: Call) -> String? {
-        guard let device = Self.deviceUser(call.screening?.forwardingTarget) else {
-            return call.screening?.forwardingTarget == nil ? "connect:no_forwarding_target" : "connect:forwarding_to_a_number_not_supported"
+        guard let target = call.screening?.forwardingTarget else { return "connect:no_forwarding_target" }
+        guard let device = Self.deviceUser(target) else {
+            guard case .number(let number)? = try? DialledNumber(userPart: target) else { return "connect:forwarding_target_unusable" }
+            return forward(request, key: key, call: call, to: number)
         }
         guard !request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) else { return "connect:caller_requires_100rel" }
         let bindings = deviceBindings(of: device)
@@ -102,6 +107,7 @@ extension SIPUserAgent {
         link(&caller, &device)
         calls[id] = device
         accept(key: pending.key, call: caller)
+        if let outbound = pending.outbound { learnCalled(outbound) }
         logger.info("bridged", metadata: ["call_id": "\(caller.dialog.id.callID)", "device_call_id": "\(id.callID)", "caller_codec": "\(caller.audio.codec.rawValue)", "device_codec": "\(device.audio.codec.rawValue)"])
     }
 
@@ -126,7 +132,8 @@ extension SIPUserAgent {
         pendingBridges[fork] = nil
         cancelRinging(fork)
         release(pending.call.session)
-        recordUnanswered(pending.call, outcome: "caller_cancelled", reason: "CANCEL while the user's devices rang")
+        // A device calling out has no record: only calls to the user's numbers do.
+        if pending.outbound == nil { recordUnanswered(pending.call, outcome: "caller_cancelled", reason: "CANCEL while the user's devices rang") }
     }
 }
 

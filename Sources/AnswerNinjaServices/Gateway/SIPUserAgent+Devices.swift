@@ -3,6 +3,7 @@ import Logging
 import MediaTransport
 import NIOCore
 import SDP
+import SIPAuth
 import SIPDialogs
 import SIPMessages
 import SIPTransactions
@@ -31,6 +32,9 @@ extension SIPUserAgent {
         /// Why it is being cancelled, once it is; its CANCEL goes out as soon as it rings.
         var cancelReason: SIPReason?
         var cancelSent = false
+        /// The trunk's credentials, for an INVITE through the trunk: a 401 or 407 is answered with them, once.
+        var trunkDigest: DigestClient? = nil
+        var challenged = false
     }
 
     /// How ringing one binding went.
@@ -42,10 +46,10 @@ extension SIPUserAgent {
         var reason: String?
     }
 
-    /// Our offers to a device on `flow` and the reading of its answers, from our media address: SRTP (SDES) only over
-    /// TLS, where its keys are not sent in the clear; plain RTP otherwise, which every softphone takes (an RTP/SAVP
-    /// offer is refused outright by one without SRTP, and SDES keys over UDP would protect nothing).
-    private func deviceOfferer(for flow: SIPFlow) -> SDPOfferer {
+    /// Our offers to a device (or the trunk) on `flow` and the reading of its answers, from our media address: SRTP
+    /// (SDES) only over TLS, where its keys are not sent in the clear; plain RTP otherwise, which every softphone takes
+    /// (an RTP/SAVP offer is refused outright by one without SRTP, and SDES keys over UDP would protect nothing).
+    func offerer(for flow: SIPFlow) -> SDPOfferer {
         var capabilities = settings.media
         if flow.transportName != "TLS" { capabilities.srtp = .off }
         return SDPOfferer(capabilities: capabilities, localAddress: advertisedMediaHost)
@@ -74,7 +78,7 @@ extension SIPUserAgent {
         } catch {
             return DeviceCallResult(callId: callID, flow: "\(binding.flow)", answered: false, statusCode: nil, reason: "no RTP port")
         }
-        let offer = deviceOfferer(for: binding.flow).offer(localPort: session.localPort)
+        let offer = offerer(for: binding.flow).offer(localPort: session.localPort)
         var headers = SIPHeaders()
         headers.add("Via", via(for: binding.flow).serialized)
         headers.add("Max-Forwards", "70")
@@ -90,12 +94,18 @@ extension SIPUserAgent {
         headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
         headers.add("Content-Type", "application/sdp")
         let invite = SIPRequest(method: "INVITE", uri: binding.contact, headers: headers, body: ByteBuffer(string: offer.description.serialized))
+        return await place(DeviceInvite(invite: invite, flow: binding.flow, session: session, offer: offer, hold: hold, fork: fork), ringTimeout: settings.deviceRingTimeout)
+    }
+
+    /// Sends an INVITE of ours and waits for its outcome; after `ringTimeout` it is cancelled.
+    func place(_ pending: DeviceInvite, ringTimeout: Duration) async -> DeviceCallResult {
+        let callID = pending.invite.headers.first("Call-ID") ?? ""
         return await withCheckedContinuation { continuation in
-            deviceInvites[callID] = DeviceInvite(
-                invite: invite, flow: binding.flow, session: session, offer: offer, hold: hold, done: continuation, fork: fork
-            )
-            startClientTransaction(invite, to: binding.flow, purpose: .deviceCall(callID))
-            scheduleTimer("ring|\(callID)", after: settings.deviceRingTimeout) { agent in
+            var pending = pending
+            pending.done = continuation
+            deviceInvites[callID] = pending
+            startClientTransaction(pending.invite, to: pending.flow, purpose: .deviceCall(callID))
+            scheduleTimer("ring|\(callID)", after: ringTimeout) { agent in
                 agent.cancelDeviceInvite(callID, reason: SIPReason(protocolName: "SIP", cause: 480, text: "Device did not answer"))
             }
         }
@@ -117,7 +127,7 @@ extension SIPUserAgent {
         for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
             if let value = pending.invite.headers.first(name) { headers.add(name, value) }
         }
-        headers.add("CSeq", "1 CANCEL")
+        headers.add("CSeq", "\(pending.invite.headers.cseq?.sequence ?? 1) CANCEL")
         headers.add("Reason", (pending.cancelReason ?? reason).serialized)
         startClientTransaction(SIPRequest(method: "CANCEL", uri: pending.invite.uri, headers: headers), to: pending.flow, purpose: .bye)
         logger.info("device call cancelled", metadata: ["call_id": "\(callID)", "reason": "\(Self.describe(pending.cancelReason ?? reason))"])
@@ -128,14 +138,17 @@ extension SIPUserAgent {
         guard var pending = deviceInvites[callID], !pending.ringing else { return }
         pending.ringing = true
         deviceInvites[callID] = pending
+        relayRinging(fork: pending.fork)
         if let reason = pending.cancelReason { cancelDeviceInvite(callID, reason: reason) }
     }
 
     /// The final response to an INVITE we sent to a device (a resent 2xx is ACKed again before it gets here).
     func deviceAnswered(_ callID: String, response: SIPResponse, destination: SIPFlow) {
         guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
-        cancelTimer("ring|\(callID)")
         let flow = "\(pending.flow)"
+        // A trunk's challenge is answered (the ring timer runs on); a CANCEL already decided on ends the attempt.
+        if response.statusCode == 401 || response.statusCode == 407, pending.cancelReason == nil, answerChallenge(pending, response: response) { return }
+        cancelTimer("ring|\(callID)")
         guard response.statusCode / 100 == 2 else {
             release(pending.session)
             pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: flow, answered: false, statusCode: response.statusCode, reason: response.reasonPhrase))
@@ -150,7 +163,7 @@ extension SIPUserAgent {
         let remote: SocketAddress
         do {
             let answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
-            audio = try deviceOfferer(for: pending.flow).accept(answer, for: pending.offer)
+            audio = try offerer(for: pending.flow).accept(answer, for: pending.offer)
             remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
         } catch {
             // A 2xx we cannot use is still ACKed, then ended with a BYE (RFC 3261 §13.2.2.4).
@@ -166,7 +179,7 @@ extension SIPUserAgent {
         for (other, invite) in deviceInvites where invite.fork == pending.fork {
             cancelDeviceInvite(other, reason: SIPReason(protocolName: "SIP", cause: 200, text: "Call completed elsewhere"))
         }
-        let ack = dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: 1)
+        let ack = dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: pending.invite.headers.cseq?.sequence ?? 1)
         transport.send(.request(ack), to: pending.flow)
         var call = Call(
             dialog: dialog, source: pending.flow, session: pending.session, retransmission: nil, negotiation: nil,
@@ -211,7 +224,8 @@ extension SIPUserAgent {
     private func failDevice(_ pending: DeviceInvite, response: SIPResponse, reason: String, byeReason: SIPReason? = nil) {
         release(pending.session)
         if var dialog = try? SIPDialog(uac: pending.invite, response: response) {
-            transport.send(.request(dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: 1)), to: pending.flow)
+            let sequence = pending.invite.headers.cseq?.sequence ?? 1
+            transport.send(.request(dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: sequence)), to: pending.flow)
             var bye = dialog.makeRequest(method: "BYE", via: via(for: pending.flow), contact: contact(for: pending.flow))
             bye.headers.add("Reason", (byeReason ?? SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here")).serialized)
             startClientTransaction(bye, to: pending.flow, purpose: .bye)

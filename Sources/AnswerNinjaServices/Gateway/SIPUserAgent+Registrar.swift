@@ -22,28 +22,15 @@ extension SIPUserAgent {
             return
         }
         let now = Self.now()
-        guard let header = request.headers.first("Authorization"), let credentials = try? DigestCredentials(parsing: header) else {
+        switch authenticateDevice(request, header: "Authorization", now: now) {
+        case .missing:
             challenge(request, key: key, now: now, stale: false)
             return
-        }
-        let accounts = settings.deviceAccounts
-        let ha1: (String) -> String? = { user in
-            accounts[user.lowercased()].map { DigestComputation.ha1(username: user, realm: Self.registrarRealm, password: $0, algorithm: credentials.algorithm) }
-        }
-        let verdict: DigestServer.Verdict
-        if !settings.deviceDigestAlgorithms.contains(credentials.algorithm) {
-            verdict = .rejected(reason: "algorithm \(credentials.algorithm.rawValue) is not offered")
-        } else if credentials.algorithm == .md5 {
-            verdict = registrarMD5.verify(credentials, method: "REGISTER", now: now, ha1: ha1)
-        } else {
-            verdict = registrarSHA256.verify(credentials, method: "REGISTER", now: now, ha1: ha1)
-        }
-        switch verdict {
         case .stale:
             challenge(request, key: key, now: now, stale: true)
             return
-        case .rejected(let reason):
-            logger.warning("device registration refused", metadata: ["user": "\(credentials.username)", "reason": "\(reason)", "from": "\(source)"])
+        case .rejected(let username, let reason):
+            logger.warning("device registration refused", metadata: ["user": "\(username)", "reason": "\(reason)", "from": "\(source)"])
             respond(withTag(Self.response(to: request, 403, "Forbidden")), key: key)
             return
         case .accepted(let username) where username.lowercased() != aor:
@@ -81,13 +68,43 @@ extension SIPUserAgent {
         }
     }
 
-    /// 401 with a challenge per algorithm of `sip.device_digest_algorithms`, in its order (by default SHA-256, then
-    /// MD5 for older devices: RFC 8760 §2.4).
-    private func challenge(_ request: SIPRequest, key: SIPTransactionKey, now: MediaInstant, stale: Bool) {
-        var response = withTag(Self.response(to: request, 401, "Unauthorized"))
+    /// What a device's digest credentials (in `header`: `Authorization` on a REGISTER, `Proxy-Authorization` on an
+    /// INVITE it sends out through us) say about it.
+    enum DeviceAuthentication: Equatable {
+        case missing, stale
+        case rejected(username: String, reason: String)
+        case accepted(username: String)
+    }
+
+    /// Checks a device's credentials against `sip.device_accounts`, with the algorithms we offer.
+    func authenticateDevice(_ request: SIPRequest, header: String, now: MediaInstant) -> DeviceAuthentication {
+        guard let value = request.headers.first(header), let credentials = try? DigestCredentials(parsing: value) else { return .missing }
+        let accounts = settings.deviceAccounts
+        let ha1: (String) -> String? = { user in
+            accounts[user.lowercased()].map { DigestComputation.ha1(username: user, realm: Self.registrarRealm, password: $0, algorithm: credentials.algorithm) }
+        }
+        let verdict: DigestServer.Verdict
+        if !settings.deviceDigestAlgorithms.contains(credentials.algorithm) {
+            verdict = .rejected(reason: "algorithm \(credentials.algorithm.rawValue) is not offered")
+        } else if credentials.algorithm == .md5 {
+            verdict = registrarMD5.verify(credentials, method: request.method, now: now, ha1: ha1)
+        } else {
+            verdict = registrarSHA256.verify(credentials, method: request.method, now: now, ha1: ha1)
+        }
+        switch verdict {
+        case .stale: return .stale
+        case .rejected(let reason): return .rejected(username: credentials.username, reason: reason)
+        case .accepted(let username): return .accepted(username: username)
+        }
+    }
+
+    /// 401 (407 with `proxy`, for an INVITE) with a challenge per algorithm of `sip.device_digest_algorithms`, in its
+    /// order (by default SHA-256, then MD5 for older devices: RFC 8760 §2.4).
+    func challenge(_ request: SIPRequest, key: SIPTransactionKey, now: MediaInstant, stale: Bool, proxy: Bool = false) {
+        var response = withTag(proxy ? Self.response(to: request, 407, "Proxy Authentication Required") : Self.response(to: request, 401, "Unauthorized"))
         for algorithm in settings.deviceDigestAlgorithms {
             let server = algorithm == .md5 ? registrarMD5 : registrarSHA256
-            response.headers.add("WWW-Authenticate", server.challenge(now: now, stale: stale).headerValue)
+            response.headers.add(proxy ? "Proxy-Authenticate" : "WWW-Authenticate", server.challenge(now: now, stale: stale).headerValue)
         }
         respond(response, key: key)
     }

@@ -89,6 +89,8 @@ actor SIPUserAgent {
         var goodbye: [Int16] = []
         /// Codecs and SRTP suites we answer and offer with.
         var media = MediaCapabilities()
+        /// Region (ISO 3166) of numbers a device dials without a country code, unless its user set their own.
+        var defaultRegion = "US"
     }
 
     /// Who waits for a client transaction's outcome.
@@ -435,12 +437,15 @@ actor SIPUserAgent {
             respond(response, key: key)
             return
         }
+        // A user's device calling out through us (its From names a device account): authenticated, not screened.
+        let outbound = callingDevice(request)
+        if let account = outbound, !authorizeCallOut(request, key: key, account: account, source: source) { return }
         let trusted = source.remote.ipAddress.map { settings.trustedSources.contains($0) || trunkAddresses.contains($0) } ?? false
         let identity = SIPCallIdentity(request, calledNumberSource: settings.calledNumberSource, trustedSender: trusted)
         // The Identity header is verified while the RTP port opens (its certificate may have to be fetched); the
         // screening decision waits for it.
-        let verification = identityVerifier.map { verifier in Task { await verifier.verify(request, identity: identity) } }
-        let screening = screener.map { screener in
+        let verification = outbound != nil ? nil : identityVerifier.map { verifier in Task { await verifier.verify(request, identity: identity) } }
+        let screening = outbound != nil ? nil : screener.map { screener in
             Task {
                 let stir = await verification?.value
                 return await screener.screen(
@@ -501,9 +506,13 @@ actor SIPUserAgent {
         }
         var call = Call(
             dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
-            localSDP: negotiation.answer, audio: negotiation.audio, identity: identity, stir: stir, sessionTimer: sessionTimer,
+            localSDP: negotiation.answer, audio: negotiation.audio, identity: outbound == nil ? identity : nil, stir: stir, sessionTimer: sessionTimer,
             peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }, screening: screened
         )
+        if let account = outbound {
+            await callOut(request, key: key, call: call, account: account)
+            return
+        }
         switch screened?.decision.outcome {
         case .reject?:
             // No one owns the number: refused before anything is recorded (scanners dial numbers at random).
@@ -540,8 +549,11 @@ actor SIPUserAgent {
         let id = call.dialog.id
         var call = call
         call.startedAt = unixMilliseconds()
-        recordStart(call)
-        callRecorder?.record(.answered, callId: id.callID, startedAt: call.startedAt)
+        // A caller's call has a record; a device's call out through us does not.
+        if call.identity != nil {
+            recordStart(call)
+            callRecorder?.record(.answered, callId: id.callID, startedAt: call.startedAt)
+        }
         // After the start is recorded: the record learns the recording's path from the writer's thread.
         if call.bridgedTo == nil { startRecording(&call) }
         calls[id] = call

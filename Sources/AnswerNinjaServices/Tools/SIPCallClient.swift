@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SDP
+import SIPAuth
 import SIPDialogs
 import SIPMessages
 import SIPTransactions
@@ -37,6 +38,8 @@ public actor SIPCallClient {
         public var dtmf: String
         /// The user part of our From (a caller number such as +15551230001, or a name).
         public var from: String
+        /// The digest password of `from`, for a 401 or 407 (a gateway or PBX that authenticates its devices).
+        public var password: String?
         /// A scripted caller in place of `play`: each step once the other side's turn has ended (`ScriptedTurns`);
         /// the call is hung up after the reply to the last step, or after `duration`.
         public var script: CallScript?
@@ -44,9 +47,10 @@ public actor SIPCallClient {
         public init(
             target: String, play: [Int16], duration: Duration, srtp: Bool, rtpPorts: ClosedRange<Int> = 30000...39999, transport: String? = nil,
             caFile: String? = nil, codec: String? = nil, srtpSuite: String? = nil, dtmf: String = "", from: String = "answer-ninja",
-            script: CallScript? = nil
+            script: CallScript? = nil, password: String? = nil
         ) {
             self.script = script
+            self.password = password
             self.dtmf = dtmf
             self.from = from
             self.codec = codec
@@ -119,6 +123,8 @@ public actor SIPCallClient {
     private let pool: RTPPortPool
     private var offer: SDPOfferer.Offer?
     private var invite: SIPRequest?
+    /// Our INVITE answered a challenge already: a second one is a refusal.
+    private var challenged = false
     private var transactions: [SIPTransactionKey: SIPClientTransaction] = [:]
     private var dialog: SIPDialog?
     private var destination: SocketAddress?
@@ -280,6 +286,7 @@ public actor SIPCallClient {
             return
         }
         guard method == "INVITE", response.statusCode >= 200 else { return }
+        if response.statusCode == 401 || response.statusCode == 407, !challenged, dialog == nil, authenticate(response) { return }
         report.statusCode = response.statusCode
         guard response.statusCode < 300 else {
             report.reason = response.reasonPhrase
@@ -348,10 +355,27 @@ public actor SIPCallClient {
         }
     }
 
+    /// The INVITE again with digest credentials for the challenge in `response` (CSeq one higher, a new branch);
+    /// false without a password or a challenge we can read.
+    private func authenticate(_ response: SIPResponse) -> Bool {
+        let proxy = response.statusCode == 407
+        guard let password = options.password, var invite, let sequence = invite.headers.cseq?.sequence,
+              let challenge = response.headers.first(proxy ? "Proxy-Authenticate" : "WWW-Authenticate").flatMap({ try? DigestChallenge(parsing: $0) })
+        else { return false }
+        var digest = DigestClient(username: options.from, password: password)
+        invite.headers.set("Via", SIPVia.outgoing(transport: linkTransport, host: advertisedHost, port: localSIPPort).serialized)
+        invite.headers.set("CSeq", "\(sequence + 1) INVITE")
+        invite.headers.set(proxy ? "Proxy-Authorization" : "Authorization", digest.credentials(for: challenge, method: "INVITE", uri: invite.uri.description).headerValue)
+        self.invite = invite
+        challenged = true
+        start(SIPClientTransaction(request: invite, reliable: linkTransport != "UDP"))
+        return true
+    }
+
     private func sendACK() {
         guard var dialog, link != nil else { return }
         let via = SIPVia.outgoing(transport: linkTransport, host: advertisedHost, port: localSIPPort)
-        let ack = dialog.makeRequest(method: "ACK", via: via, contact: "", sequence: 1)
+        let ack = dialog.makeRequest(method: "ACK", via: via, contact: "", sequence: invite?.headers.cseq?.sequence ?? 1)
         self.dialog = dialog
         send(.request(ack))
     }

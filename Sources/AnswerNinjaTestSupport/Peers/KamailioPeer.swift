@@ -34,7 +34,8 @@ public struct KamailioPeer: StoppablePeer {
 
     /// A trunk as a carrier's edge behaves: a registrar in memory that challenges every REGISTER with digest
     /// (`pv_www_authenticate`, one password for all users), and a proxy that record-routes calls to whoever
-    /// registered the called user, relaying in-dialog requests by their Route. It asserts every caller's identity as
+    /// registered the called user, relaying in-dialog requests by their Route. A call from a registered user (the
+    /// gateway calling out) is challenged with 407 and must answer with that password. It asserts every caller's identity as
     /// a verified +15550100 (P-Asserted-Identity with a STIR/SHAKEN `verstat`), as a carrier's verification service
     /// would, and answers OPTIONS itself.
     /// `tls`: also SIP over TLS on `tlsPort` with this certificate and key (the `tls` module, Debian's
@@ -121,6 +122,14 @@ public struct KamailioPeer: StoppablePeer {
                     }
                     save("location");
                     exit;
+                }
+                # A registered customer calling out (the gateway's own calls) proves who it is, as a carrier asks.
+                if (is_method("INVITE") && registered("location", "$fu")) {
+                    if (!pv_proxy_authenticate("$fd", "\(password)", "0")) {
+                        proxy_challenge("$fd", "0");
+                        exit;
+                    }
+                    consume_credentials();
                 }
                 if (!lookup("location")) {
                     sl_send_reply("404", "Not registered");

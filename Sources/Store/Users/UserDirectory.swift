@@ -87,6 +87,18 @@ public struct UserDirectory: Sendable {
         try await account(where: "email = $1", .text(email.lowercased()))
     }
 
+    /// The user whose wanted calls ring device account `device` (a forwarding target `sip:<device>@…`): the user a
+    /// registered device calls out for. The oldest account, if several name it.
+    public func account(forwardingToDevice device: String) async throws -> UserAccount? {
+        let user = device.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        let rows = try await database.query(
+            "SELECT \(Self.accountColumns) FROM users WHERE lower(forwarding_target) LIKE $1 ESCAPE '\\' OR lower(forwarding_target) LIKE $2 ESCAPE '\\' ORDER BY created_at, id LIMIT 1",
+            [.text("sip:\(user)@%"), .text("sips:\(user)@%")]
+        )
+        guard let row = rows.first else { return nil }
+        return try await account(row)
+    }
+
     /// Accounts by id, `limit` after `after` (keyset pagination).
     public func accounts(limit: Int, after: String? = nil) async throws -> [UserAccount] {
         let rows = try await database.query(
