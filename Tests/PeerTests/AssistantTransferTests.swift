@@ -75,7 +75,7 @@ final class ScriptedTranscriber: @unchecked Sendable {
                 let theirs = directory.appendingPathComponent("device.wav")
                 // The device's side: two seconds of silence, then its chirp again and again.
                 try AudioCorrelation.writeWAV(
-                    [Int16](repeating: 0, count: 16_000) + (0..<8).flatMap { _ in down.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirs
+                    [Int16](repeating: 0, count: 16_000) + AudioCorrelation.repeated(down, times: 8), to: theirs
                 )
                 let phone = try await BaresipPeer.start(user: "alice", audioFile: theirs.path, registrar: .init(hostPort: "127.0.0.1:\(sipPort)", password: password))
                 try await withPeer(phone) { phone in

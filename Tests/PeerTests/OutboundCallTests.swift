@@ -31,8 +31,8 @@ import Testing
                 let directory = try PeerEnvironment.artifactsDirectory(named: "outbound-audio")
                 let up = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5), down = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
                 let upFile = directory.appendingPathComponent("up.wav"), downFile = directory.appendingPathComponent("down.wav")
-                try AudioCorrelation.writeWAV((0..<4).flatMap { _ in up.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: upFile)
-                try AudioCorrelation.writeWAV((0..<4).flatMap { _ in down.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: downFile)
+                try AudioCorrelation.writeWAV(AudioCorrelation.repeated(up, times: 4), to: upFile)
+                try AudioCorrelation.writeWAV(AudioCorrelation.repeated(down, times: 4), to: downFile)
                 let friend = try await BaresipPeer.start(
                     user: "+14155550142", audioFile: upFile.path, registrar: .init(hostPort: "127.0.0.1:\(trunk.port)", password: "trunk-secret")
                 )

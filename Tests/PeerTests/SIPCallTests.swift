@@ -34,7 +34,7 @@ import Testing
             // The caller says a falling chirp, 2,400 to 400 Hz, four times.
             let directory = try PeerEnvironment.artifactsDirectory(named: "sip-call")
             let callerChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
-            let callerAudio = (0..<4).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }
+            let callerAudio = AudioCorrelation.repeated(callerChirp, times: 4)
             let callerFile = directory.appendingPathComponent("caller.wav")
             try AudioCorrelation.writeWAV(callerAudio, to: callerFile)
             let phone = try await BaresipPeer.start(
@@ -156,7 +156,7 @@ import Testing
                 let directory = try PeerEnvironment.artifactsDirectory(named: "sip-trunk-call")
                 let callerChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
                 let callerFile = directory.appendingPathComponent("caller.wav")
-                try AudioCorrelation.writeWAV((0..<3).flatMap { _ in callerChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: callerFile)
+                try AudioCorrelation.writeWAV(AudioCorrelation.repeated(callerChirp, times: 3), to: callerFile)
                 let phone = try await BaresipPeer.start(user: "caller", audioFile: callerFile.path)
                 try await withPeer(phone) { phone in
                     try await phone.dial("sip:demo@127.0.0.1:\(trunk.port)")
@@ -191,10 +191,10 @@ import Testing
         let directory = try PeerEnvironment.artifactsDirectory(named: "call-tool")
         let ourChirp = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
         let ourFile = directory.appendingPathComponent("ours.wav")
-        try AudioCorrelation.writeWAV((0..<3).flatMap { _ in ourChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: ourFile)
+        try AudioCorrelation.writeWAV(AudioCorrelation.repeated(ourChirp, times: 3), to: ourFile)
         let theirChirp = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
         let theirFile = directory.appendingPathComponent("theirs.wav")
-        try AudioCorrelation.writeWAV((0..<4).flatMap { _ in theirChirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirFile)
+        try AudioCorrelation.writeWAV(AudioCorrelation.repeated(theirChirp, times: 4), to: theirFile)
         let phone = try await BaresipPeer.start(
             user: "callee", audioFile: theirFile.path, mediaEncryption: suite == nil ? nil : "srtp-mand", codec: codec == "opus" ? "opus" : nil
         )

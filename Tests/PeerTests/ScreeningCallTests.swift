@@ -140,8 +140,8 @@ import Testing
             let directory = try PeerEnvironment.artifactsDirectory(named: "screening-bridge")
             let up = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5), down = AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5)
             let ours = directory.appendingPathComponent("caller.wav"), theirs = directory.appendingPathComponent("device.wav")
-            try AudioCorrelation.writeWAV((0..<3).flatMap { _ in up.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: ours)
-            try AudioCorrelation.writeWAV((0..<4).flatMap { _ in down.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: 4000) }, to: theirs)
+            try AudioCorrelation.writeWAV(AudioCorrelation.repeated(up, times: 3), to: ours)
+            try AudioCorrelation.writeWAV(AudioCorrelation.repeated(down, times: 4), to: theirs)
             let phone = try await BaresipPeer.start(
                 user: "alice", audioFile: theirs.path, registrar: .init(hostPort: "127.0.0.1:\(caller.sipPort)", password: password)
             )

@@ -190,13 +190,16 @@ extension SIPUserAgent {
         return true
     }
 
-    /// The far end rings: the device hears a 180 (once).
+    /// The far end rings: the device hears a 180 (once; none for a device that requires 100rel, which this
+    /// relay does not send reliably: it waits for the answer).
     func relayRinging(fork: String) {
         guard var pending = pendingBridges[fork], var outbound = pending.outbound, !outbound.ringing else { return }
         outbound.ringing = true
         pending.outbound = outbound
         pendingBridges[fork] = pending
-        guard let entry = transactions[pending.key], entry.transaction.state == .proceeding else { return }
+        guard let entry = transactions[pending.key], entry.transaction.state == .proceeding,
+              !entry.transaction.request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" })
+        else { return }
         var ringing = Self.response(to: entry.transaction.request, 180, "Ringing")
         ringing.headers.set("To", pending.call.retransmission?.response.headers.first("To") ?? "")
         ringing.headers.add("Contact", contact(for: pending.call.source))

@@ -60,6 +60,11 @@ public enum AudioCorrelation {
         }
     }
 
+    /// `chirp` at a quarter of full scale, `times` over, each followed by `gap` samples of silence (half a second).
+    public static func repeated(_ chirp: [Float], times: Int, gap: Int = 4000) -> [Int16] {
+        (0..<times).flatMap { _ in chirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: gap) }
+    }
+
     /// max over lags of Σ s[i+lag]·r[i] / (‖s[lag..<lag+n]‖·‖r‖).
     public static func best(_ signal: [Int16], _ reference: [Float]) -> Double {
         let s = signal.map(Float.init)
