@@ -1,50 +1,6 @@
 import AnswerNinjaTestSupport
 import Foundation
-import Hummingbird
-import HummingbirdTesting
-import NIOCore
 import Testing
-
-/// A PROTOCOL DOUBLE of OpenAI's `/v1/audio/transcriptions` (the real service cannot be reached from here) that
-/// hears what a script says it hears, in order: it makes the assistant's dialog deterministic, so that the test is
-/// about the pipeline and not about how pocketsphinx hears espeak-ng.
-final class ScriptedTranscriber: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String]
-    private var served = 0
-    private var heard: [Int: String] = [:]
-
-    init(_ lines: [String]) { self.lines = lines }
-
-    var requests: Int { lock.withLock { served } }
-
-    func run(_ body: @escaping @Sendable (String) async throws -> Void) async throws {
-        let router = Router()
-        router.post("/v1/audio/transcriptions") { request, _ -> Response in
-            guard request.headers[.authorization] == "Bearer test-key" else { throw HTTPError(.unauthorized) }
-            // The same audio sent again (the client retrying a request that timed out on a loaded machine) hears
-            // the same line: one line per utterance, however many tries.
-            let body = [UInt8](try await request.body.collect(upTo: 1 << 22).readableBytesView)
-            // The WAVE file's audio, as its bytes (the multipart boundary around it changes per request).
-            guard let riff = body.indices.first(where: { body[$0...].starts(with: Array("RIFF".utf8)) }), body.count >= riff + 44 else {
-                throw HTTPError(.badRequest, message: "expected a WAVE file")
-            }
-            let size = (0..<4).reduce(0) { $0 | Int(body[riff + 40 + $1]) << (8 * $1) }
-            let key = Array(body[(riff + 44)..<min(body.count, riff + 44 + size)]).hashValue
-            let text = self.lock.withLock { () -> String in
-                self.served += 1
-                if let known = self.heard[key] { return known }
-                let line = self.lines.isEmpty ? "" : self.lines.removeFirst()
-                self.heard[key] = line
-                return line
-            }
-            let json = try JSONSerialization.data(withJSONObject: ["text": text, "segments": [["avg_logprob": -0.1]]])
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
-        }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in try await body("http://127.0.0.1:\(client.port!)") }
-    }
-}
 
 /// A wanted caller put through by the assistant: the caller says who they are, the assistant offers to connect them,
 /// they say yes, the user's softphone (baresip, registered to the gateway) rings, answers, hears the assistant's
@@ -52,7 +8,7 @@ final class ScriptedTranscriber: @unchecked Sendable {
 @Suite(.serialized) struct AssistantTransferTests {
     @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(3)))
     func aWantedCallerIsAnnouncedToTheUserThenPutThrough() async throws {
-        let transcriber = ScriptedTranscriber(["hey it's your sister calling about mom's birthday dinner on saturday", "yes please connect me"])
+        let transcriber = TranscriptionDouble.scripted(["hey it's your sister calling about mom's birthday dinner on saturday", "yes please connect me"])
         try await transcriber.run { url in
             let password = "alice-pw-\(UInt32.random(in: 1_000_000...9_999_999))"
             let data = try PeerEnvironment.artifactsDirectory(named: "assistant-transfer")
@@ -104,10 +60,10 @@ final class ScriptedTranscriber: @unchecked Sendable {
                     }.max() ?? 0
                     #expect(loudest > 300, "the device heard the announcement: level \(loudest)")
                     // And the caller, once put through, heard the user's phone.
-                    let callerHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), down)
+                    let callerHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), down)
                     print("transfer: the caller heard the device at \(callerHeard); the device's loudest second \(loudest)")
                     #expect(callerHeard >= 0.8)
-                    #expect(transcriber.requests >= 2)
+                    #expect(transcriber.heard.count >= 2)
                 }
             }
         }

@@ -67,8 +67,8 @@ import Testing
                         try await phone.hangUp()
                         try await gateway.process.waitUntilReady(timeout: .seconds(10)) { SIPScenarioTests.lines(gateway, containing: "call ended").count == 2 }
                         try await friend.process.waitUntilReady(timeout: .seconds(10)) { friend.process.log().contains("terminated") }
-                        let friendHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try friend.receivedAudio())), down)
-                        let phoneHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), up)
+                        let friendHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try friend.receivedAudio())), down)
+                        let phoneHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), up)
                         print("call out: the friend heard the user at \(friendHeard), the user heard the friend at \(phoneHeard)")
                         #expect(friendHeard >= 0.8 && phoneHeard >= 0.8)
 
@@ -90,7 +90,7 @@ import Testing
                         #expect(forwarded["answered"] as? Bool == true, "\(forwarded)")
                         #expect(!SIPScenarioTests.lines(gateway, containing: #""msg":"forwarding""#).isEmpty)
                         #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 3, "the friend answered the forwarded call")
-                        let callerHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), up)
+                        let callerHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), up)
                         print("forwarded: the caller heard the friend at \(callerHeard)")
                         #expect(callerHeard >= 0.8)
 

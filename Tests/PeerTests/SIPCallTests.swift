@@ -66,16 +66,16 @@ import Testing
                 // What baresip received: our greeting, a rising chirp 400 to 2,400 Hz.
                 let received = try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio(), "baresip wrote what it received"))
                 let greeting = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
-                let heard = AudioCorrelation.best(received, greeting)
+                let heard = await AudioCorrelation.best(received, greeting)
                 print("the caller heard our greeting: correlation \(heard)")
                 #expect(heard >= 0.8)
 
                 // What we recorded: the caller's chirp.
                 let file = try #require(try await gateway.recordings().first)
                 let recorded = try AudioCorrelation.samples(ofWAV: file, channel: 0)
-                let caller = AudioCorrelation.best(recorded, callerChirp)
+                let caller = await AudioCorrelation.best(recorded, callerChirp)
                 // The recording is stereo: the caller left, what we sent (the greeting) right.
-                let ours = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 1), greeting)
+                let ours = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 1), greeting)
                 print("we recorded the caller: correlation \(caller); our side: \(ours)")
                 #expect(caller >= 0.8 && ours >= 0.8)
             }
@@ -168,7 +168,7 @@ import Testing
                     try await phone.hangUp()
                     try await gateway.process.waitUntilReady(timeout: .seconds(15)) { gateway.process.log().contains("call ended") }
                     let file = try #require(try await gateway.recordings().first)
-                    let caller = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 0), callerChirp)
+                    let caller = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 0), callerChirp)
                     print("through the trunk, we recorded the caller: correlation \(caller)")
                     #expect(caller >= 0.8)
                 }
@@ -211,8 +211,8 @@ import Testing
             #expect(report?["answered"] as? Bool == true && report?["hangup_side"] as? String == "local" && report?["status_code"] as? Int == 200)
             #expect((report?["setup_ms"] as? Double).map { $0 > 0 && $0 < 5000 } == true)
             #expect(report?["srtp"] as? String == suite && report?["codec"] as? String == codec, "\(result.output)")
-            let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
-            let theyHeard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
+            let heard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
+            let theyHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
             print("\(suite ?? "plain RTP") with \(codec): we heard \(heard), baresip heard \(theyHeard)")
             #expect(heard >= 0.8 && theyHeard >= 0.8)
         }
@@ -276,7 +276,7 @@ import Testing
             #expect(result.status == 0, "\(result.output)")
             try await gateway.process.waitUntilReady(timeout: .seconds(10)) { gateway.process.log().contains("call ended") }
             let file = try #require(try await gateway.recordings().first)
-            let found = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 0), probe)
+            let found = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 0), probe)
             print("call --say: the line found in the gateway's recording with correlation \(found)")
             #expect(found >= 0.8)
         }
@@ -320,7 +320,7 @@ import Testing
             #expect(result.status == 0, "\(result.output)")
             let report = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
             #expect(report?["srtp"] as? String == "AEAD_AES_128_GCM", "our first suite, GCM, both ends")
-            let greeting = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5))
+            let greeting = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5))
             #expect(greeting >= 0.8, "the greeting, through SRTP both ways: \(greeting)")
         }
     }

@@ -30,7 +30,7 @@ import Testing
             #expect((baresip.report["rtp_sent"] as? Int ?? 0) > 190 && (baresip.report["rtp_received"] as? Int ?? 0) > 150, "\(baresip.report)")
             try await gateway.process.waitUntilReady(timeout: .seconds(10)) { gateway.process.log().contains("call ended") }
             let file = try #require(try await gateway.recordings().first)
-            let heard = AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 0), AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5))
+            let heard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: file, channel: 0), AudioCorrelation.chirp(from: 2400, to: 400, seconds: 1.5))
             print("the replayed caller's chirp in our recording: correlation \(heard)")
             #expect(heard >= 0.8)
 

@@ -65,8 +65,16 @@ public enum AudioCorrelation {
         (0..<times).flatMap { _ in chirp.map { Int16($0 * 8000) } + [Int16](repeating: 0, count: gap) }
     }
 
-    /// max over lags of Σ s[i+lag]·r[i] / (‖s[lag..<lag+n]‖·‖r‖).
-    public static func best(_ signal: [Int16], _ reference: [Float]) -> Double {
+    /// max over lags of Σ s[i+lag]·r[i] / (‖s[lag..<lag+n]‖·‖r‖), worked out on a thread of its own: in a debug
+    /// build it is seconds of arithmetic, which must not hold one of the cooperative pool's threads (two here) that
+    /// every test running alongside needs (a test waiting on a 10 s deadline missed it while two of these ran).
+    public static func best(_ signal: [Int16], _ reference: [Float]) async -> Double {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: bestMatch(signal, reference)) }.start()
+        }
+    }
+
+    private static func bestMatch(_ signal: [Int16], _ reference: [Float]) -> Double {
         let s = signal.map(Float.init)
         guard s.count >= reference.count, !reference.isEmpty else { return 0 }
         let referenceNorm = sqrt(reference.reduce(0) { $0 + Double($1) * Double($1) })
