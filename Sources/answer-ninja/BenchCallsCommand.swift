@@ -33,6 +33,9 @@ extension BenchCommand {
         @Option(help: "Seconds a call may last.")
         var duration = 120.0
 
+        @Option(help: "The gateway's /metrics URL: the run's RTP send lateness (rtp_send_lateness_seconds) is reported from it.")
+        var metrics: String?
+
         @OptionGroup var output: OutputOptions
 
         struct Report: Codable, CommandOutput {
@@ -50,10 +53,16 @@ extension BenchCommand {
             var p50Ms: Double?
             var p95Ms: Double?
             var maxMs: Double?
+            /// With `--metrics`: the gateway's 20 ms sends during the run, and the bucket bound that 99 % of them were
+            /// no later than (nil: beyond the largest bucket).
+            var sendTicks: Int?
+            var sendLatenessP99Ms: Double?
 
             var humanReadable: String {
                 let figures = [p50Ms, p95Ms, maxMs].map { $0.map { String(format: "%.0f ms", $0) } ?? "-" }
-                return "\(handled) of \(calls.count) calls handled; \(replies) of \(lines) lines answered; voice-to-voice p50 \(figures[0]), p95 \(figures[1]), max \(figures[2])"
+                var line = "\(handled) of \(calls.count) calls handled; \(replies) of \(lines) lines answered; voice-to-voice p50 \(figures[0]), p95 \(figures[1]), max \(figures[2])"
+                if let sendTicks { line += "; \(sendTicks) RTP sends, p99 lateness " + (sendLatenessP99Ms.map { "≤ \(String(format: "%g", $0)) ms" } ?? "beyond the buckets") }
+                return line
             }
         }
 
@@ -76,6 +85,8 @@ extension BenchCommand {
                 throw ExitCode(2)
             }
             let target = target, from = from, limit = Duration.milliseconds(Int64(duration * 1000))
+            var before: [(Double, Int)]?
+            if let metrics { before = try await Self.lateness(at: metrics) }
             var results: [Int: Report.Call] = [:]
             try await withThrowingTaskGroup(of: (Int, Report.Call).self) { group in
                 var next = 0
@@ -114,12 +125,35 @@ extension BenchCommand {
             func percentile(_ p: Double) -> Double? {
                 values.isEmpty ? nil : values[min(values.count - 1, Int((p * Double(values.count)).rounded(.up)) - 1)]
             }
-            let report = Report(
+            var report = Report(
                 calls: ordered, handled: counted.count, lines: counted.reduce(0) { $0 + $1.voiceToVoiceMs.count }, replies: values.count,
                 p50Ms: percentile(0.5), p95Ms: percentile(0.95), maxMs: values.last
             )
+            if let metrics, let before {
+                let after = try await Self.lateness(at: metrics)
+                let run = after.map { bound, count in (bound, count - (before.first { $0.0 == bound }?.1 ?? 0)) }
+                let total = run.last?.1 ?? 0
+                report.sendTicks = total
+                report.sendLatenessP99Ms = run.first { $0.0.isFinite && Double($0.1) >= 0.99 * Double(total) }.map { $0.0 * 1000 }
+            }
             try output.emit(report)
             if values.isEmpty { throw ExitCode(1) }
+        }
+
+        /// The cumulative buckets of `rtp_send_lateness_seconds` at `url` (upper bound in seconds, +Inf last).
+        static func lateness(at url: String) async throws -> [(Double, Int)] {
+            let result = await HealthProbe.check(url: url, limit: 4 << 20)
+            guard result.status == 200, let body = result.body else {
+                throw ValidationError("cannot read \(url): \(result.error ?? "status \(result.status.map(String.init) ?? "none")")")
+            }
+            let prefix = "rtp_send_lateness_seconds_bucket{"
+            return body.split(separator: "\n").compactMap { line -> (Double, Int)? in
+                guard line.hasPrefix(prefix), let le = line.range(of: "le=\""), let close = line[le.upperBound...].firstIndex(of: "\""),
+                      let count = line.split(separator: " ").last.flatMap({ Double($0) })
+                else { return nil }
+                let bound = line[le.upperBound..<close] == "+Inf" ? Double.infinity : Double(line[le.upperBound..<close]) ?? .nan
+                return (bound, Int(count))
+            }.sorted { $0.0 < $1.0 }
         }
     }
 }

@@ -257,6 +257,7 @@ import Testing
             }
             let overUDP = try await register("register.xml", transport: "u1", password: password)
             #expect(overUDP.status == 0, "\(overUDP.output.suffix(1500))")
+            try? await gateway.process.waitUntilReady(timeout: .seconds(5)) { Self.lines(gateway, containing: "device registered").count >= 2 }
             let udp = Self.lines(gateway, containing: "device registered")
             #expect(udp.count == 2 && udp[0].contains(#""transport":"udp""#) && udp[1].contains(#""bindings":"0""#), "bound, then unbound: \(udp)")
 

@@ -74,6 +74,20 @@ import Testing
                 #expect(heard == lines.suffix(3).map { $0.text.replacingOccurrences(of: ",", with: "") }, "\(message)")
                 let timed = (message["turns"] as? [[String: Any]] ?? []).filter { ($0["caller_text"] as? String)?.isEmpty == false }
                 #expect(timed.allSatisfy { Set(($0["latencies"] as? [String: Any] ?? [:]).keys) == ["stt_final", "reply", "tts_first", "rtp_first"] }, "\(timed)")
+
+                // The same, as metrics: the calls by decision and outcome, every caller's turn timed, every 20 ms send.
+                let metrics = try await gateway.api("GET", "/metrics").text
+                func value(_ series: String) -> Double? {
+                    metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+                }
+                #expect(value(#"calls_total{decision="screen",outcome="hung_up_by_ai"}"#) == 1, "\(metrics)")
+                #expect(value(#"calls_total{decision="screen",outcome="caller_hung_up"}"#) == 1)
+                #expect(value(#"calls_total{decision="block",outcome="blocked"}"#) == 1)
+                let turns = (spam["turns"] as? [[String: Any]] ?? []).count + (message["turns"] as? [[String: Any]] ?? []).count
+                let callerTurns = Double(heard.count + ((spam["turns"] as? [[String: Any]] ?? []).filter { ($0["caller_text"] as? String)?.isEmpty == false }.count))
+                #expect(value("turn_latency_seconds_count") == callerTurns && callerTurns >= 6, "\(turns) turns")
+                #expect(value(#"call_stage_latency_seconds_count{stage="stt_final"}"#) == callerTurns)
+                #expect((value("rtp_send_lateness_seconds_count") ?? 0) > 2 * 30 * 50, "two calls of 30 s or more, 50 sends a second each")
             }
         }
     }

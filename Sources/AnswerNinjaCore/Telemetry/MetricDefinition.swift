@@ -58,6 +58,10 @@ extension MetricDefinition {
         "turn_latency_seconds", .histogram, unit: "seconds", since: "pipeline",
         "What the caller waits per AI turn: rtp_first - vad_end."
     )
+    public static let rtpSendLateness = MetricDefinition(
+        "rtp_send_lateness_seconds", .histogram, unit: "seconds", since: "pipeline",
+        "How late each 20 ms RTP send ran after its deadline (the send-interval error; beyond 20 ms a frame is late)."
+    )
     public static let sipMessages = MetricDefinition(
         "sip_messages_total", .counter, labels: ["direction", "method"], since: "SIP",
         "SIP requests and responses sent and received; method is the request method or the response's CSeq method."
@@ -121,7 +125,7 @@ extension MetricDefinition {
 
     /// Every metric, in the order docs/metrics.md lists them.
     public static let catalogue: [MetricDefinition] = [
-        .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency,
+        .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency, .rtpSendLateness,
         .sipMessages, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
         .storeJournalPending, .cacheFallbacks, .webhooks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
     ]

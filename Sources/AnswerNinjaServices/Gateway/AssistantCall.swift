@@ -76,6 +76,8 @@ actor AssistantCall {
     private let actions: Actions
     private let recorder: CallRecorder?
     private let events: LiveEventPublisher?
+    /// The stage latencies of the caller's turns go to `call_stage_latency_seconds` and `turn_latency_seconds`.
+    private let metrics: GatewayMetrics?
     private let logger: Logger
     private let answered = ContinuousClock.now
 
@@ -99,8 +101,9 @@ actor AssistantCall {
 
     init(
         context: Context, session: RTPCallSession, loader: AssistantLoader, actions: Actions, recorder: CallRecorder?, events: LiveEventPublisher?,
-        logger: Logger
+        metrics: GatewayMetrics? = nil, logger: Logger
     ) {
+        self.metrics = metrics
         self.context = context
         self.session = session
         self.loader = loader
@@ -290,6 +293,7 @@ actor AssistantCall {
             latencies: latencies
         )
         recorder?.record(.turn(record), callId: context.callId, startedAt: context.startedAt)
+        if !callerText.isEmpty { metrics?.turn(latencies) }
         if !turn.text.isEmpty {
             publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .assistant, turnId: turn.turnId, text: turn.text)) }
         }

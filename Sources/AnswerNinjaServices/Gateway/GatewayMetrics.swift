@@ -46,6 +46,34 @@ struct GatewayMetrics: Sendable {
         telemetry?.gauge(.rtpPortsInUse, [:]).set(to: Double(count))
     }
 
+    /// `calls_total{decision, outcome}` for a caller's call that ended (answered or not).
+    func callEnded(decision: String, outcome: String) {
+        telemetry?.counter(.callsTotal, ["decision": decision, "outcome": outcome]).increment()
+    }
+
+    /// `call_stage_latency_seconds{stage}` for each stage of an AI turn (milliseconds, each from the one before), and
+    /// `turn_latency_seconds`, their sum: what the caller waited, from the end of their speech to our first packet.
+    func turn(_ latencies: [String: Double]) {
+        guard let telemetry, !latencies.isEmpty else { return }
+        for (stage, ms) in latencies {
+            telemetry.histogram(.stageLatency, ["stage": stage]).record(.microseconds(Int64(ms * 1000)))
+        }
+        if latencies.count == 4 {
+            telemetry.histogram(.turnLatency, [:]).record(.microseconds(Int64(latencies.values.reduce(0, +) * 1000)))
+        }
+    }
+
+    static let latenessBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100),
+    ]
+
+    /// Feeds `rtp_send_lateness_seconds` with each 20 ms tick of `session`.
+    func watchPacing(_ session: RTPCallSession) {
+        guard let telemetry else { return }
+        let histogram = telemetry.histogram(.rtpSendLateness, [:], buckets: Self.latenessBuckets)
+        session.observeLateness { histogram.record($0) }
+    }
+
     /// `rtp_packets_total{direction}` and `rtp_packets_dropped_total{reason}` of an ended call.
     func packets(_ report: RTPCallSession.Report) {
         guard let telemetry else { return }

@@ -276,7 +276,9 @@ extension SIPUserAgent {
                 _ = await self.takeOver(callID: id.callID, userId: userId, announcement: announcement)
             }
         )
-        let assistant = AssistantCall(context: context, session: call.session, loader: loader, actions: actions, recorder: callRecorder, events: events, logger: logger)
+        let assistant = AssistantCall(
+            context: context, session: call.session, loader: loader, actions: actions, recorder: callRecorder, events: events, metrics: transport.metrics, logger: logger
+        )
         assistantCalls[id.callID] = assistant
         Task { await assistant.start() }
     }

@@ -195,6 +195,7 @@ extension SIPUserAgent {
         let bridging = pendingBridges[pending.fork] != nil, takingOver = pendingTakeovers[pending.fork] != nil
         let greeting = bridging || takingOver ? [] : greeting
         let logger = logger
+        transport.metrics.watchPacing(session)
         Task {
             do {
                 try await session.prepare(for: audio, remote: remote)

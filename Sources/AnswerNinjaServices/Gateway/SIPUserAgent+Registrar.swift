@@ -52,11 +52,12 @@ extension SIPUserAgent {
             // RFC 5626 §6: a device that asked for outbound gets it (we keep its flow, and answer its CRLF pings).
             let outbound = request.headers.list("Supported").contains { $0.lowercased() == "outbound" } && bindings.contains { $0.registrationID != nil }
             if outbound { ok.headers.add("Require", "outbound") }
-            respond(ok, key: key)
+            // Logged before the 200 goes: whoever reads the log once the device has its answer finds the line.
             logger.info("device registered", metadata: [
                 "user": "\(aor)", "transport": "\(source.transportName.lowercased())", "bindings": "\(bindings.count)",
                 "expires": "\(bindings.map { String($0.secondsLeft(at: now)) }.joined(separator: ","))", "outbound": "\(outbound)",
             ])
+            respond(ok, key: key)
         case .intervalTooBrief(let minimum):
             var brief = withTag(Self.response(to: request, 423, "Interval Too Brief"))
             brief.headers.add("Min-Expires", String(minimum))

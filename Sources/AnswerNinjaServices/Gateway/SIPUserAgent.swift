@@ -560,6 +560,7 @@ actor SIPUserAgent {
         transport.metrics.calls(calls.count)
         transport.metrics.portsInUse(pool.inUseCount)
         if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
+        transport.metrics.watchPacing(call.session)
         let blocked = call.screening?.decision.outcome == .block
         if let assistant, let screening = call.screening, screening.decision.outcome != .block, call.bridgedTo == nil {
             call.session.start(playing: [])
@@ -628,18 +629,27 @@ actor SIPUserAgent {
         call.startedAt = unixMilliseconds()
         recordStart(call)
         callRecorder?.record(.ended(outcome: outcome, reason: reason), callId: call.dialog.id.callID, startedAt: call.startedAt)
+        transport.metrics.callEnded(decision: Self.decisionLabel(call), outcome: outcome)
         publishEnd(call, outcome: outcome, reason: outcome == "blocked" ? .assistantHangup : .callerHangup)
     }
+
+    /// The screening decision as the live view and `calls_total` name it: allow, block or screen (a call screened
+    /// without a store too).
+    static func decision(of call: Call) -> LiveEvent.Decision.Outcome {
+        switch call.screening?.decision.outcome {
+        case .connect?: .allow
+        case .block?: .block
+        case .screen?, .reject?, nil: .screen
+        }
+    }
+
+    static func decisionLabel(_ call: Call) -> String { decision(of: call).rawValue }
 
     /// `call_started` (unless `decisionOnly`, for a changed decision) and `decision` for the owner's live view.
     func publishStart(_ call: Call, decisionOnly: Bool = false) {
         guard let events, let screening = call.screening, let userId = screening.userId, let callId = try? CallID(call.dialog.id.callID) else { return }
         let started = LiveEvent.callStarted(.init(callId: callId, userId: userId, atMs: call.startedAt, caller: call.identity?.caller ?? "anonymous", dialled: call.identity?.called ?? ""))
-        let outcome: LiveEvent.Decision.Outcome = switch screening.decision.outcome {
-        case .connect: .allow
-        case .block: .block
-        case .screen, .reject: .screen
-        }
+        let outcome = Self.decision(of: call)
         let decision = LiveEvent.decision(.init(callId: callId, userId: userId, atMs: unixMilliseconds(), decision: outcome, reasons: screening.decision.reasons))
         if !decisionOnly { events.publish(started, userId: userId) }
         events.publish(decision, userId: userId)
@@ -721,6 +731,7 @@ actor SIPUserAgent {
             default: "caller_hung_up"
             }
             recorder.record(.ended(outcome: outcome, reason: reason.map(Self.describe) ?? "bye"), callId: id.callID, startedAt: call.startedAt)
+            transport.metrics.callEnded(decision: Self.decisionLabel(call), outcome: outcome)
             let released: ReleaseReason = switch outcome {
             case "caller_hung_up": .callerHangup
             case "hung_up_by_user", "user_hung_up": .userHangup

@@ -11,12 +11,12 @@ public enum HealthProbe {
         public var error: String?
     }
 
-    public static func check(url: String, timeout: TimeAmount = .seconds(3)) async -> Result {
+    public static func check(url: String, timeout: TimeAmount = .seconds(3), limit: Int = 64 * 1024) async -> Result {
         do {
             var request = HTTPClientRequest(url: url)
             request.method = .GET
             let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 64 * 1024)
+            let body = try await response.body.collect(upTo: limit)
             let status = Int(response.status.code)
             return Result(url: url, healthy: status == 200, status: status, body: String(buffer: body), error: nil)
         } catch {

@@ -54,6 +54,8 @@ public final class RTPCallSession: @unchecked Sendable {
     private var frame = 0
     private var start = NIODeadline.now()
     private var tick: Scheduled<Void>?
+    /// Told how late each tick ran after its deadline (the send-interval error: audio underruns start here).
+    private var latenessObserver: (@Sendable (Duration) -> Void)?
     /// RTCP (RFC 3550 §6.2): our first report a second after the start, then every 5 s, randomised by ±50 %; sent
     /// to the RTP port with rtcp-mux, else to the next port up.
     private var controlTick: Scheduled<Void>?
@@ -296,10 +298,17 @@ public final class RTPCallSession: @unchecked Sendable {
 
     private func scheduleNext() {
         frame += 1
-        tick = eventLoop.scheduleTask(deadline: start + .milliseconds(Int64(frame * 20))) { [self] in
+        let deadline = start + .milliseconds(Int64(frame * 20))
+        tick = eventLoop.scheduleTask(deadline: deadline) { [self] in
+            latenessObserver?(.nanoseconds(max(0, (NIODeadline.now() - deadline).nanoseconds)))
             onTick()
             scheduleNext()
         }
+    }
+
+    /// Tells `observer`, on the session's loop, how late each 20 ms tick runs after its deadline.
+    public func observeLateness(_ observer: @escaping @Sendable (Duration) -> Void) {
+        eventLoop.execute { self.latenessObserver = observer }
     }
 
     private func scheduleControl(after delay: TimeAmount) {
