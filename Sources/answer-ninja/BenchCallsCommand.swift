@@ -3,6 +3,7 @@ import AnswerNinjaServices
 import ArgumentParser
 import Conversation
 import Foundation
+import MediaTransport
 import Speech
 
 extension BenchCommand {
@@ -44,6 +45,8 @@ extension BenchCommand {
                 var handled: Bool
                 var hangupSide: String?
                 var voiceToVoiceMs: [Double?]
+                /// Why the call could not be placed (the client's error), or its final status when not answered.
+                var failure: String?
             }
 
             var calls: [Call]
@@ -85,6 +88,8 @@ extension BenchCommand {
                 throw ExitCode(2)
             }
             let target = target, from = from, limit = Duration.milliseconds(Int64(duration * 1000))
+            // One pool for every call of the run: pools of their own would all start at the same port.
+            let ports = RTPPortPool(range: 30000...39999, quarantine: .zero)
             var before: [(Double, Int)]?
             if let metrics { before = try await Self.lateness(at: metrics) }
             var results: [Int: Report.Call] = [:]
@@ -94,16 +99,23 @@ extension BenchCommand {
                     let last = String(((Int(from.suffix(3)) ?? 0) + index) % 1000)
                     let caller = String(from.dropLast(3)) + String(repeating: "0", count: 3 - last.count) + last
                     group.addTask {
-                        let client = SIPCallClient(options: .init(target: target, play: [], duration: limit, srtp: false, from: caller, script: callScript))
+                        let client = SIPCallClient(options: .init(target: target, play: [], duration: limit, srtp: false, from: caller, script: callScript), pool: ports)
                         // A call that could not be placed counts as not handled; the run goes on.
-                        guard let (report, _) = try? await client.run() else {
-                            return (index, Report.Call(answered: false, handled: false, hangupSide: nil, voiceToVoiceMs: []))
+                        let report: SIPCallClient.Report
+                        do {
+                            (report, _) = try await client.run()
+                        } catch {
+                            return (index, Report.Call(answered: false, handled: false, hangupSide: nil, voiceToVoiceMs: [], failure: "\(error)"))
                         }
                         // Handled: answered, and ended by the side the script expects (the AI for end=hangup).
                         var handled = report.answered
                         if expectation.end == "hangup" { handled = handled && report.hangupSide == "remote" }
                         if expectation.end == "none" { handled = handled && report.hangupSide == "local" }
-                        return (index, Report.Call(answered: report.answered, handled: handled, hangupSide: report.hangupSide, voiceToVoiceMs: report.voiceToVoiceMs ?? []))
+                        let failure = report.answered ? nil : "\(report.statusCode.map(String.init) ?? "no status") \(report.reason ?? "")"
+                        return (
+                            index,
+                            Report.Call(answered: report.answered, handled: handled, hangupSide: report.hangupSide, voiceToVoiceMs: report.voiceToVoiceMs ?? [], failure: failure)
+                        )
                     }
                 }
                 while next < min(concurrency, calls) {
@@ -112,7 +124,7 @@ extension BenchCommand {
                 }
                 for try await (index, call) in group {
                     results[index] = call
-                    FileHandle.standardError.write(Data("call \(index + 1)/\(calls): \(call.handled ? "handled" : "not handled"), voice-to-voice \(call.voiceToVoiceMs.map { $0.map { String(Int($0)) } ?? "-" })\n".utf8))
+                    FileHandle.standardError.write(Data("call \(index + 1)/\(calls): \(call.handled ? "handled" : "not handled")\(call.failure.map { " (\($0))" } ?? ""), voice-to-voice \(call.voiceToVoiceMs.map { $0.map { String(Int($0)) } ?? "-" })\n".utf8))
                     if next < calls {
                         place(next)
                         next += 1

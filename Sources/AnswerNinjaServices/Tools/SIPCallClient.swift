@@ -139,10 +139,12 @@ public actor SIPCallClient {
     /// A script's turn-taking, fed on the session's event loop.
     private var scriptTurns: NIOLockedValueBox<ScriptedTurns>?
 
-    public init(options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// `pool`: RTP ports shared with other clients of this process (many calls at once, as `bench calls` places
+    /// them); nil: a pool of its own over `options.rtpPorts`, which other clients would pick the same ports from.
+    public init(options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, pool: RTPPortPool? = nil) {
         self.options = options
         self.group = group
-        pool = RTPPortPool(range: options.rtpPorts, quarantine: .zero)
+        self.pool = pool ?? RTPPortPool(range: options.rtpPorts, quarantine: .zero)
     }
 
     /// Places the call and waits until it is over; returns the report and the recorded audio (8 kHz).
