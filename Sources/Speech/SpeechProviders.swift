@@ -9,7 +9,7 @@ public struct SpeechProviders: Sendable {
     public let embeddedRecognizer: PocketSphinxRecognizer
 
     public static func make(_ speech: NinjaConfiguration.Speech) async throws -> SpeechProviders {
-        let embedded = try await PocketSphinxRecognizer.make(decoders: speech.sttDecoders)
+        let embedded = try await PocketSphinxRecognizer.make(decoders: speech.sttDecoders, streaming: speech.sttStreaming)
         let espeak = try await EspeakSynthesizer.shared()
         func settings(_ provider: String, url: String?, model: String) -> RemoteSpeechSettings? {
             guard let api = RemoteSpeechSettings.API(rawValue: provider), let url else { return nil }

@@ -55,6 +55,38 @@ import Testing
         try await recognizer.shutdown()
     }
 
+    /// The streaming mode (`speech.stt_mode` streaming): the decoder is fed as the audio arrives and held while the
+    /// utterance lasts; at the end only the final search is left. The same recording is heard, and the decoder goes
+    /// back at `finish` (and at `close` of an utterance never finished).
+    @Test(.timeLimit(.minutes(2)))
+    func theStreamingModeHearsTheRecordingAndHoldsItsDecoderOnlyWhileSpeaking() async throws {
+        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 1, streaming: true)
+        let audio = try Self.telephoneAudio()
+        let stream = try await recognizer.makeStream(rate: .narrowband)
+        #expect(recognizer.idleDecoders == 1)
+        // Fed at the pace of a call, 20 ms at a time.
+        let clock = ContinuousClock(), start = clock.now
+        var offset = 0
+        while offset < audio.count {
+            let end = min(offset + 160, audio.count)
+            #expect(try await stream.feed(Array(audio[offset..<end])) == nil)
+            offset = end
+            try await clock.sleep(until: start + .milliseconds(offset / 8))
+        }
+        #expect(recognizer.idleDecoders == 0, "held while the utterance lasts")
+        let started = ContinuousClock.now
+        let final = try await stream.finish()
+        print("streaming: \"\(final.text)\", final search \(ContinuousClock.now - started) after the last audio")
+        #expect(final.isFinal && final.text.contains("forward"), "heard \"\(final.text)\"")
+        #expect(!final.words.isEmpty && zip(final.words, final.words.dropFirst()).allSatisfy { $0.endMs <= $1.startMs + 10 }, "\(final.words)")
+        #expect(recognizer.idleDecoders == 1)
+        // An utterance closed unfinished gives its decoder back too.
+        _ = try await stream.feed(Array(audio.prefix(8000)))
+        await stream.close()
+        #expect(recognizer.idleDecoders == 1)
+        try await recognizer.shutdown()
+    }
+
     /// More calls than decoders: three streams on one decoder all get their result (the decodes wait their turn;
     /// none is refused), the same as one stream alone (decodes do not share state).
     @Test(.timeLimit(.minutes(2)))

@@ -96,6 +96,7 @@ extension ConfigurationKey {
     public static let ttsVoice = ConfigurationKey("speech.tts_voice", .string, default: "alloy", "Synthesis voice of the provider (Azure: a voice name such as en-US-JennyNeural).")
     public static let speechProviderTimeout = ConfigurationKey("speech.provider_timeout", .duration, default: "5s", "Per request to the speech provider; a timeout is retried once, then the embedded engine answers.")
     public static let sttDecoders = ConfigurationKey("speech.stt_decoders", .integer, default: "4", "pocketsphinx decoders, loaded with the first AI call (about 40 MB each): how many utterances are decoded at once, shared by every call (a decode waits its turn when all are busy).")
+    public static let sttMode = ConfigurationKey("speech.stt_mode", .enumeration, default: "utterance", allowed: ["utterance", "streaming"], "How pocketsphinx decodes: utterance (each utterance whole at its end point, batch CMN: the more accurate) or streaming (fed as the caller speaks, live CMN: only the final search is left at the end point).")
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
     public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")
@@ -123,7 +124,7 @@ extension ConfigurationKey {
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
-        .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders,
+        .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders, .sttMode,
         .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .profileKeyVersion, .profileKeyPrevious, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .webhookAllowPrivate, .webhookCA, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

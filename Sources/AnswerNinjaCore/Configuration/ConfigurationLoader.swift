@@ -139,7 +139,8 @@ public struct ConfigurationLoader: Sendable {
                 ttsModel: reader.string(.ttsModel),
                 ttsVoice: reader.string(.ttsVoice),
                 providerTimeout: reader.duration(.speechProviderTimeout),
-                sttDecoders: reader.integer(.sttDecoders, in: 1...256)
+                sttDecoders: reader.integer(.sttDecoders, in: 1...256),
+                sttStreaming: reader.enumeration(.sttMode) == "streaming"
             ),
             store: .init(
                 backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,

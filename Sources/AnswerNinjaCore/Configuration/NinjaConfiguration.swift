@@ -130,6 +130,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var ttsVoice: String
         public var providerTimeout: Duration
         public var sttDecoders: Int
+        /// pocketsphinx fed as the caller speaks (`speech.stt_mode` streaming), else each utterance decoded whole.
+        public var sttStreaming: Bool = false
     }
 
     public struct Store: Sendable, Equatable {

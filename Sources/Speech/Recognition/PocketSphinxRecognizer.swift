@@ -74,6 +74,9 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
 
     public let model: Model
     public let decoderCount: Int
+    /// Streams feed a decoder as the caller speaks (a first pass that keeps up with speech, live CMN), so that the
+    /// end point leaves only the utterance's final search; else each utterance is decoded whole at its end.
+    public let streaming: Bool
     let pool: NIOThreadPool
     private let lock = NSLock()
     private var idle: [Decoder]
@@ -85,7 +88,7 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     /// state (its log file among others), so two must not run at once. Each decodes a second of quiet noise before
     /// it is used: the first decode of a fresh decoder pages in the models and took seconds on a loaded machine,
     /// which a caller must not wait for.
-    public static func make(model: Model = .standard(), decoders: Int) async throws -> PocketSphinxRecognizer {
+    public static func make(model: Model = .standard(), decoders: Int, streaming: Bool = false) async throws -> PocketSphinxRecognizer {
         precondition(decoders > 0, "at least one decoder")
         let directory = try Self.assembleModelDirectory(model)
         let pool = NIOThreadPool(numberOfThreads: decoders)
@@ -100,7 +103,7 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
                     return decoder
                 })
             }
-            return PocketSphinxRecognizer(model: model, pool: pool, decoders: loaded, directory: directory)
+            return PocketSphinxRecognizer(model: model, pool: pool, decoders: loaded, directory: directory, streaming: streaming)
         } catch {
             try? await pool.shutdownGracefully()
             try? FileManager.default.removeItem(at: directory)
@@ -108,7 +111,8 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         }
     }
 
-    private init(model: Model, pool: NIOThreadPool, decoders: [Decoder], directory: URL) {
+    private init(model: Model, pool: NIOThreadPool, decoders: [Decoder], directory: URL, streaming: Bool) {
+        self.streaming = streaming
         self.model = model
         self.pool = pool
         self.idle = decoders
@@ -123,7 +127,7 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     public var waitingDecodes: Int { lock.withLock { waiting.count } }
 
     public func makeStream(rate: AudioSampleRate) async throws -> any RecognitionStream {
-        try PocketSphinxStream(recognizer: self, rate: rate)
+        streaming ? try PocketSphinxLiveStream(recognizer: self, rate: rate) : try PocketSphinxStream(recognizer: self, rate: rate)
     }
 
     /// Decodes `audio` (at `rate`, brought to the model's) whole on the next free decoder, on the recogniser's threads.
@@ -144,8 +148,28 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         }
     }
 
+    /// Starts an utterance on `decoder` (streaming), on the recogniser's threads.
+    func begin(on decoder: Decoder) async throws {
+        try await pool.runIfActive {
+            SpeechThreads.lowerPriority()
+            Self.begin(on: decoder)
+        }
+    }
+
+    /// Feeds audio at the model's rate to the utterance on `decoder` (the first pass, as it arrives).
+    func process(_ audio: [Int16], on decoder: Decoder) async throws {
+        try await pool.runIfActive {
+            audio.withUnsafeBufferPointer { _ = ps_process_raw(decoder.pointer, $0.baseAddress, $0.count, 0, 0) }
+        }
+    }
+
+    /// Ends the utterance on `decoder`: its final result.
+    func end(on decoder: Decoder) async throws -> RecognitionResult {
+        try await pool.runIfActive { Self.end(on: decoder) }
+    }
+
     /// The next free decoder, or nil when the task is cancelled while it waits.
-    private func take() async -> Decoder? {
+    func take() async -> Decoder? {
         let ticket = UInt64.random(in: 0 ... .max)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Decoder?, Never>) in
@@ -165,7 +189,7 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         }
     }
 
-    private func giveBack(_ decoder: Decoder) {
+    func giveBack(_ decoder: Decoder) {
         let next: CheckedContinuation<Decoder?, Never>? = lock.withLock {
             if waiting.isEmpty {
                 idle.append(decoder)
@@ -188,9 +212,19 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     /// The final result of one utterance: the whole of it in one call (batch CMN), which the experiment found
     /// clearly better than a streaming pass (docs/stt-experiment.md). Runs on a pool thread.
     static func decode(_ audio: [Int16], on decoder: Decoder) -> RecognitionResult {
+        begin(on: decoder)
+        audio.withUnsafeBufferPointer { _ = ps_process_raw(decoder.pointer, $0.baseAddress, $0.count, 0, 1) }
+        return end(on: decoder)
+    }
+
+    /// Starts an utterance, its live CMN from the model's -cmninit again (every utterance normalised alike).
+    static func begin(on decoder: Decoder) {
         decoder.initialMean.withUnsafeBufferPointer { cshim_ps_cmn_set(decoder.pointer, $0.baseAddress) }
         ps_start_utt(decoder.pointer)
-        audio.withUnsafeBufferPointer { _ = ps_process_raw(decoder.pointer, $0.baseAddress, $0.count, 0, 1) }
+    }
+
+    /// Ends the utterance: the final search, and its result with word timings.
+    static func end(on decoder: Decoder) -> RecognitionResult {
         ps_end_utt(decoder.pointer)
         let text = ps_get_hyp(decoder.pointer, nil).map { String(cString: $0) } ?? ""
         let confidence = min(1, max(0, cshim_ps_probability(decoder.pointer, ps_get_prob(decoder.pointer))))
@@ -313,5 +347,95 @@ actor PocketSphinxStream: RecognitionStream {
         utterance = []
         speculation?.task.cancel()
         speculation = nil
+    }
+}
+
+/// One call's recognition in the streaming mode (`speech.stt_streaming`): from the utterance's first audio a decoder
+/// is held and fed as the audio arrives (resampled to the model's rate chunk by chunk, a pump task feeding it on the
+/// recogniser's threads while the call goes on), so that `finish` leaves only the final search. The decoder goes back
+/// at `finish` or `close`. A call waits for a free decoder at the start of its utterance, its audio kept meanwhile.
+actor PocketSphinxLiveStream: RecognitionStream {
+    private let recognizer: PocketSphinxRecognizer
+    private let resampler: Resampler?
+    /// Audio at the model's rate not yet given to the decoder.
+    private var pending: [Int16] = []
+    private var decoder: PocketSphinxRecognizer.Decoder?
+    private var pump: Task<Void, Never>?
+    /// A failure of the decoder's calls, thrown at `finish`.
+    private var failure: (any Error)?
+    private var closed = false
+
+    init(recognizer: PocketSphinxRecognizer, rate: AudioSampleRate) throws {
+        self.recognizer = recognizer
+        resampler = rate == PocketSphinxStream.modelRate ? nil : try Resampler(from: rate, to: PocketSphinxStream.modelRate)
+    }
+
+    func feed(_ samples: [Int16]) async throws -> RecognitionResult? {
+        guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
+        if let resampler {
+            try resampler.process(samples, into: &pending)
+        } else {
+            pending += samples
+        }
+        if pump == nil { pump = Task { await self.drain() } }
+        return nil
+    }
+
+    /// Takes a decoder for the utterance if it has none, then gives it what is pending until nothing is.
+    private func drain() async {
+        do {
+            if decoder == nil {
+                guard let taken = await recognizer.take() else { throw CancellationError() }
+                guard !closed else {
+                    recognizer.giveBack(taken)
+                    throw CancellationError()
+                }
+                decoder = taken
+                try await recognizer.begin(on: taken)
+            }
+            while let decoder, !pending.isEmpty, !closed {
+                let chunk = pending
+                pending = []
+                try await recognizer.process(chunk, on: decoder)
+            }
+        } catch {
+            failure = failure ?? error
+        }
+        pump = nil
+    }
+
+    func finish() async throws -> RecognitionResult {
+        guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
+        // The pump may be restarted by audio that arrived while it ran: wait until all is in.
+        while let running = pump { await running.value }
+        if !pending.isEmpty, failure == nil { await drain() }
+        defer { resampler?.reset() }
+        guard let decoder else {
+            if let failure { throw failure }
+            return RecognitionResult(text: "", isFinal: true, confidence: 0)
+        }
+        self.decoder = nil
+        let result: Result<RecognitionResult, any Error>
+        do {
+            result = .success(try await recognizer.end(on: decoder))
+        } catch {
+            result = .failure(error)
+        }
+        recognizer.giveBack(decoder)
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        return try result.get()
+    }
+
+    func close() async {
+        closed = true
+        pending = []
+        while let running = pump { await running.value }
+        guard let decoder else { return }
+        self.decoder = nil
+        _ = try? await recognizer.end(on: decoder)
+        recognizer.giveBack(decoder)
     }
 }
