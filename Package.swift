@@ -39,8 +39,6 @@ let cTargets: [Target] = [
     systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
     // glibc's stub resolver (libc6-dev): no pkg-config file.
     .systemLibrary(name: "CResolv", path: "Sources/C/CResolv"),
-    // Thread nice values (glibc, libc6-dev): the speech engines' threads run below the media's pacing.
-    .systemLibrary(name: "CThreadPriority", path: "Sources/C/CThreadPriority"),
 ]
 
 // MARK: - Products of the dependencies
@@ -115,7 +113,7 @@ let targets: [Target] = cTargets + [
     .target(name: "Screening", dependencies: ["AnswerNinjaCore", "Conversation", jwtKit, crypto], swiftSettings: swiftSettings),
     .target(
         name: "Speech",
-        dependencies: ["AnswerNinjaCore", "Capture", "Codecs", "MediaDSP", "CPocketSphinx", "CEspeakNG", "CThreadPriority", asyncHTTPClient, nioCore, nioPosix],
+        dependencies: ["AnswerNinjaCore", "Capture", "Codecs", "MediaDSP", "CPocketSphinx", "CEspeakNG", asyncHTTPClient, nioCore, nioPosix],
         resources: [.copy("Resources/en-us-telephone")],
         swiftSettings: swiftSettings
     ),

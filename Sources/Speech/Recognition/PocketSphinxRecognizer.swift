@@ -11,8 +11,8 @@ import NIOPosix
 /// Loading a decoder costs hundreds of milliseconds, so decoders are made (and warmed with one decode) at start-up
 /// and pooled. A call's stream only gathers its utterance; a decoder is taken for the utterance's decode and given
 /// back right after, so any number of calls share the pool (a decode waits its turn when every decoder is busy;
-/// none is refused). Every pocketsphinx call runs on this recogniser's own threads (one per decoder, at a lower
-/// priority than the media: `SpeechThreads`), never on an event loop or Swift's cooperative pool.
+/// none is refused). Every pocketsphinx call runs on this recogniser's own threads (one per decoder), never on an
+/// event loop or Swift's cooperative pool.
 public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable {
     // @unchecked: `idle` and `waiting` are guarded by `lock`; each decoder is used by one decode at a time.
 
@@ -97,7 +97,6 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
             var loaded: [Decoder] = []
             for _ in 0..<decoders {
                 loaded.append(try await pool.runIfActive {
-                    SpeechThreads.lowerPriority()
                     let decoder = try Self.load(model, directory: directory)
                     _ = Self.decode(Self.warmUpAudio, on: decoder)
                     return decoder
@@ -137,7 +136,6 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
         defer { giveBack(decoder) }
         try Task.checkCancellation()
         return try await pool.runIfActive {
-            SpeechThreads.lowerPriority()
             var converted: [Int16] = []
             if rate == PocketSphinxStream.modelRate {
                 converted = audio

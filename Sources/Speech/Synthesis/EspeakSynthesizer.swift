@@ -108,6 +108,7 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
         let synthesizer = EspeakSynthesizer(voice: voice)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread { synthesizer.loop(started: continuation) }
+            thread.name = "espeak-ng"
             thread.stackSize = 1 << 20
             synthesizer.thread = thread
             thread.start()
@@ -150,9 +151,6 @@ public final class EspeakSynthesizer: SpeechSynthesizer, @unchecked Sendable {
     // MARK: - The synthesis thread
 
     private func loop(started: CheckedContinuation<Void, any Error>) {
-        // Named from inside: on Linux a name given before the start does not reach the kernel (ps, /proc).
-        Thread.current.name = "espeak-ng"
-        SpeechThreads.lowerPriority()
         // DONT_EXIT: without it espeak-ng calls exit() when its data is missing.
         let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, Self.chunkMilliseconds, nil, Int32(espeakINITIALIZE_DONT_EXIT))
         guard rate == Int32(nativeRate.hertz) else {
