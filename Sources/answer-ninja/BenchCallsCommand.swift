@@ -146,7 +146,7 @@ extension BenchCommand {
                 let run = after.map { bound, count in (bound, count - (before.first { $0.0 == bound }?.1 ?? 0)) }
                 let total = run.last?.1 ?? 0
                 report.sendTicks = total
-                report.sendLatenessP99Ms = run.first { $0.0.isFinite && Double($0.1) >= 0.99 * Double(total) }.map { $0.0 * 1000 }
+                report.sendLatenessP99Ms = total == 0 ? nil : run.first { $0.0.isFinite && Double($0.1) >= 0.99 * Double(total) }.map { $0.0 * 1000 }
             }
             try output.emit(report)
             if values.isEmpty { throw ExitCode(1) }

@@ -186,7 +186,16 @@ actor AssistantCall {
                     logger.info("barge-in", metadata: ["call_id": "\(context.callId)"])
                 }
                 self.engine?.callerActive(at: elapsed)
-                if recognition == nil { recognition = try? await services.recognizer.makeStream(rate: .narrowband) }
+                if recognition == nil {
+                    let stream = try? await services.recognizer.makeStream(rate: .narrowband)
+                    // The call may have stopped while the stream was made: nobody would close it (a streaming one
+                    // would hold a decoder for good).
+                    guard !ended else {
+                        await stream?.close()
+                        return
+                    }
+                    recognition = stream
+                }
                 _ = try? await recognition?.feed(preRoll)
             case .utteranceDiscarded:
                 // A click, not speech: what the recogniser gathered since its start is dropped.

@@ -179,7 +179,7 @@ extension SIPUserAgent {
         for (other, invite) in deviceInvites where invite.fork == pending.fork {
             cancelDeviceInvite(other, reason: SIPReason(protocolName: "SIP", cause: 200, text: "Call completed elsewhere"))
         }
-        let ack = dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: pending.invite.headers.cseq?.sequence ?? 1)
+        let ack = Self.ack(of: pending, dialog: &dialog, via: via(for: pending.flow))
         transport.send(.request(ack), to: pending.flow)
         var call = Call(
             dialog: dialog, source: pending.flow, session: pending.session, retransmission: nil, negotiation: nil,
@@ -221,12 +221,21 @@ extension SIPUserAgent {
         pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: "\(pending.flow)", answered: false, statusCode: nil, reason: "no answer"))
     }
 
+    /// The ACK of the 2xx to our INVITE: its CSeq number, and the credentials the INVITE carried (RFC 3261
+    /// §13.2.2.4: a trunk that challenged the INVITE checks them on the ACK too).
+    static func ack(of pending: DeviceInvite, dialog: inout SIPDialog, via: SIPVia) -> SIPRequest {
+        var ack = dialog.makeRequest(method: "ACK", via: via, contact: "", sequence: pending.invite.headers.cseq?.sequence ?? 1)
+        for name in ["Authorization", "Proxy-Authorization"] {
+            if let credentials = pending.invite.headers.first(name) { ack.headers.add(name, credentials) }
+        }
+        return ack
+    }
+
     /// A 2xx we cannot use: ACK it and end the dialog at once, with `byeReason` (488 by default).
     private func failDevice(_ pending: DeviceInvite, response: SIPResponse, reason: String, byeReason: SIPReason? = nil) {
         release(pending.session)
         if var dialog = try? SIPDialog(uac: pending.invite, response: response) {
-            let sequence = pending.invite.headers.cseq?.sequence ?? 1
-            transport.send(.request(dialog.makeRequest(method: "ACK", via: via(for: pending.flow), contact: "", sequence: sequence)), to: pending.flow)
+            transport.send(.request(Self.ack(of: pending, dialog: &dialog, via: via(for: pending.flow))), to: pending.flow)
             var bye = dialog.makeRequest(method: "BYE", via: via(for: pending.flow), contact: contact(for: pending.flow))
             bye.headers.add("Reason", (byeReason ?? SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here")).serialized)
             startClientTransaction(bye, to: pending.flow, purpose: .bye)

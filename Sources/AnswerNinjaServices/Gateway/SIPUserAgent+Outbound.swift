@@ -141,6 +141,11 @@ extension SIPUserAgent {
         } catch {
             return DeviceCallResult(callId: callID, flow: "\(flow)", answered: false, statusCode: nil, reason: "no RTP port")
         }
+        // The caller (or the device) may have gone while the port opened: nothing goes out then.
+        guard pendingBridges[fork] != nil else {
+            release(session)
+            return DeviceCallResult(callId: callID, flow: "\(flow)", answered: false, statusCode: nil, reason: "cancelled before it was sent")
+        }
         let host = registration.registrar.host.description
         let offer = offerer(for: flow).offer(localPort: session.localPort)
         let caller = String(caller.filter { $0.isLetter || $0.isNumber || "+-_.".contains($0) }.prefix(32))
@@ -246,6 +251,11 @@ extension SIPUserAgent {
     /// in Diversion); nil when it rings, else why not.
     func forward(_ request: SIPRequest, key: SIPTransactionKey, call: Call, to number: E164Number) -> String? {
         guard registration?.destination != nil else { return "connect:no_trunk" }
+        // A forwarding target that leads back here would ring itself through the trunk for ever: the number called
+        // itself, or a call we forwarded from this number already (its Diversion names it).
+        let called = (try? DialledNumber(userPart: call.identity?.called ?? "")).flatMap { if case .number(let n) = $0 { n } else { nil } }
+        let forwardedAlready = called.map { number in request.headers.list("Diversion").contains { $0.contains(number.rawValue) } } ?? false
+        guard called != number, !forwardedAlready else { return "connect:forwarding_loop" }
         guard !request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) else { return "connect:caller_requires_100rel" }
         var ringing = Self.response(to: request, 180, "Ringing")
         ringing.headers.set("To", call.retransmission?.response.headers.first("To") ?? "")
@@ -255,7 +265,7 @@ extension SIPUserAgent {
         pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: 1)
         let caller = if case .number(let number)? = try? DialledNumber(userPart: call.identity?.caller ?? "") { number.rawValue } else { "anonymous" }
         logger.info("forwarding", metadata: ["call_id": "\(call.dialog.id.callID)", "number": "\(number)"])
-        dialTrunk(number, from: caller, diversion: call.identity?.called, fork: fork, ringTimeout: settings.deviceRingTimeout) { agent, _ in
+        dialTrunk(number, from: caller, diversion: called?.rawValue, fork: fork, ringTimeout: settings.deviceRingTimeout) { agent, _ in
             agent.bridgeAttemptFailed(fork)
         }
         return nil

@@ -438,6 +438,7 @@ actor SIPUserAgent {
             return
         }
         // A user's device calling out through us (its From names a device account): authenticated, not screened.
+        // (Not told apart by address: devices may reach us through the same edge proxy as the trunk's calls.)
         let outbound = callingDevice(request)
         if let account = outbound, !authorizeCallOut(request, key: key, account: account, source: source) { return }
         let trusted = source.remote.ipAddress.map { settings.trustedSources.contains($0) || trunkAddresses.contains($0) } ?? false
@@ -633,6 +634,18 @@ actor SIPUserAgent {
         publishEnd(call, outcome: outcome, reason: outcome == "blocked" ? .assistantHangup : .callerHangup)
     }
 
+    /// The record's outcome of a caller's call that ended, from who ended it (`side`, as `hangUp` takes it).
+    static func outcome(of call: Call, side: String) -> String {
+        switch (side, call.bridgedTo != nil) {
+        case ("bridge", _): "user_hung_up"
+        case ("user", _): "hung_up_by_user"
+        case ("assistant", _): "hung_up_by_ai"
+        case ("local", true): "ended_by_gateway"
+        case ("local", false): call.screening?.decision.outcome == .block ? "blocked" : "hung_up_by_us"
+        default: "caller_hung_up"
+        }
+    }
+
     /// The screening decision as the live view and `calls_total` name it: allow, block or screen (a call screened
     /// without a store too).
     static func decision(of call: Call) -> LiveEvent.Decision.Outcome {
@@ -716,22 +729,15 @@ actor SIPUserAgent {
                 logger.error("recording not written in full", metadata: ["call_id": "\(id.callID)", "file": "\(stream.path)"])
             }
         }
+        if call.identity != nil { transport.metrics.callEnded(decision: Self.decisionLabel(call), outcome: Self.outcome(of: call, side: side)) }
         // A caller's leg has a record; a leg we placed (to a device) is part of its caller's.
         if let recorder = callRecorder, call.identity != nil {
             // A bridged call the user talked in teaches the whitelist (unless the caller was on it already).
             if let bridgedAt = call.bridgedAt, call.screening?.decision.reasons.contains(where: { $0.hasPrefix("whitelist:") && $0 != "whitelist:none" }) == false {
                 recorder.accepted(callId: id.callID, seconds: Double(unixMilliseconds() - bridgedAt) / 1000)
             }
-            let outcome = switch (side, call.bridgedTo != nil) {
-            case ("bridge", _): "user_hung_up"
-            case ("user", _): "hung_up_by_user"
-            case ("assistant", _): "hung_up_by_ai"
-            case ("local", true): "ended_by_gateway"
-            case ("local", false): call.screening?.decision.outcome == .block ? "blocked" : "hung_up_by_us"
-            default: "caller_hung_up"
-            }
+            let outcome = Self.outcome(of: call, side: side)
             recorder.record(.ended(outcome: outcome, reason: reason.map(Self.describe) ?? "bye"), callId: id.callID, startedAt: call.startedAt)
-            transport.metrics.callEnded(decision: Self.decisionLabel(call), outcome: outcome)
             let released: ReleaseReason = switch outcome {
             case "caller_hung_up": .callerHangup
             case "hung_up_by_user", "user_hung_up": .userHangup

@@ -149,7 +149,6 @@ public final class PocketSphinxRecognizer: SpeechRecognizer, @unchecked Sendable
     /// Starts an utterance on `decoder` (streaming), on the recogniser's threads.
     func begin(on decoder: Decoder) async throws {
         try await pool.runIfActive {
-            SpeechThreads.lowerPriority()
             Self.begin(on: decoder)
         }
     }
@@ -430,6 +429,8 @@ actor PocketSphinxLiveStream: RecognitionStream {
     func close() async {
         closed = true
         pending = []
+        // A pump still waiting for a decoder gives up at once (take() returns nil when cancelled).
+        pump?.cancel()
         while let running = pump { await running.value }
         guard let decoder else { return }
         self.decoder = nil
