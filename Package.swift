@@ -159,7 +159,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "SIPDialogsUnitTests", dependencies: ["SIPDialogs", "SIPTransactions", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SIPIdentityUnitTests", dependencies: ["SIPIdentity", "AnswerNinjaCore", crypto, x509], swiftSettings: swiftSettings),
     .testTarget(name: "SIPLocatorUnitTests", dependencies: ["SIPLocator", "SIPMessages", "AnswerNinjaCore", "AnswerNinjaTestSupport"], swiftSettings: swiftSettings),
-    .testTarget(name: "SIPAuthUnitTests", dependencies: ["SIPAuth", "AnswerNinjaCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "SIPAuthUnitTests", dependencies: ["SIPAuth", "SIPMessages", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(name: "SIPTransportUnitTests", dependencies: ["SIPTransport", "SIPMessages", "AnswerNinjaCore", nioCore], swiftSettings: swiftSettings),
     .testTarget(name: "SDPUnitTests", dependencies: ["SDP", "SRTP", "AnswerNinjaCore"], swiftSettings: swiftSettings),
     .testTarget(

@@ -1,3 +1,5 @@
+import SIPMessages
+
 /// The UAC side (RFC 3261 §22.2, §22.3): answers a 401/407 challenge with credentials for a request, counting its
 /// uses of each nonce (`nc`) so that a registrar that remembers them sees them rise.
 public struct DigestClient: Sendable {
@@ -25,5 +27,22 @@ public struct DigestClient: Sendable {
             username: username, realm: challenge.realm, nonce: challenge.nonce, uri: uri, response: response, algorithm: challenge.algorithm,
             cnonce: clientNonce, nonceCount: challenge.qopAuth ? count : nil, qopAuth: challenge.qopAuth, opaque: challenge.opaque
         )
+    }
+}
+
+extension DigestClient {
+    /// `request` again, answering the challenge of `response` (a 401's WWW-Authenticate, a 407's Proxy-Authenticate)
+    /// with credentials in the matching header, CSeq one higher and `via` (a new branch): RFC 3261 §22.2. Nil when
+    /// `response` carries no challenge that parses, or `request` has no CSeq.
+    public mutating func authorize(_ request: SIPRequest, answering response: SIPResponse, via: SIPVia) -> SIPRequest? {
+        let proxy = response.statusCode == 407
+        guard let challenge = response.headers.first(proxy ? "Proxy-Authenticate" : "WWW-Authenticate").flatMap({ try? DigestChallenge(parsing: $0) }),
+              let sequence = request.headers.cseq?.sequence
+        else { return nil }
+        var retry = request
+        retry.headers.set("Via", via.serialized)
+        retry.headers.set("CSeq", "\(sequence + 1) \(request.method)")
+        retry.headers.set(proxy ? "Proxy-Authorization" : "Authorization", credentials(for: challenge, method: request.method, uri: request.uri.description).headerValue)
+        return retry
     }
 }

@@ -1,5 +1,6 @@
 import AnswerNinjaCore
 import SIPAuth
+import SIPMessages
 import Testing
 
 @Suite struct DigestTests {
@@ -63,5 +64,36 @@ import Testing
         let forged = DigestChallenge(realm: "gateway.example.com", nonce: String(repeating: "0", count: 48), algorithm: algorithm)
         #expect(server.verify(alice.credentials(for: forged, method: "REGISTER", uri: "sip:gateway.example.com"), method: "REGISTER", now: start, ha1: { store[$0] }) == .rejected(reason: "the nonce was not issued here"))
         #expect(server.verify(alice.credentials(for: challenge, method: "REGISTER", uri: "sip:gateway.example.com"), method: "REGISTER", now: start.advanced(by: .seconds(301)), ha1: { store[$0] }) == .stale)
+    }
+}
+
+/// A request sent again to answer a challenge (RFC 3261 §22.2), as the gateway does with its trunk and `call`
+/// with a gateway.
+@Suite struct DigestRetryTests {
+    @Test(arguments: [(401, "WWW-Authenticate", "Authorization"), (407, "Proxy-Authenticate", "Proxy-Authorization")])
+    func aChallengedRequestGoesAgainWithCredentialsAHigherCSeqAndANewBranch(status: Int, challengeHeader: String, credentialsHeader: String) throws {
+        let start = MediaInstant(nanoseconds: 1_000_000_000_000)
+        var server = DigestServer(realm: "trunk.example.com", algorithm: .md5, secret: Array("a server secret of enough bytes!".utf8))
+        var headers = SIPHeaders()
+        headers.add("Via", SIPVia.outgoing(transport: "UDP", host: "192.0.2.1", port: 5060).serialized)
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Call-ID", "retry@test")
+        let uri = try SIPURI(parsing: "sip:+14155550142@trunk.example.com;user=phone")
+        let invite = SIPRequest(method: "INVITE", uri: .sip(uri), headers: headers)
+        var challenged = SIPHeaders()
+        challenged.add(challengeHeader, server.challenge(now: start).headerValue)
+        let via = SIPVia.outgoing(transport: "UDP", host: "192.0.2.1", port: 5060)
+        var client = DigestClient(username: "+14155550100", password: "trunk-secret")
+        let answered = client.authorize(invite, answering: SIPResponse(statusCode: status, reasonPhrase: "Challenge", headers: challenged), via: via)
+        let retry = try #require(answered)
+        #expect(retry.headers.first("CSeq") == "2 INVITE" && retry.headers.first("Call-ID") == "retry@test")
+        #expect(retry.headers.first("Via") == via.serialized && retry.headers.first("Via") != invite.headers.first("Via"))
+        let credentials = try DigestCredentials(parsing: try #require(retry.headers.first(credentialsHeader)))
+        #expect(credentials.uri == uri.serialized)
+        let ha1 = DigestComputation.ha1(username: "+14155550100", realm: "trunk.example.com", password: "trunk-secret", algorithm: .md5)
+        #expect(server.verify(credentials, method: "INVITE", now: start, ha1: { _ in ha1 }) == .accepted(username: "+14155550100"))
+        // No challenge to answer: nothing to send.
+        let unanswerable = client.authorize(invite, answering: SIPResponse(statusCode: status, reasonPhrase: "Challenge"), via: via)
+        #expect(unanswerable == nil)
     }
 }

@@ -172,14 +172,8 @@ public final class CallRecorder: Sendable {
             startedAt: startedAt, durationSeconds: Double(endedAt - startedAt) / 1000, answered: progress.answered, attestation: progress.attestation
         )
         if let seconds = progress.acceptedSeconds, seconds * 1000 >= learnAfter.milliseconds, let owner = progress.owner {
-            do {
-                let reason = "call accepted \(Date(timeIntervalSince1970: Double(startedAt) / 1000).ISO8601Format()), talked \(Int(seconds)) s"
-                if try await platform.whitelist.learn(number, userId: owner, reason: reason, now: endedAt) {
-                    await WhitelistCache.invalidate(owner, cache: platform.cache)
-                }
-            } catch {
-                logger.warning("whitelist not taught", metadata: ["error": "\(error)"])
-            }
+            let reason = "call accepted \(Date(timeIntervalSince1970: Double(startedAt) / 1000).ISO8601Format()), talked \(Int(seconds)) s"
+            await teach(number, userId: owner, reason: reason, now: endedAt, platform: platform, logger: logger)
         }
         do {
             let key = try await platform.profileKey(for: number)
@@ -188,6 +182,19 @@ public final class CallRecorder: Sendable {
             await platform.cache.delete("profile:\(key)")
         } catch {
             logger.warning("caller profile not updated", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Puts `number` on the user's whitelist as a learned entry with `reason` (unless the user has an entry for it),
+    /// and drops the user's cached decisions when it did; a failure is logged.
+    static func teach(_ number: E164Number, userId: String, reason: String, now: Int64, platform: Platform, logger: Logger) async {
+        do {
+            if try await platform.whitelist.learn(number, userId: userId, reason: reason, now: now) {
+                await WhitelistCache.invalidate(userId, cache: platform.cache)
+                logger.info("whitelist learned", metadata: ["user": "\(userId)", "number": "\(number)", "reason": "\(reason)"])
+            }
+        } catch {
+            logger.warning("whitelist not taught", metadata: ["error": "\(error)"])
         }
     }
 

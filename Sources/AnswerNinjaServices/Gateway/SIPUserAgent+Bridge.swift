@@ -26,6 +26,20 @@ extension SIPUserAgent {
         var outbound: OutboundCall? = nil
     }
 
+    /// The INVITE requires reliable provisional responses (RFC 3262), which the bridge does not send.
+    static func requires100rel(_ request: SIPRequest) -> Bool {
+        request.headers.list("Require").contains { $0.lowercased() == "100rel" }
+    }
+
+    /// An unreliable 180 Ringing to the INVITE of `call`, the caller waiting to be answered (with its To tag and our
+    /// Contact).
+    func sendRinging(_ request: SIPRequest, key: SIPTransactionKey, call: Call) {
+        var ringing = Self.response(to: request, 180, "Ringing")
+        ringing.headers.set("To", call.retransmission?.response.headers.first("To") ?? "")
+        ringing.headers.add("Contact", contact(for: call.source))
+        respond(ringing, key: key)
+    }
+
     /// The device account a forwarding target names: the user part of a `sip:` URI (`sip:alice@...` → `alice`).
     static func deviceUser(_ target: String?) -> String? {
         guard let target, let uri = try? SIPURI(parsing: target[...]) else { return nil }
@@ -42,13 +56,10 @@ extension SIPUserAgent {
             guard case .number(let number)? = try? DialledNumber(userPart: target) else { return "connect:forwarding_target_unusable" }
             return forward(request, key: key, call: call, to: number)
         }
-        guard !request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) else { return "connect:caller_requires_100rel" }
+        guard !Self.requires100rel(request) else { return "connect:caller_requires_100rel" }
         let bindings = deviceBindings(of: device)
         guard !bindings.isEmpty else { return "connect:no_device_registered" }
-        var ringing = Self.response(to: request, 180, "Ringing")
-        ringing.headers.set("To", call.retransmission?.response.headers.first("To") ?? "")
-        ringing.headers.add("Contact", contact(for: call.source))
-        respond(ringing, key: key)
+        sendRinging(request, key: key, call: call)
         let fork = SIPToken.random()
         pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: bindings.count)
         logger.info("bridging", metadata: ["call_id": "\(call.dialog.id.callID)", "device": "\(device)", "bindings": "\(bindings.count)"])

@@ -174,22 +174,16 @@ extension SIPUserAgent {
     /// higher and a new branch (RFC 3261 §22.2), once. False when it cannot be answered (no credentials, twice, or a
     /// challenge that does not parse): the attempt has failed then.
     func answerChallenge(_ pending: DeviceInvite, response: SIPResponse) -> Bool {
-        let proxy = response.statusCode == 407
-        guard !pending.challenged, var digest = pending.trunkDigest,
-              let challenge = response.headers.first(proxy ? "Proxy-Authenticate" : "WWW-Authenticate").flatMap({ try? DigestChallenge(parsing: $0) }),
-              let sequence = pending.invite.headers.cseq?.sequence
-        else { return false }
+        guard !pending.challenged, var digest = pending.trunkDigest, let invite = digest.authorize(pending.invite, answering: response, via: via(for: pending.flow)) else {
+            return false
+        }
         var retry = pending
-        var invite = pending.invite
-        invite.headers.set("Via", via(for: pending.flow).serialized)
-        invite.headers.set("CSeq", "\(sequence + 1) INVITE")
-        invite.headers.set(proxy ? "Proxy-Authorization" : "Authorization", digest.credentials(for: challenge, method: "INVITE", uri: invite.uri.description).headerValue)
         retry.invite = invite
         retry.trunkDigest = digest
         retry.challenged = true
         retry.ringing = false
         let callID = invite.headers.first("Call-ID") ?? ""
-        logger.info("call challenged by the trunk", metadata: ["call_id": "\(callID)", "status": "\(response.statusCode)", "realm": "\(challenge.realm)"])
+        logger.info("call challenged by the trunk", metadata: ["call_id": "\(callID)", "status": "\(response.statusCode)"])
         deviceInvites[callID] = retry
         startClientTransaction(invite, to: pending.flow, purpose: .deviceCall(callID))
         return true
@@ -202,13 +196,8 @@ extension SIPUserAgent {
         outbound.ringing = true
         pending.outbound = outbound
         pendingBridges[fork] = pending
-        guard let entry = transactions[pending.key], entry.transaction.state == .proceeding,
-              !entry.transaction.request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" })
-        else { return }
-        var ringing = Self.response(to: entry.transaction.request, 180, "Ringing")
-        ringing.headers.set("To", pending.call.retransmission?.response.headers.first("To") ?? "")
-        ringing.headers.add("Contact", contact(for: pending.call.source))
-        respond(ringing, key: pending.key)
+        guard let entry = transactions[pending.key], entry.transaction.state == .proceeding, !Self.requires100rel(entry.transaction.request) else { return }
+        sendRinging(entry.transaction.request, key: pending.key, call: pending.call)
     }
 
     /// The far end did not answer a device's call: the device hears why (the far end's status; what a device should
@@ -232,19 +221,9 @@ extension SIPUserAgent {
     /// an entry for it already).
     func learnCalled(_ outbound: OutboundCall) {
         guard let userId = outbound.userId, let platform = screener?.platform else { return }
-        let logger = logger
-        Task {
-            do {
-                let now = unixMilliseconds()
-                let reason = "called by the user \(Date(timeIntervalSince1970: Double(now) / 1000).ISO8601Format())"
-                if try await platform.whitelist.learn(outbound.number, userId: userId, reason: reason, now: now) {
-                    await WhitelistCache.invalidate(userId, cache: platform.cache)
-                    logger.info("whitelist learned", metadata: ["user": "\(userId)", "number": "\(outbound.number)", "reason": "\(reason)"])
-                }
-            } catch {
-                logger.warning("whitelist not taught", metadata: ["error": "\(error)"])
-            }
-        }
+        let logger = logger, now = unixMilliseconds()
+        let reason = "called by the user \(Date(timeIntervalSince1970: Double(now) / 1000).ISO8601Format())"
+        Task { await CallRecorder.teach(outbound.number, userId: userId, reason: reason, now: now, platform: platform, logger: logger) }
     }
 
     /// A wanted caller whose user forwards to `number`: rung through the trunk (the caller's number shown, the user's
@@ -256,11 +235,8 @@ extension SIPUserAgent {
         let called = (try? DialledNumber(userPart: call.identity?.called ?? "")).flatMap { if case .number(let n) = $0 { n } else { nil } }
         let forwardedAlready = called.map { number in request.headers.list("Diversion").contains { $0.contains(number.rawValue) } } ?? false
         guard called != number, !forwardedAlready else { return "connect:forwarding_loop" }
-        guard !request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) else { return "connect:caller_requires_100rel" }
-        var ringing = Self.response(to: request, 180, "Ringing")
-        ringing.headers.set("To", call.retransmission?.response.headers.first("To") ?? "")
-        ringing.headers.add("Contact", contact(for: call.source))
-        respond(ringing, key: key)
+        guard !Self.requires100rel(request) else { return "connect:caller_requires_100rel" }
+        sendRinging(request, key: key, call: call)
         let fork = SIPToken.random()
         pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: 1)
         let caller = if case .number(let number)? = try? DialledNumber(userPart: call.identity?.caller ?? "") { number.rawValue } else { "anonymous" }

@@ -537,7 +537,7 @@ actor SIPUserAgent {
             call.screening?.decision.reasons.append(reason)
         default: break
         }
-        if request.headers.list("Require").contains(where: { $0.lowercased() == "100rel" }) {
+        if Self.requires100rel(request) {
             ringReliably(request, key: key, call: call, ok: response)
         } else {
             accept(key: key, call: call)
@@ -630,7 +630,7 @@ actor SIPUserAgent {
         call.startedAt = unixMilliseconds()
         recordStart(call)
         callRecorder?.record(.ended(outcome: outcome, reason: reason), callId: call.dialog.id.callID, startedAt: call.startedAt)
-        transport.metrics.callEnded(decision: Self.decisionLabel(call), outcome: outcome)
+        transport.metrics.callEnded(decision: Self.decision(of: call).rawValue, outcome: outcome)
         publishEnd(call, outcome: outcome, reason: outcome == "blocked" ? .assistantHangup : .callerHangup)
     }
 
@@ -655,8 +655,6 @@ actor SIPUserAgent {
         case .screen?, .reject?, nil: .screen
         }
     }
-
-    static func decisionLabel(_ call: Call) -> String { decision(of: call).rawValue }
 
     /// `call_started` (unless `decisionOnly`, for a changed decision) and `decision` for the owner's live view.
     func publishStart(_ call: Call, decisionOnly: Bool = false) {
@@ -729,14 +727,14 @@ actor SIPUserAgent {
                 logger.error("recording not written in full", metadata: ["call_id": "\(id.callID)", "file": "\(stream.path)"])
             }
         }
-        if call.identity != nil { transport.metrics.callEnded(decision: Self.decisionLabel(call), outcome: Self.outcome(of: call, side: side)) }
+        let outcome = Self.outcome(of: call, side: side)
+        if call.identity != nil { transport.metrics.callEnded(decision: Self.decision(of: call).rawValue, outcome: outcome) }
         // A caller's leg has a record; a leg we placed (to a device) is part of its caller's.
         if let recorder = callRecorder, call.identity != nil {
             // A bridged call the user talked in teaches the whitelist (unless the caller was on it already).
             if let bridgedAt = call.bridgedAt, call.screening?.decision.reasons.contains(where: { $0.hasPrefix("whitelist:") && $0 != "whitelist:none" }) == false {
                 recorder.accepted(callId: id.callID, seconds: Double(unixMilliseconds() - bridgedAt) / 1000)
             }
-            let outcome = Self.outcome(of: call, side: side)
             recorder.record(.ended(outcome: outcome, reason: reason.map(Self.describe) ?? "bye"), callId: id.callID, startedAt: call.startedAt)
             let released: ReleaseReason = switch outcome {
             case "caller_hung_up": .callerHangup

@@ -360,17 +360,13 @@ public actor SIPCallClient {
     /// The INVITE again with digest credentials for the challenge in `response` (CSeq one higher, a new branch);
     /// false without a password or a challenge we can read.
     private func authenticate(_ response: SIPResponse) -> Bool {
-        let proxy = response.statusCode == 407
-        guard let password = options.password, var invite, let sequence = invite.headers.cseq?.sequence,
-              let challenge = response.headers.first(proxy ? "Proxy-Authenticate" : "WWW-Authenticate").flatMap({ try? DigestChallenge(parsing: $0) })
-        else { return false }
+        guard let password = options.password, let invite else { return false }
         var digest = DigestClient(username: options.from, password: password)
-        invite.headers.set("Via", SIPVia.outgoing(transport: linkTransport, host: advertisedHost, port: localSIPPort).serialized)
-        invite.headers.set("CSeq", "\(sequence + 1) INVITE")
-        invite.headers.set(proxy ? "Proxy-Authorization" : "Authorization", digest.credentials(for: challenge, method: "INVITE", uri: invite.uri.description).headerValue)
-        self.invite = invite
+        let via = SIPVia.outgoing(transport: linkTransport, host: advertisedHost, port: localSIPPort)
+        guard let retry = digest.authorize(invite, answering: response, via: via) else { return false }
+        self.invite = retry
         challenged = true
-        start(SIPClientTransaction(request: invite, reliable: linkTransport != "UDP"))
+        start(SIPClientTransaction(request: retry, reliable: linkTransport != "UDP"))
         return true
     }
 
