@@ -93,6 +93,10 @@ import Testing
             #expect(parts["v1"] == expected.map { String(format: "%02x", $0) }.joined(), "\(header)")
             #expect(abs((Double(time) ?? 0) - Date().timeIntervalSince1970) < 60)
             #expect(secret != userId && secret.count == 64)
+            // The receiver writes its files before its 200 reaches the notifier, which counts the delivery then.
+            try? await gateway.process.waitUntilReady(timeout: .seconds(5)) {
+                (try? await gateway.get("/metrics").body)?.contains(#"webhook_deliveries_total{outcome="delivered"} 1"#) == true
+            }
             let metrics = try await gateway.get("/metrics").body
             #expect(metrics.contains(#"webhook_deliveries_total{outcome="delivered"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("webhook") })")
         }
