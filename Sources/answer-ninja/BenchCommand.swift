@@ -1,6 +1,7 @@
 import AnswerNinjaCore
 import AnswerNinjaServices
 import ArgumentParser
+import Foundation
 
 /// `answer-ninja bench media [--json]`: the media path's per-packet costs and the media issue's targets, as ratios
 /// against baselines measured in the same run (docs/benchmarks.md). Run it from a release build.
@@ -8,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the media path against its targets (build with -c release; never run in CI).",
-        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self, Platform.self, Calls.self]
+        subcommands: [Media.self, SIP.self, ConversationBenchCommand.self, Platform.self, Calls.self, STT.self]
     )
 
     struct Media: AsyncParsableCommand {
@@ -93,5 +94,43 @@ struct BenchCommand: AsyncParsableCommand {
             if !report.ok { throw ExitCode(1) }
         }
     }
-}
 
+    struct STT: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "stt",
+            abstract: "Word errors and time to the final result of the embedded recogniser, streaming against whole-utterance decoding, as a call drives it.",
+            discussion: "The list has one `id<TAB>path<TAB>reference` line per recording (8 kHz mono WAV, or raw 16-bit samples as .raw); tools/stt/product-wer makes one from the human test set of docs/stt-experiment.md."
+        )
+
+        @Option(help: "The list of recordings.")
+        var list: String
+
+        @Option(help: "Modes, comma-separated: utterance, streaming, streaming-tree (streaming without the flat second pass).")
+        var modes = "utterance,streaming,streaming-tree"
+
+        @Option(name: .customLong("lm"), help: "Language models, comma-separated: domain (shipped), generic.")
+        var languageModels = "domain,generic"
+
+        @Flag(help: "Feed as fast as the decoder takes it, not in real time (the times after the last frame then mean nothing).")
+        var unpaced = false
+
+        @Flag(help: "Print each hypothesis as it is made (to standard error).")
+        var verbose = false
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let modes = try modes.split(separator: ",").map { name in
+                guard let mode = RecognitionBench.Mode(rawValue: String(name)) else { throw ValidationError("unknown mode \(name): utterance, streaming or streaming-tree") }
+                return mode
+            }
+            let models = try languageModels.split(separator: ",").map { model -> Bool in
+                guard model == "domain" || model == "generic" else { throw ValidationError("unknown language model \(model): domain or generic") }
+                return model == "domain"
+            }
+            let bench = RecognitionBench(items: try RecognitionBench.load(list: list), modes: modes, languageModels: models, paced: !unpaced)
+            let verbose = verbose
+            try output.emit(try await bench.run { line in if verbose { FileHandle.standardError.write(Data((line + "\n").utf8)) } })
+        }
+    }
+}

@@ -226,4 +226,93 @@ import Testing
         feed(speech: 100, pause: 150)
         #expect(ends.count == 1, "the second turn, with the same pause, is not cut: \(ends)")
     }
+
+    @Test func speechThatStopsWithoutFadingWaitsLongUnlessAnotherJudgeEndsItAtTheShortWait() {
+        // 1 s of speech at one level (it does not fade: the long wait applies), then quiet.
+        var endpointer = Endpointer()
+        for _ in 0..<100 { #expect(endpointer.process(probability: 0.9, energyDB: 70).allSatisfy { if case .utteranceEnded = $0 { false } else { true } }) }
+        #expect(!endpointer.waitingLong && endpointer.endNow().isEmpty, "nothing to end while the caller speaks")
+        var quiet = 0
+        while !endpointer.waitingLong, quiet < 200 {
+            #expect(endpointer.process(probability: 0.05, energyDB: 30).isEmpty)
+            quiet += 1
+        }
+        #expect(quiet == endpointer.shortWait, "waiting long from the short wait on: \(quiet) frames")
+        // Left alone, it ends at the long wait.
+        var alone = endpointer
+        var more = 0
+        while alone.process(probability: 0.05, energyDB: 30).isEmpty, more < 200 { more += 1 }
+        #expect(quiet + more + 1 == alone.longWait, "ended after \(quiet + more + 1) frames of quiet")
+        // Ended now instead: the same utterance, and nothing more to end.
+        let ended = endpointer.endNow()
+        guard case .utteranceEnded(let utterance) = ended.first, ended.count == 1 else {
+            Issue.record("ended now: \(ended)")
+            return
+        }
+        #expect(utterance.startFrame == 0 && utterance.endFrame == 99)
+        #expect(!endpointer.waitingLong && endpointer.endNow().isEmpty)
+        // Speech resuming within a second was a cut-off: it teaches the short wait, as a silence end would.
+        _ = endpointer.process(probability: 0.9, energyDB: 70)
+        #expect(endpointer.resumptions == 1)
+    }
+
+    static let speakerTestFolder = "/usr/share/sounds/alsa"
+
+    /// A voice file of alsa-utils' speaker test (48 kHz, two words with a pause) at 8 kHz after µ-law.
+    static func speakerTest(_ name: String) throws -> [Int16] {
+        let data = try #require(FileManager.default.contents(atPath: speakerTestFolder + "/" + name))
+        let bytes = [UInt8](data)
+        // The samples follow the "data" chunk's id and size.
+        let dataID: [UInt8] = Array("data".utf8)
+        let found = (12..<bytes.count - 8).first { Array(bytes[$0..<$0 + 4]) == dataID }
+        let start = try #require(found) + 8
+        let body = Array(bytes[start...])
+        let full: [Int16] = body.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Int16(littleEndian: $0) }
+        var narrow: [Int16] = []
+        try Resampler(from: try #require(AudioSampleRate(rawValue: 48000)), to: .narrowband).process(full, into: &narrow)
+        var codes: [UInt8] = []
+        G711.encode(narrow, law: .muLaw, into: &codes)
+        G711.decode(codes, law: .muLaw, into: &narrow)
+        return narrow
+    }
+
+    /// Human recordings through the telephone channel: wherever the short wait runs out on speech that did not fade
+    /// (`undecided`, at most once per utterance), the utterance can be ended right there (`endUtterance`), and
+    /// left alone it ends at the long wait, 450 ms later.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: speakerTestFolder)))
+    func theListenerSaysWhenTheShortWaitRunsOutOnSpeechThatDidNotFade() throws {
+        let silent = [Int16](repeating: 0, count: 160)
+        var undecidedSeen = 0
+        for name in ["Front_Center.wav", "Front_Left.wav", "Rear_Right.wav", "Side_Left.wav"] {
+            let signal = VoiceActivityTests.noise(seconds: 0.5, amplitude: 30, seed: 1) + (try Self.speakerTest(name)) + VoiceActivityTests.noise(seconds: 1.5, amplitude: 30, seed: 2)
+            let ticks = stride(from: 0, to: signal.count - 159, by: 160).map { Array(signal[$0..<$0 + 160]) }
+            func isEnd(_ event: Endpointer.Event) -> Bool { if case .utteranceEnded = event { true } else { false } }
+            // Left alone: where it was undecided, and where utterances ended.
+            var alone = CallerListener(cancelEcho: false, gate: false)
+            var undecided: [Int] = [], ended: [Int] = []
+            for (tick, samples) in ticks.enumerated() {
+                let heard = alone.process(received: samples, sent: silent)
+                if heard.undecided { undecided.append(tick) }
+                if heard.events.contains(where: isEnd) { ended.append(tick) }
+            }
+            undecidedSeen += undecided.count
+            for tick in undecided {
+                // Ended by the long wait 450 ms (22-23 ticks) later, unless speech resumed first.
+                if let end = ended.first(where: { $0 > tick }), end - tick <= 23 { #expect(end - tick >= 22, "\(name): undecided at \(tick), ended at \(end)") }
+            }
+            // Ended at the first undecided moment instead: an end at that very tick.
+            guard let first = undecided.first else { continue }
+            var early = CallerListener(cancelEcho: false, gate: false)
+            var endedEarly: [Int] = []
+            for (tick, samples) in ticks.enumerated() {
+                let heard = early.process(received: samples, sent: silent)
+                var events = heard.events
+                if heard.undecided, tick == first { events += early.endUtterance() }
+                if events.contains(where: isEnd) { endedEarly.append(tick) }
+            }
+            #expect(endedEarly.contains(first) && !ended.contains(first), "\(name): ended early at \(endedEarly), alone at \(ended), undecided at \(undecided)")
+            #expect(early.endUtterance().isEmpty, "nothing left to end")
+        }
+        #expect(undecidedSeen > 0, "no recording stopped without fading")
+    }
 }

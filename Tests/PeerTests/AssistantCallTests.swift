@@ -56,6 +56,15 @@ import Testing
             #expect(turns.count >= 2, "the opening and at least one reply: \(gateway.process.logTail())")
 
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "call ended").isEmpty }
+            // The dialog ran in the conversation role, reached over its WebSocket, and the connection closed with
+            // the call.
+            let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+            #expect(opened.count == 1 && opened.allSatisfy { $0.contains(#""where":"remote""#) }, "\(opened)")
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
+                let metrics = (try? await gateway.get("/metrics").body) ?? ""
+                return Self.gauge(metrics, #"websocket_connections{role="media"}"#) == 0 && Self.gauge(metrics, #"websocket_connections{role="conversation"}"#) == 0
+                    && metrics.contains(#"conversation_turns_total{action="hangup"} 1"#)
+            }
             _ = await gateway.process.stop(signal: SIGTERM, timeout: .seconds(15))
             let database = try await SQLiteDatabase.open(path: data.appendingPathComponent("answer-ninja.sqlite").path)
             let record = try #require(try await CallRecordStore(database: database).records(userId: "user-demo").first)
@@ -103,6 +112,15 @@ extension AssistantCallTests {
             // The telemarketer's nine lines would take 90 s: it is cut off after 45 s, while the pharmacy has its say.
             async let pharmacyCall = call("appointment_or_pharmacy.txt", from: "+14155550143", seconds: 100)
             async let telemarketerCall = call("telemarketing.txt", from: "+14155550144", seconds: 45)
+            // While both calls go on, each holds its own WebSocket to the conversation role (serve speaks the
+            // protocol over loopback): the media side's `websocket_connections`, the autoscaling metric, reads 2.
+            var peak = 0
+            let deadline = ContinuousClock.now + .seconds(40)
+            while peak < 2, ContinuousClock.now < deadline {
+                peak = max(peak, Self.gauge(try await gateway.get("/metrics").body, #"websocket_connections{role="media"}"#))
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            #expect(peak == 2, "one conversation connection per AI call")
             let (pharmacy, telemarketer) = try await (pharmacyCall, telemarketerCall)
             print("pharmacy: \(pharmacy)\ntelemarketer: \(telemarketer)")
             for report in [pharmacy, telemarketer] {
@@ -134,5 +152,54 @@ extension AssistantCallTests {
             let pharmacyRecord = try #require(records.first { $0.caller == "+14155550143" })
             #expect(pharmacyRecord.outcome != "hung_up_by_ai", "\(pharmacyRecord)")
         }
+    }
+
+    /// The roles apart: `answer-ninja gateway` (SIP, media, speech) and `answer-ninja conversation` in two processes,
+    /// the gateway reaching the conversation role at `conversation.url`. A call's dialog runs in the conversation
+    /// process; with that process stopped, the next call is still answered, by a conversation in the gateway.
+    @Test(.timeLimit(.minutes(4)))
+    func theGatewayReachesASeparateConversationRoleAndCarriesOnWithoutIt() async throws {
+        let conversation = try await AnswerNinjaProcess.start(command: "conversation")
+        let url = "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"
+        let gateway = try await AnswerNinjaProcess.start(
+            command: "gateway",
+            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url]
+        )
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let script = AnswerNinjaProcess.packageRootFromSource() + "/Fixtures/conversations/scam.txt"
+            func call() async throws -> [String: Any] {
+                let result = try await PeerEnvironment.run(
+                    try AnswerNinjaProcess.binary(),
+                    ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--script", script, "--duration", "40", "--json"],
+                    timeout: .seconds(90)
+                )
+                return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            }
+            try await withPeer(conversation) { conversation in
+                let report = try await call()
+                let replies = (report["voice_to_voice_ms"] as? [Any] ?? []).compactMap { $0 as? Double }
+                #expect(report["answered"] as? Bool == true && !replies.isEmpty, "\(report)")
+                let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+                #expect(opened.count == 1 && opened.allSatisfy { $0.contains(#""where":"remote""#) }, "\(opened)")
+                // The conversation process said the opening line and answered the caller.
+                let metrics = try await conversation.get("/metrics").body
+                #expect(metrics.contains(#"conversation_turns_total{action="continue"}"#), "\(metrics.split(separator: "\n").filter { $0.contains("conversation_") })")
+                #expect(conversation.process.log().contains(#""msg":"conversation started""#))
+            }
+            // The conversation role is gone: the call is answered all the same, its dialog in the gateway.
+            let report = try await call()
+            let replies = (report["voice_to_voice_ms"] as? [Any] ?? []).compactMap { $0 as? Double }
+            #expect(report["answered"] as? Bool == true && !replies.isEmpty, "\(report)")
+            let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+            #expect(opened.count == 2 && opened.last?.contains(#""where":"local""#) == true, "\(opened)")
+            #expect(!SIPScenarioTests.lines(gateway, containing: "conversation role not reached").isEmpty)
+        }
+    }
+
+    /// A gauge's value in a Prometheus scrape (-1 when it is not there).
+    static func gauge(_ metrics: String, _ series: String) -> Int {
+        guard let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix(series + " ") }), let value = Double(line.split(separator: " ").last ?? "") else { return -1 }
+        return Int(value)
     }
 }

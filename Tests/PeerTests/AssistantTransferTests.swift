@@ -54,6 +54,7 @@ import Testing
                     let announcedAt = try #require(log.range(of: "announcing the caller")), takenAt = try #require(log.range(of: #""msg":"taken over""#))
                     #expect(announcedAt.lowerBound < takenAt.lowerBound)
                     // What the phone received: the summary in the assistant's voice (speech before the bridge).
+                    try await phone.waitUntilCallsEnded()
                     let received = try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio()))
                     let loudest = stride(from: 0, to: max(0, received.count - 8000), by: 1600).map { start in
                         (received[start..<start + 8000].reduce(0.0) { $0 + Double($1) * Double($1) } / 8000).squareRoot()

@@ -66,7 +66,8 @@ import Testing
                         try await Task.sleep(for: .seconds(5))
                         try await phone.hangUp()
                         try await gateway.process.waitUntilReady(timeout: .seconds(10)) { SIPScenarioTests.lines(gateway, containing: "call ended").count == 2 }
-                        try await friend.process.waitUntilReady(timeout: .seconds(10)) { friend.process.log().contains("terminated") }
+                        try await friend.waitUntilCallsEnded()
+                        try await phone.waitUntilCallsEnded()
                         let friendHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try friend.receivedAudio())), down)
                         let phoneHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), up)
                         print("call out: the friend heard the user at \(friendHeard), the user heard the friend at \(phoneHeard)")

@@ -64,6 +64,7 @@ import Testing
                 if let suite { #expect(answered.contains(#""srtp":"\#(suite)""#), "\(answered)") }
 
                 // What baresip received: our greeting, a rising chirp 400 to 2,400 Hz.
+                try await phone.waitUntilCallsEnded()
                 let received = try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio(), "baresip wrote what it received"))
                 let greeting = AudioCorrelation.chirp(from: 400, to: 2400, seconds: 1.5)
                 let heard = await AudioCorrelation.best(received, greeting)
@@ -212,6 +213,7 @@ import Testing
             #expect((report?["setup_ms"] as? Double).map { $0 > 0 && $0 < 5000 } == true)
             #expect(report?["srtp"] as? String == suite && report?["codec"] as? String == codec, "\(result.output)")
             let heard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: recording), theirChirp)
+            try await phone.waitUntilCallsEnded()
             let theyHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), ourChirp)
             print("\(suite ?? "plain RTP") with \(codec): we heard \(heard), baresip heard \(theyHeard)")
             #expect(heard >= 0.8 && theyHeard >= 0.8)

@@ -156,6 +156,7 @@ import Testing
                 #expect(wanted["answered"] as? Bool == true && wanted["hangup_side"] as? String == "local", "\(wanted)")
                 #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 1, "the device answered and the legs were joined")
                 let callerHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), down)
+                try await phone.waitUntilCallsEnded()
                 let deviceHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), up)
                 print("bridge: the caller heard the device at \(callerHeard), the device heard the caller at \(deviceHeard)")
                 #expect(callerHeard >= 0.8 && deviceHeard >= 0.8)

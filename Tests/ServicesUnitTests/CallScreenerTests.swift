@@ -50,6 +50,18 @@ import Testing
         #expect(SIPUserAgent.deviceUser("+14155550123") == nil)
         #expect(SIPUserAgent.deviceUser(nil) == nil)
     }
+
+    /// What a device hears when its call out through the trunk fails (the paths that lead here are peer-tested for
+    /// 404, a refused challenge and 484; the ring timeout's CANCEL takes 180 s).
+    @Test(arguments: [
+        (Int?.none, 408), (404, 404), (486, 486), (401, 403), (407, 403), (302, 480), (487, 480), (503, 502), (600, 600),
+    ])
+    func aFailedCallOutReachesTheDeviceAsSomethingItCanActOn(far: Int?, device: Int) {
+        let (code, phrase) = SIPUserAgent.callOutFailure(statusCode: far, reason: far == nil ? nil : "Far")
+        #expect(code == device, "\(far.map(String.init) ?? "no answer") → \(code) \(phrase)")
+        #expect(!phrase.isEmpty)
+        if far == 487 { #expect(phrase.contains("no answer"), "the device did not cancel: \(phrase)") }
+    }
 }
 
 @Suite struct WebhookNotifierTests {

@@ -67,13 +67,19 @@ import Testing
         // Fed at the pace of a call, 20 ms at a time.
         let clock = ContinuousClock(), start = clock.now
         var offset = 0
+        var halfway: String?
         while offset < audio.count {
             let end = min(offset + 160, audio.count)
             #expect(try await stream.feed(Array(audio[offset..<end])) == nil)
             offset = end
             try await clock.sleep(until: start + .milliseconds(offset / 8))
+            if halfway == nil, offset >= audio.count / 2 { halfway = await stream.hypothesis() }
         }
         #expect(recognizer.idleDecoders == 0, "held while the utterance lasts")
+        // The first pass's hypothesis, read while the utterance goes on: part of the recording, then all of it.
+        let atEnd = try #require(await stream.hypothesis())
+        let half = try #require(halfway)
+        #expect(atEnd.contains("forward") && half.split(separator: " ").count < atEnd.split(separator: " ").count, "halfway \"\(half)\", at the end \"\(atEnd)\"")
         let started = ContinuousClock.now
         let final = try await stream.finish()
         print("streaming: \"\(final.text)\", final search \(ContinuousClock.now - started) after the last audio")
@@ -114,6 +120,7 @@ import Testing
         let alone = try await Self.recognise(audio, on: try await recognizer.makeStream(rate: .narrowband))
         let stream = try await recognizer.makeStream(rate: .narrowband)
         _ = try await stream.feed(audio)
+        #expect(await stream.hypothesis() == nil, "decoding whole utterances, there is no first pass to read")
         await stream.speculate()
         _ = try await stream.feed(audio)
         let speculated = try await stream.finish()
@@ -140,5 +147,40 @@ import Testing
         #expect(params.contains("-cmninit"))
         #expect(FileManager.default.fileExists(atPath: directory + "/chanmap_mllr"))
         #expect(PocketSphinxRecognizer.Model.standard().languageModel.hasSuffix("domain.lm.bin"))
+    }
+}
+
+@Suite struct StreamingConcurrencyTests {
+    /// Six calls streaming at once on four decoders, two utterances each with a hypothesis read before the end, as
+    /// `serve` does under load: every stream gets its result, the same as the others (the same recording). Without
+    /// the flat second pass this aborts in pocketsphinx (ngram_search_fwdtree.c), which is why the product keeps it.
+    @Test(.timeLimit(.minutes(3)))
+    func manyStreamsOnAFewDecodersAllGetTheSameResult() async throws {
+        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 4, streaming: true)
+        let audio = try RecognitionTests.telephoneAudio()
+        let results = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    let stream = try await recognizer.makeStream(rate: .narrowband)
+                    var texts: [String] = []
+                    for _ in 0..<2 {
+                        var offset = 0
+                        while offset < audio.count {
+                            _ = try await stream.feed(Array(audio[offset..<min(offset + 160, audio.count)]))
+                            offset += 160
+                            if offset % 1600 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                        }
+                        _ = await stream.hypothesis()
+                        texts.append(try await stream.finish().text)
+                    }
+                    await stream.close()
+                    return texts
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(results.count == 12 && Set(results).count == 1 && results[0].contains("forward"), "\(results)")
+        #expect(recognizer.idleDecoders == 4)
+        try await recognizer.shutdown()
     }
 }

@@ -59,6 +59,32 @@ def run(cmd, **kw):
     return res
 
 
+# ---------------------------------------------------------------------------------------------------- data
+
+def human_set():
+    """[(id, source path, reference)] sorted by id."""
+    out = []
+    with open(os.path.join(TESTDATA, "librivox", "transcription")) as f:
+        for line in f:
+            m = re.match(r"^<s>(.*)</s>\s*\((.+)\)\s*$", line.strip())
+            if m:
+                name = m.group(2)
+                out.append((f"librivox-{name.rsplit('-', 1)[1]}",
+                            os.path.join(TESTDATA, "librivox", name + ".wav"), m.group(1)))
+    with open(os.path.join(TESTDATA, "cards", "cards.transcription")) as f:
+        for line in f:
+            m = re.match(r"^<s>(.*)</s>\s*\((.+)\)\s*$", line.strip())
+            if m:
+                out.append((f"cards-{m.group(2)}", os.path.join(TESTDATA, "cards", m.group(2) + ".wav"),
+                            m.group(1)))
+    out.append(("goforward", os.path.join(TESTDATA, "goforward.raw"), "go forward ten meters"))
+    for name in sorted(os.listdir(ALSA_SOUNDS)):
+        if name.endswith(".wav") and name != "Noise.wav":
+            out.append((f"alsa-{name[:-4].lower()}", os.path.join(ALSA_SOUNDS, name),
+                        name[:-4].replace("_", " ")))
+    return sorted((uid, path, normalise_text(ref)) for uid, path, ref in out)
+
+
 # ---------------------------------------------------------------------------------------------------- audio
 
 def channel(src, prefix):

@@ -96,7 +96,8 @@ extension ConfigurationKey {
     public static let ttsVoice = ConfigurationKey("speech.tts_voice", .string, default: "alloy", "Synthesis voice of the provider (Azure: a voice name such as en-US-JennyNeural).")
     public static let speechProviderTimeout = ConfigurationKey("speech.provider_timeout", .duration, default: "5s", "Per request to the speech provider; a timeout is retried once, then the embedded engine answers.")
     public static let sttDecoders = ConfigurationKey("speech.stt_decoders", .integer, default: "4", "pocketsphinx decoders, loaded with the first AI call (about 40 MB each): how many utterances are decoded at once, shared by every call (a decode waits its turn when all are busy).")
-    public static let sttMode = ConfigurationKey("speech.stt_mode", .enumeration, default: "utterance", allowed: ["utterance", "streaming"], "How pocketsphinx decodes: utterance (each utterance whole at its end point, batch CMN: the more accurate) or streaming (fed as the caller speaks, live CMN: only the final search is left at the end point).")
+    public static let sttMode = ConfigurationKey("speech.stt_mode", .enumeration, default: "streaming", allowed: ["utterance", "streaming"], "How pocketsphinx decodes: streaming (fed as the caller speaks, live CMN: only the final search is left at the end point, and the endpointer can read the words so far) or utterance (each utterance whole at its end point, batch CMN; as accurate within the measurement's noise, docs/benchmarks.md).")
+    public static let endpointing = ConfigurationKey("speech.endpointing", .enumeration, default: "words", allowed: ["words", "silence"], "How the end of a caller's turn is found: silence (a short wait when the speech fades, else a long one) or words (the same, but when the short wait runs out on speech that did not fade, the recogniser's hypothesis so far is read, and a turn that does not stop on a word like \"the\" or \"and\" ends then instead of at the long wait; needs a recogniser with a first pass: stt_mode streaming).")
     public static let storeBackend = ConfigurationKey("store.backend", .enumeration, default: "sqlite", allowed: ["sqlite", "postgres"], "Database: the embedded SQLite file in data_dir, or PostgreSQL.")
     public static let postgresURL = ConfigurationKey("store.postgres_url", .url, default: nil, "libpq connection URI, required when store.backend is postgres.")
     public static let redisURL = ConfigurationKey("cache.redis_url", .url, default: nil, "redis://host:port/db for shared caches and live events; unset means the in-process cache.")
@@ -124,7 +125,7 @@ extension ConfigurationKey {
         .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
-        .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders, .sttMode,
+        .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders, .sttMode, .endpointing,
         .storeBackend, .postgresURL, .redisURL, .storePoolSize, .storeInstance, .profileKey, .profileKeyVersion, .profileKeyPrevious, .jwtSecret, .bcryptCost, .defaultRegion, .loginLimit, .webhookAllowPrivate, .webhookCA, .logLevel, .logFormat, .shutdownGrace, .demoAlias,
     ]
 }

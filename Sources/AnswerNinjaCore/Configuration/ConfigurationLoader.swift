@@ -140,7 +140,8 @@ public struct ConfigurationLoader: Sendable {
                 ttsVoice: reader.string(.ttsVoice),
                 providerTimeout: reader.duration(.speechProviderTimeout),
                 sttDecoders: reader.integer(.sttDecoders, in: 1...256),
-                sttStreaming: reader.enumeration(.sttMode) == "streaming"
+                sttStreaming: reader.enumeration(.sttMode) == "streaming",
+                endpointOnWords: reader.enumeration(.endpointing) == "words"
             ),
             store: .init(
                 backend: NinjaConfiguration.StoreBackend(rawValue: reader.enumeration(.storeBackend)) ?? .sqlite,

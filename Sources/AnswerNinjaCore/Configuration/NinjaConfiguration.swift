@@ -131,7 +131,9 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var providerTimeout: Duration
         public var sttDecoders: Int
         /// pocketsphinx fed as the caller speaks (`speech.stt_mode` streaming), else each utterance decoded whole.
-        public var sttStreaming: Bool = false
+        public var sttStreaming: Bool = true
+        /// A turn may end on its words before the long silence wait (`speech.endpointing` words).
+        public var endpointOnWords: Bool = true
     }
 
     public struct Store: Sendable, Equatable {

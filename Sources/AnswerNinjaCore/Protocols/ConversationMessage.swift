@@ -54,10 +54,12 @@ public enum ConversationMessage: ProtocolMessage {
         public var challenge: Bool?
         /// Spam callers get the time-waster persona.
         public var timeWaster: Bool?
+        /// A wanted caller is offered to be put through to the user (else a message is taken).
+        public var offerConnect: Bool?
 
         public init(
             callId: CallID, userId: String, caller: Caller, persona: String, language: String = "en-US", reasons: [String] = [],
-            userName: String? = nil, announceRecording: Bool? = nil, challenge: Bool? = nil, timeWaster: Bool? = nil
+            userName: String? = nil, announceRecording: Bool? = nil, challenge: Bool? = nil, timeWaster: Bool? = nil, offerConnect: Bool? = nil
         ) {
             self.callId = callId
             self.userId = userId
@@ -69,6 +71,7 @@ public enum ConversationMessage: ProtocolMessage {
             self.announceRecording = announceRecording
             self.challenge = challenge
             self.timeWaster = timeWaster
+            self.offerConnect = offerConnect
         }
     }
 
@@ -116,12 +119,20 @@ public enum ConversationMessage: ProtocolMessage {
         public var action: Action
         public var intent: String?
         public var confidence: Double?
-        public init(turnId: String, text: String, action: Action, intent: String? = nil, confidence: Double? = nil) {
+        /// `hangup`: why the dialog ended the call (the termination policy's reason).
+        public var endReason: String?
+        /// `transfer`: the one line the user hears before the caller is put through (who calls, why, what they said).
+        public var summary: String?
+        public init(
+            turnId: String, text: String, action: Action, intent: String? = nil, confidence: Double? = nil, endReason: String? = nil, summary: String? = nil
+        ) {
             self.turnId = turnId
             self.text = text
             self.action = action
             self.intent = intent
             self.confidence = confidence
+            self.endReason = endReason
+            self.summary = summary
         }
     }
 

@@ -29,14 +29,7 @@ public struct ConversationEndpoint: Sendable {
 
     public init(configuration: NinjaConfiguration, telemetry: Telemetry, logger: Logger) throws {
         let conversation = configuration.conversation
-        var settings = DialogSettings()
-        settings.policy.maximumTurns = conversation.maxTurns
-        settings.policy.maximumDuration = conversation.maxDuration
-        settings.policy.persistenceLimit = conversation.persistenceLimit
-        settings.policy.frustrationLimit = conversation.frustrationLimit
-        settings.policy.effectivenessFloor = conversation.effectivenessFloor
-        settings.policy.effectivenessAfterTurns = conversation.effectivenessAfter
-        settings.policy.recordingSilence = conversation.recordingSilence
+        let settings = Self.dialogSettings(conversation)
         let classifier = try IntentClassifier.bundled(threshold: conversation.intentThreshold)
         self.responder = conversation.llmURL.map {
             ChatResponder(settings: .init(url: $0, model: conversation.llmModel, apiKey: conversation.llmAPIKey, budget: conversation.llmBudget), logger: logger)
@@ -47,6 +40,19 @@ public struct ConversationEndpoint: Sendable {
         )
         self.telemetry = telemetry
         self.logger = logger
+    }
+
+    /// The dialog defaults of `conversation.*` (the termination policy); each call's `start` sets the rest.
+    static func dialogSettings(_ conversation: NinjaConfiguration.Conversation) -> DialogSettings {
+        var settings = DialogSettings()
+        settings.policy.maximumTurns = conversation.maxTurns
+        settings.policy.maximumDuration = conversation.maxDuration
+        settings.policy.persistenceLimit = conversation.persistenceLimit
+        settings.policy.frustrationLimit = conversation.frustrationLimit
+        settings.policy.effectivenessFloor = conversation.effectivenessFloor
+        settings.policy.effectivenessAfterTurns = conversation.effectivenessAfter
+        settings.policy.recordingSilence = conversation.recordingSilence
+        return settings
     }
 
     /// Adds the WebSocket route to `router`.

@@ -21,8 +21,22 @@ actor AssistantLoader {
 
     private let speech: NinjaConfiguration.Speech
     private var loading: Task<Services, any Error>?
+    /// Turns may end on their words (`speech.endpointing`).
+    nonisolated let endpointOnWords: Bool
+    /// The conversation role's WebSocket (one connection per AI call), when it can be known; nil: the conversation
+    /// runs in this process.
+    nonisolated let conversationURL: @Sendable () -> String?
+    /// The termination policy and the other dialog defaults of `conversation.*`, for a conversation run here.
+    nonisolated let dialogDefaults: DialogSettings
+    nonisolated let telemetry: Telemetry
 
-    init(speech: NinjaConfiguration.Speech) { self.speech = speech }
+    init(speech: NinjaConfiguration.Speech, conversation: NinjaConfiguration.Conversation, conversationURL: @escaping @Sendable () -> String?, telemetry: Telemetry) {
+        self.speech = speech
+        endpointOnWords = speech.endpointOnWords
+        self.conversationURL = conversationURL
+        dialogDefaults = ConversationEndpoint.dialogSettings(conversation)
+        self.telemetry = telemetry
+    }
 
     func services() async throws -> Services {
         if let loading { return try await loading.value }
@@ -54,11 +68,10 @@ actor AssistantCall {
     struct Context: Sendable {
         var callId: String
         var userId: String?
-        /// The caller's number, for the line the user hears before a transfer.
-        var caller: String?
         /// The record's key.
         var startedAt: Int64
-        var settings: DialogSettings
+        /// The conversation's `start`: persona, the user's dialog options, the caller.
+        var start: ConversationMessage.Start
         /// The user's own greeting, said instead of the persona's opening line.
         var greeting: String?
     }
@@ -81,8 +94,16 @@ actor AssistantCall {
     private let logger: Logger
     private let answered = ContinuousClock.now
 
-    private var engine: ConversationEngine?
+    /// The conversation: the conversation role over its WebSocket, or this process when the role is not reached.
+    private var dialog: (any DialogLink)?
     private var services: AssistantLoader.Services?
+    /// What the caller said last, sent to the conversation and not yet answered: the reply that comes next is its
+    /// turn, with these stage marks.
+    private var awaiting: (text: String, marks: [LatencyStage: ContinuousClock.Instant])?
+    private var utterances = 0
+    private var openingSaid = false
+    /// How the call is ending, for the conversation's `end`.
+    private var endReason: ReleaseReason = .callerHangup
     /// Echo cancelled (our own audio, reflected by the trunk or the handset, so that the assistant does not barge in
     /// on itself), then the VAD and the endpointer.
     private var listener = CallerListener()
@@ -93,6 +114,8 @@ actor AssistantCall {
     /// The line being synthesised or played, and its turn's number: the caller speaking meanwhile is a barge-in.
     private var speaking: Task<Void, Never>?
     private var speakingTurn: Int?
+    /// The conversation's id of the line being said (for `barge_in`).
+    private var speakingTurnId: String?
     private var turns = 0
     private var ended = false
     private var tasks: [Task<Void, Never>] = []
@@ -126,31 +149,39 @@ actor AssistantCall {
             // The caller may have hung up while the engines loaded (the first call of a process).
             guard !ended else { return }
             self.services = services
-            var engine = ConversationEngine(classifier: services.classifier, settings: context.settings)
-            var opening = engine.open()
-            if let greeting = context.greeting { opening.text = greeting }
-            self.engine = engine
-            respond(opening, callerText: "", marks: [:])
         } catch {
             logger.error("assistant not started: speech engines did not load", metadata: ["call_id": "\(context.callId)", "error": "\(error)"])
             return
         }
+        let start = context.start, defaults = loader.dialogDefaults, classifier = services?.classifier
+        let dialog = await DialogLinks.open(
+            url: loader.conversationURL(), start: start,
+            local: LocalDialogLink(start: start, classifier: classifier ?? (try! IntentClassifier.bundled()), settings: defaults),
+            telemetry: loader.telemetry, logger: logger
+        )
+        guard !ended else {
+            await dialog.close(endReason)
+            return
+        }
+        self.dialog = dialog
+        logger.info("conversation opened", metadata: ["call_id": "\(context.callId)", "where": "\(dialog.kind)"])
+        let replies = dialog.replies
+        tasks.append(Task {
+            for await reply in replies { self.replied(reply) }
+            await self.conversationOver()
+        })
         let heard = heard
         tasks.append(Task { for await frame in heard { await self.hear(frame) } })
-        tasks.append(Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                await self.tick()
-            }
-        })
     }
 
     /// The call is over: everything stops, the recogniser's decoder goes back to its pool.
-    func stop() async {
+    func stop(_ reason: ReleaseReason = .callerHangup) async {
+        if !ended { endReason = reason }
         ended = true
         heardContinuation.finish()
         speaking?.cancel()
         for task in tasks { task.cancel() }
+        await dialog?.close(endReason)
         await recognition?.close()
         recognition = nil
     }
@@ -158,16 +189,42 @@ actor AssistantCall {
     // MARK: Listening
 
     /// A digit sent in a SIP INFO (RFC 4733 digits arrive with the frames).
-    func digit(_ digit: String) {
-        guard !ended, var engine else { return }
-        let turn = engine.digit(digit, at: elapsed)
-        self.engine = engine
-        if let turn { respond(turn, callerText: "", marks: [:]) }
+    func digit(_ digit: String) async {
+        guard !ended, let dialog else { return }
+        await dialog.send(.dtmf(.init(digit: digit, durationMs: 0)))
+    }
+
+    /// A reply of the conversation: the answer to what the caller said last, or one of its own (the opening line,
+    /// the clock's).
+    private func replied(_ reply: ConversationMessage.Reply) {
+        guard !ended else { return }
+        var reply = reply
+        if !openingSaid {
+            openingSaid = true
+            if let greeting = context.greeting { reply.text = greeting }
+            respond(reply, callerText: "", marks: [:])
+            return
+        }
+        if let (text, marks) = awaiting.map({ ($0.text, $0.marks.merging([.reply: .now]) { $1 }) }) {
+            awaiting = nil
+            respond(reply, callerText: text, marks: marks)
+        } else {
+            respond(reply, callerText: "", marks: [:])
+        }
+    }
+
+    /// The conversation ended without a goodbye of its own (the role gave up, or could not be reached again).
+    private func conversationOver() async {
+        guard !ended, speaking == nil else { return }
+        logger.warning("the conversation ended under the call: hanging up", metadata: ["call_id": "\(context.callId)"])
+        ended = true
+        endReason = .assistantHangup
+        await actions.hangUp("The assistant ended the call: conversation lost")
     }
 
     private func hear(_ frame: RTPCallSession.Heard) async {
-        guard !ended, engine != nil, let services else { return }
-        for digit in frame.digits { self.digit(String(digit)) }
+        guard !ended, let dialog, let services else { return }
+        for digit in frame.digits { await self.digit(String(digit)) }
         let heard = listener.process(received: frame.samples, sent: frame.sent)
         preRoll += heard.samples
         if preRoll.count > 2400 { preRoll.removeFirst(preRoll.count - 2400) }
@@ -182,10 +239,13 @@ actor AssistantCall {
                 if frame.speaking || speaking != nil {
                     speaking?.cancel()
                     session.flushPlayback()
-                    self.engine?.bargedIn()
+                    await dialog.send(.bargeIn(.init(turnId: speakingTurnId ?? "", heardMs: 0)))
                     logger.info("barge-in", metadata: ["call_id": "\(context.callId)"])
                 }
-                self.engine?.callerActive(at: elapsed)
+                // The caller is speaking: the dialog's silence timers know (a non-final transcript with no words).
+                utterances += 1
+                let at = Int(elapsed.milliseconds)
+                await dialog.send(.transcript(.init(utteranceId: "u\(utterances)", text: "", final: false, confidence: 0, startMs: at, endMs: at)))
                 if recognition == nil {
                     let stream = try? await services.recognizer.makeStream(rate: .narrowband)
                     // The call may have stopped while the stream was made: nobody would close it (a streaming one
@@ -205,57 +265,77 @@ actor AssistantCall {
             case .utteranceEnded(let utterance):
                 logger.debug("caller utterance ended", metadata: ["call_id": "\(context.callId)", "at_ms": "\(Int(elapsed.milliseconds))", "seconds": "\(utterance.endSeconds - utterance.startSeconds)"])
                 inUtterance = false
-                await utteranceEnded(vadEnd: .now)
+                await utteranceEnded(vadEnd: .now, endedBy: "silence")
             }
         }
         if inUtterance, !started {
             _ = try? await recognition?.feed(heard.samples)
             // The decode starts while the endpointer waits (250-700 ms) to be sure: stt_final shrinks by that much.
             if heard.mayBeOver { await recognition?.speculate() }
+            if heard.undecided, loader.endpointOnWords { await endIfWordsFinished() }
         }
     }
 
-    private func utteranceEnded(vadEnd: ContinuousClock.Instant) async {
-        guard let recognition, let services else { return }
+    /// The short wait ran out on speech that did not fade: if what the recogniser heard so far reads as a finished
+    /// turn, the turn ends now instead of after the long wait. Only in that direction: the first pass lags the audio,
+    /// so a hypothesis read in a pause often lacks its last word ("…on your" for "…on your identity"), and holding a
+    /// faded pause on it made turns wait 450 ms longer (measured; docs/benchmarks.md).
+    private func endIfWordsFinished() async {
+        guard let recognition, let text = await recognition.hypothesis() else { return }
+        let verdict = TurnCompletion.judge(text)
+        logger.debug("turn judged on its words", metadata: ["call_id": "\(context.callId)", "hypothesis": "\(text)", "verdict": "\(verdict)"])
+        // The call may have ended, or the utterance been dropped, while the recogniser answered.
+        guard verdict == .finished, !ended, inUtterance, self.recognition != nil else { return }
+        for event in listener.endUtterance() {
+            switch event {
+            case .utteranceEnded:
+                inUtterance = false
+                await utteranceEnded(vadEnd: .now, endedBy: "words")
+            case .utteranceDiscarded:
+                inUtterance = false
+                await self.recognition?.close()
+                self.recognition = nil
+            case .speechStarted:
+                break
+            }
+        }
+    }
+
+    /// - Parameter endedBy: what found the end (`silence`: the endpointer's wait; `words`: the words judged finished).
+    private func utteranceEnded(vadEnd: ContinuousClock.Instant, endedBy: String) async {
+        guard let recognition, services != nil else { return }
         let result = try? await recognition.finish()
         let sttFinal = ContinuousClock.now
         let text = result?.text.trimmingCharacters(in: .whitespaces) ?? ""
         logger.info("caller utterance", metadata: [
             "call_id": "\(context.callId)", "text": "\(text)", "confidence": "\(result?.confidence ?? 0)", "stt_ms": "\(Int((sttFinal - vadEnd).milliseconds))",
+            "ended_by": "\(endedBy)",
         ])
-        // Read after the wait: the clock's tick may have moved the dialog meanwhile.
-        guard !text.isEmpty, !ended, var engine else { return }
+        guard !text.isEmpty, !ended, let dialog else { return }
         publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .caller, turnId: "c\(self.turns + 1)", text: text)) }
-        let classification = services.classifier.classify(text)
-        guard let turn = engine.caller(said: text, classification: classification, at: elapsed) else {
-            self.engine = engine
-            return
-        }
-        self.engine = engine
-        respond(turn, callerText: text, marks: [.vadEnd: vadEnd, .sttFinal: sttFinal, .reply: .now])
-    }
-
-    private func tick() {
-        guard !ended, var engine else { return }
-        let turn = engine.tick(at: elapsed)
-        self.engine = engine
-        if let turn { respond(turn, callerText: "", marks: [:]) }
+        // The conversation classifies and answers; its reply (in `replied`) is this utterance's turn.
+        awaiting = (text, [.vadEnd: vadEnd, .sttFinal: sttFinal])
+        let at = Int(elapsed.milliseconds)
+        await dialog.send(.transcript(.init(
+            utteranceId: "u\(utterances)", text: text, final: true, confidence: result?.confidence ?? 0, startMs: max(0, at - 1), endMs: at
+        )))
     }
 
     // MARK: Speaking
 
     /// Says the turn's line (nothing for `listen`), and once it has played out (or was cut short by a barge-in)
     /// records the turn and acts on it: hang up, or take over.
-    private func respond(_ turn: DialogTurn, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) {
+    private func respond(_ turn: ConversationMessage.Reply, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) {
         turns += 1
         let number = turns
         if let intent = turn.intent, let confidence = turn.confidence {
-            recorder?.record(.intent(name: intent.rawValue, confidence: confidence), callId: context.callId, startedAt: context.startedAt)
+            recorder?.record(.intent(name: intent, confidence: confidence), callId: context.callId, startedAt: context.startedAt)
         }
         speaking?.cancel()
         guard let services else { return }
         let session = session, text = turn.text, logger = logger
         speakingTurn = number
+        speakingTurnId = turn.turnId
         speaking = Task {
             var marks = marks
             if !text.isEmpty {
@@ -285,10 +365,11 @@ actor AssistantCall {
         }
     }
 
-    private func finished(_ turn: DialogTurn, number: Int, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) async {
+    private func finished(_ turn: ConversationMessage.Reply, number: Int, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) async {
         if speakingTurn == number {
             speaking = nil
             speakingTurn = nil
+            speakingTurnId = nil
         }
         var latencies: [String: Double] = [:]
         var previous: ContinuousClock.Instant?
@@ -298,7 +379,7 @@ actor AssistantCall {
             previous = mark
         }
         let record = CallTurn(
-            turn: number, at: unixMilliseconds(), callerText: callerText, replyText: turn.text, intent: turn.intent?.rawValue, confidence: turn.confidence,
+            turn: number, at: unixMilliseconds(), callerText: callerText, replyText: turn.text, intent: turn.intent, confidence: turn.confidence,
             latencies: latencies
         )
         recorder?.record(.turn(record), callId: context.callId, startedAt: context.startedAt)
@@ -310,21 +391,21 @@ actor AssistantCall {
         publish {
             .turn(.init(
                 callId: $0, userId: $1, atMs: unixMilliseconds(), turnId: turn.turnId, callerText: callerText, replyText: turn.text,
-                intent: turn.intent?.rawValue, confidence: turn.confidence, latency: stages
+                intent: turn.intent, confidence: turn.confidence, latency: stages
             ))
         }
         logger.info("assistant turn", metadata: [
-            "call_id": "\(context.callId)", "turn": "\(number)", "action": "\(turn.action.rawValue)", "intent": "\(turn.intent?.rawValue ?? "")",
+            "call_id": "\(context.callId)", "turn": "\(number)", "action": "\(turn.action.rawValue)", "intent": "\(turn.intent ?? "")",
             "caller": "\(callerText)", "reply": "\(turn.text)", "latency_ms": "\(latencies.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " "))",
         ])
         switch turn.action {
         case .hangup:
             ended = true
-            await actions.hangUp("The assistant ended the call: \(turn.endReason?.rawValue ?? "policy")")
+            endReason = .assistantHangup
+            await actions.hangUp("The assistant ended the call: \(turn.endReason ?? "policy")")
         case .transfer:
-            let dialog = engine?.dialog
-            // What they first said is who they are and why they call (the last is their "yes").
-            await actions.takeOver(dialog.map { CallSummary.line(caller: context.caller, intent: $0.callIntent, said: $0.callerUtterances.first ?? "") })
+            // The conversation's summary: who calls, why, and what they first said.
+            await actions.takeOver(turn.summary)
         case .continue, .listen:
             break
         }

@@ -127,7 +127,12 @@ public struct SIPGatewayService: Service {
             }
         }
         // The assistant's engines load on its first call.
-        let assistant = platform != nil && configuration.sip.answerMode == "assistant" ? AssistantLoader(speech: configuration.speech) : nil
+        let assistant = platform != nil && configuration.sip.answerMode == "assistant"
+            ? AssistantLoader(
+                speech: configuration.speech, conversation: configuration.conversation,
+                conversationURL: Self.conversationURL(context: context), telemetry: context.telemetry
+            )
+            : nil
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
@@ -205,6 +210,22 @@ public struct SIPGatewayService: Service {
         var agent: SIPUserAgent? {
             get { lock.withLock { stored } }
             set { lock.withLock { stored = newValue } }
+        }
+    }
+
+    /// Where the assistant opens each call's conversation: this process's own conversation WebSocket over loopback
+    /// when it runs the conversation role (`serve`: the port is the HTTP listener's, known once it listens), else
+    /// `conversation.url`.
+    static func conversationURL(context: ServiceContext) -> @Sendable () -> String? {
+        guard context.roles.contains(.conversation) else {
+            let configured = context.configuration.media.conversationURL
+            return { configured.isEmpty ? nil : configured }
+        }
+        return {
+            guard let http = context.listeners().first(where: { $0.name == "http" }),
+                let port = http.address.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) })
+            else { return nil }
+            return "ws://127.0.0.1:\(port)\(ConversationEndpoint.path)"
         }
     }
 }

@@ -233,7 +233,7 @@ extension SIPUserAgent {
             if calls[id] != nil { hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up")) }
             return
         }
-        if let assistant = assistantCalls.removeValue(forKey: callerID.callID) { Task { await assistant.stop() } }
+        if let assistant = assistantCalls.removeValue(forKey: callerID.callID) { Task { await assistant.stop(.transferred) } }
         link(&caller, &device)
         caller.screening?.decision.outcome = .connect
         caller.screening?.decision.reasons.append("takeover:by_user")
@@ -272,14 +272,15 @@ extension SIPUserAgent {
     func startAssistant(for call: Call, screening: CallScreener.Screening, loader: AssistantLoader) {
         let id = call.dialog.id
         let user = screening.settings
-        var settings = DialogSettings(
-            persona: Persona(rawValue: user.persona) ?? .polite, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster
+        // The conversation's start: the user's persona and dialog options, and the caller.
+        let callerNumber = (try? DialledNumber(userPart: call.identity?.caller ?? "")).flatMap { if case .number(let n) = $0 { n } else { nil } }
+        let start = ConversationMessage.Start(
+            callId: (try? CallID(id.callID)) ?? CallID.random(), userId: screening.userId ?? "", caller: .init(number: callerNumber), persona: user.persona,
+            reasons: screening.decision.reasons, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster,
+            // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
+            offerConnect: user.wantedTreatment == "bridge"
         )
-        // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
-        settings.offerConnect = user.wantedTreatment == "bridge"
-        let context = AssistantCall.Context(
-            callId: id.callID, userId: screening.userId, caller: call.identity?.caller, startedAt: call.startedAt, settings: settings, greeting: user.greeting
-        )
+        let context = AssistantCall.Context(callId: id.callID, userId: screening.userId, startedAt: call.startedAt, start: start, greeting: user.greeting)
         let actions = AssistantCall.Actions(
             hangUp: { [weak self] reason in await self?.hangUp(id, reason: .normalClearing(reason), side: "assistant") },
             takeOver: { [weak self] announcement in

@@ -200,21 +200,28 @@ extension SIPUserAgent {
         sendRinging(entry.transaction.request, key: pending.key, call: pending.call)
     }
 
-    /// The far end did not answer a device's call: the device hears why (the far end's status; what a device should
-    /// not act on is mapped: a challenge the trunk kept refusing is 403, a redirect 480, the trunk's 503 a 502, no
-    /// answer 408).
+    /// The far end did not answer a device's call: the device hears why (`callOutFailure`).
     func callOutFailed(_ fork: String, _ result: DeviceCallResult) {
         guard let pending = pendingBridges.removeValue(forKey: fork) else { return }
         release(pending.call.session)
         guard let entry = transactions[pending.key], entry.transaction.state == .proceeding else { return }
-        let (code, phrase): (Int, String) = switch result.statusCode {
-        case nil: (408, "Request Timeout (\(result.reason ?? "no answer"))")
+        let (code, phrase) = Self.callOutFailure(statusCode: result.statusCode, reason: result.reason)
+        respond(withTag(Self.response(to: entry.transaction.request, code, phrase)), key: pending.key)
+    }
+
+    /// What a device hears when its call out fails: the far end's status, except what a device should not act on. A
+    /// challenge the trunk kept refusing is 403, a redirect 480, the trunk's 503 a 502, no final answer at all 408,
+    /// and a 487: the far end rang past our ring timeout and we cancelled it (the device cancelling ends the attempt
+    /// before this), so the device hears 480, not that its own request was cancelled.
+    static func callOutFailure(statusCode: Int?, reason: String?) -> (code: Int, phrase: String) {
+        switch statusCode {
+        case nil: (408, "Request Timeout (\(reason ?? "no answer"))")
         case 401?, 407?: (403, "Forbidden (the trunk refused our credentials)")
         case let code? where code < 400: (480, "Temporarily Unavailable (redirected)")
+        case 487?: (480, "Temporarily Unavailable (no answer)")
         case 503?: (502, "Bad Gateway (the trunk is unavailable)")
-        case let code?: (code, result.reason ?? "Failed")
+        case let code?: (code, reason ?? "Failed")
         }
-        respond(withTag(Self.response(to: entry.transaction.request, code, phrase)), key: pending.key)
     }
 
     /// A device's call was answered: the number it called goes on its user's whitelist, learned (unless the user has

@@ -709,7 +709,14 @@ actor SIPUserAgent {
         // is called off.
         if let peer = call.bridgedTo { hangUp(peer, reason: reason ?? .normalClearing(), side: "bridge") }
         cancelTakeover(of: id)
-        if let assistant = assistantCalls.removeValue(forKey: id.callID) { Task { await assistant.stop() } }
+        if let assistant = assistantCalls.removeValue(forKey: id.callID) {
+            let reason: ReleaseReason = switch side {
+            case "assistant": .assistantHangup
+            case "user": .userHangup
+            default: .callerHangup
+            }
+            Task { await assistant.stop(reason) }
+        }
         finishing[id.callID] = Task { await finish(call, id: id, side: side, reason: reason) }
     }
 

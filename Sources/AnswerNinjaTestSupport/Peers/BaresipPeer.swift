@@ -123,7 +123,13 @@ public struct BaresipPeer: StoppablePeer {
     public func dial(_ uri: String) async throws { try await command("dial", uri) }
     public func hangUp() async throws { try await command("hangup") }
 
-    /// The decoded audio baresip received in its last call (sndfile's `dump-*-dec.wav`).
+    /// Waits until baresip has ended `count` calls ("Call with … terminated"): its dump files are complete only
+    /// then (the far end's hang-up may still be on its way to baresip when ours has returned).
+    public func waitUntilCallsEnded(_ count: Int = 1, timeout: Duration = .seconds(15)) async throws {
+        try await process.waitUntilReady(timeout: timeout) { process.log().components(separatedBy: " terminated (duration").count - 1 >= count }
+    }
+
+    /// The decoded audio baresip received in its last call (sndfile's `dump-*-dec.wav`); see `waitUntilCallsEnded`.
     public func receivedAudio() throws -> URL? {
         try FileManager.default.contentsOfDirectory(at: process.directory, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("dump-") && $0.lastPathComponent.hasSuffix("-dec.wav") }

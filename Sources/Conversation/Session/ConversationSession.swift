@@ -50,6 +50,7 @@ public struct ConversationSession: Sendable {
         if let announce = start.announceRecording { settings.announceRecording = announce }
         if let challenge = start.challenge { settings.challenge = challenge }
         if let timeWaster = start.timeWaster { settings.timeWaster = timeWaster }
+        if let offerConnect = start.offerConnect { settings.offerConnect = offerConnect }
         self.start = start
         self.engine = ConversationEngine(classifier: classifier, settings: settings)
         _ = inbound.receive(seq: frame.seq)
@@ -191,7 +192,13 @@ public struct ConversationSession: Sendable {
 
     private mutating func emit(_ turn: DialogTurn, into output: inout Output) {
         output.turn = turn
-        output.frames.append(send(.reply(Self.reply(turn))))
+        var reply = Self.reply(turn)
+        if turn.action == .transfer {
+            // What they first said is who they are and why they call (the last is their "yes").
+            let dialog = engine.dialog
+            reply.summary = CallSummary.line(caller: start.caller.number?.rawValue, intent: dialog.callIntent, said: dialog.callerUtterances.first ?? "")
+        }
+        output.frames.append(send(.reply(reply)))
     }
 
     private mutating func send(_ message: ConversationMessage) -> ProtocolFrame<ConversationMessage> {
@@ -199,6 +206,6 @@ public struct ConversationSession: Sendable {
     }
 
     static func reply(_ turn: DialogTurn) -> ConversationMessage.Reply {
-        .init(turnId: turn.turnId, text: turn.text, action: turn.action, intent: turn.intent?.rawValue, confidence: turn.confidence)
+        .init(turnId: turn.turnId, text: turn.text, action: turn.action, intent: turn.intent?.rawValue, confidence: turn.confidence, endReason: turn.endReason?.rawValue)
     }
 }

@@ -21,6 +21,9 @@ public struct CallerListener {
         public var samples: [Int16]
         public var events: [Endpointer.Event]
         public var mayBeOver: Bool
+        /// This tick the short wait ran out on speech that did not fade: the endpointer now waits the long one unless
+        /// something else (what the recogniser heard so far) finds the utterance finished and calls `endUtterance`.
+        public var undecided: Bool
     }
 
     /// 10 ms VAD frames of quiet inside an utterance before its decode starts early: longer than the pauses between
@@ -51,6 +54,8 @@ public struct CallerListener {
     private var held: Int?
     /// Speech starts held back and utterances dropped unheard by the gate.
     public private(set) var gatedStarts = 0
+    /// The endpointer was waiting its long wait after the last tick.
+    private var wasWaitingLong = false
 
     /// `cancelEcho` false, or a canceller libspeexdsp refuses: the caller's audio goes to the VAD as it came.
     /// `gate` false: every speech start counts.
@@ -70,12 +75,15 @@ public struct CallerListener {
         if sentEnergy > Self.speakingEnergy { spokenTicks += 1 }
         var events: [Endpointer.Event] = []
         var mayBeOver = false
+        var undecided = false
         for start in stride(from: 0, to: samples.count - 79, by: 80) {
             let decision = vad.process(samples[start..<start + 80])
             events += endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
             quietFrames = decision.probability >= 0.5 ? 0 : quietFrames + 1
             // Only for what is long enough to be an utterance: a click is dropped, not decoded.
             mayBeOver = mayBeOver || (quietFrames == Self.speculateAfterQuietFrames && endpointer.speechFramesSoFar >= endpointer.minimumSpeech)
+            if endpointer.waitingLong, !wasWaitingLong, endpointer.speechFramesSoFar >= endpointer.minimumSpeech { undecided = true }
+            wasWaitingLong = endpointer.waitingLong
         }
         // On while the canceller converges, and only while we are speaking (something above −50 dBFS went out in the
         // last 200 ms).
@@ -85,11 +93,33 @@ public struct CallerListener {
         // canceller makes of it (its output can even be louder than its input while it is still wrong).
         let arrived = Self.meanSquare(received[...])
         let overUs = arrived >= loudestSent * pow(10, -doubleTalkMarginDB / 10)
+        var passed = gated(events, startsPass: !gateOn || overUs)
+        // A held start (heard while we spoke) goes through only on a tick that is plainly someone talking: above
+        // −45 dBFS, and over us if we still speak; line noise in a pause of ours never lets our echo through.
+        if let frame = held, arrived >= Self.floorEnergy, !gateOn || overUs {
+            held = nil
+            passed.append(.speechStarted(frame: frame))
+        }
+        return Heard(samples: samples, events: passed, mayBeOver: mayBeOver, undecided: undecided && held == nil)
+    }
+
+    /// Ends the caller's utterance now if they are quiet (`Endpointer.endNow`): for a judge that found it finished
+    /// before the endpointer's long wait ran out. An utterance the gate still holds is dropped unheard, as it would
+    /// be at its natural end.
+    public mutating func endUtterance() -> [Endpointer.Event] {
+        let events = endpointer.endNow()
+        wasWaitingLong = false
+        return gated(events, startsPass: true)
+    }
+
+    /// The endpointer's events with the gate applied: a start that does not pass is held; the end of a held
+    /// utterance is dropped.
+    private mutating func gated(_ events: [Endpointer.Event], startsPass: Bool) -> [Endpointer.Event] {
         var passed: [Endpointer.Event] = []
         for event in events {
             switch event {
             case .speechStarted(let frame):
-                if !gateOn || overUs { passed.append(event) } else { held = frame }
+                if startsPass { passed.append(event) } else { held = frame }
             case .utteranceEnded, .utteranceDiscarded:
                 if held != nil {
                     held = nil
@@ -99,13 +129,7 @@ public struct CallerListener {
                 }
             }
         }
-        // A held start (heard while we spoke) goes through only on a tick that is plainly someone talking: above
-        // −45 dBFS, and over us if we still speak; line noise in a pause of ours never lets our echo through.
-        if let frame = held, arrived >= Self.floorEnergy, !gateOn || overUs {
-            held = nil
-            passed.append(.speechStarted(frame: frame))
-        }
-        return Heard(samples: samples, events: passed, mayBeOver: mayBeOver)
+        return passed
     }
 
     static func meanSquare(_ samples: ArraySlice<Int16>) -> Double {

@@ -3,7 +3,9 @@
 /// (`longWait`, about 700 ms) when it does not (a pause for breath, a hesitation), so that the bot answers fast
 /// without cutting callers off. It also learns the caller: when speech resumes within a second of an utterance it
 /// ended (the caller had not finished: a cut-off), the short wait grows past that pause, up to the long wait, for
-/// the rest of the call. (The measured trade-off is in docs/media.md.)
+/// the rest of the call. Another judge may end an utterance sooner (`waitingLong`, `endNow`): the assistant reads
+/// the recogniser's words when the short wait runs out on speech that did not fade. (The measured trade-off is in
+/// docs/media.md.)
 public struct Endpointer: Sendable {
     public struct Utterance: Sendable, Equatable {
         /// Frame indexes (10 ms each) of the first and last speech frame.
@@ -64,10 +66,28 @@ public struct Endpointer: Sendable {
             levels.append(energyDB)
             return start == frame ? [.speechStarted(frame: frame)] : []
         }
-        guard let begin = start else { return [] }
+        guard start != nil else { return [] }
         let silence = frame - lastSpeech
         let wait = looksFinished() ? shortWait : longWait
         guard silence >= wait else { return [] }
+        return end()
+    }
+
+    /// The short wait has passed and the speech did not look finished, so the endpointer is waiting the long one:
+    /// the moment for another judge (what the caller said, `endNow`) to decide sooner.
+    public var waitingLong: Bool {
+        start != nil && frame > lastSpeech && frame - lastSpeech >= shortWait
+    }
+
+    /// Ends the utterance in progress now, if the caller is quiet (another judge found it finished): the same
+    /// events as the wait running out. Nothing while the caller is speaking or between utterances.
+    public mutating func endNow() -> [Event] {
+        guard start != nil, frame > lastSpeech else { return [] }
+        return end()
+    }
+
+    private mutating func end() -> [Event] {
+        guard let begin = start else { return [] }
         start = nil
         guard speechFrames >= minimumSpeech else { return [.utteranceDiscarded] }
         lastEnded = lastSpeech

@@ -44,6 +44,10 @@ public protocol RecognitionStream: Sendable {
     /// recogniser may start the final decode of what it has now; `finish` then uses it, taking what came after as
     /// the trailing silence. Called again when speech resumed and stopped again: the later call wins.
     func speculate() async
+    /// What the recogniser has heard of the current utterance so far (its first pass's best hypothesis), once all
+    /// the audio fed is in; nil from recognisers that only decode at the end. For endpointing on the words: a
+    /// hypothesis that reads as a finished sentence lets the turn end before a long silence timer runs out.
+    func hypothesis() async -> String?
     /// The end of the utterance: the final result (empty text when nothing was recognised).
     func finish() async throws -> RecognitionResult
     /// Releases the stream's resources.
@@ -53,4 +57,6 @@ public protocol RecognitionStream: Sendable {
 extension RecognitionStream {
     /// Recognisers that cannot decode early ignore the hint.
     public func speculate() async {}
+    /// Recognisers without a first pass have nothing to say before the end.
+    public func hypothesis() async -> String? { nil }
 }
