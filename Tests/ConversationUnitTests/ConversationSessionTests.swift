@@ -30,6 +30,43 @@ import Testing
         output.frames.compactMap { if case .error(let error) = $0.message { error } else { nil } }
     }
 
+    /// What the media role needs of a reply to act alone: which utterance it answers, why a hang-up, and the line
+    /// the user hears before a transfer; and `offer_connect` false takes a message instead of offering a transfer.
+    @Test func repliesSayWhatTheyAnswerWhyTheyHangUpAndWhatTheUserHearsBeforeATransfer() throws {
+        var session = try Self.session()
+        let opening = try #require(Self.replies(session.open()).first)
+        #expect(opening.inReplyTo == nil && opening.endReason == nil && opening.summary == nil)
+        let scam = try #require(Self.replies(session.receive(
+            Self.transcript(2, "this is the internal revenue service there is a warrant for your arrest pay with gift cards", id: "u7"), at: .seconds(5)
+        )).first)
+        #expect(scam.inReplyTo == "u7" && scam.action == .hangup && scam.endReason != nil, "\(scam)")
+
+        let caller = try E164Number("+14155550142")
+        var wanted = try Self.session(Frame(seq: 1, message: .start(.init(callId: Self.callId, userId: "user-demo", caller: .init(number: caller), persona: "polite"))))
+        _ = wanted.open()
+        var seq: UInt64 = 1
+        var replies: [ConversationMessage.Reply] = []
+        for line in ["hi it's your sister calling about mum's birthday dinner", "yes please put me through", "yes"] {
+            seq += 1
+            replies += Self.replies(wanted.receive(Self.transcript(seq, line, id: "u\(seq)"), at: .seconds(Int64(seq * 5))))
+            if replies.last?.action == .transfer { break }
+        }
+        let transfer = try #require(replies.first { $0.action == .transfer }, "\(replies)")
+        #expect(transfer.summary?.contains("1 4 1 5 5 5 5 0 1 4 2") == true && transfer.summary?.contains("sister") == true, "\(transfer)")
+
+        var messageOnly = try Self.session(Frame(seq: 1, message: .start(.init(
+            callId: Self.callId, userId: "user-demo", caller: .init(number: caller), persona: "polite", offerConnect: false
+        ))))
+        _ = messageOnly.open()
+        seq = 1
+        replies = []
+        for line in ["hi it's your sister calling about mum's birthday dinner", "yes please put me through", "yes"] {
+            seq += 1
+            replies += Self.replies(messageOnly.receive(Self.transcript(seq, line, id: "u\(seq)"), at: .seconds(Int64(seq * 5))))
+        }
+        #expect(!replies.contains { $0.action == .transfer }, "\(replies)")
+    }
+
     @Test func startOpensWithTheGreetingInThePersonaAndOptionsOfTheStartFrame() throws {
         var session = try Self.session(Self.start(persona: "direct", challenge: true))
         let output = session.open()

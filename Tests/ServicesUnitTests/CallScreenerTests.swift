@@ -126,3 +126,14 @@ import Testing
         #expect(cached.userId == owned.userId && cached.decision == owned.decision, "\(cached.decision)")
     }
 }
+
+@Suite struct ConversationURLTests {
+    @Test func servesOwnConversationIsReachedWhereItsHTTPListenerListens() {
+        #expect(SIPGatewayService.loopbackURL(listening: "http://0.0.0.0:8080") == "ws://127.0.0.1:8080/internal/conversation")
+        #expect(SIPGatewayService.loopbackURL(listening: "http://127.0.0.1:18080") == "ws://127.0.0.1:18080/internal/conversation")
+        #expect(SIPGatewayService.loopbackURL(listening: "http://[::]:8080") == "ws://[::1]:8080/internal/conversation")
+        #expect(SIPGatewayService.loopbackURL(listening: "http://[::1]:9000") == "ws://[::1]:9000/internal/conversation")
+        #expect(SIPGatewayService.loopbackURL(listening: "http://10.0.0.5:8080") == "ws://10.0.0.5:8080/internal/conversation")
+        #expect(SIPGatewayService.loopbackURL(listening: "http://localhost") == nil)
+    }
+}

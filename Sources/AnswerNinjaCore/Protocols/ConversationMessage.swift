@@ -123,8 +123,12 @@ public enum ConversationMessage: ProtocolMessage {
         public var endReason: String?
         /// `transfer`: the one line the user hears before the caller is put through (who calls, why, what they said).
         public var summary: String?
+        /// The `utterance_id` of the final transcript this reply answers; nil for the conversation's own turns (the
+        /// opening line, the clock's).
+        public var inReplyTo: String?
         public init(
-            turnId: String, text: String, action: Action, intent: String? = nil, confidence: Double? = nil, endReason: String? = nil, summary: String? = nil
+            turnId: String, text: String, action: Action, intent: String? = nil, confidence: Double? = nil, endReason: String? = nil, summary: String? = nil,
+            inReplyTo: String? = nil
         ) {
             self.turnId = turnId
             self.text = text
@@ -133,6 +137,7 @@ public enum ConversationMessage: ProtocolMessage {
             self.confidence = confidence
             self.endReason = endReason
             self.summary = summary
+            self.inReplyTo = inReplyTo
         }
     }
 

@@ -97,11 +97,16 @@ actor AssistantCall {
     /// The conversation: the conversation role over its WebSocket, or this process when the role is not reached.
     private var dialog: (any DialogLink)?
     private var services: AssistantLoader.Services?
-    /// What the caller said last, sent to the conversation and not yet answered: the reply that comes next is its
-    /// turn, with these stage marks.
-    private var awaiting: (text: String, marks: [LatencyStage: ContinuousClock.Instant])?
+    /// What the caller said, sent to the conversation and not yet answered, by utterance id: the reply that answers
+    /// it (`in_reply_to`) is its turn, with these stage marks.
+    private var awaiting: [String: (text: String, marks: [LatencyStage: ContinuousClock.Instant])] = [:]
     private var utterances = 0
     private var openingSaid = false
+    /// When the conversation began: the transcripts' times count from here, as the conversation's clock does.
+    private var dialogOpened = ContinuousClock.now
+    /// The conversation ended under the call (the role gave up or could not be reached again): once the line being
+    /// said has played, the call is hung up.
+    private var conversationLost = false
     /// How the call is ending, for the conversation's `end`.
     private var endReason: ReleaseReason = .callerHangup
     /// Echo cancelled (our own audio, reflected by the trunk or the handset, so that the assistant does not barge in
@@ -164,6 +169,7 @@ actor AssistantCall {
             return
         }
         self.dialog = dialog
+        dialogOpened = .now
         logger.info("conversation opened", metadata: ["call_id": "\(context.callId)", "where": "\(dialog.kind)"])
         let replies = dialog.replies
         tasks.append(Task {
@@ -205,9 +211,8 @@ actor AssistantCall {
             respond(reply, callerText: "", marks: [:])
             return
         }
-        if let (text, marks) = awaiting.map({ ($0.text, $0.marks.merging([.reply: .now]) { $1 }) }) {
-            awaiting = nil
-            respond(reply, callerText: text, marks: marks)
+        if let utterance = reply.inReplyTo, let (text, marks) = awaiting.removeValue(forKey: utterance) {
+            respond(reply, callerText: text, marks: marks.merging([.reply: .now]) { $1 })
         } else {
             respond(reply, callerText: "", marks: [:])
         }
@@ -215,7 +220,10 @@ actor AssistantCall {
 
     /// The conversation ended without a goodbye of its own (the role gave up, or could not be reached again).
     private func conversationOver() async {
-        guard !ended, speaking == nil else { return }
+        guard !ended else { return }
+        conversationLost = true
+        // A line still playing ends first (`finished` then hangs up).
+        guard speaking == nil else { return }
         logger.warning("the conversation ended under the call: hanging up", metadata: ["call_id": "\(context.callId)"])
         ended = true
         endReason = .assistantHangup
@@ -244,7 +252,7 @@ actor AssistantCall {
                 }
                 // The caller is speaking: the dialog's silence timers know (a non-final transcript with no words).
                 utterances += 1
-                let at = Int(elapsed.milliseconds)
+                let at = Int((ContinuousClock.now - dialogOpened).milliseconds)
                 await dialog.send(.transcript(.init(utteranceId: "u\(utterances)", text: "", final: false, confidence: 0, startMs: at, endMs: at)))
                 if recognition == nil {
                     let stream = try? await services.recognizer.makeStream(rate: .narrowband)
@@ -314,8 +322,8 @@ actor AssistantCall {
         guard !text.isEmpty, !ended, let dialog else { return }
         publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .caller, turnId: "c\(self.turns + 1)", text: text)) }
         // The conversation classifies and answers; its reply (in `replied`) is this utterance's turn.
-        awaiting = (text, [.vadEnd: vadEnd, .sttFinal: sttFinal])
-        let at = Int(elapsed.milliseconds)
+        awaiting["u\(utterances)"] = (text, [.vadEnd: vadEnd, .sttFinal: sttFinal])
+        let at = Int((ContinuousClock.now - dialogOpened).milliseconds)
         await dialog.send(.transcript(.init(
             utteranceId: "u\(utterances)", text: text, final: true, confidence: result?.confidence ?? 0, startMs: max(0, at - 1), endMs: at
         )))
@@ -407,7 +415,7 @@ actor AssistantCall {
             // The conversation's summary: who calls, why, and what they first said.
             await actions.takeOver(turn.summary)
         case .continue, .listen:
-            break
+            if conversationLost, !ended, speaking == nil { await conversationOver() }
         }
     }
 

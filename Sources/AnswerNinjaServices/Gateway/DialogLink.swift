@@ -67,7 +67,8 @@ actor LocalDialogLink: DialogLink {
         clock = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                await self?.tick()
+                guard let self else { return }
+                await self.tick()
             }
         }
     }
@@ -120,6 +121,9 @@ actor RemoteDialogLink: DialogLink {
     private var inbound = InboundSequencer()
     /// The open connection's writer.
     private var writer: AsyncStream<String>.Continuation?
+    /// The role has answered this connection's `resume` (or it is the first connection): new frames may go out.
+    /// Before that they wait in the sequencer and go with the resend, in order.
+    private var inStep = true
     private var connection: Task<Void, Never>?
     private var closing = false
     private var finished = false
@@ -199,6 +203,7 @@ actor RemoteDialogLink: DialogLink {
             return
         }
         self.writer = writer
+        inStep = !resuming
         if resuming {
             // `resume` stands outside the sequence; the role answers with its own and what we missed.
             write(ProtocolFrame(seq: 0, ack: inbound.lastSeq, message: .resume(.init(callId: callId, lastSeq: inbound.lastSeq))))
@@ -241,12 +246,20 @@ actor RemoteDialogLink: DialogLink {
         if case .resume(let resume) = frame.message {
             do {
                 for missed in try outbound.resend(after: resume.lastSeq) { write(missed) }
+                inStep = true
+                resumeAttempts = 3
             } catch {
                 logger.warning("conversation cannot resume", metadata: ["call_id": "\(callId)", "error": "\(error)"])
                 closing = true
                 writer?.finish()
                 finish()
             }
+            return
+        }
+        // The role refuses a connection (an unknown call after a resume, a bad start) with an error numbered 1,
+        // outside the call's sequence: it is read before the sequence check.
+        if case .error(let error) = frame.message, frame.seq <= inbound.lastSeq {
+            refused(error)
             return
         }
         switch inbound.receive(seq: frame.seq) {
@@ -265,16 +278,7 @@ actor RemoteDialogLink: DialogLink {
                 waiting.resume()
             }
         case .error(let error):
-            logger.warning("conversation error", metadata: ["call_id": "\(callId)", "code": "\(error.code)", "message": "\(error.message)", "recoverable": "\(error.recoverable)"])
-            if !error.recoverable {
-                closing = true
-                writer?.finish()
-                if let waiting = ready {
-                    ready = nil
-                    waiting.resume(throwing: error)
-                }
-                finish()
-            }
+            refused(error)
         case .end:
             closing = true
             writer?.finish()
@@ -286,11 +290,23 @@ actor RemoteDialogLink: DialogLink {
         }
     }
 
+    private func refused(_ error: ConversationMessage.ErrorInfo) {
+        logger.warning("conversation error", metadata: ["call_id": "\(callId)", "code": "\(error.code)", "message": "\(error.message)", "recoverable": "\(error.recoverable)"])
+        guard !error.recoverable else { return }
+        closing = true
+        writer?.finish()
+        if let waiting = ready {
+            ready = nil
+            waiting.resume(throwing: error)
+        }
+        finish()
+    }
+
     func send(_ message: ConversationMessage) {
         guard !closing else { return }
-        // Kept by the sequencer until acknowledged: a frame sent while reconnecting goes out on the resume.
+        // Kept by the sequencer until acknowledged: a frame sent while reconnecting goes out with the resend.
         let frame = outbound.send(message, ack: inbound.lastSeq)
-        if writer != nil { write(frame) }
+        if inStep { write(frame) }
     }
 
     func close(_ reason: ReleaseReason) {

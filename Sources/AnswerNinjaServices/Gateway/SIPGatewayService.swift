@@ -222,11 +222,23 @@ public struct SIPGatewayService: Service {
             return { configured.isEmpty ? nil : configured }
         }
         return {
-            guard let http = context.listeners().first(where: { $0.name == "http" }),
-                let port = http.address.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) })
-            else { return nil }
-            return "ws://127.0.0.1:\(port)\(ConversationEndpoint.path)"
+            guard let http = context.listeners().first(where: { $0.name == "http" }) else { return nil }
+            return loopbackURL(listening: http.address)
         }
+    }
+
+    /// `ws://` for the conversation path on the HTTP listener at `address` (`http://host:port`, IPv6 in brackets):
+    /// a wildcard host is reached over loopback, any other as it is.
+    static func loopbackURL(listening address: String) -> String? {
+        let hostPort = address.hasPrefix("http://") ? String(address.dropFirst(7)) : address
+        guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) else { return nil }
+        let host = String(hostPort[..<colon])
+        let reachable = switch host {
+        case "0.0.0.0", "": "127.0.0.1"
+        case "[::]", "::": "[::1]"
+        default: host
+        }
+        return "ws://\(reachable):\(port)\(ConversationEndpoint.path)"
     }
 }
 

@@ -275,7 +275,9 @@ extension SIPUserAgent {
         // The conversation's start: the user's persona and dialog options, and the caller.
         let callerNumber = (try? DialledNumber(userPart: call.identity?.caller ?? "")).flatMap { if case .number(let n) = $0 { n } else { nil } }
         let start = ConversationMessage.Start(
-            callId: (try? CallID(id.callID)) ?? CallID.random(), userId: screening.userId ?? "", caller: .init(number: callerNumber), persona: user.persona,
+            callId: (try? CallID(id.callID)) ?? CallID.random(), userId: screening.userId ?? "", caller: .init(number: callerNumber),
+            // A persona this build does not know (old data) is the polite one, as before, not a refused conversation.
+            persona: (Persona(rawValue: user.persona) ?? .polite).rawValue,
             reasons: screening.decision.reasons, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster,
             // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
             offerConnect: user.wantedTreatment == "bridge"

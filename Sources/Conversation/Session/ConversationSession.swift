@@ -32,6 +32,8 @@ public struct ConversationSession: Sendable {
     private var outbound = OutboundSequencer<ConversationMessage>()
     private var inbound = InboundSequencer()
     private var transcripts: [String: ConversationMessage.Transcript] = [:]
+    /// The utterance a reply held for rewording answers.
+    private var heldUtterance: String?
 
     /// A session for the `start` frame (which must be the connection's first frame, with seq 1).
     public init(start frame: ProtocolFrame<ConversationMessage>, classifier: IntentClassifier, settings: DialogSettings) throws(Refusal) {
@@ -104,8 +106,9 @@ public struct ConversationSession: Sendable {
             if holdsRepliesForRewrite, turn.action == .continue, !turn.text.isEmpty {
                 output.turn = turn
                 output.heldTurn = turn
+                heldUtterance = transcript.utteranceId
             } else {
-                emit(turn, into: &output)
+                emit(turn, inReplyTo: transcript.utteranceId, into: &output)
             }
         case .dtmf(let dtmf):
             guard dtmf.digit.count == 1, "0123456789*#ABCD".contains(dtmf.digit) else {
@@ -144,7 +147,8 @@ public struct ConversationSession: Sendable {
         guard ended == nil, engine.dialog.ended == nil else { return output }
         var worded = turn
         worded.text = text
-        emit(worded, into: &output)
+        emit(worded, inReplyTo: heldUtterance, into: &output)
+        heldUtterance = nil
         return output
     }
 
@@ -190,9 +194,10 @@ public struct ConversationSession: Sendable {
         return output
     }
 
-    private mutating func emit(_ turn: DialogTurn, into output: inout Output) {
+    private mutating func emit(_ turn: DialogTurn, inReplyTo utterance: String? = nil, into output: inout Output) {
         output.turn = turn
         var reply = Self.reply(turn)
+        reply.inReplyTo = utterance
         if turn.action == .transfer {
             // What they first said is who they are and why they call (the last is their "yes").
             let dialog = engine.dialog

@@ -370,6 +370,8 @@ actor PocketSphinxLiveStream: RecognitionStream {
     private var pending: [Int16] = []
     private var decoder: PocketSphinxRecognizer.Decoder?
     private var pump: Task<Void, Never>?
+    /// A read of the hypothesis in progress: it uses the decoder too, so nothing else may until it is done.
+    private var reading: Task<String?, Never>?
     /// A failure of the decoder's calls, thrown at `finish`.
     private var failure: (any Error)?
     private var closed = false
@@ -392,6 +394,7 @@ actor PocketSphinxLiveStream: RecognitionStream {
 
     /// Takes a decoder for the utterance if it has none, then gives it what is pending until nothing is.
     private func drain() async {
+        while let read = reading { _ = await read.value }
         do {
             if decoder == nil {
                 guard let taken = await recognizer.take() else { throw CancellationError() }
@@ -413,19 +416,33 @@ actor PocketSphinxLiveStream: RecognitionStream {
         pump = nil
     }
 
+    /// Until neither the pump nor a hypothesis read uses the decoder (each may start while the other is awaited).
+    private func idle() async {
+        while pump != nil || reading != nil {
+            if let running = pump { await running.value }
+            if let read = reading { _ = await read.value }
+        }
+    }
+
     /// The hypothesis once everything fed so far is in the decoder; nil before the decoder has started or after a
     /// failure.
     func hypothesis() async -> String? {
         guard !closed else { return nil }
         while let running = pump { await running.value }
-        guard let decoder, failure == nil else { return nil }
-        return try? await recognizer.hypothesis(on: decoder)
+        while let read = reading { _ = await read.value }
+        guard let decoder, failure == nil, !closed else { return nil }
+        let recognizer = recognizer
+        let read = Task { try? await recognizer.hypothesis(on: decoder) }
+        reading = read
+        let text = await read.value
+        reading = nil
+        return text
     }
 
     func finish() async throws -> RecognitionResult {
         guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
         // The pump may be restarted by audio that arrived while it ran: wait until all is in.
-        while let running = pump { await running.value }
+        await idle()
         defer { resampler?.reset() }
         guard let decoder else {
             if let failure { throw failure }
@@ -451,7 +468,7 @@ actor PocketSphinxLiveStream: RecognitionStream {
         pending = []
         // A pump still waiting for a decoder gives up at once (take() returns nil when cancelled).
         pump?.cancel()
-        while let running = pump { await running.value }
+        await idle()
         guard let decoder else { return }
         self.decoder = nil
         _ = try? await recognizer.end(on: decoder)
