@@ -105,6 +105,19 @@ import Testing
                             #expect(call["caller"] as? String == "+14155550142" && call["decision"] as? String == "connect", "\(call)")
                             #expect((call["reasons"] as? [String])?.contains { $0.hasPrefix("whitelist:learned") } == true, "\(call)")
                         }
+
+                        // A forwarding target that leads back to the number called would ring itself through the
+                        // trunk for ever: it is refused, and the caller is answered here instead (the assistant).
+                        #expect(try await api("PATCH", "/me", ["forwarding_target": "+14155550100"]).status == 200)
+                        let looped = try await caller.call(from: "+14155550142", seconds: 3)
+                        #expect(looped["answered"] as? Bool == true, "\(looped)")
+                        #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"forwarding""#).count == 1, "nothing more went to the trunk")
+                        #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 3)
+                        try await gateway.process.waitUntilReady(timeout: .seconds(15)) {
+                            ((try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]])?.count == 3
+                        }
+                        let all = try #require((try await api("GET", "/calls")).object?["calls"] as? [[String: Any]])
+                        #expect(all.contains { ($0["reasons"] as? [String])?.contains("connect:forwarding_loop") == true }, "\(all)")
                     }
                 }
             }
