@@ -149,19 +149,20 @@ actor AssistantCall {
     func start() async {
         let continuation = heardContinuation
         session.listen { continuation.yield($0) }
+        let classifier: IntentClassifier
         do {
             let services = try await loader.services()
             // The caller may have hung up while the engines loaded (the first call of a process).
             guard !ended else { return }
             self.services = services
+            classifier = services.classifier
         } catch {
             logger.error("assistant not started: speech engines did not load", metadata: ["call_id": "\(context.callId)", "error": "\(error)"])
             return
         }
-        let start = context.start, defaults = loader.dialogDefaults, classifier = services?.classifier
+        let start = context.start, defaults = loader.dialogDefaults
         let dialog = await DialogLinks.open(
-            url: loader.conversationURL(), start: start,
-            local: LocalDialogLink(start: start, classifier: classifier ?? (try! IntentClassifier.bundled()), settings: defaults),
+            url: loader.conversationURL(), start: start, local: LocalDialogLink(start: start, classifier: classifier, settings: defaults),
             telemetry: loader.telemetry, logger: logger
         )
         guard !ended else {

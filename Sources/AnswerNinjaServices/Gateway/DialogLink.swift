@@ -107,7 +107,7 @@ actor LocalDialogLink: DialogLink {
 
 /// The conversation role over its WebSocket: one connection per AI call, frames numbered both ways; a dropped
 /// connection is resumed (a new connection sends `resume` with the last frame received, and each side resends what
-/// the other missed) up to `resumeAttempts` times, after which the replies end and the assistant says goodbye.
+/// the other missed) up to three times in a row, after which the replies end and the assistant hangs up.
 /// While connected it counts in `websocket_connections{role="media"}`: the media role's autoscaling metric.
 actor RemoteDialogLink: DialogLink {
     nonisolated let replies: AsyncStream<ConversationMessage.Reply>
