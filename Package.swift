@@ -184,7 +184,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", "MediaDSP", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, crypto],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", "MediaDSP", "Codecs", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, crypto],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "Store", hummingbirdWSClient, logging], swiftSettings: swiftSettings),

@@ -91,9 +91,14 @@ import Testing
                         #expect(forwarded["answered"] as? Bool == true, "\(forwarded)")
                         #expect(!SIPScenarioTests.lines(gateway, containing: #""msg":"forwarding""#).isEmpty)
                         #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 3, "the friend answered the forwarded call")
+                        #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).allSatisfy { $0.contains(#""media":"relay""#) }, "PCMU on both legs: relayed")
                         let callerHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), up)
                         print("forwarded: the caller heard the friend at \(callerHeard)")
                         #expect(callerHeard >= 0.8)
+                        // The caller hung up first: the gateway's BYE to the friend's leg is challenged by the carrier,
+                        // answered with the trunk's credentials, and the friend's call ends.
+                        try await friend.waitUntilCallsEnded(2)
+                        #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"BYE challenged by the trunk""#).first?.contains(#""status":"407""#) == true)
 
                         // The records: the call back and the forwarded call, each put through by the learned entry;
                         // the user's own call out has none.

@@ -7,12 +7,12 @@ import Testing
 /// missing, unexpected, or lacks a header it checks.
 @Suite(.serialized) struct SIPScenarioTests {
     /// Runs `scenario` once against `gateway`; returns SIPp's output after checking it passed.
-    static func run(_ scenario: String, against gateway: AnswerNinjaProcess, calls: Int = 1) async throws -> String {
+    static func run(_ scenario: String, against gateway: AnswerNinjaProcess, calls: Int = 1, service: String = "demo") async throws -> String {
         let sipPort = try #require(gateway.sipPort)
         let file = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/\(scenario)"
         let result = try await PeerEnvironment.run(
             try PeerEnvironment.require("sipp", package: "sip-tester"),
-            ["-sf", file, "-s", "demo", "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()),
+            ["-sf", file, "-s", service, "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()),
              "-m", String(calls), "-r", "1", "-nostdin", "-timeout", "30s", "-timeout_error"],
             timeout: .seconds(45)
         )
@@ -28,14 +28,15 @@ import Testing
     }
 
     /// SIPp as alice's softphone: registers over one TCP connection (`-t t1`, nothing listening) and stays `seconds`,
-    /// answering what the gateway sends it with `answering` (an out-of-call scenario); the run, as a task.
+    /// answering what the gateway sends it with `answering` (an out-of-call scenario of Tests/PeerTests/SIPp, or an
+    /// absolute path); the run, as a task.
     static func deviceOverTCP(_ gateway: AnswerNinjaProcess, answering: String, seconds: Int) throws -> Task<(status: Int32, output: String), any Error> {
         let sipPort = try #require(gateway.sipPort)
         let users = try PeerEnvironment.artifactsDirectory(named: "device").appendingPathComponent("users.csv")
         try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
         let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
         let arguments = [
-            "-sf", scenarios + "register-and-wait.xml", "-oocsf", scenarios + answering, "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
+            "-sf", scenarios + "register-and-wait.xml", "-oocsf", answering.hasPrefix("/") ? answering : scenarios + answering, "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
             "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()),
             "-t", "t1", "-m", "1", "-d", String(seconds * 1000), "-nostdin", "-timeout", "\(seconds + 30)s", "-timeout_error",
         ]
@@ -324,12 +325,13 @@ import Testing
     }
 
     /// A device that rings and never answers is cancelled after `sip.device_ring_timeout`: CANCEL (200), the INVITE's
-    /// 487 ACKed by the transaction, and the call reported unanswered (ring-device.xml answers for the device).
-    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)))
-    func aDeviceThatRingsTooLongIsCancelled() async throws {
+    /// 487 ACKed by the transaction, and the call reported unanswered (ring-device.xml answers for the device). One
+    /// that stays at 100 Trying is cancelled the same way, not left to timer B (trying-device.xml).
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(1)), arguments: ["ring-device.xml", "trying-device.xml"])
+    func aDeviceThatRingsTooLongIsCancelled(scenario: String) async throws {
         let gateway = try await Self.registrar(["ANSWER_NINJA_SIP_DEVICE_RING_TIMEOUT": "2s"])
         try await withPeer(gateway) { gateway in
-            let device = try Self.deviceOverTCP(gateway, answering: "ring-device.xml", seconds: 10)
+            let device = try Self.deviceOverTCP(gateway, answering: scenario, seconds: 10)
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
             let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call")
             #expect(status == 200, "\(body)")

@@ -112,7 +112,7 @@ import Testing
         return result.output.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
     }
 
-    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(4)))
+    @Test(.enabled(if: PeerEnvironment.available("baresip") && PeerEnvironment.available("sipp")), .timeLimit(.minutes(4)))
     func wantedCallersReachTheUsersSoftphoneAndTheRestFollowTheirRules() async throws {
         let password = "alice-pw-\(UInt32.random(in: 1_000_000...9_999_999))"
         let data = try PeerEnvironment.artifactsDirectory(named: "screening")
@@ -154,13 +154,21 @@ import Testing
                 let heard = directory.appendingPathComponent("heard.wav")
                 let wanted = try await caller.call(from: "+14155550123", seconds: 5, extra: ["--play", ours.path, "--record", heard.path, "--dtmf", "159"])
                 #expect(wanted["answered"] as? Bool == true && wanted["hangup_side"] as? String == "local", "\(wanted)")
-                #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 1, "the device answered and the legs were joined")
+                let bridged = SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#)
+                #expect(bridged.count == 1, "the device answered and the legs were joined")
+                #expect(bridged.first?.contains(#""media":"relay""#) == true, "PCMU on both legs: packets relayed, not transcoded: \(bridged)")
                 let callerHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: heard), down)
                 try await phone.waitUntilCallsEnded()
                 let deviceHeard = await AudioCorrelation.best(try AudioCorrelation.samples(ofWAV: try #require(try phone.receivedAudio())), up)
                 print("bridge: the caller heard the device at \(callerHeard), the device heard the caller at \(deviceHeard)")
                 #expect(callerHeard >= 0.8 && deviceHeard >= 0.8)
                 for digit in ["1", "5", "9"] { #expect(phone.process.log().contains("received event: '\(digit)' (end=1)"), "the device got \(digit)") }
+
+                // The same contact from a phone system that requires reliable provisional responses (RFC 3262): a
+                // reliable 180, the PRACK answered, the 200 once the device answers (prack-bridge.xml checks them).
+                _ = try await SIPScenarioTests.run("prack-bridge.xml", against: gateway, service: "+14155550100")
+                #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 2, "the device answered the 100rel caller")
+                try await phone.waitUntilCallsEnded(2)
 
                 // Settings changed in the API apply to the next call: with the AI off, an unknown caller is put
                 // through too, and talking past `learn_after` (2 s here) puts them on the whitelist.
@@ -175,7 +183,8 @@ import Testing
                 #expect(entry?["source"] as? String == "learned" && (entry?["reason"] as? String)?.contains("call accepted") == true, "\(learned.text)")
 
                 // The user's controls on a call the assistant holds (the AI is on again): a take-over rings the
-                // device, which is bridged to the caller (the caller hears the device's chirp), then a hang-up.
+                // device, which is bridged to the caller (the caller hears the device's chirp), then a hang-up. This
+                // caller speaks Opus and the device PCMU: the bridge transcodes.
                 // Meanwhile the user's live events stream (server-sent events), and another user's shows nothing.
                 #expect(try await api("PUT", "/settings", [:]).status == 200)
                 let (_, stranger) = try await gateway.makeOwner(of: "+14155550111", email: "stranger@example.com")
@@ -183,7 +192,7 @@ import Testing
                 let theirs = Task { try await Self.stream(gateway, token: stranger, seconds: 14) }
                 try await Task.sleep(for: .milliseconds(500))
                 let taken = directory.appendingPathComponent("taken.wav")
-                let held = Task { try await caller.callText(from: "+14155550199", seconds: 12, extra: ["--record", taken.path]) }
+                let held = Task { try await caller.callText(from: "+14155550199", seconds: 12, extra: ["--record", taken.path, "--codec", "opus"]) }
                 var callId: String?
                 try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
                     let calls = (try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]] ?? []
@@ -194,6 +203,8 @@ import Testing
                 let takeover = try await api("POST", "/calls/\(id)/takeover")
                 #expect(takeover.status == 202 && takeover.object?["status"] as? String == "ringing" && takeover.object?["devices"] as? Int == 1, "\(takeover.text)")
                 try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: #""msg":"taken over""#).isEmpty }
+                let takenOver = SIPScenarioTests.lines(gateway, containing: #""msg":"taken over""#).first ?? ""
+                #expect(takenOver.contains(#""media":"transcode""#), "Opus to PCMU: transcoded: \(takenOver)")
                 #expect(try await api("POST", "/calls/\(id)/takeover").object.map { ($0["error"] as? [String: Any])?["code"] as? String } == "already_bridged")
                 try await Task.sleep(for: .seconds(4))
                 let hangup = try await api("POST", "/calls/\(id)/hangup")
@@ -230,7 +241,7 @@ import Testing
 
             // Every call the user's number took has a record with its decision and reasons; the 404 has none.
             try await gateway.process.waitUntilReady(timeout: .seconds(10)) {
-                ((try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]])?.count == 6
+                ((try? await api("GET", "/calls"))?.object?["calls"] as? [[String: Any]])?.count == 7
             }
             let calls = try #require((try await api("GET", "/calls")).object?["calls"] as? [[String: Any]])
             func record(_ caller: String) -> [String: Any]? { calls.first { $0["caller"] as? String == caller } }

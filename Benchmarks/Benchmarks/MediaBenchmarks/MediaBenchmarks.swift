@@ -20,6 +20,7 @@ import SRTP
 /// - `SRTP.protect+unprotect.<implementation>.<suite>`: one packet protected and unprotected (the baselines);
 /// - `TransportPath.<implementation>.<suite>`: one 20 ms G.711 packet received and played, one sent;
 /// - `TransportPath.plainRTP`: the same without SRTP, our code alone;
+/// - `Bridge.relay.native.GCM`: one packet relayed across a bridge (unprotect, header rewrite, protect);
 /// - `VAD.oneFrameOf20ms`: the VAD on 20 ms at 8 kHz;
 /// - `NegativeControl.oneAllocationPerIteration`: must count 1.
 func perPacket() -> Benchmark.Configuration {
@@ -110,6 +111,39 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { try call.step() }
         benchmark.stopMeasurement()
         blackHole(call.outgoing.readableBytes)
+    }
+
+    // A bridge that relays (same codec on both legs): native GCM in on the caller's leg, native GCM out on the
+    // device's with other keys; no jitter buffer, no codec. Steady state must not allocate.
+    Benchmark("Bridge.relay.native.GCM", configuration: perPacket()) { benchmark in
+        let suite = SRTPCryptoSuite.aeadAES128GCM
+        let trunk = SRTPKeyMaterial.random(for: suite), phone = SRTPKeyMaterial.random(for: suite)
+        var far = MediaPath(law: .muLaw, ssrc: 1, inbound: nil, outbound: try SRTPImplementation.native.make(suite: suite, material: trunk, direction: .outbound))
+        var callerLeg = MediaPath(law: .muLaw, ssrc: 2, inbound: try SRTPImplementation.native.make(suite: suite, material: trunk, direction: .inbound), outbound: nil)
+        var deviceLeg = MediaPath(law: .muLaw, ssrc: 3, inbound: nil, outbound: try SRTPImplementation.native.make(suite: suite, material: phone, direction: .outbound))
+        let speech = [Int16](repeating: 1200, count: 160)
+        var arriving: [ByteBuffer] = []
+        for index in 0..<(100 + benchmark.scaledIterations.count) {
+            var datagram = ByteBuffer()
+            try far.send(speech[...], marker: index == 0, into: &datagram)
+            arriving.append(datagram)
+        }
+        var wire = ByteBuffer()
+        wire.reserveCapacity(256)
+        var now = MediaInstant(nanoseconds: 1_000_000_000)
+        var next = 0
+        func step() throws {
+            wire.clear()
+            wire.writeImmutableBuffer(arriving[next])
+            next += 1
+            if case .forward = callerLeg.receive(&wire, at: now, forwarding: true) { _ = try deviceLeg.relay(&wire, event: false, at: now) }
+            now = now.advanced(by: .milliseconds(20))
+        }
+        for _ in 0..<100 { try step() }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { try step() }
+        benchmark.stopMeasurement()
+        blackHole(wire.readableBytes)
     }
 
     Benchmark("VAD.oneFrameOf20ms", configuration: perPacket()) { benchmark in

@@ -24,9 +24,11 @@ extension SIPUserAgent {
         var outstanding: Int
         /// Set when the waiting leg is a user's device calling out (the other leg is the trunk's).
         var outbound: OutboundCall? = nil
+        /// The device INVITE (by Call-ID) whose early media the caller hears, once one brought it.
+        var earlyMedia: String? = nil
     }
 
-    /// The INVITE requires reliable provisional responses (RFC 3262), which the bridge does not send.
+    /// The INVITE requires reliable provisional responses (RFC 3262).
     static func requires100rel(_ request: SIPRequest) -> Bool {
         request.headers.list("Require").contains { $0.lowercased() == "100rel" }
     }
@@ -40,6 +42,16 @@ extension SIPUserAgent {
         respond(ringing, key: key)
     }
 
+    /// The caller waiting for a bridge hears ringing: a reliable 180 when its INVITE requires 100rel (the pending
+    /// bridge owns the call; the PRACK is answered, the 200 waits for the other leg), else an unreliable one.
+    func ringCaller(_ request: SIPRequest, key: SIPTransactionKey, call: Call) {
+        if Self.requires100rel(request), let ok = call.retransmission?.response {
+            ringReliably(request, key: key, call: call, ok: ok, bridging: true)
+        } else {
+            sendRinging(request, key: key, call: call)
+        }
+    }
+
     /// The device account a forwarding target names: the user part of a `sip:` URI (`sip:alice@...` → `alice`).
     static func deviceUser(_ target: String?) -> String? {
         guard let target, let uri = try? SIPURI(parsing: target[...]) else { return nil }
@@ -47,19 +59,17 @@ extension SIPUserAgent {
     }
 
     /// Starts ringing the user's devices (or their number, through the trunk) for the caller of `call`; nil when it
-    /// did, else why not (the reason the record gets): no forwarding target, no live binding, no trunk, or a caller
-    /// that requires reliable provisional responses, which the bridge does not send. The caller is then answered as
-    /// usual.
+    /// did, else why not (the reason the record gets): no forwarding target, no live binding, no trunk. The caller is
+    /// then answered as usual. A caller that requires reliable provisional responses hears a reliable 180 (RFC 3262).
     func connect(_ request: SIPRequest, key: SIPTransactionKey, call: Call) -> String? {
         guard let target = call.screening?.forwardingTarget else { return "connect:no_forwarding_target" }
         guard let device = Self.deviceUser(target) else {
             guard case .number(let number)? = try? DialledNumber(userPart: target) else { return "connect:forwarding_target_unusable" }
             return forward(request, key: key, call: call, to: number)
         }
-        guard !Self.requires100rel(request) else { return "connect:caller_requires_100rel" }
         let bindings = deviceBindings(of: device)
         guard !bindings.isEmpty else { return "connect:no_device_registered" }
-        sendRinging(request, key: key, call: call)
+        ringCaller(request, key: key, call: call)
         let fork = SIPToken.random()
         pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: bindings.count)
         logger.info("bridging", metadata: ["call_id": "\(call.dialog.id.callID)", "device": "\(device)", "bindings": "\(bindings.count)"])
@@ -94,15 +104,20 @@ extension SIPUserAgent {
         }
     }
 
-    /// Joins the caller's leg and a device's leg: each names the other, and each session plays what the other hears.
-    func link(_ caller: inout Call, _ device: inout Call) {
+    /// Joins the caller's leg and a device's leg: each names the other, and each session carries what the other
+    /// receives — packets relayed as they come when the legs share a codec, transcoded through PCM when they do not.
+    /// Returns how (`relay` or `transcode`).
+    @discardableResult
+    func link(_ caller: inout Call, _ device: inout Call) -> String {
         let now = unixMilliseconds()
         caller.bridgedTo = device.dialog.id
         caller.bridgedAt = now
         device.bridgedTo = caller.dialog.id
         device.bridgedAt = now
-        caller.session.bridge(to: device.session)
-        device.session.bridge(to: caller.session)
+        let relay = caller.audio.pathCodec.relays(to: device.audio.pathCodec)
+        caller.session.bridge(to: device.session, relay: relay)
+        device.session.bridge(to: caller.session, relay: relay)
+        return relay ? "relay" : "transcode"
     }
 
     /// A device of the fork answered (its leg is a call now): the caller is answered and the legs joined. If the
@@ -115,11 +130,15 @@ extension SIPUserAgent {
             return
         }
         var caller = pending.call
-        link(&caller, &device)
+        let media = link(&caller, &device)
         calls[id] = device
+        stopReliableRinging(for: pending.key)
         accept(key: pending.key, call: caller)
         if let outbound = pending.outbound { learnCalled(outbound) }
-        logger.info("bridged", metadata: ["call_id": "\(caller.dialog.id.callID)", "device_call_id": "\(id.callID)", "caller_codec": "\(caller.audio.codec.rawValue)", "device_codec": "\(device.audio.codec.rawValue)"])
+        logger.info("bridged", metadata: [
+            "call_id": "\(caller.dialog.id.callID)", "device_call_id": "\(id.callID)", "caller_codec": "\(caller.audio.codec.rawValue)",
+            "device_codec": "\(device.audio.codec.rawValue)", "media": "\(media)",
+        ])
     }
 
     /// A device of the fork did not answer; when none is left, the caller gets the AI.
@@ -134,6 +153,9 @@ extension SIPUserAgent {
         guard transactions[pending.key]?.transaction.state == .proceeding else { return }
         var call = pending.call
         call.screening?.decision.reasons.append("connect:no_answer")
+        stopReliableRinging(for: pending.key)
+        // Early media came and went: the caller's session is its own again, for the assistant.
+        if pending.earlyMedia != nil { call.session.unbridge() }
         accept(key: pending.key, call: call)
     }
 
@@ -234,7 +256,7 @@ extension SIPUserAgent {
             return
         }
         if let assistant = assistantCalls.removeValue(forKey: callerID.callID) { Task { await assistant.stop(.transferred) } }
-        link(&caller, &device)
+        let media = link(&caller, &device)
         caller.screening?.decision.outcome = .connect
         caller.screening?.decision.reasons.append("takeover:by_user")
         calls[callerID] = caller
@@ -247,7 +269,7 @@ extension SIPUserAgent {
             callRecorder?.record(.decided(decision: "connect", reasons: screening.decision.reasons), callId: callerID.callID, startedAt: caller.startedAt)
         }
         publishStart(caller, decisionOnly: true)
-        logger.info("taken over", metadata: ["call_id": "\(callerID.callID)", "device_call_id": "\(id.callID)"])
+        logger.info("taken over", metadata: ["call_id": "\(callerID.callID)", "device_call_id": "\(id.callID)", "media": "\(media)"])
     }
 
     func takeoverAttemptFailed(_ fork: String) {

@@ -25,8 +25,13 @@ extension SIPUserAgent {
         var offer: SDPOfferer.Offer
         var hold: Duration
         var done: CheckedContinuation<DeviceCallResult, Never>?
-        /// A provisional response came: the device rings, and may be cancelled (RFC 3261 §9.1).
+        /// A provisional response came (a 100 Trying too): the INVITE may be cancelled now (RFC 3261 §9.1).
+        var provisional = false
+        /// A provisional above 100 came: the device (or the far end) rings.
         var ringing = false
+        /// The SDP of a provisional response that brought early media (a 183 with an answer): its session runs, and
+        /// is bridged to the waiting caller, before the 200.
+        var earlySDP: String? = nil
         /// The INVITEs of one `callDevices`, which the first answer ends.
         var fork: String
         /// Why it is being cancelled, once it is; its CANCEL goes out as soon as it rings.
@@ -112,12 +117,13 @@ extension SIPUserAgent {
     }
 
     /// Cancels a device's INVITE with `reason`: a CANCEL (same Request-URI, Call-ID, From, To, top Via and CSeq
-    /// number, §9.1) once it rings, since a CANCEL may only follow a provisional response; its 487 then ends the
-    /// attempt. One that never rings is left to timer B, and one that answers anyway is hung up.
+    /// number, §9.1) once any provisional response came — a 100 Trying is enough, so a PSTN leg that sits at 100 is
+    /// cancelled at once — since a CANCEL may only follow one; its 487 then ends the attempt. One that never answers
+    /// at all is left to timer B, and one that answers anyway is hung up.
     func cancelDeviceInvite(_ callID: String, reason: SIPReason) {
         guard var pending = deviceInvites[callID], !pending.cancelSent else { return }
         if pending.cancelReason == nil { pending.cancelReason = reason }
-        guard pending.ringing else {
+        guard pending.provisional else {
             deviceInvites[callID] = pending
             return
         }
@@ -133,13 +139,72 @@ extension SIPUserAgent {
         logger.info("device call cancelled", metadata: ["call_id": "\(callID)", "reason": "\(Self.describe(pending.cancelReason ?? reason))"])
     }
 
-    /// A provisional response from a device: it rings, and a pending cancellation can go out.
-    func deviceRinging(_ callID: String) {
-        guard var pending = deviceInvites[callID], !pending.ringing else { return }
-        pending.ringing = true
+    /// A provisional response from a device: a pending cancellation can go out, and above 100 it rings (relayed to
+    /// a device calling out).
+    func deviceProvisional(_ callID: String, response: SIPResponse) {
+        guard var pending = deviceInvites[callID] else { return }
+        let first = !pending.provisional, ringsNow = response.statusCode > 100 && !pending.ringing
+        if first || ringsNow {
+            pending.provisional = true
+            if ringsNow { pending.ringing = true }
+            deviceInvites[callID] = pending
+            // Early media stands for ringing; a 180 without it is relayed as ringing.
+            if ringsNow, response.body.readableBytes == 0 { relayRinging(fork: pending.fork) }
+            if first, let reason = pending.cancelReason { cancelDeviceInvite(callID, reason: reason) }
+        }
+        if response.statusCode > 100, response.body.readableBytes > 0, pending.earlySDP == nil, pending.cancelReason == nil {
+            earlyMedia(callID, response: response)
+        }
+    }
+
+    /// A provisional response with an SDP answer (early media: a carrier's ringback or announcement, a device's
+    /// early answer) on a bridge: the device's session starts on it and is joined to the waiting caller's, who gets
+    /// 183 Session Progress with the SDP its 200 will carry (the same session), so the caller hears what the far end
+    /// plays before the answer. Not for a caller that required 100rel (its 18x would have to be reliable: it hears
+    /// the 180 and then the call) nor for a take-over (the caller is talking to the assistant). An answer that cannot
+    /// be used is left alone: the call goes on without early media.
+    func earlyMedia(_ callID: String, response: SIPResponse) {
+        guard var pending = deviceInvites[callID], var bridge = pendingBridges[pending.fork], bridge.earlyMedia == nil,
+              let entry = transactions[bridge.key], entry.transaction.state == .proceeding, !Self.requires100rel(entry.transaction.request),
+              var progress = bridge.call.retransmission?.response
+        else { return }
+        let sdp = String(decoding: response.body.readableBytesView, as: UTF8.self)
+        let audio: NegotiatedAudio
+        let remote: SocketAddress
+        do {
+            audio = try offerer(for: pending.flow).accept(try SessionDescription(parsing: sdp), for: pending.offer)
+            remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
+        } catch {
+            logger.warning("early media not used", metadata: ["call_id": "\(callID)", "error": "\(error)"])
+            return
+        }
+        pending.earlySDP = sdp
         deviceInvites[callID] = pending
-        relayRinging(fork: pending.fork)
-        if let reason = pending.cancelReason { cancelDeviceInvite(callID, reason: reason) }
+        bridge.earlyMedia = callID
+        pendingBridges[pending.fork] = bridge
+        // The caller's 183: its 200's To tag, Contact and SDP.
+        progress.statusCode = 183
+        progress.reasonPhrase = "Session Progress"
+        for name in ["Allow", "Supported", "Session-Expires", "Require"] { progress.headers.remove(name) }
+        respond(progress, key: bridge.key)
+        let relay = bridge.call.audio.pathCodec.relays(to: audio.pathCodec)
+        let caller = bridge.call.session, device = pending.session, logger = logger
+        caller.bridge(to: device, relay: relay)
+        device.bridge(to: caller, relay: relay)
+        transport.metrics.watchPacing(device)
+        Task {
+            do {
+                try await device.prepare(for: audio, remote: remote)
+                device.start(playing: [])
+                caller.start(playing: [])
+            } catch {
+                logger.error("early media not started", metadata: ["call_id": "\(callID)", "error": "\(error)"])
+            }
+        }
+        logger.info("early media", metadata: [
+            "call_id": "\(bridge.call.dialog.id.callID)", "device_call_id": "\(callID)", "status": "\(response.statusCode)",
+            "media": "\(relay ? "relay" : "transcode")",
+        ])
     }
 
     /// The final response to an INVITE we sent to a device (a resent 2xx is ACKed again before it gets here).
@@ -195,10 +260,12 @@ extension SIPUserAgent {
         let bridging = pendingBridges[pending.fork] != nil, takingOver = pendingTakeovers[pending.fork] != nil
         let greeting = bridging || takingOver ? [] : greeting
         let logger = logger
-        transport.metrics.watchPacing(session)
+        // A session that runs since early media on the same SDP goes on as it is (its SRTP and sequence continue).
+        let running = pending.earlySDP == String(decoding: response.body.readableBytesView, as: UTF8.self)
+        if !running { transport.metrics.watchPacing(session) }
         Task {
             do {
-                try await session.prepare(for: audio, remote: remote)
+                if !running { try await session.prepare(for: audio, remote: remote) }
                 session.start(playing: greeting)
             } catch {
                 logger.error("device media not started", metadata: ["call_id": "\(callID)", "error": "\(error)"])

@@ -182,11 +182,26 @@ extension SIPUserAgent {
         retry.trunkDigest = digest
         retry.challenged = true
         retry.ringing = false
+        retry.provisional = false
         let callID = invite.headers.first("Call-ID") ?? ""
         logger.info("call challenged by the trunk", metadata: ["call_id": "\(callID)", "status": "\(response.statusCode)"])
         deviceInvites[callID] = retry
         startClientTransaction(invite, to: pending.flow, purpose: .deviceCall(callID))
         return true
+    }
+
+    /// The final response to our BYE on a leg with the trunk: a 401 or 407 is answered with the trunk's credentials,
+    /// once (CSeq + 1, a new branch), as the trunk's challenge to our INVITE is; anything else ends it.
+    func trunkByeAnswered(_ callID: String, response: SIPResponse) {
+        guard let (bye, flow) = trunkByes.removeValue(forKey: callID) else { return }
+        guard response.statusCode == 401 || response.statusCode == 407, let registration else { return }
+        var digest = DigestClient(username: registration.trunk.username, password: registration.trunk.password)
+        guard let retry = digest.authorize(bye, answering: response, via: via(for: flow)) else {
+            logger.warning("BYE refused by the trunk", metadata: ["call_id": "\(callID)", "status": "\(response.statusCode)"])
+            return
+        }
+        logger.info("BYE challenged by the trunk", metadata: ["call_id": "\(callID)", "status": "\(response.statusCode)"])
+        startClientTransaction(retry, to: flow, purpose: .bye)
     }
 
     /// The far end rings: the device hears a 180 (once; none for a device that requires 100rel, which this
@@ -242,8 +257,7 @@ extension SIPUserAgent {
         let called = (try? DialledNumber(userPart: call.identity?.called ?? "")).flatMap { if case .number(let n) = $0 { n } else { nil } }
         let forwardedAlready = called.map { number in request.headers.list("Diversion").contains { $0.contains(number.rawValue) } } ?? false
         guard called != number, !forwardedAlready else { return "connect:forwarding_loop" }
-        guard !Self.requires100rel(request) else { return "connect:caller_requires_100rel" }
-        sendRinging(request, key: key, call: call)
+        ringCaller(request, key: key, call: call)
         let fork = SIPToken.random()
         pendingBridges[fork] = PendingBridge(key: key, call: call, outstanding: 1)
         let caller = if case .number(let number)? = try? DialledNumber(userPart: call.identity?.caller ?? "") { number.rawValue } else { "anonymous" }

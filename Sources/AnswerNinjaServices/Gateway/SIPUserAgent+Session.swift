@@ -7,20 +7,23 @@ import SIPTransport
 
 /// Reliable provisional responses (RFC 3262), session timers (RFC 4028) and DTMF in INFO.
 extension SIPUserAgent {
-    /// An INVITE answered with a reliable 180 (the caller required 100rel): its 200 is ready and waits for the PRACK.
+    /// An INVITE answered with a reliable 180 (the caller required 100rel): its 200 is ready and waits for the PRACK
+    /// — or, on a bridge, for a device to answer (`bridging`: the pending bridge owns the call and its RTP session).
     struct Answering {
         var key: SIPTransactionKey
         var call: Call
         var ringing: SIPResponseRetransmission
         var responseNumber: UInt32
         var inviteSequence: SIPCSeq
+        var bridging = false
     }
 
     // MARK: RFC 3262
 
     /// Sends 180 Ringing reliably (Require: 100rel, RSeq), resent at T1 doubling until its PRACK; the 200 follows the
-    /// PRACK. Without a PRACK in 64·T1 the INVITE is rejected with a 5xx (§3).
-    func ringReliably(_ request: SIPRequest, key: SIPTransactionKey, call: Call, ok: SIPResponse) {
+    /// PRACK — on a bridge (`bridging`), the device's answer, which may come before the PRACK (§3 allows a 2xx then,
+    /// since the 180 carries no SDP). Without a PRACK in 64·T1 the INVITE is rejected with a 5xx (§3).
+    func ringReliably(_ request: SIPRequest, key: SIPTransactionKey, call: Call, ok: SIPResponse, bridging: Bool = false) {
         guard let cseq = request.headers.cseq else { return }
         let responseNumber = UInt32.random(in: 1...(1 << 31) - 1)
         var ringing = Self.response(to: request, 180, "Ringing")
@@ -32,7 +35,7 @@ extension SIPUserAgent {
         let id = call.dialog.id
         let retransmission = SIPResponseRetransmission(response: ringing, cappedAtT2: false)
         let first = retransmission.start(reliable: call.source.isReliable).filter { if case .send = $0 { false } else { true } }
-        answering[id] = Answering(key: key, call: call, ringing: retransmission, responseNumber: responseNumber, inviteSequence: cseq)
+        answering[id] = Answering(key: key, call: call, ringing: retransmission, responseNumber: responseNumber, inviteSequence: cseq, bridging: bridging)
         performReliable(first, id: id)
     }
 
@@ -58,6 +61,11 @@ extension SIPUserAgent {
     private func noPrack(_ id: SIPDialog.ID) {
         guard let held = answering.removeValue(forKey: id) else { return }
         cancelTimer("100rel|\(id.callID)")
+        // A bridge waiting for its devices: they are cancelled (the session is released below, once).
+        if held.bridging, let fork = pendingBridges.first(where: { $0.value.key == held.key })?.key {
+            pendingBridges[fork] = nil
+            cancelRinging(fork)
+        }
         release(held.call.session)
         // The prepared 200 turned into a 504: the same To tag as the 180.
         if var rejected = held.call.retransmission?.response {
@@ -84,11 +92,24 @@ extension SIPUserAgent {
         var call = held.call
         try? call.dialog.receive(request)
         respond(Self.response(to: request, 200, "OK"), key: key)
+        if held.bridging {
+            // The 200 waits for a device; the pending bridge's dialog learns the PRACK's CSeq.
+            if let fork = pendingBridges.first(where: { $0.value.key == held.key })?.key { try? pendingBridges[fork]?.call.dialog.receive(request) }
+            return
+        }
         guard let entry = transactions[held.key], entry.transaction.state == .proceeding else {
             release(call.session)
             return
         }
         accept(key: held.key, call: call)
+    }
+
+    /// The INVITE `key` gets its final response now (a device answered the bridge, or none did): its reliable 180
+    /// is no longer resent, and a PRACK that comes later finds nothing to acknowledge (481, §4).
+    func stopReliableRinging(for key: SIPTransactionKey) {
+        guard let id = answering.first(where: { $0.value.key == key })?.key else { return }
+        answering[id] = nil
+        cancelTimer("100rel|\(id.callID)")
     }
 
     // MARK: RFC 4028

@@ -96,6 +96,8 @@ actor SIPUserAgent {
     /// Who waits for a client transaction's outcome.
     enum ClientPurpose: Sendable, Equatable {
         case registration, keepalive, bye
+        /// Our BYE on a leg with the trunk, by Call-ID: a challenge to it is answered once (`trunkByes`).
+        case trunkBye(String)
         case refresh(SIPDialog.ID)
         /// Our INVITE to a user's device, by Call-ID.
         case deviceCall(String)
@@ -136,6 +138,9 @@ actor SIPUserAgent {
     var pendingTakeovers: [String: (caller: SIPDialog.ID, outstanding: Int, announcement: String?)] = [:]
     /// Taken-over callers whose device is hearing the announcement, not yet joined (a second take-over is refused).
     var announcing: Set<SIPDialog.ID> = []
+    /// Our BYEs on legs with the trunk, by Call-ID, until their final response: a carrier that challenges a BYE gets
+    /// it again with the trunk's credentials (once), or the far end would never learn that the call ended.
+    var trunkByes: [String: (bye: SIPRequest, flow: SIPFlow)] = [:]
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).
@@ -408,10 +413,10 @@ actor SIPUserAgent {
         transactions[inviteKey] = entry
         perform(actions, server: inviteKey, to: entry.source)
         cancelBridge(for: inviteKey)
-        // A call held for its PRACK is released with its RTP port.
+        // A call held for its PRACK is released with its RTP port (a bridge's, by `cancelBridge` above).
         if let id = answering.first(where: { $0.value.key == inviteKey })?.key, let held = answering.removeValue(forKey: id) {
             cancelTimer("100rel|\(id.callID)")
-            release(held.call.session)
+            if !held.bridging { release(held.call.session) }
         }
         logger.info("call cancelled", metadata: ["call_id": "\(request.headers.first("Call-ID") ?? "")", "reason": "\(reason.map(Self.describe) ?? "none")"])
     }
@@ -696,7 +701,12 @@ actor SIPUserAgent {
         var bye = call.dialog.makeRequest(method: "BYE", via: via(for: call.source), contact: contact(for: call.source))
         bye.headers.add("Reason", reason.serialized)
         calls[id] = call
-        startClientTransaction(bye, to: call.source, purpose: .bye)
+        var purpose = ClientPurpose.bye
+        if registration != nil, let address = call.source.remote.ipAddress, trunkAddresses.contains(address) {
+            trunkByes[id.callID] = (bye, call.source)
+            purpose = .trunkBye(id.callID)
+        }
+        startClientTransaction(bye, to: call.source, purpose: purpose)
         end(id, side: side, reason: reason)
     }
 
@@ -755,7 +765,7 @@ actor SIPUserAgent {
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
             "dtmf_rtp": "\(report.digits)", "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
-            "dropped_other_sources": "\(report.droppedFromOtherSources)", "rtcp_sent": "\(report.controlSent)", "rtcp_received": "\(report.controlReceived)",
+            "packets_relayed": "\(report.packetsRelayed)", "dropped_other_sources": "\(report.droppedFromOtherSources)", "rtcp_sent": "\(report.controlSent)", "rtcp_received": "\(report.controlReceived)",
             "recording": "\(recording)",
         ])
     }
@@ -803,7 +813,7 @@ actor SIPUserAgent {
             case .deliver(.response(let response)) where response.statusCode >= 200:
                 if let purpose { clientAnswered(purpose, response: response, destination: destination) }
             case .deliver(.response(let response)):
-                if case .deviceCall(let callID)? = purpose, response.statusCode > 100 { deviceRinging(callID) }
+                if case .deviceCall(let callID)? = purpose { deviceProvisional(callID, response: response) }
             case .timedOut:
                 if let purpose { clientTimedOut(purpose, destination: destination) }
             case .deliver, .ackNotReceived: break
@@ -828,6 +838,7 @@ actor SIPUserAgent {
         case .keepalive: trunkAnswered(true)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
         case .deviceCall(let callID): deviceAnswered(callID, response: response, destination: destination)
+        case .trunkBye(let callID): trunkByeAnswered(callID, response: response)
         case .bye: break
         }
     }
@@ -838,6 +849,7 @@ actor SIPUserAgent {
         case .keepalive: trunkAnswered(false)
         case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
         case .deviceCall(let callID): deviceTimedOut(callID)
+        case .trunkBye(let callID): trunkByes[callID] = nil
         case .bye: break
         }
     }

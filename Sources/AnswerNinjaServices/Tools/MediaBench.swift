@@ -85,6 +85,12 @@ public struct MediaBench: Sendable {
                 }
             }
         }
+        // A bridged packet, SRTP in on one leg (GCM) and out on the other: relayed as it came, against transcoded.
+        let relay = try measure("bridge, relayed (same codec): unprotect, rewrite, protect") { try Self.bridgeLoop(relay: true, packets: $0) }
+        let transcode = try measure("bridge, transcoded: unprotect, jitter buffer, decode, encode, protect") { try Self.bridgeLoop(relay: false, packets: $0) }
+        measurements += [relay, transcode]
+        let bridgeRatio = relay.nanoseconds / transcode.nanoseconds
+        checks.append(Check(target: "bridge: relayed ÷ transcoded packet", value: bridgeRatio, limit: "< 1", met: bridgeRatio < 1))
         let build = MediaBench.buildKind
         return Report(build: build, packets: packets, measurements: measurements, callsPerCore: calls, checks: checks)
     }
@@ -132,6 +138,46 @@ public struct MediaBench: Sendable {
         }
         precondition(path.jitter.statistics.played > packets / 2, "the path played what it received")
         blackHole(outgoing.readableBytes + path.audio.count)
+        return elapsed
+    }
+
+    /// One packet across a bridge per iteration, native SRTP (GCM) on both legs with different keys: the caller's
+    /// leg takes it and the device's leg sends it — relayed (`receive(forwarding:)` then `relay`: no jitter buffer,
+    /// no codec) or transcoded (receive, play out through the jitter buffer and decoder, encode and send).
+    static func bridgeLoop(relay: Bool, packets: Int) throws -> Duration {
+        let suite = SRTPCryptoSuite.aeadAES128GCM
+        let trunk = SRTPKeyMaterial.random(for: suite), phone = SRTPKeyMaterial.random(for: suite)
+        var far = MediaPath(law: .muLaw, ssrc: 0x1234, inbound: nil, outbound: try NativeSRTPSession(suite: suite, material: trunk, direction: .outbound))
+        var callerLeg = MediaPath(law: .muLaw, ssrc: 0x5678, inbound: try NativeSRTPSession(suite: suite, material: trunk, direction: .inbound), outbound: nil)
+        var deviceLeg = MediaPath(law: .muLaw, ssrc: 0x9ABC, inbound: nil, outbound: try NativeSRTPSession(suite: suite, material: phone, direction: .outbound))
+        let speech = [Int16](repeating: 1200, count: 160)
+        var arriving: [ByteBuffer] = []
+        arriving.reserveCapacity(packets)
+        for index in 0..<packets {
+            var datagram = ByteBuffer()
+            try far.send(speech[...], marker: index == 0, into: &datagram)
+            arriving.append(datagram)
+        }
+        var wire = ByteBuffer(), outgoing = ByteBuffer()
+        wire.reserveCapacity(256)
+        outgoing.reserveCapacity(256)
+        var now = MediaInstant(nanoseconds: 1_000_000_000)
+        let elapsed = try ContinuousClock().measure {
+            for datagram in arriving {
+                wire.clear()
+                wire.writeImmutableBuffer(datagram)
+                if relay {
+                    if case .forward = callerLeg.receive(&wire, at: now, forwarding: true) { _ = try deviceLeg.relay(&wire, event: false, at: now) }
+                } else {
+                    _ = callerLeg.receive(&wire, at: now)
+                    callerLeg.playout(now: now)
+                    try deviceLeg.send(callerLeg.audio.isEmpty ? speech[...] : callerLeg.audio[...], into: &outgoing)
+                }
+                now = now.advanced(by: .milliseconds(20))
+            }
+        }
+        precondition(deviceLeg.statistics.sent == packets, "every packet crossed the bridge")
+        blackHole(outgoing.readableBytes + wire.readableBytes)
         return elapsed
     }
 

@@ -86,6 +86,9 @@ public actor SIPCallClient {
         public var voiceToVoiceMs: [Double?]?
         /// With a script: each step taken, in order.
         public var turns: [ScriptTurn]?
+        /// Early media: milliseconds from a provisional response with SDP (183) to the answer, during which what the
+        /// far end sent was played (and recorded, at the start of `--record`); nil when none came.
+        public var earlyMediaMs: Double?
 
         public var humanReadable: String {
             guard answered else { return "not answered: \(statusCode.map(String.init) ?? "no response") \(reason ?? "")" }
@@ -131,6 +134,8 @@ public actor SIPCallClient {
     /// The address we write in Via and Contact.
     private var advertisedHost = "127.0.0.1"
     private var started = ContinuousClock.now
+    /// The SDP of a provisional response that started early media, and when.
+    private var early: (sdp: String, at: ContinuousClock.Instant)?
     private var report = Report(answered: false, packetsSent: 0, packetsReceived: 0, recordedSeconds: 0)
     private var recorded: [Int16] = []
     private var finished: CheckedContinuation<Void, Never>?
@@ -287,6 +292,10 @@ public actor SIPCallClient {
             finish(reason: nil)
             return
         }
+        if method == "INVITE", response.statusCode > 100, response.statusCode < 200, response.body.readableBytes > 0 {
+            await earlyMedia(response)
+            return
+        }
         guard method == "INVITE", response.statusCode >= 200 else { return }
         if response.statusCode == 401 || response.statusCode == 407, !challenged, dialog == nil, authenticate(response) { return }
         report.statusCode = response.statusCode
@@ -311,7 +320,11 @@ public actor SIPCallClient {
             let answer = try SessionDescription(parsing: String(decoding: response.body.readableBytesView, as: UTF8.self))
             let audio = try SDPOfferer(localAddress: "127.0.0.1").accept(answer, for: offer)
             let remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
-            try await session.prepare(for: audio, remote: remote)
+            // Early media on the same SDP: its session goes on as it is.
+            if let early {
+                report.earlyMediaMs = (ContinuousClock.now - early.at).milliseconds
+            }
+            if early?.sdp != String(decoding: response.body.readableBytesView, as: UTF8.self) { try await session.prepare(for: audio, remote: remote) }
             if let script = options.script {
                 follow(script, on: session)
                 if script.digits.isEmpty == false { report.dtmfSent = audio.telephoneEventPayloadType != nil ? script.digits : "" }
@@ -333,6 +346,21 @@ public actor SIPCallClient {
             report.reason = "the answer could not be used: \(error)"
             // Without a dialog there is nothing to hang up: the call is over here (the give-up timer is gone).
             if dialog == nil { finish(reason: report.reason) } else { hangUp() }
+        }
+    }
+
+    /// A provisional response with SDP before the answer (early media): the session starts on it, playing nothing of
+    /// ours yet, and records what the far end plays. One that cannot be used is ignored.
+    private func earlyMedia(_ response: SIPResponse) async {
+        guard early == nil, dialog == nil, let offer, let session else { return }
+        let sdp = String(decoding: response.body.readableBytesView, as: UTF8.self)
+        do {
+            let audio = try SDPOfferer(localAddress: "127.0.0.1").accept(try SessionDescription(parsing: sdp), for: offer)
+            try await session.prepare(for: audio, remote: try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort))
+            early = (sdp, .now)
+            session.start(playing: [])
+        } catch {
+            // Not usable as early media: the answer will say how the call goes.
         }
     }
 

@@ -35,7 +35,7 @@ public struct KamailioPeer: StoppablePeer {
     /// A trunk as a carrier's edge behaves: a registrar in memory that challenges every REGISTER with digest
     /// (`pv_www_authenticate`, one password for all users), and a proxy that record-routes calls to whoever
     /// registered the called user, relaying in-dialog requests by their Route. A call from a registered user (the
-    /// gateway calling out) is challenged with 407 and must answer with that password. It asserts every caller's identity as
+    /// gateway calling out) is challenged with 407 and must answer with that password, and so is its BYE. It asserts every caller's identity as
     /// a verified +15550100 (P-Asserted-Identity with a STIR/SHAKEN `verstat`), as a carrier's verification service
     /// would, and answers OPTIONS itself.
     /// `tls`: also SIP over TLS on `tlsPort` with this certificate and key (the `tls` module, Debian's
@@ -100,6 +100,14 @@ public struct KamailioPeer: StoppablePeer {
                     exit;
                 }
                 if (has_totag()) {
+                    # A registered customer's BYE (the gateway ending a call) proves who it is too, as some carriers ask.
+                    if (is_method("BYE") && registered("location", "$fu")) {
+                        if (!pv_proxy_authenticate("$fd", "\(password)", "0")) {
+                            proxy_challenge("$fd", "0");
+                            exit;
+                        }
+                        consume_credentials();
+                    }
                     if (loose_route()) {
                         t_relay();
                         exit;

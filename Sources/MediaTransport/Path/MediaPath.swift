@@ -17,6 +17,16 @@ public enum MediaPathCodec: Sendable, Equatable {
     public var clockRate: Int {
         if case .opus = self { 48_000 } else { 8000 }
     }
+
+    /// Whether a packet of this codec can be sent as one of `other` unchanged (the payload type aside): the same law
+    /// of G.711, or Opus on both legs. Then a bridge relays packets; otherwise it transcodes.
+    public func relays(to other: MediaPathCodec) -> Bool {
+        switch (self, other) {
+        case (.g711(let a), .g711(let b)): a == b
+        case (.opus, .opus): true
+        default: false
+        }
+    }
 }
 
 /// One call leg's media without sockets: what the media role runs per packet for a call it consumes.
@@ -59,6 +69,9 @@ public struct MediaPath {
         case control
         /// An RFC 4733 telephone-event packet, taken (its key presses in `takeKeyPresses()`).
         case event
+        /// An audio packet taken for the other leg of a bridge (`receive(forwarding: true)`): left in the datagram
+        /// as plain RTP, for that leg's `relay`.
+        case forward
     }
 
     public let codec: MediaPathCodec
@@ -86,6 +99,10 @@ public struct MediaPath {
     private var remoteSSRC: UInt32?
     /// The far end's last sender report: its compact NTP time and when it came (RFC 3550 §6.4.1 LSR, DLSR).
     private var lastSenderReport: (compact: UInt32, at: MediaInstant)?
+    /// The stream this leg relays (`relay`): its SSRC, and what turns its sequence numbers and timestamps into ours.
+    private var relayed: (ssrc: UInt32, sequenceOffset: UInt16, timestampOffset: UInt32)?
+    /// When our last packet went out (a timed `send`, or a `relay`), for our media clock across a change of source.
+    private var lastSent: MediaInstant?
 
     /// `inbound` and `outbound` are nil for plain RTP. The first sequence number and timestamp are random
     /// (RFC 3550 §5.1).
@@ -132,8 +149,10 @@ public struct MediaPath {
         encoded.reserveCapacity(jitter.maximumPayload)
     }
 
-    /// Takes one datagram from the far end (its bytes are decrypted in place).
-    public mutating func receive(_ datagram: inout ByteBuffer, at arrival: MediaInstant) -> Received {
+    /// Takes one datagram from the far end (its bytes are decrypted in place). With `forwarding` (a bridged leg whose
+    /// peer has the same codec: `relay`), an audio packet skips the jitter buffer and is left in `datagram` as plain
+    /// RTP (`.forward`); an event packet is left there too, its key presses kept as always.
+    public mutating func receive(_ datagram: inout ByteBuffer, at arrival: MediaInstant, forwarding: Bool = false) -> Received {
         // RFC 5761 §4: the second octet of RTCP is a packet type 192-223, which RTP payload types avoid.
         if datagram.readableBytes >= 8, let type = datagram.getInteger(at: datagram.readerIndex + 1, as: UInt8.self), (192...223).contains(type) {
             return receiveControl(&datagram, at: arrival)
@@ -169,6 +188,7 @@ public struct MediaPath {
         }
         if remoteSSRC != packet.ssrc { remoteSSRC = packet.ssrc; receiverStatistics = RTPReceiverStatistics() }
         _ = receiverStatistics.record(sequence: packet.sequenceNumber, timestamp: packet.timestamp, arrival: Self.rtpClock(arrival, rate: codec.clockRate))
+        if forwarding { return .forward }
         let result = packet.payload.withUnsafeReadableBytes { payload in
             jitter.insert(sequence: packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: packet.marker, payload: payload, arrival: arrival)
         }
@@ -220,8 +240,9 @@ public struct MediaPath {
     }
 
     /// Encodes `samples` (one frame, 8 kHz) into one RTP packet in `datagram` (cleared first), protected when the
-    /// leg is SRTP. `datagram` needs the suite's trailer room to stay allocation-free.
-    public mutating func send(_ samples: ArraySlice<Int16>, marker: Bool = false, into datagram: inout ByteBuffer) throws(SRTPError) {
+    /// leg is SRTP. `datagram` needs the suite's trailer room to stay allocation-free. `at`, when given, is when it
+    /// goes out: a relayed stream that follows carries our media clock on from there (`relay`).
+    public mutating func send(_ samples: ArraySlice<Int16>, marker: Bool = false, into datagram: inout ByteBuffer, at instant: MediaInstant? = nil) throws(SRTPError) {
         switch codec {
         case .g711(let law): G711.encode(samples, law: law, into: &encoded)
         case .opus:
@@ -232,6 +253,7 @@ public struct MediaPath {
             }
         }
         try sendPayload(encoded, samples: samples.count, marker: marker, into: &datagram)
+        if let instant { lastSent = instant }
     }
 
     /// Sends one frame that is already coded for this leg's codec (a phrase cache's ready frames: no encoding),
@@ -249,6 +271,54 @@ public struct MediaPath {
         timestamp &+= UInt32(samples * codec.clockRate / 8000)
         statistics.sent += 1
         statistics.sentOctets += payload.count
+    }
+
+    // MARK: Relay (a bridge whose legs share a codec: packets pass without decoding or a jitter buffer)
+
+    /// Sends, as this leg's stream, a packet the other leg of a bridge took with `receive(forwarding: true)` (plain
+    /// RTP of this leg's codec, or a telephone-event packet when `event`), at `instant`: the header is rewritten in
+    /// place — our payload type, SSRC, and the sequence numbers and timestamps carried on from ours (their offsets
+    /// are fixed at the first packet of each source, which gets the marker; the timestamp runs on by the time since
+    /// our last packet, so the far end's playout schedule holds), so gaps and reordering pass through as they came
+    /// and our SRTP index runs on without a jump — then protected when this leg is SRTP. False, and nothing to send,
+    /// for an event when this leg did not agree to telephone-event, or a packet too short to be RTP.
+    public mutating func relay(_ datagram: inout ByteBuffer, event: Bool, at instant: MediaInstant) throws(SRTPError) -> Bool {
+        let start = datagram.readerIndex
+        guard datagram.readableBytes >= 12, let first = datagram.getInteger(at: start + 1, as: UInt8.self),
+              let sourceSequence = datagram.getInteger(at: start + 2, as: UInt16.self),
+              let sourceTimestamp = datagram.getInteger(at: start + 4, as: UInt32.self),
+              let sourceSSRC = datagram.getInteger(at: start + 8, as: UInt32.self)
+        else { return false }
+        guard let type = event ? eventPayloadType : payloadType else { return false }
+        var marker = first & 0x80 != 0
+        if relayed?.ssrc != sourceSSRC {
+            // `timestamp` is where a frame right after our last one would be; later than that, by the time since.
+            var base = timestamp
+            if let lastSent {
+                let late = Int64(Self.rtpClock(instant, rate: codec.clockRate) &- Self.rtpClock(lastSent, rate: codec.clockRate)) - Int64(frameUnits)
+                if late > 0, late < Int64(codec.clockRate) * 3600 { base &+= UInt32(late) }
+            }
+            relayed = (sourceSSRC, sequence &- sourceSequence, base &- sourceTimestamp)
+            marker = true
+        }
+        let mapping = relayed!
+        let outSequence = sourceSequence &+ mapping.sequenceOffset, outTimestamp = sourceTimestamp &+ mapping.timestampOffset
+        datagram.setInteger((marker ? 0x80 : 0) | type, at: start + 1)
+        datagram.setInteger(outSequence, at: start + 2)
+        datagram.setInteger(outTimestamp, at: start + 4)
+        datagram.setInteger(ssrc, at: start + 8)
+        let octets = datagram.readableBytes - 12
+        try outbound?.protect(&datagram)
+        // Our own clock moves with the newest packet relayed (a reordered one leaves it), for the sender reports and
+        // any frame of our own later.
+        if Int16(bitPattern: outSequence &- sequence) >= 0 {
+            sequence = outSequence &+ 1
+            if !event { timestamp = outTimestamp &+ frameUnits }
+        }
+        statistics.sent += 1
+        statistics.sentOctets += octets
+        lastSent = instant
+        return true
     }
 
     // MARK: RFC 4733 events

@@ -31,6 +31,8 @@ public final class RTPCallSession: @unchecked Sendable {
         public var digits = ""
         /// Bridged: times the peer's audio backed up beyond `bridgeQueueFrames` and its oldest samples were dropped.
         public var bridgeOverflows = 0
+        /// Bridged with relaying: the peer's packets this leg sent on as they came (also in `packetsSent`).
+        public var packetsRelayed = 0
     }
 
     public let localPort: Int
@@ -73,6 +75,10 @@ public final class RTPCallSession: @unchecked Sendable {
     /// the peer received, waiting for this leg's next tick.
     private var peer: RTPCallSession?
     private var fromPeer: [Int16] = []
+    /// The bridge relays packets (the legs share a codec): what this leg receives goes to the peer as it comes, no
+    /// jitter buffer, no decoding; the ticks send nothing of their own once what this leg played has ended.
+    private var relaying = false
+    private var relayedPackets = 0
     /// Frames of the peer's audio held at most: the two legs' clocks drift apart by a few ppm, and a peer that
     /// bursts after a stall must not build a lasting delay.
     static let bridgeQueueFrames = 6
@@ -85,6 +91,7 @@ public final class RTPCallSession: @unchecked Sendable {
     /// Called once when everything enqueued so far has been sent.
     private var drainedCallbacks: [@Sendable () -> Void] = []
     private var stopped = false
+    private var started = false
 
     /// What an assistant hears each 20 ms: the caller's frame (after the jitter buffer), the frame we sent at the
     /// same tick (the echo canceller's reference), whether our own audio was going out, and the digits that arrived
@@ -177,8 +184,15 @@ public final class RTPCallSession: @unchecked Sendable {
 
     /// Starts the 20 ms clock: plays `audio` (8 kHz) once, after anything enqueued before the start, then silence;
     /// records what arrives.
+    /// Starts the 20 ms clock, playing `audio`; on a session already started (early media before the answer), only
+    /// queues `audio`.
     public func start(playing audio: [Int16]) {
         eventLoop.execute {
+            guard !self.started else {
+                self.playing += audio
+                return
+            }
+            self.started = true
             self.playing += audio
             self.start = .now()
             self.scheduleNext()
@@ -186,16 +200,46 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
-    /// Bridges this leg to `peer` (each 20 ms frame this leg receives, after its jitter buffer, is played on the peer
-    /// in place of silence; digits it receives are sent on as RFC 4733 events). Call on both legs for a two-way
-    /// bridge; the legs' codecs and SRTP may differ (the audio passes as PCM). What this leg was playing stops (a
-    /// take-over cuts the assistant short).
-    public func bridge(to peer: RTPCallSession) {
+    /// Bridges this leg to `peer`. With `relay` (the legs share a codec: `MediaPathCodec.relays(to:)`), each packet
+    /// this leg receives is sent on by the peer at once, its header rewritten and its SRTP re-keyed, with no jitter
+    /// buffer and no decoding (RFC 4733 events alike). Otherwise the legs transcode: each 20 ms frame this leg
+    /// receives, after its jitter buffer, is played on the peer in place of silence, and digits are sent on as new
+    /// RFC 4733 events. Call on both legs, with the same `relay`, for a two-way bridge. What this leg was playing stops
+    /// (a take-over cuts the assistant short).
+    public func bridge(to peer: RTPCallSession, relay: Bool) {
         eventLoop.execute {
             self.peer = peer
+            self.relaying = relay
             self.playing = []
             self.playPosition = 0
         }
+    }
+
+    /// Ends the bridge on this leg (the other leg went before the answer, after early media): what it receives is
+    /// its own again, and its ticks play what it queues.
+    public func unbridge() {
+        eventLoop.execute {
+            self.peer = nil
+            self.relaying = false
+            self.fromPeer.removeAll()
+        }
+    }
+
+    /// A packet the peer took for this leg (`receive(forwarding:)`): rewritten as this leg's stream and sent now.
+    private func relayed(_ datagram: ByteBuffer, event: Bool) {
+        let send: @Sendable () -> Void = { [self] in
+            guard path != nil, let remote, !stopped else { return }
+            var datagram = datagram
+            do {
+                guard try path!.relay(&datagram, event: event, at: MediaInstant(.now())) else { return }
+            } catch {
+                return  // a protect failure drops this packet; the next one tries again
+            }
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: latched ?? remote, data: datagram), promise: nil)
+            sent += 1
+            relayedPackets += 1
+        }
+        if eventLoop.inEventLoop { send() } else { eventLoop.execute(send) }
     }
 
     /// Streams the call's audio to `sink` instead of keeping it for the report: interleaved stereo at 8 kHz (left:
@@ -287,7 +331,7 @@ public final class RTPCallSession: @unchecked Sendable {
                 droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
                 malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
                 controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
-                bridgeOverflows: self.bridgeOverflows
+                bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets
             )
         }.get()
         try? await channel.close()
@@ -347,6 +391,10 @@ public final class RTPCallSession: @unchecked Sendable {
         }
         playPosition = end
         if !speaking { playedOut() }
+        if relaying, peer != nil, playPosition >= playing.count, eventPackets.isEmpty {
+            // Relayed: the peer's packets go out as they arrive (`relayed`); this tick has nothing of its own to send.
+            return
+        }
         if peer != nil, playPosition >= playing.count {
             // Bridged: the peer's audio, once what this leg plays has ended (silence while its queue is empty).
             let count = min(160, fromPeer.count)
@@ -365,7 +413,7 @@ public final class RTPCallSession: @unchecked Sendable {
                 if eventPackets.isEmpty { pauseFrames = 5 }
             } else {
                 if pauseFrames > 0 { pauseFrames -= 1 }
-                try path!.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing)
+                try path!.send(samples.count == 160 ? samples : (samples + silence.prefix(160 - samples.count))[...], into: &outgoing, at: MediaInstant(.now()))
             }
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: latched ?? remote, data: outgoing), promise: nil)
             sent += 1
@@ -422,16 +470,21 @@ public final class RTPCallSession: @unchecked Sendable {
             return
         }
         var datagram = envelope.data
-        let result = path!.receive(&datagram, at: MediaInstant(.now()))
+        let forwarding = relaying && peer != nil
+        let result = path!.receive(&datagram, at: MediaInstant(.now()), forwarding: forwarding)
         switch result {
-        case .buffered, .event:
+        case .buffered, .event, .forward:
             if latched == nil { latched = envelope.remoteAddress }
         case .dropped, .control: break
+        }
+        if forwarding, let peer {
+            if case .forward = result { peer.relayed(datagram, event: false) }
+            if case .event = result { peer.relayed(datagram, event: true) }
         }
         if case .event = result {
             let digits = path!.takeKeyPresses().map { String($0.digit) }.joined()
             digitsReceived += digits
-            if !digits.isEmpty { peer?.send(digits: digits) }
+            if !digits.isEmpty, !forwarding { peer?.send(digits: digits) }
             if listener != nil { pendingDigits += digits }
         }
     }
