@@ -70,7 +70,7 @@ import Testing
         #expect(timestamps.first == own.timestamp &+ 480, "our media clock ran on through the 60 ms since our last frame")
         #expect(markers.first == true && markers.dropFirst().allSatisfy { !$0 }, "the new source is marked once")
         #expect(sequences[20] == sequences[19] &+ 2 && timestamps[20] == timestamps[19] &+ 320, "the lost frame stays a gap")
-        #expect(callerLeg.jitter.statistics.played == 0, "nothing went through the caller leg's jitter buffer")
+        #expect(callerLeg.jitter.statistics.received == 0, "nothing went through the caller leg's jitter buffer")
         #expect(callerLeg.statistics.received == 49 && deviceLeg.statistics.sent == 3 + 49 && device.statistics.unauthenticated == 0)
         #expect(played.count > 40 * 160 && played.contains { abs($0) > 3000 }, "the device plays the caller's tone")
     }
@@ -115,10 +115,10 @@ import Testing
         #expect(try deviceLeg.relay(&second, event: false, at: MediaPathTests.instant(0)))
         let b = Self.header(second)
         #expect(!b.marker && b.sequence == a.sequence &+ 1 && b.timestamp == a.timestamp &+ 960)
-        // A late packet of the same source keeps its place; it does not move our clock back.
+        // A late packet of the same source would take a sequence number (an SRTP index) already passed: dropped.
         var late = packet(ssrc: 100, sequence: 39_999, timestamp: 0)
-        #expect(try deviceLeg.relay(&late, event: false, at: MediaPathTests.instant(0)))
-        #expect(Self.header(late).sequence == a.sequence &- 1)
+        #expect(try deviceLeg.relay(&late, event: false, at: MediaPathTests.instant(0)) == false)
+        #expect(deviceLeg.statistics.relayedLate == 1 && deviceLeg.statistics.sent == 2)
         // The caller's side changed source (a re-INVITE, a transfer upstream) 100 ms later: marked, the sequence on
         // from our last, the timestamp 100 ms on (4,800 at 48 kHz).
         var other = packet(ssrc: 200, sequence: 5, timestamp: 123_456)
@@ -127,6 +127,39 @@ import Testing
         #expect(c.marker && c.sequence == b.sequence &+ 1 && c.timestamp == b.timestamp &+ 4800)
         var short = ByteBuffer(bytes: [0x80, 96, 0, 1])
         #expect(try deviceLeg.relay(&short, event: false, at: MediaPathTests.instant(0)) == false, "too short to be RTP")
+    }
+
+    /// Whatever mixes into the stream — our own frames between relayed runs, a source that restarts its numbering —
+    /// our sequence numbers only rise, one by one, so no SRTP index is ever used twice; each run starts marked.
+    @Test func ourSequenceNumbersOnlyRiseAcrossOwnFramesAndRestarts() throws {
+        var deviceLeg = MediaPath(law: .muLaw, ssrc: 7, inbound: nil, outbound: nil)
+        var datagram = ByteBuffer()
+        var sent: [(sequence: UInt16, timestamp: UInt32, marker: Bool)] = []
+        func relayed(_ sequence: UInt16, _ timestamp: UInt32, at milliseconds: Double) throws {
+            var buffer = ByteBuffer()
+            buffer.writeMultipleIntegers(UInt8(0x80), UInt8(0), sequence, timestamp, UInt32(55))
+            buffer.writeRepeatingByte(0xFF, count: 160)
+            #expect(try deviceLeg.relay(&buffer, event: false, at: MediaPathTests.instant(milliseconds)))
+            let header = Self.header(buffer)
+            sent.append((header.sequence, header.timestamp, header.marker))
+        }
+        func own(at milliseconds: Double) throws {
+            try deviceLeg.send(MediaPathTests.tone(0)[...], into: &datagram, at: MediaPathTests.instant(milliseconds))
+            let header = Self.header(datagram)
+            sent.append((header.sequence, header.timestamp, header.marker))
+        }
+        try relayed(1000, 8000, at: 0)
+        try relayed(1001, 8160, at: 20)
+        try own(at: 100)            // our own frame (say, silence while the peer went quiet): a new talkspurt, 80 ms on
+        try relayed(1002, 8320, at: 120)  // the peer again: a new run after our frame
+        try relayed(500, 4000, at: 140)   // the peer's numbering restarts 500 back: a new run, not 500 dropped packets
+        try relayed(501, 4160, at: 160)
+        let sequences = sent.map(\.sequence)
+        #expect(zip(sequences, sequences.dropFirst()).allSatisfy { $1 == $0 &+ 1 }, "\(sequences)")
+        #expect(sent.map(\.marker) == [true, false, true, true, true, false])
+        #expect(sent[2].timestamp == sent[1].timestamp &+ 640, "our clock ran on 80 ms (640 at 8 kHz) to our own frame")
+        #expect(sent[3].timestamp == sent[2].timestamp &+ 160 && sent[4].timestamp == sent[3].timestamp &+ 160)
+        #expect(deviceLeg.statistics.relayedLate == 0)
     }
 
     @Test func onlyTheSameCodecRelays() {

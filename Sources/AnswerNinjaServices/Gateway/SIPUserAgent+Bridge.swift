@@ -130,6 +130,8 @@ extension SIPUserAgent {
             return
         }
         var caller = pending.call
+        // Another device's early media came first: its leg lost the fork (its CANCEL is on the way) and stops here.
+        if let early = pending.earlyMedia, early != id.callID { deviceInvites[early]?.session.unbridge() }
         let media = link(&caller, &device)
         calls[id] = device
         stopReliableRinging(for: pending.key)

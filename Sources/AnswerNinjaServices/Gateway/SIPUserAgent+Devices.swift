@@ -215,6 +215,7 @@ extension SIPUserAgent {
         if response.statusCode == 401 || response.statusCode == 407, pending.cancelReason == nil, answerChallenge(pending, response: response) { return }
         cancelTimer("ring|\(callID)")
         guard response.statusCode / 100 == 2 else {
+            earlyMediaEnded(callID, fork: pending.fork)
             release(pending.session)
             pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: flow, answered: false, statusCode: response.statusCode, reason: response.reasonPhrase))
             return
@@ -260,11 +261,12 @@ extension SIPUserAgent {
         let bridging = pendingBridges[pending.fork] != nil, takingOver = pendingTakeovers[pending.fork] != nil
         let greeting = bridging || takingOver ? [] : greeting
         let logger = logger
-        // A session that runs since early media on the same SDP goes on as it is (its SRTP and sequence continue).
-        let running = pending.earlySDP == String(decoding: response.body.readableBytesView, as: UTF8.self)
-        if !running { transport.metrics.watchPacing(session) }
+        let sameSDP = pending.earlySDP == String(decoding: response.body.readableBytesView, as: UTF8.self)
+        if !sameSDP { transport.metrics.watchPacing(session) }
         Task {
             do {
+                // Early media on the same SDP that started: its session goes on (its SRTP and sequence continue).
+                let running = sameSDP ? await session.isPrepared : false
                 if !running { try await session.prepare(for: audio, remote: remote) }
                 session.start(playing: greeting)
             } catch {
@@ -280,10 +282,23 @@ extension SIPUserAgent {
         pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: flow, answered: true, statusCode: response.statusCode, reason: response.reasonPhrase))
     }
 
+    /// The device INVITE whose early media the caller heard failed (the others of the fork may still ring): the
+    /// caller's session is its own again, and the caller hears ringing (a 180 after the 183; its phone plays its own
+    /// ringback), so that a 183 from another device, or the assistant, can follow.
+    func earlyMediaEnded(_ callID: String, fork: String) {
+        guard var bridge = pendingBridges[fork], bridge.earlyMedia == callID else { return }
+        bridge.earlyMedia = nil
+        pendingBridges[fork] = bridge
+        bridge.call.session.unbridge()
+        guard let entry = transactions[bridge.key], entry.transaction.state == .proceeding else { return }
+        sendRinging(entry.transaction.request, key: bridge.key, call: bridge.call)
+    }
+
     /// No final response from the device (timer B), or its flow is gone.
     func deviceTimedOut(_ callID: String) {
         guard let pending = deviceInvites.removeValue(forKey: callID) else { return }
         cancelTimer("ring|\(callID)")
+        earlyMediaEnded(callID, fork: pending.fork)
         release(pending.session)
         pending.done?.resume(returning: DeviceCallResult(callId: callID, flow: "\(pending.flow)", answered: false, statusCode: nil, reason: "no answer"))
     }
@@ -305,7 +320,7 @@ extension SIPUserAgent {
             transport.send(.request(Self.ack(of: pending, dialog: &dialog, via: via(for: pending.flow))), to: pending.flow)
             var bye = dialog.makeRequest(method: "BYE", via: via(for: pending.flow), contact: contact(for: pending.flow))
             bye.headers.add("Reason", (byeReason ?? SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here")).serialized)
-            startClientTransaction(bye, to: pending.flow, purpose: .bye)
+            sendBye(bye, callID: pending.invite.headers.first("Call-ID") ?? "", to: pending.flow)
         }
         let callID = pending.invite.headers.first("Call-ID") ?? ""
         logger.warning("device call failed", metadata: ["call_id": "\(callID)", "reason": "\(reason)"])

@@ -80,8 +80,16 @@ extension SIPUserAgent {
 
     /// PRACK (§4): it must name our outstanding reliable provisional (RSeq and the INVITE's CSeq), else 481.
     func prack(_ request: SIPRequest, key: SIPTransactionKey) {
-        guard let id = SIPDialog.id(ofReceived: .request(request)), let held = answering[id],
-              let rack = request.headers.first("RAck").flatMap({ try? SIPRAck(parsing: $0[...]) }),
+        let rack = request.headers.first("RAck").flatMap { try? SIPRAck(parsing: $0[...]) }
+        // A PRACK that crossed our 200 (the bridge's device answered before it came): acknowledged all the same.
+        if let id = SIPDialog.id(ofReceived: .request(request)), let late = unacknowledgedRinging[id], let rack,
+           rack.responseNumber == late.responseNumber, rack.cseq == late.inviteSequence {
+            unacknowledgedRinging[id] = nil
+            try? calls[id]?.dialog.receive(request)
+            respond(Self.response(to: request, 200, "OK"), key: key)
+            return
+        }
+        guard let id = SIPDialog.id(ofReceived: .request(request)), let held = answering[id], let rack,
               rack.responseNumber == held.responseNumber, rack.cseq == held.inviteSequence
         else {
             respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
@@ -105,11 +113,11 @@ extension SIPUserAgent {
     }
 
     /// The INVITE `key` gets its final response now (a device answered the bridge, or none did): its reliable 180
-    /// is no longer resent, and a PRACK that comes later finds nothing to acknowledge (481, §4).
+    /// is no longer resent; a PRACK for it that crossed the 200 is still answered (`unacknowledgedRinging`).
     func stopReliableRinging(for key: SIPTransactionKey) {
-        guard let id = answering.first(where: { $0.value.key == key })?.key else { return }
-        answering[id] = nil
+        guard let id = answering.first(where: { $0.value.key == key })?.key, let held = answering.removeValue(forKey: id) else { return }
         cancelTimer("100rel|\(id.callID)")
+        unacknowledgedRinging[id] = (held.responseNumber, held.inviteSequence)
     }
 
     // MARK: RFC 4028

@@ -141,6 +141,9 @@ actor SIPUserAgent {
     /// Our BYEs on legs with the trunk, by Call-ID, until their final response: a carrier that challenges a BYE gets
     /// it again with the trunk's credentials (once), or the far end would never learn that the call ended.
     var trunkByes: [String: (bye: SIPRequest, flow: SIPFlow)] = [:]
+    /// Answered calls whose reliable 180 had no PRACK yet (a bridge's device answered first): a PRACK that crossed our
+    /// 200 still gets its 200 (RFC 3262 §3), not a 481.
+    var unacknowledgedRinging: [SIPDialog.ID: (responseNumber: UInt32, inviteSequence: SIPCSeq)] = [:]
     /// RFC 3263 lookups for the trunk.
     let resolver: SIPResolver
     /// The client context of TLS connections to the trunk (system roots and `sip.trunk_tls_ca`).
@@ -701,13 +704,19 @@ actor SIPUserAgent {
         var bye = call.dialog.makeRequest(method: "BYE", via: via(for: call.source), contact: contact(for: call.source))
         bye.headers.add("Reason", reason.serialized)
         calls[id] = call
-        var purpose = ClientPurpose.bye
-        if registration != nil, let address = call.source.remote.ipAddress, trunkAddresses.contains(address) {
-            trunkByes[id.callID] = (bye, call.source)
-            purpose = .trunkBye(id.callID)
-        }
-        startClientTransaction(bye, to: call.source, purpose: purpose)
+        sendBye(bye, callID: id.callID, to: call.source)
         end(id, side: side, reason: reason)
+    }
+
+    /// Sends our BYE; on a leg with the trunk (a far end at one of its addresses) it is kept until its final response,
+    /// so that a challenge to it is answered (`trunkByeAnswered`).
+    func sendBye(_ bye: SIPRequest, callID: String, to flow: SIPFlow) {
+        var purpose = ClientPurpose.bye
+        if registration != nil, let address = flow.remote.ipAddress, trunkAddresses.contains(address) {
+            trunkByes[callID] = (bye, flow)
+            purpose = .trunkBye(callID)
+        }
+        startClientTransaction(bye, to: flow, purpose: purpose)
     }
 
     /// The call is over: forgotten at once; its media closed, its recording written and its end logged in a task.
@@ -715,6 +724,7 @@ actor SIPUserAgent {
         guard let call = calls.removeValue(forKey: id) else { return }
         transport.metrics.calls(calls.count)
         for timer in ["2xx", "limit", "session", "goodbye"] { cancelTimer("\(timer)|\(id.callID)") }
+        unacknowledgedRinging[id] = nil
         // A bridged call ends as a whole: the other leg gets a BYE with the same reason; a take-over still ringing
         // is called off.
         if let peer = call.bridgedTo { hangUp(peer, reason: reason ?? .normalClearing(), side: "bridge") }
@@ -765,7 +775,7 @@ actor SIPUserAgent {
         logger.info("call ended", metadata: [
             "call_id": "\(id.callID)", "hangup_side": "\(side)", "reason": "\(reason.map(Self.describe) ?? "none")", "dtmf": "\(call.digits)",
             "dtmf_rtp": "\(report.digits)", "packets_received": "\(report.packetsReceived)", "packets_sent": "\(report.packetsSent)",
-            "packets_relayed": "\(report.packetsRelayed)", "dropped_other_sources": "\(report.droppedFromOtherSources)", "rtcp_sent": "\(report.controlSent)", "rtcp_received": "\(report.controlReceived)",
+            "packets_relayed": "\(report.packetsRelayed)", "packets_relayed_late": "\(report.packetsRelayedLate)", "dropped_other_sources": "\(report.droppedFromOtherSources)", "rtcp_sent": "\(report.controlSent)", "rtcp_received": "\(report.controlReceived)",
             "recording": "\(recording)",
         ])
     }

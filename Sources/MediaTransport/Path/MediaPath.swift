@@ -60,6 +60,8 @@ public struct MediaPath {
         public var controlSent = 0
         /// RFC 4733 telephone-event packets taken.
         public var events = 0
+        /// Packets of the other leg of a bridge not relayed because they came after a later one (`relay`).
+        public var relayedLate = 0
     }
 
     public enum Received: Sendable, Equatable {
@@ -243,6 +245,12 @@ public struct MediaPath {
     /// leg is SRTP. `datagram` needs the suite's trailer room to stay allocation-free. `at`, when given, is when it
     /// goes out: a relayed stream that follows carries our media clock on from there (`relay`).
     public mutating func send(_ samples: ArraySlice<Int16>, marker: Bool = false, into datagram: inout ByteBuffer, at instant: MediaInstant? = nil) throws(SRTPError) {
+        var marker = marker
+        if relayed != nil {
+            // Our own frame after relayed packets: a new talkspurt on our clock, which ran on meanwhile.
+            timestamp = clockNow(instant)
+            marker = true
+        }
         switch codec {
         case .g711(let law): G711.encode(samples, law: law, into: &encoded)
         case .opus:
@@ -263,6 +271,7 @@ public struct MediaPath {
     }
 
     private mutating func sendPayload(_ payload: [UInt8], samples: Int, marker: Bool, into datagram: inout ByteBuffer) throws(SRTPError) {
+        relayed = nil  // a packet of our own ends a relayed run: the next relayed packet starts a new one after it
         datagram.clear()
         datagram.writeMultipleIntegers(UInt8(0x80), (marker ? 0x80 : 0) | payloadType, sequence, timestamp, ssrc)
         datagram.writeBytes(payload)
@@ -276,12 +285,15 @@ public struct MediaPath {
     // MARK: Relay (a bridge whose legs share a codec: packets pass without decoding or a jitter buffer)
 
     /// Sends, as this leg's stream, a packet the other leg of a bridge took with `receive(forwarding: true)` (plain
-    /// RTP of this leg's codec, or a telephone-event packet when `event`), at `instant`: the header is rewritten in
-    /// place — our payload type, SSRC, and the sequence numbers and timestamps carried on from ours (their offsets
-    /// are fixed at the first packet of each source, which gets the marker; the timestamp runs on by the time since
-    /// our last packet, so the far end's playout schedule holds), so gaps and reordering pass through as they came
-    /// and our SRTP index runs on without a jump — then protected when this leg is SRTP. False, and nothing to send,
-    /// for an event when this leg did not agree to telephone-event, or a packet too short to be RTP.
+    /// RTP of this leg's codec, or a telephone-event packet when `event`), at `instant`. The header is rewritten in
+    /// place — our payload type and SSRC, and sequence numbers and timestamps carried on from ours by offsets fixed
+    /// when a run of relayed packets starts (a new source, a packet of our own in between, or the source's sequence
+    /// jumping by more than 100 back or 1,000 ahead; that packet gets the marker, and its timestamp runs on by the
+    /// time since our last packet, so the far end's playout schedule holds) — then protected when this leg is SRTP.
+    /// Gaps pass through as gaps. Our sequence numbers only ever rise: a late or reordered packet, which would take
+    /// a number already passed and so reuse an SRTP index (the same keystream or GCM nonce under another payload), is
+    /// dropped and counted (`relayedLate`). False, and nothing to send, for such a packet, for an event when this leg
+    /// did not agree to telephone-event, or for a packet too short to be RTP.
     public mutating func relay(_ datagram: inout ByteBuffer, event: Bool, at instant: MediaInstant) throws(SRTPError) -> Bool {
         let start = datagram.readerIndex
         guard datagram.readableBytes >= 12, let first = datagram.getInteger(at: start + 1, as: UInt8.self),
@@ -291,14 +303,18 @@ public struct MediaPath {
         else { return false }
         guard let type = event ? eventPayloadType : payloadType else { return false }
         var marker = first & 0x80 != 0
-        if relayed?.ssrc != sourceSSRC {
-            // `timestamp` is where a frame right after our last one would be; later than that, by the time since.
-            var base = timestamp
-            if let lastSent {
-                let late = Int64(Self.rtpClock(instant, rate: codec.clockRate) &- Self.rtpClock(lastSent, rate: codec.clockRate)) - Int64(frameUnits)
-                if late > 0, late < Int64(codec.clockRate) * 3600 { base &+= UInt32(late) }
+        var rebase = relayed?.ssrc != sourceSSRC
+        if !rebase, let mapping = relayed {
+            let ahead = Int16(bitPattern: (sourceSequence &+ mapping.sequenceOffset) &- sequence)
+            if ahead < -100 || ahead > 1000 {
+                rebase = true  // the source restarted its numbering: a new run
+            } else if ahead < 0 {
+                statistics.relayedLate += 1
+                return false
             }
-            relayed = (sourceSSRC, sequence &- sourceSequence, base &- sourceTimestamp)
+        }
+        if rebase {
+            relayed = (sourceSSRC, sequence &- sourceSequence, clockNow(instant) &- sourceTimestamp)
             marker = true
         }
         let mapping = relayed!
@@ -309,16 +325,21 @@ public struct MediaPath {
         datagram.setInteger(ssrc, at: start + 8)
         let octets = datagram.readableBytes - 12
         try outbound?.protect(&datagram)
-        // Our own clock moves with the newest packet relayed (a reordered one leaves it), for the sender reports and
-        // any frame of our own later.
-        if Int16(bitPattern: outSequence &- sequence) >= 0 {
-            sequence = outSequence &+ 1
-            if !event { timestamp = outTimestamp &+ frameUnits }
-        }
+        // Our own clock moves with the packet relayed, for the sender reports and any frame of our own later.
+        sequence = outSequence &+ 1
+        if !event { timestamp = outTimestamp &+ frameUnits }
         statistics.sent += 1
         statistics.sentOctets += octets
         lastSent = instant
         return true
+    }
+
+    /// Where a packet sent at `instant` falls on our media clock: `timestamp` is where a frame right after our last
+    /// packet would be; later than that by the time since it went (when that is known).
+    private func clockNow(_ instant: MediaInstant?) -> UInt32 {
+        guard let instant, let lastSent else { return timestamp }
+        let late = Int64(Self.rtpClock(instant, rate: codec.clockRate) &- Self.rtpClock(lastSent, rate: codec.clockRate)) - Int64(frameUnits)
+        return late > 0 && late < Int64(codec.clockRate) * 3600 ? timestamp &+ UInt32(late) : timestamp
     }
 
     // MARK: RFC 4733 events
@@ -341,6 +362,7 @@ public struct MediaPath {
     /// the leg is SRTP; false when no telephone-event was negotiated. The frame's time passes as if audio were sent.
     public mutating func sendEvent(_ packet: TelephoneEventSender.Packet, into datagram: inout ByteBuffer) throws(SRTPError) -> Bool {
         guard let eventPayloadType else { return false }
+        relayed = nil  // as for audio of our own
         datagram.clear()
         datagram.writeMultipleIntegers(UInt8(0x80), (packet.marker ? 0x80 : 0) | eventPayloadType, sequence, packet.timestamp, ssrc)
         packet.event.write(to: &datagram)

@@ -31,8 +31,10 @@ public final class RTPCallSession: @unchecked Sendable {
         public var digits = ""
         /// Bridged: times the peer's audio backed up beyond `bridgeQueueFrames` and its oldest samples were dropped.
         public var bridgeOverflows = 0
-        /// Bridged with relaying: the peer's packets this leg sent on as they came (also in `packetsSent`).
+        /// Bridged with relaying: the peer's packets this leg sent on as they came (also in `packetsSent`), and those
+        /// not sent because a later one had gone (`MediaPath.relay`).
         public var packetsRelayed = 0
+        public var packetsRelayedLate = 0
     }
 
     public let localPort: Int
@@ -79,6 +81,9 @@ public final class RTPCallSession: @unchecked Sendable {
     /// jitter buffer, no decoding; the ticks send nothing of their own once what this leg played has ended.
     private var relaying = false
     private var relayedPackets = 0
+    /// Ticks since the peer's last relayed packet: past `relayQuietTicks`, silence of our own keeps RTP flowing.
+    private var ticksSinceRelayed = 0
+    static let relayQuietTicks = 10
     /// Frames of the peer's audio held at most: the two legs' clocks drift apart by a few ppm, and a peer that
     /// bursts after a stall must not build a lasting delay.
     static let bridgeQueueFrames = 6
@@ -210,9 +215,16 @@ public final class RTPCallSession: @unchecked Sendable {
         eventLoop.execute {
             self.peer = peer
             self.relaying = relay
+            self.ticksSinceRelayed = 0
+            self.fromPeer.removeAll()
             self.playing = []
             self.playPosition = 0
         }
+    }
+
+    /// Whether the session has a path (its far end is known: `prepare` succeeded).
+    public var isPrepared: Bool {
+        get async { (try? await eventLoop.submit { self.path != nil }.get()) ?? false }
     }
 
     /// Ends the bridge on this leg (the other leg went before the answer, after early media): what it receives is
@@ -225,10 +237,12 @@ public final class RTPCallSession: @unchecked Sendable {
         }
     }
 
-    /// A packet the peer took for this leg (`receive(forwarding:)`): rewritten as this leg's stream and sent now.
-    private func relayed(_ datagram: ByteBuffer, event: Bool) {
+    /// A packet `sender` took for this leg (`receive(forwarding:)`): rewritten as this leg's stream and sent now,
+    /// while `sender` is still this leg's peer (a device that lost the fork may still be sending).
+    private func relayed(_ datagram: ByteBuffer, event: Bool, from sender: RTPCallSession) {
         let send: @Sendable () -> Void = { [self] in
-            guard path != nil, let remote, !stopped else { return }
+            guard path != nil, let remote, !stopped, relaying, peer === sender else { return }
+            ticksSinceRelayed = 0
             var datagram = datagram
             do {
                 guard try path!.relay(&datagram, event: event, at: MediaInstant(.now())) else { return }
@@ -254,9 +268,11 @@ public final class RTPCallSession: @unchecked Sendable {
         eventLoop.execute { self.listener = listener }
     }
 
-    /// Plays `samples` (8 kHz) after what is queued; `onFirstFrame` is called when their first frame goes out.
+    /// Plays `samples` (8 kHz) after what is queued; `onFirstFrame` is called when their first frame goes out. A
+    /// bridged leg plays its peer: what is enqueued then (an assistant's last words racing a take-over) is dropped.
     public func enqueue(_ samples: [Int16], onFirstFrame: (@Sendable () -> Void)? = nil) {
         eventLoop.execute {
+            guard self.peer == nil else { return }
             if self.playPosition >= self.playing.count {
                 self.playing.removeAll(keepingCapacity: true)
                 self.playPosition = 0
@@ -291,9 +307,10 @@ public final class RTPCallSession: @unchecked Sendable {
         for callback in drained { callback() }
     }
 
-    /// Takes a frame of the peer's audio for the next ticks (on this leg's loop).
-    private func fromPeer(_ frame: [Int16]) {
+    /// Takes a frame of `sender`'s audio for the next ticks (on this leg's loop), while it is this leg's peer.
+    private func fromPeer(_ frame: [Int16], from sender: RTPCallSession) {
         eventLoop.execute {
+            guard self.peer === sender, !self.relaying else { return }
             self.fromPeer += frame
             let excess = self.fromPeer.count - Self.bridgeQueueFrames * 160
             if excess > 0 {
@@ -331,7 +348,8 @@ public final class RTPCallSession: @unchecked Sendable {
                 droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
                 malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
                 controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
-                bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets
+                bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets,
+                packetsRelayedLate: statistics?.relayedLate ?? 0
             )
         }.get()
         try? await channel.close()
@@ -392,10 +410,12 @@ public final class RTPCallSession: @unchecked Sendable {
         playPosition = end
         if !speaking { playedOut() }
         if relaying, peer != nil, playPosition >= playing.count, eventPackets.isEmpty {
-            // Relayed: the peer's packets go out as they arrive (`relayed`); this tick has nothing of its own to send.
-            return
+            // Relayed: the peer's packets go out as they arrive (`relayed`). When none came for 200 ms (a peer on
+            // hold, an early answer without media), silence of our own keeps RTP flowing, as a transcoding bridge's.
+            ticksSinceRelayed += 1
+            guard ticksSinceRelayed > Self.relayQuietTicks else { return }
         }
-        if peer != nil, playPosition >= playing.count {
+        if peer != nil, !relaying, playPosition >= playing.count {
             // Bridged: the peer's audio, once what this leg plays has ended (silence while its queue is empty).
             let count = min(160, fromPeer.count)
             samples = count > 0 ? fromPeer[0..<count] : silence[...]
@@ -423,7 +443,7 @@ public final class RTPCallSession: @unchecked Sendable {
         // Play out one frame of what arrived, into the recording.
         path!.playout(now: MediaInstant(.now()))
         if let peer {
-            peer.fromPeer(path!.audio.isEmpty ? silence : path!.audio)
+            if !relaying { peer.fromPeer(path!.audio.isEmpty ? silence : path!.audio, from: self) }
         } else {
             let heard = path!.audio.isEmpty ? silence : path!.audio
             if let sink = recordingSink {
@@ -478,8 +498,8 @@ public final class RTPCallSession: @unchecked Sendable {
         case .dropped, .control: break
         }
         if forwarding, let peer {
-            if case .forward = result { peer.relayed(datagram, event: false) }
-            if case .event = result { peer.relayed(datagram, event: true) }
+            if case .forward = result { peer.relayed(datagram, event: false, from: self) }
+            if case .event = result { peer.relayed(datagram, event: true, from: self) }
         }
         if case .event = result {
             let digits = path!.takeKeyPresses().map { String($0.digit) }.joined()
