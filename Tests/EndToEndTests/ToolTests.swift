@@ -125,10 +125,13 @@ import Testing
         let (_, object) = try await json(["bench", "media", "--json", "--packets", "200", "--rounds", "1"])
         #expect(object["build"] as? String == "debug")
         let measurements = object["measurements"] as? [[String: Any]] ?? []
-        #expect(measurements.count == 10)
+        #expect(measurements.count == 12)
         #expect(measurements.allSatisfy { ($0["nanoseconds"] as? Double ?? 0) > 0 })
+        let names = measurements.compactMap { $0["name"] as? String }
+        #expect(names.contains { $0.hasPrefix("bridge, relayed") } && names.contains { $0.hasPrefix("bridge, transcoded") }, "\(names)")
         let checks = object["checks"] as? [[String: Any]] ?? []
-        #expect(checks.count == 6 && checks.allSatisfy { $0["met"] is Bool && $0["value"] is Double })
+        #expect(checks.count == 7 && checks.allSatisfy { $0["met"] is Bool && $0["value"] is Double })
+        #expect(checks.contains { $0["target"] as? String == "bridge: relayed ÷ transcoded packet" })
         #expect((object["calls_per_core"] as? [String: Double])?.count == 4)
     }
 

@@ -73,6 +73,8 @@ extension ConfigurationKey {
     public static let mediaControlURL = ConfigurationKey("media.control_url", .url, default: "ws://127.0.0.1:8080/internal/media-control", "Where the gateway role reaches the media role's control channel.")
     public static let conversationURL = ConfigurationKey("conversation.url", .url, default: "ws://127.0.0.1:8080/internal/conversation", "Where the media role opens one WebSocket per AI call.")
     public static let controlResumeGrace = ConfigurationKey("media.control_resume_grace", .duration, default: "10s", "How long a media session outlives a dropped control connection before it is released.")
+    public static let mediaThreads = ConfigurationKey("media.threads", .integer, default: "0", "Threads of the media event loops (every call's RTP sockets, 20 ms clocks and relay, apart from SIP and HTTP); 0: one per core.")
+    public static let mediaRealtimePriority = ConfigurationKey("media.realtime_priority", .integer, default: "10", "SCHED_FIFO priority (1-99) of the media threads, so that speech recognition and synthesis at normal priority never delay a 20 ms frame; needs CAP_SYS_NICE (root, or the capability granted to the container), else the threads stay at normal priority and a warning says so. 0: not raised.")
     public static let intentThreshold = ConfigurationKey("conversation.intent_threshold", .number, default: "0.5", "Below this calibrated probability the caller's intent is unknown (never treated as spam). 0 to 1.")
     public static let maxTurns = ConfigurationKey("conversation.max_turns", .integer, default: "8", "A spam call ends, politely, after this many caller turns (the original's 8).")
     public static let maxCallDuration = ConfigurationKey("conversation.max_duration", .duration, default: "180s", "Any AI call ends at this length, spam or not (the safety net; the original's 180 s).")
@@ -122,7 +124,7 @@ extension ConfigurationKey {
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout, .answerMode, .maxBridgedDuration, .learnAfter,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
-        .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace,
+        .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace, .mediaThreads, .mediaRealtimePriority,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders, .sttMode, .endpointing,

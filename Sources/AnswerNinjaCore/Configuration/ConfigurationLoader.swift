@@ -112,7 +112,9 @@ public struct ConfigurationLoader: Sendable {
                 publicAddress: reader.optionalHost(.mediaPublicAddress),
                 controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",
                 conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",
-                controlResumeGrace: reader.duration(.controlResumeGrace)
+                controlResumeGrace: reader.duration(.controlResumeGrace),
+                threads: reader.integer(.mediaThreads, in: 0...256),
+                realtimePriority: reader.integer(.mediaRealtimePriority, in: 0...99)
             ),
             conversation: .init(
                 intentThreshold: reader.fraction(.intentThreshold),

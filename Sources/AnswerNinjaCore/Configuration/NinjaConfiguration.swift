@@ -99,6 +99,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var controlURL: String
         public var conversationURL: String
         public var controlResumeGrace: Duration
+        /// Media event loops; 0: one per core.
+        public var threads: Int
+        /// SCHED_FIFO priority of the media threads; 0: not raised.
+        public var realtimePriority: Int
     }
 
     /// The conversation role's dialog policy (the original's termination thresholds by default).

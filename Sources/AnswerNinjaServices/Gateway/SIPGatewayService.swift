@@ -133,8 +133,22 @@ public struct SIPGatewayService: Service {
                 conversationURL: Self.conversationURL(context: context), telemetry: context.telemetry
             )
             : nil
+        // Calls' media on loops of their own, above the speech threads when the system allows (MediaThreads).
+        let media = await MediaThreads.start(
+            threads: configuration.media.threads > 0 ? configuration.media.threads : System.coreCount,
+            realtimePriority: configuration.media.realtimePriority
+        )
+        if let why = media.notRaised {
+            context.logger.warning("media threads at normal priority", metadata: [
+                "threads": "\(media.threads)", "asked": "SCHED_FIFO \(configuration.media.realtimePriority)", "why": "\(why)",
+            ])
+        } else {
+            context.logger.info("media threads", metadata: [
+                "threads": "\(media.threads)", "policy": "\(media.realtimePriority > 0 ? "SCHED_FIFO \(media.realtimePriority)" : "normal")",
+            ])
+        }
         let agent = SIPUserAgent(
-            transport: transport, eventLoop: eventLoop, group: group,
+            transport: transport, eventLoop: eventLoop, group: media.group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
@@ -190,6 +204,7 @@ public struct SIPGatewayService: Service {
         try? await gracefulShutdown()
         controls?.cancel()
         await agent.shutdown()
+        await media.shutdown()
         await assistant?.shutdown()
         await recorder?.drain()
         await webhooks?.shutdown()

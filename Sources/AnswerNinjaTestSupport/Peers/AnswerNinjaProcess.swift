@@ -30,8 +30,11 @@ public struct AnswerNinjaProcess: StoppablePeer {
     /// Starts `answer-ninja <command>` with `environment` added to ANSWER_NINJA_HTTP_HOST=127.0.0.1,
     /// ANSWER_NINJA_HTTP_PORT=0, SIP on 127.0.0.1 port 0 and a fresh data directory, and waits until it prints its
     /// HTTP address. Screened callers get the greeting mode's chirp (`sip.answer_mode` greeting), the known signal
-    /// the media tests correlate against; the assistant's own tests ask for `assistant`.
-    public static func start(command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil) async throws -> AnswerNinjaProcess {
+    /// the media tests correlate against; the assistant's own tests ask for `assistant`. `launcher`: a program and
+    /// its arguments that run the binary (`setpriv` dropping a capability, say).
+    public static func start(
+        command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil, launcher: [String] = []
+    ) async throws -> AnswerNinjaProcess {
         let executable = try binary()
         let directory = try PeerEnvironment.makeDirectory(for: "answer-ninja-\(command)")
         let data = dataDirectory ?? directory.appendingPathComponent("data")
@@ -44,7 +47,10 @@ public struct AnswerNinjaProcess: StoppablePeer {
         environment["ANSWER_NINJA_SIP_PORT"] = "0"
         environment["ANSWER_NINJA_SIP_ANSWER_MODE"] = "greeting"
         environment.merge(extra) { _, new in new }
-        let process = try PeerProcess(name: "answer-ninja-\(command)", executable: executable, arguments: [command], environment: environment, directory: directory)
+        let process = try PeerProcess(
+            name: "answer-ninja-\(command)", executable: launcher.first ?? executable, arguments: launcher.dropFirst() + (launcher.isEmpty ? [] : [executable]) + [command],
+            environment: environment, directory: directory
+        )
         var port: Int?
         // The roles with SIP print its listener after HTTP's: wait for both, so that `sipPort` is there at once.
         let listensForSIP = command == "serve" || command == "gateway"

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOPosix
+
+/// The media role's own event loops: every call's RTP socket, 20 ms clock and relay run on them, apart from SIP,
+/// HTTP and the cooperative pool. With a real-time priority they run `SCHED_FIFO`, above every normal thread of the
+/// machine — so speech recognition and synthesis (on their own threads at normal priority), the store and HTTP can
+/// load the cores without delaying a frame — while the speech threads keep their normal share against other
+/// processes (a nice value on them starved decodes on a loaded machine). Raising needs `CAP_SYS_NICE` (root, or
+/// the capability granted to the container); without it the threads stay as they are, and `MediaThreads` says why.
+/// Each tick does microseconds of work, and the kernel's real-time throttling (`sched_rt_runtime_us`) keeps even a
+/// runaway loop from taking a core whole.
+public struct MediaThreads: Sendable {
+    public let group: MultiThreadedEventLoopGroup
+    public let threads: Int
+    /// The `SCHED_FIFO` priority the threads run at; 0 when not raised.
+    public let realtimePriority: Int32
+    /// Why the threads were not raised, when asked to be.
+    public let notRaised: String?
+
+    /// Starts `threads` loops (at least one) and raises each to `SCHED_FIFO` `realtimePriority` (1-99) when that is
+    /// not 0.
+    public static func start(threads: Int, realtimePriority: Int) async -> MediaThreads {
+        let count = max(1, threads)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+        guard realtimePriority > 0 else {
+            return MediaThreads(group: group, threads: count, realtimePriority: 0, notRaised: nil)
+        }
+        let priority = Int32(min(99, realtimePriority))
+        var failure: String?
+        for loop in group.makeIterator() {
+            let result = try? await loop.submit { () -> Int32 in
+                var parameters = sched_param()
+                parameters.sched_priority = priority
+                return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters)
+            }.get()
+            if let result, result != 0 {
+                failure = result == EPERM ? "not permitted (needs CAP_SYS_NICE)" : String(cString: strerror(result))
+            }
+        }
+        if failure != nil {
+            // All or none: a loop left behind would pace some calls worse than others.
+            for loop in group.makeIterator() {
+                _ = try? await loop.submit { () -> Int32 in
+                    var parameters = sched_param()
+                    parameters.sched_priority = 0
+                    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &parameters)
+                }.get()
+            }
+        }
+        return MediaThreads(group: group, threads: count, realtimePriority: failure == nil ? priority : 0, notRaised: failure)
+    }
+
+    /// The scheduling policy and priority of the calling thread (for checks and logs).
+    public static func currentPolicy() -> (policy: Int32, priority: Int32) {
+        var policy: Int32 = 0
+        var parameters = sched_param()
+        pthread_getschedparam(pthread_self(), &policy, &parameters)
+        return (policy, parameters.sched_priority)
+    }
+
+    public func shutdown() async {
+        try? await group.shutdownGracefully()
+    }
+}
