@@ -83,6 +83,11 @@ extension SIPUserAgent {
         } catch {
             return DeviceCallResult(callId: callID, flow: "\(binding.flow)", answered: false, statusCode: nil, reason: "no RTP port")
         }
+        // Another device of the fork answered while this one's port was opening: it is not rung at all.
+        guard !answeredForks.contains(fork) else {
+            release(session)
+            return DeviceCallResult(callId: callID, flow: "\(binding.flow)", answered: false, statusCode: nil, reason: "call completed elsewhere")
+        }
         let offer = offerer(for: binding.flow).offer(localPort: session.localPort)
         var headers = SIPHeaders()
         headers.add("Via", via(for: binding.flow).serialized)
@@ -245,6 +250,10 @@ extension SIPUserAgent {
         for (other, invite) in deviceInvites where invite.fork == pending.fork {
             cancelDeviceInvite(other, reason: SIPReason(protocolName: "SIP", cause: 200, text: "Call completed elsewhere"))
         }
+        // A device of the fork still opening its port is not rung (`callDevice`); remembered while any could be.
+        answeredForks.insert(pending.fork)
+        let fork = pending.fork
+        scheduleTimer("fork|\(fork)", after: .seconds(10)) { agent in agent.answeredForks.remove(fork) }
         let ack = Self.ack(of: pending, dialog: &dialog, via: via(for: pending.flow))
         transport.send(.request(ack), to: pending.flow)
         var call = Call(

@@ -141,6 +141,8 @@ actor SIPUserAgent {
     /// Our BYEs on legs with the trunk, by Call-ID, until their final response: a carrier that challenges a BYE gets
     /// it again with the trunk's credentials (once), or the far end would never learn that the call ended.
     var trunkByes: [String: (bye: SIPRequest, flow: SIPFlow)] = [:]
+    /// Forks a device has answered, for a few seconds: a device of the fork whose port was still opening is not rung.
+    var answeredForks: Set<String> = []
     /// Answered calls whose reliable 180 had no PRACK yet (a bridge's device answered first): a PRACK that crossed our
     /// 200 still gets its 200 (RFC 3262 §3), not a 481.
     var unacknowledgedRinging: [SIPDialog.ID: (responseNumber: UInt32, inviteSequence: SIPCSeq)] = [:]

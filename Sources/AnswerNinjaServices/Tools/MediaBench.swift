@@ -115,13 +115,7 @@ public struct MediaBench: Sendable {
             outbound: try ourKey.map { try implementation.make(suite: suite!, material: $0, direction: .outbound) }
         )
         let speech = [Int16](repeating: 1200, count: 160)
-        var arriving: [ByteBuffer] = []
-        arriving.reserveCapacity(packets)
-        for index in 0..<packets {
-            var datagram = ByteBuffer()
-            try far.send(speech[...], marker: index == 0, into: &datagram)
-            arriving.append(datagram)
-        }
+        let arriving = try Self.arriving(from: &far, speech: speech, packets: packets)
         var wire = ByteBuffer(), outgoing = ByteBuffer()
         wire.reserveCapacity(256)
         outgoing.reserveCapacity(256)
@@ -141,6 +135,18 @@ public struct MediaBench: Sendable {
         return elapsed
     }
 
+    /// The far end's packets of a loop, made before its clock starts: `speech` in each.
+    static func arriving(from far: inout MediaPath, speech: [Int16], packets: Int) throws -> [ByteBuffer] {
+        var arriving: [ByteBuffer] = []
+        arriving.reserveCapacity(packets)
+        for index in 0..<packets {
+            var datagram = ByteBuffer()
+            try far.send(speech[...], marker: index == 0, into: &datagram)
+            arriving.append(datagram)
+        }
+        return arriving
+    }
+
     /// One packet across a bridge per iteration, native SRTP (GCM) on both legs with different keys: the caller's
     /// leg takes it and the device's leg sends it — relayed (`receive(forwarding:)` then `relay`: no jitter buffer,
     /// no codec) or transcoded (receive, play out through the jitter buffer and decoder, encode and send).
@@ -151,13 +157,7 @@ public struct MediaBench: Sendable {
         var callerLeg = MediaPath(law: .muLaw, ssrc: 0x5678, inbound: try NativeSRTPSession(suite: suite, material: trunk, direction: .inbound), outbound: nil)
         var deviceLeg = MediaPath(law: .muLaw, ssrc: 0x9ABC, inbound: nil, outbound: try NativeSRTPSession(suite: suite, material: phone, direction: .outbound))
         let speech = [Int16](repeating: 1200, count: 160)
-        var arriving: [ByteBuffer] = []
-        arriving.reserveCapacity(packets)
-        for index in 0..<packets {
-            var datagram = ByteBuffer()
-            try far.send(speech[...], marker: index == 0, into: &datagram)
-            arriving.append(datagram)
-        }
+        let arriving = try Self.arriving(from: &far, speech: speech, packets: packets)
         var wire = ByteBuffer(), outgoing = ByteBuffer()
         wire.reserveCapacity(256)
         outgoing.reserveCapacity(256)
