@@ -153,13 +153,12 @@ extension SIPUserAgent {
             pending.provisional = true
             if ringsNow { pending.ringing = true }
             deviceInvites[callID] = pending
-            // Early media stands for ringing; a 180 without it is relayed as ringing.
-            if ringsNow, response.body.readableBytes == 0 { relayRinging(fork: pending.fork) }
             if first, let reason = pending.cancelReason { cancelDeviceInvite(callID, reason: reason) }
         }
-        if response.statusCode > 100, response.body.readableBytes > 0, pending.earlySDP == nil, pending.cancelReason == nil {
-            earlyMedia(callID, response: response)
-        }
+        // Early media stands for ringing; without it (none offered, or not usable here) the ringing is relayed.
+        let early = response.statusCode > 100 && response.body.readableBytes > 0 && pending.earlySDP == nil && pending.cancelReason == nil
+            && earlyMedia(callID, response: response)
+        if ringsNow, !early { relayRinging(fork: pending.fork) }
     }
 
     /// A provisional response with an SDP answer (early media: a carrier's ringback or announcement, a device's
@@ -167,12 +166,12 @@ extension SIPUserAgent {
     /// 183 Session Progress with the SDP its 200 will carry (the same session), so the caller hears what the far end
     /// plays before the answer. Not for a caller that required 100rel (its 18x would have to be reliable: it hears
     /// the 180 and then the call) nor for a take-over (the caller is talking to the assistant). An answer that cannot
-    /// be used is left alone: the call goes on without early media.
-    func earlyMedia(_ callID: String, response: SIPResponse) {
+    /// be used is left alone: the call goes on without early media. True when early media started.
+    func earlyMedia(_ callID: String, response: SIPResponse) -> Bool {
         guard var pending = deviceInvites[callID], var bridge = pendingBridges[pending.fork], bridge.earlyMedia == nil,
               let entry = transactions[bridge.key], entry.transaction.state == .proceeding, !Self.requires100rel(entry.transaction.request),
               var progress = bridge.call.retransmission?.response
-        else { return }
+        else { return false }
         let sdp = String(decoding: response.body.readableBytesView, as: UTF8.self)
         let audio: NegotiatedAudio
         let remote: SocketAddress
@@ -181,7 +180,7 @@ extension SIPUserAgent {
             remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
         } catch {
             logger.warning("early media not used", metadata: ["call_id": "\(callID)", "error": "\(error)"])
-            return
+            return false
         }
         pending.earlySDP = sdp
         deviceInvites[callID] = pending
@@ -210,6 +209,7 @@ extension SIPUserAgent {
             "call_id": "\(bridge.call.dialog.id.callID)", "device_call_id": "\(callID)", "status": "\(response.statusCode)",
             "media": "\(relay ? "relay" : "transcode")",
         ])
+        return true
     }
 
     /// The final response to an INVITE we sent to a device (a resent 2xx is ACKed again before it gets here).

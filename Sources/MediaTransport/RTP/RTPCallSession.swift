@@ -188,9 +188,7 @@ public final class RTPCallSession: @unchecked Sendable {
     }
 
     /// Starts the 20 ms clock: plays `audio` (8 kHz) once, after anything enqueued before the start, then silence;
-    /// records what arrives.
-    /// Starts the 20 ms clock, playing `audio`; on a session already started (early media before the answer), only
-    /// queues `audio`.
+    /// records what arrives. On a session already started (early media before the answer) it only queues `audio`.
     public func start(playing audio: [Int16]) {
         eventLoop.execute {
             guard !self.started else {
