@@ -2,6 +2,7 @@ import AnswerNinjaCore
 import Conversation
 import Logging
 import MediaTransport
+import SDP
 import SIPDialogs
 import SIPMessages
 import SIPTransactions
@@ -114,10 +115,21 @@ extension SIPUserAgent {
         caller.bridgedAt = now
         device.bridgedTo = caller.dialog.id
         device.bridgedAt = now
-        let relay = caller.audio.pathCodec.relays(to: device.audio.pathCodec)
-        caller.session.bridge(to: device.session, relay: relay)
-        device.session.bridge(to: caller.session, relay: relay)
+        return Self.join(caller.session, caller.audio, device.session, device.audio)
+    }
+
+    /// Makes two sessions carry each other's media: relayed when their codecs allow it, else transcoded; returns
+    /// which (`relay` or `transcode`).
+    static func join(_ a: RTPCallSession, _ aAudio: NegotiatedAudio, _ b: RTPCallSession, _ bAudio: NegotiatedAudio) -> String {
+        let relay = aAudio.pathCodec.relays(to: bAudio.pathCodec)
+        a.bridge(to: b, relay: relay)
+        b.bridge(to: a, relay: relay)
         return relay ? "relay" : "transcode"
+    }
+
+    /// The fork of the pending bridge whose caller's INVITE is `key`.
+    func bridgeFork(waitingOn key: SIPTransactionKey) -> String? {
+        pendingBridges.first { $0.value.key == key }?.key
     }
 
     /// A device of the fork answered (its leg is a call now): the caller is answered and the legs joined. If the
@@ -163,7 +175,7 @@ extension SIPUserAgent {
 
     /// The caller cancelled while the devices rang: they are cancelled too, and the call is recorded as missed.
     func cancelBridge(for key: SIPTransactionKey) {
-        guard let (fork, pending) = pendingBridges.first(where: { $0.value.key == key }) else { return }
+        guard let fork = bridgeFork(waitingOn: key), let pending = pendingBridges[fork] else { return }
         pendingBridges[fork] = nil
         cancelRinging(fork)
         release(pending.call.session)

@@ -191,10 +191,8 @@ extension SIPUserAgent {
         progress.reasonPhrase = "Session Progress"
         for name in ["Allow", "Supported", "Session-Expires", "Require"] { progress.headers.remove(name) }
         respond(progress, key: bridge.key)
-        let relay = bridge.call.audio.pathCodec.relays(to: audio.pathCodec)
         let caller = bridge.call.session, device = pending.session, logger = logger
-        caller.bridge(to: device, relay: relay)
-        device.bridge(to: caller, relay: relay)
+        let media = Self.join(caller, bridge.call.audio, device, audio)
         transport.metrics.watchPacing(device)
         Task {
             do {
@@ -207,7 +205,7 @@ extension SIPUserAgent {
         }
         logger.info("early media", metadata: [
             "call_id": "\(bridge.call.dialog.id.callID)", "device_call_id": "\(callID)", "status": "\(response.statusCode)",
-            "media": "\(relay ? "relay" : "transcode")",
+            "media": "\(media)",
         ])
         return true
     }

@@ -62,7 +62,7 @@ extension SIPUserAgent {
         guard let held = answering.removeValue(forKey: id) else { return }
         cancelTimer("100rel|\(id.callID)")
         // A bridge waiting for its devices: they are cancelled (the session is released below, once).
-        if held.bridging, let fork = pendingBridges.first(where: { $0.value.key == held.key })?.key {
+        if held.bridging, let fork = bridgeFork(waitingOn: held.key) {
             pendingBridges[fork] = nil
             cancelRinging(fork)
         }
@@ -102,7 +102,7 @@ extension SIPUserAgent {
         respond(Self.response(to: request, 200, "OK"), key: key)
         if held.bridging {
             // The 200 waits for a device; the pending bridge's dialog learns the PRACK's CSeq.
-            if let fork = pendingBridges.first(where: { $0.value.key == held.key })?.key { try? pendingBridges[fork]?.call.dialog.receive(request) }
+            if let fork = bridgeFork(waitingOn: held.key) { try? pendingBridges[fork]?.call.dialog.receive(request) }
             return
         }
         guard let entry = transactions[held.key], entry.transaction.state == .proceeding else {

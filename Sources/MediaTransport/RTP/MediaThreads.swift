@@ -29,36 +29,28 @@ public struct MediaThreads: Sendable {
             return MediaThreads(group: group, threads: count, realtimePriority: 0, notRaised: nil)
         }
         let priority = Int32(min(99, realtimePriority))
-        var failure: String?
-        for loop in group.makeIterator() {
-            let result = try? await loop.submit { () -> Int32 in
-                var parameters = sched_param()
-                parameters.sched_priority = priority
-                return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters)
-            }.get()
-            if let result, result != 0 {
-                failure = result == EPERM ? "not permitted (needs CAP_SYS_NICE)" : String(cString: strerror(result))
-            }
+        let failure = await schedule(group, policy: SCHED_FIFO, priority: priority).map { error in
+            error == EPERM ? "not permitted (needs CAP_SYS_NICE)" : String(cString: strerror(error))
         }
         if failure != nil {
             // All or none: a loop left behind would pace some calls worse than others.
-            for loop in group.makeIterator() {
-                _ = try? await loop.submit { () -> Int32 in
-                    var parameters = sched_param()
-                    parameters.sched_priority = 0
-                    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &parameters)
-                }.get()
-            }
+            _ = await schedule(group, policy: SCHED_OTHER, priority: 0)
         }
         return MediaThreads(group: group, threads: count, realtimePriority: failure == nil ? priority : 0, notRaised: failure)
     }
 
-    /// The scheduling policy and priority of the calling thread (for checks and logs).
-    public static func currentPolicy() -> (policy: Int32, priority: Int32) {
-        var policy: Int32 = 0
-        var parameters = sched_param()
-        pthread_getschedparam(pthread_self(), &policy, &parameters)
-        return (policy, parameters.sched_priority)
+    /// Sets every loop thread of `group` to `policy` at `priority`; the last error (errno), if one failed.
+    private static func schedule(_ group: MultiThreadedEventLoopGroup, policy: Int32, priority: Int32) async -> Int32? {
+        var failure: Int32?
+        for loop in group.makeIterator() {
+            let result = try? await loop.submit { () -> Int32 in
+                var parameters = sched_param()
+                parameters.sched_priority = priority
+                return pthread_setschedparam(pthread_self(), policy, &parameters)
+            }.get()
+            if let result, result != 0 { failure = result }
+        }
+        return failure
     }
 
     public func shutdown() async {
