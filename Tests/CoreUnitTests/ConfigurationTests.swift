@@ -101,6 +101,22 @@ import Testing
         }
     }
 
+    /// A StatefulSet's pods on one node share the host's ports: each takes the slice of its pod index.
+    @Test func rtpSlotTakesItsSliceOfTheRange() throws {
+        let second = try ConfigurationLoader(environment: ["ANSWER_NINJA_MEDIA_RTP_PORT_SLOT": "2", "ANSWER_NINJA_MEDIA_RTP_PORT_SLOT_SIZE": "2000"]).load()
+        #expect(second.media.rtpPorts == 24000...25999)
+        let last = try ConfigurationLoader(environment: ["ANSWER_NINJA_MEDIA_RTP_PORT_SLOT": "9"]).load()
+        #expect(last.media.rtpPorts == 29000...29999)
+        let beyond = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_MEDIA_RTP_PORT_SLOT": "10"]).load()
+        }
+        #expect(beyond?.message.contains("RTP slot 10 of 1000 ports is 30000...30999, beyond the range 20000...29999") == true)
+        let odd = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_MEDIA_RTP_PORT_SLOT": "0", "ANSWER_NINJA_MEDIA_RTP_PORT_SLOT_SIZE": "999"]).load()
+        }
+        #expect(odd?.message.contains("ANSWER_NINJA_MEDIA_RTP_PORT_SLOT_SIZE must be even") == true)
+    }
+
     @Test func everyKeyHasAnEnvironmentNameAndIsUnique() {
         let names = ConfigurationKey.all.map(\.environmentName)
         #expect(Set(names).count == names.count)

@@ -115,6 +115,50 @@ import Testing
         }
     }
 
+    /// Graceful shutdown drains: SIGTERM takes the gateway out of an edge's rotation (/ready 503, OPTIONS and new
+    /// INVITEs 503 with Retry-After) while the call in progress runs to its end, and the process exits 0 after it.
+    /// A second call still up when `shutdown.grace` runs out is hung up by us then.
+    @Test(.timeLimit(.minutes(2)))
+    func sigtermDrainsTheCallsInProgressThenStops() async throws {
+        let gateway = try await AnswerNinjaProcess.start(environment: ["ANSWER_NINJA_SHUTDOWN_GRACE": "8s"])
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let binary = try AnswerNinjaProcess.binary()
+            func call(seconds: Int) async throws -> [String: Any] {
+                let result = try await PeerEnvironment.run(binary, ["call", "sip:demo@127.0.0.1:\(sipPort)", "--duration", String(seconds), "--json"], timeout: .seconds(60))
+                return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            }
+            async let short = call(seconds: 5)
+            async let long = call(seconds: 40)
+            try await gateway.process.waitUntilReady(timeout: .seconds(20)) {
+                (try? await gateway.get("/metrics").body.contains(#"concurrent_calls{role="gateway"} 2"#)) == true
+            }
+            let terminated = ContinuousClock.now
+            kill(gateway.process.pid, SIGTERM)
+            try await gateway.process.waitUntilReady(timeout: .seconds(5)) { (try? await gateway.get("/ready").status) == 503 }
+            #expect(try await gateway.get("/metrics").body.contains("answer_ninja_draining 1"))
+            let options = try await UDPProbe.request(port: sipPort, payload: UDPProbe.options(to: sipPort, user: "demo"), timeout: .seconds(2))
+            #expect(options?.hasPrefix("SIP/2.0 503 Service Unavailable (draining)") == true && options?.contains("Retry-After: 30") == true, "\(options ?? "no reply")")
+            let refused = try await call(seconds: 1)
+            #expect(refused["answered"] as? Bool == false && refused["status_code"] as? Int == 503, "\(refused)")
+            let metrics = try await gateway.get("/metrics").body
+            #expect(metrics.contains(#"sip_calls_rejected_total{reason="draining"} 1"#))
+            #expect(metrics.contains(#"sip_responses_total{direction="out",code="503"} 2"#), "the OPTIONS and the INVITE")
+
+            // The short call ends as its caller decided; the long one is ours to end, when the grace runs out.
+            let ended = try await short
+            #expect(ended["answered"] as? Bool == true && ended["hangup_side"] as? String == "local", "\(ended)")
+            let cut = try await long
+            #expect(cut["answered"] as? Bool == true && cut["hangup_side"] as? String == "remote", "\(cut)")
+            let status = await gateway.process.waitForExit(timeout: .seconds(20))
+            let waited = ContinuousClock.now - terminated
+            #expect(status == 0, "\(gateway.process.logTail())")
+            #expect(waited >= .seconds(7) && waited < .seconds(30), "stopped after the grace (8 s), not at once: \(waited)")
+            let log = gateway.process.log()
+            #expect(log.contains(#""msg":"draining""#) && log.contains(#""msg":"drain timed out""#))
+        }
+    }
+
     /// SIPp (Debian's sip-tester), another real peer: its built-in UAC scenario places ten calls (INVITE, 200, ACK,
     /// a one-second pause, BYE, 200) at five per second; every one must succeed and be answered and ended here.
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))

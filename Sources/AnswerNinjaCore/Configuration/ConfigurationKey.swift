@@ -66,6 +66,8 @@ extension ConfigurationKey {
     public static let maxCalls = ConfigurationKey("sip.max_calls", .integer, default: "1000", "Calls this gateway takes at once (being answered or in progress); a new INVITE beyond gets 503 with Retry-After, so that overload sheds calls instead of collapsing.")
     public static let rtpPortMin = ConfigurationKey("media.rtp_port_min", .port, default: "20000", "Lowest UDP port of the RTP range (even; RTP on even, RTCP on odd or muxed).")
     public static let rtpPortMax = ConfigurationKey("media.rtp_port_max", .port, default: "29999", "Highest UDP port of the RTP range.")
+    public static let rtpPortSlot = ConfigurationKey("media.rtp_port_slot", .integer, default: "-1", "This process's slice of the RTP range: ports rtp_port_min + slot × rtp_port_slot_size onwards, rtp_port_slot_size of them (a StatefulSet's pod index, so that host-networked pods on one node never share a port); -1: the whole range.")
+    public static let rtpPortSlotSize = ConfigurationKey("media.rtp_port_slot_size", .integer, default: "1000", "Ports in each slice of the RTP range (even), with media.rtp_port_slot.")
     public static let mediaCodecs = ConfigurationKey("media.codecs", .string, default: "pcmu,pcma,opus", "Codecs the gateway accepts and offers (pcmu, pcma, opus), most preferred first in its own offers; an answer takes the caller's first among them.")
     public static let srtpSuites = ConfigurationKey("media.srtp_suites", .string, default: "AEAD_AES_128_GCM,AEAD_AES_256_GCM,AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32", "SDES SRTP suites the gateway accepts and offers (RFC 4568, RFC 7714), most preferred first in its own offers; an answer takes the caller's first crypto line among them.")
     public static let rtpPortQuarantine = ConfigurationKey("media.rtp_port_quarantine", .duration, default: "30s", "How long a released RTP port rests before another call gets it (late packets of the old call never reach the new one).")
@@ -116,7 +118,7 @@ extension ConfigurationKey {
     public static let webhookCA = ConfigurationKey("api.webhook_ca", .path, default: nil, "PEM file of extra CAs trusted for webhook HTTPS (a private receiver); the system's roots are always trusted.")
     public static let logLevel = ConfigurationKey("log.level", .enumeration, default: "info", allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"], "Lowest level logged.")
     public static let logFormat = ConfigurationKey("log.format", .enumeration, default: "json", allowed: ["json", "text"], "JSON lines (one object per line, with call_id) or text for a terminal.")
-    public static let shutdownGrace = ConfigurationKey("shutdown.grace", .duration, default: "30s", "How long graceful shutdown waits for calls and requests to drain.")
+    public static let shutdownGrace = ConfigurationKey("shutdown.grace", .duration, default: "30s", "How long graceful shutdown waits for the calls in progress to end (meanwhile the gateway takes no new ones: /ready, OPTIONS and INVITEs answer 503) before it hangs up the rest.")
     public static let demoAlias = ConfigurationKey("demo.alias", .string, default: "demo", "Alias of the demo user created on first run; empty disables it.")
 
     /// Every setting, in the order docs/configuration.md lists them.
@@ -124,7 +126,7 @@ extension ConfigurationKey {
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout, .answerMode, .maxBridgedDuration, .learnAfter,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
-        .rtpPortMin, .rtpPortMax, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace, .mediaThreads, .mediaRealtimePriority,
+        .rtpPortMin, .rtpPortMax, .rtpPortSlot, .rtpPortSlotSize, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace, .mediaThreads, .mediaRealtimePriority,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders, .sttMode, .endpointing,

@@ -105,7 +105,7 @@ public struct ConfigurationLoader: Sendable {
                 stirFetchCA: reader.optionalPath(.stirFetchCA)
             ),
             media: .init(
-                rtpPorts: reader.portRange(.rtpPortMin, .rtpPortMax),
+                rtpPorts: reader.rtpSlice(of: reader.portRange(.rtpPortMin, .rtpPortMax)),
                 codecs: reader.list(.mediaCodecs, allowed: ["pcmu", "pcma", "opus"]),
                 srtpSuites: reader.list(.srtpSuites, allowed: ["aead_aes_128_gcm", "aead_aes_256_gcm", "aes_cm_128_hmac_sha1_80", "aes_cm_128_hmac_sha1_32"]).map { $0.uppercased() },
                 rtpPortQuarantine: reader.duration(.rtpPortQuarantine),
@@ -332,6 +332,25 @@ private struct ValueReader {
             return min...max
         }
         return min...max
+    }
+
+    /// The slot's slice of `range` (`media.rtp_port_slot`, `media.rtp_port_slot_size`), or the whole range without
+    /// a slot. A slice that does not fit in the range is a problem, not a smaller slice.
+    mutating func rtpSlice(of range: ClosedRange<Int>) -> ClosedRange<Int> {
+        let slot = integer(.rtpPortSlot, in: -1...65535)
+        let size = integer(.rtpPortSlotSize, in: 2...65534)
+        guard slot >= 0 else { return range }
+        guard size % 2 == 0 else {
+            problems.append("\(ConfigurationKey.rtpPortSlotSize.environmentName) must be even (RTP and RTCP pairs), got \(size)")
+            return range
+        }
+        let low = range.lowerBound + slot * size
+        let high = low + size - 1
+        guard high <= range.upperBound else {
+            problems.append("RTP slot \(slot) of \(size) ports is \(low)...\(high), beyond the range \(range.lowerBound)...\(range.upperBound): raise \(ConfigurationKey.rtpPortMax.environmentName) or lower the slot size")
+            return range
+        }
+        return low...high
     }
 
     mutating func url(_ key: ConfigurationKey, schemes: [String]) -> String? {

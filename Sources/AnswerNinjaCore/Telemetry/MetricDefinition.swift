@@ -38,6 +38,10 @@ extension MetricDefinition {
         "answer_ninja_role_up", .gauge, labels: ["role"],
         "1 for each role this process runs."
     )
+    public static let draining = MetricDefinition(
+        "answer_ninja_draining", .gauge, since: "deploy",
+        "1 while the process shuts down gracefully: the gateway answers OPTIONS and new INVITEs with 503 and waits for its calls (up to shutdown.grace)."
+    )
     public static let ready = MetricDefinition(
         "answer_ninja_ready", .gauge,
         "1 when /ready answers 200 (every readiness check passes), else 0."
@@ -66,13 +70,17 @@ extension MetricDefinition {
         "sip_messages_total", .counter, labels: ["direction", "method"], since: "SIP",
         "SIP requests and responses sent and received; method is the request method or the response's CSeq method."
     )
+    public static let sipResponses = MetricDefinition(
+        "sip_responses_total", .counter, labels: ["direction", "code"], since: "deploy",
+        "SIP responses sent (out) and received (in), by status code: the SIP error ratio is the 5xx share of final responses sent."
+    )
     public static let sipParseErrors = MetricDefinition(
         "sip_parse_errors_total", .counter, labels: ["transport"], since: "SIP",
         "Malformed SIP messages refused (answered 400 when a response was possible)."
     )
     public static let sipCallsRejected = MetricDefinition(
         "sip_calls_rejected_total", .counter, labels: ["reason"], since: "SIP",
-        "INVITEs refused before any media: overload (503, the SIP socket's receive queue is backed up), at_capacity (503, sip.max_calls reached), no_rtp_port (503, the RTP range is in use or resting)."
+        "INVITEs refused before any media: overload (503, the SIP socket's receive queue is backed up), at_capacity (503, sip.max_calls reached), draining (503, shutting down), no_rtp_port (503, the RTP range is in use or resting), unknown_number (404), blocked (603)."
     )
     public static let sipReceiveDrops = MetricDefinition(
         "sip_udp_receive_drops_total", .counter, labels: [], since: "SIP",
@@ -86,6 +94,18 @@ extension MetricDefinition {
         "rtp_packets_dropped_total", .counter, labels: ["reason"], since: "media",
         "Inbound packets counted and dropped: malformed (not RTP), srtp_auth (failed SRTP authentication or replay), other_payload_type, unknown_source (not the latched source)."
     )
+    public static let rtpPacketsLost = MetricDefinition(
+        "rtp_packets_lost_total", .counter, since: "deploy",
+        "Inbound RTP packets lost (expected from the sequence numbers, never received), counted when each call ends (RFC 3550 A.3)."
+    )
+    public static let rtpConcealedFrames = MetricDefinition(
+        "rtp_concealed_frames_total", .counter, since: "deploy",
+        "20 ms frames the jitter buffer had no packet for and that were concealed (G.711 waveform repetition, Opus PLC), counted when each call ends."
+    )
+    public static let rtpJitter = MetricDefinition(
+        "rtp_jitter_seconds", .histogram, unit: "seconds", since: "deploy",
+        "Interarrival jitter of each call's inbound RTP (RFC 3550 §6.4.1) when it ends."
+    )
     public static let mediaSessions = MetricDefinition(
         "media_sessions", .gauge, labels: ["mode"], since: "media",
         "Media sessions open, by mode (terminate, relay)."
@@ -93,6 +113,30 @@ extension MetricDefinition {
     public static let rtpPortsInUse = MetricDefinition(
         "rtp_ports_in_use", .gauge, since: "media",
         "RTP ports allocated from this process's range."
+    )
+    public static let rtpPortsTotal = MetricDefinition(
+        "rtp_ports_total", .gauge, since: "deploy",
+        "RTP ports in this process's range (its slot's slice, with media.rtp_port_slot): what rtp_ports_in_use is measured against."
+    )
+    public static let processResidentMemory = MetricDefinition(
+        "process_resident_memory_bytes", .gauge, unit: "bytes", since: "deploy",
+        "Resident memory of this process (/proc/self/statm), read at each scrape."
+    )
+    public static let processOpenFDs = MetricDefinition(
+        "process_open_fds", .gauge, since: "deploy",
+        "Open file descriptors of this process (each call holds RTP and RTCP sockets), read at each scrape."
+    )
+    public static let processMaxFDs = MetricDefinition(
+        "process_max_fds", .gauge, since: "deploy",
+        "The soft limit on open file descriptors (RLIMIT_NOFILE), read at each scrape."
+    )
+    public static let processCPU = MetricDefinition(
+        "process_cpu_seconds_total", .counter, unit: "seconds", since: "deploy",
+        "User and system CPU time of this process, read at each scrape."
+    )
+    public static let processStart = MetricDefinition(
+        "process_start_time_seconds", .gauge, unit: "seconds", since: "deploy",
+        "When this process started, in Unix seconds (a change is a restart)."
     )
     public static let storeJournalPending = MetricDefinition(
         "store_journal_pending", .gauge, since: "platform",
@@ -125,8 +169,10 @@ extension MetricDefinition {
 
     /// Every metric, in the order docs/metrics.md lists them.
     public static let catalogue: [MetricDefinition] = [
-        .websocketConnections, .concurrentCalls, .roleUp, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency, .rtpSendLateness,
-        .sipMessages, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .mediaSessions, .rtpPortsInUse,
+        .websocketConnections, .concurrentCalls, .roleUp, .draining, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency, .rtpSendLateness,
+        .sipMessages, .sipResponses, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .rtpPacketsLost,
+        .rtpConcealedFrames, .rtpJitter, .mediaSessions, .rtpPortsInUse, .rtpPortsTotal,
+        .processResidentMemory, .processOpenFDs, .processMaxFDs, .processCPU, .processStart,
         .storeJournalPending, .cacheFallbacks, .webhooks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
     ]
 }

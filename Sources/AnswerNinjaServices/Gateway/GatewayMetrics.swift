@@ -17,6 +17,9 @@ struct GatewayMetrics: Sendable {
         case .response: method = message.cseq?.method ?? "unknown"
         }
         telemetry.counter(.sipMessages, ["direction": direction, "method": method]).increment()
+        if case .response(let response) = message {
+            telemetry.counter(.sipResponses, ["direction": direction, "code": String(response.statusCode)]).increment()
+        }
     }
 
     /// `sip_parse_errors_total{transport}` for a malformed message.
@@ -46,6 +49,11 @@ struct GatewayMetrics: Sendable {
         telemetry?.gauge(.rtpPortsInUse, [:]).set(to: Double(count))
     }
 
+    /// `rtp_ports_total`: the size of the range (or slice) the pool hands out.
+    func portRange(_ range: ClosedRange<Int>) {
+        telemetry?.gauge(.rtpPortsTotal, [:]).set(to: Double(range.count))
+    }
+
     /// `calls_total{decision, outcome}` for a caller's call that ended (answered or not).
     func callEnded(decision: String, outcome: String) {
         telemetry?.counter(.callsTotal, ["decision": decision, "outcome": outcome]).increment()
@@ -62,6 +70,11 @@ struct GatewayMetrics: Sendable {
             telemetry.histogram(.turnLatency, [:]).record(.microseconds(Int64(latencies.values.reduce(0, +) * 1000)))
         }
     }
+
+    static let jitterBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(30), .milliseconds(50),
+        .milliseconds(100), .milliseconds(200),
+    ]
 
     static let latenessBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100),
@@ -85,6 +98,11 @@ struct GatewayMetrics: Sendable {
         ]
         for (reason, count) in drops where count > 0 {
             telemetry.counter(.rtpPacketsDropped, ["reason": reason]).increment(by: Int64(count))
+        }
+        telemetry.counter(.rtpPacketsLost, [:]).increment(by: Int64(report.packetsLost))
+        telemetry.counter(.rtpConcealedFrames, [:]).increment(by: Int64(report.concealedFrames))
+        if report.packetsReceived > 0 {
+            telemetry.histogram(.rtpJitter, [:], buckets: Self.jitterBuckets).record(.microseconds(Int64(report.jitterSeconds * 1_000_000)))
         }
     }
 }

@@ -173,6 +173,7 @@ public struct SIPGatewayService: Service {
             screener: screener, assistant: assistant
         )
         agentBox.agent = agent
+        metrics.portRange(configuration.media.rtpPorts)
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
         // The user's controls on live calls, sent by API roles of other processes on the bus.
@@ -202,6 +203,14 @@ public struct SIPGatewayService: Service {
             Console.line("  sip6      sip:[\(ipv6.host)]:\(port) (udp, tcp\(ipv6.tls != nil ? ", tls" : ""))")
         }
         try? await gracefulShutdown()
+        // Drain: out of the edge's rotation (/ready 503, OPTIONS and new INVITEs 503), the calls in progress run to
+        // their end for up to shutdown.grace; what is left is then hung up. The HTTP service (and the conversation
+        // WebSocket of `serve`) stops only after this one returns: the service group shuts down in reverse order.
+        context.readiness.report("sip", ready: false, detail: "draining")
+        context.telemetry.setDraining(true)
+        Console.line("  draining  \(await agent.callsInProgress) calls, up to \(configuration.shutdownGrace)")
+        let left = await agent.drain(grace: configuration.shutdownGrace)
+        if left > 0 { logger.warning("drain timed out", metadata: ["calls": "\(left)", "grace": "\(configuration.shutdownGrace)"]) }
         controls?.cancel()
         await agent.shutdown()
         await media.shutdown()

@@ -174,6 +174,9 @@ actor SIPUserAgent {
     var trunkConnecting = false
     /// The SIP UDP socket's receive queue is backed up: new INVITEs get 503 (`watchReceiveQueue`).
     var overloaded = false
+    /// Shutting down gracefully (`drain`): OPTIONS and new INVITEs get 503, so that an edge proxy's dispatcher sends
+    /// new calls elsewhere, while the calls in progress go on.
+    private(set) var draining = false
     private var receiveDrops = 0
 
     init(
@@ -279,6 +282,14 @@ actor SIPUserAgent {
             return
         }
         switch (request.method, inDialog) {
+        case ("OPTIONS", false) where draining, ("INVITE", false) where draining:
+            // A drained gateway is out of the edge's rotation (its OPTIONS probe sees 503, RFC 3261 §21.5.4); a
+            // caller's proxy tries another for the INVITE. In-dialog requests (an OPTIONS or re-INVITE inside a call)
+            // are answered as usual below.
+            var unavailable = withTag(Self.response(to: request, 503, "Service Unavailable (draining)"))
+            unavailable.headers.add("Retry-After", "30")
+            respond(unavailable, key: key)
+            if request.method == "INVITE" { transport.metrics.rejected("draining") }
         case ("OPTIONS", _):
             var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
             response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
@@ -966,6 +977,22 @@ actor SIPUserAgent {
 
     func cancelTimer(_ name: String) {
         timers.removeValue(forKey: name)?.cancel()
+    }
+
+    /// Calls answered, being answered, or waiting for a device: what a drain waits for.
+    var callsInProgress: Int { calls.count + answering.count + admitting + pendingBridges.count }
+
+    /// Graceful shutdown's first half: stops taking calls (OPTIONS and new INVITEs get 503) and waits until the
+    /// calls in progress have ended, or `grace` has passed; `shutdown` then hangs up what is left. Returns the number
+    /// of calls still in progress.
+    func drain(grace: Duration) async -> Int {
+        draining = true
+        let deadline = ContinuousClock.now + grace
+        logger.notice("draining", metadata: ["calls": "\(callsInProgress)", "grace": "\(grace)"])
+        while callsInProgress > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return callsInProgress
     }
 
     func shutdown() async {

@@ -1,6 +1,8 @@
 import AnswerNinjaCore
 import CoreMetrics
+import Foundation
 import Prometheus
+import Synchronization
 
 /// The process's metrics: a Prometheus registry holding every metric of `MetricDefinition.catalogue` that this
 /// process's roles move, created at start-up so that each series exists (at 0) before anything happens — an HPA
@@ -18,7 +20,13 @@ public final class Telemetry: Sendable {
         }
         if roles.contains(.gateway) { gauge(.concurrentCalls, ["role": Role.gateway.rawValue]).set(to: 0) }
         gauge(.ready, [:]).set(to: 0)
+        gauge(.draining, [:]).set(to: 0)
+        if let start = ProcessStatistics.read()?.startTime { gauge(.processStart, [:]).set(to: start) }
+        updateProcessMetrics()
     }
+
+    /// CPU seconds already added to `process_cpu_seconds_total` (a counter only moves by increments).
+    private let countedCPU = Mutex<Double>(0)
 
     /// A `MetricsFactory` over the same registry, for `MetricsSystem.bootstrap` in the executable.
     public var factory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
@@ -63,13 +71,75 @@ public final class Telemetry: Sendable {
         )
     }
 
-    /// The Prometheus text exposition (version 0.0.4).
+    public func setDraining(_ draining: Bool) {
+        gauge(.draining, [:]).set(to: draining ? 1 : 0)
+    }
+
+    /// The Prometheus text exposition (version 0.0.4), with the process's own figures read now.
     public func render() -> String {
-        registry.emitToString()
+        updateProcessMetrics()
+        return registry.emitToString()
+    }
+
+    /// `process_*` from /proc and getrlimit: memory, descriptors and CPU as of this scrape.
+    private func updateProcessMetrics() {
+        guard let statistics = ProcessStatistics.read() else { return }
+        gauge(.processResidentMemory, [:]).set(to: statistics.residentBytes)
+        gauge(.processOpenFDs, [:]).set(to: statistics.openFDs)
+        gauge(.processMaxFDs, [:]).set(to: statistics.maxFDs)
+        let increment = countedCPU.withLock { counted -> Double in
+            let delta = max(0, statistics.cpuSeconds - counted)
+            counted += delta
+            return delta
+        }
+        if increment > 0 { counter(.processCPU, [:]).increment(by: increment) }
     }
 
     private static func labels(_ definition: MetricDefinition, _ labels: [String: String]) -> [(String, String)] {
         precondition(Set(labels.keys) == Set(definition.labels), "\(definition.name) takes labels \(definition.labels), got \(labels.keys.sorted())")
         return definition.labels.map { ($0, labels[$0]!) }
+    }
+}
+
+/// What Linux says about this process, for the `process_*` metrics (the names of Prometheus's process collector).
+struct ProcessStatistics {
+    var residentBytes: Double
+    var openFDs: Double
+    var maxFDs: Double
+    var cpuSeconds: Double
+    /// Unix seconds.
+    var startTime: Double
+
+    static func read() -> ProcessStatistics? {
+        // /proc/self/stat: the command (in parentheses, which may hold spaces) and then fields from "state" (3rd) on;
+        // utime and stime are the 14th and 15th, starttime the 22nd, in clock ticks (starttime since boot).
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 19, ticks > 0, let user = Double(fields[11]), let system = Double(fields[12]), let started = Double(fields[19]),
+            let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let residentPages = Double(statm.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        var limit = rlimit()
+        let maxFDs = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Double(limit.rlim_cur) : 0
+        return ProcessStatistics(
+            residentBytes: residentPages * Double(sysconf(Int32(_SC_PAGESIZE))),
+            openFDs: Double(descriptors),
+            maxFDs: maxFDs,
+            cpuSeconds: (user + system) / ticks,
+            startTime: bootTime() + started / ticks
+        )
+    }
+
+    /// The boot time in Unix seconds (`btime` of /proc/stat).
+    private static func bootTime() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+            let seconds = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+        else { return 0 }
+        return seconds
     }
 }

@@ -35,6 +35,11 @@ public final class RTPCallSession: @unchecked Sendable {
         /// not sent because a later one had gone (`MediaPath.relay`).
         public var packetsRelayed = 0
         public var packetsRelayedLate = 0
+        /// Inbound quality (of the last source): packets lost (RFC 3550 A.3), interarrival jitter in seconds, and
+        /// 20 ms frames concealed for want of a packet.
+        public var packetsLost = 0
+        public var jitterSeconds = 0.0
+        public var concealedFrames = 0
     }
 
     public let localPort: Int
@@ -347,7 +352,10 @@ public final class RTPCallSession: @unchecked Sendable {
                 malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
                 controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
                 bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets,
-                packetsRelayedLate: statistics?.relayedLate ?? 0
+                packetsRelayedLate: statistics?.relayedLate ?? 0,
+                packetsLost: Int(self.path?.receiverStatistics.cumulativeLost ?? 0),
+                jitterSeconds: self.path.map { Double($0.receiverStatistics.jitter) / Double($0.codec.clockRate) } ?? 0,
+                concealedFrames: self.path?.jitter.statistics.concealed ?? 0
             )
         }.get()
         try? await channel.close()
