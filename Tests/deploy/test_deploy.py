@@ -41,3 +41,28 @@ def test_gitignore_keeps_build_products_out():
     ignored = (ROOT / ".gitignore").read_text().split()
     for entry in (".build/", "Package.resolved", ".venv/"):
         assert entry in ignored
+
+
+def test_dockerfile_builds_with_the_swift_the_package_needs_and_ci_uses():
+    """The builder image's Swift can read Package.swift (its tools version) and is the release CI builds with."""
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    image = re.search(r"^FROM swift:(\d+)\.(\d+)(?:\.(\d+))?-bookworm AS builder$", dockerfile, flags=re.M)
+    assert image, "the builder is an official swift:X.Y[.Z]-bookworm image"
+    builder = tuple(int(part or 0) for part in image.groups())
+    tools = re.match(r"// swift-tools-version:(\d+)\.(\d+)", (ROOT / "Package.swift").read_text())
+    assert builder[:2] >= (int(tools.group(1)), int(tools.group(2))), f"swift {builder} cannot read tools version {tools.group(0)}"
+    version = subprocess.run(["swift", "--version"], capture_output=True, text=True, timeout=60).stdout
+    local = re.search(r"Swift version (\d+)\.(\d+)(?:\.(\d+))?", version)
+    assert local, version
+    assert builder[:2] == tuple(int(part) for part in local.groups()[:2]), f"the image builds with {builder}, CI with {local.group(0)}"
+
+
+def test_dockerfile_targets_and_build_context():
+    """production is the last stage (the default target); development and testing exist; the context leaves out
+    build products and local state."""
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.M)
+    assert stages[-1] == "production" and {"builder", "development", "testing"} <= set(stages), stages
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".build/", ".venv/", ".ci-out/", "data/"):
+        assert entry in ignored
