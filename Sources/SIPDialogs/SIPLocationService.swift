@@ -14,6 +14,9 @@ public struct SIPLocationService<Flow: Hashable & Sendable>: Sendable {
         /// RFC 5626's `+sip.instance` and `reg-id`: one binding per instance and flow number.
         public var instance: String?
         public var registrationID: Int?
+        /// The REGISTER's Path (RFC 3327), in order: the proxies between the registrar and the device, which
+        /// requests to the device must traverse (each becomes a Route).
+        public var path: [String] = []
 
         /// Seconds left at `now`, as a 200 OK states them.
         public func secondsLeft(at now: MediaInstant) -> Int {
@@ -86,7 +89,7 @@ public struct SIPLocationService<Flow: Hashable & Sendable>: Sendable {
             if expires > 0 {
                 bindings.append(Binding(
                     contact: address.uri, expires: now.advanced(by: .seconds(expires)), flow: flow, callID: callID, sequence: cseq.sequence,
-                    instance: instance, registrationID: registrationID
+                    instance: instance, registrationID: registrationID, path: request.headers.list("Path")
                 ))
             }
         }

@@ -303,6 +303,96 @@ import Testing
         }
     }
 
+    /// A device registered through an edge proxy (Kamailio with `add_path_received`, as deploy/kamailio does) is
+    /// called through it: the gateway keeps the REGISTER's Path (RFC 3327) and sends the INVITE to the edge with that
+    /// Path as its Route, and the edge's `loose_route` takes it to the device by the `received` address. baresip,
+    /// registered with the edge as its registrar, answers; the call and its BYE cross the edge (it record-routes).
+    @Test(.enabled(if: PeerEnvironment.available("kamailio") && PeerEnvironment.available("baresip")), .timeLimit(.minutes(2)))
+    func aDeviceRegisteredThroughAnEdgeIsCalledThroughItsPath() async throws {
+        let gateway = try await Self.registrar()
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let edge = try await KamailioPeer.start { port in Self.pathEdge(port: port, gateway: sipPort) }
+            try await withPeer(edge) { edge in
+                let phone = try await BaresipPeer.start(user: "alice", registrar: .init(hostPort: "127.0.0.1:\(edge.port)", password: "alice-pw-8731"))
+                try await withPeer(phone) { phone in
+                    try await gateway.process.waitUntilReady(timeout: .seconds(20)) { !Self.lines(gateway, containing: "device registered").isEmpty }
+                    let registered = try #require(Self.lines(gateway, containing: "device registered").last)
+                    #expect(registered.contains(#""path":"1""#), "the edge's Path came with the REGISTER: \(registered)")
+                    let (status, body, _) = try await HTTPProbe.post(url: gateway.baseURL + "/internal/devices/alice/call?seconds=2")
+                    #expect(status == 200, "\(body)")
+                    let calls = Self.deviceCalls(body)
+                    #expect(calls.count == 1 && calls.first?["answered"] as? Bool == true, "\(body)")
+                    #expect((calls.first?["flow"] as? String)?.contains(":\(edge.port)") == true, "sent to the edge: \(body)")
+                    try await phone.waitUntilCallsEnded()
+                    let routed = edge.process.log()
+                    #expect(routed.contains("edge: INVITE to the device by Path"), "\(edge.process.logTail())")
+                    #expect(routed.contains("edge: BYE in dialog"), "the BYE followed the edge's Record-Route: \(edge.process.logTail())")
+                }
+            }
+        }
+    }
+
+    /// An edge as deploy/kamailio/kamailio.cfg is for devices: REGISTERs go to the gateway with a Path naming the
+    /// edge and the device's address; requests routed by that Path, and in-dialog requests, are relayed.
+    static func pathEdge(port: Int, gateway: Int) -> String {
+        let modules = KamailioPeer.modulesDirectory
+        return """
+            #!KAMAILIO
+            debug=2
+            log_stderror=yes
+            children=1
+            tcp_children=1
+            auto_aliases=no
+            listen=udp:127.0.0.1:\(port)
+            mpath="\(modules)"
+            loadmodule "sl.so"
+            loadmodule "tm.so"
+            loadmodule "rr.so"
+            loadmodule "pv.so"
+            loadmodule "path.so"
+            loadmodule "siputils.so"
+            loadmodule "textops.so"
+            loadmodule "xlog.so"
+            modparam("path", "use_received", 1)
+            request_route {
+                if (is_method("OPTIONS") && uri == myself && !has_totag()) {
+                    sl_send_reply("200", "Answer Ninja test edge");
+                    exit;
+                }
+                if (has_totag()) {
+                    if (loose_route()) {
+                        xlog("L_INFO", "edge: $rm in dialog\n");
+                        t_relay();
+                        exit;
+                    }
+                    if (is_method("ACK") && t_check_trans()) { t_relay(); }
+                    exit;
+                }
+                if (is_method("CANCEL")) {
+                    if (t_check_trans()) { t_relay(); }
+                    exit;
+                }
+                if (is_method("REGISTER")) {
+                    add_path_received();
+                    $du = "sip:127.0.0.1:\(gateway)";
+                    t_relay();
+                    exit;
+                }
+                # A Path naming only this edge is a preloaded local route: loose_route removes it and is false,
+                # and the path module's callback has set the destination from its received parameter.
+                loose_route();
+                if ($du != $null) {
+                    xlog("L_INFO", "edge: $rm to the device by Path ($du)\n");
+                    record_route();
+                    t_relay();
+                    exit;
+                }
+                sl_send_reply("404", "Not here");
+            }
+            """
+    }
+
     /// The flood guard on TCP: 300 OPTIONS pipelined on one connection from 127.0.0.2 run its bucket dry (50 a second,
     /// bursts of 100); it is answered about 100 times, then its connection is closed, and a new one from it gets
     /// nothing while it is blocked. 127.0.0.1 is still answered over TCP meanwhile.

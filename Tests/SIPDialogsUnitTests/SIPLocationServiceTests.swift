@@ -6,9 +6,10 @@ import Testing
 
 /// The registrar's bindings (RFC 3261 §10.3, RFC 5626): add, refresh, remove, expire, order, flows.
 @Suite struct SIPLocationServiceTests {
-    static func register(_ contacts: [String], expires: String? = nil, callID: String = "reg-1", cseq: UInt32 = 1) -> SIPRequest {
+    static func register(_ contacts: [String], expires: String? = nil, callID: String = "reg-1", cseq: UInt32 = 1, path: [String] = []) -> SIPRequest {
         var text = "REGISTER sip:gw.example.com SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.7:5060;branch=z9hG4bK\(cseq)\r\nMax-Forwards: 70\r\n"
             + "From: <sip:alice@gw.example.com>;tag=a\r\nTo: <sip:alice@gw.example.com>\r\nCall-ID: \(callID)\r\nCSeq: \(cseq) REGISTER\r\n"
+        for hop in path { text += "Path: \(hop)\r\n" }
         for contact in contacts { text += "Contact: \(contact)\r\n" }
         if let expires { text += "Expires: \(expires)\r\n" }
         guard case .request(let request) = try! SIPMessage(parsing: ByteBuffer(string: text + "Content-Length: 0\r\n\r\n")) else { fatalError() }
@@ -31,6 +32,20 @@ import Testing
         #expect(location.register(Self.register(["<sip:alice@10.0.0.5:5060;transport=tcp>"], expires: "300", cseq: 2), aor: "alice", flow: 8, now: now) == .outOfOrder)
         #expect(location.register(Self.register(["<sip:alice@10.0.0.5:5060;transport=tcp>"], expires: "0", cseq: 3), aor: "alice", flow: 8, now: now) == .registered([]))
         #expect(location.bindings(of: "alice", now: now).isEmpty)
+    }
+
+    /// RFC 3327: the Path of a REGISTER (two edge proxies, one in a comma-separated header) is kept with every
+    /// contact it registered, in order, and replaced by the next refresh's.
+    @Test func thePathIsKeptWithTheBindings() {
+        var location = SIPLocationService<Int>()
+        let edge = "<sip:edge.example.com;lr;received=sip:198.51.100.7:5062>"
+        let request = Self.register(["<sip:alice@10.0.0.5>", "<sip:alice@10.0.0.6>"], expires: "300", path: ["\(edge), <sip:core.example.com;lr>"])
+        guard case .registered(let bindings) = location.register(request, aor: "alice", flow: 1, now: now) else {
+            Issue.record("not registered"); return
+        }
+        #expect(bindings.map(\.path) == [[edge, "<sip:core.example.com;lr>"], [edge, "<sip:core.example.com;lr>"]])
+        _ = location.register(Self.register(["<sip:alice@10.0.0.5>"], expires: "300", cseq: 2), aor: "alice", flow: 2, now: now)
+        #expect(location.bindings(of: "alice", now: now).first { $0.contact.description.contains("10.0.0.5") }?.path == [], "registered directly now")
     }
 
     @Test func expiryLimitsWildcardAndFlows() {

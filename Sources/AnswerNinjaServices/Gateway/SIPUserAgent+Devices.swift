@@ -91,6 +91,9 @@ extension SIPUserAgent {
         let offer = offerer(for: binding.flow).offer(localPort: session.localPort)
         var headers = SIPHeaders()
         headers.add("Via", via(for: binding.flow).serialized)
+        // Registered through an edge proxy: its Path is this request's route (RFC 3327 §5.3), sent to the flow
+        // the REGISTER came over, which is that proxy.
+        for hop in binding.path { headers.add("Route", hop) }
         headers.add("Max-Forwards", "70")
         if let caller = caller.map({ String($0.filter { $0.isLetter || $0.isNumber || $0 == "+" }.prefix(32)) }), !caller.isEmpty {
             headers.add("From", "\"\(caller)\" <sip:\(caller)@\(transport.host)>;tag=\(SIPToken.random())")
@@ -138,6 +141,8 @@ extension SIPUserAgent {
         for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
             if let value = pending.invite.headers.first(name) { headers.add(name, value) }
         }
+        // The CANCEL takes the INVITE's route (RFC 3261 §9.1), so that it reaches the same proxies.
+        for route in pending.invite.headers["Route"] { headers.add("Route", route) }
         headers.add("CSeq", "\(pending.invite.headers.cseq?.sequence ?? 1) CANCEL")
         headers.add("Reason", (pending.cancelReason ?? reason).serialized)
         startClientTransaction(SIPRequest(method: "CANCEL", uri: pending.invite.uri, headers: headers), to: pending.flow, purpose: .bye)

@@ -7,8 +7,9 @@ import SIPTransactions
 import SIPTransport
 
 /// The registrar for users' devices (RFC 3261 §10.3): digest authentication against `sip.device_accounts` (SHA-256
-/// and MD5 challenges, RFC 8760 §2.4), bindings in the location service with the flow each REGISTER came over, and
-/// RFC 5626 outbound for devices that ask for it.
+/// and MD5 challenges, RFC 8760 §2.4), bindings in the location service with the flow each REGISTER came over and
+/// its Path (RFC 3327: a device registered through an edge proxy is called through it), and RFC 5626 outbound for
+/// devices that ask for it.
 extension SIPUserAgent {
     static let registrarRealm = "answer-ninja"
 
@@ -49,6 +50,11 @@ extension SIPUserAgent {
                 if let registrationID = binding.registrationID { address.parameters.set("reg-id", String(registrationID)) }
                 ok.headers.add("Contact", address.serialized)
             }
+            // RFC 3327 §5.3: a registrar that keeps the Path returns it, to a device that supports it.
+            let path = request.headers.list("Path")
+            if !path.isEmpty, request.headers.list("Supported").contains(where: { $0.lowercased() == "path" }) {
+                for hop in path { ok.headers.add("Path", hop) }
+            }
             // RFC 5626 §6: a device that asked for outbound gets it (we keep its flow, and answer its CRLF pings).
             let outbound = request.headers.list("Supported").contains { $0.lowercased() == "outbound" } && bindings.contains { $0.registrationID != nil }
             if outbound { ok.headers.add("Require", "outbound") }
@@ -56,6 +62,7 @@ extension SIPUserAgent {
             logger.info("device registered", metadata: [
                 "user": "\(aor)", "transport": "\(source.transportName.lowercased())", "bindings": "\(bindings.count)",
                 "expires": "\(bindings.map { String($0.secondsLeft(at: now)) }.joined(separator: ","))", "outbound": "\(outbound)",
+                "path": "\(path.count)",
             ])
             respond(ok, key: key)
         case .intervalTooBrief(let minimum):
