@@ -122,6 +122,14 @@ extension MetricDefinition {
         "process_resident_memory_bytes", .gauge, unit: "bytes", since: "deploy",
         "Resident memory of this process (/proc/self/statm), read at each scrape."
     )
+    public static let processMemoryLimit = MetricDefinition(
+        "process_memory_limit_bytes", .gauge, unit: "bytes", since: "deploy",
+        "The memory this process may use: its cgroup's limit (a container's, cgroup v2 memory.max or v1 memory.limit_in_bytes), else the machine's memory; what process_resident_memory_bytes is measured against."
+    )
+    public static let processCPULimit = MetricDefinition(
+        "process_cpu_limit_cores", .gauge, unit: "cores", since: "deploy",
+        "The CPU this process may use, in cores: its cgroup's quota over its period (cpu.max, or v1 cfs_quota_us), else the online cores; what the rate of process_cpu_seconds_total is measured against."
+    )
     public static let processOpenFDs = MetricDefinition(
         "process_open_fds", .gauge, since: "deploy",
         "Open file descriptors of this process (each call holds RTP and RTCP sockets), read at each scrape."
@@ -172,7 +180,7 @@ extension MetricDefinition {
         .websocketConnections, .concurrentCalls, .roleUp, .draining, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency, .rtpSendLateness,
         .sipMessages, .sipResponses, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .rtpPacketsLost,
         .rtpConcealedFrames, .rtpJitter, .mediaSessions, .rtpPortsInUse, .rtpPortsTotal,
-        .processResidentMemory, .processOpenFDs, .processMaxFDs, .processCPU, .processStart,
+        .processResidentMemory, .processMemoryLimit, .processCPULimit, .processOpenFDs, .processMaxFDs, .processCPU, .processStart,
         .storeJournalPending, .cacheFallbacks, .webhooks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
     ]
 }

@@ -18,12 +18,24 @@ public final class Telemetry: Sendable {
             websocketConnections(role).set(to: 0)
             gauge(.roleUp, ["role": role.rawValue]).set(to: 1)
         }
-        if roles.contains(.gateway) { gauge(.concurrentCalls, ["role": Role.gateway.rawValue]).set(to: 0) }
+        if roles.contains(.gateway) {
+            gauge(.concurrentCalls, ["role": Role.gateway.rawValue]).set(to: 0)
+            // Labelled counters exist at 0 from the start: a series that appears at 1 has no rate, so the first
+            // refused call or failed SRTP packet would never reach an alert.
+            for reason in Self.rejectionReasons { counter(.sipCallsRejected, ["reason": reason]).increment(by: Int64(0)) }
+            for reason in Self.dropReasons { counter(.rtpPacketsDropped, ["reason": reason]).increment(by: Int64(0)) }
+            counter(.rtpPacketsLost, [:]).increment(by: Int64(0))
+            counter(.rtpConcealedFrames, [:]).increment(by: Int64(0))
+        }
         gauge(.ready, [:]).set(to: 0)
         gauge(.draining, [:]).set(to: 0)
         if let start = ProcessStatistics.read()?.startTime { gauge(.processStart, [:]).set(to: start) }
         updateProcessMetrics()
     }
+
+    /// The reasons of `sip_calls_rejected_total` and `rtp_packets_dropped_total` (docs/metrics.md).
+    static let rejectionReasons = ["overload", "at_capacity", "draining", "no_rtp_port", "unknown_number", "blocked"]
+    static let dropReasons = ["malformed", "srtp_auth", "other_payload_type", "unknown_source"]
 
     /// CPU seconds already added to `process_cpu_seconds_total` (a counter only moves by increments).
     private let countedCPU = Mutex<Double>(0)
@@ -85,6 +97,8 @@ public final class Telemetry: Sendable {
     private func updateProcessMetrics() {
         guard let statistics = ProcessStatistics.read() else { return }
         gauge(.processResidentMemory, [:]).set(to: statistics.residentBytes)
+        gauge(.processMemoryLimit, [:]).set(to: statistics.memoryLimitBytes)
+        gauge(.processCPULimit, [:]).set(to: statistics.cpuLimitCores)
         gauge(.processOpenFDs, [:]).set(to: statistics.openFDs)
         gauge(.processMaxFDs, [:]).set(to: statistics.maxFDs)
         let increment = countedCPU.withLock { counted -> Double in
@@ -104,6 +118,8 @@ public final class Telemetry: Sendable {
 /// What Linux says about this process, for the `process_*` metrics (the names of Prometheus's process collector).
 struct ProcessStatistics {
     var residentBytes: Double
+    var memoryLimitBytes: Double
+    var cpuLimitCores: Double
     var openFDs: Double
     var maxFDs: Double
     var cpuSeconds: Double
@@ -127,11 +143,45 @@ struct ProcessStatistics {
         let maxFDs = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Double(limit.rlim_cur) : 0
         return ProcessStatistics(
             residentBytes: residentPages * Double(sysconf(Int32(_SC_PAGESIZE))),
+            memoryLimitBytes: memoryLimit(),
+            cpuLimitCores: cpuLimit(),
             openFDs: Double(descriptors),
             maxFDs: maxFDs,
             cpuSeconds: (user + system) / ticks,
             startTime: bootTime() + started / ticks
         )
+    }
+
+    /// The cgroup's memory limit (a container sees its own cgroup at /sys/fs/cgroup), else the machine's memory.
+    /// cgroup v1 writes "no limit" as a number near 2^63.
+    static func memoryLimit(cgroup root: String = "/sys/fs/cgroup", meminfo: String = "/proc/meminfo") -> Double {
+        for file in ["\(root)/memory.max", "\(root)/memory/memory.limit_in_bytes"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            if let bytes = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes < 0x1p60 { return bytes }
+            break
+        }
+        let total = (try? String(contentsOfFile: meminfo, encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+            .flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") }
+        return (total ?? 0) * 1024
+    }
+
+    /// The cgroup's CPU quota in cores (v2 `cpu.max` "QUOTA PERIOD", "max" without one; v1 cfs_quota_us, -1 without),
+    /// else the online cores.
+    static func cpuLimit(cgroup root: String = "/sys/fs/cgroup") -> Double {
+        let online = Double(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if let text = try? String(contentsOfFile: "\(root)/cpu.max", encoding: .utf8) {
+            let fields = text.split(whereSeparator: \.isWhitespace)
+            if fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 { return quota / period }
+            return online
+        }
+        if let quota = (try? String(contentsOfFile: "\(root)/cpu/cpu.cfs_quota_us", encoding: .utf8)).flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+            let period = (try? String(contentsOfFile: "\(root)/cpu/cpu.cfs_period_us", encoding: .utf8)).flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+            quota > 0, period > 0
+        {
+            return quota / period
+        }
+        return online
     }
 
     /// The boot time in Unix seconds (`btime` of /proc/stat).
