@@ -1,0 +1,948 @@
+"""The Kubernetes manifests (deploy/k8s), checked offline against the tools and against the code:
+
+- each overlay renders with `kubectl kustomize`;
+- every built-in object validates with kubernetes-validate (strict, Kubernetes 1.30); Istio and Prometheus Operator
+  objects validate against the project's schemas (deploy/k8s/schemas), and no kind is left without a schema;
+- checkov passes, every skip is an annotation with its reason, and every skip is needed;
+- the manifests agree with the binary: ports and probe ports are the configuration defaults, probe paths are served
+  by a running role, every ANSWER_NINJA_* name is a configuration key, each container's environment is a valid
+  configuration (the highest RTP slice included), the autoscaling metrics are in the metrics catalogue, the image
+  tag is the binary's version, and the drain fits in the termination grace;
+- NetworkPolicies allow the flows of DESIGN.md and nothing else that matters (a small evaluator), the Istio objects
+  point at what exists, the quota covers every overlay at full scale, and secrets are only referenced.
+
+Under CI=true a missing tool (kubectl, checkov, promtool) fails its test instead of skipping it.
+Run: .venv/bin/python -m pytest -q Tests/deploy/test_k8s.py"""
+import copy
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from fractions import Fraction
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+SCHEMAS = K8S / "schemas"
+DOCS = ROOT / "docs" / "kubernetes.md"
+BINARY = ROOT / ".build" / "debug" / "answer-ninja"
+VENV_BIN = ROOT / ".venv" / "bin"
+OVERLAYS = ("dev", "staging", "prod")
+KUBERNETES_VERSION = "1.30.0"
+NAMESPACE = "answer-ninja"
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+# Groups whose objects are custom resources: validated against deploy/k8s/schemas, never by kubernetes-validate.
+CRD_GROUPS = ("networking.istio.io", "security.istio.io", "monitoring.coreos.com")
+ENV_NAME = re.compile(r"\bANSWER_NINJA_[A-Z0-9_]+\b")
+CI = os.environ.get("CI") == "true"
+
+
+# --- tools and the binary ---------------------------------------------------------------------------------------
+
+def tool(name):
+    """The path of a tool the checks need; a missing one fails under CI and skips elsewhere."""
+    path = VENV_BIN / name if (VENV_BIN / name).exists() else shutil.which(name)
+    if not path:
+        message = f"{name} is not installed"
+        if CI:
+            pytest.fail(message + "; CI=true: a missing tool is a failure")
+        pytest.skip(message)
+    return str(path)
+
+
+def run_binary(*args, env=None, timeout=60):
+    """Runs the debug binary; it may vanish for a minute while the build relinks it, so wait for it."""
+    deadline = time.monotonic() + 150
+    while not BINARY.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{BINARY} is missing: build it first (swift build)")
+        time.sleep(5)
+    return subprocess.run([str(BINARY), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def binary_json(*args):
+    result = run_binary(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def keys():
+    """The configuration catalogue: key -> entry (environment, kind, default_value)."""
+    return {entry["key"]: entry for entry in binary_json("config", "--keys", "--json")["entries"]}
+
+
+@pytest.fixture(scope="module")
+def defaults(keys):
+    return {key: entry.get("default_value") for key, entry in keys.items()}
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    """The metrics the code exports: name -> entry (kind, labels)."""
+    return {metric["name"]: metric for metric in binary_json("metrics", "--json")["metrics"]}
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    """overlay -> (exit status, rendered YAML, stderr, documents)."""
+    kubectl = tool("kubectl")
+    out = {}
+    for overlay in OVERLAYS:
+        result = subprocess.run([kubectl, "kustomize", str(K8S / "overlays" / overlay)], capture_output=True, text=True, timeout=120)
+        parsed = [d for d in yaml.safe_load_all(result.stdout) if d] if result.returncode == 0 else []
+        out[overlay] = (result.returncode, result.stdout, result.stderr, parsed)
+    return out
+
+
+def documents(rendered, overlay):
+    status, _, errors, docs = rendered[overlay]
+    assert status == 0, f"kubectl kustomize deploy/k8s/overlays/{overlay} failed:\n{errors}"
+    return docs
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+def find(docs, kind, name=None):
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    if name is not None:
+        assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+        return found[0]
+    return found
+
+
+def workloads(docs):
+    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+
+
+def pod_spec(workload):
+    return workload["spec"]["template"]["spec"]
+
+
+def pod_meta(workload):
+    return workload["spec"]["template"].get("metadata", {})
+
+
+def containers(spec, init=True):
+    return list(spec.get("containers", [])) + (list(spec.get("initContainers", [])) if init else [])
+
+
+def is_ours(container):
+    return image_name(container["image"]).rsplit("/", 1)[-1] == "answer-ninja"
+
+
+def image_name(image):
+    return image.split("@")[0].rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image.split("@")[0]
+
+
+def image_tag(image):
+    last = image.split("@")[0].split("/")[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def our_containers(docs):
+    """(workload, container) for every answer-ninja container."""
+    return [(w, c) for w in workloads(docs) for c in containers(pod_spec(w)) if is_ours(c)]
+
+
+def role(container):
+    return container.get("args", [None])[0]
+
+
+def env_entry(container, name):
+    return next((e for e in container.get("env", []) if e["name"] == name), None)
+
+
+def env_value(container, name):
+    entry = env_entry(container, name)
+    return entry.get("value") if entry else None
+
+
+def setting(container, key, keys, defaults):
+    """The value a container's process sees for `key`: its literal env value, else the default."""
+    value = env_value(container, keys[key]["environment"])
+    return value if value is not None else defaults[key]
+
+
+def seconds(duration):
+    """'210s', '3m', '4h', '1h30m', '600ms' -> seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def quantity(value):
+    """A Kubernetes quantity ('500m', '2', '512Mi', '4Gi') as an exact number."""
+    value = str(value)
+    suffixes = {"m": Fraction(1, 1000), "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4,
+                "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|K|M|G|T)?", value)
+    assert match, f"not a quantity: {value!r}"
+    return Fraction(match.group(1)) * suffixes.get(match.group(2), 1)
+
+
+def hpa_for(docs, workload):
+    for hpa in find(docs, "HorizontalPodAutoscaler"):
+        ref = hpa["spec"]["scaleTargetRef"]
+        if ref["kind"] == workload["kind"] and ref["name"] == workload["metadata"]["name"]:
+            return hpa
+    return None
+
+
+def max_replicas(docs, workload):
+    hpa = hpa_for(docs, workload)
+    if hpa:
+        return hpa["spec"]["maxReplicas"]
+    return workload["spec"].get("replicas", 1) if workload["kind"] != "Job" else workload["spec"].get("parallelism", 1)
+
+
+def resolve_port(container, port):
+    if isinstance(port, int):
+        return port
+    named = [p["containerPort"] for p in container.get("ports", []) if p.get("name") == port]
+    assert named, f"port {port!r} is not a port of container {container['name']}"
+    return named[0]
+
+
+def cluster_values(overlay):
+    for document in yaml.safe_load_all((K8S / "overlays" / overlay / "cluster-values.yaml").read_text()):
+        if document and document["kind"] == "ConfigMap" and document["metadata"]["name"] == "cluster-values":
+            return document["data"]
+    raise AssertionError(f"overlays/{overlay}/cluster-values.yaml has no ConfigMap cluster-values")
+
+
+def meshed(workload):
+    return pod_meta(workload).get("annotations", {}).get("sidecar.istio.io/inject") != "false" and not pod_spec(workload).get("hostNetwork")
+
+
+# --- rendering and validation -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_overlay_renders_with_every_part(rendered, overlay):
+    docs = documents(rendered, overlay)
+    kinds = {d["kind"] for d in docs}
+    for kind in ("Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "StatefulSet", "Deployment", "Job", "Service",
+                 "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ConfigMap", "Gateway", "VirtualService",
+                 "DestinationRule", "PeerAuthentication", "AuthorizationPolicy"):
+        assert kind in kinds, f"{overlay} renders no {kind}"
+    find(docs, "StatefulSet", "gateway")
+    find(docs, "Deployment", "conversation")
+    find(docs, "Deployment", "api")
+    find(docs, "Job", "migrate")
+    find(docs, "ConfigMap", "adapter-config")
+    stores = {d["metadata"]["name"] for d in find(docs, "StatefulSet")} & {"postgres", "redis"}
+    # In-cluster stores in dev and staging only; prod points at managed services.
+    assert stores == (set() if overlay == "prod" else {"postgres", "redis"}), stores
+    # The per-cluster values were copied in (components/cluster-values) and the local-config object left out.
+    assert not [d for d in docs if d["metadata"]["name"] == "cluster-values"]
+    assert "192.0.2.0/24" not in rendered[overlay][1], "the base's placeholder CIDR survived: components/cluster-values did not run"
+    for document in docs:
+        if document["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+            assert document["metadata"].get("namespace"), f"{document['kind']} {document['metadata']['name']} names no namespace"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_built_in_objects_validate_strictly(rendered, overlay):
+    problems = []
+    for document in documents(rendered, overlay):
+        if document["apiVersion"].split("/")[0] in CRD_GROUPS:
+            continue
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            problems.append(f"{document['apiVersion']} {document['kind']}: not a Kubernetes {KUBERNETES_VERSION} kind and no project schema")
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{document['kind']} {document['metadata']['name']}: {error.message} at {list(error.path)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_strict_validation_refuses_a_misspelled_field(rendered):
+    gateway = copy.deepcopy(find(documents(rendered, "dev"), "StatefulSet", "gateway"))
+    gateway["spec"]["template"]["spec"]["terminationGracePeriod"] = 240
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(gateway, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.fixture(scope="module")
+def project_schemas():
+    """(apiVersion, kind) -> validator, from deploy/k8s/schemas/*.json."""
+    validators = {}
+    for path in sorted(SCHEMAS.glob("*.json")):
+        schema = json.loads(path.read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        for api_version in schema["properties"]["apiVersion"]["enum"]:
+            validators[(api_version, schema["properties"]["kind"]["const"])] = jsonschema.Draft202012Validator(schema)
+    kinds = {kind for _, kind in validators}
+    for kind in ("Gateway", "VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy", "ServiceMonitor", "PrometheusRule"):
+        assert kind in kinds, f"deploy/k8s/schemas has no schema for {kind}"
+    return validators
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_custom_resources_validate_against_the_project_schemas(rendered, project_schemas, overlay):
+    problems = []
+    for document in documents(rendered, overlay):
+        if document["apiVersion"].split("/")[0] not in CRD_GROUPS:
+            continue
+        validator = project_schemas.get((document["apiVersion"], document["kind"]))
+        if validator is None:
+            problems.append(f"{document['apiVersion']} {document['kind']} {document['metadata']['name']}: no schema in deploy/k8s/schemas")
+            continue
+        for error in validator.iter_errors(document):
+            problems.append(f"{document['kind']} {document['metadata']['name']}: {error.message} at {list(error.absolute_path)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_project_schemas_refuse_what_istio_would(rendered, project_schemas):
+    docs = documents(rendered, "dev")
+    peer = copy.deepcopy(find(docs, "PeerAuthentication", "default"))
+    peer["spec"]["mtls"]["mode"] = "STRICTEST"
+    route = copy.deepcopy(find(docs, "VirtualService", "api"))
+    route["spec"]["http"][0]["timout"] = "1s"
+    ports = copy.deepcopy(find(docs, "PeerAuthentication", "conversation"))
+    del ports["spec"]["selector"]  # port-level mTLS needs a workload selector
+    gateway = copy.deepcopy(find(docs, "Gateway", "answer-ninja"))
+    del gateway["spec"]["servers"][0]["tls"]["credentialName"]
+    for broken in (peer, route, ports, gateway):
+        assert not project_schemas[(broken["apiVersion"], broken["kind"])].is_valid(broken), broken["kind"]
+
+
+# --- checkov ------------------------------------------------------------------------------------------------------
+
+SKIP = re.compile(r"^(CKV2?_K8S_\d+)=(.+)$")
+
+
+def skips(docs):
+    """(check id, kind, name, reason) for every checkov.io/skipN annotation."""
+    found = []
+    for document in docs:
+        for key, value in document["metadata"].get("annotations", {}).items():
+            if key.startswith("checkov.io/skip"):
+                match = SKIP.match(value)
+                assert match, f"{document['kind']} {document['metadata']['name']}: {key} is not 'CKV_K8S_nn=reason': {value!r}"
+                found.append((match.group(1), document["kind"], document["metadata"]["name"], match.group(2)))
+    return found
+
+
+def run_checkov(directory):
+    result = subprocess.run([tool("checkov"), "-d", str(directory), "--framework", "kubernetes", "--quiet", "--compact",
+                             "--skip-download", "-o", "json"], capture_output=True, text=True, timeout=300)
+    try:
+        reports = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"checkov gave no JSON report (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [(c["check_id"], c["resource"]) for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    return result.returncode, failed, passed
+
+
+def test_checkov_passes_and_every_skip_is_annotated_and_needed(rendered, tmp_path):
+    all_docs = {overlay: documents(rendered, overlay) for overlay in OVERLAYS}
+    for overlay, docs in all_docs.items():
+        (tmp_path / f"{overlay}.yaml").write_text(rendered[overlay][1])
+        for check, kind, name, reason in skips(docs):
+            assert len(reason) >= 30, f"{kind} {name}: the skip of {check} needs a real reason, not {reason!r}"
+    status, failed, passed = run_checkov(tmp_path)
+    assert passed > 100, f"checkov ran only {passed} checks: was anything scanned?"
+    assert status == 0 and not failed, "checkov failed:\n" + "\n".join(f"{c} {r}" for c, r in failed)
+    # Without the annotations each skipped check must fail on its resource: no skip is left over.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for overlay, docs in all_docs.items():
+        stripped = copy.deepcopy(docs)
+        for document in stripped:
+            annotations = document["metadata"].get("annotations", {})
+            for key in [k for k in annotations if k.startswith("checkov.io/skip")]:
+                del annotations[key]
+        (bare / f"{overlay}.yaml").write_text(yaml.safe_dump_all(stripped))
+    _, failed_bare, _ = run_checkov(bare)
+    failing = {(check, resource.split(".")[0], resource.split(".")[-1]) for check, resource in failed_bare}
+    unneeded = {(c, k, n) for docs in all_docs.values() for c, k, n, _ in skips(docs)} - failing
+    assert not unneeded, f"skips that checkov does not need (remove them): {sorted(unneeded)}"
+
+
+# --- agreement with the code ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ports_are_the_configuration_defaults(rendered, defaults, keys, overlay):
+    docs = documents(rendered, overlay)
+    http, sip = int(defaults["http.port"]), int(defaults["sip.port"])
+    expected = {"http": http, "sip": sip, "sip-tcp": sip}
+    for workload, container in our_containers(docs):
+        where = f"{workload['kind']} {workload['metadata']['name']}/{container['name']}"
+        for port in container.get("ports", []):
+            assert port.get("name") in expected, f"{where}: port {port} is none the code listens on"
+            assert port["containerPort"] == expected[port["name"]], f"{where}: {port['name']} is {port['containerPort']}, the code's default {expected[port['name']]}"
+        for name, key in (("ANSWER_NINJA_HTTP_PORT", "http.port"), ("ANSWER_NINJA_SIP_PORT", "sip.port")):
+            assert env_value(container, name) in (None, defaults[key]), f"{where}: {name} moves the port away from the probes"
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if probe in container and "httpGet" in container[probe]:
+                assert resolve_port(container, container[probe]["httpGet"]["port"]) == http, f"{where}: {probe} is not on http.port"
+        if role(container) != "migrate":
+            assert [p["name"] for p in container["ports"] if p["containerPort"] == http] == ["http"], f"{where}: the HTTP port must be named http"
+        capabilities = container["securityContext"]["capabilities"].get("add", [])
+        assert "NET_BIND_SERVICE" not in capabilities or min(http, sip) < 1024, f"{where}: NET_BIND_SERVICE without a port below 1024"
+    pods = {w["metadata"]["name"]: w for w, _ in our_containers(docs)}
+    for service in find(docs, "Service"):
+        selected = [w for w in pods.values() if all(pod_meta(w)["labels"].get(k) == v for k, v in service["spec"].get("selector", {}).items())]
+        if not selected:
+            continue
+        for port in service["spec"]["ports"]:
+            assert port["name"] in expected, f"Service {service['metadata']['name']}: port {port['name']} is none the code listens on"
+            assert port["port"] == expected[port["name"]], f"Service {service['metadata']['name']}: {port['name']} is {port['port']}"
+            for workload in selected:
+                container = next(c for c in containers(pod_spec(workload)) if is_ours(c))
+                assert resolve_port(container, port["targetPort"]) == expected[port["name"]]
+    sip_service = find(docs, "Service", "gateway-sip")
+    assert {(p["protocol"], p["port"]) for p in sip_service["spec"]["ports"]} == {("UDP", sip), ("TCP", sip)}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_environment_name_is_a_configuration_key(rendered, keys, overlay):
+    for key, entry in keys.items():
+        # The naming rule the manifests rely on: key a.b_c is ANSWER_NINJA_A_B_C.
+        assert entry["environment"] == "ANSWER_NINJA_" + key.upper().replace(".", "_"), entry
+    documents(rendered, overlay)
+    known = {entry["environment"] for entry in keys.values()}
+    used = set(ENV_NAME.findall(rendered[overlay][1]))
+    assert used, "no ANSWER_NINJA_* variable found: the scan is broken"
+    unknown = sorted(used - known)
+    assert not unknown, (f"{unknown}: not configuration keys of this binary (answer-ninja config --keys). Either the "
+                         "manifests misspell them, or the binary predates them (rebuild it and run again).")
+
+
+def placeholder(entry, field_ref, workload, slot):
+    """A stand-in for a value only the cluster knows: a Secret's or the downward API's."""
+    if field_ref:
+        path = field_ref["fieldPath"]
+        if path in ("status.hostIP", "status.podIP"):
+            return "10.0.0.7"
+        if path == "metadata.name":
+            return f"{workload['metadata']['name']}-{slot}"
+        if path == "metadata.labels['apps.kubernetes.io/pod-index']":
+            return str(slot)
+        raise AssertionError(f"no stand-in for fieldRef {path}")
+    if entry["kind"] == "url":
+        if "postgres" in entry["key"]:
+            return "postgres://answer_ninja:placeholder@postgres:5432/answer_ninja"
+        if "redis" in entry["key"]:
+            return "redis://:placeholder@127.0.0.1:6379"
+        return "https://placeholder.invalid/"
+    if entry["kind"] == "secret":
+        return "ab" * 32
+    return "placeholder"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_container_environment_is_a_valid_configuration(rendered, keys, overlay, tmp_path):
+    docs = documents(rendered, overlay)
+    by_env = {entry["environment"]: entry for entry in keys.values()}
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in find(docs, "ConfigMap")}
+    for workload, container in our_containers(docs):
+        # The highest pod index the HPA can reach: its RTP slice must still lie in the range.
+        slot = max_replicas(docs, workload) - 1
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+        for entry in container.get("env", []):
+            source = entry.get("valueFrom", {})
+            if "value" in entry:
+                env[entry["name"]] = entry["value"]
+            elif "configMapKeyRef" in source:
+                ref = source["configMapKeyRef"]
+                env[entry["name"]] = config_maps[ref["name"]][ref["key"]]
+            else:
+                env[entry["name"]] = placeholder(by_env.get(entry["name"], {"kind": "string", "key": ""}), source.get("fieldRef"), workload, slot)
+        result = run_binary("config", "--json", env=env)
+        report = json.loads(result.stdout)
+        assert report["valid"], f"{overlay} {workload['metadata']['name']}: {report.get('error')}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_probes_are_health_for_liveness_and_ready_for_readiness(rendered, overlay):
+    for workload, container in our_containers(documents(rendered, overlay)):
+        if workload["kind"] == "Job":
+            continue
+        where = f"{workload['metadata']['name']}/{container['name']}"
+        # /ready answers 503 while a gateway drains: as a liveness probe it would kill the drain.
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health", where
+        assert container["startupProbe"]["httpGet"]["path"] == "/health", where
+        assert container["readinessProbe"]["httpGet"]["path"] == "/ready", where
+
+
+def test_the_probe_paths_are_served_by_a_running_role(rendered, tmp_path):
+    paths = {container[probe]["httpGet"]["path"] for overlay in OVERLAYS for _, container in our_containers(documents(rendered, overlay))
+             for probe in ("startupProbe", "livenessProbe", "readinessProbe") if probe in container}
+    assert paths
+    deadline = time.monotonic() + 150
+    while not BINARY.exists() and time.monotonic() < deadline:
+        time.sleep(5)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANSWER_NINJA_HTTP_HOST": "127.0.0.1", "ANSWER_NINJA_HTTP_PORT": "0",
+           "ANSWER_NINJA_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen([str(BINARY), "conversation"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        base = None
+        start = time.monotonic()
+        while base is None and time.monotonic() - start < 60:
+            line = process.stdout.readline()
+            assert line, "the conversation role exited before it listened"
+            match = re.search(r"http\s+(http://127\.0\.0\.1:\d+)", line)
+            base = match.group(1) if match else None
+        assert base, "the conversation role never printed its HTTP address"
+        for path in sorted(paths | {"/metrics"}):
+            try:
+                status = urllib.request.urlopen(base + path, timeout=5).status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            assert status in (200, 503), f"{path} answered {status}: not a path the code serves"
+        try:
+            urllib.request.urlopen(base + "/no-such-path", timeout=5)
+            raise AssertionError("an unknown path answered 200: the check above proves nothing")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_drains_within_its_termination_grace(rendered, keys, defaults, overlay):
+    docs = documents(rendered, overlay)
+    gateways = [(w, c) for w, c in our_containers(docs) if role(c) in ("gateway", "serve")]
+    assert gateways
+    for workload, container in gateways:
+        grace = seconds(setting(container, "shutdown.grace", keys, defaults))
+        longest_ai_call = seconds(setting(container, "conversation.max_duration", keys, defaults))
+        pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+        assert pre_stop[0] == "sleep" and len(pre_stop) == 2, f"preStop should only wait for the endpoints: {pre_stop}"
+        sleep = float(pre_stop[1])
+        assert sleep <= 10, "the process drains itself on SIGTERM: a long preStop only delays it"
+        termination = pod_spec(workload)["terminationGracePeriodSeconds"]
+        assert grace > longest_ai_call, f"shutdown.grace {grace}s must outlast an AI call ({longest_ai_call}s)"
+        assert termination > sleep + grace, f"terminationGracePeriodSeconds {termination} leaves no time after preStop {sleep}s + grace {grace}s"
+        # Bridged calls can last far longer than any grace: they are cut, and the docs must say so.
+        bridged = seconds(setting(container, "sip.max_bridged_duration", keys, defaults))
+        if bridged > grace:
+            assert "sip.max_bridged_duration" in DOCS.read_text(), "docs/kubernetes.md must say that bridged calls are cut at the grace"
+    # Every role that holds a dialog uses the same longest AI call.
+    durations = {setting(c, "conversation.max_duration", keys, defaults) for _, c in our_containers(docs) if role(c) in ("gateway", "conversation")}
+    assert len(durations) == 1, durations
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_is_a_host_network_stateful_set_with_an_rtp_slice_per_pod(rendered, keys, defaults, overlay):
+    docs = documents(rendered, overlay)
+    gateway = find(docs, "StatefulSet", "gateway")
+    spec = pod_spec(gateway)
+    container = next(c for c in spec["containers"] if is_ours(c))
+    assert container["args"] == ["gateway"]
+    assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod_meta(gateway)["annotations"]["sidecar.istio.io/inject"] == "false"
+    terms = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    labels = pod_meta(gateway)["labels"]
+    assert any(t["topologyKey"] == "kubernetes.io/hostname" and all(labels.get(k) == v for k, v in t["labelSelector"]["matchLabels"].items()) for t in terms), \
+        "one gateway per node: SIP's port exists once per node"
+    headless = find(docs, "Service", gateway["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    refs = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert refs["ANSWER_NINJA_MEDIA_RTP_PORT_SLOT"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert refs["ANSWER_NINJA_MEDIA_PUBLIC_ADDRESS"] == "status.hostIP"
+    assert refs["ANSWER_NINJA_SIP_PUBLIC_HOST"] == "status.hostIP"
+    capabilities = container["securityContext"]["capabilities"]
+    assert capabilities["drop"] == ["ALL"] and capabilities["add"] == ["SYS_NICE"]
+    low, high = int(setting(container, "media.rtp_port_min", keys, defaults)), int(setting(container, "media.rtp_port_max", keys, defaults))
+    size = int(setting(container, "media.rtp_port_slot_size", keys, defaults))
+    assert size % 2 == 0, "RTP and RTCP take port pairs: the slice size must be even"
+    pods = max_replicas(docs, gateway)
+    for index in range(pods):
+        first, last = low + index * size, low + (index + 1) * size - 1
+        assert low <= first and last <= high, f"pod {index}'s RTP slice {first}-{last} leaves {low}-{high}: lower the HPA's maxReplicas ({pods})"
+    policy = find(docs, "NetworkPolicy", "gateway")
+    rtp = [p for rule in policy["spec"]["ingress"] for p in rule.get("ports", []) if p["protocol"] == "UDP" and "endPort" in p]
+    assert [(p["port"], p["endPort"]) for p in rtp] == [(low, high)], "the gateway's RTP ingress must be the configured range"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_reaches_the_conversation_service_it_names(rendered, keys, defaults, overlay):
+    docs = documents(rendered, overlay)
+    gateway = next(c for w, c in our_containers(docs) if role(c) == "gateway")
+    url = setting(gateway, "conversation.url", keys, defaults)
+    match = re.fullmatch(r"ws://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)(/\S+)", url)
+    assert match, f"conversation.url {url!r} is not a Service URL"
+    service = find(docs, "Service", match.group(1))
+    assert service["metadata"]["namespace"] == match.group(2)
+    assert int(match.group(3)) in [p["port"] for p in service["spec"]["ports"]]
+    assert match.group(4) == "/internal/conversation"
+
+
+# --- autoscaling --------------------------------------------------------------------------------------------------
+
+def adapter_rules(docs):
+    config = yaml.safe_load(find(docs, "ConfigMap", "adapter-config")["data"]["config.yaml"])
+    return config["rules"]
+
+
+def series_name_and_labels(query):
+    match = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?", query.strip())
+    assert match, f"seriesQuery {query!r} is not a metric selector"
+    labels = dict(re.findall(r'([a-zA-Z_]\w*)\s*!?=~?\s*"([^"]*)"', match.group(2) or ""))
+    return match.group(1), labels
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_autoscalers_use_exported_metrics_through_the_adapter(rendered, catalogue, overlay):
+    docs = documents(rendered, overlay)
+    exposed = {}
+    for rule in adapter_rules(docs):
+        name, labels = series_name_and_labels(rule["seriesQuery"])
+        assert name in catalogue, f"adapter rule on {name}: not a metric the code exports (answer-ninja metrics)"
+        for label in set(labels) - {"namespace", "pod"}:
+            assert label in catalogue[name]["labels"], f"{name} has no label {label}"
+        assert rule["resources"]["overrides"]["namespace"]["resource"] == "namespace"
+        assert rule["resources"]["overrides"]["pod"]["resource"] == "pod"
+        assert re.fullmatch(rule["name"]["matches"], name), f"name.matches does not match {name}"
+        assert rule["name"]["as"] in catalogue, f"the adapter exposes {rule['name']['as']}: HPAs must use catalogue names"
+        for marker in ("<<.Series>>", "<<.LabelMatchers>>", "<<.GroupBy>>"):
+            assert marker in rule["metricsQuery"]
+        exposed[rule["name"]["as"]] = labels.get("role")
+    targets = {(w["kind"], w["metadata"]["name"]) for w in workloads(docs)}
+    pods_metrics = {}
+    for hpa in find(docs, "HorizontalPodAutoscaler"):
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        ref = hpa["spec"]["scaleTargetRef"]
+        assert (ref["kind"], ref["name"]) in targets, f"HPA {hpa['metadata']['name']} scales {ref['kind']} {ref['name']}, which is not rendered"
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+        for metric in hpa["spec"]["metrics"]:
+            if metric["type"] == "Resource":
+                assert metric["resource"]["name"] in ("cpu", "memory")
+                continue
+            assert metric["type"] == "Pods", f"HPA {hpa['metadata']['name']}: {metric['type']} metrics are not served by our adapter rules"
+            name = metric["pods"]["metric"]["name"]
+            assert name in catalogue, f"HPA {hpa['metadata']['name']} scales on {name}, which the code does not export"
+            assert name in exposed, f"HPA {hpa['metadata']['name']} scales on {name}, which no adapter rule exposes"
+            pods_metrics.setdefault(ref["name"], {})[name] = metric["pods"]["target"]["averageValue"]
+    assert pods_metrics == {"gateway": {"concurrent_calls": "100", "websocket_connections": "20"}}, pods_metrics
+    assert exposed == {"concurrent_calls": "gateway", "websocket_connections": "media"}, exposed
+    gateway_hpa = hpa_for(docs, find(docs, "StatefulSet", "gateway"))
+    assert gateway_hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 600
+
+
+def test_the_adapter_queries_are_valid_promql(rendered, tmp_path):
+    promtool = tool("promtool")
+    rules = adapter_rules(documents(rendered, "prod"))
+    records = []
+    for index, rule in enumerate(rules):
+        name, _ = series_name_and_labels(rule["seriesQuery"])
+        query = (rule["metricsQuery"].replace("<<.Series>>", name)
+                 .replace("<<.LabelMatchers>>", 'namespace="answer-ninja",pod=~"gateway-.*"').replace("<<.GroupBy>>", "pod"))
+        records += [{"record": f"adapter:series:{index}", "expr": rule["seriesQuery"]}, {"record": f"adapter:query:{index}", "expr": query}]
+    good = tmp_path / "adapter.yaml"
+    good.write_text(yaml.safe_dump({"groups": [{"name": "adapter", "rules": records}]}))
+    result = subprocess.run([promtool, "check", "rules", str(good)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump({"groups": [{"name": "adapter", "rules": [{"record": "adapter:broken", "expr": "sum(concurrent_calls"}]}]}))
+    assert subprocess.run([promtool, "check", "rules", str(broken)], capture_output=True, timeout=60).returncode != 0
+
+
+# --- hardening, quota, secrets ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_hardened_and_pinned(rendered, overlay):
+    docs = documents(rendered, overlay)
+    version = binary_json("version", "--json")["version"]
+    accounts = {a["metadata"]["name"]: a for a in find(docs, "ServiceAccount")}
+    for workload in workloads(docs):
+        spec, name = pod_spec(workload), workload["metadata"]["name"]
+        assert spec.get("securityContext", {}).get("runAsNonRoot") is True, name
+        assert spec["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+        assert spec.get("automountServiceAccountToken") is False, name
+        account = spec.get("serviceAccountName", "default")
+        assert account != "default" and account in accounts, f"{name} needs a ServiceAccount of its own"
+        assert accounts[account].get("automountServiceAccountToken") is False
+        for container in containers(spec):
+            where = f"{name}/{container['name']}"
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["runAsNonRoot"] is True, where
+            assert "ALL" in context["capabilities"]["drop"], where
+            assert context["seccompProfile"]["type"] == "RuntimeDefault", where
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][kind]), f"{where}: {kind}"
+            tag = image_tag(container["image"])
+            assert tag and tag != "latest", f"{where}: image {container['image']} is not pinned"
+            assert container["imagePullPolicy"] == "IfNotPresent", where
+            if is_ours(container):
+                assert tag == version, f"{where}: image tag {tag}, but the binary is {version}"
+                assert context["runAsUser"] == 10001, f"{where}: the image's user is 10001"
+                mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+                assert "/tmp" in mounts, f"{where}: a read-only root needs a writable /tmp"
+                data_dir = env_value(container, "ANSWER_NINJA_DATA_DIR")
+                if role(container) in ("gateway", "api", "migrate", "serve"):
+                    assert data_dir and data_dir in mounts, f"{where}: the role writes data_dir; mount a volume there"
+        if workload["kind"] == "Deployment":
+            strategy = workload["spec"]["strategy"]
+            assert strategy["type"] == "RollingUpdate" and strategy["rollingUpdate"]["maxUnavailable"] == 0, name
+        if workload["kind"] == "StatefulSet":
+            assert workload["spec"]["updateStrategy"]["type"] == "RollingUpdate", name
+    for name in ("gateway", "conversation", "api"):
+        budget = find(docs, "PodDisruptionBudget", name)
+        target = next(w for w in workloads(docs) if w["metadata"]["name"] == name)
+        assert budget["spec"]["selector"]["matchLabels"] == target["spec"]["selector"]["matchLabels"]
+
+
+SIDECAR = {"requests": {"cpu": "sidecar.istio.io/proxyCPU", "memory": "sidecar.istio.io/proxyMemory"},
+           "limits": {"cpu": "sidecar.istio.io/proxyCPULimit", "memory": "sidecar.istio.io/proxyMemoryLimit"}}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_quota_covers_every_workload_at_full_scale(rendered, overlay):
+    docs = documents(rendered, overlay)
+    hard = {k: quantity(v) for k, v in find(docs, "ResourceQuota", "answer-ninja")["spec"]["hard"].items()}
+    need = {"requests.cpu": 0, "requests.memory": 0, "limits.cpu": 0, "limits.memory": 0, "pods": 0, "requests.storage": 0, "persistentvolumeclaims": 0}
+    for workload in workloads(docs):
+        pods = max_replicas(docs, workload)
+        if workload["kind"] == "Deployment":
+            pods += int(workload["spec"]["strategy"]["rollingUpdate"]["maxSurge"])
+        need["pods"] += pods
+        annotations = pod_meta(workload).get("annotations", {})
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                per_pod = sum(quantity(c["resources"][kind][resource]) for c in containers(pod_spec(workload)))
+                if meshed(workload):
+                    annotation = SIDECAR[kind][resource]
+                    assert annotation in annotations, f"{workload['metadata']['name']}: set {annotation} so that the quota can count the sidecar"
+                    per_pod += quantity(annotations[annotation])
+                need[f"{kind}.{resource}"] += pods * per_pod
+        for claim in workload["spec"].get("volumeClaimTemplates", []):
+            need["requests.storage"] += pods * quantity(claim["spec"]["resources"]["requests"]["storage"])
+            need["persistentvolumeclaims"] += pods
+    short = {k: (float(v), float(hard[k])) for k, v in need.items() if v > hard[k]}
+    assert not short, f"{overlay}: the ResourceQuota is short (needed, quota): {short}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_only_referenced(rendered, keys, overlay):
+    docs = documents(rendered, overlay)
+    assert not find(docs, "Secret"), "no Secret object in git: create them out of band (docs/kubernetes.md)"
+    sensitive = {e["environment"] for e in keys.values() if e["kind"] == "secret"} | {"ANSWER_NINJA_STORE_POSTGRES_URL", "ANSWER_NINJA_CACHE_REDIS_URL"}
+    referenced = {}
+    for workload in workloads(docs):
+        spec = pod_spec(workload)
+        for container in containers(spec):
+            for entry in container.get("env", []):
+                if entry["name"] in sensitive or re.search(r"(PASSWORD|SECRET|TOKEN|_KEY)$", entry["name"]):
+                    assert "secretKeyRef" in entry.get("valueFrom", {}), f"{workload['metadata']['name']}: {entry['name']} must come from a Secret"
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    referenced.setdefault(ref["name"], set()).add(ref["key"])
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                referenced.setdefault(volume["secret"]["secretName"], set()).update(i["key"] for i in volume["secret"].get("items", []))
+    docs_text = re.sub(r"\\\n\s*", " ", DOCS.read_text())  # shell line continuations joined
+    for name, secret_keys in referenced.items():
+        assert f"kubectl create secret generic {name} " in docs_text, f"docs/kubernetes.md must show how to create Secret {name}"
+        for key in secret_keys:
+            assert re.search(rf"kubectl create secret generic {name}\b[^\n`]*--from-literal={key}=", docs_text), \
+                f"docs/kubernetes.md must show how to create Secret {name} with key {key}"
+
+
+# --- network policies --------------------------------------------------------------------------------------------
+
+def selects(selector, labels):
+    if selector is None:
+        return True
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        present, value = expression["key"] in labels, labels.get(expression["key"])
+        if expression["operator"] == "In" and value not in expression["values"]:
+            return False
+        if expression["operator"] == "NotIn" and value in expression["values"]:
+            return False
+        if expression["operator"] == "Exists" and not present:
+            return False
+        if expression["operator"] == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def peer_matches(peers, other):
+    """`other` is {"namespace", "labels"} for a pod or {"ip"} for an address outside the pod network."""
+    if not peers:
+        return True
+    for peer in peers:
+        if "ipBlock" in peer:
+            if "ip" in other and ipaddress.ip_address(other["ip"]) in ipaddress.ip_network(peer["ipBlock"]["cidr"]) and \
+                    not any(ipaddress.ip_address(other["ip"]) in ipaddress.ip_network(e) for e in peer["ipBlock"].get("except", [])):
+                return True
+            continue
+        if "ip" in other:
+            continue
+        namespace_ok = selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": other["namespace"]}) \
+            if "namespaceSelector" in peer else other["namespace"] == NAMESPACE
+        if namespace_ok and selects(peer.get("podSelector"), other["labels"]):
+            return True
+    return False
+
+
+def port_matches(ports, port, protocol):
+    if not ports:
+        return True
+    for spec in ports:
+        if spec.get("protocol", "TCP") != protocol:
+            continue
+        if "port" not in spec:
+            return True
+        if isinstance(spec["port"], int) and spec["port"] <= port <= spec.get("endPort", spec["port"]):
+            return True
+    return False
+
+
+def allowed(docs, direction, pod, other, port, protocol="TCP"):
+    """Whether the namespace's NetworkPolicies let `pod` (labels) receive from / send to `other` on port/protocol."""
+    kind, field, peers = ("Ingress", "ingress", "from") if direction == "in" else ("Egress", "egress", "to")
+    policies = [p for p in find(docs, "NetworkPolicy") if p["metadata"]["namespace"] == NAMESPACE and kind in p["spec"]["policyTypes"]
+                and selects(p["spec"]["podSelector"], pod)]
+    if not policies:
+        return True
+    return any(peer_matches(rule.get(peers), other) and port_matches(rule.get("ports"), port, protocol)
+               for policy in policies for rule in policy["spec"].get(field, []))
+
+
+def pod(component):
+    return {"app.kubernetes.io/name": "answer-ninja", "app.kubernetes.io/part-of": "answer-ninja", "app.kubernetes.io/component": component}
+
+
+def member(component, namespace=NAMESPACE, labels=None):
+    return {"namespace": namespace, "labels": labels if labels is not None else pod(component)}
+
+
+INGRESS_GATEWAY = member(None, "istio-system", {"istio": "ingressgateway"})
+PROMETHEUS = member(None, "monitoring", {"app.kubernetes.io/name": "prometheus"})
+KUBE_DNS = member(None, "kube-system", {"k8s-app": "kube-dns"})
+OUTSIDE = {"ip": "8.8.8.8"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_allow_the_designed_flows_and_deny_the_rest(rendered, overlay):
+    docs = documents(rendered, overlay)
+    deny = [p for p in find(docs, "NetworkPolicy") if p["spec"]["podSelector"] == {} and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            and not p["spec"].get("ingress") and not p["spec"].get("egress")]
+    assert deny, "no default-deny policy"
+    node = {"ip": str(next(ipaddress.ip_network(cluster_values(overlay)["gateway-node-cidr"]).hosts()))}
+    gateway, conversation, api, migrate, kamailio = (pod(c) for c in ("gateway", "conversation", "api", "migrate", "kamailio"))
+    expect = [
+        # trunk/kamailio -> gateway SIP, and RTP from anywhere on the configured range only
+        (gateway, "in", member("kamailio"), 5060, "UDP", True), (gateway, "in", member("kamailio"), 5060, "TCP", True),
+        (gateway, "in", node, 5060, "UDP", True), (gateway, "in", OUTSIDE, 5060, "UDP", False),
+        (gateway, "in", OUTSIDE, 20000, "UDP", True), (gateway, "in", OUTSIDE, 29999, "UDP", True), (gateway, "in", OUTSIDE, 30000, "UDP", False),
+        (gateway, "in", member("api"), 8080, "TCP", False),
+        # gateway -> conversation, from a pod or from its node's address
+        (gateway, "out", member("conversation"), 8080, "TCP", True), (conversation, "in", member("gateway"), 8080, "TCP", True),
+        (conversation, "in", node, 8080, "TCP", True), (conversation, "in", member("api"), 8080, "TCP", False),
+        (conversation, "in", OUTSIDE, 8080, "TCP", False), (conversation, "in", INGRESS_GATEWAY, 8080, "TCP", True),
+        # istio ingress -> api, nobody else
+        (api, "in", INGRESS_GATEWAY, 8080, "TCP", True), (api, "in", member("conversation"), 8080, "TCP", False),
+        (api, "in", OUTSIDE, 8080, "TCP", False), (api, "in", node, 8080, "TCP", False),
+        # the stores
+        (api, "out", OUTSIDE, 5432, "TCP", True), (api, "out", OUTSIDE, 6379, "TCP", True), (gateway, "out", OUTSIDE, 5432, "TCP", True),
+        (migrate, "out", OUTSIDE, 5432, "TCP", True), (conversation, "out", OUTSIDE, 5432, "TCP", False),
+        (conversation, "out", OUTSIDE, 443, "TCP", False), (api, "out", OUTSIDE, 443, "TCP", False),
+        # Kamailio at the edge
+        (kamailio, "in", OUTSIDE, 5060, "UDP", True), (kamailio, "out", member("gateway"), 5060, "UDP", True),
+    ]
+    # DNS for everyone, scraping from the monitoring namespace
+    for component in (gateway, conversation, api, migrate):
+        expect.append((component, "out", KUBE_DNS, 53, "UDP", True))
+    for component in (conversation, api, migrate):  # the gateway sends RTP over UDP to any port
+        expect.append((component, "out", member(None, "default", {}), 53, "UDP", False))
+    for component in (gateway, conversation, api):
+        expect += [(component, "in", PROMETHEUS, 8080, "TCP", True), (component, "in", member(None, "default", {}), 8080, "TCP", False)]
+    if overlay != "prod":
+        postgres, redis = pod("postgres"), pod("redis")
+        expect += [
+            (postgres, "in", member("api"), 5432, "TCP", True), (postgres, "in", member("migrate"), 5432, "TCP", True),
+            (postgres, "in", node, 5432, "TCP", True), (postgres, "in", member("conversation"), 5432, "TCP", False),
+            (redis, "in", member("gateway"), 6379, "TCP", True), (redis, "in", member("api"), 6379, "TCP", True),
+            (redis, "in", member("conversation"), 6379, "TCP", False), (postgres, "in", OUTSIDE, 5432, "TCP", False),
+        ]
+    wrong = [(p["app.kubernetes.io/component"], d, o, port, proto, want) for p, d, o, port, proto, want in expect
+             if allowed(docs, d, p, o, port, proto) != want]
+    assert not wrong, "flows the policies get wrong (pod, direction, peer, port, protocol, expected):\n" + "\n".join(map(str, wrong))
+
+
+# --- Istio --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_istio_objects_point_at_what_exists(rendered, overlay):
+    docs = documents(rendered, overlay)
+    strict = [p for p in find(docs, "PeerAuthentication") if "selector" not in p["spec"]]
+    assert [p["spec"]["mtls"]["mode"] for p in strict] == ["STRICT"], "one namespace-wide STRICT PeerAuthentication"
+    # Exceptions to STRICT exist only for the port a sidecar-less workload calls: the conversation role's HTTP port.
+    permissive = {(p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"], int(port))
+                  for p in find(docs, "PeerAuthentication") if "selector" in p["spec"]
+                  for port, mode in p["spec"].get("portLevelMtls", {}).items() if mode["mode"] != "STRICT"}
+    assert permissive == {("conversation", 8080)}, permissive
+    for workload in workloads(docs):
+        if pod_spec(workload).get("hostNetwork"):
+            assert pod_meta(workload)["annotations"]["sidecar.istio.io/inject"] == "false", "a host-network pod cannot have a sidecar"
+    services = {(s["metadata"]["name"], s["metadata"]["namespace"]): s for s in find(docs, "Service")}
+    gateway = find(docs, "Gateway", "answer-ninja")
+    hosts = {h for server in gateway["spec"]["servers"] for h in server["hosts"]}
+    destination_rules = {r["spec"]["host"]: r for r in find(docs, "DestinationRule")}
+    for service in find(docs, "VirtualService"):
+        assert set(service["spec"]["hosts"]) <= hosts, f"VirtualService {service['metadata']['name']}: hosts not on the Gateway"
+        assert service["spec"]["gateways"] == ["answer-ninja"]
+        for route in service["spec"]["http"]:
+            for target in route["route"]:
+                host = target["destination"]["host"]
+                match = re.fullmatch(r"([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local", host)
+                assert match and (match.group(1), match.group(2)) in services, f"{host} is not a Service"
+                assert target["destination"]["port"]["number"] in [p["port"] for p in services[(match.group(1), match.group(2))]["spec"]["ports"]]
+                rule = destination_rules.get(host)
+                assert rule and {"outlierDetection", "connectionPool"} <= set(rule["spec"]["trafficPolicy"]), f"{host} needs a DestinationRule"
+    websocket = find(docs, "VirtualService", "conversation-ws")["spec"]["http"][0]
+    assert websocket["match"][0]["uri"]["prefix"] == "/internal/conversation"
+    assert websocket["timeout"] == "0s", "a WebSocket lives for the whole call: no route timeout"
+    authorization = {p["metadata"]["name"]: p for p in find(docs, "AuthorizationPolicy")}
+    assert authorization["allow-nothing"]["spec"] == {}
+    ingress = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+    api_rules = authorization["api"]["spec"]["rules"]
+    assert any(ingress in s["source"].get("principals", []) for r in api_rules for s in r.get("from", []))
+    assert all("/metrics" in o["operation"].get("notPaths", []) for r in api_rules for s in r.get("from", [])
+               if ingress in s["source"].get("principals", []) for o in r["to"]), "the public host must not serve /metrics"
+    blocks = {b for r in authorization["conversation"]["spec"]["rules"] for s in r.get("from", []) for b in s["source"].get("ipBlocks", [])}
+    assert blocks == {cluster_values(overlay)["gateway-node-cidr"]}, "the conversation role admits plain text from the gateway nodes only"
+
+
+# --- wiring and docs ------------------------------------------------------------------------------------------------
+
+def test_the_monitoring_kustomization_is_included_once_it_exists():
+    monitoring = ROOT / "deploy" / "monitoring" / "kustomization.yaml"
+    for overlay in OVERLAYS:
+        resources = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())["resources"]
+        assert ("../../../monitoring" in resources) == monitoring.exists(), \
+            f"overlays/{overlay}: include ../../../monitoring exactly when deploy/monitoring/kustomization.yaml exists"
+
+
+def test_the_docs_give_the_commands():
+    text = DOCS.read_text()
+    assert ".venv/bin/python -m pytest -q Tests/deploy/test_k8s.py" in text
+    for overlay in OVERLAYS:
+        assert f"kubectl apply -k deploy/k8s/overlays/{overlay}" in text, overlay
+    for topic in ("SYS_NICE", "pod-index", "status.hostIP", "terminationGracePeriodSeconds", "prometheus-adapter", "PeerAuthentication"):
+        assert topic in text, topic
