@@ -14,10 +14,10 @@ public struct SIPFloodGuard: Sendable {
         public var rate: Double
         public var burst: Double
         public var blockFor: Duration
-        public var trusted: Set<String>
+        public var trusted: IPAddressSet
         public var maximumSources: Int
 
-        public init(rate: Double = 50, burst: Double = 100, blockFor: Duration = .seconds(30), trusted: Set<String> = [], maximumSources: Int = 10_000) {
+        public init(rate: Double = 50, burst: Double = 100, blockFor: Duration = .seconds(30), trusted: IPAddressSet = IPAddressSet(), maximumSources: Int = 10_000) {
             self.rate = rate
             self.burst = burst
             self.blockFor = blockFor

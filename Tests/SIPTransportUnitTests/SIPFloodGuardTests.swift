@@ -26,9 +26,11 @@ import Testing
         }
     }
 
-    @Test func trustedSourcesAreExemptAndTrackingIsBounded() {
-        var guardian = SIPFloodGuard(configuration: .init(rate: 1, burst: 1, trusted: ["198.51.100.1"], maximumSources: 100))
+    @Test func trustedSourcesAreExemptAndTrackingIsBounded() throws {
+        var guardian = SIPFloodGuard(configuration: .init(rate: 1, burst: 1, trusted: try IPAddressSet(parsing: ["198.51.100.1", "10.42.0.0/16"]), maximumSources: 100))
         for _ in 0..<1000 { #expect(guardian.admit("198.51.100.1", now: Self.start) == .accept) }
+        // An edge pod's address within the trusted prefix: exempt too.
+        for _ in 0..<1000 { #expect(guardian.admit("10.42.7.19", now: Self.start) == .accept) }
         for host in 0..<1000 { _ = guardian.admit("10.0.\(host / 256).\(host % 256)", now: Self.start.advanced(by: .seconds(host))) }
         #expect(guardian.dropped == 0 && guardian.trackedSources <= 100)
     }

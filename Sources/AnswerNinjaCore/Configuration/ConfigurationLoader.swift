@@ -487,8 +487,12 @@ private struct ValueReader {
     mutating func addressList(_ key: ConfigurationKey) -> [String] {
         let (value, origin) = raw(key)
         let items = (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for item in items where !(item.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }) {
-            problems.append("\(origin) must list IP addresses separated by commas, got \"\(item)\"")
+        for item in items {
+            do {
+                _ = try IPAddressSet(parsing: [item])
+            } catch {
+                problems.append("\(origin) must list IP addresses or CIDR prefixes (10.0.0.0/8) separated by commas: \(error.message)")
+            }
         }
         return items
     }

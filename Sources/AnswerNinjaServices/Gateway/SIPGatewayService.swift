@@ -49,11 +49,13 @@ public struct SIPGatewayService: Service {
         }
         // The trunk's edge sends every call from one address: it is not held to the per-source rate, and its
         // P-Asserted-Identity is believed; so are the sources the configuration names.
-        let trusted = Set([configuration.sip.trunk.flatMap { try? SIPURI(parsing: $0.registrar[...]) }.map { uri -> String in
+        let registrar = configuration.sip.trunk.flatMap { try? SIPURI(parsing: $0.registrar[...]) }.flatMap { uri -> String? in
             if case .ipv4(let address) = uri.host { return address }
             if case .ipv6(let address) = uri.host { return address }
-            return ""
-        }].compactMap { $0 }).union(configuration.sip.trustedSources)
+            return nil
+        }
+        // Checked when the configuration was loaded.
+        let trusted = (try? IPAddressSet(parsing: configuration.sip.trustedSources + (registrar.map { [$0] } ?? []))) ?? IPAddressSet()
         let logger = context.logger
         let metrics = GatewayMetrics(telemetry: context.telemetry)
         let onEvent: @Sendable (SIPTransportEvent) -> Void = { event in

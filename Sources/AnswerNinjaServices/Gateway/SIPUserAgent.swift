@@ -72,7 +72,7 @@ actor SIPUserAgent {
     struct Settings: Sendable {
         var calledNumberSource: SIPCallIdentity.CalledNumberSource = .requestURI
         /// Addresses whose P-Asserted-Identity is believed.
-        var trustedSources: Set<String> = []
+        var trustedSources = IPAddressSet()
         /// RFC 4028 Min-SE, seconds.
         var minSessionExpires = 90
         var maximumDuration: Duration = .seconds(120)
