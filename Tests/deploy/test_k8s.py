@@ -8,10 +8,13 @@
   by a running role, every ANSWER_NINJA_* name is a configuration key, each container's environment is a valid
   configuration (the highest RTP slice included), the autoscaling metrics are in the metrics catalogue, the image
   tag is the binary's version, and the drain fits in the termination grace;
+- the Kamailio edge runs deploy/kamailio as docs/kamailio.md says: every file its configuration reads is mounted,
+  where it writes is an emptyDir, its defines are the cluster values, its ports, probes and LoadBalancer Service are
+  on the configuration's SIP ports, and `kamailio -c` accepts each overlay's command line;
 - NetworkPolicies allow the flows of DESIGN.md and nothing else that matters (a small evaluator), the Istio objects
   point at what exists, the quota covers every overlay at full scale, and secrets are only referenced.
 
-Under CI=true a missing tool (kubectl, checkov, promtool) fails its test instead of skipping it.
+Under CI=true a missing tool (kubectl, checkov, promtool, kamailio) fails its test instead of skipping it.
 Run: .venv/bin/python -m pytest -q Tests/deploy/test_k8s.py"""
 import copy
 import ipaddress
@@ -36,6 +39,7 @@ K8S = ROOT / "deploy" / "k8s"
 SCHEMAS = K8S / "schemas"
 DOCS = ROOT / "docs" / "kubernetes.md"
 BINARY = ROOT / ".build" / "debug" / "answer-ninja"
+EDGE = ROOT / "deploy" / "kamailio"
 VENV_BIN = ROOT / ".venv" / "bin"
 OVERLAYS = ("dev", "staging", "prod")
 KUBERNETES_VERSION = "1.30.0"
@@ -222,6 +226,11 @@ def cluster_values(overlay):
     raise AssertionError(f"overlays/{overlay}/cluster-values.yaml has no ConfigMap cluster-values")
 
 
+def edge_config_maps(docs):
+    """deploy/kamailio's ConfigMap, under its hashed name."""
+    return [d for d in find(docs, "ConfigMap") if re.fullmatch(r"kamailio-config-[a-z0-9]+", d["metadata"]["name"])]
+
+
 def meshed(workload):
     return pod_meta(workload).get("annotations", {}).get("sidecar.istio.io/inject") != "false" and not pod_spec(workload).get("hostNetwork")
 
@@ -241,12 +250,17 @@ def test_the_overlay_renders_with_every_part(rendered, overlay):
     find(docs, "Deployment", "api")
     find(docs, "Job", "migrate")
     find(docs, "ConfigMap", "adapter-config")
+    # The SIP edge: deploy/kamailio's ConfigMap (hashed name) and the Kamailio that runs it.
+    find(docs, "Deployment", "kamailio")
+    find(docs, "Service", "kamailio")
+    assert len(edge_config_maps(docs)) == 1, "deploy/kamailio's ConfigMap kamailio-config is not rendered once"
     stores = {d["metadata"]["name"] for d in find(docs, "StatefulSet")} & {"postgres", "redis"}
     # In-cluster stores in dev and staging only; prod points at managed services.
     assert stores == (set() if overlay == "prod" else {"postgres", "redis"}), stores
     # The per-cluster values were copied in (components/cluster-values) and the local-config object left out.
     assert not [d for d in docs if d["metadata"]["name"] == "cluster-values"]
-    assert "192.0.2.0/24" not in rendered[overlay][1], "the base's placeholder CIDR survived: components/cluster-values did not run"
+    # The base's placeholders are all from 192.0.2.0/24 (TEST-NET-1), which no overlay uses.
+    assert "192.0.2." not in rendered[overlay][1], "a placeholder address of the base survived: components/cluster-values did not run"
     for document in docs:
         if document["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
             assert document["metadata"].get("namespace"), f"{document['kind']} {document['metadata']['name']} names no namespace"
@@ -585,6 +599,183 @@ def test_the_gateway_reaches_the_conversation_service_it_names(rendered, keys, d
     assert match.group(4) == "/internal/conversation"
 
 
+# --- the SIP edge -------------------------------------------------------------------------------------------------
+
+POD_IP = "10.0.0.7"  # stands in for status.podIP
+
+
+def cfg_defaults(text):
+    """kamailio.cfg's `#!define NAME value` lines (the production defaults), values as written (strings quoted)."""
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^#!define\s+(\w+)(?:[ \t]+(.*))?$", text, re.M) if m.group(2)}
+
+
+def edge_command(container):
+    """(the -f file, {define: value or None}, the -w directory) of the edge's command line, $(NAME)s expanded from
+    the container's env as the kubelet does (status.podIP stood in for)."""
+    env = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "status.podIP":
+            env[entry["name"]] = POD_IP
+    line = container["command"] + container.get("args", [])
+
+    def expand(word):
+        for name in re.findall(r"\$\((\w+)\)", word):
+            assert name in env, f"kamailio's command line uses $({name}), which is no env var of the container"
+        return re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], word)
+
+    line = [expand(word) for word in line]
+    config, directory, defines, i = None, None, {}, 1
+    while i < len(line):
+        if line[i] in ("-f", "-w", "-m", "-M", "-A"):
+            flag, value = line[i], line[i + 1]
+            if flag == "-f":
+                config = value
+            elif flag == "-w":
+                directory = value
+            elif flag == "-A":
+                name, _, define = value.partition("=")
+                defines[name] = define if "=" in value else None
+            i += 2
+        else:
+            i += 1
+    return line, config, defines, directory
+
+
+def mounted_files(container, spec):
+    """path in the container -> (source kind, source name, key) for every file of a projected, ConfigMap or Secret
+    volume, and the set of writable emptyDir mount paths."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    files, writable = {}, set()
+    for mount in container.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "emptyDir" in volume and not mount.get("readOnly"):
+            writable.add(mount["mountPath"])
+        sources = volume.get("projected", {}).get("sources", [])
+        if "configMap" in volume:
+            sources = [{"configMap": {"name": volume["configMap"]["name"], **{k: v for k, v in volume["configMap"].items() if k == "items"}}}]
+        if "secret" in volume:
+            sources = [{"secret": {"name": volume["secret"]["secretName"], **{k: v for k, v in volume["secret"].items() if k == "items"}}}]
+        for source in sources:
+            kind = next(iter(source))
+            assert "items" in source[kind], f"{mount['mountPath']}: list the {kind}'s items, so that a missing key fails the pod"
+            for item in source[kind]["items"]:
+                files[f"{mount['mountPath'].rstrip('/')}/{item['path']}"] = (kind, source[kind]["name"], item["key"])
+    return files, writable
+
+
+def quoted(value):
+    assert value and value.startswith('"') and value.endswith('"'), f"a string define keeps its quotes: {value!r}"
+    return value[1:-1]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
+    docs = documents(rendered, overlay)
+    values = cluster_values(overlay)
+    deployment = find(docs, "Deployment", "kamailio")
+    spec, labels = pod_spec(deployment), pod_meta(deployment)["labels"]
+    assert labels["app.kubernetes.io/component"] == "kamailio", "the NetworkPolicies select the edge by this label"
+    assert deployment["spec"]["replicas"] == 2 and not hpa_for(docs, deployment)
+    assert not spec.get("hostNetwork"), "the edge runs on pod addresses behind its LoadBalancer"
+    assert pod_meta(deployment)["annotations"]["sidecar.istio.io/inject"] == "false", "no sidecar on SIP from the internet"
+    terms = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert any(t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname" and
+               all(labels.get(k) == v for k, v in t["podAffinityTerm"]["labelSelector"]["matchLabels"].items()) for t in terms)
+    assert find(docs, "PodDisruptionBudget", "kamailio")["spec"]["maxUnavailable"] == 1
+    # kamailio.cfg loads its modules from the Debian amd64 path.
+    assert "x86_64-linux-gnu" not in (EDGE / "kamailio.cfg").read_text() or spec["nodeSelector"]["kubernetes.io/arch"] == "amd64"
+    (container,) = spec["containers"]
+    assert re.fullmatch(r"(docker\.io|ghcr\.io)/kamailio/kamailio:5\.6\.\d+-bookworm", container["image"]), container["image"]
+
+    config_map = edge_config_maps(docs)[0]
+    cfg = config_map["data"]["kamailio.cfg"]
+    assert cfg == (EDGE / "kamailio.cfg").read_text()
+    line, config, defines, workdir = edge_command(container)
+    assert line[0] == "kamailio" and "-DD" in line and "-E" in line, "in the foreground, logging to the container log"
+    setting = {**cfg_defaults(cfg), **defines}
+
+    # Every file the configuration reads is mounted from the ConfigMap or the Secrets; every place it writes is an
+    # emptyDir (the root filesystem is read-only).
+    files, writable = mounted_files(container, spec)
+    assert files[config] == ("configMap", config_map["metadata"]["name"], "kamailio.cfg")
+    assert files[quoted(setting["DISPATCHER_LIST"])] == ("configMap", config_map["metadata"]["name"], "dispatcher.list")
+    tls_config = quoted(setting["TLS_CONFIG"])
+    assert files[tls_config] == ("configMap", config_map["metadata"]["name"], "tls.cfg")
+    tls_files = dict(re.findall(r"^(certificate|private_key)\s*=\s*(\S+)", config_map["data"]["tls.cfg"], re.M))
+    assert files[tls_files["certificate"]] == ("secret", "kamailio-tls", "tls.crt")
+    assert files[tls_files["private_key"]] == ("secret", "kamailio-tls", "tls.key")
+    assert "WITH_TRUNK_REGISTRATION" in defines and defines["WITH_TRUNK_REGISTRATION"] is None
+    table_dir = re.fullmatch(r"text://(/\S+)", quoted(setting["UACREG_DB_URL"])).group(1)
+    assert files[f"{table_dir}/uacreg"] == ("secret", "kamailio-trunk", "uacreg")
+    assert files[f"{table_dir}/version"] == ("configMap", config_map["metadata"]["name"], "uacreg-version")
+    socket = re.fullmatch(r"unix:(/\S+)", quoted(setting["CTL_SOCKET"])).group(1)
+    assert os.path.dirname(socket) in writable, f"the ctl socket's directory {os.path.dirname(socket)} must be an emptyDir"
+    assert workdir in writable, f"the working directory (-w {workdir}) must be an emptyDir"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "add" not in container["securityContext"]["capabilities"], "5060 and 5061 need no capability"
+
+    # The defines of docs/kamailio.md, from the cluster values.
+    assert defines["LISTEN_ADDR"] == POD_IP, "listen on the pod's address"
+    public = values["kamailio-public-address"]
+    ipaddress.ip_address(public)
+    assert quoted(defines["ADVERTISE_ADDR"]) == public
+    sip_port, tls_port = int(setting["SIP_PORT"]), int(setting["TLS_PORT"])
+    assert quoted(defines["REG_CONTACT_ADDR"]) == f"{public}:{sip_port}", "the trunk must reach the edge where it registered"
+    assert quoted(defines["GATEWAY_NETS"]) == values["gateway-node-cidr"]
+    assert quoted(defines["TRUSTED_NETS"]) == values["trunk-nets"]
+    for network in values["trunk-nets"].split(","):
+        ipaddress.ip_network(network)
+    # The gateways trust what the edge relays: it comes from the edge pods' network.
+    gateway = next(c for w, c in our_containers(docs) if role(c) == "gateway")
+    assert env_value(gateway, "ANSWER_NINJA_SIP_TRUSTED_SOURCES") == values["kamailio-pod-cidr"]
+    ipaddress.ip_network(values["kamailio-pod-cidr"])
+
+    # Ports, probes and the Service on kamailio.cfg's SIP_PORT and TLS_PORT.
+    ports = {p["name"]: (p["protocol"], p["containerPort"]) for p in container["ports"]}
+    assert ports == {"sip-udp": ("UDP", sip_port), "sip-tcp": ("TCP", sip_port), "sips": ("TCP", tls_port)}, ports
+    # A TCP connect to the SIP port (docs/kubernetes.md: why not OPTIONS or kamcmd).
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        port = container[probe]["tcpSocket"]["port"]
+        assert ports.get(port) == ("TCP", sip_port) if isinstance(port, str) else port == sip_port, f"{probe} is not on TCP {sip_port}"
+    service = find(docs, "Service", "kamailio")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["externalTrafficPolicy"] == "Local", "the edge needs the sender's own address (pike, TRUSTED_NETS)"
+    assert all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+    exposed = {(p["name"], p["protocol"], p["port"]) for p in service["spec"]["ports"]}
+    assert exposed == {("sip-udp", "UDP", sip_port), ("sip-tcp", "TCP", sip_port), ("sips", "TCP", tls_port)}, exposed
+    for port in service["spec"]["ports"]:
+        assert ports[port["targetPort"]] == (port["protocol"], port["port"]), port
+
+
+def test_kamailio_accepts_the_deployed_command_line(rendered, tmp_path):
+    """`kamailio -c` on each overlay's command line, $(NAME)s expanded, with the rendered kamailio.cfg: a define that
+    lost its quotes, or a cluster value Kamailio cannot parse, fails here rather than in the pod."""
+    path = shutil.which("kamailio") or next((p for p in ("/usr/sbin/kamailio",) if os.path.exists(p)), None)
+    if not path:
+        if CI:
+            pytest.fail("kamailio is not installed; CI=true: a missing tool is a failure")
+        pytest.skip("kamailio is not installed (Debian packages kamailio, kamailio-tls-modules)")
+
+    def check(line):
+        result = subprocess.run([path, "-c", *line[1:]], capture_output=True, text=True, timeout=60)
+        return result.returncode == 0 and "config file ok" in result.stdout + result.stderr, result.stdout + result.stderr
+
+    for overlay in OVERLAYS:
+        docs = documents(rendered, overlay)
+        container = pod_spec(find(docs, "Deployment", "kamailio"))["containers"][0]
+        config = tmp_path / f"{overlay}.cfg"
+        config.write_text(edge_config_maps(docs)[0]["data"]["kamailio.cfg"])
+        line, mounted, _, _ = edge_command(container)
+        line = [str(config) if word == mounted else word for word in line]
+        ok, output = check(line)
+        assert ok, f"{overlay}: kamailio -c refuses the command line {line}:\n{output[-3000:]}"
+    # The check can fail: the same line with a define's quotes lost.
+    broken = [word.replace('GATEWAY_NETS="', "GATEWAY_NETS=").rstrip('"') if word.startswith("GATEWAY_NETS=") else word for word in line]
+    assert broken != line and not check(broken)[0], "kamailio -c accepted an unquoted GATEWAY_NETS: the check proves nothing"
+
+
 # --- autoscaling --------------------------------------------------------------------------------------------------
 
 def adapter_rules(docs):
@@ -697,7 +888,7 @@ def test_every_pod_is_hardened_and_pinned(rendered, overlay):
             assert strategy["type"] == "RollingUpdate" and strategy["rollingUpdate"]["maxUnavailable"] == 0, name
         if workload["kind"] == "StatefulSet":
             assert workload["spec"]["updateStrategy"]["type"] == "RollingUpdate", name
-    for name in ("gateway", "conversation", "api"):
+    for name in ("gateway", "conversation", "api", "kamailio"):
         budget = find(docs, "PodDisruptionBudget", name)
         target = next(w for w in workloads(docs) if w["metadata"]["name"] == name)
         assert budget["spec"]["selector"]["matchLabels"] == target["spec"]["selector"]["matchLabels"]
@@ -751,11 +942,19 @@ def test_secrets_are_only_referenced(rendered, keys, overlay):
         for volume in spec.get("volumes", []):
             if "secret" in volume:
                 referenced.setdefault(volume["secret"]["secretName"], set()).update(i["key"] for i in volume["secret"].get("items", []))
+            for source in volume.get("projected", {}).get("sources", []):
+                if "secret" in source:
+                    referenced.setdefault(source["secret"]["name"], set()).update(i["key"] for i in source["secret"].get("items", []))
+    assert {"kamailio-tls", "kamailio-trunk"} <= set(referenced), f"the edge's Secrets are not found: {sorted(referenced)}"
     docs_text = re.sub(r"\\\n\s*", " ", DOCS.read_text())  # shell line continuations joined
+    # A TLS Secret (kubectl create secret tls) holds tls.crt and tls.key from --cert and --key.
+    tls_flags = {"tls.crt": "--cert=", "tls.key": "--key="}
     for name, secret_keys in referenced.items():
-        assert f"kubectl create secret generic {name} " in docs_text, f"docs/kubernetes.md must show how to create Secret {name}"
+        lines = re.findall(rf"kubectl create secret (generic|tls) {re.escape(name)} ([^\n`]*)", docs_text)
+        assert lines, f"docs/kubernetes.md must show how to create Secret {name}"
         for key in secret_keys:
-            assert re.search(rf"kubectl create secret generic {name}\b[^\n`]*--from-literal={key}=", docs_text), \
+            assert any(kind == "tls" and tls_flags.get(key, "--no-such-flag") in rest or
+                       kind == "generic" and re.search(rf"--from-(literal|file)={re.escape(key)}=", rest) for kind, rest in lines), \
                 f"docs/kubernetes.md must show how to create Secret {name} with key {key}"
 
 
@@ -844,7 +1043,10 @@ def test_network_policies_allow_the_designed_flows_and_deny_the_rest(rendered, o
             and not p["spec"].get("ingress") and not p["spec"].get("egress")]
     assert deny, "no default-deny policy"
     node = {"ip": str(next(ipaddress.ip_network(cluster_values(overlay)["gateway-node-cidr"]).hosts()))}
-    gateway, conversation, api, migrate, kamailio = (pod(c) for c in ("gateway", "conversation", "api", "migrate", "kamailio"))
+    gateway, conversation, api, migrate = (pod(c) for c in ("gateway", "conversation", "api", "migrate"))
+    # The edge's pods as deployed (their labels, not a guess of them).
+    kamailio = pod_meta(find(docs, "Deployment", "kamailio"))["labels"]
+    edge = member(None, labels=kamailio)
     expect = [
         # trunk/kamailio -> gateway SIP, and RTP from anywhere on the configured range only
         (gateway, "in", member("kamailio"), 5060, "UDP", True), (gateway, "in", member("kamailio"), 5060, "TCP", True),
@@ -862,13 +1064,26 @@ def test_network_policies_allow_the_designed_flows_and_deny_the_rest(rendered, o
         (api, "out", OUTSIDE, 5432, "TCP", True), (api, "out", OUTSIDE, 6379, "TCP", True), (gateway, "out", OUTSIDE, 5432, "TCP", True),
         (migrate, "out", OUTSIDE, 5432, "TCP", True), (conversation, "out", OUTSIDE, 5432, "TCP", False),
         (conversation, "out", OUTSIDE, 443, "TCP", False), (api, "out", OUTSIDE, 443, "TCP", False),
-        # Kamailio at the edge
-        (kamailio, "in", OUTSIDE, 5060, "UDP", True), (kamailio, "out", member("gateway"), 5060, "UDP", True),
+        # Kamailio at the edge: SIP in from the internet (trunk, devices), and nothing else from there
+        (kamailio, "in", OUTSIDE, 5060, "UDP", True), (kamailio, "in", OUTSIDE, 5060, "TCP", True),
+        (kamailio, "in", OUTSIDE, 5061, "TCP", True), (kamailio, "in", OUTSIDE, 5062, "TCP", False),
+        (kamailio, "in", OUTSIDE, 8080, "TCP", False), (kamailio, "in", member("api"), 8080, "TCP", False),
+        # kamailio -> gateway SIP: on the gateway nodes' addresses (host network), or as pods where the CNI sees them
+        (kamailio, "out", node, 5060, "UDP", True), (kamailio, "out", node, 5060, "TCP", True),
+        (kamailio, "out", member("gateway"), 5060, "UDP", True), (kamailio, "out", member("gateway"), 5060, "TCP", True),
+        (gateway, "in", edge, 5060, "UDP", True), (gateway, "in", edge, 5060, "TCP", True), (gateway, "in", edge, 8080, "TCP", False),
+        # gateway -> kamailio SIP (a request to a device goes back through the edge by its Path)
+        (gateway, "out", edge, 5060, "UDP", True), (gateway, "out", edge, 5060, "TCP", True),
+        (kamailio, "in", node, 5060, "UDP", True), (kamailio, "in", node, 5060, "TCP", True), (kamailio, "in", member("gateway"), 5060, "UDP", True),
+        # kamailio -> trunk (uac_reg's REGISTER, requests in calls) over UDP, TCP and TLS; nothing else out
+        (kamailio, "out", OUTSIDE, 5060, "UDP", True), (kamailio, "out", OUTSIDE, 5060, "TCP", True), (kamailio, "out", OUTSIDE, 5061, "TCP", True),
+        (kamailio, "out", OUTSIDE, 443, "TCP", False), (kamailio, "out", OUTSIDE, 5432, "TCP", False),
+        (kamailio, "out", member("conversation"), 8080, "TCP", False), (kamailio, "out", node, 8080, "TCP", False),
     ]
     # DNS for everyone, scraping from the monitoring namespace
-    for component in (gateway, conversation, api, migrate):
-        expect.append((component, "out", KUBE_DNS, 53, "UDP", True))
-    for component in (conversation, api, migrate):  # the gateway sends RTP over UDP to any port
+    for component in (gateway, conversation, api, migrate, kamailio):
+        expect += [(component, "out", KUBE_DNS, 53, "UDP", True), (component, "out", KUBE_DNS, 53, "TCP", True)]
+    for component in (conversation, api, migrate, kamailio):  # the gateway sends RTP over UDP to any port
         expect.append((component, "out", member(None, "default", {}), 53, "UDP", False))
     for component in (gateway, conversation, api):
         expect += [(component, "in", PROMETHEUS, 8080, "TCP", True), (component, "in", member(None, "default", {}), 8080, "TCP", False)]
@@ -880,7 +1095,7 @@ def test_network_policies_allow_the_designed_flows_and_deny_the_rest(rendered, o
             (redis, "in", member("gateway"), 6379, "TCP", True), (redis, "in", member("api"), 6379, "TCP", True),
             (redis, "in", member("conversation"), 6379, "TCP", False), (postgres, "in", OUTSIDE, 5432, "TCP", False),
         ]
-    wrong = [(p["app.kubernetes.io/component"], d, o, port, proto, want) for p, d, o, port, proto, want in expect
+    wrong = [(p.get("app.kubernetes.io/component"), d, o, port, proto, want) for p, d, o, port, proto, want in expect
              if allowed(docs, d, p, o, port, proto) != want]
     assert not wrong, "flows the policies get wrong (pod, direction, peer, port, protocol, expected):\n" + "\n".join(map(str, wrong))
 
@@ -944,5 +1159,10 @@ def test_the_docs_give_the_commands():
     assert ".venv/bin/python -m pytest -q Tests/deploy/test_k8s.py" in text
     for overlay in OVERLAYS:
         assert f"kubectl apply -k deploy/k8s/overlays/{overlay}" in text, overlay
-    for topic in ("SYS_NICE", "pod-index", "status.hostIP", "terminationGracePeriodSeconds", "prometheus-adapter", "PeerAuthentication"):
+    for topic in ("SYS_NICE", "pod-index", "status.hostIP", "terminationGracePeriodSeconds", "prometheus-adapter", "PeerAuthentication",
+                  "externalTrafficPolicy", "GATEWAY_NETS", "ANSWER_NINJA_SIP_TRUSTED_SOURCES"):
         assert topic in text, topic
+    # Every value an overlay must set for its cluster is explained.
+    for overlay in OVERLAYS:
+        for key in cluster_values(overlay):
+            assert re.search(rf"^\|[^|\n]*`{re.escape(key)}`", text, re.M), f"docs/kubernetes.md's table does not explain the cluster value {key}"
