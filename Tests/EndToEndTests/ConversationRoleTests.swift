@@ -125,6 +125,36 @@ import Testing
         }
     }
 
+    /// A rolling update drains the conversation role: after SIGTERM `/ready` is 503 (the Service sends new calls to
+    /// other pods) while the conversation in progress still gets its replies over its WebSocket; when it ends, the
+    /// process exits 0.
+    @Test(.timeLimit(.minutes(2)))
+    func sigtermDrainsTheConversationsInProgress() async throws {
+        let role = try await AnswerNinjaProcess.start(command: "conversation", environment: ["ANSWER_NINJA_SHUTDOWN_GRACE": "30s"])
+        try await withPeer(role) { role in
+            #expect(try await role.get("/ready").status == 200)
+            try await WebSocketClient.connect(url: Self.url(role), logger: Self.logger) { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+                try await Self.send(outbound, Self.start(try CallID("e2e-conversation-drain")))
+                _ = try #require(try await Self.next(&frames), "the greeting")
+                kill(role.process.pid, SIGTERM)
+                try await role.process.waitUntilReady(timeout: .seconds(10)) { (try? await role.get("/ready").status) == 503 }
+                #expect(try await role.get("/metrics").body.contains("answer_ninja_draining 1"))
+                try await Task.sleep(for: .seconds(1))
+                #expect(role.process.isRunning, "the process waits for its conversation")
+                try await Self.send(outbound, Self.transcript(2, "hi this is mark from the solar company about your electricity bill"))
+                let reply = try #require(try await Self.next(&frames), "a reply while draining")
+                guard case .reply(let answer) = reply.message else { throw TestFailure("expected a reply, got \(reply.message.type)") }
+                #expect(!answer.text.isEmpty)
+                try await Self.send(outbound, Frame(seq: 3, message: .end(.init(reason: .callerHangup))))
+                #expect(try await Self.next(&frames) == nil, "the server closes after end")
+            }
+            let status = await role.process.waitForExit(timeout: .seconds(20))
+            #expect(status == 0, "\(role.process.logTail())")
+            #expect(role.process.log().contains(#""msg":"draining conversations""#))
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func aSpamCallerIsDeclinedAndHungUpOnWithinPolicy() async throws {
         let role = try await AnswerNinjaProcess.start(command: "conversation", environment: ["ANSWER_NINJA_CONVERSATION_MAX_TURNS": "3"])

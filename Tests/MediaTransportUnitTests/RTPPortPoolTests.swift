@@ -17,6 +17,16 @@ import Testing
         #expect(pool.candidates(now: start.advanced(by: .seconds(3)), count: 8).contains(20002), "back after its quarantine")
     }
 
+    /// Processes sharing a range start at a random even port each, so they do not all contend for the first few.
+    @Test func spreadPoolsStartAtRandomEvenPortsOfTheRange() {
+        let now = MediaInstant(.now())
+        let starts = (0..<20).map { _ in RTPPortPool(range: 20001...29999, spread: true).candidates(now: now, count: 1)[0] }
+        #expect(starts.allSatisfy { $0 % 2 == 0 && (20002...29998).contains($0) }, "\(starts)")
+        #expect(Set(starts).count > 10, "twenty pools, twenty-odd starts: \(starts)")
+        let small = RTPPortPool(range: 20000...20003, spread: true)
+        #expect(Set(small.candidates(now: now, count: 8)) == [20000, 20002], "a small range still gives each of its ports")
+    }
+
     @Test func aFullRangeCostsABoundedLook() {
         let pool = RTPPortPool(range: 20000...59999, quarantine: .seconds(30))
         let now = MediaInstant(.now())

@@ -530,9 +530,12 @@ def test_the_probe_paths_are_served_by_a_running_role(rendered, tmp_path):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_drains_within_its_termination_grace(rendered, keys, defaults, overlay):
+def test_the_gateway_and_conversation_drain_within_their_termination_grace(rendered, keys, defaults, overlay):
+    """Both drain on SIGTERM: the gateway its calls, the conversation role its conversations (an AI call's dialog
+    lives there for the whole call)."""
     docs = documents(rendered, overlay)
-    gateways = [(w, c) for w, c in our_containers(docs) if role(c) in ("gateway", "serve")]
+    gateways = [(w, c) for w, c in our_containers(docs) if role(c) in ("gateway", "serve", "conversation")]
+    assert {role(c) for _, c in gateways} >= {"gateway", "conversation"}
     assert gateways
     for workload, container in gateways:
         grace = seconds(setting(container, "shutdown.grace", keys, defaults))

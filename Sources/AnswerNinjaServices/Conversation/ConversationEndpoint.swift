@@ -62,8 +62,13 @@ public struct ConversationEndpoint: Sendable {
         }
     }
 
-    /// The clock of every call (maximum duration, end of a recorded message) and the resume window.
-    public var clockService: some Service { ConversationClock(sessions: sessions) }
+    /// The clock of every call (maximum duration, end of a recorded message) and the resume window. At graceful
+    /// shutdown it drains: `/ready` turns 503 (no new conversations are sent here) and the conversations in progress
+    /// go on until they end or `grace` runs out. Put it after the HTTP service in the group, which stops services in
+    /// reverse order: the WebSockets stay open while it drains.
+    public func clockService(readiness: Readiness, grace: Duration) -> some Service {
+        ConversationClock(sessions: sessions, readiness: readiness, telemetry: telemetry, grace: grace, logger: logger)
+    }
 
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let connection = connections.withLockedValue { $0 += 1; return $0 }
@@ -167,11 +172,16 @@ public struct ConversationEndpoint: Sendable {
     }
 }
 
-/// Ticks every conversation once a second until shutdown.
+/// Ticks every conversation once a second until shutdown, then drains them.
 struct ConversationClock: Service {
     let sessions: ConversationSessions
+    let readiness: Readiness
+    let telemetry: Telemetry
+    let grace: Duration
+    let logger: Logger
 
-    /// Returns (without an error) at graceful shutdown: the sleep's cancellation is the signal to stop.
+    /// Returns at graceful shutdown once the conversations have ended (or `grace` has passed): the sleep's
+    /// cancellation is the signal to stop ticking.
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
@@ -183,5 +193,17 @@ struct ConversationClock: Service {
                 await sessions.tick()
             }
         }
+        readiness.report("conversation", ready: false, detail: "draining")
+        telemetry.setDraining(true)
+        let open = await sessions.count
+        guard open > 0 else { return }
+        logger.notice("draining conversations", metadata: ["conversations": "\(open)", "grace": "\(grace)"])
+        let deadline = ContinuousClock.now + grace
+        while await sessions.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(200))
+            await sessions.tick()
+        }
+        let left = await sessions.count
+        if left > 0 { logger.warning("drain timed out", metadata: ["conversations": "\(left)", "grace": "\(grace)"]) }
     }
 }

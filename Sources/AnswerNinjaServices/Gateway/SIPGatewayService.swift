@@ -151,7 +151,7 @@ public struct SIPGatewayService: Service {
         }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: media.group,
-            pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine), mediaHost: configuration.sip.host,
+            pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true), mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
             greeting: Greeting.tones(), logger: context.logger,

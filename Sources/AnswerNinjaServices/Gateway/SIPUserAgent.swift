@@ -495,6 +495,7 @@ actor SIPUserAgent {
             respond(Self.response(to: request, error.sipStatus, error.sipStatus == 488 ? "Not Acceptable Here" : "Bad Request"), key: key)
             return
         } catch {
+            logger.warning("media session not opened", metadata: ["call_id": "\(request.headers.first("Call-ID") ?? "")", "error": "\(error)"])
             var busy = Self.response(to: request, 503, "Service Unavailable (no RTP port)")
             busy.headers.add("Retry-After", "5")
             respond(busy, key: key)

@@ -57,14 +57,21 @@ public struct RoleRunner: Sendable {
         }
         context.readiness.expect("http")
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        var conversation: ConversationEndpoint?
         if roles.contains(.conversation) {
             let endpoint = try ConversationEndpoint(configuration: configuration, telemetry: telemetry, logger: logger)
             endpoint.register(on: webSocketRouter)
-            services.append(endpoint.clockService)
+            conversation = endpoint
             Console.line("  ai        intent model loaded; conversation WebSocket \(ConversationEndpoint.path)")
         }
         let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api)
         services.append(http)
+        // After HTTP: the group stops services in reverse order, so the conversations drain (and the gateway's calls
+        // before them) while the WebSockets are still served.
+        if let conversation {
+            context.readiness.report("conversation", ready: true, detail: "taking conversations")
+            services.append(conversation.clockService(readiness: context.readiness, grace: configuration.shutdownGrace))
+        }
         if roles.contains(.gateway) {
             context.readiness.expect("sip")
             services.append(SIPGatewayService(context: context, platform: platform))

@@ -149,7 +149,7 @@ public actor SIPCallClient {
     public init(options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, pool: RTPPortPool? = nil) {
         self.options = options
         self.group = group
-        self.pool = pool ?? RTPPortPool(range: options.rtpPorts, quarantine: .zero)
+        self.pool = pool ?? RTPPortPool(range: options.rtpPorts, quarantine: .zero, spread: true)
     }
 
     /// Places the call and waits until it is over; returns the report and the recorded audio (8 kHz).

@@ -13,12 +13,16 @@ public final class RTPPortPool: Sendable {
     }
     private let state: Mutex<State>
 
-    public init(range: ClosedRange<Int>, quarantine: Duration = .seconds(30)) {
+    /// - Parameter spread: start the round-robin at a random even port of the range, not its first. Processes that
+    ///   share a range on one host (tests running side by side, or a caller tool beside the gateway) then do not all
+    ///   try the same few ports first, each finding them taken by the others.
+    public init(range: ClosedRange<Int>, quarantine: Duration = .seconds(30), spread: Bool = false) {
         precondition(range.count >= 2, "the RTP range needs at least one even port")
         self.range = range
         self.quarantine = quarantine
         let first = range.lowerBound + range.lowerBound % 2
-        state = Mutex(State(next: first))
+        let evens = (range.upperBound - first) / 2 + 1
+        state = Mutex(State(next: spread ? first + 2 * Int.random(in: 0..<evens) : first))
     }
 
     /// Even ports to try, in order, for a new call: those neither in use nor in quarantine. Round-robin hands out
