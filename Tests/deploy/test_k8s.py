@@ -21,7 +21,6 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -32,6 +31,8 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import pytest
+
+from deploy_tools import tool
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,21 +49,9 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 # Groups whose objects are custom resources: validated against deploy/k8s/schemas, never by kubernetes-validate.
 CRD_GROUPS = ("networking.istio.io", "security.istio.io", "monitoring.coreos.com")
 ENV_NAME = re.compile(r"\bANSWER_NINJA_[A-Z0-9_]+\b")
-CI = os.environ.get("CI") == "true"
 
 
 # --- tools and the binary ---------------------------------------------------------------------------------------
-
-def tool(name):
-    """The path of a tool the checks need; a missing one fails under CI and skips elsewhere."""
-    path = VENV_BIN / name if (VENV_BIN / name).exists() else shutil.which(name)
-    if not path:
-        message = f"{name} is not installed"
-        if CI:
-            pytest.fail(message + "; CI=true: a missing tool is a failure")
-        pytest.skip(message)
-    return str(path)
-
 
 def run_binary(*args, env=None, timeout=60):
     """Runs the debug binary; it may vanish for a minute while the build relinks it, so wait for it."""
@@ -755,11 +744,7 @@ def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
 def test_kamailio_accepts_the_deployed_command_line(rendered, tmp_path):
     """`kamailio -c` on each overlay's command line, $(NAME)s expanded, with the rendered kamailio.cfg: a define that
     lost its quotes, or a cluster value Kamailio cannot parse, fails here rather than in the pod."""
-    path = shutil.which("kamailio") or next((p for p in ("/usr/sbin/kamailio",) if os.path.exists(p)), None)
-    if not path:
-        if CI:
-            pytest.fail("kamailio is not installed; CI=true: a missing tool is a failure")
-        pytest.skip("kamailio is not installed (Debian packages kamailio, kamailio-tls-modules)")
+    path = tool("kamailio")
 
     def check(line):
         result = subprocess.run([path, "-c", *line[1:]], capture_output=True, text=True, timeout=60)

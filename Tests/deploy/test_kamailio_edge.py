@@ -34,29 +34,19 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from deploy_tools import tool
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / ".build" / "debug" / "answer-ninja"
 EDGE = ROOT / "deploy" / "kamailio"
-CI = os.environ.get("CI") == "true"
 GATEWAY_HOSTS = ("127.0.0.11", "127.0.0.12")
 RTP_RANGES = ((42000, 42099), (42100, 42199))
 DEVICE_PASSWORD = "device-secret"
 TRUNK_USER, TRUNK_PASSWORD, TRUNK_REALM = "edge-account", "trunk-secret", "trunk.test"
 PIKE_DENSITY = 16
 INVITES_PER_SECOND = 3
-
-
-def tool(name):
-    """The path of a tool the test needs; missing: a failure under CI, else a skip."""
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None)
-    if path is None:
-        message = f"{name} is not installed (Debian packages kamailio, kamailio-tls-modules, openssl; kubectl)"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def free_port(host="127.0.0.1", udp=True, tcp=True):

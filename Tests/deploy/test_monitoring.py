@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from deploy_tools import tool
 import yaml
 
 import deploy_metrics
@@ -31,18 +33,6 @@ SYNTHETIC = {"up"}
 # Labels Prometheus (and the Operator, through the ServiceMonitor) puts on every scraped series.
 TARGET_LABELS = {"namespace", "job", "pod", "instance", "service", "endpoint", "container"}
 ROLES = {"gateway", "conversation", "api", "media"}
-IN_CI = os.environ.get("CI") == "true"
-
-
-def tool(name):
-    """The path of a tool the checks need; under CI a missing one fails the test rather than skipping it."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (tools/setup installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def binary():
