@@ -24,6 +24,8 @@ struct ConfigCommand: AsyncParsableCommand {
         var kind: String?
         var defaultValue: String?
         var summary: String?
+        /// With `--keys`: the variable that may name a file holding the value instead (secrets and store URLs).
+        var fileEnvironment: String? = nil
     }
 
     struct Output: CommandOutput {
@@ -41,7 +43,10 @@ struct ConfigCommand: AsyncParsableCommand {
     func run() async throws {
         if keys {
             let entries = ConfigurationKey.all.map {
-                Entry(key: $0.key, environment: $0.environmentName, value: $0.defaultValue, source: nil, kind: $0.kind.rawValue, defaultValue: $0.defaultValue, summary: $0.summary)
+                Entry(
+                    key: $0.key, environment: $0.environmentName, value: $0.defaultValue, source: nil, kind: $0.kind.rawValue, defaultValue: $0.defaultValue,
+                    summary: $0.summary, fileEnvironment: $0.readsFromFile ? $0.environmentName + ConfigurationLoader.fileSuffix : nil
+                )
             }
             try output.emit(Output(valid: true, entries: entries, error: nil))
             return

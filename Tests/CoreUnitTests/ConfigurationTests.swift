@@ -117,6 +117,33 @@ import Testing
         #expect(odd?.message.contains("ANSWER_NINJA_MEDIA_RTP_PORT_SLOT_SIZE must be even") == true)
     }
 
+    /// Secrets from mounted files (`_FILE`): the contents without the final line break; a store URL too; a file that
+    /// cannot be read, both forms at once, or `_FILE` on a setting that is no secret, are problems.
+    @Test func secretsMayComeFromFiles() throws {
+        let files = ["/run/secrets/jwt": Array("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\r\n".utf8),
+                     "/run/secrets/pg": Array("postgres://ninja:s3cret@db:5432/ninja\n".utf8)]
+        let loader = ConfigurationLoader(
+            environment: ["ANSWER_NINJA_API_JWT_SECRET_FILE": "/run/secrets/jwt", "ANSWER_NINJA_STORE_BACKEND": "postgres",
+                          "ANSWER_NINJA_STORE_POSTGRES_URL_FILE": "/run/secrets/pg"],
+            readFile: { files[$0] }
+        )
+        let configuration = try loader.load()
+        #expect(configuration.api.jwtSecret == "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+        #expect(configuration.store.postgresURL == "postgres://ninja:s3cret@db:5432/ninja")
+        let problems = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(
+                environment: ["ANSWER_NINJA_API_JWT_SECRET_FILE": "/run/secrets/missing",
+                              "ANSWER_NINJA_SIP_TRUNK_PASSWORD": "x", "ANSWER_NINJA_SIP_TRUNK_PASSWORD_FILE": "/run/secrets/pg",
+                              "ANSWER_NINJA_HTTP_PORT_FILE": "/run/secrets/pg"],
+                readFile: { files[$0] }
+            ).load()
+        }
+        let message = problems?.message ?? ""
+        #expect(message.contains("ANSWER_NINJA_API_JWT_SECRET_FILE names /run/secrets/missing, which cannot be read"))
+        #expect(message.contains("set ANSWER_NINJA_SIP_TRUNK_PASSWORD or ANSWER_NINJA_SIP_TRUNK_PASSWORD_FILE, not both"))
+        #expect(message.contains("unknown variable ANSWER_NINJA_HTTP_PORT_FILE"))
+    }
+
     @Test func everyKeyHasAnEnvironmentNameAndIsUnique() {
         let names = ConfigurationKey.all.map(\.environmentName)
         #expect(Set(names).count == names.count)

@@ -12,6 +12,8 @@ public struct ConfigurationKey: Hashable, Sendable {
 
     public let key: String
     public let kind: Kind
+    /// A secret, or a URL that holds a password: it may also come from the file `ANSWER_NINJA_<KEY>_FILE` names.
+    public var readsFromFile: Bool { kind == .secret || key == "store.postgres_url" || key == "cache.redis_url" }
     /// The default as it would be written in a file or the environment; nil means unset (optional setting).
     public let defaultValue: String?
     public let summary: String

@@ -1,4 +1,5 @@
 import struct Foundation.Data
+import class Foundation.FileManager
 import class Foundation.JSONDecoder
 import enum NIOCore.SocketAddress
 
@@ -8,6 +9,10 @@ import enum NIOCore.SocketAddress
 ///
 /// Every problem is reported at once, each naming the variable or file key and what was expected; unknown keys
 /// are errors (a typo must not silently fall back to a default), with a suggestion when one is close.
+///
+/// A secret (and a store URL, which holds a password) may come from a file instead: `ANSWER_NINJA_<KEY>_FILE` names
+/// it (a mounted Kubernetes or Docker secret), and its contents without the final line break are the value. Setting
+/// both the variable and its `_FILE` is a problem.
 public struct ConfigurationLoader: Sendable {
     public static let environmentPrefix = "ANSWER_NINJA_"
     public static let fileVariable = "ANSWER_NINJA_CONFIG_FILE"
@@ -21,17 +26,26 @@ public struct ConfigurationLoader: Sendable {
         public var source: Source
     }
 
+    /// The suffix of a variable that names a file holding a secret's value.
+    public static let fileSuffix = "_FILE"
+
     let environment: [String: String]
     let fileContents: [UInt8]?
     let fileName: String?
+    let readFile: @Sendable (String) -> [UInt8]?
 
     /// - Parameters:
     ///   - environment: the process environment (only `ANSWER_NINJA_*` entries are read).
     ///   - file: the bytes and name of the optional JSON file.
-    public init(environment: [String: String], file: (name: String, contents: [UInt8])? = nil) {
+    ///   - readFile: reads a secret's file (`ANSWER_NINJA_<KEY>_FILE`); nil when it cannot be read.
+    public init(
+        environment: [String: String], file: (name: String, contents: [UInt8])? = nil,
+        readFile: @escaping @Sendable (String) -> [UInt8]? = { path in FileManager.default.contents(atPath: path).map { Array($0) } }
+    ) {
         self.environment = environment
         self.fileContents = file?.contents
         self.fileName = file?.name
+        self.readFile = readFile
     }
 
     /// Every key with its resolved value and source; throws with all problems listed.
@@ -50,6 +64,12 @@ public struct ConfigurationLoader: Sendable {
         let known = Dictionary(uniqueKeysWithValues: ConfigurationKey.all.map { ($0.environmentName, $0) })
         for name in environment.keys.sorted() where name.hasPrefix(Self.environmentPrefix) && name != Self.fileVariable {
             if known[name] == nil {
+                if name.hasSuffix(Self.fileSuffix), let key = known[String(name.dropLast(Self.fileSuffix.count))], key.readsFromFile {
+                    if environment[key.environmentName] != nil {
+                        problems.append("set \(key.environmentName) or \(name), not both")
+                    }
+                    continue
+                }
                 problems.append("unknown variable \(name)" + Self.suggestion(for: name, among: Array(known.keys)))
             }
         }
@@ -61,6 +81,15 @@ public struct ConfigurationLoader: Sendable {
         for key in ConfigurationKey.all {
             if let value = environment[key.environmentName] {
                 resolved.append(ResolvedValue(key: key, value: value, source: .environment))
+            } else if key.readsFromFile, let path = environment[key.environmentName + Self.fileSuffix] {
+                guard let bytes = readFile(path) else {
+                    problems.append("\(key.environmentName + Self.fileSuffix) names \(path), which cannot be read")
+                    resolved.append(ResolvedValue(key: key, value: nil, source: .environment))
+                    continue
+                }
+                var text = String(decoding: bytes, as: UTF8.self)
+                while text.last?.isNewline == true { text.removeLast() }
+                resolved.append(ResolvedValue(key: key, value: text, source: .environment))
             } else if let value = fileValues[key.key] {
                 resolved.append(ResolvedValue(key: key, value: value, source: .file))
             } else {
