@@ -303,6 +303,28 @@ import Testing
         }
     }
 
+    /// Hold mapped across the bridge (B2BUA): the wanted caller holds and resumes the call; the gateway answers each
+    /// re-INVITE (recvonly, then sendrecv: hold-caller.xml checks) and offers the device's leg the same directions in
+    /// re-INVITEs of its own (a=sendonly, then a=sendrecv: hold-device.xml checks), so the user's phone shows the hold.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    func holdIsMappedAcrossTheBridge() async throws {
+        let gateway = try await Self.registrar(["ANSWER_NINJA_API_BCRYPT_COST": "4"])
+        try await withPeer(gateway) { gateway in
+            let (_, token) = try await gateway.makeOwner(of: "+14155550100")
+            let api = UserAPI(gateway: gateway, token: token)
+            #expect(try await api("PATCH", "/me", ["forwarding_target": "sip:alice@127.0.0.1"]).status == 200)
+            #expect(try await api("POST", "/whitelist", ["pattern": "+14155550123", "label": "Mum"]).status == 201)
+            let device = try Self.deviceOverTCP(gateway, answering: "hold-device.xml", seconds: 12)
+            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
+            _ = try await Self.run("hold-caller.xml", against: gateway, service: "+14155550100")
+            #expect(Self.lines(gateway, containing: #""msg":"bridged""#).count == 1)
+            let mapped = Self.lines(gateway, containing: #""msg":"hold mapped""#)
+            #expect(mapped.count == 2 && mapped.first?.contains(#""direction":"sendonly""#) == true && mapped.last?.contains(#""direction":"sendrecv""#) == true, "\(mapped)")
+            let run = try await device.value
+            #expect(run.status == 0, "the device was held and resumed as expected: \(run.output.suffix(1500))")
+        }
+    }
+
     /// A device registered through an edge proxy (Kamailio with `add_path_received`, as deploy/kamailio does) is
     /// called through it: the gateway keeps the REGISTER's Path (RFC 3327) and sends the INVITE to the edge with that
     /// Path as its Route, and the edge's `loose_route` takes it to the device by the `received` address. baresip,

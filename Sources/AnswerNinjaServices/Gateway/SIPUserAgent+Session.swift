@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import SDP
 import SIPDialogs
 import SIPMessages
 import SIPTransactions
@@ -175,6 +176,65 @@ extension SIPUserAgent {
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: response.statusCode, text: "Session refresh failed"))
         default:
             scheduleTimer("session|\(id.callID)", after: .seconds(max(1, timer.interval / 4))) { agent in agent.refreshSession(id) }
+        }
+    }
+
+    // MARK: Hold across a bridge
+
+    /// The direction a (re-)offer asks for; an RFC 2543 hold (`c=0.0.0.0`) is a sendonly one.
+    static func heldDirection(of offer: SessionDescription) -> MediaDescription.Direction {
+        guard let audio = offer.media.first(where: { $0.type == "audio" && $0.port != 0 }) else { return .inactive }
+        if (audio.connection ?? offer.connection)?.address == "0.0.0.0", audio.direction == .sendrecv { return .sendonly }
+        return audio.direction
+    }
+
+    /// One leg of a bridge held (or resumed) us: offer the other leg the same direction in a re-INVITE of ours, so
+    /// that its phone shows the hold (RFC 6337 §5.3). One re-INVITE at a time; a change meanwhile follows it.
+    func mapHold(_ id: SIPDialog.ID, direction: MediaDescription.Direction) {
+        guard var call = calls[id], !call.byeSent else { return }
+        call.wantedDirection = direction
+        defer { calls[id] = call }
+        guard !call.holdInFlight, direction != call.offeredDirection,
+              let index = call.localSDP.media.firstIndex(where: { $0.type == "audio" && $0.port != 0 })
+        else { return }
+        // Our offer: the SDP we last sent, one version on (RFC 3264 §8), with the new direction.
+        var offer = call.localSDP
+        offer.origin.sessionVersion += 1
+        offer.media[index].attributes.removeAll { MediaDescription.Direction(rawValue: $0.name) != nil }
+        offer.media[index].attributes.append(.init(direction.rawValue))
+        call.localSDP = offer
+        call.holdInFlight = true
+        var request = call.dialog.makeRequest(method: "INVITE", via: via(for: call.source), contact: contact(for: call.source))
+        request.headers.add("Content-Type", "application/sdp")
+        request.body = ByteBuffer(string: offer.serialized)
+        startClientTransaction(request, to: call.source, purpose: .hold(id))
+        logger.info("hold mapped", metadata: ["call_id": "\(id.callID)", "direction": "\(direction.rawValue)"])
+    }
+
+    /// The answer to our hold or resume: a 2xx is ACKed and its direction taken; 491 (our re-INVITE crossed one of
+    /// theirs) is tried again after a random 2.1 to 4 s (RFC 3261 §14.1); anything else leaves the leg as it was.
+    func holdAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
+        guard var call = calls[id] else { return }
+        call.holdInFlight = false
+        let sent = call.localSDP.media.first { $0.type == "audio" && $0.port != 0 }?.direction ?? .sendrecv
+        switch response.statusCode {
+        case 200..<300:
+            let sequence = response.headers.cseq?.sequence ?? call.dialog.localSequence
+            let ack = call.dialog.makeRequest(method: "ACK", via: via(for: call.source), contact: "", sequence: sequence)
+            call.refreshACK = ack
+            transport.send(.request(ack), to: destination)
+            call.offeredDirection = sent
+            calls[id] = call
+            if call.wantedDirection != sent { mapHold(id, direction: call.wantedDirection) }
+        case 491:
+            calls[id] = call
+            scheduleTimer("hold|\(id.callID)", after: .milliseconds(Int64.random(in: 2100...4000))) { agent in
+                guard let call = agent.calls[id] else { return }
+                agent.mapHold(id, direction: call.wantedDirection)
+            }
+        default:
+            calls[id] = call
+            logger.warning("hold not taken", metadata: ["call_id": "\(id.callID)", "status": "\(response.statusCode)", "direction": "\(sent.rawValue)"])
         }
     }
 

@@ -66,6 +66,12 @@ actor SIPUserAgent {
         var bridgedAt: Int64? = nil
         /// The recording being streamed since the answer (none on a bridge, whose legs carry each other's audio).
         var recording: RecordingStream? = nil
+        /// Hold across a bridge: the direction this leg's far end last offered (its hold or resume), the direction
+        /// we last had accepted in an offer of ours, the one we want it to be, and whether our re-INVITE is out.
+        var remoteDirection: MediaDescription.Direction = .sendrecv
+        var offeredDirection: MediaDescription.Direction = .sendrecv
+        var wantedDirection: MediaDescription.Direction = .sendrecv
+        var holdInFlight = false
     }
 
     /// What the gateway's configuration says about calls.
@@ -99,6 +105,8 @@ actor SIPUserAgent {
         /// Our BYE on a leg with the trunk, by Call-ID: a challenge to it is answered once (`trunkByes`).
         case trunkBye(String)
         case refresh(SIPDialog.ID)
+        /// Our re-INVITE that holds or resumes the other leg of a bridge (`mapHold`).
+        case hold(SIPDialog.ID)
         /// Our INVITE to a user's device, by Call-ID.
         case deviceCall(String)
     }
@@ -389,6 +397,7 @@ actor SIPUserAgent {
             call.negotiation = negotiation
             call.localSDP = negotiation.answer
             call.audio = negotiation.audio
+            call.remoteDirection = Self.heldDirection(of: offer)
             response.headers.add("Content-Type", "application/sdp")
             response.body = ByteBuffer(string: negotiation.answer.serialized)
         } else if request.method == "INVITE" {
@@ -403,6 +412,7 @@ actor SIPUserAgent {
         } else {
             call.sessionTimer = nil
         }
+        let heldBefore = calls[id]?.remoteDirection
         calls[id] = call
         if request.method == "INVITE" {
             send2xx(response, to: id, key: key)
@@ -410,6 +420,8 @@ actor SIPUserAgent {
             respond(response, key: key)
         }
         startSessionTimer(id)
+        // Hold mapped across the bridge: the other leg is offered the same direction (held, or resumed).
+        if let peer = call.bridgedTo, heldBefore != call.remoteDirection { mapHold(peer, direction: call.remoteDirection) }
     }
 
     /// CANCEL (§9.2): 200 for it and 487 for the INVITE it names while that is still unanswered; once answered, the
@@ -861,6 +873,7 @@ actor SIPUserAgent {
         case .registration: registrationAnswered(response, from: destination)
         case .keepalive: trunkAnswered(true)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
+        case .hold(let id): holdAnswered(id, response: response, destination: destination)
         case .deviceCall(let callID): deviceAnswered(callID, response: response, destination: destination)
         case .trunkBye(let callID): trunkByeAnswered(callID, response: response)
         case .bye: break
@@ -872,6 +885,7 @@ actor SIPUserAgent {
         case .registration: registrarTimedOut(destination)
         case .keepalive: trunkAnswered(false)
         case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
+        case .hold(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Hold re-INVITE timed out"))
         case .deviceCall(let callID): deviceTimedOut(callID)
         case .trunkBye(let callID): trunkByes[callID] = nil
         case .bye: break
