@@ -225,6 +225,7 @@ extension SIPUserAgent {
             transport.send(.request(ack), to: destination)
             call.offeredDirection = sent
             calls[id] = call
+            logger.info("hold taken", metadata: ["call_id": "\(id.callID)", "direction": "\(sent.rawValue)"])
             if call.wantedDirection != sent { mapHold(id, direction: call.wantedDirection) }
         case 491:
             calls[id] = call
@@ -240,14 +241,22 @@ extension SIPUserAgent {
 
     // MARK: INFO
 
-    /// DTMF in INFO (application/dtmf-relay or application/dtmf): 200 and the digit kept with the call; a DTMF body
-    /// without a digit gets 400; other INFO bodies 200 and nothing else.
+    /// DTMF in INFO (application/dtmf-relay or application/dtmf): 200 and the digit kept with the call, and on a
+    /// bridge the INFO passed on to the other leg (as RFC 4733 events are); a DTMF body without a digit gets 400;
+    /// other INFO bodies 200 and nothing else.
     func info(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey) {
         let type = request.headers.first("Content-Type") ?? ""
         do {
             if let dtmf = try SIPDTMFInfo(contentType: type, body: Array(request.body.readableBytesView)) {
                 calls[id]?.digits.append(dtmf.digit)
                 if let assistant = assistantCalls[id.callID] { Task { await assistant.digit(String(dtmf.digit)) } }
+                if let peerID = calls[id]?.bridgedTo, var peer = calls[peerID], !peer.byeSent {
+                    var relayed = peer.dialog.makeRequest(method: "INFO", via: via(for: peer.source), contact: contact(for: peer.source))
+                    relayed.headers.add("Content-Type", type)
+                    relayed.body = request.body
+                    calls[peerID] = peer
+                    startClientTransaction(relayed, to: peer.source, purpose: .relayedInfo(peerID))
+                }
                 logger.info("dtmf", metadata: ["call_id": "\(id.callID)", "digit": "\(dtmf.digit)", "duration_ms": "\(dtmf.durationMilliseconds.map(String.init) ?? "")", "via": "info"])
             }
             respond(Self.response(to: request, 200, "OK"), key: key)

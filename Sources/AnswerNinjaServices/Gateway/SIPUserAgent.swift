@@ -107,6 +107,8 @@ actor SIPUserAgent {
         case refresh(SIPDialog.ID)
         /// Our re-INVITE that holds or resumes the other leg of a bridge (`mapHold`).
         case hold(SIPDialog.ID)
+        /// A DTMF INFO passed on to the other leg of a bridge: its answer is logged and changes nothing.
+        case relayedInfo(SIPDialog.ID)
         /// Our INVITE to a user's device, by Call-ID.
         case deviceCall(String)
     }
@@ -874,6 +876,8 @@ actor SIPUserAgent {
         case .keepalive: trunkAnswered(true)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
         case .hold(let id): holdAnswered(id, response: response, destination: destination)
+        case .relayedInfo(let id):
+            logger.info("dtmf relayed", metadata: ["call_id": "\(id.callID)", "status": "\(response.statusCode)"])
         case .deviceCall(let callID): deviceAnswered(callID, response: response, destination: destination)
         case .trunkBye(let callID): trunkByeAnswered(callID, response: response)
         case .bye: break
@@ -886,6 +890,7 @@ actor SIPUserAgent {
         case .keepalive: trunkAnswered(false)
         case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
         case .hold(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Hold re-INVITE timed out"))
+        case .relayedInfo(let id): logger.warning("dtmf relayed", metadata: ["call_id": "\(id.callID)", "status": "timeout"])
         case .deviceCall(let callID): deviceTimedOut(callID)
         case .trunkBye(let callID): trunkByes[callID] = nil
         case .bye: break
