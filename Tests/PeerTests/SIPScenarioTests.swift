@@ -29,19 +29,30 @@ import Testing
 
     /// SIPp as alice's softphone: registers over one TCP connection (`-t t1`, nothing listening) and stays `seconds`,
     /// answering what the gateway sends it with `answering` (an out-of-call scenario of Tests/PeerTests/SIPp, or an
-    /// absolute path); the run, as a task.
+    /// absolute path); the run, as a task. SIPp's exit status does not count the out-of-call scenario, so its error
+    /// log does: any error there (an unexpected message, a failed check) makes the status 99, with the errors in the
+    /// output.
     static func deviceOverTCP(_ gateway: AnswerNinjaProcess, answering: String, seconds: Int) throws -> Task<(status: Int32, output: String), any Error> {
         let sipPort = try #require(gateway.sipPort)
-        let users = try PeerEnvironment.artifactsDirectory(named: "device").appendingPathComponent("users.csv")
+        let directory = try PeerEnvironment.artifactsDirectory(named: "device")
+        let users = directory.appendingPathComponent("users.csv")
+        let errors = directory.appendingPathComponent("errors.log")
         try "SEQUENTIAL\nalice;\n".write(to: users, atomically: true, encoding: .utf8)
         let scenarios = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/"
         let arguments = [
             "-sf", scenarios + "register-and-wait.xml", "-oocsf", answering.hasPrefix("/") ? answering : scenarios + answering, "-inf", users.path, "-au", "alice", "-ap", "alice-pw-8731",
             "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()), "-mp", String(try PeerEnvironment.freePort()),
             "-t", "t1", "-m", "1", "-d", String(seconds * 1000), "-nostdin", "-timeout", "\(seconds + 30)s", "-timeout_error",
+            "-trace_err", "-error_file", errors.path,
         ]
         let sipp = try PeerEnvironment.require("sipp", package: "sip-tester")
-        return Task { try await PeerEnvironment.run(sipp, arguments, timeout: .seconds(seconds + 40)) }
+        return Task {
+            let result = try await PeerEnvironment.run(sipp, arguments, timeout: .seconds(seconds + 40))
+            // The log also notes each out-of-call INVITE taken by the scenario: only failures count.
+            let logged = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            let failed = ["Aborting", "nexpected", "did not match", "failed", "Failed"].contains { logged.contains($0) }
+            return failed ? (99, result.output + "\nSIPp errors:\n" + logged) : result
+        }
     }
 
     /// The calls of a `/internal/devices/{user}/call` reply.
