@@ -5,14 +5,18 @@
   objects validate against the project's schemas (deploy/k8s/schemas), and no kind is left without a schema;
 - checkov passes, every skip is an annotation with its reason, and every skip is needed;
 - the manifests agree with the binary: ports and probe ports are the configuration defaults, probe paths are served
-  by a running role, every ANSWER_NINJA_* name is a configuration key, each container's environment is a valid
-  configuration (the highest RTP slice included), the autoscaling metrics are in the metrics catalogue, the image
-  tag is the binary's version, and the drain fits in the termination grace;
+  by a running role, every ANSWER_NINJA_* name is a configuration key (a *_FILE name only where the binary names
+  it as the key's file variable), each container's environment is a valid configuration (the highest RTP slice
+  included, the secret files stood in for), the autoscaling metrics are in the metrics catalogue, the image tag is
+  the binary's version, and the drain fits in the termination grace;
+- Answer Ninja reads its secrets from files: no Secret reaches its environment, and every *_FILE path is a file of
+  a read-only volume mounted from that Secret key, readable by user 10001 and nobody else;
 - the Kamailio edge runs deploy/kamailio as docs/kamailio.md says: every file its configuration reads is mounted,
   where it writes is an emptyDir, its defines are the cluster values, its ports, probes and LoadBalancer Service are
   on the configuration's SIP ports, and `kamailio -c` accepts each overlay's command line;
 - NetworkPolicies allow the flows of DESIGN.md and nothing else that matters (a small evaluator), the Istio objects
-  point at what exists, the quota covers every overlay at full scale, and secrets are only referenced.
+  point at what exists, the quota covers every overlay at full scale, and secrets are only referenced (each one
+  created in docs/kubernetes.md).
 
 Under CI=true a missing tool (kubectl, checkov, promtool, kamailio) fails its test instead of skipping it.
 Run: .venv/bin/python -m pytest -q Tests/deploy/test_k8s.py"""
@@ -49,6 +53,10 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 # Groups whose objects are custom resources: validated against deploy/k8s/schemas, never by kubernetes-validate.
 CRD_GROUPS = ("networking.istio.io", "security.istio.io", "monitoring.coreos.com")
 ENV_NAME = re.compile(r"\bANSWER_NINJA_[A-Z0-9_]+\b")
+# Where every Answer Ninja container finds its secret files (docs/kubernetes.md).
+SECRETS_DIR = "/run/secrets/answer-ninja"
+# The image's user (deploy/docker/Dockerfile).
+IMAGE_USER = 10001
 
 
 # --- tools and the binary ---------------------------------------------------------------------------------------
@@ -73,6 +81,12 @@ def binary_json(*args):
 def keys():
     """The configuration catalogue: key -> entry (environment, kind, default_value)."""
     return {entry["key"]: entry for entry in binary_json("config", "--keys", "--json")["entries"]}
+
+
+@pytest.fixture(scope="module")
+def file_variables(keys):
+    """ANSWER_NINJA_<KEY>_FILE -> the key's entry, for the keys the binary lets come from a file (file_environment)."""
+    return {entry["file_environment"]: entry for entry in keys.values() if entry.get("file_environment")}
 
 
 @pytest.fixture(scope="module")
@@ -413,14 +427,18 @@ def test_ports_are_the_configuration_defaults(rendered, defaults, keys, overlay)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_environment_name_is_a_configuration_key(rendered, keys, overlay):
+def test_every_environment_name_is_a_configuration_key(rendered, keys, file_variables, overlay):
     for key, entry in keys.items():
         # The naming rule the manifests rely on: key a.b_c is ANSWER_NINJA_A_B_C.
         assert entry["environment"] == "ANSWER_NINJA_" + key.upper().replace(".", "_"), entry
     documents(rendered, overlay)
-    known = {entry["environment"] for entry in keys.values()}
+    # A *_FILE name is known only where the binary gives the key a file_environment (secrets and the store URLs).
+    known = {entry["environment"] for entry in keys.values()} | set(file_variables)
+    without_file = [e["environment"] + "_FILE" for e in keys.values() if not e.get("file_environment")]
+    assert file_variables and without_file and not set(without_file) & known, "the binary should name file variables for some keys only"
     used = set(ENV_NAME.findall(rendered[overlay][1]))
     assert used, "no ANSWER_NINJA_* variable found: the scan is broken"
+    assert used & set(file_variables), "no ANSWER_NINJA_*_FILE variable found: the secrets are not read from files"
     unknown = sorted(used - known)
     assert not unknown, (f"{unknown}: not configuration keys of this binary (answer-ninja config --keys). Either the "
                          "manifests misspell them, or the binary predates them (rebuild it and run again).")
@@ -449,17 +467,29 @@ def placeholder(entry, field_ref, workload, slot):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_each_container_environment_is_a_valid_configuration(rendered, keys, overlay, tmp_path):
+def test_each_container_environment_is_a_valid_configuration(rendered, keys, file_variables, overlay, tmp_path):
     docs = documents(rendered, overlay)
     by_env = {entry["environment"]: entry for entry in keys.values()}
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in find(docs, "ConfigMap")}
+    unread = None  # (env, a file variable) for the check that the binary really reads the files
     for workload, container in our_containers(docs):
         # The highest pod index the HPA can reach: its RTP slice must still lie in the range.
         slot = max_replicas(docs, workload) - 1
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+        # The secret files exist only in the pod: each *_FILE path is stood in for by a file under this directory,
+        # holding a stand-in of the Secret's value with the line break `kubectl create secret --from-file` keeps.
+        root = tmp_path / "files" / workload["metadata"]["name"] / container["name"]
         for entry in container.get("env", []):
             source = entry.get("valueFrom", {})
-            if "value" in entry:
+            if entry["name"] in file_variables:
+                path = entry.get("value")
+                assert path and path.startswith("/"), f"{workload['metadata']['name']}: {entry['name']} must be an absolute path, not {entry}"
+                standin = root / path.lstrip("/")
+                standin.parent.mkdir(parents=True, exist_ok=True)
+                standin.write_text(placeholder(file_variables[entry["name"]], None, workload, slot) + "\n")
+                env[entry["name"]] = str(standin)
+                unread = unread or (env, entry["name"])
+            elif "value" in entry:
                 env[entry["name"]] = entry["value"]
             elif "configMapKeyRef" in source:
                 ref = source["configMapKeyRef"]
@@ -469,6 +499,12 @@ def test_each_container_environment_is_a_valid_configuration(rendered, keys, ove
         result = run_binary("config", "--json", env=env)
         report = json.loads(result.stdout)
         assert report["valid"], f"{overlay} {workload['metadata']['name']}: {report.get('error')}"
+    # The binary reads the stand-ins: a file variable naming a file that is not there is refused.
+    assert unread, f"{overlay}: no container reads a secret from a file"
+    env, name = unread
+    result = run_binary("config", "--json", env={**env, name: str(tmp_path / "no-such-file")})
+    report = json.loads(result.stdout)
+    assert not report["valid"] and name in report.get("error", ""), f"{name} naming a missing file was accepted: {report}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -910,6 +946,77 @@ def test_the_quota_covers_every_workload_at_full_scale(rendered, overlay):
             need["persistentvolumeclaims"] += pods
     short = {k: (float(v), float(hard[k])) for k, v in need.items() if v > hard[k]}
     assert not short, f"{overlay}: the ResourceQuota is short (needed, quota): {short}"
+
+
+def secret_file_modes(volume, directory):
+    """path -> mode of every listed file of a secret or projected volume mounted at `directory` (default 0644)."""
+    if "secret" in volume:
+        default, sources = volume["secret"].get("defaultMode"), [volume["secret"]]
+    else:
+        default = volume.get("projected", {}).get("defaultMode")
+        sources = [s["secret"] for s in volume.get("projected", {}).get("sources", []) if "secret" in s]
+    default = 0o644 if default is None else default
+    return {f"{directory.rstrip('/')}/{item['path']}": item.get("mode", default) for source in sources for item in source.get("items", [])}
+
+
+def readable(mode, spec, container):
+    """Whether the container's user can read a file of a Secret volume: the kubelet makes such files owned by root,
+    group fsGroup (when set, and then also one of every container's groups)."""
+    context = {**spec.get("securityContext", {}), **container.get("securityContext", {})}
+    user = context.get("runAsUser")
+    return bool(user == 0 and mode & 0o400 or spec.get("securityContext", {}).get("fsGroup") is not None and mode & 0o040 or mode & 0o004)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_answer_ninja_reads_its_secrets_from_mounted_files(rendered, keys, file_variables, overlay):
+    """No Secret reaches an Answer Ninja process's environment (where /proc/PID/environ, `kubectl describe` and crash
+    dumps show it): each secret setting is its *_FILE variable naming a file of a read-only Secret volume."""
+    docs = documents(rendered, overlay)
+    sensitive = {e["environment"] for e in keys.values() if e["kind"] == "secret" or e.get("file_environment")}
+    sources = {}  # configuration key -> {(Secret, key)} across every container: one Secret key per setting
+    checked = 0
+    for workload, container in our_containers(docs):
+        # A StatefulSet's claim templates are volumes of its pods too.
+        claims = [{"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
+                  for c in workload["spec"].get("volumeClaimTemplates", [])]
+        spec = {**pod_spec(workload), "volumes": pod_spec(workload).get("volumes", []) + claims}
+        where = f"{workload['kind']} {workload['metadata']['name']}/{container['name']}"
+        for entry in container.get("env", []):
+            assert "secretKeyRef" not in entry.get("valueFrom", {}), f"{where}: {entry['name']} comes from a Secret through the environment; mount it and use a *_FILE variable"
+            assert entry["name"] not in sensitive, f"{where}: {entry['name']} puts a secret in the environment; use {entry['name']}_FILE"
+        for source in container.get("envFrom", []):
+            assert "secretRef" not in source, f"{where}: envFrom {source['secretRef']} puts a Secret in the environment"
+        files, _ = mounted_files(container, spec)
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        mounts = {m["mountPath"].rstrip("/"): m for m in container.get("volumeMounts", [])}
+        for entry in container.get("env", []):
+            if entry["name"] not in file_variables:
+                continue
+            path = entry.get("value")
+            assert path, f"{where}: {entry['name']} must be a literal path, not {entry}"
+            assert os.path.dirname(path) == SECRETS_DIR, f"{where}: {entry['name']} is {path}, not a file in {SECRETS_DIR}"
+            assert path in files, f"{where}: {entry['name']} names {path}, which no volume of the container provides"
+            kind, secret, key = files[path]
+            assert kind == "secret", f"{where}: {path} comes from a {kind}, not a Secret"
+            mount = mounts[SECRETS_DIR]
+            assert mount.get("readOnly") is True, f"{where}: mount {SECRETS_DIR} read-only"
+            mode = secret_file_modes(volumes[mount["name"]], SECRETS_DIR)[path]
+            assert readable(mode, spec, container), f"{where}: {path} (mode {mode:04o}) cannot be read by user {container['securityContext']['runAsUser']}: set fsGroup or the mode"
+            assert not mode & 0o007, f"{where}: {path} (mode {mode:04o}) is readable by any user in the container, not only the process's"
+            sources.setdefault(file_variables[entry["name"]]["key"], set()).add((secret, key))
+            checked += 1
+    assert checked, f"{overlay}: no secret file was checked"
+    text = DOCS.read_text()
+    for name in {e["name"] for _, c in our_containers(docs) for e in c.get("env", []) if e["name"] in file_variables}:
+        assert f"`{name}`" in text, f"docs/kubernetes.md must say which file {name} names"
+    mixed = {key: sorted(found) for key, found in sources.items() if len(found) > 1}
+    assert not mixed, f"{overlay}: a setting read from different Secret keys by different roles (the profile key must be one): {mixed}"
+    # The check can fail: the readability rule refuses a 0440 file without fsGroup and a 0400 file for a non-root user.
+    gateway = pod_spec(find(docs, "StatefulSet", "gateway"))
+    container = next(c for c in gateway["containers"] if is_ours(c))
+    bare = {**gateway, "securityContext": {k: v for k, v in gateway["securityContext"].items() if k != "fsGroup"}}
+    assert readable(0o440, gateway, container) and not readable(0o440, bare, container) and not readable(0o400, gateway, container)
+    assert container["securityContext"]["runAsUser"] == IMAGE_USER
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
