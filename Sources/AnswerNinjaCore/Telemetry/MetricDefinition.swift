@@ -116,7 +116,7 @@ extension MetricDefinition {
     )
     public static let rtpPortsTotal = MetricDefinition(
         "rtp_ports_total", .gauge, since: "deploy",
-        "RTP ports in this process's range (its slot's slice, with media.rtp_port_slot): what rtp_ports_in_use is measured against."
+        "Calls this process's RTP range can hold: its even ports (its slot's slice, with media.rtp_port_slot; RTCP takes the odd one beside); what rtp_ports_in_use is measured against."
     )
     public static let processResidentMemory = MetricDefinition(
         "process_resident_memory_bytes", .gauge, unit: "bytes", since: "deploy",

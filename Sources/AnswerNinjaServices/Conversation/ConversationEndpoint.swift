@@ -200,7 +200,7 @@ struct ConversationClock: Service {
         logger.notice("draining conversations", metadata: ["conversations": "\(open)", "grace": "\(grace)"])
         let deadline = ContinuousClock.now + grace
         while await sessions.count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(200))
+            do { try await Task.sleep(for: .milliseconds(200)) } catch { break }  // cancelled: stop waiting
             await sessions.tick()
         }
         let left = await sessions.count

@@ -49,9 +49,11 @@ struct GatewayMetrics: Sendable {
         telemetry?.gauge(.rtpPortsInUse, [:]).set(to: Double(count))
     }
 
-    /// `rtp_ports_total`: the size of the range (or slice) the pool hands out.
+    /// `rtp_ports_total`: the calls the range (or slice) can hold: its even ports, one per call as `rtp_ports_in_use`
+    /// counts them (RTCP takes the odd one beside).
     func portRange(_ range: ClosedRange<Int>) {
-        telemetry?.gauge(.rtpPortsTotal, [:]).set(to: Double(range.count))
+        let first = range.lowerBound + range.lowerBound % 2
+        telemetry?.gauge(.rtpPortsTotal, [:]).set(to: Double(first <= range.upperBound ? (range.upperBound - first) / 2 + 1 : 0))
     }
 
     /// `calls_total{decision, outcome}` for a caller's call that ended (answered or not).

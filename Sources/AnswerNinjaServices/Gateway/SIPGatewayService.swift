@@ -54,8 +54,12 @@ public struct SIPGatewayService: Service {
             if case .ipv6(let address) = uri.host { return address }
             return nil
         }
-        // Checked when the configuration was loaded.
-        let trusted = (try? IPAddressSet(parsing: configuration.sip.trustedSources + (registrar.map { [$0] } ?? []))) ?? IPAddressSet()
+        // Each item on its own: one the set cannot take (checked at load, but the registrar's literal is not) must not
+        // take the others with it.
+        var trusted = IPAddressSet()
+        for item in configuration.sip.trustedSources + (registrar.map { [$0] } ?? []) {
+            do { try trusted.insert(item) } catch { context.logger.warning("trusted source ignored", metadata: ["source": "\(item)", "error": "\(error.message)"]) }
+        }
         let logger = context.logger
         let metrics = GatewayMetrics(telemetry: context.telemetry)
         let onEvent: @Sendable (SIPTransportEvent) -> Void = { event in

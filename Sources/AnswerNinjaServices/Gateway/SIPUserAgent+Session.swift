@@ -145,6 +145,12 @@ extension SIPUserAgent {
     private func refreshSession(_ id: SIPDialog.ID) {
         guard var call = calls[id], let timer = call.sessionTimer, !call.byeSent else { return }
         let method = call.peerAllowsUpdate ? "UPDATE" : "INVITE"
+        if method == "INVITE", call.reinviteInFlight {
+            // One re-INVITE at a time: a hold is out; the refresh comes a little later.
+            scheduleTimer("session|\(id.callID)", after: .seconds(2)) { agent in agent.refreshSession(id) }
+            return
+        }
+        if method == "INVITE" { call.reinviteInFlight = true }
         var request = call.dialog.makeRequest(method: method, via: via(for: call.source), contact: contact(for: call.source))
         for field in timer.refreshRequestHeaders { request.headers.add(field.name, field.value) }
         if method == "INVITE" {
@@ -159,7 +165,12 @@ extension SIPUserAgent {
     /// The final response to our refresh (§10): a 2xx sets the timer anew (and a re-INVITE's is ACKed); 408 and 481
     /// end the call; anything else leaves the session as it was, refreshed again at a quarter of the interval.
     func refreshAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
-        guard var call = calls[id], let timer = call.sessionTimer else { return }
+        guard var call = calls[id] else { return }
+        if response.headers.cseq?.method == "INVITE" { call.reinviteInFlight = false }
+        calls[id] = call
+        // A hold that waited for this re-INVITE goes now.
+        if call.wantedDirection != call.offeredDirection { mapHold(id, direction: call.wantedDirection) }
+        guard let timer = call.sessionTimer else { return }
         switch response.statusCode {
         case 200..<300:
             if let cseq = response.headers.cseq, cseq.method == "INVITE" {
@@ -194,16 +205,17 @@ extension SIPUserAgent {
         guard var call = calls[id], !call.byeSent else { return }
         call.wantedDirection = direction
         defer { calls[id] = call }
-        guard !call.holdInFlight, direction != call.offeredDirection,
+        guard !call.reinviteInFlight, direction != call.offeredDirection,
               let index = call.localSDP.media.firstIndex(where: { $0.type == "audio" && $0.port != 0 })
         else { return }
-        // Our offer: the SDP we last sent, one version on (RFC 3264 §8), with the new direction.
+        // Our offer: the SDP we last sent, one version on (RFC 3264 §8), with the new direction. It becomes ours
+        // only when answered with a 2xx.
         var offer = call.localSDP
         offer.origin.sessionVersion += 1
         offer.media[index].attributes.removeAll { MediaDescription.Direction(rawValue: $0.name) != nil }
         offer.media[index].attributes.append(.init(direction.rawValue))
-        call.localSDP = offer
-        call.holdInFlight = true
+        call.pendingOffer = offer
+        call.reinviteInFlight = true
         var request = call.dialog.makeRequest(method: "INVITE", via: via(for: call.source), contact: contact(for: call.source))
         request.headers.add("Content-Type", "application/sdp")
         request.body = ByteBuffer(string: offer.serialized)
@@ -215,21 +227,38 @@ extension SIPUserAgent {
     /// theirs) is tried again after a random 2.1 to 4 s (RFC 3261 §14.1); anything else leaves the leg as it was.
     func holdAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
         guard var call = calls[id] else { return }
-        call.holdInFlight = false
-        let sent = call.localSDP.media.first { $0.type == "audio" && $0.port != 0 }?.direction ?? .sendrecv
+        call.reinviteInFlight = false
+        let offer = call.pendingOffer
+        call.pendingOffer = nil
+        let sent = offer?.media.first { $0.type == "audio" && $0.port != 0 }?.direction ?? call.offeredDirection
         switch response.statusCode {
         case 200..<300:
             let sequence = response.headers.cseq?.sequence ?? call.dialog.localSequence
             let ack = call.dialog.makeRequest(method: "ACK", via: via(for: call.source), contact: "", sequence: sequence)
             call.refreshACK = ack
             transport.send(.request(ack), to: destination)
+            if let offer {
+                call.localSDP = offer
+                // The next answer of ours in this dialog goes on from this version (RFC 3264 §8).
+                call.negotiation?.answer.origin.sessionVersion = offer.origin.sessionVersion
+            }
             call.offeredDirection = sent
+            // What the far end now offers by itself is the mirror of its answer: a refresh that repeats it is not a
+            // hold of its own.
+            let answered = (try? SessionDescription(parsing: String(buffer: response.body))).map(Self.heldDirection(of:)) ?? sent.answer
+            call.remoteDirection = answered
             calls[id] = call
             logger.info("hold taken", metadata: ["call_id": "\(id.callID)", "direction": "\(sent.rawValue)"])
             if call.wantedDirection != sent { mapHold(id, direction: call.wantedDirection) }
-        case 491:
+        case 491, 500 where response.statusCode == 491 || response.headers.first("Retry-After") != nil:
+            // Our re-INVITE crossed theirs (§14.1): again after a random wait, longer for the Call-ID's owner (a leg
+            // we placed) than for the other side; a 500 names its own wait in Retry-After (§14.2).
             calls[id] = call
-            scheduleTimer("hold|\(id.callID)", after: .milliseconds(Int64.random(in: 2100...4000))) { agent in
+            let owner = call.identity == nil
+            let wait: Duration = response.statusCode == 500
+                ? .seconds(max(0, min(10, Int(response.headers.first("Retry-After")?.prefix { $0.isNumber } ?? "") ?? 1)))
+                : .milliseconds(owner ? Int64.random(in: 2100...4000) : Int64.random(in: 0...2000))
+            scheduleTimer("hold|\(id.callID)", after: wait) { agent in
                 guard let call = agent.calls[id] else { return }
                 agent.mapHold(id, direction: call.wantedDirection)
             }

@@ -71,7 +71,11 @@ actor SIPUserAgent {
         var remoteDirection: MediaDescription.Direction = .sendrecv
         var offeredDirection: MediaDescription.Direction = .sendrecv
         var wantedDirection: MediaDescription.Direction = .sendrecv
-        var holdInFlight = false
+        /// Our hold offer while its re-INVITE is out: it becomes `localSDP` only when a 2xx answers it.
+        var pendingOffer: SessionDescription? = nil
+        /// A re-INVITE of ours (session refresh or hold) is out: one at a time (RFC 3261 §14.1), and theirs meanwhile
+        /// gets 491 (§14.2).
+        var reinviteInFlight = false
     }
 
     /// What the gateway's configuration says about calls.
@@ -382,6 +386,11 @@ actor SIPUserAgent {
     /// re-INVITE without an offer gets ours (unchanged, so its version too) and its answer comes in the ACK.
     private func refreshed(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow) {
         guard var call = calls[id] else { return }
+        if request.method == "INVITE", call.reinviteInFlight {
+            // Glare (RFC 3261 §14.2): our re-INVITE is out on this dialog; theirs is tried again later.
+            respond(Self.response(to: request, 491, "Request Pending"), key: key)
+            return
+        }
         let timer = SIPSessionTimer.negotiate(request, minimum: settings.minSessionExpires)
         if case .tooSmall(let minimum) = timer {
             var response = Self.response(to: request, 422, "Session Interval Too Small")
@@ -999,8 +1008,8 @@ actor SIPUserAgent {
         timers.removeValue(forKey: name)?.cancel()
     }
 
-    /// Calls answered, being answered, or waiting for a device: what a drain waits for.
-    var callsInProgress: Int { calls.count + answering.count + admitting + pendingBridges.count }
+    /// Calls answered, being answered, or waiting for a device, and devices being rung: what a drain waits for.
+    var callsInProgress: Int { calls.count + answering.count + admitting + pendingBridges.count + deviceInvites.count }
 
     /// Graceful shutdown's first half: stops taking calls (OPTIONS and new INVITEs get 503) and waits until the
     /// calls in progress have ended, or `grace` has passed; `shutdown` then hangs up what is left. Returns the number
@@ -1010,7 +1019,7 @@ actor SIPUserAgent {
         let deadline = ContinuousClock.now + grace
         logger.notice("draining", metadata: ["calls": "\(callsInProgress)", "grace": "\(grace)"])
         while callsInProgress > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(100))
+            do { try await Task.sleep(for: .milliseconds(100)) } catch { break }  // cancelled: stop waiting
         }
         return callsInProgress
     }
