@@ -18,6 +18,20 @@ public struct SIPLocationService<Flow: Hashable & Sendable>: Sendable {
         /// requests to the device must traverse (each becomes a Route).
         public var path: [String] = []
 
+        public init(
+            contact: SIPURIReference, expires: MediaInstant, flow: Flow, callID: String, sequence: UInt32, instance: String? = nil,
+            registrationID: Int? = nil, path: [String] = []
+        ) {
+            self.contact = contact
+            self.expires = expires
+            self.flow = flow
+            self.callID = callID
+            self.sequence = sequence
+            self.instance = instance
+            self.registrationID = registrationID
+            self.path = path
+        }
+
         /// Seconds left at `now`, as a 200 OK states them.
         public func secondsLeft(at now: MediaInstant) -> Int {
             now < expires ? Int((now.duration(to: expires).components.seconds)) : 0

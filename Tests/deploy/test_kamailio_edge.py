@@ -117,6 +117,15 @@ def http_get(url, timeout=2):
         return None, ""
 
 
+def redis_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def http_post(url, timeout=2):
     request = urllib.request.Request(url, data=b"", method="POST")
     try:
@@ -269,6 +278,8 @@ class TrunkRegistrar(threading.Thread):
 # --- the gateways and the edge ---
 
 class Gateway:
+    redis_url = None
+
     def __init__(self, index, directory, sip_port=None, generation=0):
         self.index = index
         self.directory = directory
@@ -294,6 +305,9 @@ class Gateway:
             "ANSWER_NINJA_SHUTDOWN_GRACE": "30s",
             "ANSWER_NINJA_LOG_FORMAT": "text",
         }
+        if Gateway.redis_url:
+            # The gateways behind one edge share a cache: devices one of them registered are rung by any (by Path).
+            env["ANSWER_NINJA_CACHE_REDIS_URL"] = Gateway.redis_url
         self.process = Process(name, [str(BINARY), "gateway"], directory, env)
 
     def wait_ready(self):
@@ -397,6 +411,12 @@ def edge(tmp_path_factory):
     trunk.start()
     started = []
     try:
+        redis_port = free_port(udp=False)
+        redis = Process("redis", [tool("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--dir", str(directory)], directory)
+        started.append(redis)
+        wait_for("redis to answer", lambda: redis_ping(redis_port), 20)
+        Gateway.redis_url = f"redis://127.0.0.1:{redis_port}/0"
         gateways = [Gateway(i, directory) for i in range(2)]
         started += [g.process for g in gateways]
         for gateway in gateways:
@@ -516,6 +536,37 @@ def test_calls_spread_over_both_gateways_and_end_normally(edge):
     assert all(a - b >= 4 for a, b in zip(after, in_dialog)), f"ACK, BYE: {in_dialog} before, {after} after"
 
 
+def ring_and_refuse(kamailio, gateway, sock):
+    """`gateway` rings alice (POST /internal/devices/alice/call); the INVITE must reach `sock` through the edge with
+    the edge's Record-Route and no Route left; the device answers 486; returns the status the gateway reports."""
+    ring = {}
+    ringer = threading.Thread(target=lambda: ring.update(result=http_post(
+        f"http://127.0.0.1:{gateway.http_port}/internal/devices/alice/call?seconds=2", timeout=20)))
+    ringer.start()
+    invite = None
+    sock.settimeout(10)
+    try:
+        while invite is None:
+            data = sock.recv(65535).decode(errors="replace")
+            if data.startswith("INVITE "):
+                invite = data
+    except socket.timeout:
+        pass
+    assert invite, f"the device was not rung\n{kamailio.process.tail()}\n{gateway.process.tail()}"
+    assert not header(invite, "Route"), invite
+    assert any(f"127.0.0.1:{kamailio.sip_port}" in rr for rr in header(invite, "Record-Route")), invite
+    busy = ["SIP/2.0 486 Busy Here", *[f"Via: {v}" for v in header(invite, "Via")],
+            f"From: {header(invite, 'From')[0]}", f"To: {header(invite, 'To')[0]};tag=busy1",
+            f"Call-ID: {header(invite, 'Call-ID')[0]}", f"CSeq: {header(invite, 'CSeq')[0]}", "Content-Length: 0", "", ""]
+    sock.sendto("\r\n".join(busy).encode(), ("127.0.0.1", kamailio.sip_port))
+    ringer.join(25)
+    status, body = ring.get("result", (None, ""))
+    assert status == 200, body
+    calls = json.loads(body)["calls"]
+    assert len(calls) == 1 and calls[0]["answered"] is False, body
+    return calls[0]["status_code"]
+
+
 def test_a_device_registers_through_the_edge_with_one_gateway_and_is_rung_by_its_path(edge):
     kamailio, gateways, _ = edge
     before = [g.counter("sip_messages_total", direction="in", method="REGISTER") for g in gateways]
@@ -545,31 +596,11 @@ def test_a_device_registers_through_the_edge_with_one_gateway_and_is_rung_by_its
         # That gateway rings the device through the edge by the REGISTER's Path (RFC 3327): the INVITE reaches this
         # socket with the edge's Record-Route and no Route left; the device is busy (486), and the gateway hears so.
         holder = gateways[gained.index(2)]
-        ring = {}
-        ringer = threading.Thread(target=lambda: ring.update(result=http_post(
-            f"http://127.0.0.1:{holder.http_port}/internal/devices/alice/call?seconds=2", timeout=20)))
-        ringer.start()
-        invite = None
-        sock.settimeout(10)
-        try:
-            while invite is None:
-                data = sock.recv(65535).decode(errors="replace")
-                if data.startswith("INVITE "):
-                    invite = data
-        except socket.timeout:
-            pass
-        assert invite, f"the device was not rung\n{kamailio.process.tail()}\n{holder.process.tail()}"
-        assert not header(invite, "Route"), invite
-        assert any(f"127.0.0.1:{kamailio.sip_port}" in rr for rr in header(invite, "Record-Route")), invite
-        busy = ["SIP/2.0 486 Busy Here", *[f"Via: {v}" for v in header(invite, "Via")],
-                f"From: {header(invite, 'From')[0]}", f"To: {header(invite, 'To')[0]};tag=busy1",
-                f"Call-ID: {header(invite, 'Call-ID')[0]}", f"CSeq: {header(invite, 'CSeq')[0]}", "Content-Length: 0", "", ""]
-        sock.sendto("\r\n".join(busy).encode(), ("127.0.0.1", kamailio.sip_port))
-        ringer.join(25)
-    status, body = ring.get("result", (None, ""))
-    assert status == 200, body
-    calls = json.loads(body)["calls"]
-    assert len(calls) == 1 and calls[0]["answered"] is False and calls[0]["status_code"] == 486, body
+        assert ring_and_refuse(kamailio, holder, sock) == 486
+        # The other gateway never saw the REGISTER, but learnt the binding on the shared cache's bus: it rings the
+        # device through the same edge by the same Path.
+        other = gateways[gained.index(0)]
+        assert ring_and_refuse(kamailio, other, sock) == 486
 
 
 def test_a_call_over_tls_to_the_edge(edge):

@@ -192,6 +192,12 @@ public struct SIPGatewayService: Service {
                 }
             }
         }
+        // Devices other gateways registered through an edge proxy, reachable from here through the same edge.
+        let shared = platform.map { platform in
+            Task {
+                for await text in platform.cache.subscribe(SharedRegistration.channel) { await agent.sharedRegistration(text) }
+            }
+        }
         // Registration resolves and connects in the background: the listeners are ready meanwhile.
         if let trunk = configuration.sip.trunk { Task { await agent.register(with: trunk) } }
         context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are screened (unknown numbers 404, blocked callers 603, wanted callers bridged to the user's device, the rest answered with the greeting and recorded)"))
@@ -218,6 +224,7 @@ public struct SIPGatewayService: Service {
         let left = await agent.drain(grace: configuration.shutdownGrace)
         if left > 0 { logger.warning("drain timed out", metadata: ["calls": "\(left)", "grace": "\(configuration.shutdownGrace)"]) }
         controls?.cancel()
+        shared?.cancel()
         await agent.shutdown()
         await media.shutdown()
         await assistant?.shutdown()

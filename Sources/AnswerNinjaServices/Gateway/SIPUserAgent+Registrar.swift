@@ -1,10 +1,13 @@
 import AnswerNinjaCore
+import Foundation
 import Logging
+import NIOCore
 import SIPAuth
 import SIPDialogs
 import SIPMessages
 import SIPTransactions
 import SIPTransport
+import Store
 
 /// The registrar for users' devices (RFC 3261 §10.3): digest authentication against `sip.device_accounts` (SHA-256
 /// and MD5 challenges, RFC 8760 §2.4), bindings in the location service with the flow each REGISTER came over and
@@ -55,6 +58,8 @@ extension SIPUserAgent {
             if !path.isEmpty, request.headers.list("Supported").contains(where: { $0.lowercased() == "path" }) {
                 for hop in path { ok.headers.add("Path", hop) }
             }
+            // Registered through an edge: every gateway behind it can ring the device by the same Path.
+            if !path.isEmpty { shareBindings(aor: aor, bindings.filter { !$0.path.isEmpty }, now: now) }
             // RFC 5626 §6: a device that asked for outbound gets it (we keep its flow, and answer its CRLF pings).
             let outbound = request.headers.list("Supported").contains { $0.lowercased() == "outbound" } && bindings.contains { $0.registrationID != nil }
             if outbound { ok.headers.add("Require", "outbound") }
@@ -117,9 +122,57 @@ extension SIPUserAgent {
         respond(response, key: key)
     }
 
-    /// The live bindings of a user's devices.
+    /// The live bindings of a user's devices: this gateway's, then those other gateways hold for devices registered
+    /// through an edge proxy, reached through that edge (the Path's first hop, over UDP) with the Path as the route.
     func deviceBindings(of user: String) -> [SIPLocationService<SIPFlow>.Binding] {
-        location.bindings(of: user.lowercased(), now: Self.now())
+        let now = Self.now(), aor = user.lowercased()
+        var bindings = location.bindings(of: aor, now: now)
+        let nowMilliseconds = unixMilliseconds()
+        for (_, shared) in sharedBindings[aor] ?? [:] {
+            for binding in shared where binding.expiresAtMs > nowMilliseconds {
+                guard let contact = try? SIPURIReference(parsing: binding.contact[...]), !bindings.contains(where: { $0.contact == contact }),
+                      let flow = binding.path.first.flatMap(Self.edgeFlow)
+                else { continue }
+                bindings.append(.init(
+                    contact: contact, expires: now.advanced(by: .milliseconds(binding.expiresAtMs - nowMilliseconds)), flow: flow,
+                    callID: "shared", sequence: 0, path: binding.path
+                ))
+            }
+        }
+        return bindings
+    }
+
+    /// The edge a Path's first hop names, over UDP (an address, not a name: this is no place to resolve one).
+    static func edgeFlow(_ hop: String) -> SIPFlow? {
+        guard let address = try? SIPNameAddress(parsing: hop[...]), let uri = address.uri.sipURI,
+              (uri.parameters["transport"] ?? nil).map({ $0.lowercased() == "udp" }) ?? true
+        else { return nil }
+        let host: String
+        switch uri.host {
+        case .ipv4(let value): host = value
+        case .ipv6(let value): host = value
+        default: return nil
+        }
+        return (try? SocketAddress(ipAddress: host, port: uri.port ?? 5060)).map(SIPFlow.udp)
+    }
+
+    /// Tells the other gateways (on the cache's bus) which bindings this one holds for `aor` through an edge.
+    func shareBindings(aor: String, _ bindings: [SIPLocationService<SIPFlow>.Binding], now: MediaInstant) {
+        guard let cache = screener?.platform.cache else { return }
+        let nowMilliseconds = unixMilliseconds()
+        let registration = SharedRegistration(gateway: gatewayToken, aor: aor, bindings: bindings.map {
+            SharedBinding(contact: $0.contact.description, path: $0.path, expiresAtMs: nowMilliseconds + Int64($0.secondsLeft(at: now)) * 1000)
+        })
+        guard let data = try? JSONEncoder().encode(registration) else { return }
+        let text = String(decoding: data, as: UTF8.self)
+        Task { await cache.publish(SharedRegistration.channel, text) }
+    }
+
+    /// Another gateway's bindings for one address-of-record (its own are ignored).
+    func sharedRegistration(_ text: String) {
+        guard let registration = try? JSONDecoder().decode(SharedRegistration.self, from: Data(text.utf8)), registration.gateway != gatewayToken else { return }
+        sharedBindings[registration.aor, default: [:]][registration.gateway] = registration.bindings.isEmpty ? nil : registration.bindings
+        if sharedBindings[registration.aor]?.isEmpty == true { sharedBindings[registration.aor] = nil }
     }
 
     /// A TCP or TLS connection closed: the devices registered over it are gone until they register again.
@@ -134,4 +187,20 @@ extension SIPUserAgent {
             }
         }
     }
+}
+
+/// A device binding one gateway holds for a device registered through an edge proxy, as the others learn it.
+struct SharedBinding: Codable, Sendable, Equatable {
+    var contact: String
+    var path: [String]
+    var expiresAtMs: Int64
+}
+
+/// What a gateway publishes after each REGISTER that came through an edge: all its bindings of that address-of-record
+/// (none: the device left).
+struct SharedRegistration: Codable, Sendable, Equatable {
+    static let channel = "answer-ninja:device-bindings"
+    var gateway: String
+    var aor: String
+    var bindings: [SharedBinding]
 }

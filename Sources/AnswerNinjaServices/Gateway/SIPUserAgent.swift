@@ -179,6 +179,11 @@ actor SIPUserAgent {
     private var admitting = 0
     /// The registrar's bindings of users' devices, and its digest servers (SHA-256 and MD5 challenges).
     var location = SIPLocationService<SIPFlow>()
+    /// Devices other gateways registered through an edge proxy, by address-of-record and gateway: reachable from here
+    /// through the same edge by their Path (`SharedRegistration`).
+    var sharedBindings: [String: [String: [SharedBinding]]] = [:]
+    /// This gateway among those that share bindings.
+    nonisolated let gatewayToken = SIPToken.random()
     var registrarSHA256: DigestServer
     var registrarMD5: DigestServer
     var trunkReachable: Bool?
