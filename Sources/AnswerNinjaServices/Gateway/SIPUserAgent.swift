@@ -406,7 +406,12 @@ actor SIPUserAgent {
         var response = Self.response(to: request, 200, "OK")
         if request.body.readableBytes > 0 {
             let answerer = (call.localSDP.connection?.address.contains(":") == true ? answererV6 : nil) ?? answerer
-            guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session.localPort, previous: call.negotiation) else {
+            // A leg we placed has no answer of ours yet: its previous is our offer, whose session id, port and keys
+            // carry over (RFC 3264 §8: the same session, its version raised).
+            let previous = call.negotiation ?? call.localSDP.media.firstIndex { $0.type == "audio" && $0.port != 0 }.map {
+                SDPAnswerer.Negotiation(answer: call.localSDP, audio: call.audio, audioIndex: $0)
+            }
+            guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session.localPort, previous: previous) else {
                 respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
                 return
             }

@@ -20,6 +20,12 @@ public struct SDPAnswerer: Sendable {
         /// The media section of the answer (and offer) that carries the audio.
         public var audioIndex: Int
 
+        public init(answer: SessionDescription, audio: NegotiatedAudio, audioIndex: Int) {
+            self.answer = answer
+            self.audio = audio
+            self.audioIndex = audioIndex
+        }
+
         /// Moves the accepted stream to `port` (when the media side allocates it after the answer was computed).
         public mutating func setLocalPort(_ port: Int) {
             answer.media[audioIndex].port = port
