@@ -18,10 +18,7 @@ import Testing
     ) async throws {
         let gateway = try await SIPScenarioTests.registrar(["ANSWER_NINJA_API_BCRYPT_COST": "4"])
         try await withPeer(gateway) { gateway in
-            let (_, token) = try await gateway.makeOwner(of: "+14155550100")
-            let api = UserAPI(gateway: gateway, token: token)
-            #expect(try await api("PATCH", "/me", ["forwarding_target": "sip:alice@127.0.0.1"]).status == 200)
-            #expect(try await api("POST", "/whitelist", ["pattern": "+14155550123", "label": "Mum"]).status == 201)
+            let api = try await SIPScenarioTests.wantedCaller(of: gateway)
             let sipPort = try #require(gateway.sipPort)
 
             let directory = try PeerEnvironment.artifactsDirectory(named: "early-media")

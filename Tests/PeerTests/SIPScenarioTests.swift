@@ -20,6 +20,16 @@ import Testing
         return result.output
     }
 
+    /// A user owning +1 415 555 0100 who forwards to alice's device, with +1 415 555 0123 (Mum) on the whitelist: the
+    /// wanted caller of the bridge tests; the user's API.
+    static func wantedCaller(of gateway: AnswerNinjaProcess) async throws -> UserAPI {
+        let (_, token) = try await gateway.makeOwner(of: "+14155550100")
+        let api = UserAPI(gateway: gateway, token: token)
+        #expect(try await api("PATCH", "/me", ["forwarding_target": "sip:alice@127.0.0.1"]).status == 200)
+        #expect(try await api("POST", "/whitelist", ["pattern": "+14155550123", "label": "Mum"]).status == 201)
+        return api
+    }
+
     /// `serve` with alice as a device account (MD5 first: SIPp answers nothing else), plus `environment`.
     static func registrar(_ environment: [String: String] = [:]) async throws -> AnswerNinjaProcess {
         try await AnswerNinjaProcess.start(environment: [
@@ -323,10 +333,7 @@ import Testing
     func holdAndINFODigitsAreMappedAcrossTheBridge() async throws {
         let gateway = try await Self.registrar(["ANSWER_NINJA_API_BCRYPT_COST": "4"])
         try await withPeer(gateway) { gateway in
-            let (_, token) = try await gateway.makeOwner(of: "+14155550100")
-            let api = UserAPI(gateway: gateway, token: token)
-            #expect(try await api("PATCH", "/me", ["forwarding_target": "sip:alice@127.0.0.1"]).status == 200)
-            #expect(try await api("POST", "/whitelist", ["pattern": "+14155550123", "label": "Mum"]).status == 201)
+            _ = try await Self.wantedCaller(of: gateway)
             let device = try Self.deviceOverTCP(gateway, answering: "hold-device.xml", seconds: 12)
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
             _ = try await Self.run("hold-caller.xml", against: gateway, service: "+14155550100")
@@ -379,16 +386,8 @@ import Testing
     /// An edge as deploy/kamailio/kamailio.cfg is for devices: REGISTERs go to the gateway with a Path naming the
     /// edge and the device's address; requests routed by that Path, and in-dialog requests, are relayed.
     static func pathEdge(port: Int, gateway: Int) -> String {
-        let modules = KamailioPeer.modulesDirectory
-        return """
-            #!KAMAILIO
-            debug=2
-            log_stderror=yes
-            children=1
-            tcp_children=1
-            auto_aliases=no
-            listen=udp:127.0.0.1:\(port)
-            mpath="\(modules)"
+        """
+            \(KamailioPeer.preamble(port: port, tcp: false))
             loadmodule "sl.so"
             loadmodule "tm.so"
             loadmodule "rr.so"

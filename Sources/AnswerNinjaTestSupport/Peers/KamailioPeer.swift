@@ -8,8 +8,9 @@ public struct KamailioPeer: StoppablePeer {
 
     public static let modulesDirectory = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
-    /// A minimal configuration: stateless replies; OPTIONS get 200, everything else 404.
-    public static func optionsResponderConfiguration(port: Int) -> String {
+    /// How every test configuration starts: logs on stderr, one worker of each kind, no aliases of its own, UDP and
+    /// TCP on `port` of loopback (UDP alone with `tcp` false), and the module path.
+    public static func preamble(port: Int, tcp: Bool = true) -> String {
         """
         #!KAMAILIO
         debug=2
@@ -18,8 +19,15 @@ public struct KamailioPeer: StoppablePeer {
         tcp_children=1
         auto_aliases=no
         listen=udp:127.0.0.1:\(port)
-        listen=tcp:127.0.0.1:\(port)
+        \(tcp ? "listen=tcp:127.0.0.1:\(port)" : "")
         mpath="\(modulesDirectory)"
+        """
+    }
+
+    /// A minimal configuration: stateless replies; OPTIONS get 200, everything else 404.
+    public static func optionsResponderConfiguration(port: Int) -> String {
+        """
+        \(preamble(port: port))
         loadmodule "sl.so"
         loadmodule "pv.so"
         request_route {
@@ -67,17 +75,9 @@ public struct KamailioPeer: StoppablePeer {
                     """
             }
             return """
-            #!KAMAILIO
-            debug=2
-            log_stderror=yes
-            children=1
-            tcp_children=1
-            auto_aliases=no
+            \(preamble(port: port))
             alias="127.0.0.1:\(port)"
-            listen=udp:127.0.0.1:\(port)
-            listen=tcp:127.0.0.1:\(port)
             \(transportLines)
-            mpath="\(modulesDirectory)"
             loadmodule "tm.so"
             loadmodule "sl.so"
             loadmodule "rr.so"
