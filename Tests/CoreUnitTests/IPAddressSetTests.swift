@@ -15,6 +15,10 @@ import Testing
         #expect(!IPAddressSet().contains("127.0.0.1"))
         #expect(try IPAddressSet(parsing: ["0.0.0.0/0"]).contains("203.0.113.9"))
         #expect(!(try IPAddressSet(parsing: ["0.0.0.0/0"]).contains("::1")), "families do not mix")
+        // An IPv4-mapped prefix counts over 128 bits and matches the IPv4 addresses it maps.
+        let mapped = try IPAddressSet(parsing: ["::ffff:10.42.0.0/112"])
+        #expect(mapped.contains("10.42.9.9") && mapped.contains("::ffff:10.42.0.1") && !mapped.contains("10.43.0.1"))
+        #expect(throws: CoreError.self) { try IPAddressSet(parsing: ["::ffff:10.0.0.0/95"]) }
     }
 
     @Test func badItemsSayWhy() {

@@ -35,10 +35,13 @@ public struct IPAddressSet: Sendable, Equatable, CustomStringConvertible {
         }
         var length = bytes.count * 8
         if parts.count == 2 {
-            guard let bits = Int(parts[1]), (0...bytes.count * 8).contains(bits) else {
-                throw .invalidValue("\"\(item)\": the prefix length must be 0 to \(bytes.count * 8)")
+            // An IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104) counts its bits over 128; it is kept as IPv4.
+            let mapped = bytes.count == 4 && parts[0].contains(":")
+            let limit = mapped ? 128 : bytes.count * 8
+            guard let bits = Int(parts[1]), ((mapped ? 96 : 0)...limit).contains(bits) else {
+                throw .invalidValue("\"\(item)\": the prefix length must be \(mapped ? 96 : 0) to \(limit)")
             }
-            length = bits
+            length = mapped ? bits - 96 : bits
         }
         prefixes.append(Prefix(bytes: bytes, length: length))
         items.append(item)
