@@ -165,7 +165,7 @@ extension SIPUserAgent {
     /// The final response to our refresh (§10): a 2xx sets the timer anew (and a re-INVITE's is ACKed); 408 and 481
     /// end the call; anything else leaves the session as it was, refreshed again at a quarter of the interval.
     func refreshAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
-        guard var call = calls[id] else { return }
+        guard var call = calls[id] else { return ackAfterEnd(id, response: response, destination: destination) }
         if response.headers.cseq?.method == "INVITE" { call.reinviteInFlight = false }
         calls[id] = call
         // A hold that waited for this re-INVITE goes now.
@@ -226,7 +226,7 @@ extension SIPUserAgent {
     /// The answer to our hold or resume: a 2xx is ACKed and its direction taken; 491 (our re-INVITE crossed one of
     /// theirs) is tried again after a random 2.1 to 4 s (RFC 3261 §14.1); anything else leaves the leg as it was.
     func holdAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
-        guard var call = calls[id] else { return }
+        guard var call = calls[id] else { return ackAfterEnd(id, response: response, destination: destination) }
         call.reinviteInFlight = false
         let offer = call.pendingOffer
         call.pendingOffer = nil
@@ -266,6 +266,15 @@ extension SIPUserAgent {
             calls[id] = call
             logger.warning("hold not taken", metadata: ["call_id": "\(id.callID)", "status": "\(response.statusCode)", "direction": "\(sent.rawValue)"])
         }
+    }
+
+    /// The 2xx to a re-INVITE of ours whose call ended meanwhile: ACKed (RFC 3261 §13.2.2.4), so that the far end
+    /// stops resending it; the call's BYE is already on its way.
+    func ackAfterEnd(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
+        guard var dialog = endedWithReinvite.removeValue(forKey: id) else { return }
+        guard (200..<300).contains(response.statusCode), response.headers.cseq?.method == "INVITE", let sequence = response.headers.cseq?.sequence else { return }
+        let ack = dialog.makeRequest(method: "ACK", via: via(for: destination), contact: "", sequence: sequence)
+        transport.send(.request(ack), to: destination)
     }
 
     // MARK: INFO

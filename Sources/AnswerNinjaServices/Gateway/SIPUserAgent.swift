@@ -179,6 +179,8 @@ actor SIPUserAgent {
     private var admitting = 0
     /// The registrar's bindings of users' devices, and its digest servers (SHA-256 and MD5 challenges).
     var location = SIPLocationService<SIPFlow>()
+    /// Dialogs that ended while a re-INVITE of ours was out, to ACK its late 2xx (forgotten after that).
+    var endedWithReinvite: [SIPDialog.ID: SIPDialog] = [:]
     /// Devices other gateways registered through an edge proxy, by address-of-record and gateway: reachable from here
     /// through the same edge by their Path (`SharedRegistration`).
     var sharedBindings: [String: [String: [SharedBinding]]] = [:]
@@ -770,7 +772,9 @@ actor SIPUserAgent {
     private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) {
         guard let call = calls.removeValue(forKey: id) else { return }
         transport.metrics.calls(calls.count)
-        for timer in ["2xx", "limit", "session", "goodbye"] { cancelTimer("\(timer)|\(id.callID)") }
+        for timer in ["2xx", "limit", "session", "goodbye", "hold"] { cancelTimer("\(timer)|\(id.callID)") }
+        // A re-INVITE of ours still out: its 2xx, if one comes, is ACKed all the same (or the far end resends it).
+        if call.reinviteInFlight { endedWithReinvite[id] = call.dialog }
         unacknowledgedRinging[id] = nil
         // A bridged call ends as a whole: the other leg gets a BYE with the same reason; a take-over still ringing
         // is called off.
@@ -907,8 +911,12 @@ actor SIPUserAgent {
         switch purpose {
         case .registration: registrarTimedOut(destination)
         case .keepalive: trunkAnswered(false)
-        case .refresh(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
-        case .hold(let id): hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Hold re-INVITE timed out"))
+        case .refresh(let id):
+            endedWithReinvite[id] = nil
+            hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))
+        case .hold(let id):
+            endedWithReinvite[id] = nil
+            hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Hold re-INVITE timed out"))
         case .relayedInfo(let id): logger.warning("dtmf relayed", metadata: ["call_id": "\(id.callID)", "status": "timeout"])
         case .deviceCall(let callID): deviceTimedOut(callID)
         case .trunkBye(let callID): trunkByes[callID] = nil
