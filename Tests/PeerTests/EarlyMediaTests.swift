@@ -53,7 +53,9 @@ import Testing
         try await Self.call(answering: "early-device.xml", seconds: 1) { gateway, _, report, samples in
             #expect(report["answered"] as? Bool == true, "\(report)")
             let early = try #require(report["early_media_ms"] as? Double, "the caller got 183 with SDP: \(report)")
-            #expect(early >= 2500, "\(early) ms of early media")
+            // Five seconds of early media hold two whole chirps (1.5 s each, 0.5 s apart): one that starts while the
+            // relay is being set up may be cut (seen once in CI), the next one must be heard whole.
+            #expect(early >= 4500, "\(early) ms of early media")
             #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"bridged""#).count == 1, "then the device answered")
             // What the caller recorded before the answer is the device's chirp.
             let correlation = await AudioCorrelation.best(Array(samples.prefix(Int(early / 1000 * 8000))), Self.down)
