@@ -200,7 +200,7 @@ extension SIPUserAgent {
     }
 
     /// One leg of a bridge held (or resumed) us: offer the other leg the same direction in a re-INVITE of ours, so
-    /// that its phone shows the hold (RFC 6337 §5.3). One re-INVITE at a time; a change meanwhile follows it.
+    /// that its phone shows the hold. One re-INVITE of ours at a time on the dialog; a change meanwhile follows it.
     func mapHold(_ id: SIPDialog.ID, direction: MediaDescription.Direction) {
         guard var call = calls[id], !call.byeSent else { return }
         call.wantedDirection = direction
@@ -223,8 +223,9 @@ extension SIPUserAgent {
         logger.info("hold mapped", metadata: ["call_id": "\(id.callID)", "direction": "\(direction.rawValue)"])
     }
 
-    /// The answer to our hold or resume: a 2xx is ACKed and its direction taken; 491 (our re-INVITE crossed one of
-    /// theirs) is tried again after a random 2.1 to 4 s (RFC 3261 §14.1); anything else leaves the leg as it was.
+    /// The answer to our hold or resume: a 2xx is ACKed and our offer and its direction taken; a 491 (our re-INVITE
+    /// crossed one of theirs) or a 500 with Retry-After is tried again later (RFC 3261 §14.1, §14.2); anything else
+    /// leaves the leg as it was.
     func holdAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
         guard var call = calls[id] else { return ackAfterEnd(id, response: response, destination: destination) }
         call.reinviteInFlight = false
