@@ -49,11 +49,9 @@ struct GatewayMetrics: Sendable {
         telemetry?.gauge(.rtpPortsInUse, [:]).set(to: Double(count))
     }
 
-    /// `rtp_ports_total`: the calls the range (or slice) can hold: its even ports, one per call as `rtp_ports_in_use`
-    /// counts them (RTCP takes the odd one beside).
-    func portRange(_ range: ClosedRange<Int>) {
-        let first = range.lowerBound + range.lowerBound % 2
-        telemetry?.gauge(.rtpPortsTotal, [:]).set(to: Double(first <= range.upperBound ? (range.upperBound - first) / 2 + 1 : 0))
+    /// `rtp_ports_total`: the calls the pool's range (or slice) can hold, counted as `rtp_ports_in_use` counts them.
+    func portCapacity(_ pool: RTPPortPool) {
+        telemetry?.gauge(.rtpPortsTotal, [:]).set(to: Double(pool.capacity))
     }
 
     /// `calls_total{decision, outcome}` for a caller's call that ended (answered or not).

@@ -49,11 +49,7 @@ public struct SIPGatewayService: Service {
         }
         // The trunk's edge sends every call from one address: it is not held to the per-source rate, and its
         // P-Asserted-Identity is believed; so are the sources the configuration names.
-        let registrar = configuration.sip.trunk.flatMap { try? SIPURI(parsing: $0.registrar[...]) }.flatMap { uri -> String? in
-            if case .ipv4(let address) = uri.host { return address }
-            if case .ipv6(let address) = uri.host { return address }
-            return nil
-        }
+        let registrar = configuration.sip.trunk.flatMap { try? SIPURI(parsing: $0.registrar[...]) }?.host.ipAddress
         // Each item on its own: one the set cannot take (checked at load, but the registrar's literal is not) must not
         // take the others with it.
         var trusted = IPAddressSet()
@@ -179,7 +175,7 @@ public struct SIPGatewayService: Service {
             screener: screener, assistant: assistant
         )
         agentBox.agent = agent
-        metrics.portRange(configuration.media.rtpPorts)
+        metrics.portCapacity(agent.pool)
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
         // The user's controls on live calls, sent by API roles of other processes on the bus.

@@ -144,15 +144,9 @@ extension SIPUserAgent {
 
     /// The edge a Path's first hop names, over UDP (an address, not a name: this is no place to resolve one).
     static func edgeFlow(_ hop: String) -> SIPFlow? {
-        guard let address = try? SIPNameAddress(parsing: hop[...]), let uri = address.uri.sipURI,
+        guard let address = try? SIPNameAddress(parsing: hop[...]), let uri = address.uri.sipURI, let host = uri.host.ipAddress,
               (uri.parameters["transport"] ?? nil).map({ $0.lowercased() == "udp" }) ?? true
         else { return nil }
-        let host: String
-        switch uri.host {
-        case .ipv4(let value): host = value
-        case .ipv6(let value): host = value
-        default: return nil
-        }
         return (try? SocketAddress(ipAddress: host, port: uri.port ?? 5060)).map(SIPFlow.udp)
     }
 

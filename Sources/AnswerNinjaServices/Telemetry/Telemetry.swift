@@ -29,8 +29,10 @@ public final class Telemetry: Sendable {
         }
         gauge(.ready, [:]).set(to: 0)
         gauge(.draining, [:]).set(to: 0)
-        if let start = ProcessStatistics.read()?.startTime { gauge(.processStart, [:]).set(to: start) }
-        updateProcessMetrics()
+        if let statistics = ProcessStatistics.read() {
+            gauge(.processStart, [:]).set(to: statistics.startTime)
+            updateProcessMetrics(statistics)
+        }
     }
 
     /// The reasons of `sip_calls_rejected_total` and `rtp_packets_dropped_total` (docs/metrics.md).
@@ -89,13 +91,12 @@ public final class Telemetry: Sendable {
 
     /// The Prometheus text exposition (version 0.0.4), with the process's own figures read now.
     public func render() -> String {
-        updateProcessMetrics()
+        if let statistics = ProcessStatistics.read() { updateProcessMetrics(statistics) }
         return registry.emitToString()
     }
 
     /// `process_*` from /proc and getrlimit: memory, descriptors and CPU as of this scrape.
-    private func updateProcessMetrics() {
-        guard let statistics = ProcessStatistics.read() else { return }
+    private func updateProcessMetrics(_ statistics: ProcessStatistics) {
         gauge(.processResidentMemory, [:]).set(to: statistics.residentBytes)
         gauge(.processMemoryLimit, [:]).set(to: statistics.memoryLimitBytes)
         gauge(.processCPULimit, [:]).set(to: statistics.cpuLimitCores)

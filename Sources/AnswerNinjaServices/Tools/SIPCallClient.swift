@@ -155,10 +155,8 @@ public actor SIPCallClient {
     /// Places the call and waits until it is over; returns the report and the recorded audio (8 kHz).
     public func run() async throws -> (Report, [Int16]) {
         guard let uri = try? SIPURI(parsing: options.target[...]) else { throw CoreError.invalidValue("\(options.target) is not a sip: URI") }
-        let host: String
-        switch uri.host {
-        case .ipv4(let address), .ipv6(let address): host = address
-        case .name: throw CoreError.invalidValue("call needs an IP address in the URI for now (RFC 3263 lookups come later)")
+        guard let host = uri.host.ipAddress else {
+            throw CoreError.invalidValue("call needs an IP address in the URI for now (RFC 3263 lookups come later)")
         }
         let transportName = (options.transport ?? (uri.parameters["transport"] ?? nil) ?? "udp").lowercased()
         guard ["udp", "tcp", "tls"].contains(transportName) else { throw CoreError.invalidValue("transport must be udp, tcp or tls, not \(transportName)") }

@@ -21,9 +21,12 @@ public final class RTPPortPool: Sendable {
         self.range = range
         self.quarantine = quarantine
         let first = range.lowerBound + range.lowerBound % 2
-        let evens = (range.upperBound - first) / 2 + 1
-        state = Mutex(State(next: spread ? first + 2 * Int.random(in: 0..<evens) : first))
+        capacity = (range.upperBound - first) / 2 + 1
+        state = Mutex(State(next: spread ? first + 2 * Int.random(in: 0..<capacity) : first))
     }
+
+    /// The calls the range can hold: its even ports (each call's RTCP takes the odd one beside).
+    public let capacity: Int
 
     /// Even ports to try, in order, for a new call: those neither in use nor in quarantine. Round-robin hands out
     /// the port released longest ago first, so when `probes` ports in a row are busy the range is taken as full

@@ -16,6 +16,14 @@ public struct SIPURI: Sendable, Equatable {
             }
         }
 
+        /// The address of a numeric host (IPv6 without brackets); nil for a name, which needs a lookup.
+        public var ipAddress: String? {
+            switch self {
+            case .ipv4(let address), .ipv6(let address): address
+            case .name: nil
+            }
+        }
+
         /// A host as configuration or a socket gives it, not parsed: an IPv6 address (with or without its
         /// brackets) when it holds a colon, else a name or an IPv4 address (kept as `.name`). Its description is
         /// what a URI or Via writes, brackets and all.
