@@ -331,25 +331,16 @@ import Testing
     /// the caller's leg gets our re-INVITE (a=sendonly).
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
     func holdAndINFODigitsAreMappedAcrossTheBridge() async throws {
-        let gateway = try await Self.registrar(["ANSWER_NINJA_API_BCRYPT_COST": "4"])
-        try await withPeer(gateway) { gateway in
-            _ = try await Self.wantedCaller(of: gateway)
-            let device = try Self.deviceOverTCP(gateway, answering: "hold-device.xml", seconds: 12)
-            try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
-            _ = try await Self.run("hold-caller.xml", against: gateway, service: "+14155550100")
+        try await Self.bridgedSIPpCall(caller: "hold-caller.xml", device: "hold-device.xml", deviceSeconds: 12) { gateway in
             #expect(Self.lines(gateway, containing: #""msg":"bridged""#).count == 1)
-            // The device took both re-INVITEs (its 2xx) and the digit (its 200 to the INFO we passed on). SIPp does not
-            // fail its run for an out-of-call scenario gone wrong, so the gateway's side is what is checked.
-            // Held and resumed by the caller (mapped onto the device's leg), then held by the phone (mapped onto the
-            // caller's leg).
+            // What the device and the caller answered: held and resumed by the caller (mapped onto the device's leg),
+            // then held by the phone (mapped onto the caller's leg); the digit's INFO taken by the device.
             let taken = Self.lines(gateway, containing: #""msg":"hold taken""#)
             #expect(taken.count == 3, "\(taken)")
             #expect(taken.map { $0.contains(#""direction":"sendonly""#) } == [true, false, true], "\(taken)")
-            #expect(taken.count == 3 && taken[1].contains(#""direction":"sendrecv""#) && taken[0].contains("call_id") && taken[2].contains("call_id"))
+            #expect(taken.count == 3 && taken[1].contains(#""direction":"sendrecv""#) && taken[0].contains("call_id") && taken[2].contains("call_id"), "\(taken)")
             let relayed = Self.lines(gateway, containing: #""msg":"dtmf relayed""#)
             #expect(relayed.count == 1 && relayed.first?.contains(#""status":"200""#) == true, "\(relayed)")
-            let run = try await device.value
-            #expect(run.status == 0, "\(run.output.suffix(1500))")
         }
     }
 
@@ -357,15 +348,24 @@ import Testing
     /// only after the call's BYE. Its 2xx is still ACKed (RFC 3261 §13.2.2.4), which hold-late-device.xml waits for.
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
     func aHoldAnsweredAfterTheHangUpIsStillAcknowledged() async throws {
+        try await Self.bridgedSIPpCall(caller: "hold-late-caller.xml", device: "hold-late-device.xml", deviceSeconds: 10) { gateway in
+            #expect(Self.lines(gateway, containing: #""msg":"hold mapped""#).count == 1)
+        }
+    }
+
+    /// The wanted caller (SIPp playing `caller`) put through to alice's device (SIPp over TCP answering with
+    /// `device`, for `deviceSeconds`); `body` reads the gateway afterwards, and the device's scenario must have run
+    /// through (`deviceOverTCP` fails it on SIPp's error log).
+    static func bridgedSIPpCall(caller: String, device: String, deviceSeconds: Int, _ body: (AnswerNinjaProcess) async throws -> Void) async throws {
         let gateway = try await Self.registrar(["ANSWER_NINJA_API_BCRYPT_COST": "4"])
         try await withPeer(gateway) { gateway in
             _ = try await Self.wantedCaller(of: gateway)
-            let device = try Self.deviceOverTCP(gateway, answering: "hold-late-device.xml", seconds: 10)
+            let phone = try Self.deviceOverTCP(gateway, answering: device, seconds: deviceSeconds)
             try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !Self.lines(gateway, containing: "device registered").isEmpty }
-            _ = try await Self.run("hold-late-caller.xml", against: gateway, service: "+14155550100")
-            #expect(Self.lines(gateway, containing: #""msg":"hold mapped""#).count == 1)
-            let run = try await device.value
-            #expect(run.status == 0, "the late 2xx was ACKed: \(run.output.suffix(1500))")
+            _ = try await Self.run(caller, against: gateway, service: "+14155550100")
+            try await body(gateway)
+            let run = try await phone.value
+            #expect(run.status == 0, "the device's scenario \(device) ran through: \(run.output.suffix(1500))")
         }
     }
 
