@@ -106,6 +106,11 @@ public struct BaresipPeer: StoppablePeer {
             try await process.waitUntilReady(timeout: .seconds(30)) {
                 try await UDPProbe.request(port: sipPort, payload: UDPProbe.options(to: sipPort, user: user))?.hasPrefix("SIP/2.0 200") == true
             }
+            // A control port taken between our pick and baresip's bind does not stop baresip: it runs on without
+            // ctrl_tcp (CI once saw `dial` refused). Start again on new ports then, as for the SIP ports.
+            if process.log().contains("ctrl_tcp: failed to listen") {
+                throw PeerError("baresip's control port \(controlPort): Address already in use")
+            }
         } catch {
             await process.stop()
             throw error
