@@ -316,3 +316,39 @@ import Testing
         #expect(undecidedSeen > 0, "no recording stopped without fading")
     }
 }
+
+extension VoiceActivityTests {
+    /// A caller who pauses (200 ms: longer than the 150 ms after which a decode starts early, shorter than the
+    /// endpointer's wait) and goes on: the listener says the utterance may be over in the pause, then that the caller
+    /// resumed (the early decode is not the end), then may be over again; one utterance in all.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: speechFolder)))
+    func aPauseLongEnoughToSpeculateThenMoreSpeechIsAResumption() throws {
+        let recording = try Self.recording("goforward.raw")
+        let found = try #require(Self.utterances(recording).first)
+        let speech = Array(recording[(found.startFrame * 80)..<((found.endFrame + 1) * 80)])
+        let signal = Self.noise(seconds: 0.5, amplitude: 30, seed: 3) + speech + Self.noise(seconds: 0.2, amplitude: 30, seed: 4) + speech
+            + Self.noise(seconds: 1.5, amplitude: 30, seed: 5)
+        let silent = [Int16](repeating: 0, count: 160)
+        var listener = CallerListener(cancelEcho: false, gate: false)
+        var mayBeOver: [Int] = [], resumed: [Int] = [], ended: [Int] = []
+        for (tick, start) in stride(from: 0, to: signal.count - 159, by: 160).enumerated() {
+            let heard = listener.process(received: Array(signal[start..<start + 160]), sent: silent)
+            if heard.mayBeOver { mayBeOver.append(tick) }
+            if heard.resumed { resumed.append(tick) }
+            if heard.events.contains(where: { if case .utteranceEnded = $0 { true } else { false } }) { ended.append(tick) }
+        }
+        // Ticks of 20 ms: the pause starts 0.5 s + the speech in, the second speech 200 ms later.
+        let pauseTick = (4000 + speech.count) / 160, resumeTick = pauseTick + 10
+        #expect(ended.count == 1, "one utterance: ended at \(ended)")
+        #expect(resumed.contains { abs($0 - resumeTick) <= 2 }, "resumed at \(resumed), speech again at tick \(resumeTick)")
+        let inPause = try #require(mayBeOver.last { $0 < resumeTick }, "may be over at \(mayBeOver)")
+        print("pause at \(pauseTick), resume at \(resumeTick); may be over \(mayBeOver), resumed \(resumed), ended \(ended)")
+        #expect(inPause > pauseTick, "may be over at \(mayBeOver)")
+        #expect(mayBeOver.contains { $0 > resumeTick && $0 < (ended.first ?? 0) }, "may be over at \(mayBeOver), ended at \(ended)")
+        // The recording's own pauses between words do the same: each resumption follows a "may be over" (they
+        // alternate), and the utterance ends after one.
+        let marks = (mayBeOver.map { ($0, "over") } + resumed.map { ($0, "resumed") }).sorted { $0.0 < $1.0 }.map(\.1)
+        #expect(marks.enumerated().allSatisfy { $1 == ($0 % 2 == 0 ? "over" : "resumed") } && marks.last == "over", "\(marks)")
+        #expect(mayBeOver.allSatisfy { $0 < (ended.first ?? 0) } && resumed.allSatisfy { $0 < (ended.first ?? 0) })
+    }
+}

@@ -93,6 +93,60 @@ import Testing
         try await recognizer.shutdown()
     }
 
+    /// The streaming mode's early final: `speculate` runs the final search on what was heard by then, and `finish`
+    /// gives that result (what came after is taken as the trailing silence; here it is more speech, to show which
+    /// audio was decoded). When the caller goes on (`speechResumed`, or simply a later `speculate`), the early result
+    /// is dropped and the decoder starts again from the utterance's first sample: the result is the one of the whole
+    /// utterance heard without a stop.
+    @Test(.timeLimit(.minutes(2)))
+    func theStreamingModeSpeculatesAndStartsAgainWhenTheCallerGoesOn() async throws {
+        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 1, streaming: true)
+        let audio = try Self.telephoneAudio()
+        let once = try await Self.recognise(audio, on: try await recognizer.makeStream(rate: .narrowband))
+        let twice = try await Self.recognise(audio + audio, on: try await recognizer.makeStream(rate: .narrowband))
+        #expect(once.contains("forward") && twice.split(separator: " ").count > once.split(separator: " ").count, "\(once) / \(twice)")
+        let stream = try await recognizer.makeStream(rate: .narrowband)
+
+        _ = try await Self.feedInChunks(audio, to: stream)
+        await stream.speculate()
+        _ = try await Self.feedInChunks(audio, to: stream)
+        // After the early final, the hypothesis is its text.
+        #expect(await stream.hypothesis() == once)
+        #expect(try await stream.finish().text == once)
+        #expect(recognizer.idleDecoders == 1)
+
+        // The caller went on after the pause: the whole of it.
+        _ = try await Self.feedInChunks(audio, to: stream)
+        await stream.speculate()
+        await stream.speechResumed()
+        _ = try await Self.feedInChunks(audio, to: stream)
+        #expect(try await stream.finish().text == twice)
+
+        // No word of the resumption, only a later speculation: the later one wins.
+        _ = try await Self.feedInChunks(audio, to: stream)
+        await stream.speculate()
+        _ = try await Self.feedInChunks(audio, to: stream)
+        await stream.speculate()
+        _ = try await Self.feedInChunks(audio, to: stream)
+        let later = try await stream.finish().text
+        #expect(later.split(separator: " ").count == twice.split(separator: " ").count, "\(later) vs \(twice)")
+
+        // An utterance closed after its early final gives the decoder back.
+        _ = try await Self.feedInChunks(audio, to: stream)
+        await stream.speculate()
+        await stream.close()
+        #expect(recognizer.idleDecoders == 1)
+        try await recognizer.shutdown()
+    }
+
+    static func feedInChunks(_ audio: [Int16], to stream: any RecognitionStream) async throws {
+        var offset = 0
+        while offset < audio.count {
+            _ = try await stream.feed(Array(audio[offset..<min(offset + 1600, audio.count)]))
+            offset += 1600
+        }
+    }
+
     /// More calls than decoders: three streams on one decoder all get their result (the decodes wait their turn;
     /// none is refused), the same as one stream alone (decodes do not share state).
     @Test(.timeLimit(.minutes(2)))
@@ -133,11 +187,7 @@ import Testing
     }
 
     static func recognise(_ audio: [Int16], on stream: any RecognitionStream) async throws -> String {
-        var offset = 0
-        while offset < audio.count {
-            _ = try await stream.feed(Array(audio[offset..<min(offset + 1600, audio.count)]))
-            offset += 1600
-        }
+        try await feedInChunks(audio, to: stream)
         return try await stream.finish().text
     }
 

@@ -280,6 +280,7 @@ actor AssistantCall {
         if inUtterance, !started {
             _ = try? await recognition?.feed(heard.samples)
             // The decode starts while the endpointer waits (250-700 ms) to be sure: stt_final shrinks by that much.
+            if heard.resumed { await recognition?.speechResumed() }
             if heard.mayBeOver { await recognition?.speculate() }
             if heard.undecided, loader.endpointOnWords { await endIfWordsFinished() }
         }

@@ -21,6 +21,9 @@ public struct CallerListener {
         public var samples: [Int16]
         public var events: [Endpointer.Event]
         public var mayBeOver: Bool
+        /// The caller spoke again, in the same utterance, after a pause long enough for `mayBeOver`: a decode started
+        /// early is not the end after all.
+        public var resumed: Bool
         /// This tick the short wait ran out on speech that did not fade: the endpointer now waits the long one unless
         /// something else (what the recogniser heard so far) finds the utterance finished and calls `endUtterance`.
         public var undecided: Bool
@@ -75,11 +78,16 @@ public struct CallerListener {
         if sentEnergy > Self.speakingEnergy { spokenTicks += 1 }
         var events: [Endpointer.Event] = []
         var mayBeOver = false
+        var resumed = false
         var undecided = false
         for start in stride(from: 0, to: samples.count - 79, by: 80) {
             let decision = vad.process(samples[start..<start + 80])
-            events += endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
-            quietFrames = decision.probability >= 0.5 ? 0 : quietFrames + 1
+            let frameEvents = endpointer.process(probability: decision.probability, energyDB: decision.energyDB)
+            events += frameEvents
+            let speech = decision.probability >= 0.5
+            // Within the same utterance only: a new one starts its recognition afresh anyway.
+            resumed = resumed || (speech && quietFrames >= Self.speculateAfterQuietFrames && frameEvents.isEmpty && endpointer.speechFramesSoFar > 0)
+            quietFrames = speech ? 0 : quietFrames + 1
             // Only for what is long enough to be an utterance: a click is dropped, not decoded.
             mayBeOver = mayBeOver || (quietFrames == Self.speculateAfterQuietFrames && endpointer.speechFramesSoFar >= endpointer.minimumSpeech)
             if endpointer.waitingLong, !wasWaitingLong, endpointer.speechFramesSoFar >= endpointer.minimumSpeech { undecided = true }
@@ -100,7 +108,7 @@ public struct CallerListener {
             held = nil
             passed.append(.speechStarted(frame: frame))
         }
-        return Heard(samples: samples, events: passed, mayBeOver: mayBeOver, undecided: undecided && held == nil)
+        return Heard(samples: samples, events: passed, mayBeOver: mayBeOver, resumed: resumed, undecided: undecided && held == nil)
     }
 
     /// Ends the caller's utterance now if they are quiet (`Endpointer.endNow`): for a judge that found it finished

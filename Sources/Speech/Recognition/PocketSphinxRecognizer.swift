@@ -359,16 +359,39 @@ actor PocketSphinxStream: RecognitionStream {
     }
 }
 
-/// One call's recognition in the streaming mode (`speech.stt_streaming`): from the utterance's first audio a decoder
-/// is held and fed as the audio arrives (resampled to the model's rate chunk by chunk, a pump task feeding it on the
-/// recogniser's threads while the call goes on), so that `finish` leaves only the final search. The decoder goes back
-/// at `finish` or `close`. A call waits for a free decoder at the start of its utterance, its audio kept meanwhile.
+
+/// One call's recognition in the streaming mode (`speech.stt_mode` streaming): from the utterance's first audio a
+/// decoder is held and fed as the audio arrives (resampled to the model's rate chunk by chunk, a pump task feeding it
+/// on the recogniser's threads while the call goes on), so that `finish` leaves only the final search. The decoder
+/// goes back at `finish` or `close`. A call waits for a free decoder at the start of its utterance, its audio kept
+/// meanwhile.
+///
+/// `speculate` runs that final search early, on what was heard up to then, while the endpointer waits to be sure:
+/// `finish` then has its result at once, what came after being the trailing silence. If the caller goes on
+/// (`speechResumed`, or a later `speculate`), the early result is dropped and the decoder starts the utterance again
+/// from its first sample (the whole utterance is kept at the model's rate for that); the first pass catches up
+/// faster than real time while the caller speaks, and decoding from the start gives the same result as if it had
+/// never stopped (the live CMN starts from -cmninit at each utterance).
 actor PocketSphinxLiveStream: RecognitionStream {
+    /// Where the early final search of the utterance stands.
+    private enum Early {
+        case none
+        /// Asked for, on the utterance's first `count` samples.
+        case wanted(count: Int)
+        case done(count: Int, result: Result<RecognitionResult, any Error>)
+    }
+
     private let recognizer: PocketSphinxRecognizer
     private let resampler: Resampler?
-    /// Audio at the model's rate not yet given to the decoder.
-    private var pending: [Int16] = []
+    /// The utterance so far at the model's rate, all of it (a restart after a speculation feeds it again).
+    private var heard: [Int16] = []
+    /// How much of `heard` the decoder's open utterance has had.
+    private var fed = 0
     private var decoder: PocketSphinxRecognizer.Decoder?
+    /// The decoder has an utterance open (begun and not yet ended).
+    private var open = false
+    private var early = Early.none
+    /// The one task that uses the decoder for feeding and ending (`work`); hypothesis reads wait for it.
     private var pump: Task<Void, Never>?
     /// A read of the hypothesis in progress: it uses the decoder too, so nothing else may until it is done.
     private var reading: Task<String?, Never>?
@@ -384,36 +407,93 @@ actor PocketSphinxLiveStream: RecognitionStream {
     func feed(_ samples: [Int16]) async throws -> RecognitionResult? {
         guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
         if let resampler {
-            try resampler.process(samples, into: &pending)
+            try resampler.process(samples, into: &heard)
         } else {
-            pending += samples
+            heard += samples
         }
-        if pump == nil { pump = Task { await self.drain() } }
+        kick()
         return nil
     }
 
-    /// Takes a decoder for the utterance if it has none, then gives it what is pending until nothing is.
-    private func drain() async {
+    func speculate() async {
+        guard !closed, !heard.isEmpty else { return }
+        switch early {
+        case .wanted(let count), .done(let count, _):
+            if count == heard.count { return }
+        case .none:
+            break
+        }
+        early = .wanted(count: heard.count)
+        kick()
+    }
+
+    func speechResumed() async {
+        guard !closed else { return }
+        if case .none = early { return }
+        early = .none
+        kick()
+    }
+
+    private func kick() {
+        if pump == nil { pump = Task { await self.work() } }
+    }
+
+    /// Takes a decoder for the utterance if it has none, then does what is asked of it until nothing is: feed what
+    /// it has not had, and end the utterance early at a speculation's point (beginning it again first when a
+    /// speculation before it ended it).
+    private func work() async {
         while let read = reading { _ = await read.value }
         do {
-            if decoder == nil {
-                guard let taken = await recognizer.take() else { throw CancellationError() }
-                guard !closed else {
-                    recognizer.giveBack(taken)
-                    throw CancellationError()
+            while !closed, failure == nil {
+                if decoder == nil {
+                    guard let taken = await recognizer.take() else { throw CancellationError() }
+                    guard !closed else {
+                        recognizer.giveBack(taken)
+                        throw CancellationError()
+                    }
+                    decoder = taken
                 }
-                decoder = taken
-                try await recognizer.begin(on: taken)
-            }
-            while let decoder, !pending.isEmpty, !closed {
-                let chunk = pending
-                pending = []
-                try await recognizer.process(chunk, on: decoder)
+                guard let decoder else { break }
+                let target: Int
+                switch early {
+                case .done:
+                    target = -1
+                case .wanted(let count):
+                    target = count
+                case .none:
+                    target = heard.count
+                }
+                guard target >= 0 else { break }  // ended early: the rest is silence unless the caller resumes
+                if !open {
+                    try await recognizer.begin(on: decoder)
+                    open = true
+                    fed = 0
+                }
+                if fed < target {
+                    let chunk = Array(heard[fed..<target])
+                    fed = target
+                    try await recognizer.process(chunk, on: decoder)
+                    continue
+                }
+                guard case .wanted(let count) = early else { break }
+                let result = await ending(decoder)
+                open = false
+                // The caller may have resumed (or a later speculation come) meanwhile: then this result is not it.
+                if case .wanted(count) = early { early = .done(count: count, result: result) }
             }
         } catch {
             failure = failure ?? error
         }
         pump = nil
+    }
+
+    /// The final search of the decoder's open utterance, its failure kept as a value.
+    private func ending(_ decoder: PocketSphinxRecognizer.Decoder) async -> Result<RecognitionResult, any Error> {
+        do {
+            return .success(try await recognizer.end(on: decoder))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Until neither the pump nor a hypothesis read uses the decoder (each may start while the other is awaited).
@@ -424,13 +504,14 @@ actor PocketSphinxLiveStream: RecognitionStream {
         }
     }
 
-    /// The hypothesis once everything fed so far is in the decoder; nil before the decoder has started or after a
-    /// failure.
+    /// The hypothesis once everything fed so far is in the decoder (the early final's text after a speculation);
+    /// nil before the decoder has started or after a failure.
     func hypothesis() async -> String? {
         guard !closed else { return nil }
-        while let running = pump { await running.value }
-        while let read = reading { _ = await read.value }
-        guard let decoder, failure == nil, !closed else { return nil }
+        await idle()
+        guard !closed, failure == nil else { return nil }
+        if case .done(_, let result) = early { return try? result.get().text }
+        guard let decoder, open else { return nil }
         let recognizer = recognizer
         let read = Task { try? await recognizer.hypothesis(on: decoder) }
         reading = read
@@ -441,19 +522,26 @@ actor PocketSphinxLiveStream: RecognitionStream {
 
     func finish() async throws -> RecognitionResult {
         guard !closed else { throw SpeechError(code: .init("stt_closed"), message: "the recognition stream is closed") }
-        // The pump may be restarted by audio that arrived while it ran: wait until all is in.
+        // The pump may be restarted by audio that arrived while it ran: wait until all is in (or the early final done).
         await idle()
-        defer { resampler?.reset() }
+        let speculated = early
+        defer {
+            resampler?.reset()
+            heard = []
+            fed = 0
+            early = .none
+        }
         guard let decoder else {
             if let failure { throw failure }
             return RecognitionResult(text: "", isFinal: true, confidence: 0)
         }
         self.decoder = nil
-        let result: Result<RecognitionResult, any Error>
-        do {
-            result = .success(try await recognizer.end(on: decoder))
-        } catch {
-            result = .failure(error)
+        var result: Result<RecognitionResult, any Error> = .success(RecognitionResult(text: "", isFinal: true, confidence: 0))
+        if case .done(_, let early) = speculated, !open {
+            result = early
+        } else if open {
+            result = await ending(decoder)
+            open = false
         }
         recognizer.giveBack(decoder)
         if let failure {
@@ -465,13 +553,14 @@ actor PocketSphinxLiveStream: RecognitionStream {
 
     func close() async {
         closed = true
-        pending = []
+        heard = []
         // A pump still waiting for a decoder gives up at once (take() returns nil when cancelled).
         pump?.cancel()
         await idle()
         guard let decoder else { return }
         self.decoder = nil
-        _ = try? await recognizer.end(on: decoder)
+        if open { _ = try? await recognizer.end(on: decoder) }
+        open = false
         recognizer.giveBack(decoder)
     }
 }

@@ -44,6 +44,10 @@ public protocol RecognitionStream: Sendable {
     /// recogniser may start the final decode of what it has now; `finish` then uses it, taking what came after as
     /// the trailing silence. Called again when speech resumed and stopped again: the later call wins.
     func speculate() async
+    /// The caller spoke again after a `speculate`, in the same utterance: what was decoded early is not the end
+    /// after all. A recogniser that stopped for the speculation may start catching up now rather than at the next
+    /// pause.
+    func speechResumed() async
     /// What the recogniser has heard of the current utterance so far (its first pass's best hypothesis), once all
     /// the audio fed is in; nil from recognisers that only decode at the end. For endpointing on the words: a
     /// hypothesis that reads as a finished sentence lets the turn end before a long silence timer runs out.
@@ -57,6 +61,7 @@ public protocol RecognitionStream: Sendable {
 extension RecognitionStream {
     /// Recognisers that cannot decode early ignore the hint.
     public func speculate() async {}
+    public func speechResumed() async {}
     /// Recognisers without a first pass have nothing to say before the end.
     public func hypothesis() async -> String? { nil }
 }

@@ -311,6 +311,10 @@ actor FallbackRecognitionStream: RecognitionStream {
         return try await primary.feed(samples)
     }
 
+    func speculate() async { await primary.speculate() }
+    func speechResumed() async { await primary.speechResumed() }
+    func hypothesis() async -> String? { await primary.hypothesis() }
+
     func finish() async throws -> RecognitionResult {
         let audio = utterance
         utterance = []
