@@ -72,7 +72,7 @@ extension MetricDefinition {
     )
     public static let sipResponses = MetricDefinition(
         "sip_responses_total", .counter, labels: ["direction", "code"], since: "deploy",
-        "SIP responses sent (out) and received (in), by status code: the SIP error ratio is the 5xx share of final responses sent."
+        "SIP responses sent (out; each once, not its retransmissions) and received (in; as they arrive), by status code: the SIP error ratio is the 5xx share of final responses sent."
     )
     public static let sipParseErrors = MetricDefinition(
         "sip_parse_errors_total", .counter, labels: ["transport"], since: "SIP",

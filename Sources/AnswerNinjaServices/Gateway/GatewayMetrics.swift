@@ -8,8 +8,10 @@ import SIPTransport
 struct GatewayMetrics: Sendable {
     let telemetry: Telemetry?
 
-    /// `sip_messages_total{direction, method}`: a request's method, a response's CSeq method.
-    func message(_ message: SIPMessage, direction: String) {
+    /// `sip_messages_total{direction, method}`: a request's method, a response's CSeq method; every message on the
+    /// wire. `sip_responses_total{direction, code}`: a response we sent counts once, not again when it is resent
+    /// (`retransmission`), so that a 503 repeated until its ACK does not weigh as several errors.
+    func message(_ message: SIPMessage, direction: String, retransmission: Bool = false) {
         guard let telemetry else { return }
         let method: String
         switch message {
@@ -17,7 +19,7 @@ struct GatewayMetrics: Sendable {
         case .response: method = message.cseq?.method ?? "unknown"
         }
         telemetry.counter(.sipMessages, ["direction": direction, "method": method]).increment()
-        if case .response(let response) = message {
+        if case .response(let response) = message, !retransmission {
             telemetry.counter(.sipResponses, ["direction": direction, "code": String(response.statusCode)]).increment()
         }
     }

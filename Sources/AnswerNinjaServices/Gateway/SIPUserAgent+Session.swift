@@ -44,7 +44,8 @@ extension SIPUserAgent {
         guard let held = answering[id] else { return }
         for action in actions {
             switch action {
-            case .send(let response): transport.send(.response(response), to: held.call.source)
+            // The first 180 went out with `respond`: what is sent here is its resend.
+            case .send(let response): transport.send(.response(response), to: held.call.source, retransmission: true)
             case .startTimer(let duration): scheduleTimer("100rel|\(id.callID)", after: duration) { agent in agent.resendRinging(id) }
             case .cancelTimer: cancelTimer("100rel|\(id.callID)")
             case .ackTimedOut: noPrack(id)

@@ -270,9 +270,10 @@ actor SIPUserAgent {
         }
         guard let key = SIPTransactionKey.server(request) else { return }
         if var entry = transactions[key] {
+            // The peer repeated its request: the transaction resends its last response.
             let actions = entry.transaction.receive(request)
             transactions[key] = entry
-            perform(actions, server: key, to: entry.source)
+            perform(actions, server: key, to: entry.source, retransmission: true)
             return
         }
         var transaction = SIPServerTransaction(request: request, reliable: source.isReliable)
@@ -850,8 +851,8 @@ actor SIPUserAgent {
 
     enum Side: String, Sendable { case server, client }
 
-    private func perform(_ actions: [SIPTransactionAction], server key: SIPTransactionKey, to destination: SIPFlow) {
-        perform(actions, side: .server, key: key, to: destination)
+    private func perform(_ actions: [SIPTransactionAction], server key: SIPTransactionKey, to destination: SIPFlow, retransmission: Bool = false) {
+        perform(actions, side: .server, key: key, to: destination, retransmission: retransmission)
     }
 
     private func perform(_ actions: [SIPTransactionAction], client key: SIPTransactionKey, to destination: SIPFlow) {
@@ -859,12 +860,13 @@ actor SIPUserAgent {
     }
 
     /// Carries out a transaction's actions: sends, (re)starts and cancels its timers, forgets it when it ends, and
-    /// hands a client transaction's final response or time-out to whoever started it.
-    private func perform(_ actions: [SIPTransactionAction], side: Side, key: SIPTransactionKey, to destination: SIPFlow) {
+    /// hands a client transaction's final response or time-out to whoever started it. `retransmission`: what it sends
+    /// is a resend (a timer fired, or the peer repeated its request).
+    private func perform(_ actions: [SIPTransactionAction], side: Side, key: SIPTransactionKey, to destination: SIPFlow, retransmission: Bool = false) {
         let purpose = side == .client ? clientTransactions[key]?.purpose : nil
         for action in actions {
             switch action {
-            case .send(let message): transport.send(message, to: destination)
+            case .send(let message): transport.send(message, to: destination, retransmission: retransmission)
             case .startTimer(let timer, let duration):
                 scheduleTimer(Self.timerName(side, key, timer), after: duration) { agent in
                     agent.transactionTimerFired(side: side, key: key, timer: timer)
@@ -928,11 +930,11 @@ actor SIPUserAgent {
         "\(side.rawValue)|\(key)|\(timer.rawValue)"
     }
 
-    private func perform2xx(_ actions: [SIPResponseRetransmission.Action], id: SIPDialog.ID) {
+    private func perform2xx(_ actions: [SIPResponseRetransmission.Action], id: SIPDialog.ID, retransmission: Bool = false) {
         guard let call = calls[id] else { return }
         for action in actions {
             switch action {
-            case .send(let response): transport.send(.response(response), to: call.source)
+            case .send(let response): transport.send(.response(response), to: call.source, retransmission: retransmission)
             case .startTimer(let duration): scheduleTimer("2xx|\(id.callID)", after: duration) { agent in agent.retransmit2xx(id) }
             case .cancelTimer: cancelTimer("2xx|\(id.callID)")
             case .ackTimedOut: hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "No ACK for the 200"))
@@ -945,7 +947,7 @@ actor SIPUserAgent {
         let actions = retransmission.timerFired(reliable: call.source.isReliable)
         call.retransmission = retransmission
         calls[id] = call
-        perform2xx(actions, id: id)
+        perform2xx(actions, id: id, retransmission: true)
     }
 
     private func transactionTimerFired(side: Side, key: SIPTransactionKey, timer: SIPTimer) {
@@ -954,12 +956,12 @@ actor SIPUserAgent {
             guard var entry = transactions[key] else { return }
             let actions = entry.transaction.timerFired(timer)
             transactions[key] = entry
-            perform(actions, side: side, key: key, to: entry.source)
+            perform(actions, side: side, key: key, to: entry.source, retransmission: true)
         case .client:
             guard var entry = clientTransactions[key] else { return }
             let actions = entry.transaction.timerFired(timer)
             clientTransactions[key] = entry
-            perform(actions, side: side, key: key, to: entry.destination)
+            perform(actions, side: side, key: key, to: entry.destination, retransmission: true)
         }
     }
 
@@ -1164,8 +1166,10 @@ struct SIPTransports: Sendable {
         }
     }
 
-    func send(_ message: SIPMessage, to flow: SIPFlow) {
-        metrics.message(message, direction: "out")
+    /// `retransmission`: the same message again (a timer fired, or the peer repeated its request), counted as a
+    /// message sent but not as another response.
+    func send(_ message: SIPMessage, to flow: SIPFlow, retransmission: Bool = false) {
+        metrics.message(message, direction: "out", retransmission: retransmission)
         switch flow {
         case .udp(let address):
             if case .v6 = address, let ipv6 { ipv6.udp.send(message, to: address) } else { udp.send(message, to: address) }

@@ -157,6 +157,9 @@ public struct RecognitionBench: Sendable {
                             endsSilence += Self.ends(silenceEvents)
                             lastEndSilence = Self.wait(silenceEvents, now: now) ?? lastEndSilence
                             let heard = byWords.process(received: frame, sent: silent)
+                            // As the assistant does: the final search starts early in a pause, again if the caller goes on.
+                            if heard.resumed { await stream.speechResumed() }
+                            if heard.mayBeOver { await stream.speculate() }
                             var wordsEvents = heard.events
                             if heard.undecided, let hypothesis = await stream.hypothesis(), TurnCompletion.judge(hypothesis) == .finished {
                                 wordsEvents += byWords.endUtterance()
