@@ -16,8 +16,11 @@ import Testing
             let metrics = try await serve.get("/metrics")
             #expect(metrics.body.contains(#"websocket_connections{role="media"} 0"#))
             #expect(metrics.body.contains("answer_ninja_ready 1"))
-            let page = try await serve.get("/")
+            let page = try await serve.get("/status")
             #expect(page.body.contains("Where everything listens"))
+            // With the API role, `/` is the dashboard: signed out, its sign-in page (the redirect followed).
+            let home = try await serve.get("/")
+            #expect(home.status == 200 && home.body.contains("<h1>Sign in</h1>"), "\(home.body.prefix(300))")
 
             let log = serve.process.log()
             #expect(log.contains("(created)"), "the data directory and demo user are created on first run")

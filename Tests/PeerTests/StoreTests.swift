@@ -123,6 +123,24 @@ import Testing
             let user1 = try await records.records(userId: "user-1")
             #expect(user1.map(\.id) == ["call-3", "call-1"], "newest first, one user's only")
             #expect(try await records.records(userId: "user-1", before: start + 3 * 60_000).map(\.id) == ["call-1"])
+            // The history's filters (the dashboard's): by words said in either side's text whatever their case, part of
+            // the number, outcome, intent and time; LIKE's wildcards in what is searched for are taken as text.
+            func ids(_ filter: CallRecordFilter, user: String = "user-1") async throws -> [String] {
+                try await records.records(userId: user, matching: filter).map(\.id)
+            }
+            #expect(try await ids(.init(text: "CALLER SAYS 2")) == ["call-3", "call-1"])
+            #expect(try await ids(.init(text: "REPLY 3")).count == 2)
+            #expect(try await ids(.init(text: "nobody said this")).isEmpty)
+            #expect(try await ids(.init(text: "%")).isEmpty)
+            #expect(try await ids(.init(text: "_")).isEmpty)
+            #expect(try await ids(.init(number: "5550000003")) == ["call-3"])
+            #expect(try await ids(.init(number: "555%")).isEmpty)
+            #expect(try await ids(.init(outcome: "hung_up_by_ai")) == ["call-3", "call-1"])
+            #expect(try await ids(.init(outcome: "blocked")).isEmpty)
+            #expect(try await ids(.init(from: start + 2 * 60_000)) == ["call-3"])
+            #expect(try await ids(.init(until: start + 2 * 60_000)) == ["call-1"])
+            #expect(try await ids(.init(text: "caller"), user: "user-0") == ["call-4", "call-2", "call-0"])
+            #expect(try await records.outcomes(userId: "user-1") == ["hung_up_by_ai"])
             // The unfinished call, interrupted by a sweep, stays interrupted even if its owner's last words come later.
             #expect(try await records.unfinished(instance: "gw-1").map(\.id) == ["call-4"])
             #expect(try await records.unfinished(instance: "gw-2").isEmpty)

@@ -96,43 +96,48 @@ import Testing
     /// The streaming mode's early final: `speculate` runs the final search on what was heard by then, and `finish`
     /// gives that result (what came after is taken as the trailing silence; here it is more speech, to show which
     /// audio was decoded). When the caller goes on (`speechResumed`, or simply a later `speculate`), the early result
-    /// is dropped and the decoder starts again from the utterance's first sample: the result is the one of the whole
-    /// utterance heard without a stop.
+    /// is dropped and the decoder starts again from the utterance's first sample: the result is of the whole
+    /// utterance. (Word for word it can differ from an unbroken stream's by a word: CI saw 9 words against 8. A
+    /// stream's result depends on how its audio reached the decoder, which the pump's timing decides; so the checks
+    /// count the recording's key word, once or twice.)
     @Test(.timeLimit(.minutes(2)))
     func theStreamingModeSpeculatesAndStartsAgainWhenTheCallerGoesOn() async throws {
         let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 1, streaming: true)
         let audio = try Self.telephoneAudio()
+        func forwards(_ text: String) -> Int { text.split(separator: " ").filter { $0 == "forward" }.count }
         let once = try await Self.recognise(audio, on: try await recognizer.makeStream(rate: .narrowband))
         let twice = try await Self.recognise(audio + audio, on: try await recognizer.makeStream(rate: .narrowband))
-        #expect(once.contains("forward") && twice.split(separator: " ").count > once.split(separator: " ").count, "\(once) / \(twice)")
+        #expect(forwards(once) == 1 && forwards(twice) == 2, "\(once) / \(twice)")
         let stream = try await recognizer.makeStream(rate: .narrowband)
 
-        _ = try await Self.feedInChunks(audio, to: stream)
+        try await Self.feedInChunks(audio, to: stream)
         await stream.speculate()
-        _ = try await Self.feedInChunks(audio, to: stream)
-        // After the early final, the hypothesis is its text.
-        #expect(await stream.hypothesis() == once)
-        #expect(try await stream.finish().text == once)
+        try await Self.feedInChunks(audio, to: stream)
+        // After the early final, the hypothesis is its text, and the final is the same: the first copy only.
+        let early = try #require(await stream.hypothesis())
+        let speculated = try await stream.finish().text
+        #expect(speculated == early && forwards(speculated) == 1, "\(speculated) / \(early)")
         #expect(recognizer.idleDecoders == 1)
 
-        // The caller went on after the pause: the whole of it.
-        _ = try await Self.feedInChunks(audio, to: stream)
+        // The caller went on after the pause: both copies.
+        try await Self.feedInChunks(audio, to: stream)
         await stream.speculate()
         await stream.speechResumed()
-        _ = try await Self.feedInChunks(audio, to: stream)
-        #expect(try await stream.finish().text == twice)
+        try await Self.feedInChunks(audio, to: stream)
+        let resumed = try await stream.finish().text
+        #expect(forwards(resumed) == 2, "\(resumed)")
 
-        // No word of the resumption, only a later speculation: the later one wins.
-        _ = try await Self.feedInChunks(audio, to: stream)
+        // No word of the resumption, only a later speculation: the later one wins (both copies, not the third).
+        try await Self.feedInChunks(audio, to: stream)
         await stream.speculate()
-        _ = try await Self.feedInChunks(audio, to: stream)
+        try await Self.feedInChunks(audio, to: stream)
         await stream.speculate()
-        _ = try await Self.feedInChunks(audio, to: stream)
+        try await Self.feedInChunks(audio, to: stream)
         let later = try await stream.finish().text
-        #expect(later.split(separator: " ").count == twice.split(separator: " ").count, "\(later) vs \(twice)")
+        #expect(forwards(later) == 2, "\(later)")
 
         // An utterance closed after its early final gives the decoder back.
-        _ = try await Self.feedInChunks(audio, to: stream)
+        try await Self.feedInChunks(audio, to: stream)
         await stream.speculate()
         await stream.close()
         #expect(recognizer.idleDecoders == 1)

@@ -225,8 +225,16 @@ public final class APIRoutes: Sendable {
 
     func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let body = try await body(request, as: SignIn.self)
-        let email = body.email.lowercased()
-        let keys = ["login:account:\(email)", "login:address:\(context.clientAddress)"]
+        let account = try await authenticate(email: body.email, password: body.password, totp: body.totp, clientAddress: context.clientAddress)
+        return try json(Session(account, try await auth.issue(for: account)))
+    }
+
+    /// Sign-in's checks, for the API and the dashboard: failures limited per account and per client address (a
+    /// minute's window), the password checked in the same time whether or not the account exists, and the TOTP code
+    /// when the account has one.
+    func authenticate(email address: String, password: String, totp: String?, clientAddress: String) async throws -> UserAccount {
+        let email = address.lowercased()
+        let keys = ["login:account:\(email)", "login:address:\(clientAddress)"]
         let window = Duration.seconds(60)
         for key in keys where Int(await platform.cache.get(key) ?? "0") ?? 0 >= configuration.api.loginLimit {
             var error = APIError(.tooManyRequests, "rate_limited", "too many failed sign-ins; wait a minute")
@@ -239,15 +247,15 @@ public final class APIRoutes: Sendable {
         }
         let invalid = APIError(.unauthorized, "invalid_credentials", "the email or the password is wrong")
         guard let account = try await platform.users.account(email: email), let hash = account.passwordHash else {
-            _ = try? await auth.hash(body.password)  // the same time whether or not the account exists
+            _ = try? await auth.hash(password)  // the same time whether or not the account exists
             throw await fail(invalid)
         }
-        guard try await auth.verify(body.password, hash: hash) else { throw await fail(invalid) }
+        guard try await auth.verify(password, hash: hash) else { throw await fail(invalid) }
         if let secret = account.totpSecret {
-            guard let code = body.totp else { throw APIError(.unauthorized, "totp_required", "send the 6-digit code of your authenticator as totp") }
+            guard let code = totp, !code.isEmpty else { throw APIError(.unauthorized, "totp_required", "send the 6-digit code of your authenticator as totp") }
             guard APIAuth.totpMatches(code, secret: secret) else { throw await fail(APIError(.unauthorized, "invalid_totp", "the code is wrong or too old")) }
         }
-        return try json(Session(account, try await auth.issue(for: account)))
+        return account
     }
 
     func refresh(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
@@ -303,6 +311,7 @@ public final class APIRoutes: Sendable {
             guard (10...128).contains(password.count) else { throw APIError.badRequest("password must be 10 to 128 characters", code: "weak_password") }
             changes.passwordHash = try await auth.hash(password)
             try await platform.tokens.revokeAll(userId: account.id, now: unixMilliseconds())
+            try await platform.sessions.revokeAll(userId: account.id, now: unixMilliseconds())
         }
         let updated = try await platform.users.update(id: account.id, changes)
         await platform.cache.delete("user-settings:\(account.id)")
@@ -669,8 +678,12 @@ public final class APIRoutes: Sendable {
 
     /// The call's recording (audio/wav), with byte ranges (RFC 9110 §14) so that a player can seek.
     func recording(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let principal = try await auth.principal(request)
-        guard let record = try await platform.records.record(id: try parameter(context, "id")), record.userId == principal.userId else {
+        try await recording(callId: try parameter(context, "id"), of: try await auth.principal(request), range: request.headers[.range])
+    }
+
+    /// A call's recording for its user (the API's and the dashboard's): someone else's call is not found.
+    func recording(callId: String, of principal: Principal, range: String?) async throws -> Response {
+        guard let record = try await platform.records.record(id: callId), record.userId == principal.userId else {
             throw APIError.notFound("call")
         }
         guard let path = record.recordingPath, let size = await platform.recordings.size(path) else { throw APIError.notFound("recording") }
@@ -678,7 +691,7 @@ public final class APIRoutes: Sendable {
         headers[.contentType] = "audio/wav"
         headers[.acceptRanges] = "bytes"
         headers[.cacheControl] = "private, max-age=3600"
-        switch ByteRange.parse(request.headers[.range], size: size) {
+        switch ByteRange.parse(range, size: size) {
         case .whole:
             let bytes = try await platform.recordings.read(path)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -777,20 +790,22 @@ public final class APIRoutes: Sendable {
 
     /// Hang up a live call, or take it over (ring my devices; the first to answer is bridged to the caller).
     func control(_ action: CallControlCommand.Action, _ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let principal = try await auth.principal(request)
-        let id = try parameter(context, "id")
+        try json(try await control(action, callId: try parameter(context, "id"), of: try await auth.principal(request)), .accepted)
+    }
+
+    /// Hangs up or takes over one of `principal`'s live calls (the API's and the dashboard's).
+    func control(_ action: CallControlCommand.Action, callId id: String, of principal: Principal) async throws -> ControlAnswer {
         guard let record = try await platform.records.record(id: id), record.userId == principal.userId else { throw APIError.notFound("call") }
         guard !record.state.isTerminal else { throw APIError(.conflict, "call_ended", "the call has ended") }
         let command = CallControlCommand(action: action, callId: id, userId: principal.userId)
         guard record.instance == platform.journal.instance, let result = await gatewayControl.perform(command) else {
             // Another process's gateway holds the call: the command goes to it on the bus.
             await platform.cache.publish(CallControlCommand.channel(for: record.instance), String(decoding: try JSONEncoder().encode(command), as: UTF8.self))
-            return try json(ControlAnswer(callId: id, action: action.rawValue, status: "forwarded"), .accepted)
+            return ControlAnswer(callId: id, action: action.rawValue, status: "forwarded")
         }
         switch result {
         case .accepted(let devices):
-            let answer = ControlAnswer(callId: id, action: action.rawValue, status: action == .hangup ? "done" : "ringing", devices: action == .takeover ? devices : nil)
-            return try json(answer, .accepted)
+            return ControlAnswer(callId: id, action: action.rawValue, status: action == .hangup ? "done" : "ringing", devices: action == .takeover ? devices : nil)
         case .notLive:
             throw APIError(.conflict, "not_live", "the call is not in progress")
         case .refused(let reason):
@@ -805,8 +820,11 @@ public final class APIRoutes: Sendable {
 
     /// Puts a call's caller on my whitelist (a manual entry that says which call), from the live view or the history.
     func whitelistCaller(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let principal = try await auth.principal(request)
-        let id = try parameter(context, "id")
+        try json(EntryView(try await whitelistCaller(callId: try parameter(context, "id"), of: try await auth.principal(request))), .created)
+    }
+
+    /// Puts the caller of one of `principal`'s calls on their whitelist (the API's and the dashboard's).
+    func whitelistCaller(callId id: String, of principal: Principal) async throws -> WhitelistEntry {
         guard let record = try await platform.records.record(id: id), record.userId == principal.userId else { throw APIError.notFound("call") }
         guard case .number(let number)? = try? DialledNumber(userPart: record.caller) else {
             throw APIError(.conflict, "anonymous_caller", "the caller sent no number to whitelist")
@@ -816,13 +834,17 @@ public final class APIRoutes: Sendable {
         )
         try await platform.whitelist.save(entry, userId: principal.userId)
         await WhitelistCache.invalidate(principal.userId, cache: platform.cache)
-        return try json(EntryView(entry), .created)
+        return entry
     }
 
     /// My calls' live events as server-sent events (`text/event-stream`): each a `live-events` frame (docs/protocols/
     /// live-events.md) numbered from 1 on this connection, and a comment every 15 s to keep proxies from closing it.
     func events(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let principal = try await auth.principal(request)
+        eventStream(of: try await auth.principal(request))
+    }
+
+    /// `principal`'s live events as server-sent events (the API's and the dashboard's).
+    func eventStream(of principal: Principal) -> Response {
         let events = LiveEventBus(cache: platform.cache).events(of: principal.userId)
         let (lines, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1000))
         let relay = Task {

@@ -2,8 +2,9 @@ import AnswerNinjaCore
 import Hummingbird
 import NIOCore
 
-/// The HTTP endpoints every role serves: `/health` (liveness), `/ready` (readiness), `/metrics` (Prometheus) and `/`
-/// (where everything listens). The API, dashboard and internal WebSockets join this router in later issues.
+/// The HTTP endpoints every role serves: `/health` (liveness), `/ready` (readiness), `/metrics` (Prometheus) and
+/// `/status` (where everything listens, also at `/` in a process without the API). With the API role, the API under
+/// `/api/v1` and the dashboard at `/` join it.
 public enum HTTPRoutes {
     public struct Health: Encodable, Sendable {
         public var status: String
@@ -22,7 +23,7 @@ public enum HTTPRoutes {
     }
 
     /// The router of the HTTP listener; with `api`, the platform API under `/api/v1` too.
-    public static func makeRouter(context: ServiceContext, api: APIRoutes? = nil) -> Router<NinjaRequestContext> {
+    static func makeRouter(context: ServiceContext, api: APIRoutes? = nil, dashboard: DashboardRoutes? = nil) -> Router<NinjaRequestContext> {
         let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: RequestCounter(telemetry: context.telemetry))
         api?.register(on: router)
@@ -55,11 +56,18 @@ public enum HTTPRoutes {
             }
             return try jsonResponse(DeviceCalls(user: user, calls: calls), status: .ok)
         }
-        router.get("/") { _, _ -> Response in
+        let status: @Sendable (Request, NinjaRequestContext) async throws -> Response = { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.contentSecurityPolicy] = "default-src 'self'"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(context: context))))
+        }
+        router.get("/status", use: status)
+        // With the API, the dashboard takes `/`; without it, `/` is where everything listens.
+        if let dashboard {
+            dashboard.register(on: router)
+        } else {
+            router.get("/", use: status)
         }
         return router
     }

@@ -47,13 +47,18 @@ public struct RoleRunner: Sendable {
 
         var services: [any Service] = []
         var api: APIRoutes?
+        var dashboard: DashboardRoutes?
         var platform: Platform?
         if !Self.storeRoles.isDisjoint(with: roles) {
             let store = try await StoreService.open(context: context)
             services.append(store)
             platform = store.platform
             printStore(store.report)
-            if roles.contains(.api) { api = await APIRoutes(platform: store.platform, configuration: configuration, gatewayControl: context.gatewayControl) }
+            if roles.contains(.api) {
+                let routes = await APIRoutes(platform: store.platform, configuration: configuration, gatewayControl: context.gatewayControl)
+                api = routes
+                dashboard = try DashboardRoutes(api: routes)
+            }
         }
         context.readiness.expect("http")
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
@@ -64,7 +69,7 @@ public struct RoleRunner: Sendable {
             conversation = endpoint
             Console.line("  ai        intent model loaded; conversation WebSocket \(ConversationEndpoint.path)")
         }
-        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api)
+        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard)
         services.append(http)
         // After HTTP: the group stops services in reverse order, so the conversations drain (and the gateway's calls
         // before them) while the WebSockets are still served.
@@ -96,8 +101,10 @@ public struct RoleRunner: Sendable {
         Console.line("Answer Ninja stopped")
     }
 
-    func makeHTTPApplication(context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>, api: APIRoutes?) -> some Service {
-        let router = HTTPRoutes.makeRouter(context: context, api: api)
+    func makeHTTPApplication(
+        context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>, api: APIRoutes?, dashboard: DashboardRoutes?
+    ) -> some Service {
+        let router = HTTPRoutes.makeRouter(context: context, api: api, dashboard: dashboard)
         let http = configuration.http
         return Application(
             router: router,
@@ -108,7 +115,7 @@ public struct RoleRunner: Sendable {
                 context.addListener(.init(name: "http", address: "http://\(address)", detail: "/health /ready /metrics, dashboard and API"))
                 context.readiness.report("http", ready: true, detail: "listening on \(address)")
                 context.logger.info("listening", metadata: ["service": "http", "address": "\(address)"])
-                Console.line("  http      http://\(address)  (/health /ready /metrics\(api == nil ? "" : " /api/v1"))")
+                Console.line("  http      http://\(address)  (/health /ready /metrics\(api == nil ? "" : " /api/v1, dashboard at /"))")
             },
             logger: logger
         )

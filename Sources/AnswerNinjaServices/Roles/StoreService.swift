@@ -18,6 +18,8 @@ public struct Platform: Sendable {
     public let database: any SQLDatabase
     public let users: UserDirectory
     public let tokens: RefreshTokenStore
+    /// The dashboard's sign-in sessions.
+    public let sessions: WebSessionStore
     public let whitelist: WhitelistStore
     public let profiles: CallerProfileStore
     public let records: CallRecordStore
@@ -115,7 +117,7 @@ public final class StoreService: Service {
                 }
             }
             let platform = Platform(
-                database: database, users: users, tokens: RefreshTokenStore(database: database), whitelist: WhitelistStore(database: database),
+                database: database, users: users, tokens: RefreshTokenStore(database: database), sessions: WebSessionStore(database: database), whitelist: WhitelistStore(database: database),
                 profiles: CallerProfileStore(database: database), records: records, audit: AuditLog(database: database),
                 settings: SettingsStore(database: database), cache: cache!, journal: journal!,
                 replayer: replayer, callerKey: try CallerKey(secret: profileSecret, version: configuration.store.profileKeyVersion),
@@ -193,6 +195,7 @@ public final class StoreService: Service {
             try await Self.applyRetention(platform, now: now)
             try await platform.whitelist.purgeExpired(before: now - 168 * 3_600_000)
             try await platform.tokens.purge(before: now)
+            try await platform.sessions.purge(before: now)
         } catch {
             context.logger.warning("store upkeep failed", metadata: ["error": "\(error)"])
         }

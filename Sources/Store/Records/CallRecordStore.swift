@@ -132,16 +132,42 @@ public struct CallRecordStore: Sendable {
     }
 
     /// A user's records, newest first (ties by id), without turns: `limit` after the cursor `(before, beforeId)`,
-    /// the last record of the previous page. Without `beforeId`, everything that started before `before`.
-    public func records(userId: String, limit: Int = 50, before: Int64? = nil, beforeId: String? = nil) async throws -> [CallRecord] {
+    /// the last record of the previous page. Without `beforeId`, everything that started before `before`. Only those
+    /// that match `filter`.
+    public func records(
+        userId: String, matching filter: CallRecordFilter = CallRecordFilter(), limit: Int = 50, before: Int64? = nil, beforeId: String? = nil
+    ) async throws -> [CallRecord] {
         try await database.query(
             """
-            SELECT \(Self.columns) FROM call_records WHERE user_id = $1
-            AND (started_at < $2 OR (started_at = $2 AND CAST($4 AS TEXT) IS NOT NULL AND id > CAST($4 AS TEXT)))
-            ORDER BY started_at DESC, id LIMIT $3
+            SELECT \(Self.columns) FROM call_records r WHERE r.user_id = $1
+            AND (r.started_at < $2 OR (r.started_at = $2 AND CAST($4 AS TEXT) IS NOT NULL AND r.id > CAST($4 AS TEXT)))
+            AND r.started_at >= $5 AND r.started_at < $6
+            AND (CAST($7 AS TEXT) IS NULL OR r.outcome = CAST($7 AS TEXT))
+            AND (CAST($8 AS TEXT) IS NULL OR r.intent = CAST($8 AS TEXT))
+            AND (CAST($9 AS TEXT) IS NULL OR r.caller LIKE CAST($9 AS TEXT) ESCAPE '!')
+            AND (CAST($10 AS TEXT) IS NULL OR EXISTS (
+                SELECT 1 FROM call_turns t WHERE t.call_id = r.id AND t.call_started_at = r.started_at
+                AND (LOWER(t.caller_text) LIKE CAST($10 AS TEXT) ESCAPE '!' OR LOWER(t.reply_text) LIKE CAST($10 AS TEXT) ESCAPE '!')))
+            ORDER BY r.started_at DESC, r.id LIMIT $3
             """,
-            [.text(userId), .integer(before ?? .max), .integer(Int64(limit)), SQLValue(beforeId)]
+            [
+                .text(userId), .integer(before ?? .max), .integer(Int64(limit)), SQLValue(beforeId), .integer(filter.from ?? .min), .integer(filter.until ?? .max),
+                SQLValue(filter.outcome), SQLValue(filter.intent), SQLValue(filter.number.map { "%" + Self.likeEscaped($0) + "%" }),
+                SQLValue(filter.text.map { "%" + Self.likeEscaped($0.lowercased()) + "%" }),
+            ]
         ).compactMap(Self.record)
+    }
+
+    /// The outcomes `userId`'s calls have ended with, for a history's filter.
+    public func outcomes(userId: String) async throws -> [String] {
+        try await database.query(
+            "SELECT DISTINCT outcome FROM call_records WHERE user_id = $1 AND outcome IS NOT NULL ORDER BY outcome", [.text(userId)]
+        ).compactMap { $0[0].text }
+    }
+
+    /// `text` with LIKE's wildcards and the escape character itself escaped (by `!`).
+    static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "%", with: "!%").replacingOccurrences(of: "_", with: "!_")
     }
 
     /// Records not ended, of `instance` (any instance when nil), started before `startedBefore`.
@@ -216,5 +242,28 @@ public struct CallRecordStore: Sendable {
             transcriptPath: row[18].text, latencies: StoreJSON.decode([String: Double].self, row[15].text) ?? [:], instance: row[16].text ?? "",
             lastSequence: row[17].int ?? 0, turns: []
         )
+    }
+}
+
+/// What a call history is narrowed to; nil fields do not narrow it.
+public struct CallRecordFilter: Sendable, Equatable {
+    /// Started at or after, in Unix milliseconds.
+    public var from: Int64?
+    /// Started before, in Unix milliseconds.
+    public var until: Int64?
+    public var outcome: String?
+    public var intent: String?
+    /// Part of the caller's number.
+    public var number: String?
+    /// Words in the transcript (either side), whatever their case.
+    public var text: String?
+
+    public init(from: Int64? = nil, until: Int64? = nil, outcome: String? = nil, intent: String? = nil, number: String? = nil, text: String? = nil) {
+        self.from = from
+        self.until = until
+        self.outcome = outcome
+        self.intent = intent
+        self.number = number
+        self.text = text
     }
 }

@@ -1,0 +1,363 @@
+import AnswerNinjaCore
+import Foundation
+import Hummingbird
+import Mustache
+import NIOCore
+import Store
+
+/// The web dashboard, served by the API role (and `serve`) beside `/api/v1`: sign-in, the live calls with their
+/// transcripts as they grow (server-sent events, the session cookie, `Origin` checked) and their controls, the call
+/// history with filters and pages, and each call's detail with its recording and latency waterfall. Pages are
+/// rendered on the server (mustache); one small script (`/assets/live.js`) keeps the live page current. Everything
+/// a page shows is the signed-in user's own: another user's call is "not found", as a missing one is.
+final class DashboardRoutes: Sendable {
+    let api: APIRoutes
+    let security: DashboardSecurity
+    let library: MustacheLibrary
+    var platform: Platform { api.platform }
+
+    init(api: APIRoutes) throws {
+        self.api = api
+        security = DashboardSecurity(platform: api.platform)
+        library = try DashboardTemplates.library()
+    }
+
+    func register(on router: Router<NinjaRequestContext>) {
+        router.get("/") { request, _ in try await self.home(request) }
+        router.get("/login") { request, _ in try await self.signInPage(request) }
+        router.post("/login") { request, context in try await self.signIn(request, context) }
+        router.post("/logout") { request, _ in try await self.signOut(request) }
+        router.get("/calls/live") { request, _ in try await self.livePage(request) }
+        router.get("/calls/live/card") { request, _ in try await self.liveCard(request) }
+        router.get("/calls/live/events") { request, _ in try await self.liveEvents(request) }
+        router.get("/calls") { request, _ in try await self.historyPage(request) }
+        router.get("/calls/:id") { request, context in try await self.detailPage(request, context) }
+        router.get("/calls/:id/recording") { request, context in try await self.recording(request, context) }
+        router.post("/calls/:id/hangup") { request, context in try await self.control(.hangup, request, context) }
+        router.post("/calls/:id/takeover") { request, context in try await self.control(.takeover, request, context) }
+        router.post("/calls/:id/whitelist-caller") { request, context in try await self.whitelistCaller(request, context) }
+        router.get("/assets/dashboard.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
+        router.get("/assets/live.js") { _, _ in Self.asset(DashboardAssets.liveScript, type: "text/javascript; charset=utf-8") }
+    }
+
+    // MARK: Sign-in
+
+    func home(_ request: Request) async throws -> Response {
+        Self.redirect(try await security.visitor(request) == nil ? "/login" : "/calls/live")
+    }
+
+    func signInPage(_ request: Request, error: String? = nil, email: String = "", status: HTTPResponse.Status = .ok) async throws -> Response {
+        if error == nil, try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
+        // The form's CSRF token is also a cookie (double submit): the post must carry both, equal.
+        let token = APIAuth.randomToken()
+        var response = page("Sign in", "signin", ["csrf": token, "error": error, "email": email], visitor: nil, status: status)
+        response.setCookie(DashboardSecurity.cookie(DashboardSecurity.signInCookie, token, maxAge: 3600))
+        return response
+    }
+
+    func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let form = try await form(request)
+        let email = form["email"] ?? ""
+        guard DashboardSecurity.sameSite(request),
+              let cookie = request.cookies[DashboardSecurity.signInCookie]?.value, DashboardSecurity.same(form["csrf"], cookie)
+        else {
+            return try await signInPage(request, error: "The form expired. Please sign in again.", email: email, status: .forbidden)
+        }
+        do {
+            let account = try await api.authenticate(email: email, password: form["password"] ?? "", totp: form["totp"], clientAddress: context.clientAddress)
+            var response = Self.redirect("/calls/live")
+            response.setCookie(try await security.startSession(for: account))
+            response.setCookie(DashboardSecurity.cookie(DashboardSecurity.signInCookie, "", maxAge: 0))
+            return response
+        } catch let error as APIError {
+            let messages = [
+                "invalid_credentials": "The email or the password is wrong.",
+                "totp_required": "Enter the 6-digit code of your authenticator.",
+                "invalid_totp": "The authenticator code is wrong or too old.",
+                "rate_limited": "Too many failed sign-ins. Wait a minute, then try again.",
+            ]
+            return try await signInPage(request, error: messages[error.code] ?? error.message, email: email, status: error.status)
+        }
+    }
+
+    func signOut(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
+        var response = Self.redirect("/login")
+        response.setCookie(try await security.endSession(request))
+        return response
+    }
+
+    // MARK: Live calls
+
+    func livePage(_ request: Request, message: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        let recent = try await platform.records.records(userId: visitor.account.id, limit: 50)
+        var calls: [[String: Any]] = []
+        for record in recent where !record.state.isTerminal {
+            calls.append(Self.liveCall(try await platform.records.record(id: record.id) ?? record))
+        }
+        let done = request.uri.queryParameters.get("done").flatMap { Self.doneMessages[$0] }
+        return page("Live calls", "live", [
+            "calls": calls, "empty": calls.isEmpty, "message": message ?? done, "error": error, "onLive": true,
+        ], visitor: visitor, script: "/assets/live.js", status: status)
+    }
+
+    static let doneMessages = [
+        "hangup": "The call is being hung up.", "takeover": "Your devices are ringing: answer to take the call.",
+        "forwarded": "Sent to the gateway that holds the call.", "whitelist-caller": "The caller is on your whitelist now.",
+    ]
+
+    /// One live call's card, for the live page's script when an event names a call it does not show yet. The call's
+    /// record may not have reached the database yet: then the card is drawn from what the event said (`caller`),
+    /// which the script got from this user's own event stream.
+    func liveCard(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return problem(nil, .unauthorized, "Signed out", "Sign in again.") }
+        guard let id = request.uri.queryParameters.get("id").map { String($0) }, !id.isEmpty else {
+            return problem(visitor, .badRequest, "Bad request", "id is missing.")
+        }
+        let card: [String: Any]
+        if let record = try await platform.records.record(id: id) {
+            guard record.userId == visitor.account.id else { return problem(visitor, .notFound, "Not found", "No such call.") }
+            card = Self.liveCall(record)
+        } else {
+            let caller = request.uri.queryParameters.get("caller").map { String($0) } ?? "unknown"
+            card = ["id": id, "path": Self.pathComponent(id), "caller": caller, "state": "screening", "decision": "", "reasons": "", "intent": "", "confidence": "", "lines": []]
+        }
+        var context = card
+        context["csrf"] = visitor.csrf
+        return Self.html(library.render(context, withTemplate: "live-call") ?? "", status: .ok)
+    }
+
+    /// The signed-in user's live events (server-sent events), for the live page. Refused to other sites.
+    func liveEvents(_ request: Request) async throws -> Response {
+        guard DashboardSecurity.sameSite(request) else { return Self.html("", status: .forbidden) }
+        guard let visitor = try await security.visitor(request) else { return Self.html("", status: .unauthorized) }
+        return api.eventStream(of: visitor.principal)
+    }
+
+    func control(_ action: CallControlCommand.Action, _ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
+        do {
+            let answer = try await api.control(action, callId: try api.parameter(context, "id"), of: visitor.principal)
+            return Self.redirect("/calls/live?done=\(answer.status == "forwarded" ? "forwarded" : action.rawValue)")
+        } catch let error as APIError {
+            return try await livePage(request, error: Self.controlMessages[error.code] ?? error.message, status: error.status)
+        }
+    }
+
+    static let controlMessages = [
+        "call_ended": "That call has ended.", "not_live": "That call is not in progress.", "not_found": "No such call.",
+        "already_bridged": "The call is already with you, or your devices are ringing for it.",
+        "no_device_target": "Set your device as the forwarding target in the settings to take calls over.",
+        "no_device_registered": "None of your devices is registered.",
+        "anonymous_caller": "The caller sent no number to whitelist.",
+    ]
+
+    func whitelistCaller(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
+        do {
+            _ = try await api.whitelistCaller(callId: try api.parameter(context, "id"), of: visitor.principal)
+            return Self.redirect("/calls/live?done=whitelist-caller")
+        } catch let error as APIError {
+            return try await livePage(request, error: Self.controlMessages[error.code] ?? error.message, status: error.status)
+        }
+    }
+
+    // MARK: History and detail
+
+    func historyPage(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        let query = request.uri.queryParameters
+        func value(_ name: String) -> String? {
+            query.get(name).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var filter = CallRecordFilter(outcome: value("outcome"), intent: value("intent"), number: value("number"), text: value("q"))
+        var error: String?
+        if let from = value("from") {
+            if let day = Self.day(from) { filter.from = day } else { error = "From is not a date (YYYY-MM-DD)." }
+        }
+        if let to = value("to") {
+            if let day = Self.day(to) { filter.until = day + 86_400_000 } else { error = "To is not a date (YYYY-MM-DD)." }
+        }
+        let before = value("before").flatMap(Int64.init)
+        let limit = 25
+        let records = error != nil ? [] : try await platform.records.records(
+            userId: visitor.account.id, matching: filter, limit: limit, before: before, beforeId: before == nil ? nil : value("before_id")
+        )
+        var next: String?
+        if records.count == limit, let last = records.last {
+            var components = URLComponents()
+            components.path = "/calls"
+            let kept = ["from", "to", "outcome", "intent", "number", "q"].compactMap { name in value(name).map { URLQueryItem(name: name, value: $0) } }
+            components.queryItems = kept + [URLQueryItem(name: "before", value: String(last.startedAt)), URLQueryItem(name: "before_id", value: last.id)]
+            next = components.string
+        }
+        let calls: [[String: Any]] = records.map { record in
+            Self.present([
+                "path": Self.pathComponent(record.id), "caller": record.caller, "started": Self.time(record.startedAt), "decision": record.decision ?? "pending",
+                "outcome": record.outcome ?? record.state.rawValue, "intent": record.intent, "duration": Self.duration(record),
+            ])
+        }
+        let outcomeOptions = try await platform.records.outcomes(userId: visitor.account.id).map { ["value": $0, "selected": $0 == filter.outcome] as [String: Any] }
+        return page("History", "history", [
+            "calls": calls, "next": next, "error": error, "onHistory": true, "outcomes": outcomeOptions,
+            "from": value("from") ?? "", "to": value("to") ?? "", "intent": filter.intent ?? "", "number": filter.number ?? "", "q": filter.text ?? "",
+            "count": calls.isEmpty ? "No calls match." : "\(calls.count) call\(calls.count == 1 ? "" : "s")\(next == nil ? "" : " on this page").",
+        ], visitor: visitor, status: error == nil ? .ok : .badRequest)
+    }
+
+    func detailPage(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        let id = try api.parameter(context, "id")
+        guard let record = try await platform.records.record(id: id), record.userId == visitor.account.id else {
+            return problem(visitor, .notFound, "Not found", "No such call.")
+        }
+        var timeline: [[String: String]] = [["at": Self.time(record.startedAt), "what": "The call came in from \(record.caller)."]]
+        if let decision = record.decision {
+            timeline.append(["at": Self.time(record.startedAt), "what": "Decided: \(decision) (\(record.reasons.joined(separator: ", ")))."])
+        }
+        if let answered = record.answeredAt { timeline.append(["at": Self.time(answered), "what": "Answered."]) }
+        for turn in record.turns {
+            let what = turn.callerText.isEmpty ? "the assistant spoke" : "the caller said \"\(turn.callerText)\"; the assistant answered"
+            timeline.append(["at": Self.time(turn.at), "what": "Turn \(turn.turn): \(what)."])
+        }
+        if let ended = record.endedAt { timeline.append(["at": Self.time(ended), "what": "Ended: \(record.outcome ?? "") (\(record.endReason ?? ""))."]) }
+        let turns: [[String: Any]] = record.turns.map { ["callerText": $0.callerText, "replyText": $0.replyText] }
+        return page("Call from \(record.caller)", "detail", [
+            "path": Self.pathComponent(record.id), "caller": record.caller, "started": Self.time(record.startedAt), "duration": Self.duration(record),
+            "decision": record.decision ?? "pending", "reasons": record.reasons.joined(separator: ", "), "intent": record.intent ?? "none",
+            "confidence": record.intentConfidence.map { String(format: "(%.0f %%)", $0 * 100) } ?? "", "outcome": record.outcome ?? record.state.rawValue,
+            "endReason": record.endReason ?? "", "recording": record.recordingPath != nil, "timeline": timeline, "turns": turns,
+            "waterfall": LatencyWaterfall.svg(record.turns), "onHistory": true,
+        ], visitor: visitor)
+    }
+
+    func recording(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return problem(nil, .unauthorized, "Signed out", "Sign in again.") }
+        do {
+            return try await api.recording(callId: try api.parameter(context, "id"), of: visitor.principal, range: request.headers[.range])
+        } catch let error as APIError {
+            var response = problem(visitor, error.status, "Not available", error.message)
+            for field in error.headers { response.headers.append(field) }
+            return response
+        }
+    }
+
+    // MARK: Rendering
+
+    /// A page in the layout, with the dashboard's security headers.
+    func page(
+        _ title: String, _ template: String, _ values: [String: Any?], visitor: DashboardSecurity.Visitor?, script: String? = nil, status: HTTPResponse.Status = .ok
+    ) -> Response {
+        var context = Self.present(values)
+        if let visitor { context["csrf"] = visitor.csrf }
+        let content = library.render(context, withTemplate: template) ?? ""
+        var layout = context
+        layout["title"] = title
+        layout["content"] = content
+        layout["signedIn"] = visitor != nil
+        if let script { layout["script"] = script }
+        return Self.html(library.render(layout, withTemplate: "layout") ?? "", status: status)
+    }
+
+    /// The values that are there: a nil would render as "nil" and open its section.
+    static func present(_ values: [String: Any?]) -> [String: Any] {
+        values.compactMapValues { $0 }
+    }
+
+    func problem(_ visitor: DashboardSecurity.Visitor?, _ status: HTTPResponse.Status, _ heading: String, _ message: String) -> Response {
+        page(heading, "problem", ["heading": heading, "message": message], visitor: visitor, status: status)
+    }
+
+    func forbidden(_ visitor: DashboardSecurity.Visitor) -> Response {
+        problem(visitor, .forbidden, "Refused", "This form expired or came from another site. Go back, reload the page and try again.")
+    }
+
+    /// The form of a post whose CSRF token and origin are right, or nil.
+    func checked(_ request: Request, _ visitor: DashboardSecurity.Visitor) async throws -> [String: String]? {
+        guard DashboardSecurity.sameSite(request) else { return nil }
+        let form = try await form(request)
+        return DashboardSecurity.same(form["csrf"], visitor.csrf) ? form : nil
+    }
+
+    func form(_ request: Request) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        return FormBody.parse(String(buffer: buffer))
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status) -> Response {
+        var headers = securityHeaders()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        var headers = securityHeaders()
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        var headers = securityHeaders()
+        headers[.contentType] = type
+        headers[.cacheControl] = "public, max-age=300"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func securityHeaders() -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentSecurityPolicy] = DashboardSecurity.contentSecurityPolicy
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.init("Referrer-Policy")!] = "same-origin"
+        return headers
+    }
+
+    static func liveCall(_ record: CallRecord) -> [String: Any] {
+        var lines: [[String: String]] = []
+        for turn in record.turns {
+            if !turn.callerText.isEmpty { lines.append(["speaker": "caller", "who": "Caller", "text": turn.callerText]) }
+            if !turn.replyText.isEmpty { lines.append(["speaker": "assistant", "who": "Assistant", "text": turn.replyText]) }
+        }
+        return [
+            "id": record.id, "path": pathComponent(record.id), "caller": record.caller, "state": record.state.rawValue, "decision": record.decision ?? "",
+            "reasons": record.reasons.joined(separator: ", "), "intent": record.intent ?? "", "confidence": record.intentConfidence.map { String(format: "%.0f %%", $0 * 100) } ?? "",
+            "lines": lines,
+        ]
+    }
+
+    /// A call id as one path segment (ids hold `@` and dots; a `/` would split it).
+    static func pathComponent(_ id: String) -> String {
+        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id
+    }
+
+    /// `YYYY-MM-DD` (a UTC day) in Unix milliseconds, or nil.
+    static func day(_ text: String) -> Int64? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (1970...9999).contains(parts[0]), (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
+              calendar.component(.day, from: date) == parts[2]
+        else { return nil }
+        return Int64(date.timeIntervalSince1970 * 1000)
+    }
+
+    /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC`.
+    static func time(_ milliseconds: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    static func duration(_ record: CallRecord) -> String {
+        guard let ended = record.endedAt else { return "in progress" }
+        let seconds = max(0, Int((ended - record.startedAt) / 1000))
+        return seconds >= 60 ? "\(seconds / 60) min \(seconds % 60) s" : "\(seconds) s"
+    }
+}

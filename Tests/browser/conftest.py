@@ -1,0 +1,114 @@
+"""The browser tier: a real Chromium (Debian's chromium + chromedriver, headless, explicit waits only) against one
+`answer-ninja serve` on loopback ports, with its SIP port and data directory for tests that place calls and read the
+database. Screenshots go to .build/test-artifacts/browser/."""
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("NINJA_TEST_BINARY", str(ROOT / ".build/debug/answer-ninja"))
+ARTIFACTS = ROOT / ".build" / "test-artifacts" / "browser"
+
+
+@dataclass
+class Serve:
+    url: str
+    sip_port: int
+    data: Path
+    binary: str
+
+    def api(self, method, path, body=None, token=None):
+        """A JSON request to the API: (status, parsed body)."""
+        request = urllib.request.Request(self.url + path, method=method, data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            text = error.read().decode()
+            return error.code, json.loads(text) if text.startswith("{") else text
+
+    def user(self, email, password, number=None):
+        """Signs up a user; with `number`, makes them the owner of it (an admin for a moment, as the tests of the
+        Swift tiers do). Returns their id and access token."""
+        status, body = self.api("POST", "/api/v1/auth/signup", {"email": email, "password": password})
+        assert status == 201, body
+        user_id, token = body["user"]["id"], body["access_token"]
+        if number:
+            with sqlite3.connect(self.data / "answer-ninja.sqlite") as database:
+                database.execute("UPDATE users SET role = 'admin' WHERE id = ?", (user_id,))
+            status, body = self.api("POST", f"/api/v1/admin/users/{user_id}/numbers", {"number": number}, token)
+            assert status == 201, body
+        return user_id, token
+
+
+def free_port():
+    with socket.socket() as tcp:
+        tcp.bind(("127.0.0.1", 0))
+        port = tcp.getsockname()[1]
+    with socket.socket(type=socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", port))
+    return port
+
+
+@pytest.fixture(scope="session")
+def serve():
+    data = Path(tempfile.mkdtemp(prefix="answer-ninja-browser-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSWER_NINJA_")}
+    env.update(
+        ANSWER_NINJA_HTTP_HOST="127.0.0.1", ANSWER_NINJA_HTTP_PORT="0", ANSWER_NINJA_DATA_DIR=str(data / "data"),
+        ANSWER_NINJA_SIP_HOST="127.0.0.1", ANSWER_NINJA_SIP_PORT=str(free_port()), ANSWER_NINJA_API_BCRYPT_COST="4",
+    )
+    log = open(data / "serve.log", "w+")
+    process = subprocess.Popen([BINARY, "serve"], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    port = sip = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (port is None or sip is None):
+        line = process.stdout.readline()
+        if not line:
+            break
+        if match := re.search(r"^\s+http\s+http://127\.0\.0\.1:(\d+)", line):
+            port = int(match.group(1))
+        if match := re.search(r"^\s+sip\s+sip:127\.0\.0\.1:(\d+)", line):
+            sip = int(match.group(1))
+    assert port and sip, f"serve printed no HTTP or SIP address; log in {log.name}"
+    yield Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
+@pytest.fixture(scope="session")
+def browser():
+    options = webdriver.ChromeOptions()
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,844", "--autoplay-policy=no-user-gesture-required",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # A headless window is at least 500 px wide: the phone's 390x844 viewport is emulated instead.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def screenshot(browser, name):
+    """Saves the page as a test artefact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))

@@ -1,0 +1,241 @@
+"""The dashboard in a real Chromium against one `serve`: sign-in, a real call (our softphone, `answer-ninja call`,
+speaking a telemarketer's script to the assistant) watched live with its transcript, then found in the history and
+played from its detail page; CSRF and cross-site refusals; a second user who sees nothing of the first; every page at
+390x844 without sideways scrolling. Screenshots of each page are saved as artefacts."""
+import http.client
+import re
+import subprocess
+import urllib.parse
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ROOT, screenshot
+
+ALICE = ("alice@example.com", "correct horse battery")
+BOB = ("bob@example.com", "another long password")
+NUMBER = "+14155550100"
+
+
+@pytest.fixture(scope="module")
+def alice(serve):
+    return serve.user(*ALICE, number=NUMBER)
+
+
+def wait(browser, seconds=20):
+    return WebDriverWait(browser, seconds)
+
+
+def sign_in(browser, serve, email, password, totp=""):
+    browser.delete_all_cookies()
+    browser.get(serve.url + "/login")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(password)
+    if totp:
+        browser.find_element(By.ID, "totp").send_keys(totp)
+    browser.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+
+
+def fits_a_phone(browser):
+    """390 px wide (the emulated phone) and nothing wider than that."""
+    width, scroll = browser.execute_script("return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+    assert width == 390, width
+    return scroll <= width
+
+
+def test_sign_in_refuses_a_wrong_password_then_opens_the_live_page(serve, browser, alice):
+    browser.delete_all_cookies()
+    browser.get(serve.url + "/")
+    wait(browser).until(EC.url_contains("/login"))
+    sign_in(browser, serve, ALICE[0], "not the password")
+    error = wait(browser).until(EC.visibility_of_element_located((By.ID, "error")))
+    assert "wrong" in error.text
+    # The email typed stays; the password does not.
+    assert browser.find_element(By.ID, "email").get_attribute("value") == ALICE[0]
+    assert browser.find_element(By.ID, "password").get_attribute("value") == ""
+    screenshot(browser, "sign-in-error")
+
+    sign_in(browser, serve, *ALICE)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Live calls"
+    cookie = browser.get_cookie("__Host-ninja_session")
+    assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    assert browser.execute_script("return document.cookie") == "", "the session cookie is not readable by scripts"
+
+
+def test_a_call_is_watched_live_then_found_in_the_history_and_played(serve, browser, alice):
+    sign_in(browser, serve, *ALICE)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
+    script = ROOT / "Fixtures" / "conversations" / "insurance_sales.txt"
+    call = subprocess.Popen(
+        [serve.binary, "call", f"sip:{NUMBER}@127.0.0.1:{serve.sip_port}", "--script", str(script), "--duration", "45", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # The card appears as the call comes in, and its transcript grows: the assistant's opening, then the caller.
+        card = wait(browser, 30).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#live-calls li.card")))
+        wait(browser, 60).until(lambda _: len(card.find_elements(By.CSS_SELECTOR, ".transcript li.caller")) >= 1)
+        lines = [line.text for line in card.find_elements(By.CSS_SELECTOR, ".transcript li")]
+        assert lines[0].startswith("Assistant:") and any(line.startswith("Caller:") for line in lines), lines
+        assert card.find_element(By.CSS_SELECTOR, ".decision").text == "screen"
+        assert browser.find_element(By.ID, "no-calls").get_attribute("hidden") is not None
+        screenshot(browser, "live-call")
+        output, errors = call.communicate(timeout=150)
+    finally:
+        if call.poll() is None:
+            call.kill()
+    assert call.returncode == 0, errors
+    # The call ended (the caller hangs up after 45 s, if the assistant has not before): the card says so and its
+    # buttons are off.
+    wait(browser, 20).until(lambda _: "ended" in card.get_attribute("class"))
+    assert "ended" in card.find_element(By.CSS_SELECTOR, ".state").text
+    assert all(not button.is_enabled() for button in card.find_elements(By.TAG_NAME, "button"))
+    live_intent = card.find_element(By.CSS_SELECTOR, ".intent").text
+
+    # The history lists it; filtering by words said finds it, and by other words does not.
+    browser.get(serve.url + "/calls")
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#calls li.card")))
+    assert browser.find_element(By.CSS_SELECTOR, "#calls .caller").text
+    assert fits_a_phone(browser)
+    screenshot(browser, "history")
+    # A word of the assistant's first reply, in capitals: the search ignores case.
+    _, token = alice
+    status, calls = serve.api("GET", "/api/v1/calls", token=token)
+    status, record = serve.api("GET", "/api/v1/calls/" + urllib.parse.quote(calls["calls"][0]["id"], safe=""), token=token)
+    assert status == 200 and record["turns"], record
+    # The live card showed the intent of the call's last turn, which the record keeps.
+    assert live_intent and live_intent == record["intent"], (live_intent, record["intent"])
+    word = max(re.findall(r"[a-z]+", record["turns"][0]["reply_text"].lower()), key=len)
+    browser.get(serve.url + "/calls?q=" + urllib.parse.quote(word.upper()))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#calls li.card")) == 1, word
+    browser.get(serve.url + "/calls?q=zebra+crossing")
+    assert browser.find_elements(By.CSS_SELECTOR, "#calls li.card") == [] and browser.find_element(By.ID, "count").text == "No calls match."
+    # By outcome (the select offers the outcomes this user's calls have) and by day.
+    outcome = record["outcome"]
+    assert outcome in [option.get_attribute("value") for option in browser.find_elements(By.CSS_SELECTOR, "#outcome option")]
+    browser.get(serve.url + "/calls?outcome=" + outcome + "&from=2000-01-01")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#calls li.card")) == 1, outcome
+    browser.get(serve.url + "/calls?from=2000-01-01&to=2000-01-02")
+    assert browser.find_elements(By.CSS_SELECTOR, "#calls li.card") == []
+    browser.get(serve.url + "/calls")
+
+    # Its detail: the decision, the transcript, the latency waterfall, and the recording plays.
+    browser.find_element(By.CSS_SELECTOR, "#calls li.card a").click()
+    wait(browser).until(EC.presence_of_element_located((By.ID, "recording")))
+    assert browser.find_element(By.ID, "decision").text == "screen"
+    assert record["intent"] in browser.find_element(By.ID, "intent").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#transcript li")) >= 1
+    bars = browser.find_elements(By.CSS_SELECTOR, "#waterfall rect.stage")
+    assert len(bars) >= 4, "a bar per stage of at least one turn, and the legend"
+    played = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const audio = document.getElementById("recording");
+        audio.play().then(() => {
+          const check = () => audio.readyState >= 2 && audio.duration > 0 ? done({ready: audio.readyState, duration: audio.duration})
+                                                                          : setTimeout(check, 100);
+          check();
+        }, (error) => done({error: String(error)}));
+        """
+    )
+    assert "error" not in played and played["ready"] >= 2 and played["duration"] > 5, played
+    assert fits_a_phone(browser)
+    screenshot(browser, "call-detail")
+
+
+def session_for(serve, email, password):
+    """Signs in without a browser: the session cookie and the live page's CSRF token."""
+    connection = http.client.HTTPConnection(serve.url.removeprefix("http://"), timeout=20)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    signin_cookie = re.search(r"__Host-ninja_signin=([^;]+)", response.getheader("Set-Cookie")).group(1)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"csrf": token, "email": email, "password": password})
+    connection.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"__Host-ninja_signin={signin_cookie}"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 303, response.status
+    session = re.search(r"__Host-ninja_session=([^;]+)", response.getheader("Set-Cookie")).group(1)
+    connection.request("GET", "/calls/live", headers={"Cookie": f"__Host-ninja_session={session}"})
+    response = connection.getresponse()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', response.read().decode()).group(1)
+    return connection, session, csrf
+
+
+def test_posts_without_the_csrf_token_or_from_another_site_are_refused(serve, alice):
+    connection, session, csrf = session_for(serve, *ALICE)
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"__Host-ninja_session={session}"}
+
+    def post(path, fields, extra=None):
+        connection.request("POST", path, urllib.parse.urlencode(fields), {**form, **(extra or {})})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+
+    assert post("/logout", {})[0] == 403
+    assert post("/logout", {"csrf": "forged"})[0] == 403
+    assert post("/logout", {"csrf": csrf}, {"Origin": "http://evil.example"})[0] == 403
+    assert post("/logout", {"csrf": csrf}, {"Sec-Fetch-Site": "cross-site"})[0] == 403
+    # The live event stream is not for other sites either.
+    connection.request("GET", "/calls/live/events", headers={"Cookie": f"__Host-ninja_session={session}", "Origin": "http://evil.example"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 403
+    # A sign-in form posted without its cookie's token is refused before any password is checked.
+    connection.request("POST", "/login", urllib.parse.urlencode({"csrf": "x", "email": ALICE[0], "password": ALICE[1]}),
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+    response = connection.getresponse()
+    assert response.status == 403 and "expired" in response.read().decode()
+    # With the token, from this site: signed out, and the session no longer opens anything.
+    status, _ = post("/logout", {"csrf": csrf}, {"Origin": serve.url})
+    assert status == 303
+    connection.request("GET", "/calls/live", headers={"Cookie": f"__Host-ninja_session={session}"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 303 and response.getheader("Location") == "/login"
+
+
+def test_a_second_user_sees_nothing_of_the_first_users_calls(serve, browser, alice):
+    _, token = alice
+    status, page = serve.api("GET", "/api/v1/calls", token=token)
+    assert status == 200 and page["calls"], "the live test placed a call"
+    call_id = page["calls"][0]["id"]
+    serve.user(*BOB)
+    sign_in(browser, serve, *BOB)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#live-calls li.card") == []
+    browser.get(serve.url + "/calls")
+    assert browser.find_element(By.ID, "count").text == "No calls match."
+    path = urllib.parse.quote(call_id, safe="")
+    browser.get(f"{serve.url}/calls/{path}")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    connection, session, _ = session_for(serve, *BOB)
+    for resource in (f"/calls/{path}", f"/calls/{path}/recording", f"/calls/live/card?id={path}"):
+        connection.request("GET", resource, headers={"Cookie": f"__Host-ninja_session={session}"})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 404, resource
+
+
+@pytest.mark.parametrize("path", ["/login", "/calls/live", "/calls", "/calls?from=not-a-date"])
+def test_every_page_fits_a_phone_screen(serve, browser, alice, path):
+    if path != "/login":
+        sign_in(browser, serve, *ALICE)
+        wait(browser).until(EC.url_contains("/calls/live"))
+    else:
+        browser.delete_all_cookies()
+    browser.get(serve.url + path)
+    try:
+        wait(browser, 10).until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    except TimeoutException:
+        pytest.fail(f"{path} has no heading")
+    assert fits_a_phone(browser), path
+    # Every input has a label a screen reader reads.
+    for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select"):
+        field_id = field.get_attribute("id")
+        assert field_id and browser.find_elements(By.CSS_SELECTOR, f"label[for='{field_id}']"), field.get_attribute("name")
+    screenshot(browser, "page" + re.sub(r"[^a-z]+", "-", path))
