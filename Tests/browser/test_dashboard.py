@@ -11,7 +11,7 @@ import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import ROOT, screenshot
 
@@ -221,7 +221,128 @@ def test_a_second_user_sees_nothing_of_the_first_users_calls(serve, browser, ali
         assert response.status == 404, resource
 
 
-@pytest.mark.parametrize("path", ["/login", "/calls/live", "/calls", "/calls?from=not-a-date"])
+def place_call(serve, caller, seconds, say="hello, I am calling about your account"):
+    """Our softphone calls the user's number from `caller`, says a line and stays `seconds`."""
+    return subprocess.Popen(
+        [serve.binary, "call", f"sip:{NUMBER}@127.0.0.1:{serve.sip_port}", "--from", caller, "--say", say, "--duration", str(seconds), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def card_of(browser, caller, seconds=30):
+    """The live card of the newest call from `caller`, once it is there."""
+    def find(_):
+        cards = [c for c in browser.find_elements(By.CSS_SELECTOR, "#live-calls li.card") if c.find_element(By.CSS_SELECTOR, ".caller").text == caller]
+        return cards[0] if cards else False
+    return wait(browser, seconds).until(find)
+
+
+def test_the_whitelist_page_adds_imports_and_removes_entries(serve, browser, alice):
+    sign_in(browser, serve, *ALICE)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    browser.get(serve.url + "/whitelist")
+    # A temporary entry with a name.
+    browser.find_element(By.ID, "pattern").send_keys("(415) 555-0999")
+    browser.find_element(By.ID, "label").send_keys("Dentist")
+    browser.find_element(By.ID, "minutes").send_keys("60")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/whitelist'] button").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Added"))
+    entry = [e for e in browser.find_elements(By.CSS_SELECTOR, "#entries li") if "+14155550999" in e.text]
+    assert entry and "Dentist" in entry[0].text and "temporary" in entry[0].text and "until" in entry[0].text, [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#entries li")]
+    # A number that is not one: a clear error, nothing added.
+    browser.find_element(By.ID, "pattern").send_keys("12")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/whitelist'] button").click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "error")))
+    assert browser.find_element(By.ID, "error").text
+    # Contacts pasted from a CSV export; a line without a number is reported.
+    browser.find_element(By.ID, "contacts").send_keys("name,phone\nMum,+14155550111\nNobody,\n")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/whitelist/import'] button").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "added 1"))
+    assert "line 3" in browser.find_element(By.ID, "problems").text
+    assert any("+14155550111" in e.text and "contact" in e.text and "Mum" in e.text for e in browser.find_elements(By.CSS_SELECTOR, "#entries li"))
+    assert fits_a_phone(browser)
+    screenshot(browser, "whitelist")
+    # Removed.
+    entry = [e for e in browser.find_elements(By.CSS_SELECTOR, "#entries li") if "+14155550999" in e.text][0]
+    entry.find_element(By.TAG_NAME, "button").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Removed"))
+    assert not any("+14155550999" in e.text for e in browser.find_elements(By.CSS_SELECTOR, "#entries li"))
+
+
+def test_a_new_persona_is_heard_on_the_next_call(serve, browser, alice):
+    sign_in(browser, serve, *ALICE)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    browser.get(serve.url + "/settings")
+    Select(browser.find_element(By.ID, "persona")).select_by_value("direct")
+    # A value the server refuses (the browser's own checks pass it): the reason, and nothing is saved.
+    browser.find_element(By.ID, "webhook_url").send_keys("http://hooks.example.com/ninja")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/settings'] button[type=submit]").click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "error")))
+    assert "webhook_url must be an https:// URL" in browser.find_element(By.ID, "error").text
+    assert serve.api("GET", "/api/v1/settings", token=alice[1])[1]["persona"] == "polite"
+    # The form kept what was typed: the persona still chosen.
+    assert Select(browser.find_element(By.ID, "persona")).first_selected_option.get_attribute("value") == "direct"
+    browser.find_element(By.ID, "webhook_url").clear()
+    threshold = browser.find_element(By.ID, "block_threshold")
+    threshold.clear()
+    threshold.send_keys("0.9")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/settings'] button[type=submit]").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Saved"))
+    assert Select(browser.find_element(By.ID, "persona")).first_selected_option.get_attribute("value") == "direct"
+    assert fits_a_phone(browser)
+    screenshot(browser, "settings")
+    status, settings = serve.api("GET", "/api/v1/settings", token=alice[1])
+    assert settings["persona"] == "direct" and settings["block_threshold"] == 0.9
+
+    browser.get(serve.url + "/calls/live")
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
+    call = place_call(serve, "+14155550777", 8)
+    card = card_of(browser, "+14155550777")
+    wait(browser, 30).until(lambda _: card.find_elements(By.CSS_SELECTOR, ".transcript li.assistant"))
+    opening = card.find_element(By.CSS_SELECTOR, ".transcript li.assistant").text
+    assert opening.startswith("Assistant: This is"), opening  # the direct persona's opening
+    call.communicate(timeout=60)
+    # Back to the default for the tests after this one.
+    browser.get(serve.url + "/settings")
+    Select(browser.find_element(By.ID, "persona")).select_by_value("polite")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/settings'] button[type=submit]").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Saved"))
+
+
+def test_a_caller_whitelisted_from_the_live_view_is_put_through_next_time(serve, browser, alice):
+    sign_in(browser, serve, *ALICE)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
+    caller = "+14155550123"
+    call = place_call(serve, caller, 20)
+    card = card_of(browser, caller)
+    wait(browser, 20).until(lambda _: card.find_element(By.CSS_SELECTOR, ".decision").text == "screen")
+    card.find_element(By.XPATH, ".//button[text()='Whitelist the caller']").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "whitelist"))
+    call.communicate(timeout=60)
+    status, entries = serve.api("GET", "/api/v1/whitelist", token=alice[1])
+    assert any(e["pattern"] == caller and e["source"] == "manual" and "whitelisted from call" in e["reason"] for e in entries["entries"]), entries
+
+    # The next call from that number is allowed by the whitelist.
+    browser.get(serve.url + "/calls/live")
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
+    again = place_call(serve, caller, 6)
+    card = card_of(browser, caller)
+    wait(browser, 20).until(lambda _: card.find_element(By.CSS_SELECTOR, ".decision").text == "allow")
+    assert "whitelist" in card.find_element(By.CSS_SELECTOR, ".reasons").text
+    again.communicate(timeout=60)
+
+    # Its profile: two calls; marked as spam by the user, and that is shown.
+    browser.get(serve.url + "/profiles/" + urllib.parse.quote(caller, safe=""))
+    assert browser.find_element(By.ID, "number").text == caller
+    browser.find_element(By.XPATH, "//button[text()='Mark as spam']").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Saved: spam"))
+    assert browser.find_element(By.ID, "verdict").text == "spam"
+    assert fits_a_phone(browser)
+    screenshot(browser, "profile")
+
+
+@pytest.mark.parametrize("path", ["/login", "/calls/live", "/calls", "/calls?from=not-a-date", "/whitelist", "/settings", "/profiles/+14155550123"])
 def test_every_page_fits_a_phone_screen(serve, browser, alice, path):
     if path != "/login":
         sign_in(browser, serve, *ALICE)
@@ -234,8 +355,7 @@ def test_every_page_fits_a_phone_screen(serve, browser, alice, path):
     except TimeoutException:
         pytest.fail(f"{path} has no heading")
     assert fits_a_phone(browser), path
-    # Every input has a label a screen reader reads.
-    for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select"):
-        field_id = field.get_attribute("id")
-        assert field_id and browser.find_elements(By.CSS_SELECTOR, f"label[for='{field_id}']"), field.get_attribute("name")
+    # Every field has a label a screen reader reads (a label for it, or one around it).
+    for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select, textarea"):
+        assert browser.execute_script("return arguments[0].labels.length", field) > 0, field.get_attribute("name")
     screenshot(browser, "page" + re.sub(r"[^a-z]+", "-", path))

@@ -446,17 +446,21 @@ public final class APIRoutes: Sendable {
 
     func replaceSettings(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await auth.principal(request)
-        let settings = try await body(request, as: UserSettings.self)
+        return try json(try await save(try await body(request, as: UserSettings.self), userId: principal.userId))
+    }
+
+    /// Checks and stores a user's settings (the API's and the dashboard's); the next call sees them.
+    func save(_ settings: UserSettings, userId: String) async throws -> UserSettings {
         let problems = settings.problems()
         guard problems.isEmpty else { throw APIError.badRequest(problems.joined(separator: "; "), code: "invalid_settings") }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(settings), as: UTF8.self)
-        try await platform.users.update(id: principal.userId, .init(settings: text))
+        try await platform.users.update(id: userId, .init(settings: text))
         // Running gateways read settings through the cache: the next call sees the change.
-        await platform.cache.delete("user-settings:\(principal.userId)")
-        return try json(settings)
+        await platform.cache.delete("user-settings:\(userId)")
+        return settings
     }
 
     // MARK: Whitelist
@@ -513,7 +517,11 @@ public final class APIRoutes: Sendable {
 
     func addEntry(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
-        let body = try await body(request, as: NewEntry.self)
+        return try json(EntryView(try await add(try await body(request, as: NewEntry.self), for: account)), .created)
+    }
+
+    /// Checks and saves a whitelist or block-list entry (the API's and the dashboard's).
+    func add(_ body: NewEntry, for account: UserAccount) async throws -> WhitelistEntry {
         let pattern: WhitelistPattern
         do {
             pattern = body.pattern.hasSuffix("*") ? try WhitelistPattern(body.pattern) : try WhitelistPattern(number(body.pattern, for: account).rawValue)
@@ -530,14 +538,17 @@ public final class APIRoutes: Sendable {
         )
         try await platform.whitelist.save(entry, userId: account.id)
         await WhitelistCache.invalidate(account.id, cache: platform.cache)
-        return try json(EntryView(entry), .created)
+        return entry
     }
 
     func removeEntry(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let principal = try await auth.principal(request)
-        guard try await platform.whitelist.delete(pattern: try parameter(context, "pattern"), userId: principal.userId) else { throw APIError.notFound("entry") }
-        await WhitelistCache.invalidate(principal.userId, cache: platform.cache)
+        try await removeEntry(pattern: try parameter(context, "pattern"), userId: try await auth.principal(request).userId)
         return noContent()
+    }
+
+    func removeEntry(pattern: String, userId: String) async throws {
+        guard try await platform.whitelist.delete(pattern: pattern, userId: userId) else { throw APIError.notFound("entry") }
+        await WhitelistCache.invalidate(userId, cache: platform.cache)
     }
 
     struct ImportResult: Encodable {
@@ -552,6 +563,11 @@ public final class APIRoutes: Sendable {
         guard let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes), !text.isEmpty else {
             throw APIError.badRequest("send the contacts as the body: a CSV export or a vCard file (UTF-8)")
         }
+        return try json(try await importContacts(text, for: account))
+    }
+
+    /// Adds the contacts of a CSV export or a vCard file to the whitelist (the API's and the dashboard's).
+    func importContacts(_ text: String, for account: UserAccount) async throws -> ImportResult {
         let parsed = ContactImport.parse(text, normalizer: try normalizer(for: account))
         let now = unixMilliseconds()
         let entries = try parsed.contacts.map { contact in
@@ -559,7 +575,7 @@ public final class APIRoutes: Sendable {
         }
         let added = try await platform.whitelist.saveAll(entries, userId: account.id)
         await WhitelistCache.invalidate(account.id, cache: platform.cache)
-        return try json(ImportResult(read: parsed.contacts.count, added: added, problems: parsed.problems))
+        return ImportResult(read: parsed.contacts.count, added: added, problems: parsed.problems)
     }
 
     struct CheckResult: Encodable {
@@ -613,12 +629,16 @@ public final class APIRoutes: Sendable {
     func verdict(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
         let number = try number(try parameter(context, "number"), for: account)
-        let body = try await body(request, as: VerdictBody.self)
-        guard body.verdict == nil || ["spam", "not_spam"].contains(body.verdict!) else { throw APIError.badRequest("verdict must be spam, not_spam or null") }
+        return try json(try await setVerdict(try await body(request, as: VerdictBody.self).verdict, on: number, for: account))
+    }
+
+    /// The user's own word on a caller, spam or not (nil: none), and the profile it makes (the API's and the dashboard's).
+    func setVerdict(_ verdict: String?, on number: E164Number, for account: UserAccount) async throws -> ProfileView {
+        guard verdict == nil || ["spam", "not_spam"].contains(verdict!) else { throw APIError.badRequest("verdict must be spam, not_spam or null") }
         let key = try await platform.profileKey(for: number)
-        try await platform.profiles.setVerdict(body.verdict, key: key, keyVersion: platform.callerKey.version, userId: account.id, now: unixMilliseconds())
+        try await platform.profiles.setVerdict(verdict, key: key, keyVersion: platform.callerKey.version, userId: account.id, now: unixMilliseconds())
         await platform.cache.delete("verdict:\(key):\(account.id)")
-        return try json(try await profileView(number, key: key, userId: account.id))
+        return try await profileView(number, key: key, userId: account.id)
     }
 
     /// A caller's profile (stored under `key`) as `userId` sees it.

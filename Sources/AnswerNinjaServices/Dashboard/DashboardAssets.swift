@@ -23,6 +23,12 @@ enum DashboardAssets {
         button { padding: 0.45rem 0.9rem; border: 0; border-radius: 4px; background: #0b57d0; color: #fff; cursor: pointer; }
         header button { background: #394b5f; }
         .stack { display: grid; gap: 0.4rem; max-width: 24rem; }
+        textarea { font: inherit; width: 100%; padding: 0.4rem; border: 1px solid #767676; border-radius: 4px; }
+        fieldset { border: 1px solid #d8d8d4; border-radius: 4px; display: grid; gap: 0.4rem; min-width: 0; }
+        label.check { display: flex; gap: 0.5rem; align-items: center; }
+        label.check input { width: auto; }
+        .days { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; }
+        form.inline { display: inline; }
         .stack button { margin-top: 0.6rem; justify-self: start; }
         .filters { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: 0.5rem; align-items: end; margin-bottom: 1rem; }
         .filters label { display: block; font-size: 0.9rem; }

@@ -1,4 +1,5 @@
 import AnswerNinjaCore
+import Conversation
 import Foundation
 import Hummingbird
 import Mustache
@@ -36,6 +37,14 @@ final class DashboardRoutes: Sendable {
         router.post("/calls/:id/hangup") { request, context in try await self.control(.hangup, request, context) }
         router.post("/calls/:id/takeover") { request, context in try await self.control(.takeover, request, context) }
         router.post("/calls/:id/whitelist-caller") { request, context in try await self.whitelistCaller(request, context) }
+        router.get("/whitelist") { request, _ in try await self.whitelistPage(request) }
+        router.post("/whitelist") { request, _ in try await self.addEntry(request) }
+        router.post("/whitelist/remove") { request, _ in try await self.removeEntry(request) }
+        router.post("/whitelist/import") { request, _ in try await self.importContacts(request) }
+        router.get("/profiles/:number") { request, context in try await self.profilePage(request, context) }
+        router.post("/profiles/:number/verdict") { request, context in try await self.verdict(request, context) }
+        router.get("/settings") { request, _ in try await self.settingsPage(request) }
+        router.post("/settings") { request, _ in try await self.saveSettings(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/live.js") { _, _ in Self.asset(DashboardAssets.liveScript, type: "text/javascript; charset=utf-8") }
     }
@@ -232,6 +241,7 @@ final class DashboardRoutes: Sendable {
             "confidence": record.intentConfidence.map { String(format: "(%.0f %%)", $0 * 100) } ?? "", "outcome": record.outcome ?? record.state.rawValue,
             "endReason": record.endReason ?? "", "recording": record.recordingPath != nil, "timeline": timeline, "turns": turns,
             "waterfall": LatencyWaterfall.svg(record.turns), "onHistory": true,
+            "profile": record.caller.hasPrefix("+") ? Self.pathComponent(record.caller) : nil,
         ], visitor: visitor)
     }
 
@@ -244,6 +254,181 @@ final class DashboardRoutes: Sendable {
             for field in error.headers { response.headers.append(field) }
             return response
         }
+    }
+
+    // MARK: Whitelist
+
+    func whitelistPage(
+        _ request: Request, message: String? = nil, error: String? = nil, problems: [String] = [], status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        let limit = 50
+        let offset = max(0, request.uri.queryParameters.get("offset").flatMap { Int($0) } ?? 0)
+        let listed = try await platform.whitelist.page(userId: visitor.account.id, limit: limit, offset: offset)
+        let entries: [[String: Any]] = listed.entries.map { entry in
+            Self.present([
+                "pattern": entry.pattern.rawValue, "label": entry.label, "list": entry.list.rawValue, "source": entry.source.rawValue, "reason": entry.reason,
+                "expires": entry.expiresAt.map(Self.time), "number": entry.pattern.rawValue.hasSuffix("*") ? nil : Self.pathComponent(entry.pattern.rawValue),
+            ])
+        }
+        let done = request.uri.queryParameters.get("done").flatMap { Self.whitelistMessages[$0] }
+        return page("Whitelist", "whitelist", [
+            "entries": entries, "total": listed.total, "one": listed.total == 1, "next": offset + limit < listed.total ? "/whitelist?offset=\(offset + limit)" : nil,
+            "message": message ?? done, "error": error, "problems": problems, "hasProblems": !problems.isEmpty, "onWhitelist": true,
+        ], visitor: visitor, status: status)
+    }
+
+    static let whitelistMessages = ["added": "Added.", "removed": "Removed."]
+
+    func addEntry(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        let minutes = form["minutes"].flatMap { $0.isEmpty ? nil : $0 }
+        guard minutes == nil || Int(minutes!) != nil else { return try await whitelistPage(request, error: "Minutes must be a whole number.", status: .badRequest) }
+        let entry = APIRoutes.NewEntry(
+            pattern: form["pattern"] ?? "", list: form["list"], label: form["label"].flatMap { $0.isEmpty ? nil : $0 }, reason: "added in the dashboard",
+            expiresInMinutes: minutes.flatMap { Int($0) }
+        )
+        do {
+            _ = try await api.add(entry, for: visitor.account)
+            return Self.redirect("/whitelist?done=added")
+        } catch let error as APIError {
+            return try await whitelistPage(request, error: error.message, status: error.status)
+        }
+    }
+
+    func removeEntry(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        do {
+            try await api.removeEntry(pattern: form["pattern"] ?? "", userId: visitor.account.id)
+            return Self.redirect("/whitelist?done=removed")
+        } catch let error as APIError {
+            return try await whitelistPage(request, error: error.message, status: error.status)
+        }
+    }
+
+    func importContacts(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        let text = form["contacts"] ?? ""
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            return try await whitelistPage(request, error: "Paste a CSV export or a vCard file first.", status: .badRequest)
+        }
+        do {
+            let result = try await api.importContacts(text, for: visitor.account)
+            let problems = result.problems.map { "line \($0.line): \($0.message)" }
+            return try await whitelistPage(request, message: "Read \(result.read) contacts, added \(result.added).", problems: problems)
+        } catch let error as APIError {
+            return try await whitelistPage(request, error: error.message, status: error.status)
+        }
+    }
+
+    // MARK: Caller profiles
+
+    func profilePage(_ request: Request, _ context: NinjaRequestContext, message: String? = nil) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        do {
+            let number = try api.number(try api.parameter(context, "number"), for: visitor.account)
+            let view = try await api.profileView(number, key: try await platform.profileKey(for: number), userId: visitor.account.id)
+            return profile(view, visitor: visitor, message: message)
+        } catch let error as APIError {
+            return problem(visitor, error.status, "Not a number", error.message)
+        }
+    }
+
+    func verdict(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        do {
+            let number = try api.number(try api.parameter(context, "number"), for: visitor.account)
+            let verdict = form["verdict"].flatMap { $0.isEmpty ? nil : $0 }
+            let view = try await api.setVerdict(verdict, on: number, for: visitor.account)
+            return profile(view, visitor: visitor, message: verdict == nil ? "Your verdict is forgotten." : "Saved: \(verdict == "spam" ? "spam" : "not spam").")
+        } catch let error as APIError {
+            return problem(visitor, error.status, "Not saved", error.message)
+        }
+    }
+
+    func profile(_ view: APIRoutes.ProfileView, visitor: DashboardSecurity.Visitor, message: String?) -> Response {
+        let signals: [[String: String]] = view.signals.map {
+            ["name": $0.name, "detail": $0.detail, "contribution": String(format: "%+.2f", $0.contribution)]
+        }
+        return page("Caller \(view.number)", "profile", [
+            "number": view.number, "score": String(format: "%.2f", view.score), "calls": view.calls, "oneCall": view.calls == 1,
+            "verdict": view.userVerdict.map { $0 == "spam" ? "spam" : "not spam" }, "signals": signals, "message": message, "onWhitelist": true,
+        ], visitor: visitor)
+    }
+
+    // MARK: Settings
+
+    static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+    func settingsPage(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        let saved = request.uri.queryParameters.get("done") == "saved" ? "Saved: the next call uses these settings." : nil
+        return settings(UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, message: saved)
+    }
+
+    func settings(
+        _ settings: UserSettings, forwardingTarget: String?, visitor: DashboardSecurity.Visitor, message: String? = nil, error: String? = nil,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        let personas = Persona.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == settings.persona] as [String: Any] }
+        let days = (1...7).map { ["number": $0, "name": Self.weekdays[$0 - 1], "selected": settings.schedule?.days.contains($0) == true] as [String: Any] }
+        return page("Settings", "settings", [
+            "personas": personas, "greeting": settings.greeting, "recordingDisclosure": settings.recordingDisclosure, "aiEnabled": settings.aiEnabled,
+            "challenge": settings.challenge, "timeWaster": settings.timeWaster, "days": days, "from": settings.schedule?.from, "to": settings.schedule?.to,
+            "timeZone": settings.schedule?.timeZone, "blockThreshold": settings.blockThreshold, "reject": settings.blockAction == "reject",
+            "bridge": settings.wantedTreatment == "bridge", "forwardingTarget": forwardingTarget, "webhookURL": settings.webhookURL,
+            "retentionDays": settings.retentionDays, "region": settings.region, "message": message, "error": error, "onSettings": true,
+        ], visitor: visitor, status: status)
+    }
+
+    func saveSettings(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        func text(_ name: String) -> String? { form[name].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 } }
+        var settings = UserSettings(stored: visitor.account.settings)
+        var problems: [String] = []
+        settings.persona = text("persona") ?? settings.persona
+        settings.greeting = text("greeting")
+        settings.recordingDisclosure = form["recording_disclosure"] == "on"
+        settings.aiEnabled = form["ai_enabled"] == "on"
+        settings.challenge = form["challenge"] == "on"
+        settings.timeWaster = form["time_waster"] == "on"
+        let days = (1...7).filter { form["day\($0)"] == "on" }
+        if days.isEmpty && text("from") == nil && text("to") == nil {
+            settings.schedule = nil
+        } else {
+            settings.schedule = .init(days: days, from: text("from") ?? "", to: text("to") ?? "", timeZone: text("time_zone") ?? "UTC")
+        }
+        if let threshold = text("block_threshold") {
+            if let value = Double(threshold) { settings.blockThreshold = value } else { problems.append("the block threshold must be a number") }
+        }
+        settings.blockAction = text("block_action") ?? settings.blockAction
+        settings.wantedTreatment = text("wanted_treatment") ?? settings.wantedTreatment
+        settings.webhookURL = text("webhook_url")
+        if let retention = text("retention_days") {
+            if let value = Int(retention) { settings.retentionDays = value } else { problems.append("the days to keep calls must be a whole number") }
+        }
+        settings.region = text("region")?.uppercased()
+        var target = visitor.account.forwardingTarget
+        do {
+            if let wanted = text("forwarding_target") { target = try APIRoutes.forwardingTarget(wanted, normalizer: try api.normalizer(for: visitor.account)) }
+        } catch let error as APIError {
+            problems.append(error.message)
+        }
+        problems += settings.problems()
+        guard problems.isEmpty else {
+            return self.settings(settings, forwardingTarget: text("forwarding_target"), visitor: visitor, error: "Not saved: " + problems.joined(separator: "; ") + ".", status: .badRequest)
+        }
+        _ = try await api.save(settings, userId: visitor.account.id)
+        if target != visitor.account.forwardingTarget, let target {
+            try await platform.users.update(id: visitor.account.id, .init(forwardingTarget: target))
+            await platform.cache.delete("user-settings:\(visitor.account.id)")
+        }
+        return Self.redirect("/settings?done=saved")
     }
 
     // MARK: Rendering

@@ -7,7 +7,7 @@ enum DashboardTemplates {
         var library = MustacheLibrary()
         for (name, text) in [
             ("layout", layout), ("signin", signIn), ("live", live), ("live-call", liveCall), ("history", history), ("detail", detail),
-            ("problem", problem), ("csrf", csrfField),
+            ("problem", problem), ("csrf", csrfField), ("whitelist", whitelist), ("profile", profile), ("settings", settings),
         ] {
             try library.register(text, named: name)
         }
@@ -34,6 +34,8 @@ enum DashboardTemplates {
         <nav aria-label="Main">
         <a href="/calls/live"{{#onLive}} aria-current="page"{{/onLive}}>Live</a>
         <a href="/calls"{{#onHistory}} aria-current="page"{{/onHistory}}>History</a>
+        <a href="/whitelist"{{#onWhitelist}} aria-current="page"{{/onWhitelist}}>Whitelist</a>
+        <a href="/settings"{{#onSettings}} aria-current="page"{{/onSettings}}>Settings</a>
         </nav>
         <form method="post" action="/logout" class="signout">{{> csrf}}<button type="submit">Sign out</button></form>
         {{/signedIn}}
@@ -111,6 +113,7 @@ enum DashboardTemplates {
 
     static let detail = """
         <h1>Call from <span id="caller">{{caller}}</span></h1>
+        {{#profile}}<p><a id="profile" href="/profiles/{{profile}}">The caller's profile and spam score</a></p>{{/profile}}
         <dl class="facts">
         <dt>Started</dt><dd>{{started}}</dd>
         <dt>Duration</dt><dd>{{duration}}</dd>
@@ -137,6 +140,99 @@ enum DashboardTemplates {
         <h2>Latency per turn</h2>
         {{{waterfall}}}
         {{/waterfall}}
+        """
+
+    static let whitelist = """
+        <h1>Whitelist</h1>
+        {{#message}}<p class="notice" role="status" id="message">{{message}}</p>{{/message}}
+        {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
+        <h2>Add a number</h2>
+        <form method="post" action="/whitelist" class="stack">
+        {{> csrf}}
+        <label for="pattern">Number, or a prefix ending in *</label>
+        <input id="pattern" name="pattern" inputmode="tel" required>
+        <label for="label">Name (optional)</label>
+        <input id="label" name="label" maxlength="100">
+        <label for="list">List</label>
+        <select id="list" name="list"><option value="allow">Allow: put through</option><option value="block">Block</option></select>
+        <label for="minutes">Only for this many minutes (optional: a temporary entry)</label>
+        <input id="minutes" name="minutes" type="number" min="1" max="525600">
+        <button type="submit">Add</button>
+        </form>
+        <h2>Entries</h2>
+        <p id="entry-count">{{total}} entr{{#one}}y{{/one}}{{^one}}ies{{/one}}</p>
+        <ul id="entries" class="cards">
+        {{#entries}}
+        <li class="card"><span class="pattern">{{pattern}}</span>{{#label}} · <span class="label">{{label}}</span>{{/label}}
+        · <span class="list">{{list}}</span> · <span class="source">{{source}}</span>{{#expires}} · until {{expires}}{{/expires}}
+        {{#reason}}<br><span class="reason">Why: {{reason}}</span>{{/reason}}
+        <form method="post" action="/whitelist/remove" class="inline">{{> csrf}}<input type="hidden" name="pattern" value="{{pattern}}"><button type="submit" aria-label="Remove {{pattern}}">Remove</button></form>
+        {{#number}}<a href="/profiles/{{number}}">Profile</a>{{/number}}
+        </li>
+        {{/entries}}
+        </ul>
+        {{#next}}<p><a id="more" href="{{next}}">More entries</a></p>{{/next}}
+        <h2>Import contacts</h2>
+        <form method="post" action="/whitelist/import" class="stack">
+        {{> csrf}}
+        <label for="contacts">Paste a CSV export or vCard file</label>
+        <textarea id="contacts" name="contacts" rows="6" required></textarea>
+        <button type="submit">Import</button>
+        </form>
+        {{#hasProblems}}<h3>Lines not imported</h3>{{/hasProblems}}
+        <ul id="problems">{{#problems}}<li>{{.}}</li>{{/problems}}</ul>
+        """
+
+    static let profile = """
+        <h1>Caller <span id="number">{{number}}</span></h1>
+        {{#message}}<p class="notice" role="status" id="message">{{message}}</p>{{/message}}
+        <p>Spam score <strong id="score">{{score}}</strong> from {{calls}} call{{^oneCall}}s{{/oneCall}}{{#verdict}}; you said: <strong id="verdict">{{verdict}}</strong>{{/verdict}}.</p>
+        <h2>Why</h2>
+        <ul id="signals">{{#signals}}<li><b>{{name}}</b>: {{detail}} ({{contribution}})</li>{{/signals}}</ul>
+        {{^signals}}<p>Nothing is known of this caller yet.</p>{{/signals}}
+        <div class="actions">
+        <form method="post" action="/profiles/{{number}}/verdict">{{> csrf}}<input type="hidden" name="verdict" value="spam"><button type="submit">Mark as spam</button></form>
+        <form method="post" action="/profiles/{{number}}/verdict">{{> csrf}}<input type="hidden" name="verdict" value="not_spam"><button type="submit">Not spam</button></form>
+        <form method="post" action="/profiles/{{number}}/verdict">{{> csrf}}<input type="hidden" name="verdict" value=""><button type="submit">Forget my verdict</button></form>
+        </div>
+        """
+
+    static let settings = """
+        <h1>Settings</h1>
+        {{#message}}<p class="notice" role="status" id="message">{{message}}</p>{{/message}}
+        {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
+        <form method="post" action="/settings" class="stack">
+        {{> csrf}}
+        <label for="persona">Persona of the assistant</label>
+        <select id="persona" name="persona">{{#personas}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/personas}}</select>
+        <label for="greeting">Your own greeting (optional, instead of the persona's)</label>
+        <input id="greeting" name="greeting" maxlength="300" value="{{greeting}}">
+        <label class="check"><input type="checkbox" id="recording_disclosure" name="recording_disclosure" value="on"{{#recordingDisclosure}} checked{{/recordingDisclosure}}> Say that calls are recorded</label>
+        <label class="check"><input type="checkbox" id="ai_enabled" name="ai_enabled" value="on"{{#aiEnabled}} checked{{/aiEnabled}}> The assistant answers unknown callers</label>
+        <label class="check"><input type="checkbox" id="challenge" name="challenge" value="on"{{#challenge}} checked{{/challenge}}> Ask callers to press 1 first</label>
+        <label class="check"><input type="checkbox" id="time_waster" name="time_waster" value="on"{{#timeWaster}} checked{{/timeWaster}}> Keep telemarketers talking (time-waster)</label>
+        <fieldset><legend>Screen only at these times (optional)</legend>
+        <div class="days">{{#days}}<label class="check"><input type="checkbox" id="day{{number}}" name="day{{number}}" value="on"{{#selected}} checked{{/selected}}> {{name}}</label>{{/days}}</div>
+        <label for="from">From (HH:MM)</label><input id="from" name="from" value="{{from}}" pattern="[0-2][0-9]:[0-5][0-9]">
+        <label for="to">To (HH:MM)</label><input id="to" name="to" value="{{to}}" pattern="[0-2][0-9]:[0-5][0-9]">
+        <label for="time_zone">Time zone</label><input id="time_zone" name="time_zone" value="{{timeZone}}" placeholder="Europe/London">
+        </fieldset>
+        <label for="block_threshold">Block callers whose spam score is at least (0.5 to 1)</label>
+        <input id="block_threshold" name="block_threshold" type="number" min="0.5" max="1" step="0.01" value="{{blockThreshold}}">
+        <label for="block_action">A blocked caller gets</label>
+        <select id="block_action" name="block_action"><option value="reject"{{#reject}} selected{{/reject}}>a rejection (603)</option><option value="goodbye"{{^reject}} selected{{/reject}}>a spoken goodbye</option></select>
+        <label for="wanted_treatment">A wanted caller the assistant recognises</label>
+        <select id="wanted_treatment" name="wanted_treatment"><option value="bridge"{{#bridge}} selected{{/bridge}}>is put through to you</option><option value="message"{{^bridge}} selected{{/bridge}}>leaves a message</option></select>
+        <label for="forwarding_target">Your phone: a number, or your softphone's sip: address</label>
+        <input id="forwarding_target" name="forwarding_target" value="{{forwardingTarget}}">
+        <label for="webhook_url">Webhook called when a call ends (https://, optional)</label>
+        <input id="webhook_url" name="webhook_url" type="url" value="{{webhookURL}}">
+        <label for="retention_days">Keep calls for this many days</label>
+        <input id="retention_days" name="retention_days" type="number" min="1" max="3650" value="{{retentionDays}}">
+        <label for="region">Region of numbers written without a country code (optional, e.g. US)</label>
+        <input id="region" name="region" value="{{region}}" maxlength="2">
+        <button type="submit">Save</button>
+        </form>
         """
 
     static let problem = """

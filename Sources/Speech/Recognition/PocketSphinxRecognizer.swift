@@ -459,7 +459,7 @@ actor PocketSphinxLiveStream: RecognitionStream {
                 case .done:
                     target = -1
                 case .wanted(let count):
-                    target = count
+                    target = min(count, heard.count)
                 case .none:
                     target = heard.count
                 }
@@ -468,6 +468,7 @@ actor PocketSphinxLiveStream: RecognitionStream {
                     try await recognizer.begin(on: decoder)
                     open = true
                     fed = 0
+                    continue  // what is asked may have changed meanwhile (a close, a resumption)
                 }
                 if fed < target {
                     let chunk = Array(heard[fed..<target])
@@ -553,10 +554,10 @@ actor PocketSphinxLiveStream: RecognitionStream {
 
     func close() async {
         closed = true
-        heard = []
         // A pump still waiting for a decoder gives up at once (take() returns nil when cancelled).
         pump?.cancel()
         await idle()
+        heard = []
         guard let decoder else { return }
         self.decoder = nil
         if open { _ = try? await recognizer.end(on: decoder) }
