@@ -23,12 +23,16 @@ BINARY = os.environ.get("NINJA_TEST_BINARY", str(ROOT / ".build/debug/answer-nin
 ARTIFACTS = ROOT / ".build" / "test-artifacts" / "browser"
 
 
+DEVICE_PASSWORD = "alice-device-pw-7391"
+
+
 @dataclass
 class Serve:
     url: str
     sip_port: int
     data: Path
     binary: str
+    log: Path
 
     def api(self, method, path, body=None, token=None):
         """A JSON request to the API: (status, parsed body)."""
@@ -74,6 +78,8 @@ def serve():
     env.update(
         ANSWER_NINJA_HTTP_HOST="127.0.0.1", ANSWER_NINJA_HTTP_PORT="0", ANSWER_NINJA_DATA_DIR=str(data / "data"),
         ANSWER_NINJA_SIP_HOST="127.0.0.1", ANSWER_NINJA_SIP_PORT=str(free_port()), ANSWER_NINJA_API_BCRYPT_COST="4",
+        # The user's softphone (baresip) registers with the gateway as alice, for the take-over test.
+        ANSWER_NINJA_SIP_DEVICE_ACCOUNTS=f"alice:{DEVICE_PASSWORD}", ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS="md5",
     )
     log = open(data / "serve.log", "w+")
     process = subprocess.Popen([BINARY, "serve"], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
@@ -88,7 +94,7 @@ def serve():
         if match := re.search(r"^\s+sip\s+sip:127\.0\.0\.1:(\d+)", line):
             sip = int(match.group(1))
     assert port and sip, f"serve printed no HTTP or SIP address; log in {log.name}"
-    yield Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY)
+    yield Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY, log=data / "serve.log")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
 
@@ -112,3 +118,36 @@ def screenshot(browser, name):
     """Saves the page as a test artefact."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+class Baresip:
+    """baresip, a real softphone, registered with the gateway as the user's device (digest), answering at once,
+    sending a tone from a file; stopped at the end (and by its own -t limit whatever happens)."""
+
+    def __init__(self, serve, user="alice", password=DEVICE_PASSWORD):
+        self.directory = Path(tempfile.mkdtemp(prefix="answer-ninja-baresip-"))
+        sip = free_port()
+        tone = self.directory / "tone.wav"
+        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone), "synth", "10", "sine", "440"], check=True)
+        (self.directory / "config").write_text("\n".join([
+            "poll_method epoll", f"sip_listen 127.0.0.1:{sip}", "sip_trans_def udp", f"audio_player aufile,{self.directory}/received.wav",
+            f"audio_source aufile,{tone}", "audio_alert aufile,/dev/null", "ausrc_srate 8000", "auplay_srate 8000", "ausrc_channels 1",
+            "auplay_channels 1", "rtp_ports 40000-40999", "module_path /usr/lib/baresip/modules", "module g711.so", "module aufile.so",
+            "module_app account.so", "module_app contact.so", "module_app menu.so", "net_interface 127.0.0.1", "",
+        ]))
+        (self.directory / "accounts").write_text(
+            f"<sip:{user}@127.0.0.1:{serve.sip_port}>;auth_pass={password};regint=120;answermode=auto;audio_codecs=PCMU/8000\n"
+        )
+        (self.directory / "contacts").write_text("")
+        self.output = open(self.directory / "baresip.log", "w+")
+        self.process = subprocess.Popen(["baresip", "-f", str(self.directory), "-t", "300"], stdout=self.output, stderr=subprocess.STDOUT)
+
+    def log(self):
+        return (self.directory / "baresip.log").read_text(errors="replace")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()

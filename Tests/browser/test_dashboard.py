@@ -5,15 +5,17 @@ played from its detail page; CSRF and cross-site refusals; a second user who see
 import http.client
 import re
 import subprocess
+import time
 import urllib.parse
 
 import pytest
+from axe_selenium_python import Axe
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import ROOT, screenshot
+from conftest import ROOT, Baresip, screenshot
 
 ALICE = ("alice@example.com", "correct horse battery")
 BOB = ("bob@example.com", "another long password")
@@ -340,6 +342,67 @@ def test_a_caller_whitelisted_from_the_live_view_is_put_through_next_time(serve,
     assert browser.find_element(By.ID, "verdict").text == "spam"
     assert fits_a_phone(browser)
     screenshot(browser, "profile")
+
+
+def test_taking_over_a_live_call_rings_the_users_softphone(serve, browser, alice):
+    phone = Baresip(serve)
+    try:
+        deadline = time.monotonic() + 30
+        while "device registered" not in serve.log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "device registered" in serve.log.read_text(errors="replace"), phone.log()[-2000:]
+        sign_in(browser, serve, *ALICE)
+        wait(browser).until(EC.url_contains("/calls/live"))
+        browser.get(serve.url + "/settings")
+        target = browser.find_element(By.ID, "forwarding_target")
+        target.clear()
+        target.send_keys("sip:alice@127.0.0.1")
+        browser.find_element(By.CSS_SELECTOR, "form[action='/settings'] button[type=submit]").click()
+        wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Saved"))
+        assert browser.find_element(By.ID, "forwarding_target").get_attribute("value") == "sip:alice@127.0.0.1"
+
+        browser.get(serve.url + "/calls/live")
+        wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
+        caller = "+14155550888"
+        call = place_call(serve, caller, 25)
+        card = card_of(browser, caller)
+        wait(browser, 20).until(lambda _: card.find_elements(By.CSS_SELECTOR, ".transcript li.assistant"))
+        card.find_element(By.XPATH, ".//button[text()='Take over']").click()
+        wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Your devices are ringing"))
+        screenshot(browser, "take-over")
+        # The softphone rings, answers (auto-answer), and the caller is put through to it.
+        deadline = time.monotonic() + 20
+        while '"msg":"taken over"' not in serve.log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert '"msg":"taken over"' in serve.log.read_text(errors="replace"), phone.log()[-2000:]
+        assert "Call established" in phone.log(), phone.log()[-2000:]
+        call.communicate(timeout=60)
+    finally:
+        phone.stop()
+
+
+AXE_PAGES = ["/login", "/calls/live", "/calls", "detail", "/whitelist", "/settings", "/profiles/+14155550123"]
+
+
+@pytest.mark.parametrize("path", AXE_PAGES)
+def test_axe_finds_no_serious_or_critical_accessibility_violations(serve, browser, alice, path):
+    if path == "/login":
+        browser.delete_all_cookies()
+    else:
+        sign_in(browser, serve, *ALICE)
+        wait(browser).until(EC.url_contains("/calls/live"))
+    if path == "detail":  # the newest call's page, with its player and waterfall
+        status, page = serve.api("GET", "/api/v1/calls", token=alice[1])
+        assert status == 200 and page["calls"], page
+        path = "/calls/" + urllib.parse.quote(page["calls"][0]["id"], safe="")
+    browser.get(serve.url + path)
+    wait(browser).until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    axe = Axe(browser)
+    axe.inject()
+    results = axe.run()
+    assert results["passes"], "axe ran its rules"
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], bad
 
 
 @pytest.mark.parametrize("path", ["/login", "/calls/live", "/calls", "/calls?from=not-a-date", "/whitelist", "/settings", "/profiles/+14155550123"])

@@ -53,11 +53,11 @@ enum DashboardTemplates {
         <form method="post" action="/login" class="stack">
         {{> csrf}}
         <label for="email">Email</label>
-        <input id="email" name="email" type="email" autocomplete="username" required value="{{email}}">
+        <input id="email" name="email" type="email" autocomplete="email" required value="{{email}}">
         <label for="password">Password</label>
         <input id="password" name="password" type="password" autocomplete="current-password" required>
         <label for="totp">Authenticator code, if you turned it on</label>
-        <input id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6">
+        <input id="totp" name="totp" inputmode="numeric" autocomplete="off" pattern="[0-9]{6}" maxlength="6">
         <button type="submit">Sign in</button>
         </form>
         """
