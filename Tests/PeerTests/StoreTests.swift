@@ -141,6 +141,12 @@ import Testing
             #expect(try await ids(.init(until: start + 2 * 60_000)) == ["call-1"])
             #expect(try await ids(.init(text: "caller"), user: "user-0") == ["call-4", "call-2", "call-0"])
             #expect(try await records.outcomes(userId: "user-1") == ["hung_up_by_ai"])
+            // The admin page's figures: calls per hour (all five started in one hour) and every turn's latencies.
+            let hours = try await records.callsPerHour(since: start)
+            #expect(hours.count == 1 && hours[0].hour == start / 3_600_000 * 3_600_000 && hours[0].calls == 5, "\(hours)")
+            #expect(try await records.callsPerHour(since: start + 3_600_000).isEmpty)
+            let latencies = try await records.turnLatencies(since: start)
+            #expect(latencies.count == 15 && latencies.allSatisfy { $0 == ["reply": 1.5] })
             // The unfinished call, interrupted by a sweep, stays interrupted even if its owner's last words come later.
             #expect(try await records.unfinished(instance: "gw-1").map(\.id) == ["call-4"])
             #expect(try await records.unfinished(instance: "gw-2").isEmpty)

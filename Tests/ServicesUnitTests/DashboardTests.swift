@@ -34,4 +34,13 @@ import Testing
         #expect(svg.contains("turn 1") && svg.contains("turn 2") && svg.contains(">56 ms<") && svg.contains(">181 ms<"))
         #expect(svg.contains("Turn 1: stt_final 40 ms, reply 2 ms, tts_first 5 ms, rtp_first 9 ms; Turn 2: stt_final 180 ms, reply 1 ms"))
     }
+
+    /// 25 hourly slots from the hour `since` falls in; a bar only where there were calls, the tallest full height.
+    @Test func theHourChartHasABarPerHourWithCalls() {
+        let since: Int64 = 1_000 * 3_600_000 + 1_234
+        let svg = DashboardRoutes.hourChart([(hour: 1_000 * 3_600_000, calls: 2), (hour: 1_003 * 3_600_000, calls: 4)], since: since)
+        #expect(svg.components(separatedBy: "<rect").count - 1 == 2)
+        #expect(svg.contains(#"x="0" y="55.0" width="16" height="50.0""#) && svg.contains(#"x="60" y="5.0" width="16" height="100.0""#))
+        #expect(svg.contains("<title>4</title>") && svg.contains(": 2; "))
+    }
 }

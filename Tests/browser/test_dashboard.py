@@ -381,7 +381,32 @@ def test_taking_over_a_live_call_rings_the_users_softphone(serve, browser, alice
         phone.stop()
 
 
-AXE_PAGES = ["/login", "/calls/live", "/calls", "detail", "/whitelist", "/settings", "/profiles/+14155550123"]
+def test_the_admin_page_shows_health_calls_latency_and_users_to_admins_only(serve, browser, alice):
+    sign_in(browser, serve, *ALICE)  # the owner of the number was made an admin (conftest)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    browser.find_element(By.LINK_TEXT, "Admin").click()
+    wait(browser).until(EC.presence_of_element_located((By.ID, "health")))
+    assert browser.find_element(By.ID, "health").text.startswith("Ready")
+    checks = browser.find_element(By.ID, "checks").text
+    assert "store: ready" in checks and "sip: ready" in checks, checks
+    # The calls the tests before placed, counted per hour from the records, with a bar for this hour.
+    total = int(browser.find_element(By.ID, "calls-total").text.split()[0])
+    assert total >= 4 and browser.find_elements(By.CSS_SELECTOR, "#calls-per-hour rect.bar")
+    stages = {row.find_element(By.TAG_NAME, "th").text: row.find_elements(By.TAG_NAME, "td")[0].text for row in browser.find_elements(By.CSS_SELECTOR, "#latency tbody tr")}
+    assert "stt_final" in stages and "total" in stages and stages["total"].endswith(" ms"), stages
+    users = browser.find_element(By.ID, "users").text
+    assert ALICE[0] in users and BOB[0] in users and "+14155550100" in users
+    assert fits_a_phone(browser)
+    screenshot(browser, "admin")
+    # Anyone else: no such page, and no link to it.
+    sign_in(browser, serve, *BOB)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    assert browser.find_elements(By.LINK_TEXT, "Admin") == []
+    browser.get(serve.url + "/admin")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+
+
+AXE_PAGES = ["/login", "/calls/live", "/calls", "detail", "/whitelist", "/settings", "/profiles/+14155550123", "/admin"]
 
 
 @pytest.mark.parametrize("path", AXE_PAGES)

@@ -52,6 +52,11 @@ enum DashboardAssets {
         .waterfall .tts_first { fill: #54a24b; }
         .waterfall .rtp_first { fill: #b279a2; }
         .waterfall text { fill: #1a1a1a; }
+        .chart { width: 100%; height: auto; }
+        .chart .bar { fill: #4c78a8; }
+        .chart .axis { stroke: #767676; }
+        table { border-collapse: collapse; width: 100%; }
+        th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #d8d8d4; }
         """
 
     /// Keeps the live page current from the signed-in user's event stream: a new call's card is fetched from the

@@ -15,10 +15,13 @@ final class DashboardRoutes: Sendable {
     let api: APIRoutes
     let security: DashboardSecurity
     let library: MustacheLibrary
+    /// This process's readiness checks, for the admin page's health.
+    let readiness: Readiness
     var platform: Platform { api.platform }
 
-    init(api: APIRoutes) throws {
+    init(api: APIRoutes, readiness: Readiness) throws {
         self.api = api
+        self.readiness = readiness
         security = DashboardSecurity(platform: api.platform)
         library = try DashboardTemplates.library()
     }
@@ -45,6 +48,7 @@ final class DashboardRoutes: Sendable {
         router.post("/profiles/:number/verdict") { request, context in try await self.verdict(request, context) }
         router.get("/settings") { request, _ in try await self.settingsPage(request) }
         router.post("/settings") { request, _ in try await self.saveSettings(request) }
+        router.get("/admin") { request, _ in try await self.adminPage(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/live.js") { _, _ in Self.asset(DashboardAssets.liveScript, type: "text/javascript; charset=utf-8") }
     }
@@ -431,6 +435,56 @@ final class DashboardRoutes: Sendable {
         return Self.redirect("/settings?done=saved")
     }
 
+    // MARK: Admin
+
+    /// System health, calls per hour and latency percentiles (from the call records) and the users; admins only
+    /// (to anyone else the page does not exist).
+    func adminPage(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard visitor.account.role == .admin else { return problem(visitor, .notFound, "Not found", "There is no such page.") }
+        let (ready, checks) = readiness.snapshot()
+        let since = unixMilliseconds() - 24 * 3_600_000
+        let hours = try await platform.records.callsPerHour(since: since)
+        let turns = try await platform.records.turnLatencies(since: since)
+        var latency: [[String: String]] = []
+        for stage in LatencyWaterfall.stages.map(\.rawValue) + ["total"] {
+            let values = turns.compactMap { turn in stage == "total" ? (turn.isEmpty ? nil : turn.values.reduce(0, +)) : turn[stage] }.sorted()
+            guard !values.isEmpty else { continue }
+            func percentile(_ p: Double) -> String { "\(Int(values[min(values.count - 1, Int(Double(values.count) * p))].rounded())) ms" }
+            latency.append(["stage": stage, "p50": percentile(0.5), "p95": percentile(0.95)])
+        }
+        let users: [[String: Any]] = try await platform.users.accounts(limit: 100, after: nil).map { account in
+            Self.present([
+                "email": account.email ?? "(no email)", "name": account.displayName, "role": account.role.rawValue,
+                "numbers": account.numbers.isEmpty ? nil : account.numbers.joined(separator: ", "),
+            ])
+        }
+        return page("Admin", "admin", [
+            "overall": ready ? "Ready: every check passes." : "Not ready: a check fails.",
+            "checks": checks.keys.sorted().map { ["name": $0, "state": checks[$0]!.ready ? "ready" : "not ready", "detail": checks[$0]!.detail] },
+            "callsChart": Self.hourChart(hours, since: since), "callsTotal": hours.reduce(0) { $0 + $1.calls }, "turns": turns.count,
+            "latency": latency, "users": users, "onAdmin": true,
+        ], visitor: visitor)
+    }
+
+    /// The last 24 hours' calls as SVG bars, one per hour (empty hours too), with the counts in words.
+    static func hourChart(_ hours: [(hour: Int64, calls: Int)], since: Int64) -> String {
+        let first = since / 3_600_000 * 3_600_000
+        let counts = (0..<25).map { index in hours.first { $0.hour == first + Int64(index) * 3_600_000 }?.calls ?? 0 }
+        let highest = max(1, counts.max() ?? 1)
+        var parts = [
+            #"<svg id="calls-per-hour" class="chart" role="img" aria-labelledby="calls-title calls-description" viewBox="0 0 500 120" xmlns="http://www.w3.org/2000/svg">"#,
+            #"<title id="calls-title">Calls per hour</title>"#,
+            #"<desc id="calls-description">\#(counts.enumerated().filter { $0.element > 0 }.map { "\(time(first + Int64($0.offset) * 3_600_000)): \($0.element)" }.joined(separator: "; "))</desc>"#,
+        ]
+        for (index, count) in counts.enumerated() where count > 0 {
+            let height = Double(count) / Double(highest) * 100
+            parts.append(#"<rect class="bar" x="\#(index * 20)" y="\#(String(format: "%.1f", 105 - height))" width="16" height="\#(String(format: "%.1f", height))"><title>\#(count)</title></rect>"#)
+        }
+        parts.append(#"<line x1="0" y1="105" x2="500" y2="105" class="axis"/></svg>"#)
+        return parts.joined(separator: "\n")
+    }
+
     // MARK: Rendering
 
     /// A page in the layout, with the dashboard's security headers.
@@ -444,6 +498,7 @@ final class DashboardRoutes: Sendable {
         layout["title"] = title
         layout["content"] = content
         layout["signedIn"] = visitor != nil
+        layout["isAdmin"] = visitor?.account.role == .admin
         if let script { layout["script"] = script }
         return Self.html(library.render(layout, withTemplate: "layout") ?? "", status: status)
     }

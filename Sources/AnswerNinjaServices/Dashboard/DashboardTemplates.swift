@@ -7,7 +7,7 @@ enum DashboardTemplates {
         var library = MustacheLibrary()
         for (name, text) in [
             ("layout", layout), ("signin", signIn), ("live", live), ("live-call", liveCall), ("history", history), ("detail", detail),
-            ("problem", problem), ("csrf", csrfField), ("whitelist", whitelist), ("profile", profile), ("settings", settings),
+            ("problem", problem), ("csrf", csrfField), ("whitelist", whitelist), ("profile", profile), ("settings", settings), ("admin", admin),
         ] {
             try library.register(text, named: name)
         }
@@ -36,6 +36,7 @@ enum DashboardTemplates {
         <a href="/calls"{{#onHistory}} aria-current="page"{{/onHistory}}>History</a>
         <a href="/whitelist"{{#onWhitelist}} aria-current="page"{{/onWhitelist}}>Whitelist</a>
         <a href="/settings"{{#onSettings}} aria-current="page"{{/onSettings}}>Settings</a>
+        {{#isAdmin}}<a href="/admin"{{#onAdmin}} aria-current="page"{{/onAdmin}}>Admin</a>{{/isAdmin}}
         </nav>
         <form method="post" action="/logout" class="signout">{{> csrf}}<button type="submit">Sign out</button></form>
         {{/signedIn}}
@@ -233,6 +234,22 @@ enum DashboardTemplates {
         <input id="region" name="region" value="{{region}}" maxlength="2">
         <button type="submit">Save</button>
         </form>
+        """
+
+    static let admin = """
+        <h1>Admin</h1>
+        <h2>System health</h2>
+        <p id="health">{{overall}}</p>
+        <ul id="checks">{{#checks}}<li><b>{{name}}</b>: {{state}} ({{detail}})</li>{{/checks}}</ul>
+        <h2>Calls per hour, last 24 hours</h2>
+        {{{callsChart}}}
+        <p id="calls-total">{{callsTotal}} calls in the last 24 hours.</p>
+        <h2>Latency, last 24 hours</h2>
+        <table id="latency"><caption>Per stage, from the call records ({{turns}} turns)</caption>
+        <thead><tr><th scope="col">stage</th><th scope="col">p50</th><th scope="col">p95</th></tr></thead>
+        <tbody>{{#latency}}<tr><th scope="row">{{stage}}</th><td>{{p50}}</td><td>{{p95}}</td></tr>{{/latency}}</tbody></table>
+        <h2>Users</h2>
+        <ul id="users" class="cards">{{#users}}<li class="card"><b>{{email}}</b> · {{name}} · {{role}}{{#numbers}} · {{numbers}}{{/numbers}}</li>{{/users}}</ul>
         """
 
     static let problem = """

@@ -57,7 +57,7 @@ public struct RoleRunner: Sendable {
             if roles.contains(.api) {
                 let routes = await APIRoutes(platform: store.platform, configuration: configuration, gatewayControl: context.gatewayControl)
                 api = routes
-                dashboard = try DashboardRoutes(api: routes)
+                dashboard = try DashboardRoutes(api: routes, readiness: context.readiness)
             }
         }
         context.readiness.expect("http")

@@ -165,6 +165,21 @@ public struct CallRecordStore: Sendable {
         ).compactMap { $0[0].text }
     }
 
+    /// Calls started since `since` (every user's), per hour: the hour's start in Unix milliseconds and the count.
+    public func callsPerHour(since: Int64) async throws -> [(hour: Int64, calls: Int)] {
+        try await database.query(
+            "SELECT started_at / 3600000 AS hour, count(*) FROM call_records WHERE started_at >= $1 GROUP BY started_at / 3600000 ORDER BY hour",
+            [.integer(since)]
+        ).compactMap { row in row[0].integer.map { (hour: $0 * 3_600_000, calls: row[1].int ?? 0) } }
+    }
+
+    /// The stage latencies of turns taken since `since` (every user's), newest first, at most `limit`.
+    public func turnLatencies(since: Int64, limit: Int = 10_000) async throws -> [[String: Double]] {
+        try await database.query(
+            "SELECT latencies FROM call_turns WHERE at >= $1 ORDER BY at DESC LIMIT $2", [.integer(since), .integer(Int64(limit))]
+        ).compactMap { StoreJSON.decode([String: Double].self, $0[0].text) }
+    }
+
     /// `text` with LIKE's wildcards and the escape character itself escaped (by `!`).
     static func likeEscaped(_ text: String) -> String {
         text.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "%", with: "!%").replacingOccurrences(of: "_", with: "!_")
