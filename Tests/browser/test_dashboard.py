@@ -406,6 +406,37 @@ def test_the_admin_page_shows_health_calls_latency_and_users_to_admins_only(serv
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
 
 
+def test_a_user_exports_their_data_then_deletes_everything(serve, browser):
+    carol = ("carol@example.com", "carols long password")
+    serve.user(*carol)
+    connection, session, _ = session_for(serve, *carol)
+    connection.request("GET", "/settings/export", headers={"Cookie": f"__Host-ninja_session={session}"})
+    response = connection.getresponse()
+    archive = response.read()
+    assert response.status == 200 and response.getheader("Content-Type") == "application/x-tar"
+    assert b"answer-ninja-export/account.json" in archive and carol[0].encode() in archive
+
+    sign_in(browser, serve, *carol)
+    wait(browser).until(EC.url_contains("/calls/live"))
+    browser.get(serve.url + "/settings")
+    assert browser.find_element(By.ID, "export").get_attribute("href").endswith("/settings/export")
+    # The wrong password deletes nothing.
+    browser.find_element(By.ID, "delete_password").send_keys("not my password")
+    browser.find_element(By.CSS_SELECTOR, "#delete-everything button").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "error"), "Nothing was deleted"))
+    browser.find_element(By.ID, "delete_password").send_keys(carol[1])
+    browser.find_element(By.CSS_SELECTOR, "#delete-everything button").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "deleted"))
+    assert "/login" in browser.current_url
+    # Gone: the account signs in no more, and the old session opens nothing.
+    status, body = serve.api("POST", "/api/v1/auth/login", {"email": carol[0], "password": carol[1]})
+    assert status == 401, body
+    connection.request("GET", "/settings", headers={"Cookie": f"__Host-ninja_session={session}"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 303 and response.getheader("Location") == "/login"
+
+
 AXE_PAGES = ["/login", "/calls/live", "/calls", "detail", "/whitelist", "/settings", "/profiles/+14155550123", "/admin"]
 
 

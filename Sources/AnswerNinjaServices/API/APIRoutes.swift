@@ -2,6 +2,7 @@ import AnswerNinjaCore
 import Foundation
 import Hummingbird
 import HummingbirdOTP
+import Logging
 import NIOCore
 import Screening
 import Store
@@ -333,14 +334,19 @@ public final class APIRoutes: Sendable {
     }
 
     func deleteMe(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let principal = try await auth.principal(request)
-        let files = try await platform.records.files(userId: principal.userId)
-        let numbers = try await platform.users.numbers(of: principal.userId)
-        try await platform.users.delete(id: principal.userId)
+        try await deleteEverything(of: try await auth.principal(request).userId)
+        return noContent()
+    }
+
+    /// Deletes a user with everything of theirs: account, numbers, settings, whitelist, sessions and tokens (the
+    /// database cascades), calls, recordings and transcripts (the API's and the dashboard's).
+    func deleteEverything(of userId: String) async throws {
+        let files = try await platform.records.files(userId: userId)
+        let numbers = try await platform.users.numbers(of: userId)
+        try await platform.users.delete(id: userId)
         for number in numbers { await platform.cache.delete("owner:\(number)") }
         await platform.recordings.remove(files)
-        await platform.recordings.removeAll(of: principal.userId)
-        return noContent()
+        await platform.recordings.removeAll(of: userId)
     }
 
     struct TOTPStart: Encodable {
@@ -731,7 +737,11 @@ public final class APIRoutes: Sendable {
     /// export of years of calls holds one page in memory. An error after the first bytes ends the response early
     /// (a truncated archive, which `tar` reports), logged.
     func export(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let account = try await account(try await auth.principal(request))
+        try await export(try await account(try await auth.principal(request)), logger: context.logger)
+    }
+
+    /// Everything of `account`'s as a streamed tar archive (the API's and the dashboard's).
+    func export(_ account: UserAccount, logger: Logger) async throws -> Response {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -739,7 +749,7 @@ public final class APIRoutes: Sendable {
             TarArchive.entry("answer-ninja-export/account.json", Array(try encoder.encode(UserView(account))))
             + TarArchive.entry("answer-ninja-export/settings.json", Array(account.settings.utf8))
             + TarArchive.entry("answer-ninja-export/whitelist.json", Array(try encoder.encode(try await platform.whitelist.entries(userId: account.id).map(EntryView.init))))
-        let platform = platform, logger = context.logger
+        let platform = platform
         var headers = HTTPFields()
         headers[.contentType] = "application/x-tar"
         headers[.contentDisposition] = "attachment; filename=\"answer-ninja-export.tar\""

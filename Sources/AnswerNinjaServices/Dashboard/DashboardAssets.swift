@@ -22,6 +22,7 @@ enum DashboardAssets {
         input, select { padding: 0.4rem; border: 1px solid #767676; border-radius: 4px; background: #fff; width: 100%; }
         button { padding: 0.45rem 0.9rem; border: 0; border-radius: 4px; background: #0b57d0; color: #fff; cursor: pointer; }
         header button { background: #394b5f; }
+        button.danger { background: #9b1c1c; }
         .stack { display: grid; gap: 0.4rem; max-width: 24rem; }
         textarea { font: inherit; width: 100%; padding: 0.4rem; border: 1px solid #767676; border-radius: 4px; }
         fieldset { border: 1px solid #d8d8d4; border-radius: 4px; display: grid; gap: 0.4rem; min-width: 0; }

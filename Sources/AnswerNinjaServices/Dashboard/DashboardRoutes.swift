@@ -48,6 +48,8 @@ final class DashboardRoutes: Sendable {
         router.post("/profiles/:number/verdict") { request, context in try await self.verdict(request, context) }
         router.get("/settings") { request, _ in try await self.settingsPage(request) }
         router.post("/settings") { request, _ in try await self.saveSettings(request) }
+        router.get("/settings/export") { request, context in try await self.export(request, context) }
+        router.post("/settings/delete") { request, _ in try await self.deleteEverything(request) }
         router.get("/admin") { request, _ in try await self.adminPage(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/live.js") { _, _ in Self.asset(DashboardAssets.liveScript, type: "text/javascript; charset=utf-8") }
@@ -63,7 +65,8 @@ final class DashboardRoutes: Sendable {
         if error == nil, try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
         // The form's CSRF token is also a cookie (double submit): the post must carry both, equal.
         let token = APIAuth.randomToken()
-        var response = page("Sign in", "signin", ["csrf": token, "error": error, "email": email], visitor: nil, status: status)
+        let deleted = request.uri.queryParameters.get("done") == "deleted" ? "Your account and everything of yours are deleted." : nil
+        var response = page("Sign in", "signin", ["csrf": token, "error": error, "email": email, "message": deleted], visitor: nil, status: status)
         response.setCookie(DashboardSecurity.cookie(DashboardSecurity.signInCookie, token, maxAge: 3600))
         return response
     }
@@ -433,6 +436,28 @@ final class DashboardRoutes: Sendable {
             await platform.cache.delete("user-settings:\(visitor.account.id)")
         }
         return Self.redirect("/settings?done=saved")
+    }
+
+    /// Everything of the user's, as the API's export gives it.
+    func export(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        return try await api.export(visitor.account, logger: context.logger)
+    }
+
+    /// Deletes the account and everything of it, once the password is given again; the session goes with it.
+    func deleteEverything(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        guard let hash = visitor.account.passwordHash, try await api.auth.verify(form["password"] ?? "", hash: hash) else {
+            return settings(
+                UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor,
+                error: "Nothing was deleted: the password is wrong.", status: .forbidden
+            )
+        }
+        try await api.deleteEverything(of: visitor.account.id)
+        var response = Self.redirect("/login?done=deleted")
+        response.setCookie(DashboardSecurity.cookie(DashboardSecurity.sessionCookie, "", maxAge: 0))
+        return response
     }
 
     // MARK: Admin

@@ -50,6 +50,7 @@ enum DashboardTemplates {
 
     static let signIn = """
         <h1>Sign in</h1>
+        {{#message}}<p class="notice" role="status" id="message">{{message}}</p>{{/message}}
         {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
         <form method="post" action="/login" class="stack">
         {{> csrf}}
@@ -233,6 +234,14 @@ enum DashboardTemplates {
         <label for="region">Region of numbers written without a country code (optional, e.g. US)</label>
         <input id="region" name="region" value="{{region}}" maxlength="2">
         <button type="submit">Save</button>
+        </form>
+        <h2>Your data</h2>
+        <p><a id="export" href="/settings/export" download>Export my data</a> (a tar archive: account, settings, whitelist, every call with its turns, recordings and transcripts).</p>
+        <form method="post" action="/settings/delete" class="stack" id="delete-everything">
+        {{> csrf}}
+        <label for="delete_password">To delete your account and everything of yours, enter your password</label>
+        <input id="delete_password" name="password" type="password" autocomplete="current-password" required>
+        <button type="submit" class="danger">Delete everything</button>
         </form>
         """
 
