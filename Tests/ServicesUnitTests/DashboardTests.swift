@@ -7,6 +7,11 @@ import Testing
         let form = FormBody.parse("email=a%40example.com&password=two+words%2B&empty=&flag&csrf=1&csrf=2")
         #expect(form == ["email": "a@example.com", "password": "two words+", "empty": "", "flag": "", "csrf": "2"])
         #expect(FormBody.parse("").isEmpty)
+        // And back: a number's `+` and a phrase's spaces survive the round trip (a bare `+` would read as a space).
+        let fields = [("number", "+1415 555"), ("q", "thank you & more=")]
+        let encoded = FormBody.encode(fields)
+        #expect(encoded == "number=%2B1415%20555&q=thank%20you%20%26%20more%3D")
+        #expect(FormBody.parse(encoded) == ["number": "+1415 555", "q": "thank you & more="])
     }
 
     @Test func tokensCompareWholeAndNeverEmpty() {

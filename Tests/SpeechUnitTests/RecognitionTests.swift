@@ -144,6 +144,28 @@ import Testing
         try await recognizer.shutdown()
     }
 
+    /// A stream closed by a cancelled task (the call hung up while its utterance was open) still ends its decoder's
+    /// utterance before giving it back: the next call on that decoder hears only its own audio. (The pool skips the
+    /// work of a cancelled task; before the end ran in a task of its own, the decoder went back mid-utterance and the
+    /// next stream's audio was appended to the last caller's: "forward" twice.)
+    @Test(.timeLimit(.minutes(2)))
+    func aStreamClosedByACancelledTaskGivesItsDecoderBackClean() async throws {
+        let recognizer = try await PocketSphinxRecognizer.make(model: .standard(domain: false), decoders: 1, streaming: true)
+        let audio = try Self.telephoneAudio()
+        let first = try await recognizer.makeStream(rate: .narrowband)
+        try await Self.feedInChunks(audio, to: first)
+        #expect(await first.hypothesis()?.contains("forward") == true, "the first stream's utterance is open and fed")
+        let closing = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await first.close()
+        }
+        await closing.value
+        #expect(recognizer.idleDecoders == 1)
+        let next = try await Self.recognise(audio, on: try await recognizer.makeStream(rate: .narrowband))
+        #expect(next.split(separator: " ").filter { $0 == "forward" }.count == 1, "\(next)")
+        try await recognizer.shutdown()
+    }
+
     static func feedInChunks(_ audio: [Int16], to stream: any RecognitionStream) async throws {
         var offset = 0
         while offset < audio.count {

@@ -359,36 +359,48 @@ public final class APIRoutes: Sendable {
     }
 
     func startTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let account = try await account(try await auth.principal(request))
+        try json(try await startTOTP(for: try await account(try await auth.principal(request))), .created)
+    }
+
+    /// A new TOTP secret, pending for 10 minutes until a code made with it confirms it (the API's and the dashboard's).
+    func startTOTP(for account: UserAccount) async throws -> TOTPStart {
         guard account.totpSecret == nil else { throw APIError(.conflict, "totp_enabled", "two-factor sign-in is on already; turn it off first") }
         let secret = String(APIAuth.randomToken().prefix(20))
         await platform.cache.set("totp-pending:\(account.id)", secret, ttl: .seconds(600))
         let url = TOTP(secret: secret).createAuthenticatorURL(label: account.email ?? account.id, issuer: "Answer Ninja")
         // The secret as an authenticator app takes it typed in: base32 of its bytes (the same as in the URL).
-        return try json(TOTPStart(secret: Base32.encode(Array(secret.utf8)), otpauthUrl: url), .created)
+        return TOTPStart(secret: Base32.encode(Array(secret.utf8)), otpauthUrl: url)
     }
 
     func verifyTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
+        try await verifyTOTP(try await body(request, as: Code.self).code, for: account)
+        return noContent()
+    }
+
+    /// Turns two-factor sign-in on with the pending secret, given a code made with it.
+    func verifyTOTP(_ code: String, for account: UserAccount) async throws {
         try await limitCodeAttempts(account.id)
-        let body = try await body(request, as: Code.self)
         guard let secret = await platform.cache.get("totp-pending:\(account.id)") else {
             throw APIError(.conflict, "totp_not_started", "start with POST /api/v1/me/totp (a started set-up lasts 10 minutes)")
         }
-        guard APIAuth.totpMatches(body.code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
+        guard APIAuth.totpMatches(code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
         try await platform.users.update(id: account.id, .init(totpSecret: secret))
         await platform.cache.delete("totp-pending:\(account.id)")
-        return noContent()
     }
 
     func stopTOTP(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let account = try await account(try await auth.principal(request))
-        try await limitCodeAttempts(account.id)
-        let body = try await body(request, as: Code.self)
-        guard let secret = account.totpSecret else { throw APIError(.conflict, "totp_disabled", "two-factor sign-in is off") }
-        guard APIAuth.totpMatches(body.code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
-        try await platform.users.clearTOTP(id: account.id)
+        try await stopTOTP(try await body(request, as: Code.self).code, for: account)
         return noContent()
+    }
+
+    /// Turns two-factor sign-in off, given a current code.
+    func stopTOTP(_ code: String, for account: UserAccount) async throws {
+        try await limitCodeAttempts(account.id)
+        guard let secret = account.totpSecret else { throw APIError(.conflict, "totp_disabled", "two-factor sign-in is off") }
+        guard APIAuth.totpMatches(code, secret: secret) else { throw APIError.badRequest("the code does not match", code: "invalid_totp") }
+        try await platform.users.clearTOTP(id: account.id)
     }
 
     /// Six-digit codes are guessable: at most 5 attempts a minute per account.
@@ -937,14 +949,18 @@ public final class APIRoutes: Sendable {
     func adminUpdateUser(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await admin(request)
         let id = try parameter(context, "id")
-        let body = try await body(request, as: RoleChange.self)
-        guard let role = UserAccount.Role(rawValue: body.role) else { throw APIError.badRequest("role must be user or admin") }
+        return try json(UserView(try await setRole(try await body(request, as: RoleChange.self).role, of: id, by: principal)))
+    }
+
+    /// An admin changes another user's role, audited (the API's and the dashboard's).
+    func setRole(_ name: String, of id: String, by principal: Principal) async throws -> UserAccount {
+        guard let role = UserAccount.Role(rawValue: name) else { throw APIError.badRequest("role must be user or admin") }
         // An admin cannot demote themselves: the last admin would lock everyone out of administration.
         guard id != principal.userId else { throw APIError(.conflict, "own_role", "an admin cannot change their own role; ask another admin") }
         guard try await platform.users.account(id: id) != nil else { throw APIError.notFound("user") }
         guard let updated = try await platform.users.update(id: id, .init(role: role)) else { throw APIError.notFound("user") }
         try await platform.audit.append(actor: principal.userId, action: "user.role", target: id, detail: #"{"role":"\#(role.rawValue)"}"#, at: unixMilliseconds())
-        return try json(UserView(updated))
+        return updated
     }
 
     func adminAudit(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {

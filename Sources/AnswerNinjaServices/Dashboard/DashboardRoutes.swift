@@ -50,7 +50,11 @@ final class DashboardRoutes: Sendable {
         router.post("/settings") { request, _ in try await self.saveSettings(request) }
         router.get("/settings/export") { request, context in try await self.export(request, context) }
         router.post("/settings/delete") { request, _ in try await self.deleteEverything(request) }
+        router.post("/settings/totp/start") { request, _ in try await self.startTOTP(request) }
+        router.post("/settings/totp/verify") { request, _ in try await self.totp(request, turningOn: true) }
+        router.post("/settings/totp/stop") { request, _ in try await self.totp(request, turningOn: false) }
         router.get("/admin") { request, _ in try await self.adminPage(request) }
+        router.post("/admin/users/role") { request, _ in try await self.setRole(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/live.js") { _, _ in Self.asset(DashboardAssets.liveScript, type: "text/javascript; charset=utf-8") }
     }
@@ -133,8 +137,8 @@ final class DashboardRoutes: Sendable {
             return problem(visitor, .badRequest, "Bad request", "id is missing.")
         }
         let card: [String: Any]
-        if let record = try await platform.records.record(id: id) {
-            guard record.userId == visitor.account.id else { return problem(visitor, .notFound, "Not found", "No such call.") }
+        // Another user's call is drawn as an unknown one (from the request alone): the answer does not tell which ids exist.
+        if let record = try await platform.records.record(id: id), record.userId == visitor.account.id {
             card = Self.liveCall(record)
         } else {
             let caller = request.uri.queryParameters.get("caller").map { String($0) } ?? "unknown"
@@ -186,9 +190,10 @@ final class DashboardRoutes: Sendable {
 
     func historyPage(_ request: Request) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        let query = request.uri.queryParameters
+        // A GET form sends a space as `+`, which the router's query parameters keep: read the query as a form.
+        let query = FormBody.parse(request.uri.query ?? "")
         func value(_ name: String) -> String? {
-            query.get(name).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            query[name].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
         }
         var filter = CallRecordFilter(outcome: value("outcome"), intent: value("intent"), number: value("number"), text: value("q"))
         var error: String?
@@ -205,11 +210,8 @@ final class DashboardRoutes: Sendable {
         )
         var next: String?
         if records.count == limit, let last = records.last {
-            var components = URLComponents()
-            components.path = "/calls"
-            let kept = ["from", "to", "outcome", "intent", "number", "q"].compactMap { name in value(name).map { URLQueryItem(name: name, value: $0) } }
-            components.queryItems = kept + [URLQueryItem(name: "before", value: String(last.startedAt)), URLQueryItem(name: "before_id", value: last.id)]
-            next = components.string
+            let kept = ["from", "to", "outcome", "intent", "number", "q"].compactMap { name in value(name).map { (name, $0) } }
+            next = "/calls?" + FormBody.encode(kept + [("before", String(last.startedAt)), ("before_id", last.id)])
         }
         let calls: [[String: Any]] = records.map { record in
             Self.present([
@@ -270,7 +272,8 @@ final class DashboardRoutes: Sendable {
     ) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
         let limit = 50
-        let offset = max(0, request.uri.queryParameters.get("offset").flatMap { Int($0) } ?? 0)
+        // Bounded: an offset near Int.max would overflow `offset + limit`.
+        let offset = min(max(0, request.uri.queryParameters.get("offset").flatMap { Int($0) } ?? 0), 10_000_000)
         let listed = try await platform.whitelist.page(userId: visitor.account.id, limit: limit, offset: offset)
         let entries: [[String: Any]] = listed.entries.map { entry in
             Self.present([
@@ -373,13 +376,17 @@ final class DashboardRoutes: Sendable {
 
     func settingsPage(_ request: Request) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        let saved = request.uri.queryParameters.get("done") == "saved" ? "Saved: the next call uses these settings." : nil
-        return settings(UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, message: saved)
+        let done = request.uri.queryParameters.get("done").flatMap { Self.settingsMessages[$0] }
+        return settings(UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, message: done)
     }
+
+    static let settingsMessages = [
+        "saved": "Saved: the next call uses these settings.", "totp-on": "Two-factor sign-in is on.", "totp-off": "Two-factor sign-in is off.",
+    ]
 
     func settings(
         _ settings: UserSettings, forwardingTarget: String?, visitor: DashboardSecurity.Visitor, message: String? = nil, error: String? = nil,
-        status: HTTPResponse.Status = .ok
+        totp: APIRoutes.TOTPStart? = nil, status: HTTPResponse.Status = .ok
     ) -> Response {
         let personas = Persona.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == settings.persona] as [String: Any] }
         let days = (1...7).map { ["number": $0, "name": Self.weekdays[$0 - 1], "selected": settings.schedule?.days.contains($0) == true] as [String: Any] }
@@ -389,6 +396,7 @@ final class DashboardRoutes: Sendable {
             "timeZone": settings.schedule?.timeZone, "blockThreshold": settings.blockThreshold, "reject": settings.blockAction == "reject",
             "bridge": settings.wantedTreatment == "bridge", "forwardingTarget": forwardingTarget, "webhookURL": settings.webhookURL,
             "retentionDays": settings.retentionDays, "region": settings.region, "message": message, "error": error, "onSettings": true,
+            "totpOn": visitor.account.totpSecret != nil, "totpKey": totp?.secret, "totpURL": totp?.otpauthUrl,
         ], visitor: visitor, status: status)
     }
 
@@ -438,6 +446,39 @@ final class DashboardRoutes: Sendable {
         return Self.redirect("/settings?done=saved")
     }
 
+    /// Starts TOTP set-up: the settings page shows the key and asks for a code made with it.
+    func startTOTP(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
+        let stored = UserSettings(stored: visitor.account.settings)
+        do {
+            let started = try await api.startTOTP(for: visitor.account)
+            return settings(stored, forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, totp: started)
+        } catch let error as APIError {
+            return settings(stored, forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, error: error.message, status: error.status)
+        }
+    }
+
+    /// Turns two-factor sign-in on (with the pending key) or off, given a code.
+    func totp(_ request: Request, turningOn: Bool) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        do {
+            if turningOn {
+                try await api.verifyTOTP(form["code"] ?? "", for: visitor.account)
+            } else {
+                try await api.stopTOTP(form["code"] ?? "", for: visitor.account)
+            }
+            return Self.redirect("/settings?done=\(turningOn ? "totp-on" : "totp-off")")
+        } catch let error as APIError {
+            let message = error.code == "invalid_totp" ? "The code does not match. Nothing changed." : error.message
+            return settings(
+                UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, error: message,
+                status: error.status
+            )
+        }
+    }
+
     /// Everything of the user's, as the API's export gives it.
     func export(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
@@ -464,7 +505,7 @@ final class DashboardRoutes: Sendable {
 
     /// System health, calls per hour and latency percentiles (from the call records) and the users; admins only
     /// (to anyone else the page does not exist).
-    func adminPage(_ request: Request) async throws -> Response {
+    func adminPage(_ request: Request, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
         guard visitor.account.role == .admin else { return problem(visitor, .notFound, "Not found", "There is no such page.") }
         let (ready, checks) = readiness.snapshot()
@@ -473,14 +514,16 @@ final class DashboardRoutes: Sendable {
         let turns = try await platform.records.turnLatencies(since: since)
         var latency: [[String: String]] = []
         for stage in LatencyWaterfall.stages.map(\.rawValue) + ["total"] {
-            let values = turns.compactMap { turn in stage == "total" ? (turn.isEmpty ? nil : turn.values.reduce(0, +)) : turn[stage] }.sorted()
+            let values = turns.compactMap { turn in stage == "total" ? (turn.isEmpty ? nil : turn.values.reduce(0, +)) : turn[stage] }
+                .filter { $0.isFinite && $0 >= 0 && $0 < 1e9 }.sorted()
             guard !values.isEmpty else { continue }
             func percentile(_ p: Double) -> String { "\(Int(values[min(values.count - 1, Int(Double(values.count) * p))].rounded())) ms" }
             latency.append(["stage": stage, "p50": percentile(0.5), "p95": percentile(0.95)])
         }
         let users: [[String: Any]] = try await platform.users.accounts(limit: 100, after: nil).map { account in
             Self.present([
-                "email": account.email ?? "(no email)", "name": account.displayName, "role": account.role.rawValue,
+                "email": account.email ?? "(no email)", "name": account.displayName, "role": account.role.rawValue, "id": account.id,
+                "otherRole": account.role == .admin ? "user" : "admin", "isSelf": account.id == visitor.account.id,
                 "numbers": account.numbers.isEmpty ? nil : account.numbers.joined(separator: ", "),
             ])
         }
@@ -488,8 +531,22 @@ final class DashboardRoutes: Sendable {
             "overall": ready ? "Ready: every check passes." : "Not ready: a check fails.",
             "checks": checks.keys.sorted().map { ["name": $0, "state": checks[$0]!.ready ? "ready" : "not ready", "detail": checks[$0]!.detail] },
             "callsChart": Self.hourChart(hours, since: since), "callsTotal": hours.reduce(0) { $0 + $1.calls }, "turns": turns.count,
-            "latency": latency, "users": users, "onAdmin": true,
-        ], visitor: visitor)
+            "latency": latency, "users": users, "onAdmin": true, "error": error,
+            "message": request.uri.queryParameters.get("done") == "role" ? "The role is changed." : nil,
+        ], visitor: visitor, status: status)
+    }
+
+    /// An admin changes another user's role (audited by the API's operation).
+    func setRole(_ request: Request) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard visitor.account.role == .admin else { return problem(visitor, .notFound, "Not found", "There is no such page.") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        do {
+            _ = try await api.setRole(form["role"] ?? "", of: form["id"] ?? "", by: visitor.principal)
+            return Self.redirect("/admin?done=role")
+        } catch let error as APIError {
+            return try await adminPage(request, error: error.message, status: error.status)
+        }
     }
 
     /// The last 24 hours' calls as SVG bars, one per hour (empty hours too), with the counts in words.

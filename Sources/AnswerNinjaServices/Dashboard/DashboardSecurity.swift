@@ -105,4 +105,12 @@ enum FormBody {
         }
         return fields
     }
+
+    /// The same form back: every character but letters, digits and `-._~` percent-encoded (a `+` too, which would
+    /// read as a space).
+    static func encode(_ fields: [(String, String)]) -> String {
+        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: safe) ?? "" }
+        return fields.map { encoded($0.0) + "=" + encoded($0.1) }.joined(separator: "&")
+    }
 }

@@ -235,6 +235,28 @@ enum DashboardTemplates {
         <input id="region" name="region" value="{{region}}" maxlength="2">
         <button type="submit">Save</button>
         </form>
+        <h2>Two-factor sign-in</h2>
+        {{#totpOn}}
+        <p id="totp-state">On: signing in asks for your authenticator's code.</p>
+        <form method="post" action="/settings/totp/stop" class="stack">{{> csrf}}
+        <label for="stop_code">To turn it off, enter a current code</label>
+        <input id="stop_code" name="code" inputmode="numeric" autocomplete="off" pattern="[0-9]{6}" maxlength="6" required>
+        <button type="submit">Turn off</button></form>
+        {{/totpOn}}
+        {{^totpOn}}
+        {{#totpKey}}
+        <p>Type this key into your authenticator app: <code id="totp-key">{{totpKey}}</code></p>
+        <p class="small">Or open <a id="totp-url" href="{{totpURL}}">the authenticator link</a>.</p>
+        <form method="post" action="/settings/totp/verify" class="stack">{{> csrf}}
+        <label for="verify_code">Then enter the code it shows</label>
+        <input id="verify_code" name="code" inputmode="numeric" autocomplete="off" pattern="[0-9]{6}" maxlength="6" required>
+        <button type="submit">Turn on</button></form>
+        {{/totpKey}}
+        {{^totpKey}}
+        <p id="totp-state">Off.</p>
+        <form method="post" action="/settings/totp/start">{{> csrf}}<button type="submit">Set up two-factor sign-in</button></form>
+        {{/totpKey}}
+        {{/totpOn}}
         <h2>Your data</h2>
         <p><a id="export" href="/settings/export" download>Export my data</a> (a tar archive: account, settings, whitelist, every call with its turns, recordings and transcripts).</p>
         <form method="post" action="/settings/delete" class="stack" id="delete-everything">
@@ -247,6 +269,8 @@ enum DashboardTemplates {
 
     static let admin = """
         <h1>Admin</h1>
+        {{#message}}<p class="notice" role="status" id="message">{{message}}</p>{{/message}}
+        {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
         <h2>System health</h2>
         <p id="health">{{overall}}</p>
         <ul id="checks">{{#checks}}<li><b>{{name}}</b>: {{state}} ({{detail}})</li>{{/checks}}</ul>
@@ -258,7 +282,8 @@ enum DashboardTemplates {
         <thead><tr><th scope="col">stage</th><th scope="col">p50</th><th scope="col">p95</th></tr></thead>
         <tbody>{{#latency}}<tr><th scope="row">{{stage}}</th><td>{{p50}}</td><td>{{p95}}</td></tr>{{/latency}}</tbody></table>
         <h2>Users</h2>
-        <ul id="users" class="cards">{{#users}}<li class="card"><b>{{email}}</b> · {{name}} · {{role}}{{#numbers}} · {{numbers}}{{/numbers}}</li>{{/users}}</ul>
+        <ul id="users" class="cards">{{#users}}<li class="card"><b>{{email}}</b> · {{name}} · <span class="role">{{role}}</span>{{#numbers}} · {{numbers}}{{/numbers}}
+        {{^isSelf}}<form method="post" action="/admin/users/role" class="inline">{{> csrf}}<input type="hidden" name="id" value="{{id}}"><input type="hidden" name="role" value="{{otherRole}}"><button type="submit">Make {{otherRole}}</button></form>{{/isSelf}}</li>{{/users}}</ul>
         """
 
     static let problem = """

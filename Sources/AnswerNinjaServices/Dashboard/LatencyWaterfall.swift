@@ -11,6 +11,12 @@ enum LatencyWaterfall {
 
     /// Nil when no turn has a stage time.
     static func svg(_ turns: [CallTurn]) -> String? {
+        // Only finite, non-negative figures are drawn (a stored NaN would stop `Int(_:)`).
+        let turns = turns.map { turn in
+            var turn = turn
+            turn.latencies = turn.latencies.filter { $0.value.isFinite && $0.value >= 0 }
+            return turn
+        }
         let rows = turns.filter { turn in stages.contains { turn.latencies[$0.rawValue] != nil } }
         guard !rows.isEmpty else { return nil }
         let longest = rows.map { turn in stages.reduce(0.0) { $0 + max(0, turn.latencies[$1.rawValue] ?? 0) } }.max() ?? 0

@@ -86,7 +86,10 @@ public struct CallerListener {
             events += frameEvents
             let speech = decision.probability >= 0.5
             // Within the same utterance only: a new one starts its recognition afresh anyway.
-            resumed = resumed || (speech && quietFrames >= Self.speculateAfterQuietFrames && frameEvents.isEmpty && endpointer.speechFramesSoFar > 0)
+            if speech && quietFrames >= Self.speculateAfterQuietFrames && frameEvents.isEmpty && endpointer.speechFramesSoFar > 0 {
+                resumed = true
+                mayBeOver = false  // a pause that ended within this tick: nothing to speculate on
+            }
             quietFrames = speech ? 0 : quietFrames + 1
             // Only for what is long enough to be an utterance: a click is dropped, not decoded.
             mayBeOver = mayBeOver || (quietFrames == Self.speculateAfterQuietFrames && endpointer.speechFramesSoFar >= endpointer.minimumSpeech)

@@ -488,10 +488,13 @@ actor PocketSphinxLiveStream: RecognitionStream {
         pump = nil
     }
 
-    /// The final search of the decoder's open utterance, its failure kept as a value.
+    /// The final search of the decoder's open utterance, its failure kept as a value. It runs even when the calling
+    /// task is cancelled (a call hung up while its utterance ended): the pool skips the work of a cancelled task, and
+    /// a decoder given back with its utterance still open would carry this caller's audio into the next call's.
     private func ending(_ decoder: PocketSphinxRecognizer.Decoder) async -> Result<RecognitionResult, any Error> {
+        let recognizer = recognizer
         do {
-            return .success(try await recognizer.end(on: decoder))
+            return .success(try await Task { try await recognizer.end(on: decoder) }.value)
         } catch {
             return .failure(error)
         }
@@ -560,7 +563,7 @@ actor PocketSphinxLiveStream: RecognitionStream {
         heard = []
         guard let decoder else { return }
         self.decoder = nil
-        if open { _ = try? await recognizer.end(on: decoder) }
+        if open { _ = await ending(decoder) }
         open = false
         recognizer.giveBack(decoder)
     }

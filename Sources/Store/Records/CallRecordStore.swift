@@ -176,7 +176,10 @@ public struct CallRecordStore: Sendable {
     /// The stage latencies of turns taken since `since` (every user's), newest first, at most `limit`.
     public func turnLatencies(since: Int64, limit: Int = 10_000) async throws -> [[String: Double]] {
         try await database.query(
-            "SELECT latencies FROM call_turns WHERE at >= $1 ORDER BY at DESC LIMIT $2", [.integer(since), .integer(Int64(limit))]
+            // The turns' calls started at most a day before their turns: the bound on call_started_at lets PostgreSQL
+            // skip the older monthly partitions.
+            "SELECT latencies FROM call_turns WHERE at >= $1 AND call_started_at >= $3 ORDER BY at DESC LIMIT $2",
+            [.integer(since), .integer(Int64(limit)), .integer(since - 86_400_000)]
         ).compactMap { StoreJSON.decode([String: Double].self, $0[0].text) }
     }
 
