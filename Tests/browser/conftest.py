@@ -48,6 +48,16 @@ class Serve:
             text = error.read().decode()
             return error.code, json.loads(text) if text.startswith("{") else text
 
+    def log_count(self, text):
+        return self.log.read_text(errors="replace").count(text)
+
+    def wait_for_log(self, text, count, seconds=30):
+        """Until `text` has appeared in serve's log at least `count` times."""
+        deadline = time.monotonic() + seconds
+        while self.log_count(text) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert self.log_count(text) >= count, f"{text!r} seen {self.log_count(text)} times, not {count}"
+
     def user(self, email, password, number=None):
         """Signs up a user; with `number`, makes them the owner of it (an admin for a moment, as the tests of the
         Swift tiers do). Returns their id and access token."""
@@ -71,8 +81,8 @@ def free_port():
     return port
 
 
-@pytest.fixture(scope="session")
-def serve():
+def start_serve():
+    """`answer-ninja serve` on loopback ports with a fresh data directory: its process and a `Serve`."""
     data = Path(tempfile.mkdtemp(prefix="answer-ninja-browser-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSWER_NINJA_")}
     env.update(
@@ -94,7 +104,13 @@ def serve():
         if match := re.search(r"^\s+sip\s+sip:127\.0\.0\.1:(\d+)", line):
             sip = int(match.group(1))
     assert port and sip, f"serve printed no HTTP or SIP address; log in {log.name}"
-    yield Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY, log=data / "serve.log")
+    return process, Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY, log=data / "serve.log")
+
+
+@pytest.fixture(scope="session")
+def serve():
+    process, served = start_serve()
+    yield served
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
 

@@ -6,9 +6,12 @@ import base64
 import hashlib
 import hmac
 import http.client
+import json
 import re
+import socket
 import struct
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -232,6 +235,39 @@ def test_a_second_user_sees_nothing_of_the_first_users_calls(serve, browser, ali
         response = connection.getresponse()
         response.read()
         assert response.status == 404, resource
+    # Live events: during a call to the first user's number, the first user's stream carries it and the second's
+    # carries nothing of it.
+    alice_connection, alice_session, _ = session_for(serve, *ALICE)
+    streams = {}
+
+    def listen(name, cookie):
+        """Reads the event stream for 14 s over a plain socket (closed at the end, whatever happens)."""
+        received = b""
+        with socket.create_connection(("127.0.0.1", int(serve.url.rsplit(":", 1)[1])), timeout=5) as stream:
+            stream.sendall(f"GET /calls/live/events HTTP/1.1\r\nHost: {serve.url.removeprefix('http://')}\r\nCookie: __Host-ninja_session={cookie}\r\n\r\n".encode())
+            stream.settimeout(0.5)
+            deadline = time.monotonic() + 14
+            while time.monotonic() < deadline:
+                try:
+                    chunk = stream.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                received += chunk
+        text = received.decode(errors="replace")
+        streams[name] = (int(text.split(" ", 2)[1]) if text.startswith("HTTP/1.1 ") else 0, text)
+
+    listeners = [threading.Thread(target=listen, args=("alice", alice_session)), threading.Thread(target=listen, args=("bob", session))]
+    for listener in listeners:
+        listener.start()
+    time.sleep(1)
+    place_call(serve, "+14155550321", 5).communicate(timeout=60)
+    for listener in listeners:
+        listener.join()
+    assert streams["alice"][0] == 200 and "event: call_started" in streams["alice"][1] and "+14155550321" in streams["alice"][1], streams["alice"]
+    assert streams["bob"][0] == 200 and "event:" not in streams["bob"][1] and "+14155550321" not in streams["bob"][1], streams["bob"]
+
     # A live card asked for by id is drawn from the request alone, as for a call not yet stored: nothing of the first
     # user's call, and no sign that the id exists.
     connection.request("GET", f"/calls/live/card?id={path}", headers={"Cookie": f"__Host-ninja_session={session}"})
@@ -315,12 +351,18 @@ def test_a_new_persona_is_heard_on_the_next_call(serve, browser, alice):
 
     browser.get(serve.url + "/calls/live")
     wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
-    call = place_call(serve, "+14155550777", 8)
+    call = place_call(serve, "+14155550777", 40)
     card = card_of(browser, "+14155550777")
     wait(browser, 30).until(lambda _: card.find_elements(By.CSS_SELECTOR, ".transcript li.assistant"))
     opening = card.find_element(By.CSS_SELECTOR, ".transcript li.assistant").text
     assert opening.startswith("Assistant: This is"), opening  # the direct persona's opening
-    call.communicate(timeout=60)
+    # Hung up from the live view: the caller's side sees the far end hang up long before its 40 s.
+    clicked = time.monotonic()
+    card.find_element(By.XPATH, ".//button[text()='Hang up']").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "being hung up"))
+    output, _ = call.communicate(timeout=30)
+    result = json.loads(output)
+    assert result["hangup_side"] == "remote" and time.monotonic() - clicked < 20, result
     # Back to the default for the tests after this one.
     browser.get(serve.url + "/settings")
     Select(browser.find_element(By.ID, "persona")).select_by_value("polite")
@@ -342,14 +384,24 @@ def test_a_caller_whitelisted_from_the_live_view_is_put_through_next_time(serve,
     status, entries = serve.api("GET", "/api/v1/whitelist", token=alice[1])
     assert any(e["pattern"] == caller and e["source"] == "manual" and "whitelisted from call" in e["reason"] for e in entries["entries"]), entries
 
-    # The next call from that number is allowed by the whitelist.
-    browser.get(serve.url + "/calls/live")
-    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
-    again = place_call(serve, caller, 6)
-    card = card_of(browser, caller)
-    wait(browser, 20).until(lambda _: card.find_element(By.CSS_SELECTOR, ".decision").text == "allow")
-    assert "whitelist" in card.find_element(By.CSS_SELECTOR, ".reasons").text
-    again.communicate(timeout=60)
+    # The next call from that number is allowed by the whitelist and put through to the user's softphone.
+    registered, bridged = serve.log_count("device registered"), serve.log_count('"msg":"bridged"')
+    phone = Baresip(serve)
+    try:
+        serve.wait_for_log("device registered", registered + 1)
+        status, body = serve.api("PATCH", "/api/v1/me", {"forwarding_target": "sip:alice@127.0.0.1"}, alice[1])
+        assert status == 200, body
+        browser.get(serve.url + "/calls/live")
+        wait(browser).until(EC.text_to_be_present_in_element((By.ID, "live-status"), "Live:"))
+        again = place_call(serve, caller, 6)
+        card = card_of(browser, caller)
+        wait(browser, 20).until(lambda _: card.find_element(By.CSS_SELECTOR, ".decision").text == "allow")
+        assert "whitelist" in card.find_element(By.CSS_SELECTOR, ".reasons").text
+        serve.wait_for_log('"msg":"bridged"', bridged + 1)
+        again.communicate(timeout=60)
+        assert "Call established" in phone.log(), phone.log()[-2000:]
+    finally:
+        phone.stop()
 
     # Its profile: two calls; marked as spam by the user, and that is shown.
     browser.get(serve.url + "/profiles/" + urllib.parse.quote(caller, safe=""))
@@ -362,12 +414,10 @@ def test_a_caller_whitelisted_from_the_live_view_is_put_through_next_time(serve,
 
 
 def test_taking_over_a_live_call_rings_the_users_softphone(serve, browser, alice):
+    registered, taken = serve.log_count("device registered"), serve.log_count('"msg":"taken over"')
     phone = Baresip(serve)
     try:
-        deadline = time.monotonic() + 30
-        while "device registered" not in serve.log.read_text(errors="replace") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert "device registered" in serve.log.read_text(errors="replace"), phone.log()[-2000:]
+        serve.wait_for_log("device registered", registered + 1)
         sign_in(browser, serve, *ALICE)
         wait(browser).until(EC.url_contains("/calls/live"))
         browser.get(serve.url + "/settings")
@@ -388,10 +438,7 @@ def test_taking_over_a_live_call_rings_the_users_softphone(serve, browser, alice
         wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "Your devices are ringing"))
         screenshot(browser, "take-over")
         # The softphone rings, answers (auto-answer), and the caller is put through to it.
-        deadline = time.monotonic() + 20
-        while '"msg":"taken over"' not in serve.log.read_text(errors="replace") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert '"msg":"taken over"' in serve.log.read_text(errors="replace"), phone.log()[-2000:]
+        serve.wait_for_log('"msg":"taken over"', taken + 1, seconds=20)
         assert "Call established" in phone.log(), phone.log()[-2000:]
         call.communicate(timeout=60)
     finally:
@@ -504,12 +551,16 @@ def test_an_admin_changes_another_users_role(serve, browser, alice, bob):
         return [c for c in browser.find_elements(By.CSS_SELECTOR, "#users li") if email in c.text][0]
 
     assert card(ALICE[0]).find_elements(By.TAG_NAME, "button") == [], "no button to change one's own role"
-    card(BOB[0]).find_element(By.XPATH, ".//button[text()='Make admin']").click()
+    button = card(BOB[0]).find_element(By.XPATH, ".//button[text()='Make admin']")
+    button.click()
+    wait(browser).until(EC.staleness_of(button))
     wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "role is changed"))
     assert card(BOB[0]).find_element(By.CSS_SELECTOR, ".role").text == "admin"
     status, audit = serve.api("GET", "/api/v1/admin/audit", token=alice[1])
     assert status == 200 and audit["entries"][0]["action"] == "user.role", audit
-    card(BOB[0]).find_element(By.XPATH, ".//button[text()='Make user']").click()
+    button = card(BOB[0]).find_element(By.XPATH, ".//button[text()='Make user']")
+    button.click()
+    wait(browser).until(EC.staleness_of(button))
     wait(browser).until(EC.text_to_be_present_in_element((By.ID, "message"), "role is changed"))
     assert card(BOB[0]).find_element(By.CSS_SELECTOR, ".role").text == "user"
 

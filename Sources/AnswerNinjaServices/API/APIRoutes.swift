@@ -5,6 +5,7 @@ import HummingbirdOTP
 import Logging
 import NIOCore
 import Screening
+import ServiceLifecycle
 import Store
 
 /// The platform API under `/api/v1` (docs/api/openapi.yaml, written by hand and checked against this route table
@@ -913,7 +914,13 @@ public final class APIRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { continuation.finish() }
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
-            for await line in lines { try await writer.write(ByteBuffer(string: line)) }
+            // A stream has no end of its own: on SIGTERM it ends at once (the browser reconnects elsewhere), so that the
+            // server's graceful shutdown does not wait for the next keep-alive write to find a closed connection.
+            try await withGracefulShutdownHandler {
+                for await line in lines { try await writer.write(ByteBuffer(string: line)) }
+            } onGracefulShutdown: {
+                continuation.finish()
+            }
             try await writer.finish(nil)
         })
     }
