@@ -90,6 +90,8 @@ def start_serve():
         ANSWER_NINJA_SIP_HOST="127.0.0.1", ANSWER_NINJA_SIP_PORT=str(free_port()), ANSWER_NINJA_API_BCRYPT_COST="4",
         # The user's softphone (baresip) registers with the gateway as alice, for the take-over test.
         ANSWER_NINJA_SIP_DEVICE_ACCOUNTS=f"alice:{DEVICE_PASSWORD}", ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS="md5",
+        # A caller the user talks with for 3 s is learned (30 s by default), for the whitelist page's learned entries.
+        ANSWER_NINJA_SIP_LEARN_AFTER="3s",
     )
     log = open(data / "serve.log", "w+")
     process = subprocess.Popen([BINARY, "serve"], stdout=subprocess.PIPE, stderr=log, env=env, text=True)

@@ -441,6 +441,12 @@ def test_taking_over_a_live_call_rings_the_users_softphone(serve, browser, alice
         serve.wait_for_log('"msg":"taken over"', taken + 1, seconds=20)
         assert "Call established" in phone.log(), phone.log()[-2000:]
         call.communicate(timeout=60)
+        # The user talked with the caller: the whitelist learned them, and says why.
+        browser.get(serve.url + "/whitelist")
+        learned = wait(browser, 20).until(
+            lambda _: [e for e in browser.find_elements(By.CSS_SELECTOR, "#entries li") if caller in e.text] or browser.refresh()
+        )
+        assert "learned" in learned[0].text and "Why: call accepted" in learned[0].text and "talked" in learned[0].text, learned[0].text
     finally:
         phone.stop()
 
