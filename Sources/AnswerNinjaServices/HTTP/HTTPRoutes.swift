@@ -22,7 +22,8 @@ public enum HTTPRoutes {
         public var checks: [String: Readiness.Check]
     }
 
-    /// The router of the HTTP listener; with `api`, the platform API under `/api/v1` too.
+    /// The router of the HTTP listener; with `api`, the platform API under `/api/v1` too, and with `dashboard` the
+    /// dashboard at `/`.
     static func makeRouter(context: ServiceContext, api: APIRoutes? = nil, dashboard: DashboardRoutes? = nil) -> Router<NinjaRequestContext> {
         let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: RequestCounter(telemetry: context.telemetry))
