@@ -44,7 +44,7 @@ public struct DigestServer: Sendable {
             ha1: stored, algorithm: credentials.algorithm, nonce: credentials.nonce, method: method, uri: credentials.uri,
             qopAuth: credentials.qopAuth, nonceCount: credentials.nonceCount, cnonce: credentials.cnonce
         )
-        guard constantTimeEqual(expected, credentials.response) else { return .rejected(reason: "wrong digest") }
+        guard ConstantTime.equal(expected, credentials.response) else { return .rejected(reason: "wrong digest") }
         if issued.duration(to: now) > nonceLifetime { return .stale }
         if let count = credentials.nonceCount {
             if let last = lastCounts[credentials.nonce], count <= last { return .rejected(reason: "nonce count \(count) was already used") }
@@ -67,7 +67,7 @@ public struct DigestServer: Sendable {
         guard nonce.utf8.count == 48, let bytes = Self.unhex(nonce) else { return nil }
         let stamp = Array(bytes.prefix(8))
         let mac = Array(HMAC<SHA256>.authenticationCode(for: stamp + Array(realm.utf8), using: secret)).prefix(16)
-        guard constantTimeEqual(hex(mac), hex(bytes.suffix(16))) else { return nil }
+        guard ConstantTime.equal(hex(mac), hex(bytes.suffix(16))) else { return nil }
         return MediaInstant(nanoseconds: stamp.reduce(0) { $0 << 8 | UInt64($1) })
     }
 
@@ -87,11 +87,5 @@ public struct DigestServer: Sendable {
         case 0x61...0x66: byte - 0x61 + 10
         default: nil
         }
-    }
-
-    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

@@ -101,11 +101,11 @@ final class DashboardRoutes: Sendable {
     }
 
     func signOut(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
-        var response = Self.redirect("/login")
-        response.setCookie(try await security.endSession(request))
-        return response
+        try await posted(request) { _, _ in
+            var response = Self.redirect("/login")
+            response.setCookie(try await security.endSession(request))
+            return response
+        }
     }
 
     // MARK: Live calls
@@ -133,7 +133,7 @@ final class DashboardRoutes: Sendable {
     /// which the script got from this user's own event stream.
     func liveCard(_ request: Request) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return problem(nil, .unauthorized, "Signed out", "Sign in again.") }
-        guard let id = request.uri.queryParameters.get("id").map { String($0) }, !id.isEmpty else {
+        guard let id = request.uri.queryParameters.get("id").map({ String($0) }), !id.isEmpty else {
             return problem(visitor, .badRequest, "Bad request", "id is missing.")
         }
         let card: [String: Any]
@@ -157,13 +157,13 @@ final class DashboardRoutes: Sendable {
     }
 
     func control(_ action: CallControlCommand.Action, _ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
-        do {
-            let answer = try await api.control(action, callId: try api.parameter(context, "id"), of: visitor.principal)
-            return Self.redirect("/calls/live?done=\(answer.status == "forwarded" ? "forwarded" : action.rawValue)")
-        } catch let error as APIError {
-            return try await livePage(request, error: Self.controlMessages[error.code] ?? error.message, status: error.status)
+        try await posted(request) { visitor, _ in
+            do {
+                let answer = try await api.control(action, callId: try api.parameter(context, "id"), of: visitor.principal)
+                return Self.redirect("/calls/live?done=\(answer.status == "forwarded" ? "forwarded" : action.rawValue)")
+            } catch let error as APIError {
+                return try await livePage(request, error: Self.controlMessages[error.code] ?? error.message, status: error.status)
+            }
         }
     }
 
@@ -176,13 +176,13 @@ final class DashboardRoutes: Sendable {
     ]
 
     func whitelistCaller(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
-        do {
-            _ = try await api.whitelistCaller(callId: try api.parameter(context, "id"), of: visitor.principal)
-            return Self.redirect("/calls/live?done=whitelist-caller")
-        } catch let error as APIError {
-            return try await livePage(request, error: Self.controlMessages[error.code] ?? error.message, status: error.status)
+        try await posted(request) { visitor, _ in
+            do {
+                _ = try await api.whitelistCaller(callId: try api.parameter(context, "id"), of: visitor.principal)
+                return Self.redirect("/calls/live?done=whitelist-caller")
+            } catch let error as APIError {
+                return try await livePage(request, error: Self.controlMessages[error.code] ?? error.message, status: error.status)
+            }
         }
     }
 
@@ -192,9 +192,7 @@ final class DashboardRoutes: Sendable {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
         // A GET form sends a space as `+`, which the router's query parameters keep: read the query as a form.
         let query = FormBody.parse(request.uri.query ?? "")
-        func value(_ name: String) -> String? {
-            query[name].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
-        }
+        func value(_ name: String) -> String? { FormBody.text(query, name) }
         var filter = CallRecordFilter(outcome: value("outcome"), intent: value("intent"), number: value("number"), text: value("q"))
         var error: String?
         if let from = value("from") {
@@ -291,46 +289,46 @@ final class DashboardRoutes: Sendable {
     static let whitelistMessages = ["added": "Added.", "removed": "Removed."]
 
     func addEntry(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        let minutes = form["minutes"].flatMap { $0.isEmpty ? nil : $0 }
-        guard minutes == nil || Int(minutes!) != nil else { return try await whitelistPage(request, error: "Minutes must be a whole number.", status: .badRequest) }
-        let entry = APIRoutes.NewEntry(
-            pattern: form["pattern"] ?? "", list: form["list"], label: form["label"].flatMap { $0.isEmpty ? nil : $0 }, reason: "added in the dashboard",
-            expiresInMinutes: minutes.flatMap { Int($0) }
-        )
-        do {
-            _ = try await api.add(entry, for: visitor.account)
-            return Self.redirect("/whitelist?done=added")
-        } catch let error as APIError {
-            return try await whitelistPage(request, error: error.message, status: error.status)
+        try await posted(request) { visitor, form in
+            let minutes = form["minutes"].flatMap { $0.isEmpty ? nil : $0 }
+            guard minutes == nil || Int(minutes!) != nil else { return try await whitelistPage(request, error: "Minutes must be a whole number.", status: .badRequest) }
+            let entry = APIRoutes.NewEntry(
+                pattern: form["pattern"] ?? "", list: form["list"], label: form["label"].flatMap { $0.isEmpty ? nil : $0 }, reason: "added in the dashboard",
+                expiresInMinutes: minutes.flatMap { Int($0) }
+            )
+            do {
+                _ = try await api.add(entry, for: visitor.account)
+                return Self.redirect("/whitelist?done=added")
+            } catch let error as APIError {
+                return try await whitelistPage(request, error: error.message, status: error.status)
+            }
         }
     }
 
     func removeEntry(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        do {
-            try await api.removeEntry(pattern: form["pattern"] ?? "", userId: visitor.account.id)
-            return Self.redirect("/whitelist?done=removed")
-        } catch let error as APIError {
-            return try await whitelistPage(request, error: error.message, status: error.status)
+        try await posted(request) { visitor, form in
+            do {
+                try await api.removeEntry(pattern: form["pattern"] ?? "", userId: visitor.account.id)
+                return Self.redirect("/whitelist?done=removed")
+            } catch let error as APIError {
+                return try await whitelistPage(request, error: error.message, status: error.status)
+            }
         }
     }
 
     func importContacts(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        let text = form["contacts"] ?? ""
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            return try await whitelistPage(request, error: "Paste a CSV export or a vCard file first.", status: .badRequest)
-        }
-        do {
-            let result = try await api.importContacts(text, for: visitor.account)
-            let problems = result.problems.map { "line \($0.line): \($0.message)" }
-            return try await whitelistPage(request, message: "Read \(result.read) contacts, added \(result.added).", problems: problems)
-        } catch let error as APIError {
-            return try await whitelistPage(request, error: error.message, status: error.status)
+        try await posted(request) { visitor, form in
+            let text = form["contacts"] ?? ""
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                return try await whitelistPage(request, error: "Paste a CSV export or a vCard file first.", status: .badRequest)
+            }
+            do {
+                let result = try await api.importContacts(text, for: visitor.account)
+                let problems = result.problems.map { "line \($0.line): \($0.message)" }
+                return try await whitelistPage(request, message: "Read \(result.read) contacts, added \(result.added).", problems: problems)
+            } catch let error as APIError {
+                return try await whitelistPage(request, error: error.message, status: error.status)
+            }
         }
     }
 
@@ -348,15 +346,15 @@ final class DashboardRoutes: Sendable {
     }
 
     func verdict(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        do {
-            let number = try api.number(try api.parameter(context, "number"), for: visitor.account)
-            let verdict = form["verdict"].flatMap { $0.isEmpty ? nil : $0 }
-            let view = try await api.setVerdict(verdict, on: number, for: visitor.account)
-            return profile(view, visitor: visitor, message: verdict == nil ? "Your verdict is forgotten." : "Saved: \(verdict == "spam" ? "spam" : "not spam").")
-        } catch let error as APIError {
-            return problem(visitor, error.status, "Not saved", error.message)
+        try await posted(request) { visitor, form in
+            do {
+                let number = try api.number(try api.parameter(context, "number"), for: visitor.account)
+                let verdict = form["verdict"].flatMap { $0.isEmpty ? nil : $0 }
+                let view = try await api.setVerdict(verdict, on: number, for: visitor.account)
+                return profile(view, visitor: visitor, message: verdict == nil ? "Your verdict is forgotten." : "Saved: \(verdict == "spam" ? "spam" : "not spam").")
+            } catch let error as APIError {
+                return problem(visitor, error.status, "Not saved", error.message)
+            }
         }
     }
 
@@ -377,17 +375,21 @@ final class DashboardRoutes: Sendable {
     func settingsPage(_ request: Request) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
         let done = request.uri.queryParameters.get("done").flatMap { Self.settingsMessages[$0] }
-        return settings(UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, message: done)
+        return settings(of: visitor, message: done)
     }
 
     static let settingsMessages = [
         "saved": "Saved: the next call uses these settings.", "totp-on": "Two-factor sign-in is on.", "totp-off": "Two-factor sign-in is off.",
     ]
 
+    /// The settings page of `visitor`: their stored settings, or what they just submitted (`editing`) when it was
+    /// refused.
     func settings(
-        _ settings: UserSettings, forwardingTarget: String?, visitor: DashboardSecurity.Visitor, message: String? = nil, error: String? = nil,
-        totp: APIRoutes.TOTPStart? = nil, status: HTTPResponse.Status = .ok
+        of visitor: DashboardSecurity.Visitor, editing: (settings: UserSettings, forwardingTarget: String?)? = nil, message: String? = nil,
+        error: String? = nil, totp: APIRoutes.TOTPStart? = nil, status: HTTPResponse.Status = .ok
     ) -> Response {
+        let settings = editing?.settings ?? UserSettings(stored: visitor.account.settings)
+        let forwardingTarget = editing == nil ? visitor.account.forwardingTarget : editing?.forwardingTarget
         let personas = Persona.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == settings.persona] as [String: Any] }
         let days = (1...7).map { ["number": $0, "name": Self.weekdays[$0 - 1], "selected": settings.schedule?.days.contains($0) == true] as [String: Any] }
         return page("Settings", "settings", [
@@ -401,81 +403,78 @@ final class DashboardRoutes: Sendable {
     }
 
     func saveSettings(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        func text(_ name: String) -> String? { form[name].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 } }
-        var settings = UserSettings(stored: visitor.account.settings)
-        var problems: [String] = []
-        settings.persona = text("persona") ?? settings.persona
-        settings.greeting = text("greeting")
-        settings.recordingDisclosure = form["recording_disclosure"] == "on"
-        settings.aiEnabled = form["ai_enabled"] == "on"
-        settings.challenge = form["challenge"] == "on"
-        settings.timeWaster = form["time_waster"] == "on"
-        let days = (1...7).filter { form["day\($0)"] == "on" }
-        if days.isEmpty && text("from") == nil && text("to") == nil {
-            settings.schedule = nil
-        } else {
-            settings.schedule = .init(days: days, from: text("from") ?? "", to: text("to") ?? "", timeZone: text("time_zone") ?? "UTC")
+        try await posted(request) { visitor, form in
+            func text(_ name: String) -> String? { FormBody.text(form, name) }
+            var settings = UserSettings(stored: visitor.account.settings)
+            var problems: [String] = []
+            settings.persona = text("persona") ?? settings.persona
+            settings.greeting = text("greeting")
+            settings.recordingDisclosure = form["recording_disclosure"] == "on"
+            settings.aiEnabled = form["ai_enabled"] == "on"
+            settings.challenge = form["challenge"] == "on"
+            settings.timeWaster = form["time_waster"] == "on"
+            let days = (1...7).filter { form["day\($0)"] == "on" }
+            if days.isEmpty && text("from") == nil && text("to") == nil {
+                settings.schedule = nil
+            } else {
+                settings.schedule = .init(days: days, from: text("from") ?? "", to: text("to") ?? "", timeZone: text("time_zone") ?? "UTC")
+            }
+            if let threshold = text("block_threshold") {
+                if let value = Double(threshold) { settings.blockThreshold = value } else { problems.append("the block threshold must be a number") }
+            }
+            settings.blockAction = text("block_action") ?? settings.blockAction
+            settings.wantedTreatment = text("wanted_treatment") ?? settings.wantedTreatment
+            settings.webhookURL = text("webhook_url")
+            if let retention = text("retention_days") {
+                if let value = Int(retention) { settings.retentionDays = value } else { problems.append("the days to keep calls must be a whole number") }
+            }
+            settings.region = text("region")?.uppercased()
+            var target = visitor.account.forwardingTarget
+            do {
+                if let wanted = text("forwarding_target") { target = try APIRoutes.forwardingTarget(wanted, normalizer: try api.normalizer(for: visitor.account)) }
+            } catch let error as APIError {
+                problems.append(error.message)
+            }
+            problems += settings.problems()
+            guard problems.isEmpty else {
+                return self.settings(
+                    of: visitor, editing: (settings, text("forwarding_target")), error: "Not saved: " + problems.joined(separator: "; ") + ".", status: .badRequest
+                )
+            }
+            _ = try await api.save(settings, userId: visitor.account.id)
+            if target != visitor.account.forwardingTarget, let target {
+                try await platform.users.update(id: visitor.account.id, .init(forwardingTarget: target))
+                await platform.cache.delete("user-settings:\(visitor.account.id)")
+            }
+            return Self.redirect("/settings?done=saved")
         }
-        if let threshold = text("block_threshold") {
-            if let value = Double(threshold) { settings.blockThreshold = value } else { problems.append("the block threshold must be a number") }
-        }
-        settings.blockAction = text("block_action") ?? settings.blockAction
-        settings.wantedTreatment = text("wanted_treatment") ?? settings.wantedTreatment
-        settings.webhookURL = text("webhook_url")
-        if let retention = text("retention_days") {
-            if let value = Int(retention) { settings.retentionDays = value } else { problems.append("the days to keep calls must be a whole number") }
-        }
-        settings.region = text("region")?.uppercased()
-        var target = visitor.account.forwardingTarget
-        do {
-            if let wanted = text("forwarding_target") { target = try APIRoutes.forwardingTarget(wanted, normalizer: try api.normalizer(for: visitor.account)) }
-        } catch let error as APIError {
-            problems.append(error.message)
-        }
-        problems += settings.problems()
-        guard problems.isEmpty else {
-            return self.settings(settings, forwardingTarget: text("forwarding_target"), visitor: visitor, error: "Not saved: " + problems.joined(separator: "; ") + ".", status: .badRequest)
-        }
-        _ = try await api.save(settings, userId: visitor.account.id)
-        if target != visitor.account.forwardingTarget, let target {
-            try await platform.users.update(id: visitor.account.id, .init(forwardingTarget: target))
-            await platform.cache.delete("user-settings:\(visitor.account.id)")
-        }
-        return Self.redirect("/settings?done=saved")
     }
 
     /// Starts TOTP set-up: the settings page shows the key and asks for a code made with it.
     func startTOTP(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard try await checked(request, visitor) != nil else { return forbidden(visitor) }
-        let stored = UserSettings(stored: visitor.account.settings)
-        do {
-            let started = try await api.startTOTP(for: visitor.account)
-            return settings(stored, forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, totp: started)
-        } catch let error as APIError {
-            return settings(stored, forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, error: error.message, status: error.status)
+        try await posted(request) { visitor, _ in
+            do {
+                return settings(of: visitor, totp: try await api.startTOTP(for: visitor.account))
+            } catch let error as APIError {
+                return settings(of: visitor, error: error.message, status: error.status)
+            }
         }
     }
 
     /// Turns two-factor sign-in on (with the pending key) or off, given a code.
     func totp(_ request: Request, turningOn: Bool) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        do {
-            if turningOn {
-                try await api.verifyTOTP(form["code"] ?? "", for: visitor.account)
-            } else {
-                try await api.stopTOTP(form["code"] ?? "", for: visitor.account)
+        try await posted(request) { visitor, form in
+            do {
+                if turningOn {
+                    try await api.verifyTOTP(form["code"] ?? "", for: visitor.account)
+                } else {
+                    try await api.stopTOTP(form["code"] ?? "", for: visitor.account)
+                }
+                return Self.redirect("/settings?done=\(turningOn ? "totp-on" : "totp-off")")
+            } catch let error as APIError {
+                let message = error.code == "invalid_totp" ? "The code does not match. Nothing changed." : error.message
+                return settings(of: visitor, error: message, status: error.status)
             }
-            return Self.redirect("/settings?done=\(turningOn ? "totp-on" : "totp-off")")
-        } catch let error as APIError {
-            let message = error.code == "invalid_totp" ? "The code does not match. Nothing changed." : error.message
-            return settings(
-                UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor, error: message,
-                status: error.status
-            )
         }
     }
 
@@ -487,18 +486,15 @@ final class DashboardRoutes: Sendable {
 
     /// Deletes the account and everything of it, once the password is given again; the session goes with it.
     func deleteEverything(_ request: Request) async throws -> Response {
-        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
-        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
-        guard let hash = visitor.account.passwordHash, try await api.auth.verify(form["password"] ?? "", hash: hash) else {
-            return settings(
-                UserSettings(stored: visitor.account.settings), forwardingTarget: visitor.account.forwardingTarget, visitor: visitor,
-                error: "Nothing was deleted: the password is wrong.", status: .forbidden
-            )
+        try await posted(request) { visitor, form in
+            guard let hash = visitor.account.passwordHash, try await api.auth.verify(form["password"] ?? "", hash: hash) else {
+                return settings(of: visitor, error: "Nothing was deleted: the password is wrong.", status: .forbidden)
+            }
+            try await api.deleteEverything(of: visitor.account.id)
+            var response = Self.redirect("/login?done=deleted")
+            response.setCookie(DashboardSecurity.cookie(DashboardSecurity.sessionCookie, "", maxAge: 0))
+            return response
         }
-        try await api.deleteEverything(of: visitor.account.id)
-        var response = Self.redirect("/login?done=deleted")
-        response.setCookie(DashboardSecurity.cookie(DashboardSecurity.sessionCookie, "", maxAge: 0))
-        return response
     }
 
     // MARK: Admin
@@ -529,7 +525,7 @@ final class DashboardRoutes: Sendable {
         }
         return page("Admin", "admin", [
             "overall": ready ? "Ready: every check passes." : "Not ready: a check fails.",
-            "checks": checks.keys.sorted().map { ["name": $0, "state": checks[$0]!.ready ? "ready" : "not ready", "detail": checks[$0]!.detail] },
+            "checks": checks.sorted { $0.key < $1.key }.map { ["name": $0.key, "state": $0.value.ready ? "ready" : "not ready", "detail": $0.value.detail] },
             "callsChart": Self.hourChart(hours, since: since), "callsTotal": hours.reduce(0) { $0 + $1.calls }, "turns": turns.count,
             "latency": latency, "users": users, "onAdmin": true, "error": error,
             "message": request.uri.queryParameters.get("done") == "role" ? "The role is changed." : nil,
@@ -561,7 +557,7 @@ final class DashboardRoutes: Sendable {
         ]
         for (index, count) in counts.enumerated() where count > 0 {
             let height = Double(count) / Double(highest) * 100
-            parts.append(#"<rect class="bar" x="\#(index * 20)" y="\#(String(format: "%.1f", 105 - height))" width="16" height="\#(String(format: "%.1f", height))"><title>\#(count)</title></rect>"#)
+            parts.append(#"<rect class="bar" x="\#(index * 20)" y="\#(LatencyWaterfall.format(105 - height))" width="16" height="\#(LatencyWaterfall.format(height))"><title>\#(count)</title></rect>"#)
         }
         parts.append(#"<line x1="0" y1="105" x2="500" y2="105" class="axis"/></svg>"#)
         return parts.joined(separator: "\n")
@@ -596,6 +592,16 @@ final class DashboardRoutes: Sendable {
 
     func forbidden(_ visitor: DashboardSecurity.Visitor) -> Response {
         problem(visitor, .forbidden, "Refused", "This form expired or came from another site. Go back, reload the page and try again.")
+    }
+
+    /// A form post: `body` gets the signed-in user and the form when its CSRF token and origin are right; a visitor
+    /// not signed in goes to the sign-in page, a post without the token or from another site gets 403.
+    func posted(
+        _ request: Request, _ body: (DashboardSecurity.Visitor, [String: String]) async throws -> Response
+    ) async throws -> Response {
+        guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
+        guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
+        return try await body(visitor, form)
     }
 
     /// The form of a post whose CSRF token and origin are right, or nil.

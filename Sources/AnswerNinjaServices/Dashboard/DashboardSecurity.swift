@@ -62,23 +62,18 @@ struct DashboardSecurity: Sendable {
     /// The CSRF token of a session: HMAC-SHA256 of its token under the server's key, base64url.
     func csrf(for sessionToken: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("csrf:\(sessionToken)".utf8), using: key)
-        return Self.base64URL(Data(mac))
+        return APIAuth.base64URL(Data(mac))
     }
 
     static func cookie(_ name: String, _ value: String, maxAge: Int) -> Cookie {
         Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: true, httpOnly: true, sameSite: .lax)
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    /// Whether `given` equals `expected`, in time that does not depend on where they differ.
+    /// Whether `given` equals `expected`, in time that does not depend on where they differ; an empty expected
+    /// token matches nothing.
     static func same(_ given: String?, _ expected: String) -> Bool {
-        guard let given else { return false }
-        let a = Array(given.utf8), b = Array(expected.utf8)
-        guard a.count == b.count, !b.isEmpty else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        guard let given, !expected.isEmpty else { return false }
+        return ConstantTime.equal(given, expected)
     }
 
     /// False when the browser says the request comes from another site: an `Origin` whose host is not the `Host`
@@ -104,6 +99,11 @@ enum FormBody {
             fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
         }
         return fields
+    }
+
+    /// A field's value without the spaces around it; nil when there is none.
+    static func text(_ fields: [String: String], _ name: String) -> String? {
+        fields[name].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The same form back: every character but letters, digits and `-._~` percent-encoded (a `+` too, which would
