@@ -135,6 +135,34 @@ import Testing
 
     // MARK: Behaviour, on both back ends
 
+    @Test(.timeLimit(.minutes(1)))
+    func firstRunSetupNeedsTheCodeAndHappensOnce() async throws {
+        try await Self.withAPI(.sqlite) { client, store in
+            let code = OwnerSetup.code(secret: store.platform.jwtSecret)
+            func setUp(_ code: String, _ email: String, _ password: String = "the owner's password") async throws -> Reply {
+                try await Self.call(client, .post, "/api/v1/setup", json: ["setup_code": code, "email": email, "password": password])
+            }
+            // A user who signed up is no owner: setup stays open.
+            _ = try await Self.signUp(client, "early@example.com")
+            #expect(try await setUp("AAAA-BBBB-CCCC-DDDD", "owner@example.com").errorCode == "invalid_setup_code")
+            #expect(try await setUp(code, "owner@example.com", "short").errorCode == "weak_password")
+            #expect(try await setUp(code, "early@example.com").errorCode == "email_taken")
+            let done = try await setUp(code.lowercased(), "owner@example.com")
+            #expect(done.status == .created, "\(done.text)")
+            let user = try #require(done["user"] as? [String: Any])
+            #expect(user["role"] as? String == "admin" && user["numbers"] as? [String] == ["demo"] && user["id"] as? String == "user-demo")
+            // The owner is an admin at once; setup is closed, even with the right code.
+            let token = try #require(done["access_token"] as? String)
+            #expect(try await Self.call(client, .get, "/api/v1/admin/users", token: token).status == .ok)
+            let again = try await setUp(code, "second@example.com")
+            #expect(again.status == .conflict && again.errorCode == "already_set_up")
+            // Wrong codes are limited per address: ten tries an hour (five were made above).
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<6 { statuses.append(try await setUp("AAAA-BBBB-CCCC-DDDD", "x@example.com").status) }
+            #expect(statuses.last == .tooManyRequests, "\(statuses)")
+        }
+    }
+
     @Test(.enabled(if: PostgresPeer.binDirectory != nil || PeerEnvironment.isCI), .timeLimit(.minutes(3)), arguments: Backend.allCases)
     func signInTokensAndTwoFactor(backend: Backend) async throws {
         try await Self.withAPI(backend) { client, store in
@@ -301,7 +329,8 @@ import Testing
         let paths = try #require(document["paths"] as? [String: [String: Any]])
         var operations: [(method: String, path: String)] = []
         // The live event stream never ends: its isolation is checked on its own (liveEventsReachOnlyTheirUser).
-        for (path, entries) in paths where path.hasPrefix("/api/v1/") && !path.hasPrefix("/api/v1/auth/") && path != "/api/v1/events" {
+        // The first-run setup, like sign-up, has no owner to protect yet (firstRunSetupNeedsTheCodeAndHappensOnce).
+        for (path, entries) in paths where path.hasPrefix("/api/v1/") && !path.hasPrefix("/api/v1/auth/") && path != "/api/v1/events" && path != "/api/v1/setup" {
             for method in entries.keys where ["get", "put", "post", "patch", "delete"].contains(method) { operations.append((method, path)) }
         }
         operations.sort { ($0.path, $0.method) < ($1.path, $1.method) }

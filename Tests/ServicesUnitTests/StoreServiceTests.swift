@@ -25,6 +25,10 @@ import Testing
         #expect(first.report.demoUser?.aliases == [try NumberAlias("demo")])
         #expect(context.readiness.snapshot().checks["store"]?.ready == true)
         #expect(try await UserDirectory(database: first.database).userCount() == 1)
+        // No one can sign in yet: the first-run setup's code is offered, and it is the install's own.
+        let code = try #require(first.report.setupCode)
+        #expect(code == OwnerSetup.code(secret: first.platform.jwtSecret))
+        _ = try await UserDirectory(database: first.database).claimOwner(email: "owner@example.com", displayName: "Owner", passwordHash: "$2b$04$o", demoAlias: try NumberAlias("demo"))
         try await first.close()
 
         let second = try await StoreService.open(context: context)
@@ -33,7 +37,19 @@ import Testing
         #expect(!second.report.createdDemoUser)
         #expect(second.report.demoUser?.id == first.report.demoUser?.id)
         #expect(try await UserDirectory(database: second.database).userCount() == 1)
+        #expect(second.report.setupCode == nil, "the install has its owner: setup is closed")
         try await second.close()
+    }
+
+    @Test func theSetupCodeIsTypedAnyHowButOnlyThisInstallsOpensIt() throws {
+        let secret = [UInt8](repeating: 7, count: 32)
+        let code = OwnerSetup.code(secret: secret)
+        #expect(code.range(of: "^[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$", options: .regularExpression) != nil, "\(code)")
+        #expect(OwnerSetup.matches(code, secret: secret))
+        #expect(OwnerSetup.matches(" " + code.lowercased().replacingOccurrences(of: "-", with: " ") + "\n", secret: secret))
+        #expect(!OwnerSetup.matches(code, secret: [UInt8](repeating: 8, count: 32)), "another install's code")
+        #expect(!OwnerSetup.matches(String(code.dropLast()), secret: secret))
+        #expect(!OwnerSetup.matches("", secret: secret) && !OwnerSetup.matches("----", secret: secret))
     }
 
     @Test func aDataDirectoryThatIsAFileIsAClearError() async throws {

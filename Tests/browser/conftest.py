@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Serve:
     data: Path
     binary: str
     log: Path
+    output: Path
 
     def api(self, method, path, body=None, token=None):
         """A JSON request to the API: (status, parsed body)."""
@@ -57,6 +59,15 @@ class Serve:
         while self.log_count(text) < count and time.monotonic() < deadline:
             time.sleep(0.2)
         assert self.log_count(text) >= count, f"{text!r} seen {self.log_count(text)} times, not {count}"
+
+    def wait_for_output(self, pattern, seconds=30):
+        """The first match of `pattern` in what serve printed (its standard output), once it is there."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if match := re.search(pattern, self.output.read_text(errors="replace"), re.MULTILINE):
+                return match
+            time.sleep(0.2)
+        raise AssertionError(f"serve printed nothing matching {pattern!r}: {self.output.read_text(errors='replace')}")
 
     def user(self, email, password, number=None):
         """Signs up a user; with `number`, makes them the owner of it (an admin for a moment, as the tests of the
@@ -94,6 +105,7 @@ def start_serve():
         ANSWER_NINJA_SIP_LEARN_AFTER="3s",
     )
     log = open(data / "serve.log", "w+")
+    output = open(data / "serve.out", "w", buffering=1)
     process = subprocess.Popen([BINARY, "serve"], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     port = sip = None
     deadline = time.monotonic() + 60
@@ -101,12 +113,22 @@ def start_serve():
         line = process.stdout.readline()
         if not line:
             break
+        output.write(line)
         if match := re.search(r"^\s+http\s+http://127\.0\.0\.1:(\d+)", line):
             port = int(match.group(1))
         if match := re.search(r"^\s+sip\s+sip:127\.0\.0\.1:(\d+)", line):
             sip = int(match.group(1))
     assert port and sip, f"serve printed no HTTP or SIP address; log in {log.name}"
-    return process, Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY, log=data / "serve.log")
+
+    def drain():
+        """The rest of what serve prints goes to serve.out (and the pipe never fills)."""
+        for line in process.stdout:
+            output.write(line)
+        output.close()
+
+    threading.Thread(target=drain, daemon=True).start()
+    served = Serve(url=f"http://127.0.0.1:{port}", sip_port=sip, data=data / "data", binary=BINARY, log=data / "serve.log", output=data / "serve.out")
+    return process, served
 
 
 @pytest.fixture(scope="session")

@@ -37,3 +37,29 @@ def test_sigterm_ends_open_event_streams_at_once():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_connection_first_used_after_sigterm_is_closed_after_its_response():
+    """A browser opens spare connections before it needs them. One still unused when SIGTERM comes is not told to
+    close (the server's connection handler is set up by the first request), and the live page's event stream then
+    reconnects on it: before, that kept the connection, and so serve, alive for as long as the tab stayed open."""
+    process, serve = start_serve()
+    try:
+        port = int(serve.url.rsplit(":", 1)[1])
+        spare = socket.create_connection(("127.0.0.1", port), timeout=5)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        spare.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        answer = b""
+        while chunk := spare.recv(4096):  # the server ends the connection after the response
+            answer += chunk
+        spare.close()
+        assert answer.startswith(b"HTTP/1.1 "), answer
+        assert process.wait(timeout=30) == 0
+        waited = time.monotonic() - sent
+        assert waited < 5, f"serve took {waited:.1f} s to stop"
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -32,6 +32,7 @@ public final class APIRoutes: Sendable {
 
     func register(on router: Router<NinjaRequestContext>) {
         let api = router.group(RouterPath(Self.prefix)).add(middleware: APIErrorMiddleware())
+        api.post("setup") { request, context in try await self.setUp(request, context) }
         api.post("auth/signup") { request, context in try await self.signUp(request, context) }
         api.post("auth/login") { request, context in try await self.signIn(request, context) }
         api.post("auth/refresh") { request, context in try await self.refresh(request, context) }
@@ -209,21 +210,80 @@ public final class APIRoutes: Sendable {
     }
 
     func signUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        // Each sign-up costs a bcrypt hash: at most 20 an hour from one client address.
-        guard await platform.cache.hit("signup:address:\(context.clientAddress)", window: .seconds(3600)) <= 20 else {
+        let body = try await body(request, as: SignUp.self)
+        let account = try await signUp(email: body.email, password: body.password, displayName: body.displayName, clientAddress: context.clientAddress)
+        return try json(Session(account, try await auth.issue(for: account)), .created)
+    }
+
+    /// Sign-up, for the API and the dashboard: at most 20 an hour from one client address (each costs a bcrypt
+    /// hash), the account's fields checked, the email not taken. The new account is a user owning no number.
+    func signUp(email: String, password: String, displayName: String?, clientAddress: String) async throws -> UserAccount {
+        guard await platform.cache.hit("signup:address:\(clientAddress)", window: .seconds(3600)) <= 20 else {
             var error = APIError(.tooManyRequests, "rate_limited", "too many sign-ups from this address; try again later")
             error.headers[.retryAfter] = "3600"
             throw error
         }
-        let body = try await body(request, as: SignUp.self)
-        guard Self.validEmail(body.email) else { throw APIError.badRequest("email is not an email address", code: "invalid_email") }
-        guard (10...128).contains(body.password.count) else { throw APIError.badRequest("password must be 10 to 128 characters", code: "weak_password") }
-        let name = body.displayName ?? String(body.email.split(separator: "@").first ?? "")
+        let name = try Self.accountName(email: email, password: password, displayName: displayName)
+        guard try await platform.users.account(email: email) == nil else { throw Self.emailTaken }
+        return try await platform.users.create(email: email, displayName: name, passwordHash: try await auth.hash(password))
+    }
+
+    static let emailTaken = APIError(.conflict, "email_taken", "an account with this email exists")
+
+    /// The checks of a new account's email, password and name (sign-up and setup); the name to use (the email's
+    /// part before `@` when none is given).
+    static func accountName(email: String, password: String, displayName: String?) throws -> String {
+        guard validEmail(email) else { throw APIError.badRequest("email is not an email address", code: "invalid_email") }
+        guard (10...128).contains(password.count) else { throw APIError.badRequest("password must be 10 to 128 characters", code: "weak_password") }
+        let name = displayName ?? String(email.split(separator: "@").first ?? "")
         guard (1...100).contains(name.count) else { throw APIError.badRequest("display_name must be 1 to 100 characters") }
-        guard try await platform.users.account(email: body.email) == nil else { throw APIError(.conflict, "email_taken", "an account with this email exists") }
-        let account = try await platform.users.create(email: body.email, displayName: name, passwordHash: try await auth.hash(body.password))
+        return name
+    }
+
+    struct SetupBody: Decodable {
+        var setupCode: String
+        var email: String
+        var password: String
+        var displayName: String?
+    }
+
+    /// `POST /api/v1/setup`: the first-run setup without a browser.
+    func setUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let body = try await body(request, as: SetupBody.self)
+        let account = try await claimOwner(
+            code: body.setupCode, email: body.email, password: body.password, displayName: body.displayName, clientAddress: context.clientAddress
+        )
         return try json(Session(account, try await auth.issue(for: account)), .created)
     }
+
+    /// The first-run setup, for the API and the dashboard: with the setup code `serve` printed, the first person makes
+    /// themselves the install's owner (an admin; the demo user's numbers and calls become theirs). Ten tries an hour
+    /// from one client address; refused once an owner exists.
+    func claimOwner(code: String, email: String, password: String, displayName: String?, clientAddress: String) async throws -> UserAccount {
+        guard await platform.cache.hit("setup:address:\(clientAddress)", window: .seconds(3600)) <= 10 else {
+            var error = APIError(.tooManyRequests, "rate_limited", "too many setup attempts from this address; try again in an hour")
+            error.headers[.retryAfter] = "3600"
+            throw error
+        }
+        guard try await !platform.users.hasOwner() else { throw Self.alreadySetUp }
+        guard OwnerSetup.matches(code, secret: platform.jwtSecret) else {
+            throw APIError(.forbidden, "invalid_setup_code", "the setup code is wrong: serve printed it when it started (its log has it as \"setup code\")")
+        }
+        let name = try Self.accountName(email: email, password: password, displayName: displayName)
+        let hash = try await auth.hash(password)
+        let account: UserAccount?
+        do {
+            account = try await platform.users.claimOwner(email: email, displayName: name, passwordHash: hash, demoAlias: configuration.demoAlias)
+        } catch let error as StoreError where error.code.rawValue == "constraint" {
+            throw Self.emailTaken
+        }
+        guard let account else { throw Self.alreadySetUp }
+        for number in account.numbers { await platform.cache.delete("owner:\(number)") }
+        try await platform.audit.append(actor: account.id, action: "install.owner", target: account.id, detail: "{}", at: unixMilliseconds())
+        return account
+    }
+
+    static let alreadySetUp = APIError(.conflict, "already_set_up", "this install has its owner already: sign in")
 
     func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let body = try await body(request, as: SignIn.self)
@@ -432,13 +492,19 @@ public final class APIRoutes: Sendable {
     /// a carrier's port-in, a trunk's DID list), and the assignment is audited. A user can give a number up.
     func adminAssignNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
         let principal = try await admin(request)
-        guard let account = try await platform.users.account(id: try parameter(context, "id")) else { throw APIError.notFound("user") }
         let body = try await body(request, as: NumberBody.self)
+        return try json(Numbers(numbers: try await assignNumber(body.number, to: try parameter(context, "id"), by: principal)), .created)
+    }
+
+    /// An admin gives a user a number (E.164 in the user's region, or an alias such as `demo`), for the API and the
+    /// dashboard: the user's numbers afterwards.
+    func assignNumber(_ text: String, to userId: String, by principal: Principal) async throws -> [String] {
+        guard let account = try await platform.users.account(id: userId) else { throw APIError.notFound("user") }
         let owned: String
-        if body.number.first?.isLetter == true, let alias = try? NumberAlias(body.number) {
+        if text.first?.isLetter == true, let alias = try? NumberAlias(text) {
             owned = alias.rawValue
         } else {
-            owned = try number(body.number, for: account).rawValue
+            owned = try number(text, for: account).rawValue
         }
         do {
             try await platform.users.addNumber(owned, to: account.id)
@@ -447,7 +513,7 @@ public final class APIRoutes: Sendable {
         }
         await platform.cache.delete("owner:\(owned)")
         try await platform.audit.append(actor: principal.userId, action: "user.number", target: account.id, detail: #"{"number":"\#(owned)"}"#, at: unixMilliseconds())
-        return try json(Numbers(numbers: try await platform.users.numbers(of: account.id)), .created)
+        return try await platform.users.numbers(of: account.id)
     }
 
     func removeNumber(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {

@@ -30,6 +30,8 @@ enum DashboardAssets {
         label.check input { width: auto; }
         .days { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; }
         form.inline { display: inline; }
+        form.give-number { display: block; margin-top: 0.4rem; }
+        form.give-number input { width: 11rem; max-width: 100%; }
         .stack button { margin-top: 0.6rem; justify-self: start; }
         .filters { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: 0.5rem; align-items: end; margin-bottom: 1rem; }
         .filters label { display: block; font-size: 0.9rem; }

@@ -31,6 +31,10 @@ final class DashboardRoutes: Sendable {
         router.get("/login") { request, _ in try await self.signInPage(request) }
         router.post("/login") { request, context in try await self.signIn(request, context) }
         router.post("/logout") { request, _ in try await self.signOut(request) }
+        router.get("/setup") { request, _ in try await self.setupPage(request) }
+        router.post("/setup") { request, context in try await self.setUp(request, context) }
+        router.get("/signup") { request, _ in try await self.signUpPage(request) }
+        router.post("/signup") { request, context in try await self.signUp(request, context) }
         router.get("/calls/live") { request, _ in try await self.livePage(request) }
         router.get("/calls/live/card") { request, _ in try await self.liveCard(request) }
         router.get("/calls/live/events") { request, _ in try await self.liveEvents(request) }
@@ -55,6 +59,7 @@ final class DashboardRoutes: Sendable {
         router.post("/settings/totp/stop") { request, _ in try await self.totp(request, turningOn: false) }
         router.get("/admin") { request, _ in try await self.adminPage(request) }
         router.post("/admin/users/role") { request, _ in try await self.setRole(request) }
+        router.post("/admin/users/number") { request, _ in try await self.assignNumber(request) }
         router.get("/assets/dashboard.css") { _, _ in Self.asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/live.js") { _, _ in Self.asset(DashboardAssets.liveScript, type: "text/javascript; charset=utf-8") }
     }
@@ -62,33 +67,54 @@ final class DashboardRoutes: Sendable {
     // MARK: Sign-in
 
     func home(_ request: Request) async throws -> Response {
-        Self.redirect(try await security.visitor(request) == nil ? "/login" : "/calls/live")
+        if try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
+        return Self.redirect(try await platform.users.hasOwner() ? "/login" : "/setup")
     }
 
     func signInPage(_ request: Request, error: String? = nil, email: String = "", status: HTTPResponse.Status = .ok) async throws -> Response {
         if error == nil, try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
-        // The form's CSRF token is also a cookie (double submit): the post must carry both, equal.
+        let message = request.uri.queryParameters.get("done") == "deleted" ? "Your account and everything of yours are deleted." : nil
+        return try await signedOutPage("Sign in", "signin", [
+            "error": error, "email": email, "message": message, "needsSetup": !(try await platform.users.hasOwner()),
+        ], status: status)
+    }
+
+    /// A page with a form for a visitor not signed in (sign-in, sign-up, setup). Its CSRF token is also a cookie
+    /// (double submit: no session exists yet to bind one to); `signedOutForm` checks the post carries both, equal.
+    func signedOutPage(_ title: String, _ template: String, _ values: [String: Any?], status: HTTPResponse.Status) async throws -> Response {
         let token = APIAuth.randomToken()
-        let deleted = request.uri.queryParameters.get("done") == "deleted" ? "Your account and everything of yours are deleted." : nil
-        var response = page("Sign in", "signin", ["csrf": token, "error": error, "email": email, "message": deleted], visitor: nil, status: status)
+        var values = values
+        values["csrf"] = token
+        var response = page(title, template, values, visitor: nil, status: status)
         response.setCookie(DashboardSecurity.cookie(DashboardSecurity.signInCookie, token, maxAge: 3600))
         return response
     }
 
-    func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+    /// The form of a signed-out post whose double-submit token and origin are right, or nil.
+    func signedOutForm(_ request: Request) async throws -> (form: [String: String], valid: Bool) {
         let form = try await form(request)
+        let valid = DashboardSecurity.sameSite(request)
+            && request.cookies[DashboardSecurity.signInCookie].map { DashboardSecurity.same(form["csrf"], $0.value) } == true
+        return (form, valid)
+    }
+
+    /// Signs `account` in: to `location` with a new session, the signed-out form's cookie cleared.
+    func signedIn(_ account: UserAccount, to location: String) async throws -> Response {
+        var response = Self.redirect(location)
+        response.setCookie(try await security.startSession(for: account))
+        response.setCookie(DashboardSecurity.cookie(DashboardSecurity.signInCookie, "", maxAge: 0))
+        return response
+    }
+
+    static let expired = "The form expired. Please try again."
+
+    func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let (form, valid) = try await signedOutForm(request)
         let email = form["email"] ?? ""
-        guard DashboardSecurity.sameSite(request),
-              let cookie = request.cookies[DashboardSecurity.signInCookie]?.value, DashboardSecurity.same(form["csrf"], cookie)
-        else {
-            return try await signInPage(request, error: "The form expired. Please sign in again.", email: email, status: .forbidden)
-        }
+        guard valid else { return try await signInPage(request, error: Self.expired, email: email, status: .forbidden) }
         do {
             let account = try await api.authenticate(email: email, password: form["password"] ?? "", totp: form["totp"], clientAddress: context.clientAddress)
-            var response = Self.redirect("/calls/live")
-            response.setCookie(try await security.startSession(for: account))
-            response.setCookie(DashboardSecurity.cookie(DashboardSecurity.signInCookie, "", maxAge: 0))
-            return response
+            return try await signedIn(account, to: "/calls/live")
         } catch let error as APIError {
             let messages = [
                 "invalid_credentials": "The email or the password is wrong.",
@@ -97,6 +123,65 @@ final class DashboardRoutes: Sendable {
                 "rate_limited": "Too many failed sign-ins. Wait a minute, then try again.",
             ]
             return try await signInPage(request, error: messages[error.code] ?? error.message, email: email, status: error.status)
+        }
+    }
+
+    // MARK: First-run setup and sign-up
+
+    /// The first-run setup: while the install has no owner, the first visitor with the setup code `serve` printed
+    /// makes themselves its admin (the demo user's numbers and calls become theirs). Afterwards it leads to sign-in.
+    func setupPage(_ request: Request, error: String? = nil, fields: [String: String] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+        guard try await !platform.users.hasOwner() else { return Self.redirect("/login") }
+        return try await signedOutPage("Set up", "setup", [
+            "error": error, "email": fields["email"] ?? "", "name": fields["name"] ?? "", "demo": api.configuration.demoAlias?.rawValue,
+        ], status: status)
+    }
+
+    func setUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let (form, valid) = try await signedOutForm(request)
+        guard valid else { return try await setupPage(request, error: Self.expired, fields: form, status: .forbidden) }
+        guard form["password"] == form["password_again"] else {
+            return try await setupPage(request, error: "The two passwords differ.", fields: form, status: .badRequest)
+        }
+        do {
+            let account = try await api.claimOwner(
+                code: form["code"] ?? "", email: form["email"] ?? "", password: form["password"] ?? "", displayName: FormBody.text(form, "name"),
+                clientAddress: context.clientAddress
+            )
+            return try await signedIn(account, to: "/calls/live?done=setup")
+        } catch let error as APIError {
+            if error.code == "already_set_up" { return Self.redirect("/login") }
+            return try await setupPage(request, error: Self.accountMessages[error.code] ?? error.message, fields: form, status: error.status)
+        }
+    }
+
+    static let accountMessages = [
+        "invalid_setup_code": "The setup code is wrong. serve printed it when it started, on the line that begins with setup.",
+        "invalid_email": "That is not an email address.",
+        "weak_password": "The password must be 10 to 128 characters.",
+        "email_taken": "An account with this email exists: sign in instead.",
+        "rate_limited": "Too many tries from this address. Try again in an hour.",
+    ]
+
+    /// Sign-up, as the API's: the new account owns no number until an admin gives it one.
+    func signUpPage(_ request: Request, error: String? = nil, fields: [String: String] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
+        if error == nil, try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
+        return try await signedOutPage("Sign up", "signup", ["error": error, "email": fields["email"] ?? "", "name": fields["name"] ?? ""], status: status)
+    }
+
+    func signUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
+        let (form, valid) = try await signedOutForm(request)
+        guard valid else { return try await signUpPage(request, error: Self.expired, fields: form, status: .forbidden) }
+        guard form["password"] == form["password_again"] else {
+            return try await signUpPage(request, error: "The two passwords differ.", fields: form, status: .badRequest)
+        }
+        do {
+            let account = try await api.signUp(
+                email: form["email"] ?? "", password: form["password"] ?? "", displayName: FormBody.text(form, "name"), clientAddress: context.clientAddress
+            )
+            return try await signedIn(account, to: "/calls/live")
+        } catch let error as APIError {
+            return try await signUpPage(request, error: Self.accountMessages[error.code] ?? error.message, fields: form, status: error.status)
         }
     }
 
@@ -120,12 +205,14 @@ final class DashboardRoutes: Sendable {
         let done = request.uri.queryParameters.get("done").flatMap { Self.doneMessages[$0] }
         return page("Live calls", "live", [
             "calls": calls, "empty": calls.isEmpty, "message": message ?? done, "error": error, "onLive": true,
+            "numbers": visitor.account.numbers.isEmpty ? nil : visitor.account.numbers.joined(separator: ", "), "noNumber": visitor.account.numbers.isEmpty,
         ], visitor: visitor, script: "/assets/live.js", status: status)
     }
 
     static let doneMessages = [
         "hangup": "The call is being hung up.", "takeover": "Your devices are ringing: answer to take the call.",
         "forwarded": "Sent to the gateway that holds the call.", "whitelist-caller": "The caller is on your whitelist now.",
+        "setup": "Answer Ninja is yours: you are its admin. Calls to your numbers appear here as they happen.",
     ]
 
     /// One live call's card, for the live page's script when an event names a call it does not show yet. The call's
@@ -528,18 +615,34 @@ final class DashboardRoutes: Sendable {
             "checks": checks.sorted { $0.key < $1.key }.map { ["name": $0.key, "state": $0.value.ready ? "ready" : "not ready", "detail": $0.value.detail] },
             "callsChart": Self.hourChart(hours, since: since), "callsTotal": hours.reduce(0) { $0 + $1.calls }, "turns": turns.count,
             "latency": latency, "users": users, "onAdmin": true, "error": error,
-            "message": request.uri.queryParameters.get("done") == "role" ? "The role is changed." : nil,
+            "message": request.uri.queryParameters.get("done").flatMap { ["role": "The role is changed.", "number": "The number is given."][$0] },
         ], visitor: visitor, status: status)
     }
 
     /// An admin changes another user's role (audited by the API's operation).
     func setRole(_ request: Request) async throws -> Response {
+        try await administered(request) { visitor, form in
+            _ = try await api.setRole(form["role"] ?? "", of: form["id"] ?? "", by: visitor.principal)
+            return "role"
+        }
+    }
+
+    func assignNumber(_ request: Request) async throws -> Response {
+        try await administered(request) { visitor, form in
+            _ = try await api.assignNumber(FormBody.text(form, "number") ?? "", to: form["id"] ?? "", by: visitor.principal)
+            return "number"
+        }
+    }
+
+    /// An admin's form post: `body` does it and names what was done; another visitor gets "not found", as for the page.
+    func administered(
+        _ request: Request, _ body: (DashboardSecurity.Visitor, [String: String]) async throws -> String
+    ) async throws -> Response {
         guard let visitor = try await security.visitor(request) else { return Self.redirect("/login") }
         guard visitor.account.role == .admin else { return problem(visitor, .notFound, "Not found", "There is no such page.") }
         guard let form = try await checked(request, visitor) else { return forbidden(visitor) }
         do {
-            _ = try await api.setRole(form["role"] ?? "", of: form["id"] ?? "", by: visitor.principal)
-            return Self.redirect("/admin?done=role")
+            return Self.redirect("/admin?done=\(try await body(visitor, form))")
         } catch let error as APIError {
             return try await adminPage(request, error: error.message, status: error.status)
         }

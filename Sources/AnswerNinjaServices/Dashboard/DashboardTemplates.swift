@@ -8,6 +8,7 @@ enum DashboardTemplates {
         for (name, text) in [
             ("layout", layout), ("signin", signIn), ("live", live), ("live-call", liveCall), ("history", history), ("detail", detail),
             ("problem", problem), ("csrf", csrfField), ("whitelist", whitelist), ("profile", profile), ("settings", settings), ("admin", admin),
+            ("setup", setup), ("signup", signUp),
         ] {
             try library.register(text, named: name)
         }
@@ -62,12 +63,57 @@ enum DashboardTemplates {
         <input id="totp" name="totp" inputmode="numeric" autocomplete="off" pattern="[0-9]{6}" maxlength="6">
         <button type="submit">Sign in</button>
         </form>
+        {{#needsSetup}}<p id="setup-link">First run? <a href="/setup">Set up Answer Ninja</a> with the setup code serve printed.</p>{{/needsSetup}}
+        <p>No account? <a href="/signup">Sign up</a>.</p>
+        """
+
+    static let setup = """
+        <h1>Set up Answer Ninja</h1>
+        <p>No one owns this Answer Ninja yet. Enter the setup code that <code>serve</code> printed when it started (the
+        line that begins with <code>setup</code>), and choose how you sign in. You become its admin{{#demo}}, and the
+        number <b>{{demo}}</b> and its calls are yours{{/demo}}.</p>
+        {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
+        <form method="post" action="/setup" class="stack">
+        {{> csrf}}
+        <label for="code">Setup code</label>
+        <input id="code" name="code" autocomplete="off" autocapitalize="characters" spellcheck="false" required>
+        <label for="name">Your name</label>
+        <input id="name" name="name" autocomplete="name" maxlength="100" value="{{name}}">
+        <label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="email" required value="{{email}}">
+        <label for="password">Password (10 characters or more)</label>
+        <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        <label for="password_again">The password again</label>
+        <input id="password_again" name="password_again" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        <button type="submit">Set up</button>
+        </form>
+        """
+
+    static let signUp = """
+        <h1>Sign up</h1>
+        <p>Your account owns no number at first: an admin gives you one on the admin page.</p>
+        {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
+        <form method="post" action="/signup" class="stack">
+        {{> csrf}}
+        <label for="name">Your name</label>
+        <input id="name" name="name" autocomplete="name" maxlength="100" value="{{name}}">
+        <label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="email" required value="{{email}}">
+        <label for="password">Password (10 characters or more)</label>
+        <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        <label for="password_again">The password again</label>
+        <input id="password_again" name="password_again" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        <button type="submit">Sign up</button>
+        </form>
+        <p>Have an account? <a href="/login">Sign in</a>.</p>
         """
 
     static let live = """
         <h1>Live calls</h1>
         {{#message}}<p class="notice" role="status" id="message">{{message}}</p>{{/message}}
         {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
+        {{#numbers}}<p id="numbers">Calls to {{numbers}} appear here as they happen.</p>{{/numbers}}
+        {{#noNumber}}<p class="notice" id="numbers">You own no number yet, so no call reaches you: an admin gives you one on the admin page.</p>{{/noNumber}}
         <p id="live-status" role="status" aria-live="polite">Waiting for live updates…</p>
         <p id="no-calls"{{^empty}} hidden{{/empty}}>No call in progress.</p>
         <ul id="live-calls" class="cards" aria-live="polite">
@@ -283,7 +329,8 @@ enum DashboardTemplates {
         <tbody>{{#latency}}<tr><th scope="row">{{stage}}</th><td>{{p50}}</td><td>{{p95}}</td></tr>{{/latency}}</tbody></table>
         <h2>Users</h2>
         <ul id="users" class="cards">{{#users}}<li class="card"><b>{{email}}</b> · {{name}} · <span class="role">{{role}}</span>{{#numbers}} · {{numbers}}{{/numbers}}
-        {{^isSelf}}<form method="post" action="/admin/users/role" class="inline">{{> csrf}}<input type="hidden" name="id" value="{{id}}"><input type="hidden" name="role" value="{{otherRole}}"><button type="submit">Make {{otherRole}}</button></form>{{/isSelf}}</li>{{/users}}</ul>
+        {{^isSelf}}<form method="post" action="/admin/users/role" class="inline">{{> csrf}}<input type="hidden" name="id" value="{{id}}"><input type="hidden" name="role" value="{{otherRole}}"><button type="submit">Make {{otherRole}}</button></form>{{/isSelf}}
+        <form method="post" action="/admin/users/number" class="inline give-number">{{> csrf}}<input type="hidden" name="id" value="{{id}}"><label for="number-{{id}}">Give a number to {{name}}</label> <input id="number-{{id}}" name="number" inputmode="tel" placeholder="+14155550123" required> <button type="submit">Give</button></form></li>{{/users}}</ul>
         """
 
     static let problem = """

@@ -26,6 +26,7 @@ public enum HTTPRoutes {
     /// dashboard at `/`.
     static func makeRouter(context: ServiceContext, api: APIRoutes? = nil, dashboard: DashboardRoutes? = nil) -> Router<NinjaRequestContext> {
         let router = Router(context: NinjaRequestContext.self)
+        router.add(middleware: QuiesceOnShutdown())
         router.add(middleware: RequestCounter(telemetry: context.telemetry))
         api?.register(on: router)
         router.get("/health") { _, _ -> Response in

@@ -49,6 +49,7 @@ public struct RoleRunner: Sendable {
         var api: APIRoutes?
         var dashboard: DashboardRoutes?
         var platform: Platform?
+        var setupCode: String?
         if !Self.storeRoles.isDisjoint(with: roles) {
             let store = try await StoreService.open(context: context)
             services.append(store)
@@ -58,6 +59,7 @@ public struct RoleRunner: Sendable {
                 let routes = await APIRoutes(platform: store.platform, configuration: configuration, gatewayControl: context.gatewayControl)
                 api = routes
                 dashboard = try DashboardRoutes(api: routes, readiness: context.readiness)
+                setupCode = store.report.setupCode
             }
         }
         context.readiness.expect("http")
@@ -69,7 +71,7 @@ public struct RoleRunner: Sendable {
             conversation = endpoint
             Console.line("  ai        intent model loaded; conversation WebSocket \(ConversationEndpoint.path)")
         }
-        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard)
+        let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard, setupCode: setupCode)
         services.append(http)
         // After HTTP: the group stops services in reverse order, so the conversations drain (and the gateway's calls
         // before them) while the WebSockets are still served.
@@ -102,7 +104,7 @@ public struct RoleRunner: Sendable {
     }
 
     func makeHTTPApplication(
-        context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>, api: APIRoutes?, dashboard: DashboardRoutes?
+        context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>, api: APIRoutes?, dashboard: DashboardRoutes?, setupCode: String?
     ) -> some Service {
         let router = HTTPRoutes.makeRouter(context: context, api: api, dashboard: dashboard)
         let http = configuration.http
@@ -116,6 +118,12 @@ public struct RoleRunner: Sendable {
                 context.readiness.report("http", ready: true, detail: "listening on \(address)")
                 context.logger.info("listening", metadata: ["service": "http", "address": "\(address)"])
                 Console.line("  http      http://\(address)  (/health /ready /metrics\(api == nil ? "" : " /api/v1, dashboard at /"))")
+                if let setupCode {
+                    // No one can sign in yet: the first person to open the dashboard claims it with this code.
+                    let local = Self.describe(channel.localAddress, fallbackHost: "127.0.0.1", wildcardAs: "127.0.0.1")
+                    Console.line("  setup     no owner yet: open http://\(local)/setup and enter the setup code \(setupCode)")
+                    context.logger.notice("setup code", metadata: ["code": "\(setupCode)", "page": "/setup"])
+                }
             },
             logger: logger
         )
@@ -139,9 +147,12 @@ public struct RoleRunner: Sendable {
         }
     }
 
-    static func describe(_ address: SocketAddress?, fallbackHost: String) -> String {
+    /// `host:port` of an address (IPv6 in brackets); with `wildcardAs`, a wildcard address (`0.0.0.0`, `::`) is
+    /// named by that host instead, for a link to open on this machine.
+    static func describe(_ address: SocketAddress?, fallbackHost: String, wildcardAs: String? = nil) -> String {
         guard let address, let port = address.port else { return fallbackHost }
-        let host = address.ipAddress ?? fallbackHost
+        var host = address.ipAddress ?? fallbackHost
+        if let wildcardAs, host == "0.0.0.0" || host == "::" { host = wildcardAs }
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

@@ -60,6 +60,8 @@ public final class StoreService: Service {
         public var demoUser: UserRecord?
         public var createdDemoUser: Bool
         public var interruptedCalls: Int
+        /// The first-run setup's code while the install has no owner (an admin who can sign in), else nil.
+        public var setupCode: String?
     }
 
     public let platform: Platform
@@ -127,7 +129,7 @@ public final class StoreService: Service {
             let report = StartupReport(
                 dataDirectory: DataDirectory.absolute(configuration.dataDirectory), createdDataDirectory: created, backend: database.dialect.rawValue,
                 databasePath: location, schemaVersion: version, appliedMigrations: applied, demoUser: demoUser, createdDemoUser: createdDemo,
-                interruptedCalls: leftovers.count + orphans
+                interruptedCalls: leftovers.count + orphans, setupCode: try await users.hasOwner() ? nil : OwnerSetup.code(secret: jwtSecret)
             )
             context.readiness.report("store", ready: true, detail: "\(database.dialect.rawValue) schema \(version)")
             return StoreService(platform: platform, report: report, context: context)
