@@ -18,9 +18,11 @@ import Testing
             #expect(metrics.body.contains("answer_ninja_ready 1"))
             let page = try await serve.get("/status")
             #expect(page.body.contains("Where everything listens"))
-            // With the API role, `/` is the dashboard: signed out, its sign-in page (the redirect followed).
+            // With the API role, `/` is the dashboard: on a fresh install with no owner, its setup page (the redirect
+            // followed), whose code serve printed.
             let home = try await serve.get("/")
-            #expect(home.status == 200 && home.body.contains("<h1>Sign in</h1>"), "\(home.body.prefix(300))")
+            #expect(home.status == 200 && home.body.contains("<h1>Set up Answer Ninja</h1>"), "\(home.body.prefix(300))")
+            #expect(serve.process.log().contains("no owner yet: open http://127.0.0.1:"), "the setup line")
 
             let log = serve.process.log()
             #expect(log.contains("(created)"), "the data directory and demo user are created on first run")

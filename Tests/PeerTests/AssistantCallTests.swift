@@ -197,6 +197,45 @@ extension AssistantCallTests {
         }
     }
 
+    /// The conversation role dies under a call (SIGKILL after the opening line): the gateway tries to resume, cannot,
+    /// and the caller hears a goodbye of ours played to its end before the gateway hangs up, rather than silence and
+    /// a sudden BYE.
+    @Test(.timeLimit(.minutes(3)))
+    func aCallWhoseConversationIsLostHearsAGoodbyeBeforeTheHangUp() async throws {
+        let conversation = try await AnswerNinjaProcess.start(command: "conversation")
+        let url = "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"
+        let gateway = try await AnswerNinjaProcess.start(
+            command: "gateway",
+            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url]
+        )
+        try await withPeer(gateway) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let script = AnswerNinjaProcess.packageRootFromSource() + "/Fixtures/conversations/scam.txt"
+            let binary = try AnswerNinjaProcess.binary()
+            let caller = Task {
+                try await PeerEnvironment.run(
+                    binary, ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--script", script, "--duration", "40", "--json"],
+                    timeout: .seconds(90)
+                )
+            }
+            try await withPeer(conversation) { conversation in
+                try await gateway.process.waitUntilReady(timeout: .seconds(45)) {
+                    !SIPScenarioTests.lines(gateway, containing: #""msg":"assistant turn""#).isEmpty
+                }
+                _ = await conversation.process.stop(signal: SIGKILL)
+            }
+            let result = try await caller.value
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            #expect(report["answered"] as? Bool == true && report["hangup_side"] as? String == "remote", "the gateway hung up, before the caller's 40 s: \(report)")
+            #expect(SIPScenarioTests.lines(gateway, containing: "conversation lost: no more resumes").count == 1)
+            let turns = SIPScenarioTests.lines(gateway, containing: #""msg":"assistant turn""#)
+            let goodbye = try #require(turns.last)
+            #expect(goodbye.contains("Please call again later. Goodbye.") && goodbye.contains(#""action":"hangup""#), "played out, then the hang-up: \(turns)")
+            let ended = SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#)
+            #expect(ended.count == 1 && ended.first?.contains(#""hangup_side":"assistant""#) == true && ended.first?.contains("conversation lost") == true, "\(ended)")
+        }
+    }
+
     /// A gauge's value in a Prometheus scrape (-1 when it is not there).
     static func gauge(_ metrics: String, _ series: String) -> Int {
         guard let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix(series + " ") }), let value = Double(line.split(separator: " ").last ?? "") else { return -1 }

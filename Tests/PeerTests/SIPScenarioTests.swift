@@ -353,6 +353,31 @@ import Testing
         }
     }
 
+    /// Glare and a refused hold on the device's leg (RFC 3261 §14.1, §14.2): the caller holds; the gateway's hold
+    /// re-INVITE to the device crosses the phone's own re-INVITE, so the gateway answers the phone's with 491, and the
+    /// phone answers the gateway's with 491; the gateway (which placed that leg) tries again 2.1 to 4 s later, and
+    /// the phone refuses that with 488. The leg stays as it was, nothing is retried after a refusal, and the call goes
+    /// on to the caller's BYE (glare-caller.xml, glare-device.xml check each message).
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    func holdGlareIsTriedAgainAndARefusedHoldLeavesTheLegAsItWas() async throws {
+        try await Self.bridgedSIPpCall(caller: "glare-caller.xml", device: "glare-device.xml", deviceSeconds: 16) { gateway in
+            let mapped = Self.lines(gateway, containing: #""msg":"hold mapped""#)
+            #expect(mapped.count == 2, "the hold and its one retry after the 491: \(mapped)")
+            #expect(mapped.allSatisfy { $0.contains(#""direction":"sendonly""#) }, "\(mapped)")
+            let refused = Self.lines(gateway, containing: #""msg":"hold not taken""#)
+            #expect(refused.count == 1 && refused.first?.contains(#""status":"488""#) == true, "\(refused)")
+            #expect(Self.lines(gateway, containing: #""msg":"hold taken""#).isEmpty)
+            let metrics = try await HTTPProbe.get(url: gateway.baseURL + "/metrics")
+            func count(_ direction: String) -> Substring? {
+                metrics.body.split(separator: "\n").first { $0.hasPrefix("sip_responses_total{") && $0.contains(#"code="491""#) && $0.contains(#"direction="\#(direction)""#) }
+            }
+            #expect(count("out").map { $0.hasSuffix(" 1") } == true, "one 491 sent, to the phone's crossing re-INVITE: \(count("out") ?? "none")")
+            #expect(count("in").map { $0.hasSuffix(" 1") } == true, "one 491 received, for our re-INVITE: \(count("in") ?? "none")")
+            let ended = Self.lines(gateway, containing: #""msg":"call ended""#)
+            #expect(ended.count == 2, "both legs ended by the caller's BYE: \(ended)")
+        }
+    }
+
     /// The wanted caller (SIPp playing `caller`) put through to alice's device (SIPp over TCP answering with
     /// `device`, for `deviceSeconds`); `body` reads the gateway afterwards, and the device's scenario must have run
     /// through (`deviceOverTCP` fails it on SIPp's error log).

@@ -301,30 +301,28 @@ import Testing
             let users = UserDirectory(database: database)
             let demo = try NumberAlias("demo")
             let (demoUser, _) = try await users.ensureDemoUser(alias: demo)
-            // An admin without a password (none can sign in) is no owner.
+            // Neither an admin who cannot sign in (no password) nor a user who can is an owner.
+            try await users.update(id: demoUser.id, .init(role: .admin))
             _ = try await users.create(email: "plain@example.com", displayName: "Plain", passwordHash: "$2b$04$p")
             #expect(try await !users.hasOwner())
 
             // Two setups at once: one wins, the other finds the owner made.
-            async let first = users.claimOwner(email: "Owner@Example.com", displayName: "Owner", passwordHash: "$2b$04$o", demoAlias: demo)
-            async let second = users.claimOwner(email: "rival@example.com", displayName: "Rival", passwordHash: "$2b$04$r", demoAlias: demo)
+            async let first = users.claimOwner(email: "Owner@Example.com", displayName: "Owner", passwordHash: "$2b$04$o", demoAlias: demo, at: 1)
+            async let second = users.claimOwner(email: "rival@example.com", displayName: "Rival", passwordHash: "$2b$04$r", demoAlias: demo, at: 2)
             let claims = try await [first, second].compactMap { $0 }
             #expect(claims.count == 1)
             let owner = try #require(claims.first)
             #expect(owner.id == demoUser.id && owner.role == .admin && owner.numbers == ["demo"] && owner.passwordHash != nil)
             #expect(owner.email == "owner@example.com" || owner.email == "rival@example.com")
             #expect(try await users.hasOwner())
-            #expect(try await users.claimOwner(email: "late@example.com", displayName: "Late", passwordHash: "x", demoAlias: demo) == nil)
+            #expect(try await users.isLastAdmin(id: owner.id))
+            #expect(try await users.claimOwner(email: "late@example.com", displayName: "Late", passwordHash: "x", demoAlias: demo, at: 3) == nil)
 
-            // With the owner demoted (no owner again) and no demo user to take over, setup makes a new admin; an email
-            // in use is refused.
+            // Setup happens once per install: with the owner demoted (no admin can sign in), it stays closed.
             try await users.update(id: owner.id, .init(role: .user))
-            let taken = await #expect(throws: StoreError.self) {
-                try await users.claimOwner(email: "plain@example.com", displayName: "P", passwordHash: "x", demoAlias: nil)
-            }
-            #expect(taken?.code.rawValue == "constraint")
-            let fresh = try #require(try await users.claimOwner(email: "new@example.com", displayName: "New", passwordHash: "$2b$04$n", demoAlias: nil))
-            #expect(fresh.id != owner.id && fresh.role == .admin && fresh.numbers.isEmpty)
+            #expect(try await !users.isLastAdmin(id: owner.id))
+            #expect(try await users.hasOwner())
+            #expect(try await users.claimOwner(email: "new@example.com", displayName: "New", passwordHash: "$2b$04$n", demoAlias: demo, at: 4) == nil)
         }
     }
 

@@ -104,6 +104,37 @@ struct TraceRunner {
         #expect(runner.buffer.statistics.late == 0)
     }
 
+    @Test func ticksConcealedInAPauseOfTheSendersAreNotCountedAsLoss() {
+        // Two talkspurts with a 1 s pause between (DTX: the sequence goes on, the timestamp jumps), and the stream
+        // ending in a pause: every tick concealed while waiting was a pause, none a loss.
+        let first = TraceRunner.stream(count: 50)
+        let second = TraceRunner.stream(count: 50, firstSequence: 1050, firstTimestamp: 16000 + 50 * 160 + 8000, start: 2000)
+        var runner = TraceRunner()
+        _ = runner.run(first + second, until: 4000)
+        let statistics = runner.buffer.statistics
+        #expect(runner.played.count == 100)
+        #expect(statistics.concealed > 0, "the buffer conceals while a delayed packet could still come: \(statistics)")
+        #expect(statistics.paused + statistics.underrun == statistics.concealed && statistics.lossConcealed == 0, "\(statistics)")
+        #expect(statistics.underrun > 0, "the stream ended in a pause: \(statistics)")
+
+        // A lost packet mid-talkspurt is loss; so is one missing at a talkspurt's end, after which the next comes a
+        // sequence number too far.
+        var lossy = first + second
+        lossy.remove(at: 75)  // 1075
+        lossy.remove(at: 49)  // 1049, the first talkspurt's last
+        var other = TraceRunner()
+        _ = other.run(lossy, until: 4000)
+        #expect(other.buffer.statistics.lossConcealed >= 2, "\(other.buffer.statistics)")
+
+        // A packet delayed past its turn (an underrun, then the packet the underrun waited for, with its own
+        // timestamp) was late: concealment, not a pause.
+        var delayed = TraceRunner.stream(count: 60)
+        for index in 30..<60 { delayed[index].arrival += 200 }
+        var late = TraceRunner()
+        _ = late.run(delayed, until: 2500)
+        #expect(late.buffer.statistics.lossConcealed > 0 && late.buffer.statistics.paused == 0, "\(late.buffer.statistics)")
+    }
+
     @Test func aPacketAfterItsTurnIsLateLoss() {
         var packets = TraceRunner.stream(count: 60)
         packets[30].arrival += 400

@@ -28,7 +28,7 @@ import Testing
         // No one can sign in yet: the first-run setup's code is offered, and it is the install's own.
         let code = try #require(first.report.setupCode)
         #expect(code == OwnerSetup.code(secret: first.platform.jwtSecret))
-        _ = try await UserDirectory(database: first.database).claimOwner(email: "owner@example.com", displayName: "Owner", passwordHash: "$2b$04$o", demoAlias: try NumberAlias("demo"))
+        _ = try await UserDirectory(database: first.database).claimOwner(email: "owner@example.com", displayName: "Owner", passwordHash: "$2b$04$o", demoAlias: try NumberAlias("demo"), at: 1)
         try await first.close()
 
         let second = try await StoreService.open(context: context)
@@ -39,6 +39,26 @@ import Testing
         #expect(try await UserDirectory(database: second.database).userCount() == 1)
         #expect(second.report.setupCode == nil, "the install has its owner: setup is closed")
         try await second.close()
+    }
+
+    @Test func withoutADemoUserSetupMakesANewAdmin() async throws {
+        var configuration = NinjaConfiguration.defaults
+        configuration.dataDirectory = temporaryDirectory()
+        configuration.demoAlias = nil
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let store = try await StoreService.open(context: ServiceContext(configuration: configuration, roles: [.api], logger: Logger(label: "test")))
+        let users = UserDirectory(database: store.database)
+        #expect(store.report.demoUser == nil && store.report.setupCode != nil)
+        _ = try await users.create(email: "taken@example.com", displayName: "Taken", passwordHash: "$2b$04$t")
+        let taken = await #expect(throws: StoreError.self) {
+            try await users.claimOwner(email: "TAKEN@example.com", displayName: "T", passwordHash: "x", demoAlias: nil, at: 1)
+        }
+        #expect(taken?.code.rawValue == "constraint")
+        #expect(try await !users.hasOwner(), "a refused claim leaves setup open")
+        let owner = try #require(try await users.claimOwner(email: "owner@example.com", displayName: "Owner", passwordHash: "$2b$04$o", demoAlias: nil, at: 2))
+        #expect(owner.role == .admin && owner.numbers.isEmpty && owner.email == "owner@example.com")
+        #expect(try await users.hasOwner())
+        try await store.close()
     }
 
     @Test func theSetupCodeIsTypedAnyHowButOnlyThisInstallsOpensIt() throws {

@@ -202,9 +202,14 @@ def test_posts_without_the_csrf_token_or_from_another_site_are_refused(serve, al
     response = connection.getresponse()
     response.read()
     assert response.status == 403
-    # A sign-in form posted without its cookie's token is refused before any password is checked.
+    # A sign-in form posted without the form's cookie, or with a token other than the cookie's, is refused before any
+    # password is checked (without the cookie, saying why a browser may not have kept it).
     connection.request("POST", "/login", urllib.parse.urlencode({"csrf": "x", "email": ALICE[0], "password": ALICE[1]}),
                        {"Content-Type": "application/x-www-form-urlencoded"})
+    response = connection.getresponse()
+    assert response.status == 403 and "did not keep the form" in response.read().decode()
+    connection.request("POST", "/login", urllib.parse.urlencode({"csrf": "x", "email": ALICE[0], "password": ALICE[1]}),
+                       {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "__Host-ninja_signin=y"})
     response = connection.getresponse()
     assert response.status == 403 and "expired" in response.read().decode()
     # With the token, from this site: signed out, and the session no longer opens anything.

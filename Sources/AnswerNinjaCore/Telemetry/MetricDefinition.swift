@@ -100,7 +100,7 @@ extension MetricDefinition {
     )
     public static let rtpConcealedFrames = MetricDefinition(
         "rtp_concealed_frames_total", .counter, since: "deploy",
-        "20 ms frames the jitter buffer had no packet for and that were concealed (G.711 waveform repetition, Opus PLC), counted when each call ends."
+        "20 ms frames concealed (G.711 waveform repetition, Opus PLC) because their packet was lost or late, counted when each call ends; not the frames played while the caller's phone paused sending (DTX or its VAD: the next packet came in sequence, after them)."
     )
     public static let rtpJitter = MetricDefinition(
         "rtp_jitter_seconds", .histogram, unit: "seconds", since: "deploy",

@@ -257,23 +257,24 @@ public final class APIRoutes: Sendable {
     }
 
     /// The first-run setup, for the API and the dashboard: with the setup code `serve` printed, the first person makes
-    /// themselves the install's owner (an admin; the demo user's numbers and calls become theirs). Ten tries an hour
-    /// from one client address; refused once an owner exists.
+    /// themselves the install's owner (an admin; the demo user's numbers and calls become theirs), once per install.
+    /// Wrong codes are limited to ten an hour from one client address, but the right code always passes: behind a
+    /// proxy every client shares an address, and junk posts must not lock the owner out (80 bits are not guessed).
     func claimOwner(code: String, email: String, password: String, displayName: String?, clientAddress: String) async throws -> UserAccount {
-        guard await platform.cache.hit("setup:address:\(clientAddress)", window: .seconds(3600)) <= 10 else {
-            var error = APIError(.tooManyRequests, "rate_limited", "too many setup attempts from this address; try again in an hour")
-            error.headers[.retryAfter] = "3600"
-            throw error
-        }
         guard try await !platform.users.hasOwner() else { throw Self.alreadySetUp }
         guard OwnerSetup.matches(code, secret: platform.jwtSecret) else {
+            guard await platform.cache.hit("setup:address:\(clientAddress)", window: .seconds(3600)) <= 10 else {
+                var error = APIError(.tooManyRequests, "rate_limited", "too many wrong setup codes from this address; try again in an hour")
+                error.headers[.retryAfter] = "3600"
+                throw error
+            }
             throw APIError(.forbidden, "invalid_setup_code", "the setup code is wrong: serve printed it when it started (its log has it as \"setup code\")")
         }
         let name = try Self.accountName(email: email, password: password, displayName: displayName)
         let hash = try await auth.hash(password)
         let account: UserAccount?
         do {
-            account = try await platform.users.claimOwner(email: email, displayName: name, passwordHash: hash, demoAlias: configuration.demoAlias)
+            account = try await platform.users.claimOwner(email: email, displayName: name, passwordHash: hash, demoAlias: configuration.demoAlias, at: unixMilliseconds())
         } catch let error as StoreError where error.code.rawValue == "constraint" {
             throw Self.emailTaken
         }
@@ -402,6 +403,10 @@ public final class APIRoutes: Sendable {
     /// Deletes a user with everything of theirs: account, numbers, settings, whitelist, sessions and tokens (the
     /// database cascades), calls, recordings and transcripts (the API's and the dashboard's).
     func deleteEverything(of userId: String) async throws {
+        // The last admin stays: no one could administer the install, and its setup does not open again.
+        guard try await !platform.users.isLastAdmin(id: userId) else {
+            throw APIError(.conflict, "last_admin", "you are the only admin: make another user an admin before deleting your account")
+        }
         let files = try await platform.records.files(userId: userId)
         let numbers = try await platform.users.numbers(of: userId)
         try await platform.users.delete(id: userId)

@@ -74,15 +74,19 @@ final class DashboardRoutes: Sendable {
     func signInPage(_ request: Request, error: String? = nil, email: String = "", status: HTTPResponse.Status = .ok) async throws -> Response {
         if error == nil, try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
         let message = request.uri.queryParameters.get("done") == "deleted" ? "Your account and everything of yours are deleted." : nil
-        return try await signedOutPage("Sign in", "signin", [
+        return try await signedOutPage(request, "Sign in", "signin", [
             "error": error, "email": email, "message": message, "needsSetup": !(try await platform.users.hasOwner()),
         ], status: status)
     }
 
     /// A page with a form for a visitor not signed in (sign-in, sign-up, setup). Its CSRF token is also a cookie
     /// (double submit: no session exists yet to bind one to); `signedOutForm` checks the post carries both, equal.
-    func signedOutPage(_ title: String, _ template: String, _ values: [String: Any?], status: HTTPResponse.Status) async throws -> Response {
-        let token = APIAuth.randomToken()
+    /// The browser's token is kept when it has one, so that two such pages open in two tabs both post.
+    func signedOutPage(
+        _ request: Request, _ title: String, _ template: String, _ values: [String: Any?], status: HTTPResponse.Status
+    ) async throws -> Response {
+        let kept = request.cookies[DashboardSecurity.signInCookie]?.value ?? ""
+        let token = kept.count == 43 && kept.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) ? kept : APIAuth.randomToken()
         var values = values
         values["csrf"] = token
         var response = page(title, template, values, visitor: nil, status: status)
@@ -90,12 +94,15 @@ final class DashboardRoutes: Sendable {
         return response
     }
 
-    /// The form of a signed-out post whose double-submit token and origin are right, or nil.
-    func signedOutForm(_ request: Request) async throws -> (form: [String: String], valid: Bool) {
+    /// A signed-out post's form, and why it is refused: nil when its double-submit token and origin are right.
+    func signedOutForm(_ request: Request) async throws -> (form: [String: String], refusal: String?) {
         let form = try await form(request)
-        let valid = DashboardSecurity.sameSite(request)
-            && request.cookies[DashboardSecurity.signInCookie].map { DashboardSecurity.same(form["csrf"], $0.value) } == true
-        return (form, valid)
+        guard let cookie = request.cookies[DashboardSecurity.signInCookie] else {
+            // A browser keeps a Secure cookie only from HTTPS, or over plain HTTP from localhost or 127.0.0.1.
+            return (form, "Your browser did not keep the form's cookie. Over plain HTTP, browsers keep the dashboard's cookies only at http://localhost or http://127.0.0.1: open it there, or over HTTPS.")
+        }
+        let valid = DashboardSecurity.sameSite(request) && DashboardSecurity.same(form["csrf"], cookie.value)
+        return (form, valid ? nil : Self.expired)
     }
 
     /// Signs `account` in: to `location` with a new session, the signed-out form's cookie cleared.
@@ -109,9 +116,9 @@ final class DashboardRoutes: Sendable {
     static let expired = "The form expired. Please try again."
 
     func signIn(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let (form, valid) = try await signedOutForm(request)
+        let (form, refusal) = try await signedOutForm(request)
         let email = form["email"] ?? ""
-        guard valid else { return try await signInPage(request, error: Self.expired, email: email, status: .forbidden) }
+        if let refusal { return try await signInPage(request, error: refusal, email: email, status: .forbidden) }
         do {
             let account = try await api.authenticate(email: email, password: form["password"] ?? "", totp: form["totp"], clientAddress: context.clientAddress)
             return try await signedIn(account, to: "/calls/live")
@@ -132,14 +139,14 @@ final class DashboardRoutes: Sendable {
     /// makes themselves its admin (the demo user's numbers and calls become theirs). Afterwards it leads to sign-in.
     func setupPage(_ request: Request, error: String? = nil, fields: [String: String] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
         guard try await !platform.users.hasOwner() else { return Self.redirect("/login") }
-        return try await signedOutPage("Set up", "setup", [
+        return try await signedOutPage(request, "Set up", "setup", [
             "error": error, "email": fields["email"] ?? "", "name": fields["name"] ?? "", "demo": api.configuration.demoAlias?.rawValue,
         ], status: status)
     }
 
     func setUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let (form, valid) = try await signedOutForm(request)
-        guard valid else { return try await setupPage(request, error: Self.expired, fields: form, status: .forbidden) }
+        let (form, refusal) = try await signedOutForm(request)
+        if let refusal { return try await setupPage(request, error: refusal, fields: form, status: .forbidden) }
         guard form["password"] == form["password_again"] else {
             return try await setupPage(request, error: "The two passwords differ.", fields: form, status: .badRequest)
         }
@@ -151,7 +158,9 @@ final class DashboardRoutes: Sendable {
             return try await signedIn(account, to: "/calls/live?done=setup")
         } catch let error as APIError {
             if error.code == "already_set_up" { return Self.redirect("/login") }
-            return try await setupPage(request, error: Self.accountMessages[error.code] ?? error.message, fields: form, status: error.status)
+            // An email with an account already (signed up before the setup): the owner's account is a new one.
+            let message = error.code == "email_taken" ? "That email has an account already: choose another email for the owner." : Self.accountMessages[error.code]
+            return try await setupPage(request, error: message ?? error.message, fields: form, status: error.status)
         }
     }
 
@@ -161,17 +170,18 @@ final class DashboardRoutes: Sendable {
         "weak_password": "The password must be 10 to 128 characters.",
         "email_taken": "An account with this email exists: sign in instead.",
         "rate_limited": "Too many tries from this address. Try again in an hour.",
+        "invalid_request": "Your name must be 1 to 100 characters.",
     ]
 
     /// Sign-up, as the API's: the new account owns no number until an admin gives it one.
     func signUpPage(_ request: Request, error: String? = nil, fields: [String: String] = [:], status: HTTPResponse.Status = .ok) async throws -> Response {
         if error == nil, try await security.visitor(request) != nil { return Self.redirect("/calls/live") }
-        return try await signedOutPage("Sign up", "signup", ["error": error, "email": fields["email"] ?? "", "name": fields["name"] ?? ""], status: status)
+        return try await signedOutPage(request, "Sign up", "signup", ["error": error, "email": fields["email"] ?? "", "name": fields["name"] ?? ""], status: status)
     }
 
     func signUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let (form, valid) = try await signedOutForm(request)
-        guard valid else { return try await signUpPage(request, error: Self.expired, fields: form, status: .forbidden) }
+        let (form, refusal) = try await signedOutForm(request)
+        if let refusal { return try await signUpPage(request, error: refusal, fields: form, status: .forbidden) }
         guard form["password"] == form["password_again"] else {
             return try await signUpPage(request, error: "The two passwords differ.", fields: form, status: .badRequest)
         }
@@ -577,7 +587,11 @@ final class DashboardRoutes: Sendable {
             guard let hash = visitor.account.passwordHash, try await api.auth.verify(form["password"] ?? "", hash: hash) else {
                 return settings(of: visitor, error: "Nothing was deleted: the password is wrong.", status: .forbidden)
             }
-            try await api.deleteEverything(of: visitor.account.id)
+            do {
+                try await api.deleteEverything(of: visitor.account.id)
+            } catch let error as APIError where error.code == "last_admin" {
+                return settings(of: visitor, error: "Nothing was deleted: you are the only admin. Make another user an admin first.", status: error.status)
+            }
             var response = Self.redirect("/login?done=deleted")
             response.setCookie(DashboardSecurity.cookie(DashboardSecurity.sessionCookie, "", maxAge: 0))
             return response

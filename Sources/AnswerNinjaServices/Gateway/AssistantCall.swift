@@ -219,16 +219,20 @@ actor AssistantCall {
         }
     }
 
-    /// The conversation ended without a goodbye of its own (the role gave up, or could not be reached again).
+    /// What the caller hears when the conversation is lost under the call, before the hang-up.
+    static let lostGoodbye = "I'm sorry, I have to end this call now. Please call again later. Goodbye."
+
+    /// The conversation ended without a goodbye of its own (the role gave up, or could not be reached again): the
+    /// caller hears a goodbye of ours, then the call is hung up, rather than silence and a sudden BYE.
     private func conversationOver() async {
         guard !ended else { return }
         conversationLost = true
-        // A line still playing ends first (`finished` then hangs up).
+        // A line still playing ends first (`finished` comes back here).
         guard speaking == nil else { return }
-        logger.warning("the conversation ended under the call: hanging up", metadata: ["call_id": "\(context.callId)"])
+        logger.warning("the conversation ended under the call: saying goodbye", metadata: ["call_id": "\(context.callId)"])
+        // Nothing more is listened to: no one is left to answer, and no barge-in cuts the goodbye short.
         ended = true
-        endReason = .assistantHangup
-        await actions.hangUp("The assistant ended the call: conversation lost")
+        respond(.init(turnId: "goodbye", text: Self.lostGoodbye, action: .hangup, endReason: "conversation lost"), callerText: "", marks: [:])
     }
 
     private func hear(_ frame: RTPCallSession.Heard) async {

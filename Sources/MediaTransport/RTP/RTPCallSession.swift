@@ -36,7 +36,7 @@ public final class RTPCallSession: @unchecked Sendable {
         public var packetsRelayed = 0
         public var packetsRelayedLate = 0
         /// Inbound quality (of the last source): packets lost (RFC 3550 A.3), interarrival jitter in seconds, and
-        /// 20 ms frames concealed for want of a packet.
+        /// 20 ms frames concealed because their packet was lost or late (not those of a pause in the sender's stream).
         public var packetsLost = 0
         public var jitterSeconds = 0.0
         public var concealedFrames = 0
@@ -355,7 +355,7 @@ public final class RTPCallSession: @unchecked Sendable {
                 packetsRelayedLate: statistics?.relayedLate ?? 0,
                 packetsLost: Int(self.path?.receiverStatistics.cumulativeLost ?? 0),
                 jitterSeconds: self.path.map { Double($0.receiverStatistics.jitter) / Double($0.codec.clockRate) } ?? 0,
-                concealedFrames: self.path?.jitter.statistics.concealed ?? 0
+                concealedFrames: self.path?.jitter.statistics.lossConcealed ?? 0
             )
         }.get()
         try? await channel.close()

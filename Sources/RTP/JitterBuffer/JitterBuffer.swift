@@ -82,6 +82,12 @@ public struct JitterBuffer: Sendable {
         public var late = 0
         /// Ticks concealed (lost or late packets, underruns).
         public var concealed = 0
+        /// Of those, ticks concealed in an underrun that the next packet showed was a pause: it came in sequence (none
+        /// missing) with a timestamp at or after those ticks (the sender stopped sending: DTX, its VAD, or the end of
+        /// the talkspurt). Nothing was lost there.
+        public var paused = 0
+        /// Ticks of the current underrun, not yet known to be loss or a pause: a pause if the stream ends here.
+        public var underrun = 0
         /// Frames dropped to catch up with a sender whose clock runs fast.
         public var dropped = 0
         public var restarts = 0
@@ -96,6 +102,9 @@ public struct JitterBuffer: Sendable {
         public var lateLossRate: Double { received == 0 ? 0 : Double(late) / Double(received) }
         /// Concealed ticks over played and concealed ticks.
         public var concealmentRatio: Double { played + concealed == 0 ? 0 : Double(concealed) / Double(played + concealed) }
+        /// Ticks concealed for packets that were lost or late: the concealed ones but for pauses (those known, and the
+        /// underrun the stream ended in).
+        public var lossConcealed: Int { concealed - paused - underrun }
     }
 
     public let configuration: Configuration
@@ -120,6 +129,9 @@ public struct JitterBuffer: Sendable {
     private var playing = false
     private var needsAnchor = true
     private var idleTicks = 0
+    /// Where the current underrun began: the sequence and timestamp the next packet would have had.
+    private var underrunSequence: UInt16 = 0
+    private var underrunTimestamp: Int64 = 0
     /// Duration of one packet in timestamp units, learned from consecutive packets.
     public private(set) var frameUnits: Int64
 
@@ -234,9 +246,13 @@ public struct JitterBuffer: Sendable {
         var result = InsertResult.accepted
         if !started || self.ssrc != ssrc || isJump(sequence: sequence, timestamp: timestamp) {
             if started { statistics.restarts += 1; result = .restarted }
+            // A new stream: the old one ended in its underrun, if it was in one.
+            statistics.paused += statistics.underrun
+            statistics.underrun = 0
             restart(ssrc: ssrc, sequence: sequence, timestamp: timestamp)
         }
         let extended = unwrap(timestamp)
+        if statistics.underrun > 0 { resolveUnderrun(sequence: sequence, timestamp: extended) }
         let slot = Int(sequence) & (configuration.capacity - 1)
         if valid[slot] && sequences[slot] == sequence {
             statistics.duplicates += 1
@@ -351,6 +367,11 @@ public struct JitterBuffer: Sendable {
         if let stretched = stretchProvisionalSchedule() { return stretched }
         if Int64(idleTicks) * frameUnits <= Self.units(configuration.maximumDelay, configuration.clockRate) + frameUnits {
             statistics.concealed += 1
+            if statistics.underrun == 0 {
+                underrunSequence = playoutSequence
+                underrunTimestamp = playoutTimestamp
+            }
+            statistics.underrun += 1
             let timestamp = UInt32(truncatingIfNeeded: playoutTimestamp)
             playoutSequence &+= 1
             playoutTimestamp += frameUnits
@@ -362,6 +383,17 @@ public struct JitterBuffer: Sendable {
     }
 
     // MARK: Private
+
+    /// The first packet after an underrun tells what its concealed ticks were: with none missing in between
+    /// (`sequence` is the one the underrun waited for), ticks before the packet's timestamp were a pause in the
+    /// sender's stream; ticks its audio should have filled were a late packet, as was any tick with a packet missing.
+    private mutating func resolveUnderrun(sequence: UInt16, timestamp: Int64) {
+        if sequence == underrunSequence, frameUnits > 0 {
+            let silent = max(0, min(Int64(statistics.underrun), (timestamp - underrunTimestamp) / frameUnits))
+            statistics.paused += Int(silent)
+        }
+        statistics.underrun = 0
+    }
 
     /// The first talkspurt runs on a guess (the initial delay): when the path proves worse than the guess, stretch
     /// by one frame, concealing without moving the playout point, so that the delayed packet still plays. Later

@@ -79,24 +79,31 @@ public struct UserDirectory: Sendable {
         return account
     }
 
-    /// Whether the install has an owner: an admin who can sign in. Until it has, the dashboard offers the first-run
-    /// setup (`/setup`, with the code `serve` prints).
+    /// Whether the install has its owner: the first-run setup was done (once per install: it never opens again), or
+    /// an admin who can sign in exists (made another way). Until then the dashboard offers the setup (`/setup`, with
+    /// the code `serve` prints).
     public func hasOwner() async throws -> Bool {
-        !(try await database.query("SELECT id FROM users WHERE role = 'admin' AND password_hash IS NOT NULL LIMIT 1").isEmpty)
+        !(try await database.query(Self.ownerQuery).isEmpty)
     }
+
+    static let ownerQuery = """
+        SELECT 1 FROM settings WHERE scope = 'system' AND key = 'owner'
+        UNION ALL SELECT 1 FROM users WHERE role = 'admin' AND password_hash IS NOT NULL LIMIT 1
+        """
 
     /// Makes the install's owner, once: the demo user owning `demoAlias` (who has no password yet) takes the email,
     /// name and password and becomes an admin, keeping their numbers and calls; without a demo user a new admin
-    /// account is created. Nil when an owner exists already (someone set up first). Throws `constraint` when the
-    /// email belongs to another account.
-    public func claimOwner(email: String, displayName: String, passwordHash: String, demoAlias: NumberAlias?) async throws -> UserAccount? {
+    /// account is created. The setup is marked done in the same transaction. Nil when the install has its owner
+    /// already (someone set up first). Throws `constraint` when the email belongs to another account.
+    public func claimOwner(email: String, displayName: String, passwordHash: String, demoAlias: NumberAlias?, at: Int64) async throws -> UserAccount? {
         let newId = "user-" + (0..<12).map { _ in UInt8.random(in: 0 ... .max) }.hexString
         let dialect = database.dialect
         let claimed: String? = try await database.transaction { connection in
             // SQLite's transaction is BEGIN IMMEDIATE (one writer); PostgreSQL's is READ COMMITTED: two setups at once
             // take turns on this lock, and the second finds the owner the first made.
             if dialect == .postgres { try connection.query("SELECT pg_advisory_xact_lock(7424601)") }
-            guard try connection.query("SELECT id FROM users WHERE role = 'admin' AND password_hash IS NOT NULL LIMIT 1").isEmpty else { return nil }
+            guard try connection.query(Self.ownerQuery).isEmpty else { return nil }
+            let owner: String
             if let demoAlias,
                let id = try connection.query(
                    "SELECT u.id FROM users u JOIN number_aliases a ON a.user_id = u.id WHERE a.alias = $1 AND u.password_hash IS NULL", [.text(demoAlias.rawValue)]
@@ -105,13 +112,19 @@ public struct UserDirectory: Sendable {
                     "UPDATE users SET email = $2, display_name = $3, password_hash = $4, role = 'admin' WHERE id = $1",
                     [.text(id), .text(email.lowercased()), .text(displayName), .text(passwordHash)]
                 )
-                return id
+                owner = id
+            } else {
+                try connection.query(
+                    "INSERT INTO users (id, email, display_name, password_hash, role) VALUES ($1, $2, $3, $4, 'admin')",
+                    [.text(newId), .text(email.lowercased()), .text(displayName), .text(passwordHash)]
+                )
+                owner = newId
             }
             try connection.query(
-                "INSERT INTO users (id, email, display_name, password_hash, role) VALUES ($1, $2, $3, $4, 'admin')",
-                [.text(newId), .text(email.lowercased()), .text(displayName), .text(passwordHash)]
+                "INSERT INTO settings (scope, key, value, updated_at) VALUES ('system', 'owner', $1, $2)",
+                [.text(#"{"user":"\#(owner)"}"#), .integer(at)]
             )
-            return newId
+            return owner
         }
         guard let claimed else { return nil }
         return try await account(id: claimed)
@@ -192,6 +205,13 @@ public struct UserDirectory: Sendable {
 
     public func clearForwardingTarget(id: String) async throws {
         try await database.query("UPDATE users SET forwarding_target = NULL WHERE id = $1", [.text(id)])
+    }
+
+    /// Whether `id` is the only admin who can sign in (who must not delete their account: no one could
+    /// administer the install, and its setup does not open again).
+    public func isLastAdmin(id: String) async throws -> Bool {
+        let admins = try await database.query("SELECT id FROM users WHERE role = 'admin' AND password_hash IS NOT NULL LIMIT 2")
+        return admins.count == 1 && admins.first?.first?.text == id
     }
 
     // MARK: Numbers
