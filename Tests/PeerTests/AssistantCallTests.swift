@@ -159,12 +159,7 @@ extension AssistantCallTests {
     /// process; with that process stopped, the next call is still answered, by a conversation in the gateway.
     @Test(.timeLimit(.minutes(4)))
     func theGatewayReachesASeparateConversationRoleAndCarriesOnWithoutIt() async throws {
-        let conversation = try await AnswerNinjaProcess.start(command: "conversation")
-        let url = "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"
-        let gateway = try await AnswerNinjaProcess.start(
-            command: "gateway",
-            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url]
-        )
+        let (conversation, gateway) = try await Self.rolesApart()
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort)
             let script = AnswerNinjaProcess.packageRootFromSource() + "/Fixtures/conversations/scam.txt"
@@ -202,12 +197,7 @@ extension AssistantCallTests {
     /// a sudden BYE.
     @Test(.timeLimit(.minutes(3)))
     func aCallWhoseConversationIsLostHearsAGoodbyeBeforeTheHangUp() async throws {
-        let conversation = try await AnswerNinjaProcess.start(command: "conversation")
-        let url = "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"
-        let gateway = try await AnswerNinjaProcess.start(
-            command: "gateway",
-            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url]
-        )
+        let (conversation, gateway) = try await Self.rolesApart()
         try await withPeer(gateway) { gateway in
             let sipPort = try #require(gateway.sipPort)
             let script = AnswerNinjaProcess.packageRootFromSource() + "/Fixtures/conversations/scam.txt"
@@ -234,6 +224,18 @@ extension AssistantCallTests {
             let ended = SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#)
             #expect(ended.count == 1 && ended.first?.contains(#""hangup_side":"assistant""#) == true && ended.first?.contains("conversation lost") == true, "\(ended)")
         }
+    }
+
+    /// `answer-ninja conversation` and an `answer-ninja gateway` (answering every call with the assistant) that reaches
+    /// it at `conversation.url`: two processes.
+    static func rolesApart() async throws -> (conversation: AnswerNinjaProcess, gateway: AnswerNinjaProcess) {
+        let conversation = try await AnswerNinjaProcess.start(command: "conversation")
+        let url = "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"
+        let gateway = try await AnswerNinjaProcess.start(
+            command: "gateway",
+            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url]
+        )
+        return (conversation, gateway)
     }
 
     /// A gauge's value in a Prometheus scrape (-1 when it is not there).

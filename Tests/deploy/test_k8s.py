@@ -944,8 +944,31 @@ def test_the_quota_covers_every_workload_at_full_scale(rendered, overlay):
         for claim in workload["spec"].get("volumeClaimTemplates", []):
             need["requests.storage"] += pods * quantity(claim["spec"]["resources"]["requests"]["storage"])
             need["persistentvolumeclaims"] += pods
+    for claim in find(docs, "PersistentVolumeClaim"):
+        need["requests.storage"] += quantity(claim["spec"]["resources"]["requests"]["storage"])
+        need["persistentvolumeclaims"] += 1
     short = {k: (float(v), float(hard[k])) for k, v in need.items() if v > hard[k]}
     assert not short, f"{overlay}: the ResourceQuota is short (needed, quota): {short}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_and_the_api_share_one_recordings_volume(rendered, overlay):
+    """A recording's path, stored in the call record by the gateway pod that wrote it, must open on every API pod: both
+    roles mount one ReadWriteMany claim at <data_dir>/recordings (where RecordingFiles keeps them); no other role does."""
+    docs = documents(rendered, overlay)
+    claim = find(docs, "PersistentVolumeClaim", "recordings")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], claim["spec"]
+    mounted = {}
+    for workload, container in our_containers(docs):
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        for mount in container.get("volumeMounts", []):
+            source = volumes.get(mount["name"], {}).get("persistentVolumeClaim", {})
+            if source.get("claimName") == "recordings":
+                assert not mount.get("readOnly"), f"{workload['metadata']['name']}: recordings are written and deleted there"
+                data = env_value(container, "ANSWER_NINJA_DATA_DIR")
+                assert mount["mountPath"].rstrip("/") == f"{data.rstrip('/')}/recordings", (workload["metadata"]["name"], mount, data)
+                mounted[role(container)] = mount["mountPath"]
+    assert set(mounted) == {"gateway", "api"}, mounted
 
 
 def secret_file_modes(volume, directory):

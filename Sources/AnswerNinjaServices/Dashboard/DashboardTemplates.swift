@@ -8,7 +8,7 @@ enum DashboardTemplates {
         for (name, text) in [
             ("layout", layout), ("signin", signIn), ("live", live), ("live-call", liveCall), ("history", history), ("detail", detail),
             ("problem", problem), ("csrf", csrfField), ("whitelist", whitelist), ("profile", profile), ("settings", settings), ("admin", admin),
-            ("setup", setup), ("signup", signUp),
+            ("setup", setup), ("signup", signUp), ("new-account", newAccount),
         ] {
             try library.register(text, named: name)
         }
@@ -67,6 +67,18 @@ enum DashboardTemplates {
         <p>No account? <a href="/signup">Sign up</a>.</p>
         """
 
+    /// A new account's fields (setup and sign-up): name, email, the password twice.
+    static let newAccount = """
+        <label for="name">Your name</label>
+        <input id="name" name="name" autocomplete="name" maxlength="100" value="{{name}}">
+        <label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="email" required value="{{email}}">
+        <label for="password">Password (10 characters or more)</label>
+        <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        <label for="password_again">The password again</label>
+        <input id="password_again" name="password_again" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        """
+
     static let setup = """
         <h1>Set up Answer Ninja</h1>
         <p>No one owns this Answer Ninja yet. Enter the setup code that <code>serve</code> printed when it started (the
@@ -77,14 +89,7 @@ enum DashboardTemplates {
         {{> csrf}}
         <label for="code">Setup code</label>
         <input id="code" name="code" autocomplete="off" autocapitalize="characters" spellcheck="false" required>
-        <label for="name">Your name</label>
-        <input id="name" name="name" autocomplete="name" maxlength="100" value="{{name}}">
-        <label for="email">Email</label>
-        <input id="email" name="email" type="email" autocomplete="email" required value="{{email}}">
-        <label for="password">Password (10 characters or more)</label>
-        <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
-        <label for="password_again">The password again</label>
-        <input id="password_again" name="password_again" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        {{> new-account}}
         <button type="submit">Set up</button>
         </form>
         """
@@ -95,14 +100,7 @@ enum DashboardTemplates {
         {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
         <form method="post" action="/signup" class="stack">
         {{> csrf}}
-        <label for="name">Your name</label>
-        <input id="name" name="name" autocomplete="name" maxlength="100" value="{{name}}">
-        <label for="email">Email</label>
-        <input id="email" name="email" type="email" autocomplete="email" required value="{{email}}">
-        <label for="password">Password (10 characters or more)</label>
-        <input id="password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
-        <label for="password_again">The password again</label>
-        <input id="password_again" name="password_again" type="password" autocomplete="new-password" minlength="10" maxlength="128" required>
+        {{> new-account}}
         <button type="submit">Sign up</button>
         </form>
         <p>Have an account? <a href="/login">Sign in</a>.</p>
