@@ -57,6 +57,7 @@ let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-p
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
+let hummingbirdTLS = Target.Dependency.product(name: "HummingbirdTLS", package: "hummingbird")
 let hummingbirdWebSocket = Target.Dependency.product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")
 let hummingbirdWSClient = Target.Dependency.product(name: "HummingbirdWSClient", package: "hummingbird-websocket")
 let hummingbirdAuth = Target.Dependency.product(name: "HummingbirdAuth", package: "hummingbird-auth")
@@ -130,7 +131,7 @@ let targets: [Target] = cTargets + [
         dependencies: [
             "AnswerNinjaCore", "Store", "Screening", "MediaControl", "MediaTransport", "SRTP", "Codecs", "MediaDSP", "Speech", "Conversation", "Capture",
             "SIPMessages", "SDP", "SIPTransactions", "SIPDialogs", "SIPTransport", "SIPAuth", "SIPIdentity", "SIPLocator",
-            hummingbird, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
+            hummingbird, hummingbirdTLS, hummingbirdWebSocket, hummingbirdWSClient, hummingbirdAuth, hummingbirdOTP, hummingbirdBcrypt,
             mustache, asyncHTTPClient, serviceLifecycle, logging, metrics, coreMetrics, prometheus, nioCore, nioPosix, nioSSL, jwtKit, crypto,
         ],
         swiftSettings: swiftSettings

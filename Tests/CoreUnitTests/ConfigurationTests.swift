@@ -144,6 +144,22 @@ import Testing
         #expect(message.contains("unknown variable ANSWER_NINJA_HTTP_PORT_FILE"))
     }
 
+    /// The conversation role's TLS listener needs its certificate and key; the media side's CA is read as a path.
+    @Test func theConversationTLSListenerNeedsItsCertificateAndKey() throws {
+        let configuration = try ConfigurationLoader(environment: [
+            "ANSWER_NINJA_CONVERSATION_TLS_PORT": "8443", "ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE": "/run/tls/tls.crt",
+            "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY": "/run/tls/tls.key", "ANSWER_NINJA_CONVERSATION_TLS_CA": "/run/tls/ca.crt",
+            "ANSWER_NINJA_CONVERSATION_URL": "wss://conversation.example:8443/internal/conversation",
+        ]).load()
+        #expect(configuration.conversation.tlsPort == 8443 && configuration.conversation.tlsPrivateKey == "/run/tls/tls.key")
+        #expect(configuration.media.conversationCA == "/run/tls/ca.crt")
+        #expect(try ConfigurationLoader(environment: [:]).load().conversation.tlsPort == nil, "off unless asked for")
+        let problems = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_CONVERSATION_TLS_PORT": "8443"]).load()
+        }
+        #expect(problems?.message.contains("ANSWER_NINJA_CONVERSATION_TLS_PORT needs ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE and ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY") == true)
+    }
+
     @Test func everyKeyHasAnEnvironmentNameAndIsUnique() {
         let names = ConfigurationKey.all.map(\.environmentName)
         #expect(Set(names).count == names.count)

@@ -226,6 +226,46 @@ extension AssistantCallTests {
         }
     }
 
+    /// The link between the roles over TLS (a host-network gateway's conversations cross the node network, where no
+    /// mesh encrypts them): the conversation role also serves its WebSocket on `conversation.tls_port`, and a gateway
+    /// trusting the test CA (`conversation.tls_ca`) holds its call's conversation there. A gateway without that CA
+    /// refuses the certificate and holds the conversation itself: nothing goes out unverified.
+    @Test(.timeLimit(.minutes(3)))
+    func theConversationLinkRunsOverTLSToAVerifiedRole() async throws {
+        let certificates = try await TestCertificates.make(name: "conversation-tls")
+        let tlsPort = try PeerEnvironment.freePort()
+        let conversation = try await AnswerNinjaProcess.start(command: "conversation", environment: [
+            "ANSWER_NINJA_CONVERSATION_TLS_PORT": String(tlsPort), "ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE": certificates.serverCertificate,
+            "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY": certificates.serverKey,
+        ])
+        try await withPeer(conversation) { conversation in
+            #expect(conversation.process.log().contains("wss://127.0.0.1:\(tlsPort)/internal/conversation"), "\(conversation.process.logTail())")
+            let url = "wss://localhost:\(tlsPort)/internal/conversation"
+            for trusted in [true, false] {
+                let gateway = try await AnswerNinjaProcess.start(command: "gateway", environment: [
+                    "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url,
+                ].merging(trusted ? ["ANSWER_NINJA_CONVERSATION_TLS_CA": certificates.caCertificate] : [:]) { $1 })
+                try await withPeer(gateway) { gateway in
+                    let sipPort = try #require(gateway.sipPort)
+                    let result = try await PeerEnvironment.run(
+                        try AnswerNinjaProcess.binary(),
+                        ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "5", "--json"],
+                        timeout: .seconds(60)
+                    )
+                    #expect(result.output.contains(#""answered":true"#), "\(result.output)")
+                    let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+                    #expect(opened.count == 1 && opened.first?.contains(trusted ? #""where":"remote""# : #""where":"local""#) == true, "trusted \(trusted): \(opened)")
+                    if !trusted {
+                        let refused = SIPScenarioTests.lines(gateway, containing: "conversation role not reached")
+                        #expect(refused.count == 1, "the unverified role is not used: \(gateway.process.logTail())")
+                    }
+                }
+            }
+            // The conversation role held exactly the trusted gateway's conversation.
+            #expect(conversation.process.log().components(separatedBy: #""msg":"conversation started""#).count - 1 == 1)
+        }
+    }
+
     /// `answer-ninja conversation` and an `answer-ninja gateway` (answering every call with the assistant) that reaches
     /// it at `conversation.url`: two processes.
     static func rolesApart() async throws -> (conversation: AnswerNinjaProcess, gateway: AnswerNinjaProcess) {

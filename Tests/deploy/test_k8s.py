@@ -327,8 +327,8 @@ def test_the_project_schemas_refuse_what_istio_would(rendered, project_schemas):
     peer["spec"]["mtls"]["mode"] = "STRICTEST"
     route = copy.deepcopy(find(docs, "VirtualService", "api"))
     route["spec"]["http"][0]["timout"] = "1s"
-    ports = copy.deepcopy(find(docs, "PeerAuthentication", "conversation"))
-    del ports["spec"]["selector"]  # port-level mTLS needs a workload selector
+    ports = copy.deepcopy(find(docs, "PeerAuthentication", "default"))
+    ports["spec"]["portLevelMtls"] = {"8080": {"mode": "PERMISSIVE"}}  # port-level mTLS needs a workload selector
     gateway = copy.deepcopy(find(docs, "Gateway", "answer-ninja"))
     del gateway["spec"]["servers"][0]["tls"]["credentialName"]
     for broken in (peer, route, ports, gateway):
@@ -397,8 +397,15 @@ def test_ports_are_the_configuration_defaults(rendered, defaults, keys, overlay)
     docs = documents(rendered, overlay)
     http, sip = int(defaults["http.port"]), int(defaults["sip.port"])
     expected = {"http": http, "sip": sip, "sip-tcp": sip}
+    # The conversation role's TLS listener has no default port: where a container declares it, its setting names it.
+    tls_ports = {int(v) for _, c in our_containers(docs) if (v := env_value(c, "ANSWER_NINJA_CONVERSATION_TLS_PORT"))}
+    assert len(tls_ports) <= 1, tls_ports
+    if tls_ports:
+        expected["wss"] = expected["tcp-wss"] = tls_ports.pop()
     for workload, container in our_containers(docs):
         where = f"{workload['kind']} {workload['metadata']['name']}/{container['name']}"
+        if any(p.get("name") == "wss" for p in container.get("ports", [])):
+            assert env_value(container, "ANSWER_NINJA_CONVERSATION_TLS_PORT") == str(expected["wss"]), f"{where}: a wss port the role does not open"
         for port in container.get("ports", []):
             assert port.get("name") in expected, f"{where}: port {port} is none the code listens on"
             assert port["containerPort"] == expected[port["name"]], f"{where}: {port['name']} is {port['containerPort']}, the code's default {expected[port['name']]}"
@@ -421,7 +428,8 @@ def test_ports_are_the_configuration_defaults(rendered, defaults, keys, overlay)
             assert port["port"] == expected[port["name"]], f"Service {service['metadata']['name']}: {port['name']} is {port['port']}"
             for workload in selected:
                 container = next(c for c in containers(pod_spec(workload)) if is_ours(c))
-                assert resolve_port(container, port["targetPort"]) == expected[port["name"]]
+                target = "wss" if port["name"] == "tcp-wss" else port["targetPort"]
+                assert resolve_port(container, target) == expected[port["name"]]
     sip_service = find(docs, "Service", "gateway-sip")
     assert {(p["protocol"], p["port"]) for p in sip_service["spec"]["ports"]} == {("UDP", sip), ("TCP", sip)}
 
@@ -619,12 +627,28 @@ def test_the_gateway_reaches_the_conversation_service_it_names(rendered, keys, d
     docs = documents(rendered, overlay)
     gateway = next(c for w, c in our_containers(docs) if role(c) == "gateway")
     url = setting(gateway, "conversation.url", keys, defaults)
-    match = re.fullmatch(r"ws://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)(/\S+)", url)
-    assert match, f"conversation.url {url!r} is not a Service URL"
+    # wss://: the host-network gateway has no sidecar, so the link is encrypted by the role's own TLS, or not at all.
+    match = re.fullmatch(r"wss://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)(/\S+)", url)
+    assert match, f"conversation.url {url!r} is not a wss:// Service URL"
     service = find(docs, "Service", match.group(1))
     assert service["metadata"]["namespace"] == match.group(2)
-    assert int(match.group(3)) in [p["port"] for p in service["spec"]["ports"]]
+    port = next((p for p in service["spec"]["ports"] if p["port"] == int(match.group(3))), None)
+    assert port, f"Service {match.group(1)} has no port {match.group(3)}"
     assert match.group(4) == "/internal/conversation"
+    # That port is the role's TLS listener, which the sidecar leaves alone, with a certificate and key from a Secret;
+    # the gateway trusts the CA that signed it.
+    conversation_workload, conversation = next((w, c) for w, c in our_containers(docs) if role(c) == "conversation")
+    assert resolve_port(conversation, port["targetPort"]) == int(env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_PORT"))
+    assert pod_meta(conversation_workload)["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"] == env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_PORT")
+    conversation_files, _ = mounted_files(conversation, pod_spec(conversation_workload))
+    for name in ("ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE", "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY"):
+        assert conversation_files.get(env_value(conversation, name), ("",))[0] == "secret", f"{name} names no file of a Secret volume"
+    gateway_workload = next(w for w, c in our_containers(docs) if role(c) == "gateway")
+    claims = [{"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
+              for c in gateway_workload["spec"].get("volumeClaimTemplates", [])]
+    gateway_files, _ = mounted_files(gateway, {**pod_spec(gateway_workload), "volumes": pod_spec(gateway_workload).get("volumes", []) + claims})
+    ca = env_value(gateway, "ANSWER_NINJA_CONVERSATION_TLS_CA")
+    assert ca and gateway_files.get(ca, ("",))[0] == "secret", f"the gateway's conversation.tls_ca {ca!r} names no file of a Secret volume"
 
 
 # --- the SIP edge -------------------------------------------------------------------------------------------------
@@ -1047,11 +1071,15 @@ def test_secrets_are_only_referenced(rendered, keys, overlay):
     docs = documents(rendered, overlay)
     assert not find(docs, "Secret"), "no Secret object in git: create them out of band (docs/kubernetes.md)"
     sensitive = {e["environment"] for e in keys.values() if e["kind"] == "secret"} | {"ANSWER_NINJA_STORE_POSTGRES_URL", "ANSWER_NINJA_CACHE_REDIS_URL"}
+    # A path setting (a private key's file) names a mounted Secret's file, not the secret itself.
+    paths = {e["environment"] for e in keys.values() if e["kind"] == "path"}
     referenced = {}
     for workload in workloads(docs):
         spec = pod_spec(workload)
         for container in containers(spec):
             for entry in container.get("env", []):
+                if entry["name"] in paths and entry.get("value", "").startswith("/run/secrets/"):
+                    continue
                 if entry["name"] in sensitive or re.search(r"(PASSWORD|SECRET|TOKEN|_KEY)$", entry["name"]):
                     assert "secretKeyRef" in entry.get("valueFrom", {}), f"{workload['metadata']['name']}: {entry['name']} must come from a Secret"
                 ref = entry.get("valueFrom", {}).get("secretKeyRef")
@@ -1172,8 +1200,11 @@ def test_network_policies_allow_the_designed_flows_and_deny_the_rest(rendered, o
         (gateway, "in", OUTSIDE, 20000, "UDP", True), (gateway, "in", OUTSIDE, 29999, "UDP", True), (gateway, "in", OUTSIDE, 30000, "UDP", False),
         (gateway, "in", member("api"), 8080, "TCP", False),
         # gateway -> conversation, from a pod or from its node's address
-        (gateway, "out", member("conversation"), 8080, "TCP", True), (conversation, "in", member("gateway"), 8080, "TCP", True),
-        (conversation, "in", node, 8080, "TCP", True), (conversation, "in", member("api"), 8080, "TCP", False),
+        (gateway, "out", member("conversation"), 8443, "TCP", True), (conversation, "in", member("gateway"), 8443, "TCP", True),
+        (conversation, "in", node, 8443, "TCP", True), (conversation, "in", member("api"), 8080, "TCP", False),
+        (gateway, "out", member("conversation"), 8080, "TCP", False), (conversation, "in", member("gateway"), 8080, "TCP", False),
+        (conversation, "in", node, 8080, "TCP", False), (conversation, "in", member("api"), 8443, "TCP", False),
+        (conversation, "in", OUTSIDE, 8443, "TCP", False),
         (conversation, "in", OUTSIDE, 8080, "TCP", False), (conversation, "in", INGRESS_GATEWAY, 8080, "TCP", True),
         # istio ingress -> api, nobody else
         (api, "in", INGRESS_GATEWAY, 8080, "TCP", True), (api, "in", member("conversation"), 8080, "TCP", False),
@@ -1225,11 +1256,11 @@ def test_istio_objects_point_at_what_exists(rendered, overlay):
     docs = documents(rendered, overlay)
     strict = [p for p in find(docs, "PeerAuthentication") if "selector" not in p["spec"]]
     assert [p["spec"]["mtls"]["mode"] for p in strict] == ["STRICT"], "one namespace-wide STRICT PeerAuthentication"
-    # Exceptions to STRICT exist only for the port a sidecar-less workload calls: the conversation role's HTTP port.
-    permissive = {(p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"], int(port))
-                  for p in find(docs, "PeerAuthentication") if "selector" in p["spec"]
+    # No exception to STRICT: the sidecar-less gateway reaches the conversation role over TLS of the role's own, on a
+    # port the sidecar does not intercept (test_the_gateway_reaches_the_conversation_service_it_names).
+    permissive = {(p["metadata"]["name"], port) for p in find(docs, "PeerAuthentication")
                   for port, mode in p["spec"].get("portLevelMtls", {}).items() if mode["mode"] != "STRICT"}
-    assert permissive == {("conversation", 8080)}, permissive
+    assert permissive == set(), permissive
     for workload in workloads(docs):
         if pod_spec(workload).get("hostNetwork"):
             assert pod_meta(workload)["annotations"]["sidecar.istio.io/inject"] == "false", "a host-network pod cannot have a sidecar"
@@ -1259,7 +1290,7 @@ def test_istio_objects_point_at_what_exists(rendered, overlay):
     assert all("/metrics" in o["operation"].get("notPaths", []) for r in api_rules for s in r.get("from", [])
                if ingress in s["source"].get("principals", []) for o in r["to"]), "the public host must not serve /metrics"
     blocks = {b for r in authorization["conversation"]["spec"]["rules"] for s in r.get("from", []) for b in s["source"].get("ipBlocks", [])}
-    assert blocks == {cluster_values(overlay)["gateway-node-cidr"]}, "the conversation role admits plain text from the gateway nodes only"
+    assert blocks == set(), "no plain-text caller is admitted by address: the gateway comes over TLS"
 
 
 # --- wiring and docs ------------------------------------------------------------------------------------------------

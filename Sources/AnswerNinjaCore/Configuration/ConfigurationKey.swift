@@ -76,6 +76,10 @@ extension ConfigurationKey {
     public static let mediaPublicAddress = ConfigurationKey("media.public_address", .string, default: nil, "Address written into SDP c= lines; defaults to the address the media role binds.")
     public static let mediaControlURL = ConfigurationKey("media.control_url", .url, default: "ws://127.0.0.1:8080/internal/media-control", "Where the gateway role reaches the media role's control channel.")
     public static let conversationURL = ConfigurationKey("conversation.url", .url, default: "ws://127.0.0.1:8080/internal/conversation", "Where the media role opens one WebSocket per AI call.")
+    public static let conversationCA = ConfigurationKey("conversation.tls_ca", .path, default: nil, "PEM file of extra CAs the media role trusts for a wss:// conversation.url (whose certificate must name its host); the system's roots are always trusted.")
+    public static let conversationTLSPort = ConfigurationKey("conversation.tls_port", .port, default: "0", "The conversation role also serves its WebSocket over TLS (wss://) on this port, for media roles whose link no mesh encrypts; 0: not.")
+    public static let conversationTLSCertificate = ConfigurationKey("conversation.tls_certificate", .path, default: nil, "PEM certificate chain of that TLS listener; required when conversation.tls_port is set.")
+    public static let conversationTLSPrivateKey = ConfigurationKey("conversation.tls_private_key", .path, default: nil, "PEM private key of that certificate.")
     public static let controlResumeGrace = ConfigurationKey("media.control_resume_grace", .duration, default: "10s", "How long a media session outlives a dropped control connection before it is released.")
     public static let mediaThreads = ConfigurationKey("media.threads", .integer, default: "0", "Threads of the media event loops (every call's RTP sockets, 20 ms clocks and relay, apart from SIP and HTTP); 0: one per core.")
     public static let mediaRealtimePriority = ConfigurationKey("media.realtime_priority", .integer, default: "10", "SCHED_FIFO priority (1-99) of the media threads, so that speech recognition and synthesis at normal priority never delay a 20 ms frame; needs CAP_SYS_NICE (root, or the capability granted to the container), else the threads stay at normal priority and a warning says so. 0: not raised.")
@@ -128,7 +132,7 @@ extension ConfigurationKey {
         .dataDirectory, .httpHost, .httpPort, .sipHost, .sipPort, .sipTLSPort, .sipTLSCertificate, .sipTLSPrivateKey, .sipPublicHost,
         .trunkRegistrar, .trunkUsername, .trunkPassword, .trunkExpires, .trunkKeepalive, .calledNumberSource, .trustedSources, .minSessionExpires, .overloadShedding, .maxCalls, .deviceAccounts, .deviceDigestAlgorithms, .deviceRingTimeout, .answerMode, .maxBridgedDuration, .learnAfter,
         .sipIPv6Host, .dnsServer, .trunkTLSCA, .stirTrustAnchors, .stirCertificateHosts, .stirFetchCA,
-        .rtpPortMin, .rtpPortMax, .rtpPortSlot, .rtpPortSlotSize, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .controlResumeGrace, .mediaThreads, .mediaRealtimePriority,
+        .rtpPortMin, .rtpPortMax, .rtpPortSlot, .rtpPortSlotSize, .mediaCodecs, .srtpSuites, .rtpPortQuarantine, .mediaPublicAddress, .mediaControlURL, .conversationURL, .conversationCA, .conversationTLSPort, .conversationTLSCertificate, .conversationTLSPrivateKey, .controlResumeGrace, .mediaThreads, .mediaRealtimePriority,
         .intentThreshold, .maxTurns, .maxCallDuration, .persistenceLimit, .frustrationLimit, .effectivenessFloor, .effectivenessAfter, .recordingSilence,
         .llmURL, .llmModel, .llmAPIKey, .llmBudget, .conversationResumeWindow,
         .sttProvider, .ttsProvider, .speechProviderURL, .speechSynthesisURL, .speechProviderKey, .sttModel, .ttsModel, .ttsVoice, .speechProviderTimeout, .sttDecoders, .sttMode, .endpointing,

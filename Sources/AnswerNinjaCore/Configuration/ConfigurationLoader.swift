@@ -141,6 +141,7 @@ public struct ConfigurationLoader: Sendable {
                 publicAddress: reader.optionalHost(.mediaPublicAddress),
                 controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",
                 conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",
+                conversationCA: reader.optionalPath(.conversationCA),
                 controlResumeGrace: reader.duration(.controlResumeGrace),
                 threads: reader.integer(.mediaThreads, in: 0...256),
                 realtimePriority: reader.integer(.mediaRealtimePriority, in: 0...99)
@@ -158,7 +159,10 @@ public struct ConfigurationLoader: Sendable {
                 llmURL: reader.url(.llmURL, schemes: ["http", "https"]),
                 llmModel: reader.string(.llmModel),
                 llmAPIKey: reader.secret(.llmAPIKey),
-                llmBudget: reader.duration(.llmBudget)
+                llmBudget: reader.duration(.llmBudget),
+                tlsPort: reader.port(.conversationTLSPort).nonZero,
+                tlsCertificate: reader.optionalPath(.conversationTLSCertificate),
+                tlsPrivateKey: reader.optionalPath(.conversationTLSPrivateKey)
             ),
             speech: .init(
                 sttProvider: reader.enumeration(.sttProvider),
@@ -199,6 +203,9 @@ public struct ConfigurationLoader: Sendable {
             shutdownGrace: reader.duration(.shutdownGrace),
             demoAlias: reader.alias(.demoAlias)
         )
+        if configuration.conversation.tlsPort != nil && (configuration.conversation.tlsCertificate == nil || configuration.conversation.tlsPrivateKey == nil) {
+            reader.problems.append("\(ConfigurationKey.conversationTLSPort.environmentName) needs \(ConfigurationKey.conversationTLSCertificate.environmentName) and \(ConfigurationKey.conversationTLSPrivateKey.environmentName) (PEM files)")
+        }
         if configuration.sip.tlsPort != nil && (configuration.sip.tlsCertificate == nil || configuration.sip.tlsPrivateKey == nil) {
             reader.problems.append("\(ConfigurationKey.sipTLSPort.environmentName) needs \(ConfigurationKey.sipTLSCertificate.environmentName) and \(ConfigurationKey.sipTLSPrivateKey.environmentName) (PEM files)")
         }

@@ -98,6 +98,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var publicAddress: String?
         public var controlURL: String
         public var conversationURL: String
+        /// Extra CAs trusted for a wss:// conversation URL.
+        public var conversationCA: String?
         public var controlResumeGrace: Duration
         /// Media event loops; 0: one per core.
         public var threads: Int
@@ -120,6 +122,10 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var llmModel: String
         public var llmAPIKey: String?
         public var llmBudget: Duration
+        /// The conversation role's TLS listener (wss://): its port (nil: none), certificate chain and key (PEM files).
+        public var tlsPort: Int?
+        public var tlsCertificate: String?
+        public var tlsPrivateKey: String?
     }
 
     /// Where speech recognition and synthesis come from (the media role).

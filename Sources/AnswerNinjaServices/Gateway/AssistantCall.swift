@@ -2,6 +2,7 @@ import AnswerNinjaCore
 import Conversation
 import Foundation
 import Logging
+import NIOSSL
 import MediaDSP
 import MediaTransport
 import Speech
@@ -26,14 +27,22 @@ actor AssistantLoader {
     /// The conversation role's WebSocket (one connection per AI call), when it can be known; nil: the conversation
     /// runs in this process.
     nonisolated let conversationURL: @Sendable () -> String?
+    /// For a wss:// conversation URL: the system's roots and `conversation.tls_ca`.
+    nonisolated let conversationTLS: TLSConfiguration
     /// The termination policy and the other dialog defaults of `conversation.*`, for a conversation run here.
     nonisolated let dialogDefaults: DialogSettings
     nonisolated let telemetry: Telemetry
 
-    init(speech: NinjaConfiguration.Speech, conversation: NinjaConfiguration.Conversation, conversationURL: @escaping @Sendable () -> String?, telemetry: Telemetry) {
+    init(
+        speech: NinjaConfiguration.Speech, conversation: NinjaConfiguration.Conversation, conversationURL: @escaping @Sendable () -> String?,
+        conversationCA: String? = nil, telemetry: Telemetry
+    ) {
         self.speech = speech
         endpointOnWords = speech.endpointOnWords
         self.conversationURL = conversationURL
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let conversationCA { tls.additionalTrustRoots = [.file(conversationCA)] }
+        conversationTLS = tls
         dialogDefaults = ConversationEndpoint.dialogSettings(conversation)
         self.telemetry = telemetry
     }
@@ -162,7 +171,7 @@ actor AssistantCall {
         }
         let start = context.start, defaults = loader.dialogDefaults
         let dialog = await DialogLinks.open(
-            url: loader.conversationURL(), start: start, local: LocalDialogLink(start: start, classifier: classifier, settings: defaults),
+            url: loader.conversationURL(), tls: loader.conversationTLS, start: start, local: LocalDialogLink(start: start, classifier: classifier, settings: defaults),
             telemetry: loader.telemetry, logger: logger
         )
         guard !ended else {

@@ -3,6 +3,7 @@ import Conversation
 import Foundation
 import HummingbirdWSClient
 import Logging
+import NIOSSL
 
 /// One AI call's conversation as the assistant sees it (docs/protocols/conversation.md): what the caller does goes
 /// out as protocol messages (`start` is sent when the link is made); the conversation's replies, the opening line
@@ -20,11 +21,12 @@ enum DialogLinks {
     /// Opens a link for `start`: over the conversation role's WebSocket at `url` when one is given and answers in
     /// time, else in this process with `local` (logged: a conversation role that is down costs no call).
     static func open(
-        url: String?, start: ConversationMessage.Start, local: @autoclosure () -> LocalDialogLink, telemetry: Telemetry, logger: Logger
+        url: String?, tls: TLSConfiguration? = nil, start: ConversationMessage.Start, local: @autoclosure () -> LocalDialogLink, telemetry: Telemetry,
+        logger: Logger
     ) async -> any DialogLink {
         if let url {
             do {
-                return try await RemoteDialogLink.open(url: url, start: start, telemetry: telemetry, logger: logger)
+                return try await RemoteDialogLink.open(url: url, tls: tls, start: start, telemetry: telemetry, logger: logger)
             } catch {
                 logger.warning("conversation role not reached: the conversation runs in this process", metadata: [
                     "call_id": "\(start.callId)", "url": "\(url)", "error": "\(error)",
@@ -114,6 +116,8 @@ actor RemoteDialogLink: DialogLink {
     nonisolated let kind = "remote"
     private let continuation: AsyncStream<ConversationMessage.Reply>.Continuation
     private let url: String
+    /// For a wss:// URL (nil: the system's roots).
+    private let tls: TLSConfiguration?
     private let callId: CallID
     private let telemetry: Telemetry
     private let logger: Logger
@@ -133,15 +137,18 @@ actor RemoteDialogLink: DialogLink {
 
     /// Connects and sends `start`; returns once the opening line has come back, or throws when the role cannot be
     /// reached or does not answer within `timeout`.
-    static func open(url: String, start: ConversationMessage.Start, telemetry: Telemetry, logger: Logger, timeout: Duration = .seconds(2)) async throws -> RemoteDialogLink {
-        let link = RemoteDialogLink(url: url, callId: start.callId, telemetry: telemetry, logger: logger)
+    static func open(
+        url: String, tls: TLSConfiguration? = nil, start: ConversationMessage.Start, telemetry: Telemetry, logger: Logger, timeout: Duration = .seconds(2)
+    ) async throws -> RemoteDialogLink {
+        let link = RemoteDialogLink(url: url, tls: tls, callId: start.callId, telemetry: telemetry, logger: logger)
         try await link.connect(first: start, timeout: timeout)
         return link
     }
 
-    private init(url: String, callId: CallID, telemetry: Telemetry, logger: Logger) {
+    private init(url: String, tls: TLSConfiguration?, callId: CallID, telemetry: Telemetry, logger: Logger) {
         (replies, continuation) = AsyncStream.makeStream(of: ConversationMessage.Reply.self)
         self.url = url
+        self.tls = tls
         self.callId = callId
         self.telemetry = telemetry
         self.logger = logger
@@ -174,7 +181,7 @@ actor RemoteDialogLink: DialogLink {
     private func run(resuming: Bool) async {
         let gauge = telemetry.websocketConnections(.media)
         do {
-            try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(url: url, tlsConfiguration: tls, logger: logger) { inbound, outbound, _ in
                 gauge.increment()
                 defer { gauge.decrement() }
                 let (queue, writer) = AsyncStream<String>.makeStream()

@@ -132,7 +132,7 @@ public struct SIPGatewayService: Service {
         let assistant = platform != nil && configuration.sip.answerMode == "assistant"
             ? AssistantLoader(
                 speech: configuration.speech, conversation: configuration.conversation,
-                conversationURL: Self.conversationURL(context: context), telemetry: context.telemetry
+                conversationURL: Self.conversationURL(context: context), conversationCA: configuration.media.conversationCA, telemetry: context.telemetry
             )
             : nil
         // Calls' media on loops of their own, above the speech threads when the system allows (MediaThreads).

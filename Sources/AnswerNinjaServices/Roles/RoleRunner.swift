@@ -1,9 +1,11 @@
 import AnswerNinjaCore
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// Runs a set of roles in this process as one `ServiceGroup` with graceful shutdown on SIGTERM and SIGINT: `serve`
@@ -73,6 +75,9 @@ public struct RoleRunner: Sendable {
         }
         let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard, setupCode: setupCode)
         services.append(http)
+        if conversation != nil, let secure = try makeConversationTLSApplication(context: context, webSocketRouter: webSocketRouter) {
+            services.append(secure)
+        }
         // After HTTP: the group stops services in reverse order, so the conversations drain (and the gateway's calls
         // before them) while the WebSockets are still served.
         if let conversation {
@@ -124,6 +129,36 @@ public struct RoleRunner: Sendable {
                     Console.line("  setup     no owner yet: open http://\(local)/setup and enter the setup code \(setupCode)")
                     context.logger.notice("setup code", metadata: ["code": "\(setupCode)", "page": "/setup"])
                 }
+            },
+            logger: logger
+        )
+    }
+
+    /// The conversation WebSocket again over TLS (`conversation.tls_port`), for media roles whose link to this role no
+    /// mesh encrypts (a host-network gateway in Kubernetes): the same endpoint, plus `/health`. Nil when not set.
+    func makeConversationTLSApplication(
+        context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>
+    ) throws -> (any Service)? {
+        let settings = configuration.conversation
+        guard let port = settings.tlsPort, let certificate = settings.tlsCertificate, let key = settings.tlsPrivateKey else { return nil }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        let router = Router(context: NinjaRequestContext.self)
+        router.add(middleware: QuiesceOnShutdown())
+        router.get("/health") { _, _ -> Response in
+            try HTTPRoutes.jsonResponse(HTTPRoutes.Health(status: "ok", version: AnswerNinjaVersion.current, roles: context.roles), status: .ok)
+        }
+        let host = configuration.http.host
+        context.readiness.expect("conversation-tls")
+        return Application(
+            router: router,
+            server: try .tls(.http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: ConversationEndpoint.webSocketConfiguration)), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(host, port: port), serverName: "answer-ninja"),
+            onServerRunning: { channel in
+                let address = Self.describe(channel.localAddress, fallbackHost: host)
+                context.addListener(.init(name: "conversation-tls", address: "wss://\(address)\(ConversationEndpoint.path)", detail: "the conversation WebSocket over TLS"))
+                context.readiness.report("conversation-tls", ready: true, detail: "listening on \(address)")
+                Console.line("  wss       wss://\(address)\(ConversationEndpoint.path)  (the conversation WebSocket over TLS)")
             },
             logger: logger
         )
