@@ -185,7 +185,7 @@ let targets: [Target] = cTargets + [
     .testTarget(name: "ConversationUnitTests", dependencies: ["Conversation", "AnswerNinjaCore", crypto], swiftSettings: swiftSettings),
     .testTarget(
         name: "PeerTests",
-        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", "MediaDSP", "Codecs", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, crypto],
+        dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "AnswerNinjaServices", "Conversation", "Speech", "Store", "Screening", "Capture", "RTP", "MediaDSP", "Codecs", hummingbird, hummingbirdTesting, hummingbirdOTP, logging, nioCore, nioPosix, nioSSL, crypto],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "EndToEndTests", dependencies: ["AnswerNinjaTestSupport", "AnswerNinjaCore", "Store", hummingbirdWSClient, logging], swiftSettings: swiftSettings),

@@ -228,11 +228,12 @@ extension AssistantCallTests {
 
     /// The link between the roles over TLS (a host-network gateway's conversations cross the node network, where no
     /// mesh encrypts them): the conversation role also serves its WebSocket on `conversation.tls_port`, and a gateway
-    /// trusting the test CA (`conversation.tls_ca`) holds its call's conversation there. A gateway without that CA
-    /// refuses the certificate and holds the conversation itself: nothing goes out unverified.
+    /// trusting the test CA (`conversation.tls_ca`) holds its call's conversation there. A gateway without that CA,
+    /// or one that asks for a name the certificate does not carry (127.0.0.1, where it names localhost only), refuses
+    /// the certificate and holds the conversation itself: nothing goes out unverified.
     @Test(.timeLimit(.minutes(3)))
     func theConversationLinkRunsOverTLSToAVerifiedRole() async throws {
-        let certificates = try await TestCertificates.make(name: "conversation-tls")
+        let certificates = try await TestCertificates.make(name: "conversation-tls", alternativeNames: ["DNS:localhost"])
         let tlsPort = try PeerEnvironment.freePort()
         let conversation = try await AnswerNinjaProcess.start(command: "conversation", environment: [
             "ANSWER_NINJA_CONVERSATION_TLS_PORT": String(tlsPort), "ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE": certificates.serverCertificate,
@@ -240,8 +241,9 @@ extension AssistantCallTests {
         ])
         try await withPeer(conversation) { conversation in
             #expect(conversation.process.log().contains("wss://127.0.0.1:\(tlsPort)/internal/conversation"), "\(conversation.process.logTail())")
-            let url = "wss://localhost:\(tlsPort)/internal/conversation"
-            for trusted in [true, false] {
+            for (host, trusted) in [("localhost", true), ("localhost", false), ("127.0.0.1", true)] {
+                let url = "wss://\(host):\(tlsPort)/internal/conversation"
+                let verified = host == "localhost" && trusted
                 let gateway = try await AnswerNinjaProcess.start(command: "gateway", environment: [
                     "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url,
                 ].merging(trusted ? ["ANSWER_NINJA_CONVERSATION_TLS_CA": certificates.caCertificate] : [:]) { $1 })
@@ -254,10 +256,12 @@ extension AssistantCallTests {
                     )
                     #expect(result.output.contains(#""answered":true"#), "\(result.output)")
                     let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
-                    #expect(opened.count == 1 && opened.first?.contains(trusted ? #""where":"remote""# : #""where":"local""#) == true, "trusted \(trusted): \(opened)")
-                    if !trusted {
+                    #expect(opened.count == 1 && opened.first?.contains(verified ? #""where":"remote""# : #""where":"local""#) == true, "\(url), CA trusted \(trusted): \(opened)")
+                    if !verified {
                         let refused = SIPScenarioTests.lines(gateway, containing: "conversation role not reached")
                         #expect(refused.count == 1, "the unverified role is not used: \(gateway.process.logTail())")
+                        let metrics = try await gateway.get("/metrics").body
+                        #expect(metrics.contains("conversation_fallbacks_total 1"), "\(metrics.split(separator: "\n").filter { $0.contains("fallback") })")
                     }
                 }
             }

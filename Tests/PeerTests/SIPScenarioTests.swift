@@ -364,6 +364,18 @@ import Testing
             let mapped = Self.lines(gateway, containing: #""msg":"hold mapped""#)
             #expect(mapped.count == 2, "the hold and its one retry after the 491: \(mapped)")
             #expect(mapped.allSatisfy { $0.contains(#""direction":"sendonly""#) }, "\(mapped)")
+            // The retry waited 2.1 to 4 s (this leg is one the gateway placed): by the log lines' own times.
+            let format = ISO8601DateFormatter()
+            format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let times = mapped.compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["ts"] as? String
+            }.compactMap { format.date(from: $0) }
+            if times.count == 2 {
+                let waited = times[1].timeIntervalSince(times[0])
+                #expect(waited >= 2.0 && waited <= 4.5, "the retry came \(waited) s after the first hold")
+            } else {
+                Issue.record("the hold lines carry no readable times: \(mapped)")
+            }
             let refused = Self.lines(gateway, containing: #""msg":"hold not taken""#)
             #expect(refused.count == 1 && refused.first?.contains(#""status":"488""#) == true, "\(refused)")
             #expect(Self.lines(gateway, containing: #""msg":"hold taken""#).isEmpty)

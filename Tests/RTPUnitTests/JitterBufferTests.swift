@@ -135,6 +135,22 @@ struct TraceRunner {
         #expect(late.buffer.statistics.lossConcealed > 0 && late.buffer.statistics.paused == 0, "\(late.buffer.statistics)")
     }
 
+    @Test(arguments: [60, 100, 160])
+    func aShortPauseOfTheSendersLosesNothingOfTheNextTalkspurt(pauseMilliseconds: Int) {
+        // A pause shorter than the maximum delay (DTX or the sender's VAD: the sequence goes on, the timestamp jumps):
+        // the buffer is still concealing when the next packet comes; that packet and the ones after it play, none late.
+        let first = TraceRunner.stream(count: 50)
+        let gapUnits = UInt32(pauseMilliseconds * 8)
+        let start = 50 * 20 + Double(pauseMilliseconds)
+        var second = TraceRunner.stream(count: 50, firstSequence: 1050, firstTimestamp: 16000 + 50 * 160 + gapUnits, start: start)
+        second[0].marker = true
+        var runner = TraceRunner()
+        _ = runner.run(first + second, until: 3500)
+        let statistics = runner.buffer.statistics
+        #expect(runner.played == (0..<100).map { 1000 + UInt16($0) }, "\(statistics)")
+        #expect(statistics.late == 0 && statistics.lossConcealed == 0, "\(statistics)")
+    }
+
     @Test func aPacketAfterItsTurnIsLateLoss() {
         var packets = TraceRunner.stream(count: 60)
         packets[30].arrival += 400

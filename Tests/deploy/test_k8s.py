@@ -428,8 +428,7 @@ def test_ports_are_the_configuration_defaults(rendered, defaults, keys, overlay)
             assert port["port"] == expected[port["name"]], f"Service {service['metadata']['name']}: {port['name']} is {port['port']}"
             for workload in selected:
                 container = next(c for c in containers(pod_spec(workload)) if is_ours(c))
-                target = "wss" if port["name"] == "tcp-wss" else port["targetPort"]
-                assert resolve_port(container, target) == expected[port["name"]]
+                assert resolve_port(container, port["targetPort"]) == expected[port["name"]]
     sip_service = find(docs, "Service", "gateway-sip")
     assert {(p["protocol"], p["port"]) for p in sip_service["spec"]["ports"]} == {("UDP", sip), ("TCP", sip)}
 
@@ -981,7 +980,10 @@ def test_the_gateway_and_the_api_share_one_recordings_volume(rendered, overlay):
     roles mount one ReadWriteMany claim at <data_dir>/recordings (where RecordingFiles keeps them); no other role does."""
     docs = documents(rendered, overlay)
     claim = find(docs, "PersistentVolumeClaim", "recordings")
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], claim["spec"]
+    # ReadWriteMany across nodes, of a class the overlay names (a default class is a ReadWriteOnce disk on kind, EKS,
+    # GKE and AKS: the claim would never bind); dev runs on one node, where ReadWriteOnce is shared by its pods.
+    assert claim["spec"]["accessModes"] == (["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]), claim["spec"]
+    assert claim["spec"].get("storageClassName") == cluster_values(overlay)["recordings-storage-class"], claim["spec"]
     mounted = {}
     for workload, container in our_containers(docs):
         volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
@@ -992,6 +994,9 @@ def test_the_gateway_and_the_api_share_one_recordings_volume(rendered, overlay):
                 data = env_value(container, "ANSWER_NINJA_DATA_DIR")
                 assert mount["mountPath"].rstrip("/") == f"{data.rstrip('/')}/recordings", (workload["metadata"]["name"], mount, data)
                 mounted[role(container)] = mount["mountPath"]
+                # Where the driver applies fsGroup, only a root that is not the group's yet is changed: not 50 Gi of
+                # recordings at every pod start.
+                assert pod_spec(workload)["securityContext"].get("fsGroupChangePolicy") == "OnRootMismatch", workload["metadata"]["name"]
     assert set(mounted) == {"gateway", "api"}, mounted
 
 

@@ -106,7 +106,7 @@ def test_kustomization_renders_the_rule_the_service_monitor_and_every_dashboard(
     objects = rendered()
     kinds = sorted(obj["kind"] for obj in objects)
     dashboards = sorted(DASHBOARDS.glob("*.json"))
-    assert kinds == sorted(["PrometheusRule", "ServiceMonitor"] + ["ConfigMap"] * len(dashboards)), kinds
+    assert kinds == sorted(["PrometheusRule", "ServiceMonitor", "ServiceMonitor"] + ["ConfigMap"] * len(dashboards)), kinds
     for obj in objects:
         assert obj["metadata"]["namespace"] == "answer-ninja", obj["metadata"]
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "answer-ninja", obj["metadata"]
@@ -121,7 +121,7 @@ def test_kustomization_renders_the_rule_the_service_monitor_and_every_dashboard(
         assert json.loads(text) == json.loads((DASHBOARDS / name).read_text())
 
 
-def test_service_monitor_scrapes_the_http_port_of_every_role():
+def test_service_monitors_scrape_the_http_port_of_every_role_as_the_mesh_allows():
     monitors = [obj for obj in rendered() if obj["kind"] == "ServiceMonitor"]
     assert monitors
     for monitor in monitors:
@@ -132,12 +132,18 @@ def test_service_monitor_scrapes_the_http_port_of_every_role():
         assert spec["jobLabel"] == "app.kubernetes.io/component"
         for endpoint in spec["endpoints"]:
             assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == ("http", "/metrics", "15s"), endpoint
-    roles = set()
+    schemes = {}
     for monitor in monitors:
         for expression in monitor["spec"]["selector"].get("matchExpressions", []):
             if expression["key"] == "app.kubernetes.io/component" and expression["operator"] == "In":
-                roles.update(expression["values"])
-    assert {"gateway", "conversation", "api"} <= roles, roles
+                for role in expression["values"]:
+                    assert role not in schemes, f"{role} is scraped twice"
+                    schemes[role] = {(e["scheme"], bool(e.get("tlsConfig", {}).get("certFile"))) for e in monitor["spec"]["endpoints"]}
+    assert {"gateway", "conversation", "api"} <= set(schemes), schemes
+    # The meshed roles accept only Istio mTLS (STRICT, test_k8s.py): scraped over HTTPS with a mesh client
+    # certificate; the sidecar-less gateway in plain HTTP.
+    assert schemes["api"] == schemes["conversation"] == {("https", True)}, schemes
+    assert schemes["gateway"] == {("http", False)}, schemes
 
 
 def test_every_alert_has_a_severity_annotations_and_a_for():

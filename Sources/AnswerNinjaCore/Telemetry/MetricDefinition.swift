@@ -170,6 +170,10 @@ extension MetricDefinition {
         "conversation_llm_total", .counter, labels: ["outcome"], since: "speech",
         "LLM responder attempts by outcome: rewritten (its wording was used), over_budget (no first token within conversation.llm_budget; the template was used), failed."
     )
+    public static let conversationFallbacks = MetricDefinition(
+        "conversation_fallbacks_total", .counter, since: "deploy",
+        "AI calls whose conversation ran in the media process because the conversation role was not reached, did not answer in time or failed TLS verification (logged with the reason)."
+    )
     public static let conversationProtocolErrors = MetricDefinition(
         "conversation_protocol_errors_total", .counter, labels: ["code"], since: "speech",
         "Frames refused on the conversation WebSocket, by the error code sent back (bad_message, sequence_gap, no_session, ...)."
@@ -182,5 +186,6 @@ extension MetricDefinition {
         .rtpConcealedFrames, .rtpJitter, .mediaSessions, .rtpPortsInUse, .rtpPortsTotal,
         .processResidentMemory, .processMemoryLimit, .processCPULimit, .processOpenFDs, .processMaxFDs, .processCPU, .processStart,
         .storeJournalPending, .cacheFallbacks, .webhooks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
+        .conversationFallbacks,
     ]
 }

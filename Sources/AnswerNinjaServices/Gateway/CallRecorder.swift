@@ -126,7 +126,7 @@ public final class CallRecorder: Sendable {
         guard let owner = progress.owner, !progress.turns.isEmpty else { return nil }
         let text = CallTranscript.render(callId: callId, caller: progress.caller, callee: progress.callee, startedAt: startedAt, turns: progress.turns)
         do {
-            return try await platform.recordings.writeTranscript(text, name: SIPUserAgent.fileName(for: callId), userId: owner)
+            return try await platform.recordings.writeTranscript(text, name: SIPUserAgent.uniqueFileName(for: callId), userId: owner)
         } catch {
             logger.error("transcript not written", metadata: ["call_id": "\(callId)", "error": "\(error)"])
             return nil

@@ -28,6 +28,7 @@ enum DialogLinks {
             do {
                 return try await RemoteDialogLink.open(url: url, tls: tls, start: start, telemetry: telemetry, logger: logger)
             } catch {
+                telemetry.counter(.conversationFallbacks, [:]).increment()
                 logger.warning("conversation role not reached: the conversation runs in this process", metadata: [
                     "call_id": "\(start.callId)", "url": "\(url)", "error": "\(error)",
                 ])

@@ -56,7 +56,8 @@ final class RecordingStream: @unchecked Sendable {
 
     /// On the writer's thread: creates the file with its header.
     fileprivate func open() -> Bool {
-        descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        // O_EXCL: a file of another call (another gateway on the shared volume) is never written over.
+        descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else {
             failed = true
             return false

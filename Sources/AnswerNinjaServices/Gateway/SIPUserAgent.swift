@@ -651,7 +651,7 @@ actor SIPUserAgent {
     /// path once the file exists (the call recorder then moves it into its owner's folder; the open file follows).
     private func startRecording(_ call: inout Call) {
         let callId = call.dialog.id.callID, startedAt = call.startedAt, owned = call.identity != nil
-        let file = recordings.appendingPathComponent(Self.fileName(for: callId) + ".wav")
+        let file = recordings.appendingPathComponent(Self.uniqueFileName(for: callId) + ".wav")
         let callRecorder = callRecorder, logger = logger
         let stream = recorder.stream(to: file) { opened in
             if !opened {
@@ -1118,6 +1118,13 @@ actor SIPUserAgent {
     /// A Call-ID as a file name: only letters, digits, dots, dashes and underscores.
     static func fileName(for callID: String) -> String {
         String(callID.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+
+    /// A file name for a call's recording or transcript that no other call's takes: the Call-ID is the caller's to
+    /// choose (and two Call-IDs can read the same once cleaned), and in Kubernetes every gateway writes into one
+    /// shared recordings volume.
+    static func uniqueFileName(for callID: String) -> String {
+        fileName(for: String(callID.prefix(100))) + "-" + (0..<6).map { _ in UInt8.random(in: 0 ... .max) }.hexString
     }
 }
 

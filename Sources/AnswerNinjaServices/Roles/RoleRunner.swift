@@ -141,8 +141,8 @@ public struct RoleRunner: Sendable {
     ) throws -> (any Service)? {
         let settings = configuration.conversation
         guard let port = settings.tlsPort, let certificate = settings.tlsCertificate, let key = settings.tlsPrivateKey else { return nil }
-        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        // Read again when the files change (a renewed certificate), without a restart.
+        let tls = try ReloadingCertificate(certificate: certificate, key: key).serverConfiguration()
         let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: QuiesceOnShutdown())
         router.get("/health") { _, _ -> Response in

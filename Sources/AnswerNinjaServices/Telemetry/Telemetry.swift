@@ -26,6 +26,7 @@ public final class Telemetry: Sendable {
             for reason in Self.dropReasons { counter(.rtpPacketsDropped, ["reason": reason]).increment(by: Int64(0)) }
             counter(.rtpPacketsLost, [:]).increment(by: Int64(0))
             counter(.rtpConcealedFrames, [:]).increment(by: Int64(0))
+            counter(.conversationFallbacks, [:]).increment(by: Int64(0))
         }
         gauge(.ready, [:]).set(to: 0)
         gauge(.draining, [:]).set(to: 0)

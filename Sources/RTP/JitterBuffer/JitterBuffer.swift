@@ -386,13 +386,19 @@ public struct JitterBuffer: Sendable {
 
     /// The first packet after an underrun tells what its concealed ticks were: with none missing in between
     /// (`sequence` is the one the underrun waited for), ticks before the packet's timestamp were a pause in the
-    /// sender's stream; ticks its audio should have filled were a late packet, as was any tick with a packet missing.
+    /// sender's stream (DTX, its VAD); ticks its audio should have filled were a late packet, as was any tick with a
+    /// packet missing. A pause gives back the sequence numbers its ticks took, so that the packet is not "late" but
+    /// plays at its timestamp: a short pause (under the maximum delay) would otherwise drop the start of the next
+    /// talkspurt as late, packet after packet.
     private mutating func resolveUnderrun(sequence: UInt16, timestamp: Int64) {
-        if sequence == underrunSequence, frameUnits > 0 {
-            let silent = max(0, min(Int64(statistics.underrun), (timestamp - underrunTimestamp) / frameUnits))
-            statistics.paused += Int(silent)
+        defer { statistics.underrun = 0 }
+        guard sequence == underrunSequence, frameUnits > 0 else { return }
+        if playing, timestamp >= playoutTimestamp {
+            statistics.paused += statistics.underrun
+            playoutSequence = sequence
+            return
         }
-        statistics.underrun = 0
+        statistics.paused += Int(max(0, min(Int64(statistics.underrun), (timestamp - underrunTimestamp) / frameUnits)))
     }
 
     /// The first talkspurt runs on a guess (the initial delay): when the path proves worse than the guess, stretch
