@@ -158,6 +158,11 @@ import Testing
             try ConfigurationLoader(environment: ["ANSWER_NINJA_CONVERSATION_TLS_PORT": "8443"]).load()
         }
         #expect(problems?.message.contains("ANSWER_NINJA_CONVERSATION_TLS_PORT needs ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE and ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY") == true)
+        // A client certificate comes with its key.
+        let half = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: ["ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE": "/run/tls/client.crt"]).load()
+        }
+        #expect(half?.message.contains("set ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE and ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY together") == true)
     }
 
     @Test func everyKeyHasAnEnvironmentNameAndIsUnique() {

@@ -270,6 +270,45 @@ extension AssistantCallTests {
         }
     }
 
+    /// Mutual TLS on the link: a conversation role with `conversation.tls_client_ca` holds the conversation of a
+    /// gateway presenting a client certificate from that CA, and refuses one without (which then holds its call's
+    /// conversation itself). In Kubernetes this, not only the NetworkPolicy, keeps other pods off port 8443.
+    @Test(.timeLimit(.minutes(3)))
+    func aConversationRoleAskingForClientCertificatesServesOnlyGatewaysThatHaveOne() async throws {
+        let server = try await TestCertificates.make(name: "conversation-mtls", alternativeNames: ["DNS:localhost"])
+        let client = try await TestCertificates.make(name: "gateway-client", alternativeNames: ["DNS:gateway"], usage: "clientAuth")
+        let tlsPort = try PeerEnvironment.freePort()
+        let conversation = try await AnswerNinjaProcess.start(command: "conversation", environment: [
+            "ANSWER_NINJA_CONVERSATION_TLS_PORT": String(tlsPort), "ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE": server.serverCertificate,
+            "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY": server.serverKey, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CA": client.caCertificate,
+        ])
+        try await withPeer(conversation) { conversation in
+            for presents in [true, false] {
+                let gateway = try await AnswerNinjaProcess.start(command: "gateway", environment: [
+                    "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1",
+                    "ANSWER_NINJA_CONVERSATION_URL": "wss://localhost:\(tlsPort)/internal/conversation", "ANSWER_NINJA_CONVERSATION_TLS_CA": server.caCertificate,
+                ].merging(presents ? [
+                    "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE": client.serverCertificate, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY": client.serverKey,
+                ] : [:]) { $1 })
+                try await withPeer(gateway) { gateway in
+                    let sipPort = try #require(gateway.sipPort)
+                    let result = try await PeerEnvironment.run(
+                        try AnswerNinjaProcess.binary(),
+                        ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "5", "--json"],
+                        timeout: .seconds(60)
+                    )
+                    #expect(result.output.contains(#""answered":true"#), "\(result.output)")
+                    let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+                    #expect(
+                        opened.count == 1 && opened.first?.contains(presents ? #""where":"remote""# : #""where":"local""#) == true,
+                        "client certificate \(presents): \(opened) \(SIPScenarioTests.lines(gateway, containing: "conversation role not reached"))"
+                    )
+                }
+            }
+            #expect(conversation.process.log().components(separatedBy: #""msg":"conversation started""#).count - 1 == 1, "only the gateway with a certificate")
+        }
+    }
+
     /// `answer-ninja conversation` and an `answer-ninja gateway` (answering every call with the assistant) that reaches
     /// it at `conversation.url`: two processes.
     static func rolesApart() async throws -> (conversation: AnswerNinjaProcess, gateway: AnswerNinjaProcess) {

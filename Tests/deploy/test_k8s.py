@@ -640,14 +640,16 @@ def test_the_gateway_reaches_the_conversation_service_it_names(rendered, keys, d
     assert resolve_port(conversation, port["targetPort"]) == int(env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_PORT"))
     assert pod_meta(conversation_workload)["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"] == env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_PORT")
     conversation_files, _ = mounted_files(conversation, pod_spec(conversation_workload))
-    for name in ("ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE", "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY"):
+    # Mutual: the role serves only gateways whose client certificate its CA signed (the sidecar does not guard 8443).
+    for name in ("ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE", "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY", "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CA"):
         assert conversation_files.get(env_value(conversation, name), ("",))[0] == "secret", f"{name} names no file of a Secret volume"
     gateway_workload = next(w for w, c in our_containers(docs) if role(c) == "gateway")
     claims = [{"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
               for c in gateway_workload["spec"].get("volumeClaimTemplates", [])]
     gateway_files, _ = mounted_files(gateway, {**pod_spec(gateway_workload), "volumes": pod_spec(gateway_workload).get("volumes", []) + claims})
-    ca = env_value(gateway, "ANSWER_NINJA_CONVERSATION_TLS_CA")
-    assert ca and gateway_files.get(ca, ("",))[0] == "secret", f"the gateway's conversation.tls_ca {ca!r} names no file of a Secret volume"
+    for name in ("ANSWER_NINJA_CONVERSATION_TLS_CA", "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE", "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY"):
+        path = env_value(gateway, name)
+        assert path and gateway_files.get(path, ("",))[0] == "secret", f"the gateway's {name} {path!r} names no file of a Secret volume"
 
 
 # --- the SIP edge -------------------------------------------------------------------------------------------------

@@ -142,6 +142,8 @@ public struct ConfigurationLoader: Sendable {
                 controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",
                 conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",
                 conversationCA: reader.optionalPath(.conversationCA),
+                conversationClientCertificate: reader.optionalPath(.conversationClientCertificate),
+                conversationClientPrivateKey: reader.optionalPath(.conversationClientPrivateKey),
                 controlResumeGrace: reader.duration(.controlResumeGrace),
                 threads: reader.integer(.mediaThreads, in: 0...256),
                 realtimePriority: reader.integer(.mediaRealtimePriority, in: 0...99)
@@ -162,7 +164,8 @@ public struct ConfigurationLoader: Sendable {
                 llmBudget: reader.duration(.llmBudget),
                 tlsPort: reader.port(.conversationTLSPort).nonZero,
                 tlsCertificate: reader.optionalPath(.conversationTLSCertificate),
-                tlsPrivateKey: reader.optionalPath(.conversationTLSPrivateKey)
+                tlsPrivateKey: reader.optionalPath(.conversationTLSPrivateKey),
+                tlsClientCA: reader.optionalPath(.conversationTLSClientCA)
             ),
             speech: .init(
                 sttProvider: reader.enumeration(.sttProvider),
@@ -205,6 +208,9 @@ public struct ConfigurationLoader: Sendable {
         )
         if configuration.conversation.tlsPort != nil && (configuration.conversation.tlsCertificate == nil || configuration.conversation.tlsPrivateKey == nil) {
             reader.problems.append("\(ConfigurationKey.conversationTLSPort.environmentName) needs \(ConfigurationKey.conversationTLSCertificate.environmentName) and \(ConfigurationKey.conversationTLSPrivateKey.environmentName) (PEM files)")
+        }
+        if (configuration.media.conversationClientCertificate == nil) != (configuration.media.conversationClientPrivateKey == nil) {
+            reader.problems.append("set \(ConfigurationKey.conversationClientCertificate.environmentName) and \(ConfigurationKey.conversationClientPrivateKey.environmentName) together")
         }
         if configuration.sip.tlsPort != nil && (configuration.sip.tlsCertificate == nil || configuration.sip.tlsPrivateKey == nil) {
             reader.problems.append("\(ConfigurationKey.sipTLSPort.environmentName) needs \(ConfigurationKey.sipTLSCertificate.environmentName) and \(ConfigurationKey.sipTLSPrivateKey.environmentName) (PEM files)")

@@ -100,6 +100,9 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var conversationURL: String
         /// Extra CAs trusted for a wss:// conversation URL.
         public var conversationCA: String?
+        /// The client certificate (and key) presented to a conversation role that asks for one.
+        public var conversationClientCertificate: String?
+        public var conversationClientPrivateKey: String?
         public var controlResumeGrace: Duration
         /// Media event loops; 0: one per core.
         public var threads: Int
@@ -126,6 +129,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var tlsPort: Int?
         public var tlsCertificate: String?
         public var tlsPrivateKey: String?
+        /// CAs of the client certificates the TLS listener requires; nil: none asked.
+        public var tlsClientCA: String?
     }
 
     /// Where speech recognition and synthesis come from (the media role).

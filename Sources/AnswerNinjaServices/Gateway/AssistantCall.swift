@@ -28,21 +28,34 @@ actor AssistantLoader {
     /// runs in this process.
     nonisolated let conversationURL: @Sendable () -> String?
     /// For a wss:// conversation URL: the system's roots and `conversation.tls_ca`.
-    nonisolated let conversationTLS: TLSConfiguration
+    nonisolated let conversationTrust: TLSConfiguration
+    /// The client certificate presented to a conversation role that asks for one (read again when renewed).
+    nonisolated let clientCertificate: ReloadingCertificate?
+
+    /// The TLS configuration of the next conversation connection.
+    nonisolated var conversationTLS: TLSConfiguration {
+        var tls = conversationTrust
+        if let pair = clientCertificate?.current() {
+            tls.certificateChain = pair.chain
+            tls.privateKey = pair.key
+        }
+        return tls
+    }
     /// The termination policy and the other dialog defaults of `conversation.*`, for a conversation run here.
     nonisolated let dialogDefaults: DialogSettings
     nonisolated let telemetry: Telemetry
 
     init(
         speech: NinjaConfiguration.Speech, conversation: NinjaConfiguration.Conversation, conversationURL: @escaping @Sendable () -> String?,
-        conversationCA: String? = nil, telemetry: Telemetry
+        conversationCA: String? = nil, clientCertificate: ReloadingCertificate? = nil, telemetry: Telemetry
     ) {
         self.speech = speech
         endpointOnWords = speech.endpointOnWords
         self.conversationURL = conversationURL
         var tls = TLSConfiguration.makeClientConfiguration()
         if let conversationCA { tls.additionalTrustRoots = [.file(conversationCA)] }
-        conversationTLS = tls
+        conversationTrust = tls
+        self.clientCertificate = clientCertificate
         dialogDefaults = ConversationEndpoint.dialogSettings(conversation)
         self.telemetry = telemetry
     }

@@ -132,7 +132,11 @@ public struct SIPGatewayService: Service {
         let assistant = platform != nil && configuration.sip.answerMode == "assistant"
             ? AssistantLoader(
                 speech: configuration.speech, conversation: configuration.conversation,
-                conversationURL: Self.conversationURL(context: context), conversationCA: configuration.media.conversationCA, telemetry: context.telemetry
+                conversationURL: Self.conversationURL(context: context), conversationCA: configuration.media.conversationCA,
+                clientCertificate: try configuration.media.conversationClientCertificate.flatMap { certificate in
+                    try configuration.media.conversationClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
+                },
+                telemetry: context.telemetry
             )
             : nil
         // Calls' media on loops of their own, above the speech threads when the system allows (MediaThreads).

@@ -34,10 +34,17 @@ final class ReloadingCertificate: Sendable {
         state = NIOLockedValueBox(State(pair: try Self.load(certificate: certificate, key: key), checked: .now))
     }
 
-    /// A server configuration that asks for the current pair at every handshake.
-    func serverConfiguration() -> TLSConfiguration {
+    /// A server configuration that asks for the current pair at every handshake; with `clientCA`, a client must
+    /// present a certificate that CA signed (NIOSSL reads the file for each new context).
+    func serverConfiguration(clientCA: String? = nil) -> TLSConfiguration {
         let pair = current()
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: pair.chain, privateKey: pair.key)
+        if let clientCA {
+            // The chain only: a client is who its CA says, not a host name (full verification would match the
+            // certificate against the client's address, which a gateway's certificate does not name).
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .file(clientCA)
+        }
         configuration.sslContextCallback = { [self] _, promise in
             var override = NIOSSLContextConfigurationOverride()
             let pair = self.current()

@@ -142,7 +142,7 @@ public struct RoleRunner: Sendable {
         let settings = configuration.conversation
         guard let port = settings.tlsPort, let certificate = settings.tlsCertificate, let key = settings.tlsPrivateKey else { return nil }
         // Read again when the files change (a renewed certificate), without a restart.
-        let tls = try ReloadingCertificate(certificate: certificate, key: key).serverConfiguration()
+        let tls = try ReloadingCertificate(certificate: certificate, key: key).serverConfiguration(clientCA: settings.tlsClientCA)
         let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: QuiesceOnShutdown())
         router.get("/health") { _, _ -> Response in

@@ -10,11 +10,12 @@ public struct TestCertificates: Sendable {
 
     /// `alternativeNames`: the server certificate's subjectAltName entries (a trunk's domain alone, for RFC 5922:
     /// NIOSSL also accepts a certificate whose IP entry is the address it connected to).
-    public static func make(name: String = "tls", alternativeNames: [String] = ["IP:127.0.0.1", "DNS:localhost"]) async throws -> TestCertificates {
+    /// `usage`: the certificate's extended key usage (`serverAuth`, or `clientAuth` for a client's).
+    public static func make(name: String = "tls", alternativeNames: [String] = ["IP:127.0.0.1", "DNS:localhost"], usage: String = "serverAuth") async throws -> TestCertificates {
         let openssl = try PeerEnvironment.require("openssl", package: "openssl")
         let directory = try PeerEnvironment.makeDirectory(for: name)
         let path = { (file: String) in directory.appendingPathComponent(file).path }
-        try "subjectAltName=\(alternativeNames.joined(separator: ","))\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+        try "subjectAltName=\(alternativeNames.joined(separator: ","))\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=\(usage)\n"
             .write(to: directory.appendingPathComponent("server.ext"), atomically: true, encoding: .utf8)
         let steps: [[String]] = [
             ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path("ca.key")],
