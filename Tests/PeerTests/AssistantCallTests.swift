@@ -244,18 +244,8 @@ extension AssistantCallTests {
             for (host, trusted) in [("localhost", true), ("localhost", false), ("127.0.0.1", true)] {
                 let url = "wss://\(host):\(tlsPort)/internal/conversation"
                 let verified = host == "localhost" && trusted
-                let gateway = try await AnswerNinjaProcess.start(command: "gateway", environment: [
-                    "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url,
-                ].merging(trusted ? ["ANSWER_NINJA_CONVERSATION_TLS_CA": certificates.caCertificate] : [:]) { $1 })
-                try await withPeer(gateway) { gateway in
-                    let sipPort = try #require(gateway.sipPort)
-                    let result = try await PeerEnvironment.run(
-                        try AnswerNinjaProcess.binary(),
-                        ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "5", "--json"],
-                        timeout: .seconds(60)
-                    )
-                    #expect(result.output.contains(#""answered":true"#), "\(result.output)")
-                    let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+                let environment = ["ANSWER_NINJA_CONVERSATION_URL": url].merging(trusted ? ["ANSWER_NINJA_CONVERSATION_TLS_CA": certificates.caCertificate] : [:]) { $1 }
+                try await Self.oneCall(throughGateway: environment) { gateway, opened in
                     #expect(opened.count == 1 && opened.first?.contains(verified ? #""where":"remote""# : #""where":"local""#) == true, "\(url), CA trusted \(trusted): \(opened)")
                     if !verified {
                         let refused = SIPScenarioTests.lines(gateway, containing: "conversation role not reached")
@@ -284,21 +274,12 @@ extension AssistantCallTests {
         ])
         try await withPeer(conversation) { conversation in
             for presents in [true, false] {
-                let gateway = try await AnswerNinjaProcess.start(command: "gateway", environment: [
-                    "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1",
+                let environment = [
                     "ANSWER_NINJA_CONVERSATION_URL": "wss://localhost:\(tlsPort)/internal/conversation", "ANSWER_NINJA_CONVERSATION_TLS_CA": server.caCertificate,
                 ].merging(presents ? [
                     "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE": client.serverCertificate, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY": client.serverKey,
-                ] : [:]) { $1 })
-                try await withPeer(gateway) { gateway in
-                    let sipPort = try #require(gateway.sipPort)
-                    let result = try await PeerEnvironment.run(
-                        try AnswerNinjaProcess.binary(),
-                        ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "5", "--json"],
-                        timeout: .seconds(60)
-                    )
-                    #expect(result.output.contains(#""answered":true"#), "\(result.output)")
-                    let opened = SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#)
+                ] : [:]) { $1 }
+                try await Self.oneCall(throughGateway: environment) { gateway, opened in
                     #expect(
                         opened.count == 1 && opened.first?.contains(presents ? #""where":"remote""# : #""where":"local""#) == true,
                         "client certificate \(presents): \(opened) \(SIPScenarioTests.lines(gateway, containing: "conversation role not reached"))"
@@ -309,16 +290,33 @@ extension AssistantCallTests {
         }
     }
 
-    /// `answer-ninja conversation` and an `answer-ninja gateway` (answering every call with the assistant) that reaches
-    /// it at `conversation.url`: two processes.
+    /// An `answer-ninja gateway` answering every call with the assistant, with `environment` besides.
+    static func assistantGateway(_ environment: [String: String]) async throws -> AnswerNinjaProcess {
+        try await AnswerNinjaProcess.start(
+            command: "gateway", environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1"].merging(environment) { $1 }
+        )
+    }
+
+    /// `answer-ninja conversation` and an assistant gateway that reaches it at `conversation.url`: two processes.
     static func rolesApart() async throws -> (conversation: AnswerNinjaProcess, gateway: AnswerNinjaProcess) {
         let conversation = try await AnswerNinjaProcess.start(command: "conversation")
-        let url = "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"
-        let gateway = try await AnswerNinjaProcess.start(
-            command: "gateway",
-            environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_CONVERSATION_URL": url]
-        )
+        let gateway = try await assistantGateway(["ANSWER_NINJA_CONVERSATION_URL": "ws://127.0.0.1:\(conversation.httpPort)/internal/conversation"])
         return (conversation, gateway)
+    }
+
+    /// An assistant gateway with `environment`, and one short call to it (answered); `body` gets the gateway and its
+    /// `conversation opened` lines.
+    static func oneCall(throughGateway environment: [String: String], _ body: (AnswerNinjaProcess, [Substring]) async throws -> Void) async throws {
+        try await withPeer(try await assistantGateway(environment)) { gateway in
+            let sipPort = try #require(gateway.sipPort)
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "5", "--json"],
+                timeout: .seconds(60)
+            )
+            #expect(result.output.contains(#""answered":true"#), "\(result.output)")
+            try await body(gateway, SIPScenarioTests.lines(gateway, containing: #""msg":"conversation opened""#))
+        }
     }
 
     /// A gauge's value in a Prometheus scrape (-1 when it is not there).

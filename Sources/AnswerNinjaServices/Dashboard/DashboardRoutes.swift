@@ -145,22 +145,33 @@ final class DashboardRoutes: Sendable {
     }
 
     func setUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let (form, refusal) = try await signedOutForm(request)
-        if let refusal { return try await setupPage(request, error: refusal, fields: form, status: .forbidden) }
-        guard form["password"] == form["password_again"] else {
-            return try await setupPage(request, error: "The two passwords differ.", fields: form, status: .badRequest)
-        }
-        do {
-            let account = try await api.claimOwner(
+        // An owner made meanwhile (`already_set_up`): the setup page itself sends the visitor to sign in.
+        try await newAccount(
+            request, page: { try await self.setupPage(request, error: $0, fields: $1, status: $2) },
+            // An email with an account already (signed up before the setup): the owner's account is a new one.
+            messages: ["email_taken": "That email has an account already: choose another email for the owner."]
+        ) { form in
+            let account = try await self.api.claimOwner(
                 code: form["code"] ?? "", email: form["email"] ?? "", password: form["password"] ?? "", displayName: FormBody.text(form, "name"),
                 clientAddress: context.clientAddress
             )
-            return try await signedIn(account, to: "/calls/live?done=setup")
+            return try await self.signedIn(account, to: "/calls/live?done=setup")
+        }
+    }
+
+    /// A new account's form (setup, sign-up): its token and origin, the password typed twice alike, then `create`;
+    /// `page` draws the form again with what was wrong (`messages` first, then `accountMessages`).
+    func newAccount(
+        _ request: Request, page: (String, [String: String], HTTPResponse.Status) async throws -> Response, messages: [String: String] = [:],
+        create: ([String: String]) async throws -> Response
+    ) async throws -> Response {
+        let (form, refusal) = try await signedOutForm(request)
+        if let refusal { return try await page(refusal, form, .forbidden) }
+        guard form["password"] == form["password_again"] else { return try await page("The two passwords differ.", form, .badRequest) }
+        do {
+            return try await create(form)
         } catch let error as APIError {
-            if error.code == "already_set_up" { return Self.redirect("/login") }
-            // An email with an account already (signed up before the setup): the owner's account is a new one.
-            let message = error.code == "email_taken" ? "That email has an account already: choose another email for the owner." : Self.accountMessages[error.code]
-            return try await setupPage(request, error: message ?? error.message, fields: form, status: error.status)
+            return try await page(messages[error.code] ?? Self.accountMessages[error.code] ?? error.message, form, error.status)
         }
     }
 
@@ -180,18 +191,11 @@ final class DashboardRoutes: Sendable {
     }
 
     func signUp(_ request: Request, _ context: NinjaRequestContext) async throws -> Response {
-        let (form, refusal) = try await signedOutForm(request)
-        if let refusal { return try await signUpPage(request, error: refusal, fields: form, status: .forbidden) }
-        guard form["password"] == form["password_again"] else {
-            return try await signUpPage(request, error: "The two passwords differ.", fields: form, status: .badRequest)
-        }
-        do {
-            let account = try await api.signUp(
+        try await newAccount(request, page: { try await self.signUpPage(request, error: $0, fields: $1, status: $2) }) { form in
+            let account = try await self.api.signUp(
                 email: form["email"] ?? "", password: form["password"] ?? "", displayName: FormBody.text(form, "name"), clientAddress: context.clientAddress
             )
-            return try await signedIn(account, to: "/calls/live")
-        } catch let error as APIError {
-            return try await signUpPage(request, error: Self.accountMessages[error.code] ?? error.message, fields: form, status: error.status)
+            return try await self.signedIn(account, to: "/calls/live")
         }
     }
 

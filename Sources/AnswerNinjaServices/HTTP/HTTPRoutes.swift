@@ -22,6 +22,11 @@ public enum HTTPRoutes {
         public var checks: [String: Readiness.Check]
     }
 
+    /// `/health`: alive, with the version and roles (the main listener's and the conversation role's TLS one).
+    static func health(_ context: ServiceContext) throws -> Response {
+        try jsonResponse(Health(status: "ok", version: AnswerNinjaVersion.current, roles: context.roles), status: .ok)
+    }
+
     /// The router of the HTTP listener; with `api`, the platform API under `/api/v1` too, and with `dashboard` the
     /// dashboard at `/`.
     static func makeRouter(context: ServiceContext, api: APIRoutes? = nil, dashboard: DashboardRoutes? = nil) -> Router<NinjaRequestContext> {
@@ -29,9 +34,7 @@ public enum HTTPRoutes {
         router.add(middleware: QuiesceOnShutdown())
         router.add(middleware: RequestCounter(telemetry: context.telemetry))
         api?.register(on: router)
-        router.get("/health") { _, _ -> Response in
-            try jsonResponse(Health(status: "ok", version: AnswerNinjaVersion.current, roles: context.roles), status: .ok)
-        }
+        router.get("/health") { _, _ -> Response in try health(context) }
         router.get("/ready") { _, _ -> Response in
             let (ready, checks) = context.readiness.snapshot()
             let body = ReadyBody(status: ready ? "ready" : "not_ready", checks: checks)

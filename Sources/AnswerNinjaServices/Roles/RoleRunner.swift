@@ -145,9 +145,7 @@ public struct RoleRunner: Sendable {
         let tls = try ReloadingCertificate(certificate: certificate, key: key).serverConfiguration(clientCA: settings.tlsClientCA)
         let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: QuiesceOnShutdown())
-        router.get("/health") { _, _ -> Response in
-            try HTTPRoutes.jsonResponse(HTTPRoutes.Health(status: "ok", version: AnswerNinjaVersion.current, roles: context.roles), status: .ok)
-        }
+        router.get("/health") { _, _ -> Response in try HTTPRoutes.health(context) }
         let host = configuration.http.host
         context.readiness.expect("conversation-tls")
         return Application(

@@ -49,6 +49,20 @@ public enum PeerEnvironment {
     }
 
     /// A loopback port that was free for both UDP and TCP a moment ago (the kernel picked it).
+    /// Starts a server on a port picked free, and on another one (three tries in all) when the server says the port
+    /// was taken before it could bind it (peers start in parallel; seen in CI).
+    public static func onFreePort<T>(_ start: (Int) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await start(try freePort())
+            } catch where attempt < 3 && "\(error)".contains("already in use") {
+                continue
+            }
+        }
+    }
+
     public static func freePort() throws -> Int {
         for _ in 0..<20 {
             let port = try bindEphemeral(type: Int32(SOCK_STREAM.rawValue))

@@ -36,17 +36,7 @@ public struct PostgresPeer: StoppablePeer {
         let (initExecutable, initArguments) = wrap([bin + "/initdb", "-D", data, "-U", "ninja", "-A", "trust", "-E", "UTF8", "--no-sync"])
         let initResult = try await PeerEnvironment.run(initExecutable, initArguments, timeout: .seconds(120))
         guard initResult.status == 0 else { throw PeerError("initdb failed (\(initResult.status)):\n\(initResult.output.suffix(2000))") }
-        // A port picked free can be taken before the server binds it (peers start in parallel): another port, at
-        // most three times.
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await launch(bin: bin, directory: directory, port: try PeerEnvironment.freePort())
-            } catch where attempt < 3 && "\(error)".contains("already in use") {
-                continue
-            }
-        }
+        return try await PeerEnvironment.onFreePort { try await launch(bin: bin, directory: directory, port: $0) }
     }
 
     private static func launch(bin: String, directory: URL, port: Int) async throws -> PostgresPeer {

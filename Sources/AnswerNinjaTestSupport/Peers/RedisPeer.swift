@@ -8,17 +8,7 @@ public struct RedisPeer: StoppablePeer {
     public var url: String { "redis://127.0.0.1:\(port)/0" }
 
     public static func start() async throws -> RedisPeer {
-        // A port picked free can be taken before the server binds it (peers start in parallel; seen in CI): then
-        // another port, at most three times.
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await launch(port: try PeerEnvironment.freePort())
-            } catch where attempt < 3 && "\(error)".contains("Address already in use") {
-                continue
-            }
-        }
+        try await PeerEnvironment.onFreePort { try await launch(port: $0) }
     }
 
     /// The same server started again on its port (after `stop()` or a kill), empty.
