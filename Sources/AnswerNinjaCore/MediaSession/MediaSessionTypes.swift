@@ -119,13 +119,18 @@ public enum MediaSessionEvent: Codable, Sendable, Equatable {
     case srtpFailure(count: Int, reason: String)
     /// Periodic statistics.
     case statistics(MediaStatistics)
-    /// The conversation asked to end the call (the gateway sends BYE).
-    case hangupRequested(reason: ReleaseReason)
-    /// The conversation asked to transfer the caller to the user.
-    case transferRequested(target: String?)
+    /// The conversation asked to end the call (the gateway sends BYE, with `text` in its Reason header).
+    case hangupRequested(reason: ReleaseReason, text: String? = nil)
+    /// The conversation asked to transfer the caller to the user; `announcement` is its one line about the caller,
+    /// said to the user's device before the bridge.
+    case transferRequested(target: String?, announcement: String? = nil)
+    /// What the assistant found and said (the gateway keeps the call's record).
+    case assistant(AssistantReport)
+    /// The call's audio is being written to this file (`record`), on the media role's volume.
+    case recording(path: String)
 
     enum CodingKeys: String, CodingKey {
-        case kind, digit, durationMs, text, confidence, playbackId, completed, heardMs, afterMs, count, reason, statistics, target
+        case kind, digit, durationMs, text, confidence, playbackId, completed, heardMs, afterMs, count, reason, statistics, target, announcement, report, path
     }
 
     public init(from decoder: any Decoder) throws {
@@ -144,8 +149,12 @@ public enum MediaSessionEvent: Codable, Sendable, Equatable {
         case "rtp_timeout": self = .rtpTimeout(afterMilliseconds: try c.decode(Int.self, forKey: .afterMs))
         case "srtp_failure": self = .srtpFailure(count: try c.decode(Int.self, forKey: .count), reason: try c.decode(String.self, forKey: .reason))
         case "statistics": self = .statistics(try c.decode(MediaStatistics.self, forKey: .statistics))
-        case "hangup_requested": self = .hangupRequested(reason: try c.decode(ReleaseReason.self, forKey: .reason))
-        case "transfer_requested": self = .transferRequested(target: try c.decodeIfPresent(String.self, forKey: .target))
+        case "hangup_requested":
+            self = .hangupRequested(reason: try c.decode(ReleaseReason.self, forKey: .reason), text: try c.decodeIfPresent(String.self, forKey: .text))
+        case "transfer_requested":
+            self = .transferRequested(target: try c.decodeIfPresent(String.self, forKey: .target), announcement: try c.decodeIfPresent(String.self, forKey: .announcement))
+        case "assistant": self = .assistant(try c.decode(AssistantReport.self, forKey: .report))
+        case "recording": self = .recording(path: try c.decode(String.self, forKey: .path))
         case let other: throw CoreError.protocolViolation("unknown media event kind \"\(other)\"")
         }
     }
@@ -173,10 +182,16 @@ public enum MediaSessionEvent: Codable, Sendable, Equatable {
             try c.encode(reason, forKey: .reason)
         case .statistics(let statistics):
             try c.encode(statistics, forKey: .statistics)
-        case .hangupRequested(let reason):
+        case .hangupRequested(let reason, let text):
             try c.encode(reason, forKey: .reason)
-        case .transferRequested(let target):
+            try c.encodeIfPresent(text, forKey: .text)
+        case .transferRequested(let target, let announcement):
             try c.encodeIfPresent(target, forKey: .target)
+            try c.encodeIfPresent(announcement, forKey: .announcement)
+        case .assistant(let report):
+            try c.encode(report, forKey: .report)
+        case .recording(let path):
+            try c.encode(path, forKey: .path)
         }
     }
 
@@ -192,6 +207,8 @@ public enum MediaSessionEvent: Codable, Sendable, Equatable {
         case .statistics: "statistics"
         case .hangupRequested: "hangup_requested"
         case .transferRequested: "transfer_requested"
+        case .assistant: "assistant"
+        case .recording: "recording"
         }
     }
 }

@@ -169,11 +169,14 @@ public enum MediaControlMessage: ProtocolMessage {
         public var callId: CallID
         public var tag: String
         public var start: ConversationMessage.Start
-        public init(requestId: String, callId: CallID, tag: String, start: ConversationMessage.Start) {
+        /// The user's own greeting, said instead of the persona's opening line.
+        public var greeting: String?
+        public init(requestId: String, callId: CallID, tag: String, start: ConversationMessage.Start, greeting: String? = nil) {
             self.requestId = requestId
             self.callId = callId
             self.tag = tag
             self.start = start
+            self.greeting = greeting
         }
     }
 

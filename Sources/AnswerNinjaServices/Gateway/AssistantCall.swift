@@ -109,8 +109,9 @@ actor AssistantCall {
     private let session: RTPCallSession
     private let loader: AssistantLoader
     private let actions: Actions
-    private let recorder: CallRecorder?
-    private let events: LiveEventPublisher?
+    /// Where the intent, the caller's words and each turn go: the call record and the live view in the gateway's
+    /// process, or the control channel from a media role.
+    private let report: @Sendable (AssistantReport) -> Void
     /// The stage latencies of the caller's turns go to `call_stage_latency_seconds` and `turn_latency_seconds`.
     private let metrics: GatewayMetrics?
     private let logger: Logger
@@ -150,7 +151,7 @@ actor AssistantCall {
     private let heardContinuation: AsyncStream<RTPCallSession.Heard>.Continuation
 
     init(
-        context: Context, session: RTPCallSession, loader: AssistantLoader, actions: Actions, recorder: CallRecorder?, events: LiveEventPublisher?,
+        context: Context, session: RTPCallSession, loader: AssistantLoader, actions: Actions, report: @escaping @Sendable (AssistantReport) -> Void,
         metrics: GatewayMetrics? = nil, logger: Logger
     ) {
         self.metrics = metrics
@@ -158,8 +159,7 @@ actor AssistantCall {
         self.session = session
         self.loader = loader
         self.actions = actions
-        self.recorder = recorder
-        self.events = events
+        self.report = report
         self.logger = logger
         (heard, heardContinuation) = AsyncStream.makeStream(of: RTPCallSession.Heard.self, bufferingPolicy: .bufferingNewest(500))
     }
@@ -348,7 +348,7 @@ actor AssistantCall {
             "ended_by": "\(endedBy)",
         ])
         guard !text.isEmpty, !ended, let dialog else { return }
-        publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .caller, turnId: "c\(self.turns + 1)", text: text)) }
+        report(.heard(turnId: "c\(turns + 1)", text: text, atMs: unixMilliseconds()))
         // The conversation classifies and answers; its reply (in `replied`) is this utterance's turn.
         awaiting["u\(utterances)"] = (text, [.vadEnd: vadEnd, .sttFinal: sttFinal])
         let at = Int((ContinuousClock.now - dialogOpened).milliseconds)
@@ -364,9 +364,7 @@ actor AssistantCall {
     private func respond(_ turn: ConversationMessage.Reply, callerText: String, marks: [LatencyStage: ContinuousClock.Instant]) {
         turns += 1
         let number = turns
-        if let intent = turn.intent, let confidence = turn.confidence {
-            recorder?.record(.intent(name: intent, confidence: confidence), callId: context.callId, startedAt: context.startedAt)
-        }
+        if let intent = turn.intent, let confidence = turn.confidence { report(.intent(name: intent, confidence: confidence)) }
         speaking?.cancel()
         guard let services else { return }
         let session = session, text = turn.text, logger = logger
@@ -414,22 +412,11 @@ actor AssistantCall {
             if let previous { latencies[stage.rawValue] = (mark - previous).milliseconds }
             previous = mark
         }
-        let record = CallTurn(
-            turn: number, at: unixMilliseconds(), callerText: callerText, replyText: turn.text, intent: turn.intent, confidence: turn.confidence,
-            latencies: latencies
-        )
-        recorder?.record(.turn(record), callId: context.callId, startedAt: context.startedAt)
+        report(.turn(AssistantTurn(
+            number: number, turnId: turn.turnId, atMs: unixMilliseconds(), callerText: callerText, replyText: turn.text, intent: turn.intent,
+            confidence: turn.confidence, latencies: latencies
+        )))
         if !callerText.isEmpty { metrics?.turn(latencies) }
-        if !turn.text.isEmpty {
-            publish { .transcriptFinal(.init(callId: $0, userId: $1, atMs: unixMilliseconds(), speaker: .assistant, turnId: turn.turnId, text: turn.text)) }
-        }
-        let stages = latencies.compactMap { key, ms in LatencyStage(rawValue: key).map { LiveEvent.StageLatency(stage: $0, ms: ms) } }.sorted { $0.stage < $1.stage }
-        publish {
-            .turn(.init(
-                callId: $0, userId: $1, atMs: unixMilliseconds(), turnId: turn.turnId, callerText: callerText, replyText: turn.text,
-                intent: turn.intent, confidence: turn.confidence, latency: stages
-            ))
-        }
         logger.info("assistant turn", metadata: [
             "call_id": "\(context.callId)", "turn": "\(number)", "action": "\(turn.action.rawValue)", "intent": "\(turn.intent ?? "")",
             "caller": "\(callerText)", "reply": "\(turn.text)", "latency_ms": "\(latencies.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " "))",
@@ -445,12 +432,5 @@ actor AssistantCall {
         case .continue, .listen:
             if conversationLost, !ended, speaking == nil { await conversationOver() }
         }
-    }
-
-    /// An event for the owner's live view, made from the call's id and the user's; none for a call without an owner
-    /// or with a Call-ID that is not a protocol call id (as the gateway's own events).
-    private func publish(_ event: (CallID, String) -> LiveEvent) {
-        guard let events, let userId = context.userId, let callID = try? CallID(context.callId) else { return }
-        events.publish(event(callID, userId), userId: userId)
     }
 }

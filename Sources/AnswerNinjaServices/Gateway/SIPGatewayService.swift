@@ -153,6 +153,13 @@ public struct SIPGatewayService: Service {
                 "threads": "\(media.threads)", "policy": "\(media.realtimePriority > 0 ? "SCHED_FIFO \(media.realtimePriority)" : "normal")",
             ])
         }
+        // The assistant's calls have their media in the media role when it runs in another process.
+        let remoteMedia = assistant == nil || context.roles.contains(.media) || configuration.media.controlURL.isEmpty
+            ? nil
+            : RemoteMedia(
+                url: configuration.media.controlURL, instance: platform?.journal.instance ?? SIPToken.random(), grace: configuration.media.controlResumeGrace,
+                logger: context.logger
+            )
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: media.group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true), mediaHost: configuration.sip.host,
@@ -176,9 +183,20 @@ public struct SIPGatewayService: Service {
                 defaultRegion: configuration.api.defaultRegion
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,
-            screener: screener, assistant: assistant
+            screener: screener, assistant: assistant, remoteMedia: remoteMedia
         )
         agentBox.agent = agent
+        let mediaEvents = remoteMedia.map { remoteMedia in
+            Task {
+                await remoteMedia.whenLost { await agent.remoteMediaLost() }
+                // Connected now, so that no call waits for the handshake.
+                do { _ = try await remoteMedia.provider() } catch {
+                    logger.warning("media role not reached yet", metadata: ["url": "\(remoteMedia.url)", "error": "\(error)"])
+                }
+                for await event in remoteMedia.events { await agent.remoteMediaEvent(event) }
+            }
+        }
+        if let remoteMedia { Console.line("  media     calls the assistant screens: media role at \(remoteMedia.url)") }
         metrics.portCapacity(agent.pool)
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
@@ -226,6 +244,8 @@ public struct SIPGatewayService: Service {
         controls?.cancel()
         shared?.cancel()
         await agent.shutdown()
+        await remoteMedia?.close()
+        mediaEvents?.cancel()
         await media.shutdown()
         await assistant?.shutdown()
         await recorder?.drain()

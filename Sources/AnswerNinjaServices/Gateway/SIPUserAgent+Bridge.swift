@@ -115,7 +115,8 @@ extension SIPUserAgent {
         caller.bridgedAt = now
         device.bridgedTo = caller.dialog.id
         device.bridgedAt = now
-        return Self.join(caller.session, caller.audio, device.session, device.audio)
+        guard let callerSession = caller.session, let deviceSession = device.session else { return "none (media in a media role)" }
+        return Self.join(callerSession, caller.audio, deviceSession, device.audio)
     }
 
     /// Makes two sessions carry each other's media: relayed when their codecs allow it, else transcoded; returns
@@ -137,7 +138,7 @@ extension SIPUserAgent {
     func bridgeAnswered(fork: String, device id: SIPDialog.ID) {
         let pending = pendingBridges.removeValue(forKey: fork)
         guard let pending, transactions[pending.key]?.transaction.state == .proceeding, var device = calls[id] else {
-            if let pending { release(pending.call.session) }
+            if let pending { release(pending.call.media) }
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up"))
             return
         }
@@ -169,7 +170,7 @@ extension SIPUserAgent {
         call.screening?.decision.reasons.append("connect:no_answer")
         stopReliableRinging(for: pending.key)
         // Early media came and went: the caller's session is its own again, for the assistant.
-        if pending.earlyMedia != nil { call.session.unbridge() }
+        if pending.earlyMedia != nil { call.session?.unbridge() }
         accept(key: pending.key, call: call)
     }
 
@@ -178,7 +179,7 @@ extension SIPUserAgent {
         guard let fork = bridgeFork(waitingOn: key), let pending = pendingBridges[fork] else { return }
         pendingBridges[fork] = nil
         cancelRinging(fork)
-        release(pending.call.session)
+        release(pending.call.media)
         // A device calling out has no record: only calls to the user's numbers do.
         if pending.outbound == nil { recordUnanswered(pending.call, outcome: "caller_cancelled", reason: "CANCEL while the user's devices rang") }
     }
@@ -212,6 +213,8 @@ extension SIPUserAgent {
     /// (the assistant stops), and the call goes on to the bridged cap. If no device answers, the assistant carries on.
     func takeOver(callID: String, userId: String, announcement: String? = nil) -> ControlResult {
         guard let id = liveCall(callID, of: userId), let call = calls[id] else { return .notLive }
+        // Bridging joins two RTP sessions of this process.
+        guard call.session != nil else { return .refused("media_role") }
         guard call.bridgedTo == nil, !announcing.contains(id), !pendingTakeovers.values.contains(where: { $0.caller == id }) else {
             return .refused("already_bridged")
         }
@@ -237,7 +240,11 @@ extension SIPUserAgent {
             return
         }
         logger.info("announcing the caller", metadata: ["call_id": "\(pending.caller.callID)", "device_call_id": "\(id.callID)", "line": "\(announcement)"])
-        let session = device.session, callerID = pending.caller, logger = logger
+        guard let session = device.session else {
+            joinTakeover(pending.caller, device: id)
+            return
+        }
+        let callerID = pending.caller, logger = logger
         announcing.insert(callerID)
         Task {
             var samples = 0
@@ -307,6 +314,32 @@ extension SIPUserAgent {
     /// this agent, and a transfer becomes a take-over (the user's devices ring).
     func startAssistant(for call: Call, screening: CallScreener.Screening, loader: AssistantLoader) {
         let id = call.dialog.id
+        let (start, greeting) = Self.conversationStart(for: call, screening: screening)
+        guard let session = call.session else {
+            if case .remote(let mediaId) = call.media { startRemoteAssistant(mediaId, start: start, greeting: greeting) }
+            return
+        }
+        let context = AssistantCall.Context(callId: id.callID, userId: screening.userId, startedAt: call.startedAt, start: start, greeting: greeting)
+        let actions = AssistantCall.Actions(
+            hangUp: { [weak self] reason in await self?.hangUp(id, reason: .normalClearing(reason), side: "assistant") },
+            takeOver: { [weak self] announcement in
+                guard let self, let userId = screening.userId else { return }
+                _ = await self.takeOver(callID: id.callID, userId: userId, announcement: announcement)
+            }
+        )
+        let assistant = AssistantCall(
+            context: context, session: session, loader: loader, actions: actions,
+            report: AssistantReporting(recorder: callRecorder, events: events, callId: id.callID, userId: screening.userId, startedAt: call.startedAt).apply,
+            metrics: transport.metrics, logger: logger
+        )
+        assistantCalls[id.callID] = assistant
+        Task { await assistant.start() }
+    }
+
+    /// The conversation's start for a call: the user's persona and dialog options, and the caller; and the user's
+    /// own greeting, said instead of the persona's opening line.
+    static func conversationStart(for call: Call, screening: CallScreener.Screening) -> (ConversationMessage.Start, greeting: String?) {
+        let id = call.dialog.id
         let user = screening.settings
         // The conversation's start: the user's persona and dialog options, and the caller.
         let callerNumber = (try? DialledNumber(userPart: call.identity?.caller ?? "")).flatMap { if case .number(let n) = $0 { n } else { nil } }
@@ -318,18 +351,6 @@ extension SIPUserAgent {
             // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
             offerConnect: user.wantedTreatment == "bridge"
         )
-        let context = AssistantCall.Context(callId: id.callID, userId: screening.userId, startedAt: call.startedAt, start: start, greeting: user.greeting)
-        let actions = AssistantCall.Actions(
-            hangUp: { [weak self] reason in await self?.hangUp(id, reason: .normalClearing(reason), side: "assistant") },
-            takeOver: { [weak self] announcement in
-                guard let self, let userId = screening.userId else { return }
-                _ = await self.takeOver(callID: id.callID, userId: userId, announcement: announcement)
-            }
-        )
-        let assistant = AssistantCall(
-            context: context, session: call.session, loader: loader, actions: actions, recorder: callRecorder, events: events, metrics: transport.metrics, logger: logger
-        )
-        assistantCalls[id.callID] = assistant
-        Task { await assistant.start() }
+        return (start, user.greeting)
     }
 }

@@ -175,7 +175,7 @@ extension SIPUserAgent {
     func earlyMedia(_ callID: String, response: SIPResponse) -> Bool {
         guard var pending = deviceInvites[callID], var bridge = pendingBridges[pending.fork], bridge.earlyMedia == nil,
               let entry = transactions[bridge.key], entry.transaction.state == .proceeding, !Self.requires100rel(entry.transaction.request),
-              var progress = bridge.call.retransmission?.response
+              var progress = bridge.call.retransmission?.response, let caller = bridge.call.session
         else { return false }
         let sdp = String(decoding: response.body.readableBytesView, as: UTF8.self)
         let audio: NegotiatedAudio
@@ -196,7 +196,7 @@ extension SIPUserAgent {
         progress.reasonPhrase = "Session Progress"
         for name in ["Allow", "Supported", "Session-Expires", "Require"] { progress.headers.remove(name) }
         respond(progress, key: bridge.key)
-        let caller = bridge.call.session, device = pending.session, logger = logger
+        let device = pending.session, logger = logger
         let media = Self.join(caller, bridge.call.audio, device, audio)
         transport.metrics.watchPacing(device)
         Task {
@@ -260,7 +260,7 @@ extension SIPUserAgent {
         let ack = Self.ack(of: pending, dialog: &dialog, via: via(for: pending.flow))
         transport.send(.request(ack), to: pending.flow)
         var call = Call(
-            dialog: dialog, source: pending.flow, session: pending.session, retransmission: nil, negotiation: nil,
+            dialog: dialog, source: pending.flow, media: .local(pending.session), retransmission: nil, negotiation: nil,
             localSDP: pending.offer.description, audio: audio, identity: nil, sessionTimer: nil,
             peerAllowsUpdate: response.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }
         )
@@ -301,7 +301,7 @@ extension SIPUserAgent {
         guard var bridge = pendingBridges[fork], bridge.earlyMedia == callID else { return }
         bridge.earlyMedia = nil
         pendingBridges[fork] = bridge
-        bridge.call.session.unbridge()
+        bridge.call.session?.unbridge()
         guard let entry = transactions[bridge.key], entry.transaction.state == .proceeding else { return }
         sendRinging(entry.transaction.request, key: bridge.key, call: bridge.call)
     }

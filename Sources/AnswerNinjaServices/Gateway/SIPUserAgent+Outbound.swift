@@ -70,7 +70,7 @@ extension SIPUserAgent {
     /// Places a device's call (its leg `call`, ready to answer) through the trunk to the number it dialled.
     func callOut(_ request: SIPRequest, key: SIPTransactionKey, call: Call, account: String) async {
         func refuse(_ code: Int, _ reason: String) {
-            release(call.session)
+            release(call.media)
             respond(withTag(Self.response(to: request, code, reason)), key: key)
         }
         // The user the device belongs to: their region reads the number, their number is the caller ID. A store that
@@ -84,7 +84,7 @@ extension SIPUserAgent {
             }
         }
         guard transactions[key]?.transaction.state == .proceeding else {
-            release(call.session)
+            release(call.media)
             return
         }
         let region = owner.flatMap { UserSettings(stored: $0.settings).region } ?? settings.defaultRegion
@@ -218,7 +218,7 @@ extension SIPUserAgent {
     /// The far end did not answer a device's call: the device hears why (`callOutFailure`).
     func callOutFailed(_ fork: String, _ result: DeviceCallResult) {
         guard let pending = pendingBridges.removeValue(forKey: fork) else { return }
-        release(pending.call.session)
+        release(pending.call.media)
         guard let entry = transactions[pending.key], entry.transaction.state == .proceeding else { return }
         let (code, phrase) = Self.callOutFailure(statusCode: result.statusCode, reason: result.reason)
         respond(withTag(Self.response(to: entry.transaction.request, code, phrase)), key: pending.key)

@@ -68,7 +68,7 @@ extension SIPUserAgent {
             pendingBridges[fork] = nil
             cancelRinging(fork)
         }
-        release(held.call.session)
+        release(held.call.media)
         // The prepared 200 turned into a 504: the same To tag as the 180.
         if var rejected = held.call.retransmission?.response {
             rejected.statusCode = 504
@@ -108,7 +108,7 @@ extension SIPUserAgent {
             return
         }
         guard let entry = transactions[held.key], entry.transaction.state == .proceeding else {
-            release(call.session)
+            release(call.media)
             return
         }
         accept(key: held.key, call: call)

@@ -36,7 +36,9 @@ actor SIPUserAgent {
     struct Call {
         var dialog: SIPDialog
         var source: SIPFlow
-        var session: RTPCallSession
+        var media: CallMedia
+        /// The leg's RTP session when its media runs in this process.
+        var session: RTPCallSession? { media.local }
         /// Our 2xx, resent until its ACK; nil for a call we placed (a device leg).
         var retransmission: SIPResponseRetransmission?
         /// The offer/answer as answered by us; nil for a call we placed, whose media is `audio` of our offer.
@@ -143,6 +145,10 @@ actor SIPUserAgent {
     let assistant: AssistantLoader?
     /// The assistant of each call it answers, by Call-ID.
     var assistantCalls: [String: AssistantCall] = [:]
+    /// The media role of calls screened by the assistant, when it runs in another process; nil: media is here.
+    let remoteMedia: RemoteMedia?
+    /// Calls whose media is in the media role, by the id of its session there.
+    var remoteLegs: [CallID: SIPDialog.ID] = [:]
     /// Where the live view's events go, in order; nil without a store.
     let events: LiveEventPublisher?
     /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
@@ -204,8 +210,9 @@ actor SIPUserAgent {
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
         resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil, callRecorder: CallRecorder? = nil,
-        screener: CallScreener? = nil, assistant: AssistantLoader? = nil
+        screener: CallScreener? = nil, assistant: AssistantLoader? = nil, remoteMedia: RemoteMedia? = nil
     ) {
+        self.remoteMedia = remoteMedia
         self.callRecorder = callRecorder
         self.screener = screener
         self.assistant = assistant
@@ -406,6 +413,10 @@ actor SIPUserAgent {
             respond(response, key: key)
             return
         }
+        if case .remote(let mediaId) = call.media, request.body.readableBytes > 0 {
+            refreshRemote(request, id: id, key: key, source: source, mediaId: mediaId, timer: timer)
+            return
+        }
         var response = Self.response(to: request, 200, "OK")
         if request.body.readableBytes > 0 {
             let answerer = (call.localSDP.connection?.address.contains(":") == true ? answererV6 : nil) ?? answerer
@@ -414,7 +425,7 @@ actor SIPUserAgent {
             let previous = call.negotiation ?? call.localSDP.media.firstIndex { $0.type == "audio" && $0.port != 0 }.map {
                 SDPAnswerer.Negotiation(answer: call.localSDP, audio: call.audio, audioIndex: $0)
             }
-            guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session.localPort, previous: previous) else {
+            guard let offer = try? Self.offer(in: request), let negotiation = try? answerer.answer(offer, localPort: call.session?.localPort ?? 0, previous: previous) else {
                 respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
                 return
             }
@@ -428,6 +439,15 @@ actor SIPUserAgent {
             response.headers.add("Content-Type", "application/sdp")
             response.body = ByteBuffer(string: call.localSDP.serialized)
         }
+        completeRefresh(request, id: id, key: key, source: source, timer: timer, call: call, response: response)
+    }
+
+    /// Sends the 2xx of a re-INVITE or UPDATE whose answer `response` carries (or not, for one without an offer), with
+    /// the session timer it agreed; a change of hold is mapped across a bridge.
+    func completeRefresh(
+        _ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, timer: SIPSessionTimer.Negotiation, call: Call, response: SIPResponse
+    ) {
+        var call = call, response = response
         response.headers.add("Contact", contact(for: source))
         response.headers.add("Supported", Self.supported)
         if case .accepted(let negotiated) = timer {
@@ -468,7 +488,7 @@ actor SIPUserAgent {
         // A call held for its PRACK is released with its RTP port (a bridge's, by `cancelBridge` above).
         if let id = answering.first(where: { $0.value.key == inviteKey })?.key, let held = answering.removeValue(forKey: id) {
             cancelTimer("100rel|\(id.callID)")
-            if !held.bridging { release(held.call.session) }
+            if !held.bridging { release(held.call.media) }
         }
         logger.info("call cancelled", metadata: ["call_id": "\(request.headers.first("Call-ID") ?? "")", "reason": "\(reason.map(Self.describe) ?? "none")"])
     }
@@ -515,6 +535,13 @@ actor SIPUserAgent {
         let ipv6Media = address.contains(":")
         guard let answerer = ipv6Media ? answererV6 : answerer, let mediaHost = ipv6Media ? mediaHostV6 : mediaHost else {
             respond(Self.response(to: request, 488, "Not Acceptable Here (IPv6 media is not enabled)"), key: key)
+            return
+        }
+        // A call the assistant screens has its media in the media role, when it runs apart (`media.control_url`).
+        if let remoteMedia, outbound == nil, assistant != nil, let screened = await screening?.value, screened.decision.outcome == .screen {
+            await answerRemote(
+                request, key: key, source: source, identity: identity, stir: await verification?.value, screened: screened, timer: timer, remoteMedia: remoteMedia
+            )
             return
         }
         let session: RTPCallSession
@@ -564,7 +591,7 @@ actor SIPUserAgent {
             return
         }
         var call = Call(
-            dialog: dialog, source: source, session: session, retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
+            dialog: dialog, source: source, media: .local(session), retransmission: SIPResponseRetransmission(response: response), negotiation: negotiation,
             localSDP: negotiation.answer, audio: negotiation.audio, identity: outbound == nil ? identity : nil, stir: stir, sessionTimer: sessionTimer,
             peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }, screening: screened
         )
@@ -619,13 +646,13 @@ actor SIPUserAgent {
         transport.metrics.calls(calls.count)
         transport.metrics.portsInUse(pool.inUseCount)
         if let response = call.retransmission?.response { send2xx(response, to: id, key: key) }
-        transport.metrics.watchPacing(call.session)
+        if let session = call.session { transport.metrics.watchPacing(session) }
         let blocked = call.screening?.decision.outcome == .block
         if let assistant, let screening = call.screening, screening.decision.outcome != .block, call.bridgedTo == nil {
-            call.session.start(playing: [])
+            call.session?.start(playing: [])
             startAssistant(for: call, screening: screening, loader: assistant)
         } else {
-            call.session.start(playing: call.bridgedTo != nil ? [] : blocked ? settings.goodbye : greeting)
+            call.session?.start(playing: call.bridgedTo != nil ? [] : blocked ? settings.goodbye : greeting)
         }
         if blocked {
             // The goodbye plays to its end, then we hang up.
@@ -635,7 +662,7 @@ actor SIPUserAgent {
         let identity = call.identity
         logger.info("call answered", metadata: [
             "call_id": "\(id.callID)", "transport": "\(call.source.transportName.lowercased())", "codec": "\(call.audio.codec.rawValue)",
-            "srtp": "\(call.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(call.session.localPort)",
+            "srtp": "\(call.audio.keys?.suite.rawValue ?? "none")", "rtp_port": "\(call.session.map { "\($0.localPort)" } ?? "media role")",
             "called": "\(identity?.called ?? "")", "called_source": "\(identity?.calledSource.rawValue ?? "")", "caller": "\(identity?.caller ?? "")",
             "asserted": "\(identity?.asserted ?? "")", "verstat": "\(identity?.verstat ?? "")", "anonymous": "\(identity?.anonymous ?? false)",
             "stir": "\(call.stir.map { "\($0)" } ?? "off")", "stir_verstat": "\(call.stir?.verstat ?? "")", "stir_attest": "\(call.stir?.attestation ?? "")",
@@ -650,6 +677,10 @@ actor SIPUserAgent {
     /// Streams the call's audio, both sides, to `recordings/<call>.wav` from the answer on. The record learns the
     /// path once the file exists (the call recorder then moves it into its owner's folder; the open file follows).
     private func startRecording(_ call: inout Call) {
+        if case .remote(let mediaId) = call.media {
+            recordRemote(mediaId)
+            return
+        }
         let callId = call.dialog.id.callID, startedAt = call.startedAt, owned = call.identity != nil
         let file = recordings.appendingPathComponent(Self.uniqueFileName(for: callId) + ".wav")
         let callRecorder = callRecorder, logger = logger
@@ -660,7 +691,7 @@ actor SIPUserAgent {
                 callRecorder?.record(.recording(path: file.path), callId: callId, startedAt: startedAt)
             }
         }
-        call.session.record { stream.append($0) }
+        call.session?.record { stream.append($0) }
         call.recording = stream
     }
 
@@ -794,9 +825,15 @@ actor SIPUserAgent {
 
     private func finish(_ call: Call, id: SIPDialog.ID, side: String, reason: SIPReason?) async {
         defer { finishing[id.callID] = nil }
-        let report = await call.session.stop(pool: pool, now: Self.now())
-        transport.metrics.portsInUse(pool.inUseCount)
-        transport.metrics.packets(report)
+        let report: RTPCallSession.Report
+        switch call.media {
+        case .local(let session):
+            report = await session.stop(pool: pool, now: Self.now())
+            transport.metrics.portsInUse(pool.inUseCount)
+            transport.metrics.packets(report)
+        case .remote(let mediaId):
+            report = await releaseRemote(mediaId, reason: Self.releaseReason(side: side))
+        }
         // The session handed the last of the audio over as it stopped; the file is closed on the recorder's thread.
         var recording = "none (a bridge is not recorded)"
         if let stream = call.recording {
@@ -1052,6 +1089,14 @@ actor SIPUserAgent {
         await recorder.shutdown()
         await identityVerifier?.shutdown()
         await resolver.shutdown()
+    }
+
+    /// Closes the media of a call that was never answered.
+    func release(_ media: CallMedia) {
+        switch media {
+        case .local(let session): release(session)
+        case .remote(let mediaId): Task { _ = await releaseRemote(mediaId, reason: .callerHangup) }
+        }
     }
 
     /// Closes an RTP session of a call that was never answered.

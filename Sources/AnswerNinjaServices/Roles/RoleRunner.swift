@@ -73,6 +73,14 @@ public struct RoleRunner: Sendable {
             conversation = endpoint
             Console.line("  ai        intent model loaded; conversation WebSocket \(ConversationEndpoint.path)")
         }
+        // The media role apart from a gateway: gateways of other processes reach it over the control channel.
+        var media: MediaRoleService?
+        if roles.contains(.media), !roles.contains(.gateway) {
+            let service = try await MediaRoleService.make(context: context)
+            service.register(on: webSocketRouter)
+            context.readiness.expect("media")
+            media = service
+        }
         let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard, setupCode: setupCode)
         services.append(http)
         if conversation != nil, let secure = try makeConversationTLSApplication(context: context, webSocketRouter: webSocketRouter) {
@@ -84,6 +92,7 @@ public struct RoleRunner: Sendable {
             context.readiness.report("conversation", ready: true, detail: "taking conversations")
             services.append(conversation.clockService(readiness: context.readiness, grace: configuration.shutdownGrace))
         }
+        if let media { services.append(media) }
         if roles.contains(.gateway) {
             context.readiness.expect("sip")
             services.append(SIPGatewayService(context: context, platform: platform))

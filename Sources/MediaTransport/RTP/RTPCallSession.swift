@@ -40,6 +40,14 @@ public final class RTPCallSession: @unchecked Sendable {
         public var packetsLost = 0
         public var jitterSeconds = 0.0
         public var concealedFrames = 0
+
+        /// A report of packet counts only (a session in another process, known by its statistics).
+        public static func counted(received: Int, sent: Int, lost: Int = 0, jitterSeconds: Double = 0) -> Report {
+            var report = Report(recorded: [], packetsReceived: received, packetsSent: sent, droppedFromOtherSources: 0, latchedSource: nil)
+            report.packetsLost = lost
+            report.jitterSeconds = jitterSeconds
+            return report
+        }
     }
 
     public let localPort: Int
@@ -344,24 +352,39 @@ public final class RTPCallSession: @unchecked Sendable {
             if let sink = self.recordingSink, !self.stereo.isEmpty { sink(self.stereo) }
             self.stereo = []
             self.recordingSink = nil
-            let statistics = self.path?.statistics
             self.digitsReceived += (self.path?.takeKeyPresses(flush: true) ?? []).map { String($0.digit) }.joined()
-            return Report(
-                recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
-                droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
-                malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
-                controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
-                bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets,
-                packetsRelayedLate: statistics?.relayedLate ?? 0,
-                packetsLost: Int(self.path?.receiverStatistics.cumulativeLost ?? 0),
-                jitterSeconds: self.path.map { Double($0.receiverStatistics.jitter) / Double($0.codec.clockRate) } ?? 0,
-                concealedFrames: self.path?.jitter.statistics.lossConcealed ?? 0
-            )
+            return self.makeReport()
         }.get()
         try? await channel.close()
         try? await controlChannel.close()
         pool.release(localPort, now: now)
         return report ?? Report(recorded: [], packetsReceived: 0, packetsSent: 0, droppedFromOtherSources: 0, latchedSource: nil)
+    }
+
+    /// The counters so far, without stopping (`recorded` is left out: it is handed over at the stop).
+    nonisolated(nonsending) public func snapshot() async -> Report {
+        let report = try? await eventLoop.submit { () -> Report in
+            var report = self.makeReport()
+            report.recorded = []
+            return report
+        }.get()
+        return report ?? Report(recorded: [], packetsReceived: 0, packetsSent: 0, droppedFromOtherSources: 0, latchedSource: nil)
+    }
+
+    /// The report of the counters as they are; on the loop.
+    private func makeReport() -> Report {
+        let statistics = self.path?.statistics
+        return Report(
+            recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
+            droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
+            malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
+            controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
+            bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets,
+            packetsRelayedLate: statistics?.relayedLate ?? 0,
+            packetsLost: Int(self.path?.receiverStatistics.cumulativeLost ?? 0),
+            jitterSeconds: self.path.map { Double($0.receiverStatistics.jitter) / Double($0.codec.clockRate) } ?? 0,
+            concealedFrames: self.path?.jitter.statistics.lossConcealed ?? 0
+        )
     }
 
     private func scheduleNext() {

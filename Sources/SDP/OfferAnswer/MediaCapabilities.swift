@@ -93,6 +93,22 @@ public struct NegotiatedAudio: Sendable {
     public var rtcpMux: Bool
     public var keys: Keys?
 
+    public init(
+        codec: MediaCapabilities.Codec, payloadType: Int, telephoneEventPayloadType: Int?, ptime: Int, direction: MediaDescription.Direction,
+        remoteAddress: String, remotePort: Int, localPort: Int, rtcpMux: Bool, keys: Keys?
+    ) {
+        self.codec = codec
+        self.payloadType = payloadType
+        self.telephoneEventPayloadType = telephoneEventPayloadType
+        self.ptime = ptime
+        self.direction = direction
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+        self.localPort = localPort
+        self.rtcpMux = rtcpMux
+        self.keys = keys
+    }
+
     /// The far end put the call on hold: it will not receive (sendonly, inactive, or the legacy 0.0.0.0).
     public var isHeld: Bool { direction == .recvonly || direction == .inactive }
 }

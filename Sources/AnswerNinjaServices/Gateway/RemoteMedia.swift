@@ -1,0 +1,112 @@
+import AnswerNinjaCore
+import Foundation
+import Logging
+import MediaTransport
+import NIOSSL
+import SDP
+
+/// Where a call leg's media runs: an RTP session of this process, or a session of a media role in another process,
+/// reached over the control channel (`media.control_url`).
+enum CallMedia: Sendable {
+    case local(RTPCallSession)
+    /// The media role's session for this leg, by the id the gateway gave it.
+    case remote(CallID)
+
+    var local: RTPCallSession? {
+        if case .local(let session) = self { session } else { nil }
+    }
+}
+
+/// The gateway's link to a media role in another process: one multiplexed control connection (a WebSocket at
+/// `media.control_url`) carrying every call's commands, opened at the first call and kept. A dropped connection is
+/// resumed on a new one (the media role keeps its sessions for `media.control_resume_grace`); when that fails, the
+/// calls whose media was there are lost and `onLost` hears so.
+actor RemoteMedia {
+    let url: String
+    private let instance: String
+    private let tls: TLSConfiguration
+    private let grace: Duration
+    private let logger: Logger
+    private var client: MediaControlClient?
+    private var connecting: Task<MediaControlClient, any Error>?
+    /// Every session's events, across reconnections.
+    nonisolated let events: AsyncStream<MediaControlMessage.Event>
+    private let sink: AsyncStream<MediaControlMessage.Event>.Continuation
+    private var onLost: (@Sendable () async -> Void)?
+
+    init(url: String, instance: String, tls: TLSConfiguration = .makeClientConfiguration(), grace: Duration, logger: Logger) {
+        self.url = url
+        self.instance = instance
+        self.tls = tls
+        self.grace = grace
+        self.logger = logger
+        (events, sink) = AsyncStream.makeStream(of: MediaControlMessage.Event.self)
+    }
+
+    /// Called when the channel could not be resumed: the media role released the sessions, or was not reached again.
+    func whenLost(_ body: @escaping @Sendable () async -> Void) { onLost = body }
+
+    /// The control channel, connected if it is not.
+    func provider() async throws -> any MediaSessionProvider {
+        if let client { return client }
+        if let connecting { return try await connecting.value }
+        let task = Task { try await self.connect() }
+        connecting = task
+        defer { connecting = nil }
+        let client = try await task.value
+        self.client = client
+        return client
+    }
+
+    func close() async {
+        await client?.close()
+        client = nil
+        sink.finish()
+    }
+
+    private func connect() async throws -> MediaControlClient {
+        let connection = try await WebSocketControlConnection.connect(url: url, tls: tls, timeout: .seconds(3), logger: logger)
+        let client = try await MediaControlClient.connect(connection, instance: instance)
+        let connectionId = await client.connectionId ?? ""
+        logger.info("media role connected", metadata: ["url": "\(url)", "connection_id": "\(connectionId)"])
+        let sink = sink
+        Task { for await event in client.events { sink.yield(event) } }
+        watch(connection, of: client)
+        return client
+    }
+
+    /// When `connection` closes, the channel is resumed on a new one, tried for the grace period.
+    private func watch(_ connection: WebSocketControlConnection, of client: MediaControlClient) {
+        Task {
+            for await _ in connection.closedSignal {}
+            await self.dropped(client)
+        }
+    }
+
+    private func dropped(_ dropped: MediaControlClient) async {
+        guard client === dropped else { return }
+        logger.warning("media control connection dropped: resuming", metadata: ["url": "\(url)"])
+        let deadline = ContinuousClock.now + grace
+        var wait = Duration.milliseconds(100)
+        while ContinuousClock.now < deadline, client === dropped {
+            do {
+                let connection = try await WebSocketControlConnection.connect(url: url, tls: tls, timeout: .seconds(2), logger: logger)
+                if try await dropped.resume(on: connection) {
+                    logger.info("media control channel resumed", metadata: ["url": "\(url)"])
+                    watch(connection, of: dropped)
+                    return
+                }
+                await connection.close(reason: "not resumed")
+                break
+            } catch {
+                try? await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(2))
+            }
+        }
+        guard client === dropped else { return }
+        logger.error("media control channel lost: its calls end", metadata: ["url": "\(url)"])
+        client = nil
+        await dropped.close()
+        await onLost?()
+    }
+}

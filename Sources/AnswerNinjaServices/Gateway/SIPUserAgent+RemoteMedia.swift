@@ -1,0 +1,212 @@
+import AnswerNinjaCore
+import Foundation
+import MediaTransport
+import NIOCore
+import SDP
+import SIPDialogs
+import SIPIdentity
+import SIPMessages
+import SIPTransactions
+import SIPTransport
+
+/// Calls whose media runs in a media role of another process (`media.control_url`): the gateway keeps the SIP side,
+/// the record and the live view; the media role answers the SDP, runs RTP, speech and the assistant, and reports
+/// back over the control channel. Used for the calls the assistant screens; bridged (wanted) callers keep media of
+/// this process, since the media role does not relay legs yet.
+extension SIPUserAgent {
+    /// Answers an INVITE the assistant screens with the media role's session: its SDP answer in our 200.
+    func answerRemote(
+        _ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow, identity: SIPCallIdentity, stir: STIRVerification?, screened: CallScreener.Screening,
+        timer: SIPSessionTimer.Negotiation, remoteMedia: RemoteMedia
+    ) async {
+        let callID = request.headers.first("Call-ID") ?? ""
+        let mediaId = CallID.random()
+        let fromTag = request.headers.first("From").flatMap { try? SIPNameAddress(parsing: $0[...]) }?.tag ?? ""
+        let answer: SessionDescription
+        do {
+            let provider = try await remoteMedia.provider()
+            let offer = MediaControlMessage.Offer(
+                requestId: "offer-\(mediaId)", callId: mediaId, fromTag: fromTag, sdp: String(decoding: request.body.readableBytesView, as: UTF8.self),
+                mode: .terminate, flags: ["record"]
+            )
+            answer = try SessionDescription(parsing: try await provider.offer(offer).sdp)
+        } catch let error as MediaTransportError where ["not_acceptable", "bad_sdp"].contains(error.codeName) {
+            let refused = error.codeName == "not_acceptable"
+            respond(withTag(Self.response(to: request, refused ? 488 : 400, (refused ? "Not Acceptable Here" : "Bad Request") + " (\(error.message))")), key: key)
+            return
+        } catch {
+            logger.warning("media role did not answer", metadata: ["call_id": "\(callID)", "media": "\(remoteMedia.url)", "error": "\(error)"])
+            var busy = Self.response(to: request, 503, "Service Unavailable (media role not reached)")
+            busy.headers.add("Retry-After", "5")
+            respond(busy, key: key)
+            transport.metrics.rejected("no_media_role")
+            return
+        }
+        guard let audio = Self.audio(answeredBy: answer) else {
+            Task { _ = await releaseRemote(mediaId, reason: .error) }
+            respond(withTag(Self.response(to: request, 488, "Not Acceptable Here (the media role answered no audio)")), key: key)
+            return
+        }
+        var response = withTag(Self.response(to: request, 200, "OK"))
+        response.headers.add("Contact", contact(for: source))
+        response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
+        response.headers.add("Supported", Self.supported)
+        var sessionTimer: SIPSessionTimer?
+        if case .accepted(let negotiated) = timer {
+            for field in negotiated.responseHeaders { response.headers.add(field.name, field.value) }
+            sessionTimer = negotiated
+        }
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = ByteBuffer(string: answer.serialized)
+        // The actor may have handled a CANCEL while the media role answered: answer only a pending INVITE.
+        guard let dialog = try? SIPDialog(uas: request, response: response), let entry = transactions[key], entry.transaction.state == .proceeding else {
+            Task { _ = await releaseRemote(mediaId, reason: .callerHangup) }
+            if transactions[key]?.transaction.state == .proceeding { respond(Self.response(to: request, 400, "Bad Request (no Contact)"), key: key) }
+            return
+        }
+        let call = Call(
+            dialog: dialog, source: source, media: .remote(mediaId), retransmission: SIPResponseRetransmission(response: response), negotiation: nil,
+            localSDP: answer, audio: audio, identity: identity, stir: stir, sessionTimer: sessionTimer,
+            peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }, screening: screened
+        )
+        remoteLegs[mediaId] = dialog.id
+        if Self.requires100rel(request) {
+            ringReliably(request, key: key, call: call, ok: response)
+        } else {
+            accept(key: key, call: call)
+        }
+    }
+
+    /// What the media role's answer agreed, as the gateway keeps it for the call (its codec and keys are the media
+    /// role's business; the gateway logs them).
+    static func audio(answeredBy answer: SessionDescription) -> NegotiatedAudio? {
+        guard let media = answer.media.first(where: { $0.type == "audio" && $0.port != 0 }), let format = media.formats.first, let payloadType = Int(format) else {
+            return nil
+        }
+        let encoding = media.rtpmap(payloadType)?.encoding.lowercased() ?? (payloadType == 8 ? "pcma" : "pcmu")
+        guard let codec = MediaCapabilities.Codec(rawValue: encoding) else { return nil }
+        let events = media.formats.compactMap(Int.init).first { media.rtpmap($0)?.encoding.lowercased() == "telephone-event" }
+        return NegotiatedAudio(
+            codec: codec, payloadType: payloadType, telephoneEventPayloadType: events, ptime: media.ptime ?? 20, direction: media.direction,
+            remoteAddress: "", remotePort: 0, localPort: media.port, rtcpMux: media.rtcpMux, keys: nil
+        )
+    }
+
+    /// A re-INVITE or UPDATE with an offer on a call whose media is in the media role: the role answers it from the
+    /// same port (hold, resume, a refresh), then the 2xx goes out as for any refresh.
+    func refreshRemote(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, mediaId: CallID, timer: SIPSessionTimer.Negotiation) {
+        guard let remoteMedia, let call = calls[id] else { return }
+        let offerText = String(decoding: request.body.readableBytesView, as: UTF8.self)
+        let fromTag = id.remoteTag, requestId = "update-\(mediaId)-\(request.headers.first("CSeq") ?? "")"
+        Task {
+            let answer: SessionDescription?
+            do {
+                let provider = try await remoteMedia.provider()
+                let sdp = try await provider.update(.init(requestId: requestId, callId: mediaId, fromTag: fromTag, sdp: offerText, mode: .terminate))
+                answer = try SessionDescription(parsing: sdp.sdp)
+            } catch {
+                logger.info("re-offer refused by the media role", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
+                answer = nil
+            }
+            await self.refreshedRemote(request, id: id, key: key, source: source, timer: timer, answer: answer, previous: call)
+        }
+    }
+
+    private func refreshedRemote(
+        _ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, timer: SIPSessionTimer.Negotiation, answer: SessionDescription?,
+        previous: Call
+    ) {
+        guard var call = calls[id] else { return }
+        guard let answer, let audio = Self.audio(answeredBy: answer), let offer = try? Self.offer(in: request) else {
+            respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
+            return
+        }
+        call.localSDP = answer
+        call.audio = audio
+        call.remoteDirection = Self.heldDirection(of: offer)
+        var response = Self.response(to: request, 200, "OK")
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = ByteBuffer(string: answer.serialized)
+        completeRefresh(request, id: id, key: key, source: source, timer: timer, call: call, response: response)
+    }
+
+    /// Asks the media role to record the call; the path comes back as a `recording` event.
+    func recordRemote(_ mediaId: CallID) {
+        guard let remoteMedia else { return }
+        let logger = logger
+        Task {
+            do {
+                try await remoteMedia.provider().record(.init(requestId: "record-\(mediaId)", callId: mediaId, enabled: true))
+            } catch {
+                logger.error("recording not started by the media role", metadata: ["media_call_id": "\(mediaId)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Puts the assistant on a call whose media is in the media role.
+    func startRemoteAssistant(_ mediaId: CallID, start: ConversationMessage.Start, greeting: String?) {
+        guard let remoteMedia else { return }
+        let logger = logger
+        Task {
+            do {
+                try await remoteMedia.provider().startConversation(.init(requestId: "converse-\(mediaId)", callId: mediaId, tag: "", start: start, greeting: greeting))
+            } catch {
+                logger.error("assistant not started by the media role", metadata: ["media_call_id": "\(mediaId)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Releases the media role's session; returns its last statistics as a report (zeros when not reached).
+    func releaseRemote(_ mediaId: CallID, reason: ReleaseReason) async -> RTPCallSession.Report {
+        remoteLegs[mediaId] = nil
+        guard let remoteMedia, let provider = try? await remoteMedia.provider() else { return .counted(received: 0, sent: 0) }
+        let statistics = try? await provider.statistics(.init(requestId: "query-\(mediaId)", callId: mediaId))
+        do {
+            try await provider.release(.init(requestId: "delete-\(mediaId)", callId: mediaId, reason: reason))
+        } catch {
+            logger.warning("media session not released", metadata: ["media_call_id": "\(mediaId)", "error": "\(error)"])
+        }
+        return .counted(
+            received: Int(statistics?.packetsReceived ?? 0), sent: Int(statistics?.packetsSent ?? 0), lost: Int(statistics?.packetsLost ?? 0),
+            jitterSeconds: (statistics?.jitterMilliseconds ?? 0) / 1000
+        )
+    }
+
+    /// What the media session's end tells the media role, from who ended the call.
+    static func releaseReason(side: String) -> ReleaseReason {
+        switch side {
+        case "assistant": .assistantHangup
+        case "user": .userHangup
+        case "remote": .callerHangup
+        default: .shutdown
+        }
+    }
+
+    /// An event of the media role about one of our calls.
+    func remoteMediaEvent(_ event: MediaControlMessage.Event) {
+        guard let id = remoteLegs[event.callId], let call = calls[id] else { return }
+        switch event.event {
+        case .hangupRequested(_, let text):
+            hangUp(id, reason: .normalClearing(text ?? "The assistant ended the call"), side: "assistant")
+        case .transferRequested:
+            // Bridging needs the caller's media here; the assistant carries on, as when no device answers.
+            logger.warning("take-over not available: the call's media is in a media role", metadata: ["call_id": "\(id.callID)"])
+        case .assistant(let report):
+            AssistantReporting(recorder: callRecorder, events: events, callId: id.callID, userId: call.screening?.userId, startedAt: call.startedAt).apply(report)
+        case .recording(let path):
+            if call.identity != nil { callRecorder?.record(.recording(path: path), callId: id.callID, startedAt: call.startedAt) }
+        case .rtpTimeout(let after):
+            hangUp(id, reason: .normalClearing("No RTP for \(after) ms"))
+        case .dtmf, .speechStarted, .speechEnded, .utterance, .playbackDone, .srtpFailure, .statistics:
+            break
+        }
+    }
+
+    /// The media role was lost with its sessions: every call whose media was there ends.
+    func remoteMediaLost() {
+        for (mediaId, id) in remoteLegs {
+            remoteLegs[mediaId] = nil
+            hangUp(id, reason: .normalClearing("The media role was lost"))
+        }
+    }
+}
