@@ -80,6 +80,32 @@ import Testing
         }
     }
 
+    /// Hold and resume (re-INVITEs with a=sendonly, then a=sendrecv) on a call whose media is in the media role: the
+    /// role answers each re-offer from the same port (recvonly, then sendrecv: SIPp checks), and the call goes on to
+    /// the caller's BYE.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
+    func aReOfferIsAnsweredByTheMediaRole() async throws {
+        let media = try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
+        try await withPeer(media) { media in
+            let gateway = try await AnswerNinjaProcess.start(
+                command: "gateway",
+                environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_CONTROL_URL": "ws://127.0.0.1:\(media.httpPort)/internal/media-control"]) { $1 }
+            )
+            try await withPeer(gateway) { gateway in
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
+                _ = try await SIPScenarioTests.run("hold-remote-caller.xml", against: gateway)
+                try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#).isEmpty }
+                let ended = SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#)
+                #expect(ended.count == 1 && ended.first?.contains(#""hangup_side":"remote""#) == true, "\(ended)")
+                let opened = SIPScenarioTests.lines(media, containing: #""msg":"media session opened""#)
+                #expect(opened.count == 1, "one session, its port kept across the re-offers: \(media.process.logTail())")
+                try await media.process.waitUntilReady(timeout: .seconds(10)) {
+                    SIPScenarioTests.lines(media, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
+                }
+            }
+        }
+    }
+
     /// A gateway whose media role cannot be reached answers the assistant's calls with 503 and Retry-After (an edge
     /// proxy tries another gateway), rather than ringing into silence.
     @Test(.timeLimit(.minutes(2)))

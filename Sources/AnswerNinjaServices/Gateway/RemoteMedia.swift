@@ -89,8 +89,10 @@ actor RemoteMedia {
         let deadline = ContinuousClock.now + grace
         var wait = Duration.milliseconds(100)
         while ContinuousClock.now < deadline, client === dropped {
+            var opened: WebSocketControlConnection?
             do {
                 let connection = try await WebSocketControlConnection.connect(url: url, tls: tls, timeout: .seconds(2), logger: logger)
+                opened = connection
                 if try await dropped.resume(on: connection) {
                     logger.info("media control channel resumed", metadata: ["url": "\(url)"])
                     watch(connection, of: dropped)
@@ -99,6 +101,7 @@ actor RemoteMedia {
                 await connection.close(reason: "not resumed")
                 break
             } catch {
+                await opened?.close(reason: "resume failed")
                 try? await Task.sleep(for: wait)
                 wait = min(wait * 2, .seconds(2))
             }

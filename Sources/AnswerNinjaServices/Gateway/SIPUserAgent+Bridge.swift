@@ -349,7 +349,8 @@ extension SIPUserAgent {
             persona: (Persona(rawValue: user.persona) ?? .polite).rawValue,
             reasons: screening.decision.reasons, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster,
             // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
-            offerConnect: user.wantedTreatment == "bridge"
+            // A call whose media is in a media role cannot be bridged yet: the assistant takes a message instead.
+            offerConnect: user.wantedTreatment == "bridge" && call.session != nil
         )
         return (start, user.greeting)
     }

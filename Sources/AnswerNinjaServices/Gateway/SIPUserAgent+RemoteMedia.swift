@@ -31,10 +31,13 @@ extension SIPUserAgent {
             )
             answer = try SessionDescription(parsing: try await provider.offer(offer).sdp)
         } catch let error as MediaTransportError where ["not_acceptable", "bad_sdp"].contains(error.codeName) {
+            // Refused: nothing was opened.
             let refused = error.codeName == "not_acceptable"
             respond(withTag(Self.response(to: request, refused ? 488 : 400, (refused ? "Not Acceptable Here" : "Bad Request") + " (\(error.message))")), key: key)
             return
         } catch {
+            // A time-out may still have opened a session there: deleting an unknown one is not an error.
+            Task { _ = await releaseRemote(mediaId, reason: .error) }
             logger.warning("media role did not answer", metadata: ["call_id": "\(callID)", "media": "\(remoteMedia.url)", "error": "\(error)"])
             var busy = Self.response(to: request, 503, "Service Unavailable (media role not reached)")
             busy.headers.add("Retry-After", "5")
@@ -69,7 +72,7 @@ extension SIPUserAgent {
             localSDP: answer, audio: audio, identity: identity, stir: stir, sessionTimer: sessionTimer,
             peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }, screening: screened
         )
-        remoteLegs[mediaId] = dialog.id
+        remoteLegs[mediaId] = RemoteLeg(id: dialog.id, userId: screened.userId, startedAt: 0, owned: true)
         if Self.requires100rel(request) {
             ringReliably(request, key: key, call: call, ok: response)
         } else {
@@ -95,32 +98,58 @@ extension SIPUserAgent {
     /// A re-INVITE or UPDATE with an offer on a call whose media is in the media role: the role answers it from the
     /// same port (hold, resume, a refresh), then the 2xx goes out as for any refresh.
     func refreshRemote(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, mediaId: CallID, timer: SIPSessionTimer.Negotiation) {
-        guard let remoteMedia, let call = calls[id] else { return }
+        guard let remoteMedia, calls[id] != nil else { return }
+        // One offer at a time (RFC 3261 §14.2, RFC 3311 §5.2): another while the media role answers is tried again.
+        guard !remoteOffers.contains(id) else {
+            var busy = Self.response(to: request, 500, "Server Internal Error (an offer is being answered)")
+            busy.headers.add("Retry-After", String(Int.random(in: 1...10)))
+            respond(busy, key: key)
+            return
+        }
+        remoteOffers.insert(id)
         let offerText = String(decoding: request.body.readableBytesView, as: UTF8.self)
         let fromTag = id.remoteTag, requestId = "update-\(mediaId)-\(request.headers.first("CSeq") ?? "")"
         Task {
-            let answer: SessionDescription?
+            let answer: Result<SessionDescription, any Error>
             do {
                 let provider = try await remoteMedia.provider()
                 let sdp = try await provider.update(.init(requestId: requestId, callId: mediaId, fromTag: fromTag, sdp: offerText, mode: .terminate))
-                answer = try SessionDescription(parsing: sdp.sdp)
+                answer = .success(try SessionDescription(parsing: sdp.sdp))
             } catch {
-                logger.info("re-offer refused by the media role", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
-                answer = nil
+                logger.info("re-offer not answered by the media role", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
+                answer = .failure(error)
             }
-            await self.refreshedRemote(request, id: id, key: key, source: source, timer: timer, answer: answer, previous: call)
+            self.refreshedRemote(request, id: id, key: key, source: source, timer: timer, answer: answer)
         }
     }
 
     private func refreshedRemote(
-        _ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, timer: SIPSessionTimer.Negotiation, answer: SessionDescription?,
-        previous: Call
+        _ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, timer: SIPSessionTimer.Negotiation,
+        answer: Result<SessionDescription, any Error>
     ) {
-        guard var call = calls[id] else { return }
-        guard let answer, let audio = Self.audio(answeredBy: answer), let offer = try? Self.offer(in: request) else {
+        remoteOffers.remove(id)
+        guard var call = calls[id] else {
+            respond(Self.response(to: request, 481, "Call/Transaction Does Not Exist"), key: key)
+            return
+        }
+        let description: SessionDescription
+        switch answer {
+        case .success(let answered): description = answered
+        case .failure(let error as MediaTransportError) where ["not_acceptable", "bad_sdp"].contains(error.codeName):
+            respond(Self.response(to: request, 488, "Not Acceptable Here (\(error.message))"), key: key)
+            return
+        case .failure:
+            // Not reached, or no answer in time: the offer may be sent again.
+            var busy = Self.response(to: request, 500, "Server Internal Error (the media role did not answer)")
+            busy.headers.add("Retry-After", "2")
+            respond(busy, key: key)
+            return
+        }
+        guard let audio = Self.audio(answeredBy: description), let offer = try? Self.offer(in: request) else {
             respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
             return
         }
+        let answer = description
         call.localSDP = answer
         call.audio = audio
         call.remoteDirection = Self.heldDirection(of: offer)
@@ -158,7 +187,11 @@ extension SIPUserAgent {
 
     /// Releases the media role's session; returns its last statistics as a report (zeros when not reached).
     func releaseRemote(_ mediaId: CallID, reason: ReleaseReason) async -> RTPCallSession.Report {
-        remoteLegs[mediaId] = nil
+        // Reports the media role sent before its release (the last turn, the intent) still reach the record: the
+        // leg is forgotten a little after the delete, not before it.
+        defer {
+            scheduleTimer("remote|\(mediaId)", after: .seconds(5)) { agent in agent.remoteLegs[mediaId] = nil }
+        }
         guard let remoteMedia, let provider = try? await remoteMedia.provider() else { return .counted(received: 0, sent: 0) }
         let statistics = try? await provider.statistics(.init(requestId: "query-\(mediaId)", callId: mediaId))
         do {
@@ -184,7 +217,8 @@ extension SIPUserAgent {
 
     /// An event of the media role about one of our calls.
     func remoteMediaEvent(_ event: MediaControlMessage.Event) {
-        guard let id = remoteLegs[event.callId], let call = calls[id] else { return }
+        guard let leg = remoteLegs[event.callId] else { return }
+        let id = leg.id
         switch event.event {
         case .hangupRequested(_, let text):
             hangUp(id, reason: .normalClearing(text ?? "The assistant ended the call"), side: "assistant")
@@ -192,9 +226,9 @@ extension SIPUserAgent {
             // Bridging needs the caller's media here; the assistant carries on, as when no device answers.
             logger.warning("take-over not available: the call's media is in a media role", metadata: ["call_id": "\(id.callID)"])
         case .assistant(let report):
-            AssistantReporting(recorder: callRecorder, events: events, callId: id.callID, userId: call.screening?.userId, startedAt: call.startedAt).apply(report)
+            AssistantReporting(recorder: callRecorder, events: events, callId: id.callID, userId: leg.userId, startedAt: leg.startedAt).apply(report)
         case .recording(let path):
-            if call.identity != nil { callRecorder?.record(.recording(path: path), callId: id.callID, startedAt: call.startedAt) }
+            if leg.owned { callRecorder?.record(.recording(path: path), callId: id.callID, startedAt: leg.startedAt) }
         case .rtpTimeout(let after):
             hangUp(id, reason: .normalClearing("No RTP for \(after) ms"))
         case .dtmf, .speechStarted, .speechEnded, .utterance, .playbackDone, .srtpFailure, .statistics:
@@ -204,9 +238,20 @@ extension SIPUserAgent {
 
     /// The media role was lost with its sessions: every call whose media was there ends.
     func remoteMediaLost() {
-        for (mediaId, id) in remoteLegs {
+        for (mediaId, leg) in remoteLegs {
             remoteLegs[mediaId] = nil
-            hangUp(id, reason: .normalClearing("The media role was lost"))
+            hangUp(leg.id, reason: .normalClearing("The media role was lost"))
         }
     }
+}
+
+/// A call whose media is in the media role, as its events need it: the dialog, and the record's key and owner (kept
+/// a little past the call's end, for the reports still on their way).
+struct RemoteLeg: Sendable {
+    var id: SIPDialog.ID
+    var userId: String?
+    /// Unix milliseconds of the answer (the record's key); 0 until then.
+    var startedAt: Int64
+    /// A caller's call, with a record.
+    var owned: Bool
 }

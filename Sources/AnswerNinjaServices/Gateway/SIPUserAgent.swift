@@ -148,7 +148,9 @@ actor SIPUserAgent {
     /// The media role of calls screened by the assistant, when it runs in another process; nil: media is here.
     let remoteMedia: RemoteMedia?
     /// Calls whose media is in the media role, by the id of its session there.
-    var remoteLegs: [CallID: SIPDialog.ID] = [:]
+    var remoteLegs: [CallID: RemoteLeg] = [:]
+    /// Calls whose re-offer the media role is answering.
+    var remoteOffers: Set<SIPDialog.ID> = []
     /// Where the live view's events go, in order; nil without a store.
     let events: LiveEventPublisher?
     /// Callers' INVITEs ringing the user's devices (the B2BUA), by fork.
@@ -538,7 +540,7 @@ actor SIPUserAgent {
             return
         }
         // A call the assistant screens has its media in the media role, when it runs apart (`media.control_url`).
-        if let remoteMedia, outbound == nil, assistant != nil, let screened = await screening?.value, screened.decision.outcome == .screen {
+        if let remoteMedia, outbound == nil, !ipv6Media, assistant != nil, let screened = await screening?.value, screened.decision.outcome == .screen {
             await answerRemote(
                 request, key: key, source: source, identity: identity, stir: await verification?.value, screened: screened, timer: timer, remoteMedia: remoteMedia
             )
@@ -641,6 +643,7 @@ actor SIPUserAgent {
             callRecorder?.record(.answered, callId: id.callID, startedAt: call.startedAt)
         }
         // After the start is recorded: the record learns the recording's path from the writer's thread.
+        if case .remote(let mediaId) = call.media { remoteLegs[mediaId]?.startedAt = call.startedAt }
         if call.bridgedTo == nil { startRecording(&call) }
         calls[id] = call
         transport.metrics.calls(calls.count)

@@ -218,7 +218,8 @@ actor MediaEngine: MediaSessionProvider {
     }
 
     func release(_ request: MediaControlMessage.Delete) async throws {
-        opening[request.callId]?.cancel()
+        // An offer still opening finishes first, so that its session is released too (not left behind it).
+        _ = try? await opening[request.callId]?.value
         guard let leg = legs.removeValue(forKey: request.callId) else { return }
         await leg.assistant?.stop(request.reason)
         let report = await leg.session.stop(pool: pool, now: Self.now())
