@@ -165,6 +165,28 @@ import Testing
         #expect(half?.message.contains("set ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE and ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY together") == true)
     }
 
+    /// The media roles a gateway reaches: a list of ws:// or wss:// URLs, each checked; the media role's TLS listener
+    /// needs its certificate and key, and a gateway's client certificate its key.
+    @Test func theMediaControlURLsAndTheirTLS() throws {
+        let configuration = try ConfigurationLoader(environment: [
+            "ANSWER_NINJA_MEDIA_CONTROL_URL": "wss://media-0.media:8444/internal/media-control, wss://media-1.media:8444/internal/media-control",
+            "ANSWER_NINJA_MEDIA_TLS_PORT": "8444", "ANSWER_NINJA_MEDIA_TLS_CERTIFICATE": "/run/tls/tls.crt", "ANSWER_NINJA_MEDIA_TLS_PRIVATE_KEY": "/run/tls/tls.key",
+        ]).load()
+        #expect(configuration.media.controlURLs == ["wss://media-0.media:8444/internal/media-control", "wss://media-1.media:8444/internal/media-control"])
+        #expect(configuration.media.tlsPort == 8444)
+        #expect(try ConfigurationLoader(environment: [:]).load().media.controlURLs.isEmpty, "the gateway runs its media itself unless told")
+        let problems = #expect(throws: CoreError.self) {
+            try ConfigurationLoader(environment: [
+                "ANSWER_NINJA_MEDIA_CONTROL_URL": "ws://media:8080/internal/media-control,http://media:8080/", "ANSWER_NINJA_MEDIA_TLS_PORT": "8444",
+                "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_CERTIFICATE": "/run/tls/client.crt",
+            ]).load()
+        }
+        let message = problems?.message ?? ""
+        #expect(message.contains(#"must be a ws:// or wss:// URL, got "http://media:8080/""#), "\(message)")
+        #expect(message.contains("ANSWER_NINJA_MEDIA_TLS_PORT needs ANSWER_NINJA_MEDIA_TLS_CERTIFICATE and ANSWER_NINJA_MEDIA_TLS_PRIVATE_KEY"), "\(message)")
+        #expect(message.contains("set ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_CERTIFICATE and ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_PRIVATE_KEY together"), "\(message)")
+    }
+
     @Test func everyKeyHasAnEnvironmentNameAndIsUnique() {
         let names = ConfigurationKey.all.map(\.environmentName)
         #expect(Set(names).count == names.count)

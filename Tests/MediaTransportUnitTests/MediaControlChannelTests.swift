@@ -117,6 +117,35 @@ import Testing
         #expect(provider.received.isEmpty)
     }
 
+    /// Many commands and events at once over connections whose sends take varying time (a WebSocket's writes): every
+    /// frame still arrives in sequence order, so none is dropped as a gap and every command gets its result. (Sends
+    /// made from a task each overtook one another, and the channel stalled for good.)
+    @Test func concurrentCommandsAndEventsKeepTheirOrderOnTheWire() async throws {
+        let provider = RecordingMediaSessionProvider()
+        let clock = self.clock
+        let server = MediaControlServer(provider: provider, now: { clock.now.media })
+        let (gatewayEnd, mediaEnd) = InMemoryControlConnection.pair()
+        Task { await server.serve(JitteryConnection(mediaEnd)) }
+        Task { await server.run(tickInterval: .seconds(3600)) }
+        let client = try await MediaControlClient.connect(JitteryConnection(gatewayEnd), instance: "gw", timeout: .seconds(20))
+        let calls = try (0..<30).map { try CallID("call\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, call) in calls.enumerated() {
+                group.addTask {
+                    _ = try await client.offer(.init(requestId: "offer-\(index)", callId: call, fromTag: "f", sdp: "v=0\r\n", mode: .terminate))
+                    provider.emit(.init(callId: call, event: .dtmf(digit: "1", durationMilliseconds: 100)))
+                    try await client.record(.init(requestId: "record-\(index)", callId: call, enabled: true))
+                }
+            }
+            try await group.waitForAll()
+        }
+        var events = client.events.makeAsyncIterator()
+        var digits = 0
+        while digits < calls.count, await events.next() != nil { digits += 1 }
+        #expect(digits == calls.count)
+        #expect(provider.received.count == 2 * calls.count)
+    }
+
     @Test func aCommandWithoutAnAnswerTimesOut() async throws {
         // A media role that accepts the connection but never answers.
         let (gatewayEnd, mediaEnd) = InMemoryControlConnection.pair()
@@ -129,4 +158,16 @@ import Testing
         let error = await #expect(throws: MediaTransportError.self) { try await client.offer(offer("r1")) }
         #expect(error?.code.rawValue == "timeout")
     }
+}
+
+/// An in-memory end whose sends each take a random 0-3 ms before the frame leaves, as a socket's writes vary.
+final class JitteryConnection: ControlConnection {
+    let base: InMemoryControlConnection
+    init(_ base: InMemoryControlConnection) { self.base = base }
+    var inbound: AsyncStream<String> { base.inbound }
+    func send(_ text: String) async throws {
+        try await Task.sleep(for: .microseconds(Int.random(in: 0...3000)))
+        try await base.send(text)
+    }
+    func close(reason: String) async { await base.close(reason: reason) }
 }

@@ -106,6 +106,79 @@ import Testing
         }
     }
 
+    /// The control channel over mutual TLS (in Kubernetes neither host-network side has a sidecar): the media role
+    /// serves it again on `media.tls_port` and asks for a client certificate from `media.tls_client_ca`; a gateway
+    /// trusting its CA and presenting one has its call answered there, one without gets no channel (503).
+    @Test(.timeLimit(.minutes(3)))
+    func theControlChannelRunsOverMutualTLS() async throws {
+        let server = try await TestCertificates.make(name: "media-tls", alternativeNames: ["DNS:localhost"])
+        let client = try await TestCertificates.make(name: "gateway-media-client", alternativeNames: ["DNS:gateway"], usage: "clientAuth")
+        let tlsPort = try PeerEnvironment.freePort()
+        let media = try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging([
+            "ANSWER_NINJA_CONVERSATION_URL": "", "ANSWER_NINJA_MEDIA_TLS_PORT": String(tlsPort), "ANSWER_NINJA_MEDIA_TLS_CERTIFICATE": server.serverCertificate,
+            "ANSWER_NINJA_MEDIA_TLS_PRIVATE_KEY": server.serverKey, "ANSWER_NINJA_MEDIA_TLS_CLIENT_CA": client.caCertificate,
+        ]) { $1 })
+        try await withPeer(media) { media in
+            #expect(media.process.log().contains("wss://127.0.0.1:\(tlsPort)/internal/media-control"), "\(media.process.logTail())")
+            for presents in [true, false] {
+                let environment = Self.assistant.merging([
+                    "ANSWER_NINJA_MEDIA_CONTROL_URL": "wss://localhost:\(tlsPort)/internal/media-control", "ANSWER_NINJA_MEDIA_CONTROL_TLS_CA": server.caCertificate,
+                ].merging(presents ? [
+                    "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_CERTIFICATE": client.serverCertificate, "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_PRIVATE_KEY": client.serverKey,
+                ] : [:]) { $1 }) { $1 }
+                try await withPeer(try await AnswerNinjaProcess.start(command: "gateway", environment: environment)) { gateway in
+                    let sipPort = try #require(gateway.sipPort)
+                    let result = try await PeerEnvironment.run(
+                        try AnswerNinjaProcess.binary(),
+                        ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "4", "--json"],
+                        timeout: .seconds(60)
+                    )
+                    if presents {
+                        #expect(result.output.contains(#""answered":true"#), "\(result.output) \(gateway.process.logTail())")
+                    } else {
+                        #expect(result.output.contains(#""answered":false"#) && result.output.contains("503"), "\(result.output)")
+                    }
+                }
+            }
+            #expect(SIPScenarioTests.lines(media, containing: #""msg":"media session opened""#).count == 1, "only the gateway with a certificate")
+        }
+    }
+
+    /// Several media roles (`media.control_url` a list), one of them down: the gateway's calls go to those it
+    /// reaches, each call to the one holding the fewest of its calls, so two calls at once land one on each.
+    @Test(.timeLimit(.minutes(3)))
+    func callsAreSpreadOverTheReachableMediaRoles() async throws {
+        let environment = Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 }
+        try await withPeer(try await AnswerNinjaProcess.start(command: "media", environment: environment)) { first in
+            try await withPeer(try await AnswerNinjaProcess.start(command: "media", environment: environment)) { second in
+                let down = try PeerEnvironment.freePort()
+                let urls = [down, first.httpPort, second.httpPort].map { "ws://127.0.0.1:\($0)/internal/media-control" }.joined(separator: ",")
+                let gateway = try await AnswerNinjaProcess.start(command: "gateway", environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_CONTROL_URL": urls]) { $1 })
+                try await withPeer(gateway) { gateway in
+                    try await gateway.process.waitUntilReady(timeout: .seconds(15)) { SIPScenarioTests.lines(gateway, containing: "media role connected").count == 2 }
+                    let sipPort = try #require(gateway.sipPort)
+                    let binary = try AnswerNinjaProcess.binary()
+                    let calls = (0..<2).map { index in
+                        Task {
+                            try await PeerEnvironment.run(
+                                binary, ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+1415555014\(index)", "--say", "hello, who is this", "--duration", "5", "--json"],
+                                timeout: .seconds(60)
+                            )
+                        }
+                    }
+                    for call in calls {
+                        let output = try await call.value.output
+                        #expect(output.contains(#""answered":true"#), "\(output)")
+                    }
+                    for media in [first, second] {
+                        let opened = SIPScenarioTests.lines(media, containing: #""msg":"media session opened""#)
+                        #expect(opened.count == 1, "one call on each media role: \(media.process.logTail())")
+                    }
+                }
+            }
+        }
+    }
+
     /// A gateway whose media role cannot be reached answers the assistant's calls with 503 and Retry-After (an edge
     /// proxy tries another gateway), rather than ringing into silence.
     @Test(.timeLimit(.minutes(2)))

@@ -139,7 +139,14 @@ public struct ConfigurationLoader: Sendable {
                 srtpSuites: reader.list(.srtpSuites, allowed: ["aead_aes_128_gcm", "aead_aes_256_gcm", "aes_cm_128_hmac_sha1_80", "aes_cm_128_hmac_sha1_32"]).map { $0.uppercased() },
                 rtpPortQuarantine: reader.duration(.rtpPortQuarantine),
                 publicAddress: reader.optionalHost(.mediaPublicAddress),
-                controlURL: reader.url(.mediaControlURL, schemes: ["ws", "wss"]) ?? "",
+                controlURLs: reader.urls(.mediaControlURL, schemes: ["ws", "wss"]),
+                controlCA: reader.optionalPath(.mediaControlCA),
+                controlClientCertificate: reader.optionalPath(.mediaControlClientCertificate),
+                controlClientPrivateKey: reader.optionalPath(.mediaControlClientPrivateKey),
+                tlsPort: reader.port(.mediaTLSPort).nonZero,
+                tlsCertificate: reader.optionalPath(.mediaTLSCertificate),
+                tlsPrivateKey: reader.optionalPath(.mediaTLSPrivateKey),
+                tlsClientCA: reader.optionalPath(.mediaTLSClientCA),
                 conversationURL: reader.url(.conversationURL, schemes: ["ws", "wss"]) ?? "",
                 conversationCA: reader.optionalPath(.conversationCA),
                 conversationClientCertificate: reader.optionalPath(.conversationClientCertificate),
@@ -208,6 +215,12 @@ public struct ConfigurationLoader: Sendable {
         )
         if configuration.conversation.tlsPort != nil && (configuration.conversation.tlsCertificate == nil || configuration.conversation.tlsPrivateKey == nil) {
             reader.problems.append("\(ConfigurationKey.conversationTLSPort.environmentName) needs \(ConfigurationKey.conversationTLSCertificate.environmentName) and \(ConfigurationKey.conversationTLSPrivateKey.environmentName) (PEM files)")
+        }
+        if configuration.media.tlsPort != nil && (configuration.media.tlsCertificate == nil || configuration.media.tlsPrivateKey == nil) {
+            reader.problems.append("\(ConfigurationKey.mediaTLSPort.environmentName) needs \(ConfigurationKey.mediaTLSCertificate.environmentName) and \(ConfigurationKey.mediaTLSPrivateKey.environmentName) (PEM files)")
+        }
+        if (configuration.media.controlClientCertificate == nil) != (configuration.media.controlClientPrivateKey == nil) {
+            reader.problems.append("set \(ConfigurationKey.mediaControlClientCertificate.environmentName) and \(ConfigurationKey.mediaControlClientPrivateKey.environmentName) together")
         }
         if (configuration.media.conversationClientCertificate == nil) != (configuration.media.conversationClientPrivateKey == nil) {
             reader.problems.append("set \(ConfigurationKey.conversationClientCertificate.environmentName) and \(ConfigurationKey.conversationClientPrivateKey.environmentName) together")
@@ -395,9 +408,20 @@ private struct ValueReader {
         return low...high
     }
 
+    /// A comma-separated list of URLs, each as `url` checks it; empty when unset.
+    mutating func urls(_ key: ConfigurationKey, schemes: [String]) -> [String] {
+        let (value, origin) = raw(key)
+        guard let value, !value.isEmpty else { return [] }
+        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { url($0, origin: origin, schemes: schemes) }
+    }
+
     mutating func url(_ key: ConfigurationKey, schemes: [String]) -> String? {
         let (value, origin) = raw(key)
         guard let value, !value.isEmpty else { return nil }
+        return url(value, origin: origin, schemes: schemes)
+    }
+
+    private mutating func url(_ value: String, origin: String, schemes: [String]) -> String? {
         guard let colon = value.firstIndex(of: ":"), schemes.contains(value[..<colon].lowercased()),
             value[colon...].hasPrefix("://"), value.count > value.distance(from: value.startIndex, to: colon) + 3
         else {

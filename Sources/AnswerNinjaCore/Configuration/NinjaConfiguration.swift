@@ -96,7 +96,19 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var srtpSuites: [String]
         public var rtpPortQuarantine: Duration
         public var publicAddress: String?
-        public var controlURL: String
+        /// The media roles a gateway that runs no media role itself spreads the assistant's calls over; empty: none.
+        public var controlURLs: [String]
+        /// Extra CAs trusted for a wss:// control URL, and the client certificate (and key) presented to a media role
+        /// that asks for one.
+        public var controlCA: String?
+        public var controlClientCertificate: String?
+        public var controlClientPrivateKey: String?
+        /// The media role's control channel again over TLS: its port, PEM files, and the CAs of the client
+        /// certificates it requires (none asked when nil).
+        public var tlsPort: Int?
+        public var tlsCertificate: String?
+        public var tlsPrivateKey: String?
+        public var tlsClientCA: String?
         public var conversationURL: String
         /// Extra CAs trusted for a wss:// conversation URL.
         public var conversationCA: String?

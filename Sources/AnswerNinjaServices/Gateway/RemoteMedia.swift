@@ -24,7 +24,8 @@ enum CallMedia: Sendable {
 actor RemoteMedia {
     let url: String
     private let instance: String
-    private let tls: TLSConfiguration
+    /// The TLS configuration of the next connection (for wss://): trusted CAs, and the client certificate as it is now.
+    private let tls: @Sendable () -> TLSConfiguration
     private let grace: Duration
     private let logger: Logger
     private var client: MediaControlClient?
@@ -33,8 +34,11 @@ actor RemoteMedia {
     nonisolated let events: AsyncStream<MediaControlMessage.Event>
     private let sink: AsyncStream<MediaControlMessage.Event>.Continuation
     private var onLost: (@Sendable () async -> Void)?
+    /// When connecting last failed: for a few seconds after, a call looking for a media role passes this one by.
+    private var failedAt: ContinuousClock.Instant?
+    static let backoff = Duration.seconds(5)
 
-    init(url: String, instance: String, tls: TLSConfiguration = .makeClientConfiguration(), grace: Duration, logger: Logger) {
+    init(url: String, instance: String, tls: @escaping @Sendable () -> TLSConfiguration = { .makeClientConfiguration() }, grace: Duration, logger: Logger) {
         self.url = url
         self.instance = instance
         self.tls = tls
@@ -46,16 +50,26 @@ actor RemoteMedia {
     /// Called when the channel could not be resumed: the media role released the sessions, or was not reached again.
     func whenLost(_ body: @escaping @Sendable () async -> Void) { onLost = body }
 
-    /// The control channel, connected if it is not.
-    func provider() async throws -> any MediaSessionProvider {
+    /// The control channel, connected if it is not. Unless `force`, a media role that could not be reached in the
+    /// last few seconds is not tried again yet (a call should not wait for a dead one while others answer).
+    func provider(force: Bool = true) async throws -> any MediaSessionProvider {
         if let client { return client }
+        if !force, let failedAt, ContinuousClock.now - failedAt < Self.backoff {
+            throw MediaTransportError.connectionClosed("\(url) was not reached a moment ago")
+        }
         if let connecting { return try await connecting.value }
         let task = Task { try await self.connect() }
         connecting = task
         defer { connecting = nil }
-        let client = try await task.value
-        self.client = client
-        return client
+        do {
+            let client = try await task.value
+            self.client = client
+            failedAt = nil
+            return client
+        } catch {
+            failedAt = .now
+            throw error
+        }
     }
 
     func close() async {
@@ -65,7 +79,7 @@ actor RemoteMedia {
     }
 
     private func connect() async throws -> MediaControlClient {
-        let connection = try await WebSocketControlConnection.connect(url: url, tls: tls, timeout: .seconds(3), logger: logger)
+        let connection = try await WebSocketControlConnection.connect(url: url, tls: tls(), timeout: .seconds(3), logger: logger)
         let client = try await MediaControlClient.connect(connection, instance: instance)
         let connectionId = await client.connectionId ?? ""
         logger.info("media role connected", metadata: ["url": "\(url)", "connection_id": "\(connectionId)"])
@@ -91,7 +105,7 @@ actor RemoteMedia {
         while ContinuousClock.now < deadline, client === dropped {
             var opened: WebSocketControlConnection?
             do {
-                let connection = try await WebSocketControlConnection.connect(url: url, tls: tls, timeout: .seconds(2), logger: logger)
+                let connection = try await WebSocketControlConnection.connect(url: url, tls: tls(), timeout: .seconds(2), logger: logger)
                 opened = connection
                 if try await dropped.resume(on: connection) {
                     logger.info("media control channel resumed", metadata: ["url": "\(url)"])

@@ -153,13 +153,29 @@ public struct SIPGatewayService: Service {
                 "threads": "\(media.threads)", "policy": "\(media.realtimePriority > 0 ? "SCHED_FIFO \(media.realtimePriority)" : "normal")",
             ])
         }
-        // The assistant's calls have their media in the media role when it runs in another process.
-        let remoteMedia = assistant == nil || context.roles.contains(.media) || configuration.media.controlURL.isEmpty
-            ? nil
-            : RemoteMedia(
-                url: configuration.media.controlURL, instance: platform?.journal.instance ?? SIPToken.random(), grace: configuration.media.controlResumeGrace,
-                logger: context.logger
+        // The assistant's calls have their media in the media role when it runs in another process; over wss://, its
+        // certificate is checked against the system's roots and media.control_tls_ca, and ours (read again when
+        // renewed) is presented when it asks.
+        var controlTrust = TLSConfiguration.makeClientConfiguration()
+        if let ca = configuration.media.controlCA { controlTrust.additionalTrustRoots = [.file(ca)] }
+        let controlCertificate = try configuration.media.controlClientCertificate.flatMap { certificate in
+            try configuration.media.controlClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
+        }
+        let instance = platform?.journal.instance ?? SIPToken.random()
+        let mediaRoles = assistant == nil || context.roles.contains(.media) ? [] : configuration.media.controlURLs.map { url in
+            RemoteMedia(
+                url: url, instance: instance,
+                tls: { [controlTrust] in
+                    var tls = controlTrust
+                    if let pair = controlCertificate?.current() {
+                        tls.certificateChain = pair.chain
+                        tls.privateKey = pair.key
+                    }
+                    return tls
+                },
+                grace: configuration.media.controlResumeGrace, logger: context.logger
             )
+        }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: media.group,
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true), mediaHost: configuration.sip.host,
@@ -183,12 +199,12 @@ public struct SIPGatewayService: Service {
                 defaultRegion: configuration.api.defaultRegion
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,
-            screener: screener, assistant: assistant, remoteMedia: remoteMedia
+            screener: screener, assistant: assistant, mediaRoles: mediaRoles
         )
         agentBox.agent = agent
-        let mediaEvents = remoteMedia.map { remoteMedia in
+        let mediaEvents = mediaRoles.map { remoteMedia in
             Task {
-                await remoteMedia.whenLost { await agent.remoteMediaLost() }
+                await remoteMedia.whenLost { await agent.remoteMediaLost(remoteMedia) }
                 // Connected now, so that no call waits for the handshake.
                 do { _ = try await remoteMedia.provider() } catch {
                     logger.warning("media role not reached yet", metadata: ["url": "\(remoteMedia.url)", "error": "\(error)"])
@@ -196,7 +212,7 @@ public struct SIPGatewayService: Service {
                 for await event in remoteMedia.events { await agent.remoteMediaEvent(event) }
             }
         }
-        if let remoteMedia { Console.line("  media     calls the assistant screens: media role at \(remoteMedia.url)") }
+        if !mediaRoles.isEmpty { Console.line("  media     calls the assistant screens: media roles at \(mediaRoles.map(\.url).joined(separator: ", "))") }
         metrics.portCapacity(agent.pool)
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
@@ -244,8 +260,8 @@ public struct SIPGatewayService: Service {
         controls?.cancel()
         shared?.cancel()
         await agent.shutdown()
-        await remoteMedia?.close()
-        mediaEvents?.cancel()
+        for remoteMedia in mediaRoles { await remoteMedia.close() }
+        for task in mediaEvents { task.cancel() }
         await media.shutdown()
         await assistant?.shutdown()
         await recorder?.drain()

@@ -17,14 +17,20 @@ extension SIPUserAgent {
     /// Answers an INVITE the assistant screens with the media role's session: its SDP answer in our 200.
     func answerRemote(
         _ request: SIPRequest, key: SIPTransactionKey, source: SIPFlow, identity: SIPCallIdentity, stir: STIRVerification?, screened: CallScreener.Screening,
-        timer: SIPSessionTimer.Negotiation, remoteMedia: RemoteMedia
+        timer: SIPSessionTimer.Negotiation
     ) async {
         let callID = request.headers.first("Call-ID") ?? ""
         let mediaId = CallID.random()
         let fromTag = request.headers.first("From").flatMap { try? SIPNameAddress(parsing: $0[...]) }?.tag ?? ""
         let answer: SessionDescription
+        var chosen = false
         do {
-            let provider = try await remoteMedia.provider()
+            let (remoteMedia, provider) = try await chooseMediaRole()
+            // Counted for the next call's choice at once, before the offer is answered.
+            remoteLegs[mediaId] = RemoteLeg(
+                id: SIPDialog.ID(callID: callID, localTag: "", remoteTag: fromTag), media: remoteMedia, userId: screened.userId, startedAt: 0, owned: true
+            )
+            chosen = true
             let offer = MediaControlMessage.Offer(
                 requestId: "offer-\(mediaId)", callId: mediaId, fromTag: fromTag, sdp: String(decoding: request.body.readableBytesView, as: UTF8.self),
                 mode: .terminate, flags: ["record"]
@@ -32,13 +38,15 @@ extension SIPUserAgent {
             answer = try SessionDescription(parsing: try await provider.offer(offer).sdp)
         } catch let error as MediaTransportError where ["not_acceptable", "bad_sdp"].contains(error.codeName) {
             // Refused: nothing was opened.
+            remoteLegs[mediaId] = nil
             let refused = error.codeName == "not_acceptable"
             respond(withTag(Self.response(to: request, refused ? 488 : 400, (refused ? "Not Acceptable Here" : "Bad Request") + " (\(error.message))")), key: key)
             return
         } catch {
             // A time-out may still have opened a session there: deleting an unknown one is not an error.
-            Task { _ = await releaseRemote(mediaId, reason: .error) }
-            logger.warning("media role did not answer", metadata: ["call_id": "\(callID)", "media": "\(remoteMedia.url)", "error": "\(error)"])
+            let media = remoteLegs[mediaId]?.media.url ?? "none reached"
+            if chosen { Task { _ = await releaseRemote(mediaId, reason: .error) } }
+            logger.warning("media role did not answer", metadata: ["call_id": "\(callID)", "media": "\(media)", "error": "\(error)"])
             var busy = Self.response(to: request, 503, "Service Unavailable (media role not reached)")
             busy.headers.add("Retry-After", "5")
             respond(busy, key: key)
@@ -72,7 +80,7 @@ extension SIPUserAgent {
             localSDP: answer, audio: audio, identity: identity, stir: stir, sessionTimer: sessionTimer,
             peerAllowsUpdate: request.headers.list("Allow").contains { $0.uppercased() == "UPDATE" }, screening: screened
         )
-        remoteLegs[mediaId] = RemoteLeg(id: dialog.id, userId: screened.userId, startedAt: 0, owned: true)
+        remoteLegs[mediaId]?.id = dialog.id
         if Self.requires100rel(request) {
             ringReliably(request, key: key, call: call, ok: response)
         } else {
@@ -98,7 +106,7 @@ extension SIPUserAgent {
     /// A re-INVITE or UPDATE with an offer on a call whose media is in the media role: the role answers it from the
     /// same port (hold, resume, a refresh), then the 2xx goes out as for any refresh.
     func refreshRemote(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow, mediaId: CallID, timer: SIPSessionTimer.Negotiation) {
-        guard let remoteMedia, calls[id] != nil else { return }
+        guard let remoteMedia = remoteLegs[mediaId]?.media, calls[id] != nil else { return }
         // One offer at a time (RFC 3261 §14.2, RFC 3311 §5.2): another while the media role answers is tried again.
         guard !remoteOffers.contains(id) else {
             var busy = Self.response(to: request, 500, "Server Internal Error (an offer is being answered)")
@@ -161,7 +169,7 @@ extension SIPUserAgent {
 
     /// Asks the media role to record the call; the path comes back as a `recording` event.
     func recordRemote(_ mediaId: CallID) {
-        guard let remoteMedia else { return }
+        guard let remoteMedia = remoteLegs[mediaId]?.media else { return }
         let logger = logger
         Task {
             do {
@@ -174,7 +182,7 @@ extension SIPUserAgent {
 
     /// Puts the assistant on a call whose media is in the media role.
     func startRemoteAssistant(_ mediaId: CallID, start: ConversationMessage.Start, greeting: String?) {
-        guard let remoteMedia else { return }
+        guard let remoteMedia = remoteLegs[mediaId]?.media else { return }
         let logger = logger
         Task {
             do {
@@ -192,7 +200,7 @@ extension SIPUserAgent {
         defer {
             scheduleTimer("remote|\(mediaId)", after: .seconds(5)) { agent in agent.remoteLegs[mediaId] = nil }
         }
-        guard let remoteMedia, let provider = try? await remoteMedia.provider() else { return .counted(received: 0, sent: 0) }
+        guard let remoteMedia = remoteLegs[mediaId]?.media, let provider = try? await remoteMedia.provider(force: false) else { return .counted(received: 0, sent: 0) }
         let statistics = try? await provider.statistics(.init(requestId: "query-\(mediaId)", callId: mediaId))
         do {
             try await provider.release(.init(requestId: "delete-\(mediaId)", callId: mediaId, reason: reason))
@@ -236,12 +244,35 @@ extension SIPUserAgent {
         }
     }
 
-    /// The media role was lost with its sessions: every call whose media was there ends.
-    func remoteMediaLost() {
-        for (mediaId, leg) in remoteLegs {
+    /// A media role was lost with its sessions: every call whose media was there ends.
+    func remoteMediaLost(_ lost: RemoteMedia) {
+        for (mediaId, leg) in remoteLegs where leg.media === lost {
             remoteLegs[mediaId] = nil
             hangUp(leg.id, reason: .normalClearing("The media role was lost"))
         }
+    }
+
+    /// The media role for a new call: of those reachable, the one holding the fewest of this gateway's calls (those
+    /// that failed a moment ago are tried last).
+    func chooseMediaRole() async throws -> (RemoteMedia, any MediaSessionProvider) {
+        let load = Dictionary(grouping: remoteLegs.values, by: { ObjectIdentifier($0.media) }).mapValues(\.count).merging(mediaChoosing) { $0 + $1 }
+        let ordered = mediaRoles.enumerated().sorted { (load[ObjectIdentifier($0.element)] ?? 0, $0.offset) < (load[ObjectIdentifier($1.element)] ?? 0, $1.offset) }.map(\.element)
+        var lastError: (any Error)?
+        for force in [false, true] {
+            for media in ordered {
+                // Counted while it connects, so that a call choosing meanwhile goes elsewhere; the caller registers
+                // the leg before it next waits.
+                let key = ObjectIdentifier(media)
+                mediaChoosing[key, default: 0] += 1
+                defer { mediaChoosing[key, default: 1] -= 1 }
+                do {
+                    return (media, try await media.provider(force: force))
+                } catch {
+                    lastError = error
+                }
+            }
+        }
+        throw lastError ?? MediaTransportError.connectionClosed("no media role configured")
     }
 }
 
@@ -249,6 +280,8 @@ extension SIPUserAgent {
 /// a little past the call's end, for the reports still on their way).
 struct RemoteLeg: Sendable {
     var id: SIPDialog.ID
+    /// The media role that holds the session.
+    let media: RemoteMedia
     var userId: String?
     /// Unix milliseconds of the answer (the record's key); 0 until then.
     var startedAt: Int64

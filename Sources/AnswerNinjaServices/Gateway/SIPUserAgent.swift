@@ -145,10 +145,12 @@ actor SIPUserAgent {
     let assistant: AssistantLoader?
     /// The assistant of each call it answers, by Call-ID.
     var assistantCalls: [String: AssistantCall] = [:]
-    /// The media role of calls screened by the assistant, when it runs in another process; nil: media is here.
-    let remoteMedia: RemoteMedia?
+    /// The media roles of calls screened by the assistant, when they run in other processes; none: media is here.
+    let mediaRoles: [RemoteMedia]
     /// Calls whose media is in the media role, by the id of its session there.
     var remoteLegs: [CallID: RemoteLeg] = [:]
+    /// Calls choosing a media role right now, by the role they are trying: counted in the next call's choice.
+    var mediaChoosing: [ObjectIdentifier: Int] = [:]
     /// Calls whose re-offer the media role is answering.
     var remoteOffers: Set<SIPDialog.ID> = []
     /// Where the live view's events go, in order; nil without a store.
@@ -212,9 +214,9 @@ actor SIPUserAgent {
         transport: SIPTransports, eventLoop: any EventLoop, group: any EventLoopGroup, pool: RTPPortPool, mediaHost: String, advertisedHost: String, recordings: URL,
         greeting: [Int16], logger: Logger, settings: Settings = Settings(), identityVerifier: STIRIdentityService? = nil,
         resolver: SIPResolver = SIPResolver(), trunkTLS: NIOSSLContext? = nil, mediaHostV6: String? = nil, callRecorder: CallRecorder? = nil,
-        screener: CallScreener? = nil, assistant: AssistantLoader? = nil, remoteMedia: RemoteMedia? = nil
+        screener: CallScreener? = nil, assistant: AssistantLoader? = nil, mediaRoles: [RemoteMedia] = []
     ) {
-        self.remoteMedia = remoteMedia
+        self.mediaRoles = mediaRoles
         self.callRecorder = callRecorder
         self.screener = screener
         self.assistant = assistant
@@ -540,10 +542,8 @@ actor SIPUserAgent {
             return
         }
         // A call the assistant screens has its media in the media role, when it runs apart (`media.control_url`).
-        if let remoteMedia, outbound == nil, !ipv6Media, assistant != nil, let screened = await screening?.value, screened.decision.outcome == .screen {
-            await answerRemote(
-                request, key: key, source: source, identity: identity, stir: await verification?.value, screened: screened, timer: timer, remoteMedia: remoteMedia
-            )
+        if !mediaRoles.isEmpty, outbound == nil, !ipv6Media, assistant != nil, let screened = await screening?.value, screened.decision.outcome == .screen {
+            await answerRemote(request, key: key, source: source, identity: identity, stir: await verification?.value, screened: screened, timer: timer)
             return
         }
         let session: RTPCallSession

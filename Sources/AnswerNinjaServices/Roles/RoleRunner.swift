@@ -83,8 +83,19 @@ public struct RoleRunner: Sendable {
         }
         let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard, setupCode: setupCode)
         services.append(http)
-        if conversation != nil, let secure = try makeConversationTLSApplication(context: context, webSocketRouter: webSocketRouter) {
-            services.append(secure)
+        let settings = configuration.conversation
+        if conversation != nil, let port = settings.tlsPort, let certificate = settings.tlsCertificate, let key = settings.tlsPrivateKey {
+            services.append(try makeInternalTLSApplication(
+                context: context, webSocketRouter: webSocketRouter, name: "conversation-tls", path: ConversationEndpoint.path,
+                tls: .init(port: port, certificate: certificate, key: key, clientCA: settings.tlsClientCA), detail: "the conversation WebSocket over TLS"
+            ))
+        }
+        let mediaSettings = configuration.media
+        if media != nil, let port = mediaSettings.tlsPort, let certificate = mediaSettings.tlsCertificate, let key = mediaSettings.tlsPrivateKey {
+            services.append(try makeInternalTLSApplication(
+                context: context, webSocketRouter: webSocketRouter, name: "media-tls", path: MediaRoleService.path,
+                tls: .init(port: port, certificate: certificate, key: key, clientCA: mediaSettings.tlsClientCA), detail: "the media control channel over TLS"
+            ))
         }
         // After HTTP: the group stops services in reverse order, so the conversations drain (and the gateway's calls
         // before them) while the WebSockets are still served.
@@ -143,29 +154,37 @@ public struct RoleRunner: Sendable {
         )
     }
 
-    /// The conversation WebSocket again over TLS (`conversation.tls_port`), for media roles whose link to this role no
-    /// mesh encrypts (a host-network gateway in Kubernetes): the same endpoint, plus `/health`. Nil when not set.
-    func makeConversationTLSApplication(
-        context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>
-    ) throws -> (any Service)? {
-        let settings = configuration.conversation
-        guard let port = settings.tlsPort, let certificate = settings.tlsCertificate, let key = settings.tlsPrivateKey else { return nil }
+    /// A TLS listener of an internal WebSocket.
+    struct InternalTLS {
+        var port: Int
+        var certificate: String
+        var key: String
+        /// The CAs of the client certificates it requires; nil: none asked.
+        var clientCA: String?
+    }
+
+    /// The process's internal WebSockets again over TLS (`conversation.tls_port`, `media.tls_port`), for peers whose
+    /// link to this role no mesh encrypts (a host-network gateway in Kubernetes): the same endpoints, plus `/health`.
+    func makeInternalTLSApplication(
+        context: ServiceContext, webSocketRouter: Router<BasicWebSocketRequestContext>, name: String, path: String, tls settings: InternalTLS, detail: String
+    ) throws -> any Service {
+        let port = settings.port
         // Read again when the files change (a renewed certificate), without a restart.
-        let tls = try ReloadingCertificate(certificate: certificate, key: key).serverConfiguration(clientCA: settings.tlsClientCA)
+        let tls = try ReloadingCertificate(certificate: settings.certificate, key: settings.key).serverConfiguration(clientCA: settings.clientCA)
         let router = Router(context: NinjaRequestContext.self)
         router.add(middleware: QuiesceOnShutdown())
         router.get("/health") { _, _ -> Response in try HTTPRoutes.health(context) }
         let host = configuration.http.host
-        context.readiness.expect("conversation-tls")
+        context.readiness.expect(name)
         return Application(
             router: router,
             server: try .tls(.http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: .init(ws: ConversationEndpoint.webSocketConfiguration)), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "answer-ninja"),
             onServerRunning: { channel in
                 let address = Self.describe(channel.localAddress, fallbackHost: host)
-                context.addListener(.init(name: "conversation-tls", address: "wss://\(address)\(ConversationEndpoint.path)", detail: "the conversation WebSocket over TLS"))
-                context.readiness.report("conversation-tls", ready: true, detail: "listening on \(address)")
-                Console.line("  wss       wss://\(address)\(ConversationEndpoint.path)  (the conversation WebSocket over TLS)")
+                context.addListener(.init(name: name, address: "wss://\(address)\(path)", detail: detail))
+                context.readiness.report(name, ready: true, detail: "listening on \(address)")
+                Console.line("  wss       wss://\(address)\(path)  (\(detail))")
             },
             logger: logger
         )

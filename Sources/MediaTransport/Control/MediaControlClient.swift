@@ -20,6 +20,11 @@ public actor MediaControlClient: MediaSessionProvider {
     private var welcomeWaiter: CheckedContinuation<MediaControlMessage.Welcome, any Error>?
     private var welcomeTimer: Task<Void, Never>?
     private var reader: Task<Void, Never>?
+    /// Frames to send, written in this order by one task (the media role drops a frame that overtakes an earlier one).
+    private let sendQueue: AsyncStream<String>.Continuation
+    private let sendStream: AsyncStream<String>
+    private var writer: Task<Void, Never>?
+    private var resuming = false
     /// The channel id the media role gave; what `resume(on:)` names.
     public private(set) var connectionId: String?
 
@@ -27,6 +32,7 @@ public actor MediaControlClient: MediaSessionProvider {
     /// - Parameter timeout: how long any command waits for its result.
     public static func connect(_ connection: any ControlConnection, instance: String, timeout: Duration = .seconds(5)) async throws -> MediaControlClient {
         let client = MediaControlClient(connection: connection, instance: instance, timeout: timeout)
+        await client.startWriting()
         _ = try await client.handshake(resume: nil)
         return client
     }
@@ -36,6 +42,21 @@ public actor MediaControlClient: MediaSessionProvider {
         self.instance = instance
         self.timeout = timeout
         (events, eventSink) = AsyncStream.makeStream(of: MediaControlMessage.Event.self)
+        (sendStream, sendQueue) = AsyncStream.makeStream(of: String.self)
+    }
+
+    private func startWriting() {
+        let queue = sendStream
+        writer = Task { [weak self] in
+            for await text in queue { await self?.write(text) }
+        }
+    }
+
+    /// Sends on the current connection. A failed send is not fatal: the frame is kept for the resume. While a
+    /// resume's `hello` waits for its `welcome`, nothing else goes out (the frames are resent after the welcome).
+    private func write(_ text: String) async {
+        guard !resuming else { return }
+        try? await connection.send(text)
     }
 
     /// Continues the channel on a new connection; returns whether the media role still had it (false: its
@@ -45,7 +66,10 @@ public actor MediaControlClient: MediaSessionProvider {
         reader?.cancel()
         connection = newConnection  // the sequences continue across the resume
         guard let previous = connectionId else { throw MediaTransportError.connectionClosed("never connected") }
+        resuming = true
+        defer { resuming = false }
         let welcome = try await handshake(resume: .init(connectionId: previous, lastSeq: inbound.lastSeq))
+        resuming = false
         guard welcome.resumed else {
             // A fresh channel: nothing we sent before reached a live session.
             outbound = OutboundSequencer()
@@ -54,13 +78,14 @@ public actor MediaControlClient: MediaSessionProvider {
             return false
         }
         for frame in try outbound.resend(after: welcome.lastSeq) {
-            try await connection.send(try ProtocolCodec.encode(frame))
+            sendQueue.yield(try ProtocolCodec.encode(frame))
         }
         return true
     }
 
     public func close() async {
         reader?.cancel()
+        sendQueue.finish()
         await connection.close(reason: "gateway closing")
         eventSink.finish()
         failPending(MediaTransportError.connectionClosed("closed by the gateway"))
@@ -121,11 +146,10 @@ public actor MediaControlClient: MediaSessionProvider {
         let frame = outbound.send(message, ack: inbound.lastSeq)
         let result = try await withCheckedThrowingContinuation { continuation in
             pending[requestId] = continuation
-            let connection = self.connection
             let timeout = self.timeout
+            // Queued at once, in sequence order; the timeout bounds the wait.
+            if let text = try? ProtocolCodec.encode(frame) { sendQueue.yield(text) }
             timers[requestId] = Task {
-                // A failed send is not fatal: the frame is kept for the resume. The timeout bounds the wait.
-                if let text = try? ProtocolCodec.encode(frame) { try? await connection.send(text) }
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 self.failPending(requestId, MediaTransportError.timeout("no result for \(message.type) \(requestId) within \(timeout)"))
             }

@@ -12,6 +12,9 @@ public actor MediaControlServer {
     private let provider: any MediaSessionProvider
     private let now: @Sendable () -> MediaInstant
     private var connections: [MediaControlStateMachine.TransportID: any ControlConnection] = [:]
+    /// Each connection's frames in the order the machine numbered them, written by one task per connection: the
+    /// gateway drops a frame that arrives after a later one (a gap), so sends must never overtake each other.
+    private var writers: [MediaControlStateMachine.TransportID: AsyncStream<String>.Continuation] = [:]
     private var nextTransport: MediaControlStateMachine.TransportID = 1
 
     /// - Parameter now: the monotonic clock (a test passes a manual one).
@@ -29,6 +32,16 @@ public actor MediaControlServer {
         let transport = nextTransport
         nextTransport += 1
         connections[transport] = connection
+        let (queue, writer) = AsyncStream.makeStream(of: String.self)
+        writers[transport] = writer
+        let writing = Task {
+            // A failed send is not fatal: the frame stays in the channel's outbound buffer and is resent on resume.
+            for await text in queue { try? await connection.send(text) }
+        }
+        defer {
+            writer.finish()
+            writing.cancel()
+        }
         machine.transportOpened(transport)
         for await text in connection.inbound {
             let actions: [MediaControlStateMachine.Action]
@@ -42,6 +55,7 @@ public actor MediaControlServer {
             if connections[transport] == nil { break }
         }
         connections[transport] = nil
+        writers[transport] = nil
         machine.transportClosed(transport, now: now())
     }
 
@@ -73,15 +87,13 @@ public actor MediaControlServer {
     }
 
     private func perform(_ actions: [MediaControlStateMachine.Action]) async {
-        for action in actions {
+        // Closes last: they wait, and every frame numbered before them must be queued in order first.
+        let ordered = actions.filter { if case .close = $0 { false } else { true } } + actions.filter { if case .close = $0 { true } else { false } }
+        for action in ordered {
             switch action {
             case .send(let transport, let frame):
-                guard let connection = connections[transport], let text = try? ProtocolCodec.encode(frame) else { continue }
-                do {
-                    try await connection.send(text)
-                } catch {
-                    // The frame stays in the channel's outbound buffer and is resent on resume.
-                }
+                guard let writer = writers[transport], let text = try? ProtocolCodec.encode(frame) else { continue }
+                writer.yield(text)
             case .execute(let command):
                 Task { await self.finish(command, result: await Self.execute(command, on: self.provider)) }
             case .release(let callId, let reason):
@@ -89,6 +101,7 @@ public actor MediaControlServer {
                 Task { try? await provider.release(.init(requestId: "expired-\(callId)", callId: callId, reason: reason)) }
             case .close(let transport, let reason):
                 if let connection = connections.removeValue(forKey: transport) {
+                    writers.removeValue(forKey: transport)?.finish()
                     await connection.close(reason: reason)
                     machine.transportClosed(transport, now: now())
                 }
