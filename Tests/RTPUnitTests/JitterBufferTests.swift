@@ -12,6 +12,8 @@ struct TraceRunner {
         var marker = false
         /// Arrival in milliseconds since the start.
         var arrival: Double
+        /// An RFC 4733 telephone-event packet (no audio) rather than a frame.
+        var event = false
     }
 
     var buffer: JitterBuffer
@@ -36,6 +38,11 @@ struct TraceRunner {
         while now <= end {
             while next < ordered.count && ordered[next].arrival <= now {
                 let packet = ordered[next]
+                if packet.event {
+                    buffer.insertEvent(sequence: packet.sequence, ssrc: packet.ssrc)
+                    next += 1
+                    continue
+                }
                 let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: packet.sequence), count: 160)
                 results.append(payload.withUnsafeBytes {
                     buffer.insert(sequence: packet.sequence, timestamp: packet.timestamp, ssrc: packet.ssrc, marker: packet.marker, payload: $0, arrival: Self.instant(packet.arrival))
@@ -148,6 +155,35 @@ struct TraceRunner {
         _ = runner.run(first + second, until: 3500)
         let statistics = runner.buffer.statistics
         #expect(runner.played == (0..<100).map { 1000 + UInt16($0) }, "\(statistics)")
+        #expect(statistics.late == 0 && statistics.lossConcealed == 0, "\(statistics)")
+    }
+
+    @Test(arguments: [60, 250, 600])
+    func aDigitsTelephoneEventsTakeSequenceNumbersButLoseNothing(digitMilliseconds: Int) {
+        // A caller presses a key: the sender stops its audio and sends RFC 4733 event packets on the stream's next
+        // sequence numbers (one every 50 ms, then the end three times, RFC 4733 §2.5.1.4), then the audio goes on with
+        // the next number and a timestamp after the digit. No audio went missing: nothing is concealed as loss, and
+        // the audio after the digit plays, none of it late.
+        let first = TraceRunner.stream(count: 50)
+        let updates = max(1, digitMilliseconds / 50)
+        let digitStart = 50 * 20 + 30.0
+        var events = (0..<updates).map { index in
+            TraceRunner.Packet(sequence: 1050 + UInt16(index), timestamp: 16000 + 50 * 160, arrival: digitStart + Double(index) * 50, event: true)
+        }
+        events += (0..<3).map { index in
+            TraceRunner.Packet(
+                sequence: 1050 + UInt16(updates + index), timestamp: 16000 + 50 * 160, arrival: digitStart + Double(digitMilliseconds) - 3 + Double(index), event: true
+            )
+        }
+        let resumed = 1050 + UInt16(events.count)
+        var second = TraceRunner.stream(
+            count: 50, firstSequence: resumed, firstTimestamp: 16000 + 50 * 160 + UInt32(digitMilliseconds * 8), start: 1000 + Double(digitMilliseconds)
+        )
+        second[0].marker = false  // the sender's audio simply goes on
+        var runner = TraceRunner()
+        _ = runner.run(first + events + second, until: 4000)
+        let statistics = runner.buffer.statistics
+        #expect(runner.played == (0..<50).map { 1000 + UInt16($0) } + (0..<50).map { resumed + UInt16($0) }, "\(statistics)")
         #expect(statistics.late == 0 && statistics.lossConcealed == 0, "\(statistics)")
     }
 

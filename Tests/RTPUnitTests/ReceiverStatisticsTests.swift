@@ -20,6 +20,17 @@ import Testing
         #expect(block.fractionLost == 0 && block.extendedHighestSequence == 1099)
     }
 
+    /// A digit's RFC 4733 packets take the stream's sequence numbers: they count as received, not lost, and their
+    /// timestamps (the event's start, repeated) leave the interarrival jitter alone.
+    @Test func telephoneEventPacketsAreNeitherLossNorJitter() {
+        var statistics = RTPReceiverStatistics()
+        _ = feed(&statistics, Array(1000...1049))
+        for sequence in UInt16(1050)...1057 { statistics.recordSequence(sequence) }
+        _ = feed(&statistics, Array(1058...1099))
+        #expect(statistics.received == 100 && statistics.expected == 100 && statistics.cumulativeLost == 0)
+        #expect(statistics.jitter == 0)
+    }
+
     @Test func gapsAreLossAndFractionIsPerInterval() {
         var statistics = RTPReceiverStatistics()
         _ = feed(&statistics, Array(1...100).filter { $0 % 4 != 0 })  // every fourth lost (25 of 100, the last is 99)

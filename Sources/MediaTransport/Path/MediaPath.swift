@@ -182,6 +182,9 @@ public struct MediaPath {
             }
             statistics.events += 1
             keyPresses += eventReceiver.receive(event, timestamp: packet.timestamp)
+            // Its sequence number is the stream's (RFC 4733 §2.1): not audio lost, for the loss count and the buffer.
+            if remoteSSRC == packet.ssrc { receiverStatistics.recordSequence(packet.sequenceNumber) }
+            if !forwarding { jitter.insertEvent(sequence: packet.sequenceNumber, ssrc: packet.ssrc) }
             return .event
         }
         guard packet.payloadType == payloadType else {

@@ -283,7 +283,8 @@ public struct JitterBuffer: Sendable {
         let step = sequence &- highestSequence
         if step > 0 && step < 0x8000 {
             let units = (extended - timestamps[Int(highestSequence) & (configuration.capacity - 1)]) / Int64(step)
-            if valid[Int(highestSequence) & (configuration.capacity - 1)], units > 0, units <= Int64(configuration.clockRate) / 8 { frameUnits = units }
+            let previous = Int(highestSequence) & (configuration.capacity - 1)
+            if valid[previous], lengths[previous] != Self.eventLength, units > 0, units <= Int64(configuration.clockRate) / 8 { frameUnits = units }
             highestSequence = sequence
         }
         if marker || (!playing && idleTicks > 0) { needsAnchor = true }
@@ -296,6 +297,30 @@ public struct JitterBuffer: Sendable {
         }
         return result
     }
+
+    /// An RFC 4733 telephone-event packet of the stream (it shares the audio's SSRC and sequence numbers, RFC 4733
+    /// §2.1): its number is not audio that went missing. During an underrun that waited for this number, the
+    /// underrun now waits for the next one (so the audio after the digit resolves it as a pause, not loss); ahead of
+    /// the playout point, the playout passes it by.
+    public mutating func insertEvent(sequence: UInt16, ssrc: UInt32) {
+        guard started, self.ssrc == ssrc else { return }
+        if Int16(bitPattern: sequence &- highestSequence) > 0 { highestSequence = sequence }
+        if statistics.underrun > 0, sequence == underrunSequence {
+            underrunSequence &+= 1
+            return
+        }
+        guard !playing || Int16(bitPattern: sequence &- playoutSequence) >= 0 else { return }
+        // Held in the ring as a slot without audio (length -1), which the playout passes by.
+        let slot = Int(sequence) & (configuration.capacity - 1)
+        guard !(valid[slot] && sequences[slot] == sequence) else { return }
+        valid[slot] = true
+        sequences[slot] = sequence
+        lengths[slot] = Self.eventLength
+        timestamps[slot] = playoutTimestamp
+    }
+
+    /// The length of a ring slot that holds a telephone-event packet's number, not audio.
+    private static let eventLength = -1
 
     /// When the next frame is due: while playing, the instant of the next timestamp on the talkspurt's schedule;
     /// before a talkspurt, the instant its earliest packet is due; nil when nothing waits.
@@ -324,6 +349,12 @@ public struct JitterBuffer: Sendable {
             return .silence
         }
         let slot = Int(playoutSequence) & (configuration.capacity - 1)
+        if valid[slot] && sequences[slot] == playoutSequence && lengths[slot] == Self.eventLength {
+            // A telephone-event packet took this number: no audio was sent for it, none is missing.
+            valid[slot] = false
+            playoutSequence &+= 1
+            return pull(now: now)
+        }
         if valid[slot] && sequences[slot] == playoutSequence {
             if timestamps[slot] > playoutTimestamp {
                 // A gap in timestamps (silence suppressed by the sender): wait for its turn.
@@ -472,7 +503,7 @@ public struct JitterBuffer: Sendable {
     /// The slot of the lowest pending sequence number, if any packet waits.
     private func earliestPending() -> Int? {
         var best: Int?
-        for slot in valid.indices where valid[slot] {
+        for slot in valid.indices where valid[slot] && lengths[slot] != Self.eventLength {
             if let current = best {
                 if Int16(bitPattern: sequences[slot] &- sequences[current]) < 0 { best = slot }
             } else {
@@ -485,7 +516,7 @@ public struct JitterBuffer: Sendable {
     /// Timestamp units buffered ahead of the playout point.
     private func pendingUnits() -> Int64 {
         var newest = playoutTimestamp
-        for slot in valid.indices where valid[slot] { newest = max(newest, timestamps[slot]) }
+        for slot in valid.indices where valid[slot] && lengths[slot] != Self.eventLength { newest = max(newest, timestamps[slot]) }
         return newest - playoutTimestamp
     }
 

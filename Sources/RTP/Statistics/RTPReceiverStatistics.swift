@@ -59,12 +59,22 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
     /// Interarrival jitter in timestamp units.
     public var jitter: UInt32 { UInt32(jitterScaled >> 4) }
 
+    /// A packet of the source that counts for the sequence (received, lost, extended highest) but not for the
+    /// interarrival jitter: an RFC 4733 telephone-event packet, whose timestamp is its event's start, not its send time.
+    public mutating func recordSequence(_ sequence: UInt16) {
+        _ = record(sequence: sequence, timestamp: 0, arrival: 0, timing: false)
+    }
+
     /// Records one packet.
     public mutating func record(sequence: UInt16, timestamp: UInt32, arrival: UInt32) -> Verdict {
+        record(sequence: sequence, timestamp: timestamp, arrival: arrival, timing: true)
+    }
+
+    private mutating func record(sequence: UInt16, timestamp: UInt32, arrival: UInt32, timing: Bool) -> Verdict {
         guard started else {
             start(at: sequence)
             probation -= 1
-            updateJitter(timestamp: timestamp, arrival: arrival)
+            if timing { updateJitter(timestamp: timestamp, arrival: arrival) }
             return .probation
         }
         let delta = sequence &- highestSequence
@@ -74,7 +84,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
                 probation -= 1
                 seen.advance(by: 1)
                 highestSequence = sequence
-                updateJitter(timestamp: timestamp, arrival: arrival)
+                if timing { updateJitter(timestamp: timestamp, arrival: arrival) }
                 if probation == 0 {
                     // Valid: the packets of the probation, all in sequence from the base, count as received.
                     received = UInt32(Self.minimumSequential)
@@ -96,7 +106,7 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
             if UInt32(sequence) == badSequence {
                 start(at: sequence)
                 received += 1
-                updateJitter(timestamp: timestamp, arrival: arrival)
+                if timing { updateJitter(timestamp: timestamp, arrival: arrival) }
                 return .accepted
             }
             badSequence = (UInt32(sequence) + 1) & 0xFFFF
@@ -108,11 +118,11 @@ public struct RTPReceiverStatistics: Sendable, Equatable {
             if seen.contains(behind: behind) { return .duplicate }
             seen.insert(behind: behind)
             received += 1
-            updateJitter(timestamp: timestamp, arrival: arrival)
+            if timing { updateJitter(timestamp: timestamp, arrival: arrival) }
             return .accepted
         }
         received += 1
-        updateJitter(timestamp: timestamp, arrival: arrival)
+        if timing { updateJitter(timestamp: timestamp, arrival: arrival) }
         return .accepted
     }
 
