@@ -9,6 +9,9 @@
   it as the key's file variable), each container's environment is a valid configuration (the highest RTP slice
   included, the secret files stood in for), the autoscaling metrics are in the metrics catalogue, the image tag is
   the binary's version, and the drain fits in the termination grace;
+- the host-network roles (gateway, media) are StatefulSets with an RTP slice per pod index in ranges that do not
+  overlap, never share a node, and the gateway's media.control_url names exactly the media pods its HPA can reach,
+  over mutual TLS whose files are Secret files;
 - Answer Ninja reads its secrets from files: no Secret reaches its environment, and every *_FILE path is a file of
   a read-only volume mounted from that Secret key, readable by user 10001 and nobody else;
 - the Kamailio edge runs deploy/kamailio as docs/kamailio.md says: every file its configuration reads is mounted,
@@ -57,6 +60,14 @@ ENV_NAME = re.compile(r"\bANSWER_NINJA_[A-Z0-9_]+\b")
 SECRETS_DIR = "/run/secrets/answer-ninja"
 # The image's user (deploy/docker/Dockerfile).
 IMAGE_USER = 10001
+# Where the media role runs in pods of its own (base/media.yaml). dev runs on one node, where a media pod could not
+# sit beside the gateway (both answer on the node's port 8080): its gateway runs its calls' media itself.
+MEDIA_APART = {"dev": False, "staging": True, "prod": True}
+# The host-network roles: each a StatefulSet with a slice of its RTP range per pod index.
+HOST_NETWORK_ROLES = ("gateway", "media")
+# Ports a node's own UDP sockets may hold: the NodePort range (kube-proxy) and Linux's ephemeral range.
+NODE_PORT_RANGE = (30000, 32767)
+EPHEMERAL_PORT_RANGE = (32768, 60999)
 
 
 # --- tools and the binary ---------------------------------------------------------------------------------------
@@ -249,6 +260,12 @@ def test_the_overlay_renders_with_every_part(rendered, overlay):
                  "DestinationRule", "PeerAuthentication", "AuthorizationPolicy"):
         assert kind in kinds, f"{overlay} renders no {kind}"
     find(docs, "StatefulSet", "gateway")
+    if MEDIA_APART[overlay]:
+        find(docs, "StatefulSet", "media")
+        find(docs, "HorizontalPodAutoscaler", "media")
+    else:
+        named_media = [d for d in docs if d["metadata"]["name"] in ("media", "answer-ninja-media") and d["kind"] != "ConfigMap"]
+        assert not named_media, f"{overlay} runs no media pods, yet renders {[(d['kind'], d['metadata']['name']) for d in named_media]}"
     find(docs, "Deployment", "conversation")
     find(docs, "Deployment", "api")
     find(docs, "Job", "migrate")
@@ -397,15 +414,24 @@ def test_ports_are_the_configuration_defaults(rendered, defaults, keys, overlay)
     docs = documents(rendered, overlay)
     http, sip = int(defaults["http.port"]), int(defaults["sip.port"])
     expected = {"http": http, "sip": sip, "sip-tcp": sip}
-    # The conversation role's TLS listener has no default port: where a container declares it, its setting names it.
-    tls_ports = {int(v) for _, c in our_containers(docs) if (v := env_value(c, "ANSWER_NINJA_CONVERSATION_TLS_PORT"))}
-    assert len(tls_ports) <= 1, tls_ports
-    if tls_ports:
-        expected["wss"] = expected["tcp-wss"] = tls_ports.pop()
+    # The TLS listeners of the conversation role (wss) and the media role (media-tls) have no default port: where a
+    # container declares one, its setting names it, and only there is it set.
+    tls_listeners = {"ANSWER_NINJA_CONVERSATION_TLS_PORT": ("wss", "tcp-wss"), "ANSWER_NINJA_MEDIA_TLS_PORT": ("media-tls",)}
+    for variable, names in tls_listeners.items():
+        tls_ports = {int(v) for _, c in our_containers(docs) if (v := env_value(c, variable))}
+        assert len(tls_ports) <= 1, (variable, tls_ports)
+        if tls_ports:
+            port = tls_ports.pop()
+            assert port not in (http, sip), f"{variable} {port} is the port of another listener"
+            expected.update({name: port for name in names})
+    assert MEDIA_APART[overlay] == ("media-tls" in expected), f"{overlay}: the media role's TLS port is declared exactly where media runs apart"
     for workload, container in our_containers(docs):
         where = f"{workload['kind']} {workload['metadata']['name']}/{container['name']}"
-        if any(p.get("name") == "wss" for p in container.get("ports", [])):
-            assert env_value(container, "ANSWER_NINJA_CONVERSATION_TLS_PORT") == str(expected["wss"]), f"{where}: a wss port the role does not open"
+        for variable, names in tls_listeners.items():
+            declared = any(p.get("name") == names[0] for p in container.get("ports", []))
+            assert declared == (env_value(container, variable) is not None), f"{where}: {variable} set without the port {names[0]}, or the port without it"
+            if declared:
+                assert env_value(container, variable) == str(expected[names[0]]), f"{where}: a {names[0]} port the role does not open"
         for port in container.get("ports", []):
             assert port.get("name") in expected, f"{where}: port {port} is none the code listens on"
             assert port["containerPort"] == expected[port["name"]], f"{where}: {port['name']} is {port['containerPort']}, the code's default {expected[port['name']]}"
@@ -562,13 +588,12 @@ def test_the_probe_paths_are_served_by_a_running_role(rendered, tmp_path):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_and_conversation_drain_within_their_termination_grace(rendered, keys, defaults, overlay):
-    """Both drain on SIGTERM: the gateway its calls, the conversation role its conversations (an AI call's dialog
-    lives there for the whole call)."""
+def test_the_gateway_media_and_conversation_drain_within_their_termination_grace(rendered, keys, defaults, overlay):
+    """They drain on SIGTERM: the gateway its calls, the media role its sessions (an AI call's RTP, speech and
+    assistant), the conversation role its conversations (an AI call's dialog lives there for the whole call)."""
     docs = documents(rendered, overlay)
-    gateways = [(w, c) for w, c in our_containers(docs) if role(c) in ("gateway", "serve", "conversation")]
-    assert {role(c) for _, c in gateways} >= {"gateway", "conversation"}
-    assert gateways
+    gateways = [(w, c) for w, c in our_containers(docs) if role(c) in ("gateway", "serve", "media", "conversation")]
+    assert {role(c) for _, c in gateways} == {"gateway", "conversation"} | ({"media"} if MEDIA_APART[overlay] else set())
     for workload, container in gateways:
         grace = seconds(setting(container, "shutdown.grace", keys, defaults))
         longest_ai_call = seconds(setting(container, "conversation.max_duration", keys, defaults))
@@ -583,73 +608,217 @@ def test_the_gateway_and_conversation_drain_within_their_termination_grace(rende
         bridged = seconds(setting(container, "sip.max_bridged_duration", keys, defaults))
         if bridged > grace:
             assert "sip.max_bridged_duration" in DOCS.read_text(), "docs/kubernetes.md must say that bridged calls are cut at the grace"
-    # Every role that holds a dialog uses the same longest AI call.
-    durations = {setting(c, "conversation.max_duration", keys, defaults) for _, c in our_containers(docs) if role(c) in ("gateway", "conversation")}
+    # Every role that holds a dialog or its media uses the same longest AI call.
+    durations = {setting(c, "conversation.max_duration", keys, defaults) for _, c in our_containers(docs) if role(c) in ("gateway", "media", "conversation")}
     assert len(durations) == 1, durations
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_is_a_host_network_stateful_set_with_an_rtp_slice_per_pod(rendered, keys, defaults, overlay):
+def rtp_range(docs, component, keys, defaults):
+    """(first port, last port, slice size, pods) of a host-network role's RTP range, as its container configures it."""
+    container = next(c for c in pod_spec(find(docs, "StatefulSet", component))["containers"] if is_ours(c))
+    low, high = int(setting(container, "media.rtp_port_min", keys, defaults)), int(setting(container, "media.rtp_port_max", keys, defaults))
+    return low, high, int(setting(container, "media.rtp_port_slot_size", keys, defaults)), max_replicas(docs, find(docs, "StatefulSet", component))
+
+
+def host_network_roles(overlay):
+    return [component for component in HOST_NETWORK_ROLES if component != "media" or MEDIA_APART[overlay]]
+
+
+@pytest.mark.parametrize("overlay,component", [(o, c) for o in OVERLAYS for c in host_network_roles(o)])
+def test_the_host_network_roles_are_stateful_sets_with_an_rtp_slice_per_pod(rendered, keys, defaults, overlay, component):
     docs = documents(rendered, overlay)
-    gateway = find(docs, "StatefulSet", "gateway")
-    spec = pod_spec(gateway)
+    workload = find(docs, "StatefulSet", component)
+    spec = pod_spec(workload)
     container = next(c for c in spec["containers"] if is_ours(c))
-    assert container["args"] == ["gateway"]
+    assert container["args"] == [component]
     assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
-    assert pod_meta(gateway)["annotations"]["sidecar.istio.io/inject"] == "false"
+    assert pod_meta(workload)["annotations"]["sidecar.istio.io/inject"] == "false"
+    # One host-network Answer Ninja pod per node: SIP's port and http.port (the probes') exist once per node, so a
+    # gateway and a media pod never share one either (test_gateway_and_media_pods_never_share_a_node).
     terms = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    labels = pod_meta(gateway)["labels"]
+    labels = pod_meta(workload)["labels"]
     assert any(t["topologyKey"] == "kubernetes.io/hostname" and all(labels.get(k) == v for k, v in t["labelSelector"]["matchLabels"].items()) for t in terms), \
-        "one gateway per node: SIP's port exists once per node"
-    headless = find(docs, "Service", gateway["spec"]["serviceName"])
+        f"one {component} per node: its ports exist once per node"
+    headless = find(docs, "Service", workload["spec"]["serviceName"])
     assert headless["spec"]["clusterIP"] == "None"
+    assert all(labels.get(k) == v for k, v in headless["spec"]["selector"].items()), f"Service {headless['metadata']['name']} does not select the {component} pods"
     refs = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
     assert refs["ANSWER_NINJA_MEDIA_RTP_PORT_SLOT"] == "metadata.labels['apps.kubernetes.io/pod-index']"
     assert refs["ANSWER_NINJA_MEDIA_PUBLIC_ADDRESS"] == "status.hostIP"
-    assert refs["ANSWER_NINJA_SIP_PUBLIC_HOST"] == "status.hostIP"
+    if component == "gateway":
+        assert refs["ANSWER_NINJA_SIP_PUBLIC_HOST"] == "status.hostIP"
     capabilities = container["securityContext"]["capabilities"]
     assert capabilities["drop"] == ["ALL"] and capabilities["add"] == ["SYS_NICE"]
-    low, high = int(setting(container, "media.rtp_port_min", keys, defaults)), int(setting(container, "media.rtp_port_max", keys, defaults))
-    size = int(setting(container, "media.rtp_port_slot_size", keys, defaults))
+    low, high, size, pods = rtp_range(docs, component, keys, defaults)
+    assert low % 2 == 0, "RTP takes the even port of each pair: the range must start on an even port"
     assert size % 2 == 0, "RTP and RTCP take port pairs: the slice size must be even"
-    pods = max_replicas(docs, gateway)
     for index in range(pods):
         first, last = low + index * size, low + (index + 1) * size - 1
-        assert low <= first and last <= high, f"pod {index}'s RTP slice {first}-{last} leaves {low}-{high}: lower the HPA's maxReplicas ({pods})"
-    policy = find(docs, "NetworkPolicy", "gateway")
+        assert low <= first and last <= high, f"{component} pod {index}'s RTP slice {first}-{last} leaves {low}-{high}: lower the HPA's maxReplicas ({pods})"
+    policy = find(docs, "NetworkPolicy", component)
+    assert policy["spec"]["podSelector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"]
     rtp = [p for rule in policy["spec"]["ingress"] for p in rule.get("ports", []) if p["protocol"] == "UDP" and "endPort" in p]
-    assert [(p["port"], p["endPort"]) for p in rtp] == [(low, high)], "the gateway's RTP ingress must be the configured range"
+    assert [(p["port"], p["endPort"]) for p in rtp] == [(low, high)], f"the {component}'s RTP ingress must be the configured range"
+    budget = find(docs, "PodDisruptionBudget", component)
+    assert budget["spec"]["maxUnavailable"] == 1 and budget["spec"]["selector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_reaches_the_conversation_service_it_names(rendered, keys, defaults, overlay):
+def test_the_rtp_ranges_of_gateway_and_media_do_not_overlap(rendered, keys, defaults, overlay):
+    """A gateway's bridged calls and a media pod's AI calls each bind their own range: two pods on the host network
+    must never contend for a port, whichever node they are moved to; and neither range may hold ports the node itself
+    hands out (NodePorts, ephemeral ports), where a bind would fail or kube-proxy would take the packets."""
     docs = documents(rendered, overlay)
-    gateway = next(c for w, c in our_containers(docs) if role(c) == "gateway")
-    url = setting(gateway, "conversation.url", keys, defaults)
-    # wss://: the host-network gateway has no sidecar, so the link is encrypted by the role's own TLS, or not at all.
+    ranges = {component: rtp_range(docs, component, keys, defaults)[:2] for component in host_network_roles(overlay)}
+    assert set(ranges) == ({"gateway", "media"} if MEDIA_APART[overlay] else {"gateway"})
+    for component, (low, high) in ranges.items():
+        assert 1024 <= low <= high <= 65535, (component, low, high)
+        for name, (first, last) in (("NodePort", NODE_PORT_RANGE), ("ephemeral", EPHEMERAL_PORT_RANGE)):
+            assert high < first or low > last, f"the {component}'s RTP range {low}-{high} overlaps the {name} range {first}-{last}"
+    if MEDIA_APART[overlay]:
+        (gateway_low, gateway_high), (media_low, media_high) = ranges["gateway"], ranges["media"]
+        assert gateway_high < media_low or media_high < gateway_low, f"RTP ranges overlap: gateway {ranges['gateway']}, media {ranges['media']}"
+        # The ports a role opens are its whole range: the NetworkPolicies admit each role's range and not the other's.
+        for component, (low, high) in ranges.items():
+            other = ranges["media" if component == "gateway" else "gateway"]
+            assert allowed(docs, "in", pod(component), OUTSIDE, low, "UDP") and allowed(docs, "in", pod(component), OUTSIDE, high, "UDP")
+            assert not allowed(docs, "in", pod(component), OUTSIDE, other[0], "UDP"), f"the {component} admits the other role's RTP range"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_and_media_pods_never_share_a_node(rendered, overlay):
+    """Both answer on the node's http.port (the probes' and /metrics' port, the code's default everywhere): each
+    host-network role is required to keep off a node holding a pod of either role, on both sides."""
+    docs = documents(rendered, overlay)
+    roles = host_network_roles(overlay)
+    http_ports = set()
+    for component in roles:
+        workload = find(docs, "StatefulSet", component)
+        container = next(c for c in pod_spec(workload)["containers"] if is_ours(c))
+        http_ports.add(resolve_port(container, "http"))
+        terms = pod_spec(workload)["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        # Against both roles, even where the other runs no pods (dev): its labels as the base gives them.
+        for other in HOST_NETWORK_ROLES:
+            labels = pod_meta(find(docs, "StatefulSet", other))["labels"] if other in roles else pod(other)
+            assert any(t["topologyKey"] == "kubernetes.io/hostname" and t["labelSelector"]["matchLabels"]
+                       and all(labels.get(k) == v for k, v in t["labelSelector"]["matchLabels"].items()) for t in terms), \
+                f"{component} pods must be required to keep off nodes with {other} pods"
+            assert not any(t["labelSelector"].get("matchExpressions") for t in terms), "matchLabels only: the check reads them"
+    assert len(http_ports) == 1, f"the host-network roles' HTTP ports differ ({http_ports}): then say why they may share a node"
+
+
+def files_of(workload, container):
+    """mounted_files for a workload's container, its StatefulSet claim templates counted as volumes."""
+    claims = [{"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
+              for c in workload["spec"].get("volumeClaimTemplates", [])]
+    return mounted_files(container, {**pod_spec(workload), "volumes": pod_spec(workload).get("volumes", []) + claims})[0]
+
+
+def role_container(docs, name):
+    """(workload, container) of the one Answer Ninja container running role `name`."""
+    found = [(w, c) for w, c in our_containers(docs) if role(c) == name]
+    assert len(found) == 1, f"expected one {name} container, found {len(found)}"
+    return found[0]
+
+
+@pytest.mark.parametrize("overlay,component", [(o, c) for o in OVERLAYS for c in host_network_roles(o)])
+def test_the_host_network_roles_reach_the_conversation_service_they_name(rendered, keys, defaults, overlay, component):
+    """The media role opens one WebSocket per AI call to the conversation role; so does the gateway, for the calls
+    whose assistant it runs itself (every call where no media role runs apart)."""
+    docs = documents(rendered, overlay)
+    client_workload, client = role_container(docs, component)
+    url = setting(client, "conversation.url", keys, defaults)
+    # wss://: a host-network pod has no sidecar, so the link is encrypted by the role's own TLS, or not at all.
     match = re.fullmatch(r"wss://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)(/\S+)", url)
-    assert match, f"conversation.url {url!r} is not a wss:// Service URL"
+    assert match, f"the {component}'s conversation.url {url!r} is not a wss:// Service URL"
     service = find(docs, "Service", match.group(1))
     assert service["metadata"]["namespace"] == match.group(2)
     port = next((p for p in service["spec"]["ports"] if p["port"] == int(match.group(3))), None)
     assert port, f"Service {match.group(1)} has no port {match.group(3)}"
     assert match.group(4) == "/internal/conversation"
     # That port is the role's TLS listener, which the sidecar leaves alone, with a certificate and key from a Secret;
-    # the gateway trusts the CA that signed it.
-    conversation_workload, conversation = next((w, c) for w, c in our_containers(docs) if role(c) == "conversation")
+    # the client trusts the CA that signed it.
+    conversation_workload, conversation = role_container(docs, "conversation")
     assert resolve_port(conversation, port["targetPort"]) == int(env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_PORT"))
     assert pod_meta(conversation_workload)["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"] == env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_PORT")
-    conversation_files, _ = mounted_files(conversation, pod_spec(conversation_workload))
-    # Mutual: the role serves only gateways whose client certificate its CA signed (the sidecar does not guard 8443).
+    conversation_files = files_of(conversation_workload, conversation)
+    # Mutual: the role serves only clients whose certificate its CA signed (the sidecar does not guard 8443).
     for name in ("ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE", "ANSWER_NINJA_CONVERSATION_TLS_PRIVATE_KEY", "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CA"):
         assert conversation_files.get(env_value(conversation, name), ("",))[0] == "secret", f"{name} names no file of a Secret volume"
-    gateway_workload = next(w for w, c in our_containers(docs) if role(c) == "gateway")
-    claims = [{"name": c["metadata"]["name"], "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
-              for c in gateway_workload["spec"].get("volumeClaimTemplates", [])]
-    gateway_files, _ = mounted_files(gateway, {**pod_spec(gateway_workload), "volumes": pod_spec(gateway_workload).get("volumes", []) + claims})
+    client_files = files_of(client_workload, client)
     for name in ("ANSWER_NINJA_CONVERSATION_TLS_CA", "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE", "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY"):
-        path = env_value(gateway, name)
-        assert path and gateway_files.get(path, ("",))[0] == "secret", f"the gateway's {name} {path!r} names no file of a Secret volume"
+        path = env_value(client, name)
+        assert path and client_files.get(path, ("",))[0] == "secret", f"the {component}'s {name} {path!r} names no file of a Secret volume"
+    # The CA the client trusts is the one in the Secret of the certificate the conversation role serves, and the
+    # client's certificate and key come from one Secret.
+    served = conversation_files[env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_CERTIFICATE")][1]
+    assert client_files[env_value(client, "ANSWER_NINJA_CONVERSATION_TLS_CA")][1:] == (served, "ca.crt")
+    certificate = client_files[env_value(client, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE")]
+    key = client_files[env_value(client, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_PRIVATE_KEY")]
+    assert certificate[1] == key[1] and (certificate[2], key[2]) == ("tls.crt", "tls.key"), (certificate, key)
+
+
+MEDIA_CONTROL_PATH = "/internal/media-control"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_names_exactly_the_media_pods_its_hpa_can_reach(rendered, keys, defaults, overlay):
+    """media.control_url lists wss://media-N.<headless Service>...:<media.tls_port>/internal/media-control for every pod
+    index 0 ... maxReplicas - 1 of the media HPA, and nothing else: a pod left out would take no calls, a name past
+    maxReplicas would only be retried for ever. The link is mutual TLS of the roles' own (no sidecar on either side):
+    every file is a Secret's, the gateway trusts the CA of the certificate the media pods serve, and the media pods
+    ask for client certificates from the CA that signed the gateway's."""
+    docs = documents(rendered, overlay)
+    gateway_workload, gateway = role_container(docs, "gateway")
+    control = env_value(gateway, "ANSWER_NINJA_MEDIA_CONTROL_URL")
+    if not MEDIA_APART[overlay]:
+        # The gateway runs its calls' media itself: no media role to name, and none of its TLS settings.
+        assert control is None and not [e for e in gateway["env"] if e["name"].startswith("ANSWER_NINJA_MEDIA_CONTROL_")], gateway["env"]
+        return
+    media_workload, media = role_container(docs, "media")
+    assert media_workload["kind"] == "StatefulSet"
+    service = find(docs, "Service", media_workload["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None", "one DNS name per media pod: a headless Service"
+    assert service["spec"].get("publishNotReadyAddresses") is True, "a draining media pod must stay reachable for resumes"
+    tls_port = int(setting(media, "media.tls_port", keys, defaults))
+    assert tls_port > 0, "the media role's control channel needs its TLS listener (no sidecar encrypts the link)"
+    service_port = next(p for p in service["spec"]["ports"] if p["port"] == tls_port)
+    assert resolve_port(media, service_port["targetPort"]) == tls_port
+    name, namespace = media_workload["metadata"]["name"], media_workload["metadata"]["namespace"]
+    pods = max_replicas(docs, media_workload)
+    assert hpa_for(docs, media_workload), "the media pods' count is the HPA's"
+    expected = [f"wss://{name}-{index}.{service['metadata']['name']}.{namespace}.svc.cluster.local:{tls_port}{MEDIA_CONTROL_PATH}" for index in range(pods)]
+    assert control and control.split(",") == expected, f"{overlay}: media.control_url should be\n{','.join(expected)}\nnot\n{control}"
+    # The files of both ends are Secret files.
+    media_files, gateway_files = files_of(media_workload, media), files_of(gateway_workload, gateway)
+    for side, files, container, names in (
+            ("media", media_files, media, ("ANSWER_NINJA_MEDIA_TLS_CERTIFICATE", "ANSWER_NINJA_MEDIA_TLS_PRIVATE_KEY", "ANSWER_NINJA_MEDIA_TLS_CLIENT_CA")),
+            ("gateway", gateway_files, gateway, ("ANSWER_NINJA_MEDIA_CONTROL_TLS_CA", "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_CERTIFICATE",
+                                                 "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_PRIVATE_KEY"))):
+        for variable in names:
+            path = env_value(container, variable)
+            assert path and files.get(path, ("",))[0] == "secret", f"the {side}'s {variable} {path!r} names no file of a Secret volume"
+    # The certificate and key the media pods serve come from one Secret, whose CA the gateway trusts.
+    certificate = media_files[env_value(media, "ANSWER_NINJA_MEDIA_TLS_CERTIFICATE")]
+    key = media_files[env_value(media, "ANSWER_NINJA_MEDIA_TLS_PRIVATE_KEY")]
+    assert certificate[1] == key[1] and (certificate[2], key[2]) == ("tls.crt", "tls.key"), (certificate, key)
+    assert gateway_files[env_value(gateway, "ANSWER_NINJA_MEDIA_CONTROL_TLS_CA")][1:] == (certificate[1], "ca.crt")
+    # The gateway's client certificate and key come from one Secret, signed by the CA the media pods ask for: the CA
+    # of the conversation role's Secret, which signs the clients the conversation role admits.
+    client_certificate = gateway_files[env_value(gateway, "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_CERTIFICATE")]
+    client_key = gateway_files[env_value(gateway, "ANSWER_NINJA_MEDIA_CONTROL_TLS_CLIENT_PRIVATE_KEY")]
+    assert client_certificate[1] == client_key[1] and (client_certificate[2], client_key[2]) == ("tls.crt", "tls.key")
+    conversation_workload, conversation = role_container(docs, "conversation")
+    conversation_client_ca = files_of(conversation_workload, conversation)[env_value(conversation, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CA")]
+    assert media_files[env_value(media, "ANSWER_NINJA_MEDIA_TLS_CLIENT_CA")] == conversation_client_ca, \
+        "the media pods must ask for client certificates from the CA that signs the gateways' (conversation-tls's ca.crt)"
+    assert gateway_files[env_value(gateway, "ANSWER_NINJA_CONVERSATION_TLS_CLIENT_CERTIFICATE")] == client_certificate, \
+        "the gateway presents to the media pods the client certificate that CA signed (the one it presents to the conversation role)"
+    # The NetworkPolicies let the gateway reach that port, from a pod or from its node's address, and nobody else.
+    node = {"ip": str(next(ipaddress.ip_network(cluster_values(overlay)["gateway-node-cidr"]).hosts()))}
+    assert allowed(docs, "out", pod("gateway"), member("media"), tls_port) and allowed(docs, "out", pod("gateway"), node, tls_port)
+    assert allowed(docs, "in", pod("media"), member("gateway"), tls_port) and allowed(docs, "in", pod("media"), node, tls_port)
+    assert not allowed(docs, "in", pod("media"), OUTSIDE, tls_port) and not allowed(docs, "in", pod("media"), member("api"), tls_port)
 
 
 # --- the SIP edge -------------------------------------------------------------------------------------------------
@@ -872,10 +1041,32 @@ def test_the_autoscalers_use_exported_metrics_through_the_adapter(rendered, cata
             assert name in catalogue, f"HPA {hpa['metadata']['name']} scales on {name}, which the code does not export"
             assert name in exposed, f"HPA {hpa['metadata']['name']} scales on {name}, which no adapter rule exposes"
             pods_metrics.setdefault(ref["name"], {})[name] = metric["pods"]["target"]["averageValue"]
-    assert pods_metrics == {"gateway": {"concurrent_calls": "100", "websocket_connections": "20"}}, pods_metrics
+    # The gateway on the calls it carries, the media role on its AI calls (one conversation WebSocket each); the
+    # other roles on CPU and memory.
+    assert pods_metrics == {"gateway": {"concurrent_calls": "100"}, **({"media": {"websocket_connections": "20"}} if MEDIA_APART[overlay] else {})}, pods_metrics
     assert exposed == {"concurrent_calls": "gateway", "websocket_connections": "media"}, exposed
-    gateway_hpa = hpa_for(docs, find(docs, "StatefulSet", "gateway"))
-    assert gateway_hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 600
+    monitors = find(docs, "ServiceMonitor")
+    for hpa in find(docs, "HorizontalPodAutoscaler"):
+        workload = next(w for w in workloads(docs) if (w["kind"], w["metadata"]["name"]) == (hpa["spec"]["scaleTargetRef"]["kind"], hpa["spec"]["scaleTargetRef"]["name"]))
+        names = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+        if not names:
+            assert {m["resource"]["name"] for m in hpa["spec"]["metrics"]} == {"cpu", "memory"}, hpa["metadata"]["name"]
+            continue
+        assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 600, f"HPA {hpa['metadata']['name']}: each removed pod drains"
+        # The adapter's rule selects the series of the role these pods run, which Prometheus scrapes from them: a
+        # ServiceMonitor selects a Service of these pods by its labels and scrapes its port in the scheme the pod
+        # answers (plain HTTP without a sidecar).
+        container = next(c for c in containers(pod_spec(workload)) if is_ours(c))
+        for name in names:
+            assert exposed[name] == role(container), f"HPA {hpa['metadata']['name']} reads {name}{{role={exposed[name]!r}}}, which {role(container)} pods do not export"
+        labels = pod_meta(workload)["labels"]
+        scraped = [(s, m) for s in find(docs, "Service") for m in monitors
+                   if s["spec"].get("selector") and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())
+                   and selects(m["spec"]["selector"], s["metadata"]["labels"])
+                   and any(e["port"] in [p["name"] for p in s["spec"]["ports"]] for e in m["spec"]["endpoints"])]
+        assert scraped, f"no ServiceMonitor scrapes the pods HPA {hpa['metadata']['name']} scales on"
+        for _, monitor in scraped:
+            assert {e["scheme"] for e in monitor["spec"]["endpoints"]} == ({"https"} if meshed(workload) else {"http"}), monitor["metadata"]["name"]
 
 
 def test_the_adapter_queries_are_valid_promql(rendered, tmp_path):
@@ -930,14 +1121,14 @@ def test_every_pod_is_hardened_and_pinned(rendered, overlay):
                 mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
                 assert "/tmp" in mounts, f"{where}: a read-only root needs a writable /tmp"
                 data_dir = env_value(container, "ANSWER_NINJA_DATA_DIR")
-                if role(container) in ("gateway", "api", "migrate", "serve"):
+                if role(container) in ("gateway", "media", "api", "migrate", "serve"):
                     assert data_dir and data_dir in mounts, f"{where}: the role writes data_dir; mount a volume there"
         if workload["kind"] == "Deployment":
             strategy = workload["spec"]["strategy"]
             assert strategy["type"] == "RollingUpdate" and strategy["rollingUpdate"]["maxUnavailable"] == 0, name
         if workload["kind"] == "StatefulSet":
             assert workload["spec"]["updateStrategy"]["type"] == "RollingUpdate", name
-    for name in ("gateway", "conversation", "api", "kamailio"):
+    for name in ("gateway", "conversation", "api", "kamailio") + (("media",) if MEDIA_APART[overlay] else ()):
         budget = find(docs, "PodDisruptionBudget", name)
         target = next(w for w in workloads(docs) if w["metadata"]["name"] == name)
         assert budget["spec"]["selector"]["matchLabels"] == target["spec"]["selector"]["matchLabels"]
@@ -977,9 +1168,10 @@ def test_the_quota_covers_every_workload_at_full_scale(rendered, overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_gateway_and_the_api_share_one_recordings_volume(rendered, overlay):
-    """A recording's path, stored in the call record by the gateway pod that wrote it, must open on every API pod: both
-    roles mount one ReadWriteMany claim at <data_dir>/recordings (where RecordingFiles keeps them); no other role does."""
+def test_the_gateway_media_and_api_share_one_recordings_volume(rendered, overlay):
+    """A recording's path, stored in the call record by the gateway (written by itself, or by the media pod that ran
+    the call), must open on every API pod: those roles mount one ReadWriteMany claim at <data_dir>/recordings (where
+    RecordingFiles keeps them); no other role does."""
     docs = documents(rendered, overlay)
     claim = find(docs, "PersistentVolumeClaim", "recordings")
     # ReadWriteMany across nodes, of a class the overlay names (a default class is a ReadWriteOnce disk on kind, EKS,
@@ -999,7 +1191,7 @@ def test_the_gateway_and_the_api_share_one_recordings_volume(rendered, overlay):
                 # Where the driver applies fsGroup, only a root that is not the group's yet is changed: not 50 Gi of
                 # recordings at every pod start.
                 assert pod_spec(workload)["securityContext"].get("fsGroupChangePolicy") == "OnRootMismatch", workload["metadata"]["name"]
-    assert set(mounted) == {"gateway", "api"}, mounted
+    assert set(mounted) == {"gateway", "api"} | ({"media"} if MEDIA_APART[overlay] else set()), mounted
 
 
 def secret_file_modes(volume, directory):
@@ -1236,12 +1428,41 @@ def test_network_policies_allow_the_designed_flows_and_deny_the_rest(rendered, o
         (kamailio, "out", OUTSIDE, 443, "TCP", False), (kamailio, "out", OUTSIDE, 5432, "TCP", False),
         (kamailio, "out", member("conversation"), 8080, "TCP", False), (kamailio, "out", node, 8080, "TCP", False),
     ]
+    scraped = [gateway, conversation, api]
+    if MEDIA_APART[overlay]:
+        media = pod("media")
+        scraped.append(media)
+        expect += [
+            # RTP from anywhere on the media role's own range only (not the gateways')
+            (media, "in", OUTSIDE, 10000, "UDP", True), (media, "in", OUTSIDE, 19999, "UDP", True),
+            (media, "in", OUTSIDE, 9998, "UDP", False), (media, "in", OUTSIDE, 20000, "UDP", False),
+            (gateway, "in", OUTSIDE, 10000, "UDP", False), (media, "in", OUTSIDE, 5060, "UDP", False),
+            # gateway -> media control channel (mutual TLS, 8444): to the pods or their nodes' addresses, from the gateway
+            # pods or their nodes only
+            (gateway, "out", member("media"), 8444, "TCP", True), (gateway, "out", node, 8444, "TCP", True),
+            (gateway, "out", OUTSIDE, 8444, "TCP", False), (gateway, "out", member("media"), 8080, "TCP", False),
+            (media, "in", member("gateway"), 8444, "TCP", True), (media, "in", node, 8444, "TCP", True),
+            (media, "in", OUTSIDE, 8444, "TCP", False), (media, "in", member("api"), 8444, "TCP", False),
+            (media, "in", edge, 8444, "TCP", False), (media, "in", member("gateway"), 8080, "TCP", False),
+            (media, "in", OUTSIDE, 8080, "TCP", False), (media, "in", node, 8080, "TCP", False),
+            # media -> conversation (wss, 8443), as pods or from their nodes' addresses; speech providers over HTTPS
+            (media, "out", member("conversation"), 8443, "TCP", True), (conversation, "in", member("media"), 8443, "TCP", True),
+            (media, "out", member("conversation"), 8080, "TCP", False), (conversation, "in", member("media"), 8080, "TCP", False),
+            (media, "out", OUTSIDE, 443, "TCP", True), (media, "out", OUTSIDE, 12000, "UDP", True),
+            # no store for the media role, and nothing else in or out
+            (media, "out", OUTSIDE, 5432, "TCP", False), (media, "out", OUTSIDE, 6379, "TCP", False),
+            (media, "out", OUTSIDE, 5060, "TCP", False), (media, "out", member("api"), 8080, "TCP", False),
+            (media, "in", member("kamailio"), 5060, "UDP", False),
+        ]
+        expect += [(media, "out", KUBE_DNS, 53, "UDP", True), (media, "out", KUBE_DNS, 53, "TCP", True)]
+        if overlay != "prod":
+            expect += [(pod("postgres"), "in", member("media"), 5432, "TCP", False), (pod("redis"), "in", member("media"), 6379, "TCP", False)]
     # DNS for everyone, scraping from the monitoring namespace
     for component in (gateway, conversation, api, migrate, kamailio):
         expect += [(component, "out", KUBE_DNS, 53, "UDP", True), (component, "out", KUBE_DNS, 53, "TCP", True)]
-    for component in (conversation, api, migrate, kamailio):  # the gateway sends RTP over UDP to any port
+    for component in (conversation, api, migrate, kamailio):  # the gateway and media pods send RTP over UDP to any port
         expect.append((component, "out", member(None, "default", {}), 53, "UDP", False))
-    for component in (gateway, conversation, api):
+    for component in scraped:
         expect += [(component, "in", PROMETHEUS, 8080, "TCP", True), (component, "in", member(None, "default", {}), 8080, "TCP", False)]
     if overlay != "prod":
         postgres, redis = pod("postgres"), pod("redis")
@@ -1316,7 +1537,8 @@ def test_the_docs_give_the_commands():
     for overlay in OVERLAYS:
         assert f"kubectl apply -k deploy/k8s/overlays/{overlay}" in text, overlay
     for topic in ("SYS_NICE", "pod-index", "status.hostIP", "terminationGracePeriodSeconds", "prometheus-adapter", "PeerAuthentication",
-                  "externalTrafficPolicy", "GATEWAY_NETS", "ANSWER_NINJA_SIP_TRUSTED_SOURCES"):
+                  "externalTrafficPolicy", "GATEWAY_NETS", "ANSWER_NINJA_SIP_TRUSTED_SOURCES", "ANSWER_NINJA_MEDIA_CONTROL_URL",
+                  "media.tls_client_ca", "*.media.answer-ninja.svc.cluster.local", "websocket_connections", "anti-affinity"):
         assert topic in text, topic
     # Every value an overlay must set for its cluster is explained.
     for overlay in OVERLAYS:

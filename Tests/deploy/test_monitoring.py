@@ -139,11 +139,11 @@ def test_service_monitors_scrape_the_http_port_of_every_role_as_the_mesh_allows(
                 for role in expression["values"]:
                     assert role not in schemes, f"{role} is scraped twice"
                     schemes[role] = {(e["scheme"], bool(e.get("tlsConfig", {}).get("certFile"))) for e in monitor["spec"]["endpoints"]}
-    assert {"gateway", "conversation", "api"} <= set(schemes), schemes
+    assert set(schemes) == ROLES, schemes
     # The meshed roles accept only Istio mTLS (STRICT, test_k8s.py): scraped over HTTPS with a mesh client
-    # certificate; the sidecar-less gateway in plain HTTP.
+    # certificate; the sidecar-less host-network roles (gateway, media) in plain HTTP.
     assert schemes["api"] == schemes["conversation"] == {("https", True)}, schemes
-    assert schemes["gateway"] == {("http", False)}, schemes
+    assert schemes["gateway"] == schemes["media"] == {("http", False)}, schemes
 
 
 def test_every_alert_has_a_severity_annotations_and_a_for():
