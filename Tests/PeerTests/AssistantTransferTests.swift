@@ -4,23 +4,29 @@ import Testing
 
 /// A wanted caller put through by the assistant: the caller says who they are, the assistant offers to connect them,
 /// they say yes, the user's softphone (baresip, registered to the gateway) rings, answers, hears the assistant's
-/// one-line summary of the caller, and only then is bridged to the caller.
+/// one-line summary of the caller, and only then is bridged to the caller. With `mediaApart`, the call's media and
+/// assistant run in a media role of another process (`answer-ninja media`, reached at `media.control_url`): the
+/// gateway re-INVITEs the caller to bring the media back to its own RTP port before the bridge.
 @Suite(.serialized) struct AssistantTransferTests {
-    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(3)))
-    func aWantedCallerIsAnnouncedToTheUserThenPutThrough() async throws {
+    @Test(.enabled(if: PeerEnvironment.available("baresip")), .timeLimit(.minutes(3)), arguments: [false, true])
+    func aWantedCallerIsAnnouncedToTheUserThenPutThrough(mediaApart: Bool) async throws {
         let transcriber = TranscriptionDouble.scripted(["hey it's your sister calling about mom's birthday dinner on saturday", "yes please connect me"])
         try await transcriber.run { url in
             let password = "alice-pw-\(UInt32.random(in: 1_000_000...9_999_999))"
             let data = try PeerEnvironment.artifactsDirectory(named: "assistant-transfer")
-            let gateway = try await AnswerNinjaProcess.start(
-                environment: [
-                    "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_PROVIDER": "openai", "ANSWER_NINJA_SPEECH_PROVIDER_URL": url,
-                    "ANSWER_NINJA_SPEECH_PROVIDER_KEY": "test-key", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1",
-                    "ANSWER_NINJA_SPEECH_PROVIDER_TIMEOUT": "20s",
-                    "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:\(password)", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5", "ANSWER_NINJA_API_BCRYPT_COST": "4",
-                ],
-                dataDirectory: data
-            )
+            let speech = [
+                "ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_PROVIDER": "openai", "ANSWER_NINJA_SPEECH_PROVIDER_URL": url,
+                "ANSWER_NINJA_SPEECH_PROVIDER_KEY": "test-key", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1", "ANSWER_NINJA_SPEECH_PROVIDER_TIMEOUT": "20s",
+            ]
+            // The media role apart shares the data directory (the recordings volume); its conversation runs in its process.
+            let media = mediaApart
+                ? try await AnswerNinjaProcess.start(command: "media", environment: speech.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 }, dataDirectory: data)
+                : nil
+            var environment = speech.merging([
+                "ANSWER_NINJA_SIP_DEVICE_ACCOUNTS": "alice:\(password)", "ANSWER_NINJA_SIP_DEVICE_DIGEST_ALGORITHMS": "md5", "ANSWER_NINJA_API_BCRYPT_COST": "4",
+            ]) { $1 }
+            if let media { environment["ANSWER_NINJA_MEDIA_CONTROL_URL"] = "ws://127.0.0.1:\(media.httpPort)/internal/media-control" }
+            let gateway = try await AnswerNinjaProcess.start(environment: environment, dataDirectory: data)
             try await withPeer(gateway) { gateway in
                 let (_, token) = try await gateway.makeOwner(of: "+14155550100")
                 let api = UserAPI(gateway: gateway, token: token)
@@ -46,7 +52,8 @@ import Testing
                     )
                     let report = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
                     #expect(report["answered"] as? Bool == true, "\(report)")
-                    print((SIPScenarioTests.lines(gateway, containing: "assistant turn") + SIPScenarioTests.lines(gateway, containing: "announcing")).joined(separator: "\n"))
+                    print((SIPScenarioTests.lines(gateway, containing: "assistant turn") + SIPScenarioTests.lines(gateway, containing: "announcing")
+                        + SIPScenarioTests.lines(gateway, containing: "media is here") + SIPScenarioTests.lines(gateway, containing: "take-over not joined")).joined(separator: "\n"))
                     // The user's phone heard who was calling, then was put through.
                     let announced = try #require(SIPScenarioTests.lines(gateway, containing: "announcing the caller").first, "\(gateway.process.logTail())")
                     #expect(announced.contains("1 4 1 5 5 5 5 0 1 4 2") && announced.contains("a personal call") && announced.contains("sister"), "\(announced)")
@@ -65,8 +72,20 @@ import Testing
                     print("transfer: the caller heard the device at \(callerHeard); the device's loudest second \(loudest)")
                     #expect(callerHeard >= 0.8)
                     #expect(transcriber.heard.count >= 2)
+                    if let media {
+                        // The assistant ran in the media role; the caller's media came back to the gateway (a
+                        // re-INVITE answered) before the join, and the media role's session was released for it.
+                        #expect(SIPScenarioTests.lines(media, containing: #""msg":"assistant turn""#).count >= 2, "\(media.process.logTail())")
+                        #expect(SIPScenarioTests.lines(gateway, containing: #""msg":"assistant turn""#).isEmpty)
+                        let moved = try #require(log.range(of: "the caller's media is here"), "\(gateway.process.logTail())")
+                        #expect(moved.lowerBound < takenAt.lowerBound)
+                        try await media.process.waitUntilReady(timeout: .seconds(10)) {
+                            SIPScenarioTests.lines(media, containing: #""msg":"media session released""#).first?.contains(#""reason":"transferred""#) == true
+                        }
+                    }
                 }
             }
+            if let media { await media.process.stop() }
         }
     }
 }

@@ -72,6 +72,18 @@ actor RemoteMedia {
         }
     }
 
+    /// Whether the control channel is up now.
+    var isConnected: Bool { client != nil }
+
+    /// Connects whenever the channel is down, every `interval`, until cancelled: a media role that was not running
+    /// (a pod not scheduled yet, a restart) joins once it answers, without a call waiting on the attempt.
+    func keepConnected(interval: Duration = .seconds(5)) async {
+        while !Task.isCancelled {
+            if client == nil { _ = try? await provider() }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
     func close() async {
         await client?.close()
         client = nil

@@ -162,7 +162,8 @@ public struct SIPGatewayService: Service {
             try configuration.media.controlClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
         }
         let instance = platform?.journal.instance ?? SIPToken.random()
-        let mediaRoles = assistant == nil || context.roles.contains(.media) ? [] : configuration.media.controlURLs.map { url in
+        // Set, it applies in `serve` too (the gateway and the API here, the media roles elsewhere).
+        let mediaRoles = assistant == nil ? [] : configuration.media.controlURLs.map { url in
             RemoteMedia(
                 url: url, instance: instance,
                 tls: { [controlTrust] in
@@ -212,6 +213,7 @@ public struct SIPGatewayService: Service {
                 for await event in remoteMedia.events { await agent.remoteMediaEvent(event) }
             }
         }
+        let reconnecting = mediaRoles.map { remoteMedia in Task { await remoteMedia.keepConnected() } }
         if !mediaRoles.isEmpty { Console.line("  media     calls the assistant screens: media roles at \(mediaRoles.map(\.url).joined(separator: ", "))") }
         metrics.portCapacity(agent.pool)
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
@@ -261,7 +263,7 @@ public struct SIPGatewayService: Service {
         shared?.cancel()
         await agent.shutdown()
         for remoteMedia in mediaRoles { await remoteMedia.close() }
-        for task in mediaEvents { task.cancel() }
+        for task in mediaEvents + reconnecting { task.cancel() }
         await media.shutdown()
         await assistant?.shutdown()
         await recorder?.drain()

@@ -213,8 +213,6 @@ extension SIPUserAgent {
     /// (the assistant stops), and the call goes on to the bridged cap. If no device answers, the assistant carries on.
     func takeOver(callID: String, userId: String, announcement: String? = nil) -> ControlResult {
         guard let id = liveCall(callID, of: userId), let call = calls[id] else { return .notLive }
-        // Bridging joins two RTP sessions of this process.
-        guard call.session != nil else { return .refused("media_role") }
         guard call.bridgedTo == nil, !announcing.contains(id), !pendingTakeovers.values.contains(where: { $0.caller == id }) else {
             return .refused("already_bridged")
         }
@@ -275,6 +273,11 @@ extension SIPUserAgent {
         guard var caller = calls[callerID], var device = calls[id], caller.bridgedTo == nil else {
             if calls[id] != nil { hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 487, text: "The caller hung up")) }
             return
+        }
+        // The caller's media is in the media role: it comes here first (a re-INVITE), then this join runs again.
+        if case .remote = caller.media {
+            announcing.insert(callerID)
+            return reanchor(callerID, thenJoin: id)
         }
         if let assistant = assistantCalls.removeValue(forKey: callerID.callID) { Task { await assistant.stop(.transferred) } }
         let media = link(&caller, &device)
@@ -349,8 +352,7 @@ extension SIPUserAgent {
             persona: (Persona(rawValue: user.persona) ?? .polite).rawValue,
             reasons: screening.decision.reasons, announceRecording: user.recordingDisclosure, challenge: user.challenge, timeWaster: user.timeWaster,
             // The user's wanted-caller treatment: offer to put them through (then announce them), or only take a message.
-            // A call whose media is in a media role cannot be bridged yet: the assistant takes a message instead.
-            offerConnect: user.wantedTreatment == "bridge" && call.session != nil
+            offerConnect: user.wantedTreatment == "bridge"
         )
         return (start, user.greeting)
     }

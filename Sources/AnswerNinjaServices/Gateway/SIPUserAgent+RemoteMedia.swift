@@ -230,9 +230,10 @@ extension SIPUserAgent {
         switch event.event {
         case .hangupRequested(_, let text):
             hangUp(id, reason: .normalClearing(text ?? "The assistant ended the call"), side: "assistant")
-        case .transferRequested:
-            // Bridging needs the caller's media here; the assistant carries on, as when no device answers.
-            logger.warning("take-over not available: the call's media is in a media role", metadata: ["call_id": "\(id.callID)"])
+        case .transferRequested(_, let announcement):
+            // The user's devices ring; the one that answers is joined once the caller's media is here.
+            guard let userId = leg.userId else { break }
+            _ = takeOver(callID: id.callID, userId: userId, announcement: announcement)
         case .assistant(let report):
             AssistantReporting(recorder: callRecorder, events: events, callId: id.callID, userId: leg.userId, startedAt: leg.startedAt).apply(report)
         case .recording(let path):
@@ -252,14 +253,19 @@ extension SIPUserAgent {
         }
     }
 
-    /// The media role for a new call: of those reachable, the one holding the fewest of this gateway's calls (those
-    /// that failed a moment ago are tried last).
+    /// The media role for a new call: of those connected, the one holding the fewest of this gateway's calls; when
+    /// none is connected, each is tried (those that failed a moment ago last). Roles that are down are reconnected
+    /// in the background (`RemoteMedia.keepConnected`), never on a call's way.
     func chooseMediaRole() async throws -> (RemoteMedia, any MediaSessionProvider) {
+        var up: Set<ObjectIdentifier> = []
+        for media in mediaRoles where await media.isConnected { up.insert(ObjectIdentifier(media)) }
+        // From here to the first reservation nothing waits: a call choosing at the same time sees this one's.
         let load = Dictionary(grouping: remoteLegs.values, by: { ObjectIdentifier($0.media) }).mapValues(\.count).merging(mediaChoosing) { $0 + $1 }
         let ordered = mediaRoles.enumerated().sorted { (load[ObjectIdentifier($0.element)] ?? 0, $0.offset) < (load[ObjectIdentifier($1.element)] ?? 0, $1.offset) }.map(\.element)
+        let connected = ordered.filter { up.contains(ObjectIdentifier($0)) }
         var lastError: (any Error)?
-        for force in [false, true] {
-            for media in ordered {
+        for (force, candidates) in [(false, connected), (false, ordered), (true, ordered)] {
+            for media in candidates {
                 // Counted while it connects, so that a call choosing meanwhile goes elsewhere; the caller registers
                 // the leg before it next waits.
                 let key = ObjectIdentifier(media)
@@ -287,4 +293,109 @@ struct RemoteLeg: Sendable {
     var startedAt: Int64
     /// A caller's call, with a record.
     var owned: Bool
+}
+
+/// A take-over of a call whose media is in a media role: the caller's media comes back to this process first. The
+/// gateway re-INVITEs the caller with an offer from an RTP session of its own (RFC 3264 §8: the same session, its
+/// version raised); on the 2xx the leg is local, the media role's session (and its assistant) is released, and the
+/// legs are joined as for any take-over. Until then the assistant goes on talking.
+extension SIPUserAgent {
+    struct Reanchor: Sendable {
+        var session: RTPCallSession
+        var offer: SDPOfferer.Offer
+        var mediaId: CallID
+        /// The device leg that answered the take-over, joined once the caller is here.
+        var device: SIPDialog.ID
+    }
+
+    /// Starts moving the caller's media here, then joins `device`; a failure hangs up the device leg and the
+    /// assistant carries on.
+    func reanchor(_ id: SIPDialog.ID, thenJoin device: SIPDialog.ID) {
+        guard let call = calls[id], case .remote(let mediaId) = call.media, reanchoring[id] == nil else { return }
+        let pool = pool, host = mediaHost, group = group
+        Task {
+            do {
+                let session = try await RTPCallSession.open(pool: pool, host: host, group: group, now: Self.now())
+                self.sendReanchor(id, session: session, mediaId: mediaId, device: device)
+            } catch {
+                self.reanchorFailed(id, device: device, why: "no RTP port: \(error)")
+            }
+        }
+    }
+
+    private func sendReanchor(_ id: SIPDialog.ID, session: RTPCallSession, mediaId: CallID, device: SIPDialog.ID) {
+        guard var call = calls[id], !call.byeSent, !call.reinviteInFlight else {
+            release(session)
+            return reanchorFailed(id, device: device, why: calls[id] == nil ? "the caller hung up" : "a re-INVITE is already out")
+        }
+        var offer = offerer(for: call.source).offer(localPort: session.localPort)
+        // The same session as the SDP we last sent (the media role's answer), one version on.
+        offer.description.origin = call.localSDP.origin
+        offer.description.origin.sessionVersion += 1
+        call.reinviteInFlight = true
+        calls[id] = call
+        reanchoring[id] = Reanchor(session: session, offer: offer, mediaId: mediaId, device: device)
+        var request = call.dialog.makeRequest(method: "INVITE", via: via(for: call.source), contact: contact(for: call.source))
+        request.headers.add("Content-Type", "application/sdp")
+        request.body = ByteBuffer(string: offer.description.serialized)
+        startClientTransaction(request, to: call.source, purpose: .reanchor(id))
+        logger.info("moving the caller's media here for the take-over", metadata: ["call_id": "\(id.callID)", "rtp_port": "\(session.localPort)"])
+    }
+
+    /// The caller's answer to our re-INVITE: on a 2xx the leg is ours (ACKed, prepared), the media role's session is
+    /// released and the take-over joins; otherwise the leg stays in the media role.
+    func reanchorAnswered(_ id: SIPDialog.ID, response: SIPResponse, destination: SIPFlow) {
+        guard let pending = reanchoring.removeValue(forKey: id) else { return }
+        guard var call = calls[id] else {
+            release(pending.session)
+            return ackAfterEnd(id, response: response, destination: destination)
+        }
+        call.reinviteInFlight = false
+        guard (200..<300).contains(response.statusCode) else {
+            calls[id] = call
+            release(pending.session)
+            return reanchorFailed(id, device: pending.device, why: "the caller answered \(response.statusCode)")
+        }
+        let sequence = response.headers.cseq?.sequence ?? call.dialog.localSequence
+        let ack = call.dialog.makeRequest(method: "ACK", via: via(for: call.source), contact: "", sequence: sequence)
+        call.refreshACK = ack
+        transport.send(.request(ack), to: destination)
+        let audio: NegotiatedAudio
+        let remote: SocketAddress
+        do {
+            audio = try offerer(for: call.source).accept(try SessionDescription(parsing: String(buffer: response.body)), for: pending.offer)
+            remote = try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort)
+        } catch {
+            // The caller took our offer with an answer we cannot use: the call cannot go on.
+            calls[id] = call
+            release(pending.session)
+            reanchorFailed(id, device: pending.device, why: "an unusable answer: \(error)")
+            return hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 488, text: "Not Acceptable Here"))
+        }
+        call.media = .local(pending.session)
+        call.localSDP = pending.offer.description
+        call.audio = audio
+        call.negotiation = nil
+        calls[id] = call
+        transport.metrics.watchPacing(pending.session)
+        Task { _ = await self.releaseRemote(pending.mediaId, reason: .transferred) }
+        let session = pending.session, logger = logger
+        Task {
+            do {
+                try await session.prepare(for: audio, remote: remote)
+                session.start(playing: [])
+            } catch {
+                logger.error("the caller's media did not start here", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
+            }
+            self.logger.info("the caller's media is here", metadata: ["call_id": "\(id.callID)", "codec": "\(audio.codec.rawValue)", "rtp_port": "\(session.localPort)"])
+            self.joinTakeover(id, device: pending.device)
+        }
+    }
+
+    /// The caller's media could not come here: the device leg that answered is hung up, the assistant carries on.
+    func reanchorFailed(_ id: SIPDialog.ID, device: SIPDialog.ID, why: String) {
+        logger.warning("take-over not joined: the caller's media stayed in the media role", metadata: ["call_id": "\(id.callID)", "why": "\(why)"])
+        announcing.remove(id)
+        hangUp(device, reason: SIPReason(protocolName: "SIP", cause: 480, text: "The caller could not be put through"))
+    }
 }

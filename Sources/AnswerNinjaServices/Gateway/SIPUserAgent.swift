@@ -113,6 +113,8 @@ actor SIPUserAgent {
         case refresh(SIPDialog.ID)
         /// Our re-INVITE that holds or resumes the other leg of a bridge (`mapHold`).
         case hold(SIPDialog.ID)
+        /// Our re-INVITE that brings a caller's media back from the media role for a take-over (`reanchor`).
+        case reanchor(SIPDialog.ID)
         /// A DTMF INFO passed on to the other leg of a bridge: its answer is logged and changes nothing.
         case relayedInfo(SIPDialog.ID)
         /// Our INVITE to a user's device, by Call-ID.
@@ -151,6 +153,8 @@ actor SIPUserAgent {
     var remoteLegs: [CallID: RemoteLeg] = [:]
     /// Calls choosing a media role right now, by the role they are trying: counted in the next call's choice.
     var mediaChoosing: [ObjectIdentifier: Int] = [:]
+    /// Callers whose media is coming back from the media role for a take-over, by their leg.
+    var reanchoring: [SIPDialog.ID: Reanchor] = [:]
     /// Calls whose re-offer the media role is answering.
     var remoteOffers: Set<SIPDialog.ID> = []
     /// Where the live view's events go, in order; nil without a store.
@@ -941,6 +945,7 @@ actor SIPUserAgent {
         case .keepalive: trunkAnswered(true)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
         case .hold(let id): holdAnswered(id, response: response, destination: destination)
+        case .reanchor(let id): reanchorAnswered(id, response: response, destination: destination)
         case .relayedInfo(let id):
             logger.info("dtmf relayed", metadata: ["call_id": "\(id.callID)", "status": "\(response.statusCode)"])
         case .deviceCall(let callID): deviceAnswered(callID, response: response, destination: destination)
@@ -959,6 +964,13 @@ actor SIPUserAgent {
         case .hold(let id):
             endedWithReinvite[id] = nil
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Hold re-INVITE timed out"))
+        case .reanchor(let id):
+            endedWithReinvite[id] = nil
+            if let pending = reanchoring.removeValue(forKey: id) {
+                release(pending.session)
+                reanchorFailed(id, device: pending.device, why: "the caller did not answer the re-INVITE")
+            }
+            hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Re-INVITE timed out"))
         case .relayedInfo(let id): logger.warning("dtmf relayed", metadata: ["call_id": "\(id.callID)", "status": "timeout"])
         case .deviceCall(let callID): deviceTimedOut(callID)
         case .trunkBye(let callID): trunkByes[callID] = nil

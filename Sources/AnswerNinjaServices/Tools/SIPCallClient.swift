@@ -89,6 +89,9 @@ public actor SIPCallClient {
         /// Early media: milliseconds from a provisional response with SDP (183) to the answer, during which what the
         /// far end sent was played (and recorded, at the start of `--record`); nil when none came.
         public var earlyMediaMs: Double?
+        /// Re-INVITEs with an offer the far end sent in the call, answered (it moved its media, held or resumed); nil
+        /// when none came.
+        public var reoffers: Int?
 
         public var humanReadable: String {
             guard answered else { return "not answered: \(statusCode.map(String.init) ?? "no response") \(reason ?? "")" }
@@ -125,6 +128,9 @@ public actor SIPCallClient {
     private var session: RTPCallSession?
     private let pool: RTPPortPool
     private var offer: SDPOfferer.Offer?
+    /// What we answer a re-offer with (the codecs and SRTP of our offer), and the version of our SDP so far.
+    private var capabilities: MediaCapabilities?
+    private var sdpVersion: UInt64 = 0
     private var invite: SIPRequest?
     /// Our INVITE answered a challenge already: a second one is a refusal.
     private var challenged = false
@@ -193,6 +199,8 @@ public actor SIPCallClient {
         let offerer = SDPOfferer(capabilities: capabilities, localAddress: advertised)
         let offer = offerer.offer(localPort: session.localPort)
         self.offer = offer
+        self.capabilities = capabilities
+        sdpVersion = offer.description.origin.sessionVersion
         let localPort = localSIPPort
         var headers = SIPHeaders()
         headers.add("Via", SIPVia.outgoing(transport: linkTransport, host: advertised, port: localPort).serialized)
@@ -263,10 +271,39 @@ public actor SIPCallClient {
             finish(reason: nil)
             return
         }
+        if request.method == "INVITE", dialog != nil, request.body.readableBytes > 0 {
+            send(.response(await reoffered(request)))
+            return
+        }
         if request.method != "OPTIONS" && request.method != "INFO" {
             response = SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist")
         }
         send(.response(response))
+    }
+
+    /// A re-INVITE with an offer in our call (the far end moves its media, holds, resumes): answered from our port,
+    /// our SDP's session one version on (RFC 3264 §8), and the session sent to where the offer says.
+    private func reoffered(_ request: SIPRequest) async -> SIPResponse {
+        guard let session, let capabilities, let offer else {
+            return SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist")
+        }
+        do {
+            let reoffer = try SessionDescription(parsing: String(decoding: request.body.readableBytesView, as: UTF8.self))
+            var negotiation = try SDPAnswerer(capabilities: capabilities, localAddress: advertisedHost).answer(reoffer, localPort: session.localPort)
+            sdpVersion += 1
+            negotiation.answer.origin = offer.description.origin
+            negotiation.answer.origin.sessionVersion = sdpVersion
+            let audio = negotiation.audio
+            try await session.prepare(for: audio, remote: try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort))
+            var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
+            response.headers.add("Contact", "<sip:answer-ninja@\(advertisedHost):\(localSIPPort)\(linkTransport == "UDP" ? "" : ";transport=" + linkTransport.lowercased())>")
+            response.headers.add("Content-Type", "application/sdp")
+            response.body = ByteBuffer(string: negotiation.answer.serialized)
+            report.reoffers = (report.reoffers ?? 0) + 1
+            return response
+        } catch {
+            return SIPServerTransaction.response(to: request, statusCode: 488, reasonPhrase: "Not Acceptable Here")
+        }
     }
 
     private func perform(_ actions: [SIPTransactionAction], key: SIPTransactionKey) async {

@@ -197,6 +197,9 @@ public final class RTPCallSession: @unchecked Sendable {
             self.path = box.value
             self.remote = remote
             self.rtcpMux = rtcpMux
+            // A new far end (a re-INVITE moved its media): latch again onto whoever sends first from now on, and
+            // send to where the new SDP says until then.
+            self.latched = nil
         }.get()
     }
 
