@@ -60,6 +60,20 @@ actor AssistantLoader {
         self.telemetry = telemetry
     }
 
+    /// The engines of this process's configuration: the conversation at `conversation.url` (or this process's own
+    /// role), its CA, and the client certificate presented there.
+    init(context: ServiceContext) throws {
+        let configuration = context.configuration
+        self.init(
+            speech: configuration.speech, conversation: configuration.conversation,
+            conversationURL: SIPGatewayService.conversationURL(context: context), conversationCA: configuration.media.conversationCA,
+            clientCertificate: try configuration.media.conversationClientCertificate.flatMap { certificate in
+                try configuration.media.conversationClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
+            },
+            telemetry: context.telemetry
+        )
+    }
+
     func services() async throws -> Services {
         if let loading { return try await loading.value }
         let speech = speech

@@ -130,14 +130,7 @@ public struct SIPGatewayService: Service {
         }
         // The assistant's engines load on its first call.
         let assistant = platform != nil && configuration.sip.answerMode == "assistant"
-            ? AssistantLoader(
-                speech: configuration.speech, conversation: configuration.conversation,
-                conversationURL: Self.conversationURL(context: context), conversationCA: configuration.media.conversationCA,
-                clientCertificate: try configuration.media.conversationClientCertificate.flatMap { certificate in
-                    try configuration.media.conversationClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
-                },
-                telemetry: context.telemetry
-            )
+            ? try AssistantLoader(context: context)
             : nil
         // Calls' media on loops of their own, above the speech threads when the system allows (MediaThreads).
         let media = await MediaThreads.start(

@@ -58,17 +58,7 @@ extension SIPUserAgent {
             respond(withTag(Self.response(to: request, 488, "Not Acceptable Here (the media role answered no audio)")), key: key)
             return
         }
-        var response = withTag(Self.response(to: request, 200, "OK"))
-        response.headers.add("Contact", contact(for: source))
-        response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
-        response.headers.add("Supported", Self.supported)
-        var sessionTimer: SIPSessionTimer?
-        if case .accepted(let negotiated) = timer {
-            for field in negotiated.responseHeaders { response.headers.add(field.name, field.value) }
-            sessionTimer = negotiated
-        }
-        response.headers.add("Content-Type", "application/sdp")
-        response.body = ByteBuffer(string: answer.serialized)
+        let (response, sessionTimer) = answered(request, source: source, timer: timer, sdp: answer)
         // The actor may have handled a CANCEL while the media role answered: answer only a pending INVITE.
         guard let dialog = try? SIPDialog(uas: request, response: response), let entry = transactions[key], entry.transaction.state == .proceeding else {
             Task { _ = await releaseRemote(mediaId, reason: .callerHangup) }

@@ -573,17 +573,7 @@ actor SIPUserAgent {
         }
         // The answer with the port the session got.
         negotiation.setLocalPort(session.localPort)
-        var response = withTag(Self.response(to: request, 200, "OK"))
-        response.headers.add("Contact", contact(for: source))
-        response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
-        response.headers.add("Supported", Self.supported)
-        var sessionTimer: SIPSessionTimer?
-        if case .accepted(let negotiated) = timer {
-            for field in negotiated.responseHeaders { response.headers.add(field.name, field.value) }
-            sessionTimer = negotiated
-        }
-        response.headers.add("Content-Type", "application/sdp")
-        response.body = ByteBuffer(string: negotiation.answer.serialized)
+        let (response, sessionTimer) = answered(request, source: source, timer: timer, sdp: negotiation.answer)
         guard let dialog = try? SIPDialog(uas: request, response: response) else {
             _ = await session.stop(pool: pool, now: Self.now())
             respond(Self.response(to: request, 400, "Bad Request (no Contact)"), key: key)
@@ -633,6 +623,23 @@ actor SIPUserAgent {
         } else {
             accept(key: key, call: call)
         }
+    }
+
+    /// The 200 of an INVITE with our SDP answer (the gateway's own, or the media role's), and the session timer it
+    /// agrees to.
+    func answered(_ request: SIPRequest, source: SIPFlow, timer: SIPSessionTimer.Negotiation, sdp: SessionDescription) -> (SIPResponse, SIPSessionTimer?) {
+        var response = withTag(Self.response(to: request, 200, "OK"))
+        response.headers.add("Contact", contact(for: source))
+        response.headers.add("Allow", SIPUASPolicy.gateway.allowedMethods.joined(separator: ", "))
+        response.headers.add("Supported", Self.supported)
+        var sessionTimer: SIPSessionTimer?
+        if case .accepted(let negotiated) = timer {
+            for field in negotiated.responseHeaders { response.headers.add(field.name, field.value) }
+            sessionTimer = negotiated
+        }
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = ByteBuffer(string: sdp.serialized)
+        return (response, sessionTimer)
     }
 
     /// Sends the 2xx of an INVITE and starts the call: the greeting plays (the goodbye, for a blocked caller; nothing

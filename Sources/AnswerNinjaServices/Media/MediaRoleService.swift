@@ -33,14 +33,7 @@ struct MediaRoleService: Service {
             context.logger.warning("media threads at normal priority", metadata: ["threads": "\(threads.threads)", "why": "\(why)"])
         }
         let loader = configuration.sip.answerMode == "assistant"
-            ? AssistantLoader(
-                speech: configuration.speech, conversation: configuration.conversation,
-                conversationURL: SIPGatewayService.conversationURL(context: context), conversationCA: configuration.media.conversationCA,
-                clientCertificate: try configuration.media.conversationClientCertificate.flatMap { certificate in
-                    try configuration.media.conversationClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
-                },
-                telemetry: context.telemetry
-            )
+            ? try AssistantLoader(context: context)
             : nil
         let bindHost = configuration.sip.host
         let engine = MediaEngine(
