@@ -217,6 +217,13 @@ extension SIPUserAgent {
     func remoteMediaEvent(_ event: MediaControlMessage.Event) {
         guard let leg = remoteLegs[event.callId] else { return }
         let id = leg.id
+        // A leg whose media came back here: only what the assistant said before still goes to the record.
+        if leg.moved {
+            if case .assistant(let report) = event.event {
+                AssistantReporting(recorder: callRecorder, events: events, callId: id.callID, userId: leg.userId, startedAt: leg.startedAt).apply(report)
+            }
+            return
+        }
         switch event.event {
         case .hangupRequested(_, let text):
             hangUp(id, reason: .normalClearing(text ?? "The assistant ended the call"), side: "assistant")
@@ -237,7 +244,7 @@ extension SIPUserAgent {
 
     /// A media role was lost with its sessions: every call whose media was there ends.
     func remoteMediaLost(_ lost: RemoteMedia) {
-        for (mediaId, leg) in remoteLegs where leg.media === lost {
+        for (mediaId, leg) in remoteLegs where leg.media === lost && !leg.moved {
             remoteLegs[mediaId] = nil
             hangUp(leg.id, reason: .normalClearing("The media role was lost"))
         }
@@ -254,7 +261,8 @@ extension SIPUserAgent {
         let ordered = mediaRoles.enumerated().sorted { (load[ObjectIdentifier($0.element)] ?? 0, $0.offset) < (load[ObjectIdentifier($1.element)] ?? 0, $1.offset) }.map(\.element)
         let connected = ordered.filter { up.contains(ObjectIdentifier($0)) }
         var lastError: (any Error)?
-        for (force, candidates) in [(false, connected), (false, ordered), (true, ordered)] {
+        // Connected roles first; only when none is, each other one is tried once.
+        for (force, candidates) in [(false, connected), (true, ordered.filter { !up.contains(ObjectIdentifier($0)) })] {
             for media in candidates {
                 // Counted while it connects, so that a call choosing meanwhile goes elsewhere; the caller registers
                 // the leg before it next waits.
@@ -283,6 +291,8 @@ struct RemoteLeg: Sendable {
     var startedAt: Int64
     /// A caller's call, with a record.
     var owned: Bool
+    /// Its media came back to the gateway (a take-over): the media role's session is being released.
+    var moved = false
 }
 
 /// A take-over of a call whose media is in a media role: the caller's media comes back to this process first. The
@@ -296,6 +306,7 @@ extension SIPUserAgent {
         var mediaId: CallID
         /// The device leg that answered the take-over, joined once the caller is here.
         var device: SIPDialog.ID
+        var attempt: Int
     }
 
     /// Starts moving the caller's media here, then joins `device`; a failure hangs up the device leg and the
@@ -313,18 +324,33 @@ extension SIPUserAgent {
         }
     }
 
-    private func sendReanchor(_ id: SIPDialog.ID, session: RTPCallSession, mediaId: CallID, device: SIPDialog.ID) {
-        guard var call = calls[id], !call.byeSent, !call.reinviteInFlight else {
+    private func sendReanchor(_ id: SIPDialog.ID, session: RTPCallSession, mediaId: CallID, device: SIPDialog.ID, attempt: Int = 1) {
+        guard var call = calls[id], !call.byeSent, calls[device] != nil else {
             release(session)
-            return reanchorFailed(id, device: device, why: calls[id] == nil ? "the caller hung up" : "a re-INVITE is already out")
+            return reanchorFailed(id, device: device, why: calls[id] == nil ? "the caller hung up" : "the user's phone hung up")
         }
-        var offer = offerer(for: call.source).offer(localPort: session.localPort)
+        guard !call.reinviteInFlight else {
+            // A session refresh (or the caller's own offer) is out: tried again shortly, a few times.
+            guard attempt < 4 else {
+                release(session)
+                return reanchorFailed(id, device: device, why: "a re-INVITE stayed out")
+            }
+            scheduleTimer("reanchor|\(id.callID)", after: .seconds(1)) { agent in
+                agent.sendReanchor(id, session: session, mediaId: mediaId, device: device, attempt: attempt + 1)
+            }
+            return
+        }
+        // Plain or SRTP as the call is now (the media role's answer), whatever the SIP transport.
+        var capabilities = settings.media
+        let secure = call.localSDP.media.first { $0.type == "audio" && $0.port != 0 }?.isSecureRTP ?? false
+        if !secure { capabilities.srtp = .off } else if capabilities.srtp == .off { capabilities.srtp = .mandatory }
+        var offer = SDPOfferer(capabilities: capabilities, localAddress: advertisedMediaHost).offer(localPort: session.localPort)
         // The same session as the SDP we last sent (the media role's answer), one version on.
         offer.description.origin = call.localSDP.origin
         offer.description.origin.sessionVersion += 1
         call.reinviteInFlight = true
         calls[id] = call
-        reanchoring[id] = Reanchor(session: session, offer: offer, mediaId: mediaId, device: device)
+        reanchoring[id] = Reanchor(session: session, offer: offer, mediaId: mediaId, device: device, attempt: attempt)
         var request = call.dialog.makeRequest(method: "INVITE", via: via(for: call.source), contact: contact(for: call.source))
         request.headers.add("Content-Type", "application/sdp")
         request.body = ByteBuffer(string: offer.description.serialized)
@@ -338,13 +364,28 @@ extension SIPUserAgent {
         guard let pending = reanchoring.removeValue(forKey: id) else { return }
         guard var call = calls[id] else {
             release(pending.session)
+            reanchorFailed(id, device: pending.device, why: "the caller hung up")
             return ackAfterEnd(id, response: response, destination: destination)
         }
         call.reinviteInFlight = false
         guard (200..<300).contains(response.statusCode) else {
             calls[id] = call
-            release(pending.session)
-            return reanchorFailed(id, device: pending.device, why: "the caller answered \(response.statusCode)")
+            switch response.statusCode {
+            case 491 where pending.attempt < 3:
+                // Glare (RFC 3261 §14.1): ours is tried again 2.1-4 s later, the session kept.
+                scheduleTimer("reanchor|\(id.callID)", after: .milliseconds(Int64.random(in: 2100...4000))) { agent in
+                    agent.sendReanchor(id, session: pending.session, mediaId: pending.mediaId, device: pending.device, attempt: pending.attempt + 1)
+                }
+            case 408, 481:
+                // The dialog is gone at the far end (RFC 3261 §12.2.1.2).
+                release(pending.session)
+                reanchorFailed(id, device: pending.device, why: "the caller answered \(response.statusCode)")
+                hangUp(id, reason: SIPReason(protocolName: "SIP", cause: response.statusCode, text: response.reasonPhrase))
+            default:
+                release(pending.session)
+                reanchorFailed(id, device: pending.device, why: "the caller answered \(response.statusCode)")
+            }
+            return
         }
         let sequence = response.headers.cseq?.sequence ?? call.dialog.localSequence
         let ack = call.dialog.makeRequest(method: "ACK", via: via(for: call.source), contact: "", sequence: sequence)
@@ -368,6 +409,8 @@ extension SIPUserAgent {
         call.negotiation = nil
         calls[id] = call
         transport.metrics.watchPacing(pending.session)
+        // The media role's session is no longer this call's: its late events change nothing here.
+        remoteLegs[pending.mediaId]?.moved = true
         Task { _ = await self.releaseRemote(pending.mediaId, reason: .transferred) }
         let session = pending.session, logger = logger
         Task {
@@ -378,6 +421,11 @@ extension SIPUserAgent {
                 logger.error("the caller's media did not start here", metadata: ["call_id": "\(id.callID)", "error": "\(error)"])
             }
             self.logger.info("the caller's media is here", metadata: ["call_id": "\(id.callID)", "codec": "\(audio.codec.rawValue)", "rtp_port": "\(session.localPort)"])
+            guard self.calls[pending.device] != nil else {
+                // The user's phone hung up meanwhile, and the assistant is gone with the media role's session.
+                self.announcing.remove(id)
+                return self.hangUp(id, reason: .normalClearing("The user's phone hung up"))
+            }
             self.joinTakeover(id, device: pending.device)
         }
     }

@@ -409,8 +409,9 @@ actor SIPUserAgent {
     /// re-INVITE without an offer gets ours (unchanged, so its version too) and its answer comes in the ACK.
     private func refreshed(_ request: SIPRequest, id: SIPDialog.ID, key: SIPTransactionKey, source: SIPFlow) {
         guard var call = calls[id] else { return }
-        if request.method == "INVITE", call.reinviteInFlight {
-            // Glare (RFC 3261 §14.2): our re-INVITE is out on this dialog; theirs is tried again later.
+        if call.reinviteInFlight, request.method == "INVITE" || request.body.readableBytes > 0 {
+            // Glare (RFC 3261 §14.2, RFC 3311 §5.2 for an UPDATE with an offer): our re-INVITE is out on this
+            // dialog; theirs is tried again later.
             respond(Self.response(to: request, 491, "Request Pending"), key: key)
             return
         }

@@ -75,9 +75,18 @@ public struct RoleRunner: Sendable {
         }
         // The media role apart from a gateway: gateways of other processes reach it over the control channel.
         var media: MediaRoleService?
+        var mediaRouter: Router<BasicWebSocketRequestContext>?
         if roles.contains(.media), !roles.contains(.gateway) {
             let service = try await MediaRoleService.make(context: context)
-            service.register(on: webSocketRouter)
+            if configuration.media.tlsPort != nil, configuration.media.tlsClientCA != nil {
+                // Client certificates asked: the control channel is served on the TLS listener only, never on plain
+                // HTTP, where anyone reaching the port would get it without one.
+                let router = Router(context: BasicWebSocketRequestContext.self)
+                service.register(on: router)
+                mediaRouter = router
+            } else {
+                service.register(on: webSocketRouter)
+            }
             context.readiness.expect("media")
             media = service
         }
@@ -93,7 +102,7 @@ public struct RoleRunner: Sendable {
         let mediaSettings = configuration.media
         if media != nil, let port = mediaSettings.tlsPort, let certificate = mediaSettings.tlsCertificate, let key = mediaSettings.tlsPrivateKey {
             services.append(try makeInternalTLSApplication(
-                context: context, webSocketRouter: webSocketRouter, name: "media-tls", path: MediaRoleService.path,
+                context: context, webSocketRouter: mediaRouter ?? webSocketRouter, name: "media-tls", path: MediaRoleService.path,
                 tls: .init(port: port, certificate: certificate, key: key, clientCA: mediaSettings.tlsClientCA), detail: "the media control channel over TLS"
             ))
         }

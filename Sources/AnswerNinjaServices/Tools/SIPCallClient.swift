@@ -131,6 +131,10 @@ public actor SIPCallClient {
     /// What we answer a re-offer with (the codecs and SRTP of our offer), and the version of our SDP so far.
     private var capabilities: MediaCapabilities?
     private var sdpVersion: UInt64 = 0
+    /// Our last answer to a re-offer (its keys and session carry over to the next), and the 200s of re-INVITEs by
+    /// CSeq: a retransmitted re-INVITE gets the same 200, which is resent until its ACK (RFC 3261 §13.3.1.4).
+    private var lastNegotiation: SDPAnswerer.Negotiation?
+    private var reofferAnswers: [String: SIPResponse] = [:]
     private var invite: SIPRequest?
     /// Our INVITE answered a challenge already: a second one is a refusal.
     private var challenged = false
@@ -263,7 +267,11 @@ public actor SIPCallClient {
     }
 
     private func answerRequest(_ request: SIPRequest, from source: SIPFlow) async {
-        guard request.method != "ACK" else { return }
+        if request.method == "ACK" {
+            // The ACK of a re-INVITE's 200: its resends stop.
+            if let cseq = request.headers.cseq { timers.removeValue(forKey: "reoffer|\(cseq.sequence)")?.cancel() }
+            return
+        }
         var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")
         if request.method == "BYE", dialog != nil {
             send(.response(response))
@@ -271,14 +279,32 @@ public actor SIPCallClient {
             finish(reason: nil)
             return
         }
-        if request.method == "INVITE", dialog != nil, request.body.readableBytes > 0 {
-            send(.response(await reoffered(request)))
+        if request.method == "INVITE", dialog != nil, request.body.readableBytes > 0, let cseq = request.headers.cseq {
+            if let answered = reofferAnswers["\(cseq.sequence)"] {
+                send(.response(answered))  // a retransmission: the same answer, negotiated once
+                return
+            }
+            let response = await reoffered(request)
+            send(.response(response))
+            guard response.statusCode == 200 else { return }
+            reofferAnswers["\(cseq.sequence)"] = response
+            resendUntilACK(response, sequence: cseq.sequence)
             return
         }
         if request.method != "OPTIONS" && request.method != "INFO" {
             response = SIPServerTransaction.response(to: request, statusCode: 481, reasonPhrase: "Call/Transaction Does Not Exist")
         }
         send(.response(response))
+    }
+
+    /// Resends a re-INVITE's 200 at T1, then doubling up to T2 (4 s), until its ACK; at most 10 times (RFC 3261
+    /// §13.3.1.4).
+    private func resendUntilACK(_ response: SIPResponse, sequence: UInt32, attempt: Int = 0) {
+        guard attempt < 10 else { return }
+        schedule("reoffer|\(sequence)", after: .milliseconds(min(500 << attempt, 4000))) { client in
+            await client.send(.response(response))
+            await client.resendUntilACK(response, sequence: sequence, attempt: attempt + 1)
+        }
     }
 
     /// A re-INVITE with an offer in our call (the far end moves its media, holds, resumes): answered from our port,
@@ -289,10 +315,11 @@ public actor SIPCallClient {
         }
         do {
             let reoffer = try SessionDescription(parsing: String(decoding: request.body.readableBytesView, as: UTF8.self))
-            var negotiation = try SDPAnswerer(capabilities: capabilities, localAddress: advertisedHost).answer(reoffer, localPort: session.localPort)
+            var negotiation = try SDPAnswerer(capabilities: capabilities, localAddress: advertisedHost).answer(reoffer, localPort: session.localPort, previous: lastNegotiation)
             sdpVersion += 1
             negotiation.answer.origin = offer.description.origin
             negotiation.answer.origin.sessionVersion = sdpVersion
+            lastNegotiation = negotiation
             let audio = negotiation.audio
             try await session.prepare(for: audio, remote: try SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort))
             var response = SIPServerTransaction.response(to: request, statusCode: 200, reasonPhrase: "OK")

@@ -20,9 +20,10 @@ public actor MediaControlClient: MediaSessionProvider {
     private var welcomeWaiter: CheckedContinuation<MediaControlMessage.Welcome, any Error>?
     private var welcomeTimer: Task<Void, Never>?
     private var reader: Task<Void, Never>?
-    /// Frames to send, written in this order by one task (the media role drops a frame that overtakes an earlier one).
-    private let sendQueue: AsyncStream<String>.Continuation
-    private let sendStream: AsyncStream<String>
+    /// Frames to send on the current connection, written in this order by one task bound to it (the media role drops
+    /// a frame that overtakes an earlier one). A resume gets a new queue and writer: what the old one still held is
+    /// resent from the outbound buffer after the welcome, never ahead of it.
+    private var sendQueue: AsyncStream<String>.Continuation
     private var writer: Task<Void, Never>?
     private var resuming = false
     /// The channel id the media role gave; what `resume(on:)` names.
@@ -42,21 +43,20 @@ public actor MediaControlClient: MediaSessionProvider {
         self.instance = instance
         self.timeout = timeout
         (events, eventSink) = AsyncStream.makeStream(of: MediaControlMessage.Event.self)
-        (sendStream, sendQueue) = AsyncStream.makeStream(of: String.self)
+        sendQueue = AsyncStream.makeStream(of: String.self).continuation
     }
 
+    /// A new queue and writer for the current connection. A failed send is not fatal: the frame stays in the
+    /// outbound buffer for the resume.
     private func startWriting() {
-        let queue = sendStream
-        writer = Task { [weak self] in
-            for await text in queue { await self?.write(text) }
+        writer?.cancel()
+        sendQueue.finish()
+        let (queue, continuation) = AsyncStream.makeStream(of: String.self)
+        sendQueue = continuation
+        let connection = self.connection
+        writer = Task {
+            for await text in queue { try? await connection.send(text) }
         }
-    }
-
-    /// Sends on the current connection. A failed send is not fatal: the frame is kept for the resume. While a
-    /// resume's `hello` waits for its `welcome`, nothing else goes out (the frames are resent after the welcome).
-    private func write(_ text: String) async {
-        guard !resuming else { return }
-        try? await connection.send(text)
     }
 
     /// Continues the channel on a new connection; returns whether the media role still had it (false: its
@@ -66,9 +66,11 @@ public actor MediaControlClient: MediaSessionProvider {
         reader?.cancel()
         connection = newConnection  // the sequences continue across the resume
         guard let previous = connectionId else { throw MediaTransportError.connectionClosed("never connected") }
+        // Until the welcome, commands are only numbered and kept (the resend after it carries them, in order).
         resuming = true
         defer { resuming = false }
         let welcome = try await handshake(resume: .init(connectionId: previous, lastSeq: inbound.lastSeq))
+        startWriting()
         resuming = false
         guard welcome.resumed else {
             // A fresh channel: nothing we sent before reached a live session.
@@ -148,7 +150,7 @@ public actor MediaControlClient: MediaSessionProvider {
             pending[requestId] = continuation
             let timeout = self.timeout
             // Queued at once, in sequence order; the timeout bounds the wait.
-            if let text = try? ProtocolCodec.encode(frame) { sendQueue.yield(text) }
+            if !resuming, let text = try? ProtocolCodec.encode(frame) { sendQueue.yield(text) }
             timers[requestId] = Task {
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 self.failPending(requestId, MediaTransportError.timeout("no result for \(message.type) \(requestId) within \(timeout)"))
