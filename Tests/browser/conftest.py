@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("NINJA_TEST_BINARY", str(ROOT / ".build/debug/answer-ninja"))
@@ -191,3 +193,10 @@ class Baresip:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def wait(browser, seconds=20):
+    """A wait for a page condition. A condition polled while a form post swaps the page can read an element of the
+    page that just went: Chromium says "Node with given id does not belong to the document" (a WebDriverException, not
+    a stale reference). The wait polls again; a condition that never holds still times out."""
+    return WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException, WebDriverException))

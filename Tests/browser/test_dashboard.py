@@ -20,9 +20,9 @@ from axe_selenium_python import Axe
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from conftest import ROOT, Baresip, screenshot
+from conftest import ROOT, Baresip, screenshot, wait
 
 ALICE = ("alice@example.com", "correct horse battery")
 BOB = ("bob@example.com", "another long password")
@@ -37,10 +37,6 @@ def alice(serve):
 @pytest.fixture(scope="module")
 def bob(serve):
     return serve.user(*BOB)
-
-
-def wait(browser, seconds=20):
-    return WebDriverWait(browser, seconds)
 
 
 def sign_in(browser, serve, email, password, totp=""):

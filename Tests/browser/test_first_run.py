@@ -13,9 +13,8 @@ import pytest
 from axe_selenium_python import Axe
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import screenshot, start_serve
+from conftest import screenshot, start_serve, wait
 
 OWNER = ("owner@example.com", "the owner's long password")
 CAROL = ("carol@example.com", "carol's long password")
@@ -27,10 +26,6 @@ def fresh():
     yield served
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-
-
-def wait(browser, seconds=20):
-    return WebDriverWait(browser, seconds)
 
 
 def fill(browser, fields):
