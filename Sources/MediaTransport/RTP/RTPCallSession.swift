@@ -10,7 +10,8 @@ import SRTP
 /// One call's RTP on a UDP port from the pool, driving a `MediaPath` on the socket's event loop: every 20 ms, at
 /// deadlines `start + n × 20 ms` (no drift), it sends the next frame of what it plays and plays out one frame of
 /// what it receives into the recording. It latches onto the first source whose packet passes the media path (for
-/// SRTP: authenticates), and drops and counts packets from any other source. RTCP goes over the RTP port with
+/// SRTP: authenticates), and drops and counts packets from any other source but the address the SDP gave, which takes
+/// the latch back; after a re-INVITE moves the far end, the old source is not latched onto again. RTCP goes over the RTP port with
 /// rtcp-mux (RFC 5761), else over the next port up (RFC 3550 §11), which the session binds as well.
 public final class RTPCallSession: @unchecked Sendable {
     // @unchecked: every mutable field below is touched only on `eventLoop` (asserted).
@@ -58,6 +59,10 @@ public final class RTPCallSession: @unchecked Sendable {
     private var path: MediaPath?
     private var remote: SocketAddress?
     private var latched: SocketAddress?
+    /// Where the media came from before a re-INVITE moved it: not latched onto again while the old sender winds down.
+    private var movedFrom: SocketAddress?
+    /// The counts of the paths a re-INVITE replaced, so that the report covers the whole call.
+    private var earlier = (received: 0, malformed: 0, unauthenticated: 0, otherPayloadType: 0)
     private var playing: [Int16] = []
     private var playPosition = 0
     private var recorded: [Int16] = []
@@ -194,11 +199,20 @@ public final class RTPCallSession: @unchecked Sendable {
         let path = try MediaPath(codec: codec, ssrc: .random(in: 1 ... .max), inbound: inbound, outbound: outbound, events: events)
         let box = UncheckedSendable(path)
         try? await eventLoop.submit {
+            if let statistics = self.path?.statistics {
+                self.earlier.received += statistics.received
+                self.earlier.malformed += statistics.malformed
+                self.earlier.unauthenticated += statistics.unauthenticated
+                self.earlier.otherPayloadType += statistics.otherPayloadType
+            }
             self.path = box.value
+            // A new far end (a re-INVITE moved its media): latch again onto whoever sends first from now on, but not
+            // onto the old source, which may send for a while yet (a media server until it is told to stop); send to
+            // where the new SDP says until then.
+            let previous = self.latched ?? self.remote
+            self.movedFrom = previous == remote ? nil : previous
             self.remote = remote
             self.rtcpMux = rtcpMux
-            // A new far end (a re-INVITE moved its media): latch again onto whoever sends first from now on, and
-            // send to where the new SDP says until then.
             self.latched = nil
         }.get()
     }
@@ -378,9 +392,10 @@ public final class RTPCallSession: @unchecked Sendable {
     private func makeReport() -> Report {
         let statistics = self.path?.statistics
         return Report(
-            recorded: self.recorded, packetsReceived: statistics?.received ?? 0, packetsSent: self.sent,
+            recorded: self.recorded, packetsReceived: earlier.received + (statistics?.received ?? 0), packetsSent: self.sent,
             droppedFromOtherSources: self.dropped, latchedSource: self.latched.map { "\($0)" },
-            malformed: statistics?.malformed ?? 0, unauthenticated: statistics?.unauthenticated ?? 0, otherPayloadType: statistics?.otherPayloadType ?? 0,
+            malformed: earlier.malformed + (statistics?.malformed ?? 0), unauthenticated: earlier.unauthenticated + (statistics?.unauthenticated ?? 0),
+            otherPayloadType: earlier.otherPayloadType + (statistics?.otherPayloadType ?? 0),
             controlSent: statistics?.controlSent ?? 0, controlReceived: statistics?.controlReceived ?? 0, digits: self.digitsReceived,
             bridgeOverflows: self.bridgeOverflows, packetsRelayed: self.relayedPackets,
             packetsRelayedLate: statistics?.relayedLate ?? 0,
@@ -517,7 +532,12 @@ public final class RTPCallSession: @unchecked Sendable {
             _ = path!.receive(&datagram, at: MediaInstant(.now()))
             return
         }
-        if let latched, latched != envelope.remoteAddress {
+        let source = envelope.remoteAddress
+        if let latched, latched != source, source != remote {
+            dropped += 1
+            return
+        }
+        if latched == nil, let movedFrom, source == movedFrom, source != remote {
             dropped += 1
             return
         }
@@ -526,7 +546,8 @@ public final class RTPCallSession: @unchecked Sendable {
         let result = path!.receive(&datagram, at: MediaInstant(.now()), forwarding: forwarding)
         switch result {
         case .buffered, .event, .forward:
-            if latched == nil { latched = envelope.remoteAddress }
+            // The address the SDP gave always wins the latch back (from a source latched first, or a stray).
+            if latched == nil || source == remote { latched = source }
         case .dropped, .control: break
         }
         if forwarding, let peer {
