@@ -19,6 +19,7 @@ import Testing
         .record(.init(requestId: "r6", callId: callID, enabled: false)),
         .bridge(.init(requestId: "r7", callId: callID, tag: "f", peerCallId: try! CallID("other"), peerTag: "x")),
         .startConversation(.init(requestId: "r8", callId: callID, tag: "f", start: .init(callId: callID, userId: "u", caller: .init(number: nil), persona: "polite"))),
+        .digits(.init(requestId: "r8b", callId: callID, tag: "f", digits: "1#")),
         .delete(.init(requestId: "r9", callId: callID, reason: .shutdown)),
         .query(.init(requestId: "r10", callId: callID)),
         .result(.ok("r1", sdp: "v=0\r\n")),

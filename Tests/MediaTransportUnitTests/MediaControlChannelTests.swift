@@ -33,10 +33,12 @@ import Testing
         try await client.play(.init(requestId: "r3", callId: call, tag: "f", playbackId: "p", source: .phrase("disclosure")))
         try await client.stopPlayback(.init(requestId: "r4", callId: call, tag: "f"))
         try await client.record(.init(requestId: "r5", callId: call, enabled: true))
+        try await client.digits(.init(requestId: "r5b", callId: call, tag: "f", digits: "1"))
         #expect(try await client.statistics(.init(requestId: "r6", callId: call)).packetsReceived == 42)
         try await client.release(.init(requestId: "r7", callId: call, reason: .callerHangup))
         #expect(provider.received == [
-            "offer \(call)", "answer \(call)", "play \(call)", "stop_playback \(call)", "record \(call)", "query \(call)", "delete caller_hangup \(call)",
+            "offer \(call)", "answer \(call)", "play \(call)", "stop_playback \(call)", "record \(call)", "digits \(call)", "query \(call)",
+            "delete caller_hangup \(call)",
         ])
     }
 

@@ -56,6 +56,7 @@ final class RecordingMediaSessionProvider: MediaSessionProvider {
     func record(_ request: MediaControlMessage.Record) async throws { try record("record", request.callId) }
     func bridge(_ request: MediaControlMessage.Bridge) async throws { try record("bridge", request.callId) }
     func startConversation(_ request: MediaControlMessage.StartConversation) async throws { try record("start_conversation", request.callId) }
+    func digits(_ request: MediaControlMessage.Digits) async throws { try record("digits", request.callId) }
     func release(_ request: MediaControlMessage.Delete) async throws { try record("delete \(request.reason.rawValue)", request.callId) }
 
     func statistics(_ request: MediaControlMessage.Query) async throws -> MediaStatistics {

@@ -81,8 +81,8 @@ import Testing
     }
 
     /// Hold and resume (re-INVITEs with a=sendonly, then a=sendrecv) on a call whose media is in the media role: the
-    /// role answers each re-offer from the same port (recvonly, then sendrecv: SIPp checks), and the call goes on to
-    /// the caller's BYE.
+    /// role answers each re-offer from the same port (recvonly, then sendrecv: SIPp checks); a digit the caller sends
+    /// in an INFO reaches the assistant there; and the call goes on to the caller's BYE.
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
     func aReOfferIsAnsweredByTheMediaRole() async throws {
         let media = try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
@@ -99,9 +99,40 @@ import Testing
                 #expect(ended.count == 1 && ended.first?.contains(#""hangup_side":"remote""#) == true, "\(ended)")
                 let opened = SIPScenarioTests.lines(media, containing: #""msg":"media session opened""#)
                 #expect(opened.count == 1, "one session, its port kept across the re-offers: \(media.process.logTail())")
+                // The digit in the INFO crossed the control channel to the assistant.
+                let digits = SIPScenarioTests.lines(media, containing: #""msg":"dtmf""#)
+                #expect(digits.count == 1 && digits.first?.contains(#""digits":"5""#) == true && digits.first?.contains(#""to":"assistant""#) == true,
+                        "\(media.process.logTail())")
                 try await media.process.waitUntilReady(timeout: .seconds(10)) {
                     SIPScenarioTests.lines(media, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
                 }
+            }
+        }
+    }
+
+    /// A media host that stops answering without closing TCP (here SIGSTOP; in production a lost node) is noticed by
+    /// the gateway's WebSocket pings, with no command waiting to time out; once it answers again the channel is resumed.
+    @Test(.timeLimit(.minutes(2)))
+    func aMediaRoleThatStopsAnsweringIsNoticedByThePings() async throws {
+        let media = try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
+        try await withPeer(media) { media in
+            let gateway = try await AnswerNinjaProcess.start(
+                command: "gateway",
+                environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_CONTROL_URL": "ws://127.0.0.1:\(media.httpPort)/internal/media-control"]) { $1 }
+            )
+            try await withPeer(gateway) { gateway in
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
+                kill(media.process.pid, SIGSTOP)
+                defer { kill(media.process.pid, SIGCONT) }
+                // Pings go every 5 s; one still unanswered at the next closes the connection.
+                try await gateway.process.waitUntilReady(timeout: .seconds(25)) {
+                    !SIPScenarioTests.lines(gateway, containing: "media control connection dropped").isEmpty
+                }
+                kill(media.process.pid, SIGCONT)
+                try await gateway.process.waitUntilReady(timeout: .seconds(20)) {
+                    !SIPScenarioTests.lines(gateway, containing: "media control channel resumed").isEmpty
+                }
+                #expect(SIPScenarioTests.lines(gateway, containing: "media control channel lost").isEmpty, "\(gateway.process.logTail())")
             }
         }
     }

@@ -17,6 +17,8 @@ public protocol MediaSessionProvider: Sendable {
     func record(_ request: MediaControlMessage.Record) async throws
     func bridge(_ request: MediaControlMessage.Bridge) async throws
     func startConversation(_ request: MediaControlMessage.StartConversation) async throws
+    /// Digits signalled outside the RTP (SIP INFO), for the leg's assistant.
+    func digits(_ request: MediaControlMessage.Digits) async throws
     /// Releases the session; releasing an unknown or released session is not an error.
     func release(_ request: MediaControlMessage.Delete) async throws
     func statistics(_ request: MediaControlMessage.Query) async throws -> MediaStatistics

@@ -19,6 +19,7 @@ public enum MediaControlMessage: ProtocolMessage {
     case record(Record)
     case bridge(Bridge)
     case startConversation(StartConversation)
+    case digits(Digits)
     case delete(Delete)
     case query(Query)
     // Media → gateway.
@@ -180,6 +181,21 @@ public enum MediaControlMessage: ProtocolMessage {
         }
     }
 
+    /// Digits the caller pressed that did not come in the RTP (SIP INFO, RFC 6086), for the leg's assistant.
+    public struct Digits: Codable, Sendable, Equatable {
+        public var requestId: String
+        public var callId: CallID
+        public var tag: String
+        /// 0-9, *, #, A-D, in the order pressed.
+        public var digits: String
+        public init(requestId: String, callId: CallID, tag: String, digits: String) {
+            self.requestId = requestId
+            self.callId = callId
+            self.tag = tag
+            self.digits = digits
+        }
+    }
+
     public struct Delete: Codable, Sendable, Equatable {
         public var requestId: String
         public var callId: CallID
@@ -256,6 +272,7 @@ public enum MediaControlMessage: ProtocolMessage {
         case .record(let m): m.requestId
         case .bridge(let m): m.requestId
         case .startConversation(let m): m.requestId
+        case .digits(let m): m.requestId
         case .delete(let m): m.requestId
         case .query(let m): m.requestId
         case .hello, .welcome, .ping, .pong, .result, .event: nil
@@ -272,6 +289,7 @@ public enum MediaControlMessage: ProtocolMessage {
         case .record(let m): m.callId
         case .bridge(let m): m.callId
         case .startConversation(let m): m.callId
+        case .digits(let m): m.callId
         case .delete(let m): m.callId
         case .query(let m): m.callId
         case .event(let m): m.callId
@@ -293,6 +311,7 @@ public enum MediaControlMessage: ProtocolMessage {
         case .record: "record"
         case .bridge: "bridge"
         case .startConversation: "start_conversation"
+        case .digits: "digits"
         case .delete: "delete"
         case .query: "query"
         case .result: "result"
@@ -312,6 +331,7 @@ public enum MediaControlMessage: ProtocolMessage {
         case .record(let m): try m.encode(to: encoder)
         case .bridge(let m): try m.encode(to: encoder)
         case .startConversation(let m): try m.encode(to: encoder)
+        case .digits(let m): try m.encode(to: encoder)
         case .delete(let m): try m.encode(to: encoder)
         case .query(let m): try m.encode(to: encoder)
         case .result(let m): try m.encode(to: encoder)
@@ -333,6 +353,7 @@ public enum MediaControlMessage: ProtocolMessage {
         case "record": .record(try decoder.payload(Record.self))
         case "bridge": .bridge(try decoder.payload(Bridge.self))
         case "start_conversation": .startConversation(try decoder.payload(StartConversation.self))
+        case "digits": .digits(try decoder.payload(Digits.self))
         case "delete": .delete(try decoder.payload(Delete.self))
         case "query": .query(try decoder.payload(Query.self))
         case "result": .result(try decoder.payload(Result.self))

@@ -77,9 +77,19 @@ actor RemoteMedia {
 
     /// Connects whenever the channel is down, every `interval`, until cancelled: a media role that was not running
     /// (a pod not scheduled yet, a restart) joins once it answers, without a call waiting on the attempt.
+    /// The first attempt is at once; a role not reached is logged once until it has been reached again.
     func keepConnected(interval: Duration = .seconds(5)) async {
+        var warned = false
         while !Task.isCancelled {
-            if client == nil { _ = try? await provider() }
+            if client == nil {
+                do {
+                    _ = try await provider()
+                    warned = false
+                } catch {
+                    if !warned { logger.warning("media role not reached yet", metadata: ["url": "\(url)", "error": "\(error)"]) }
+                    warned = true
+                }
+            }
             try? await Task.sleep(for: interval)
         }
     }

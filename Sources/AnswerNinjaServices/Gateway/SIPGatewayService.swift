@@ -133,19 +133,7 @@ public struct SIPGatewayService: Service {
             ? try AssistantLoader(context: context)
             : nil
         // Calls' media on loops of their own, above the speech threads when the system allows (MediaThreads).
-        let media = await MediaThreads.start(
-            threads: configuration.media.threads > 0 ? configuration.media.threads : System.coreCount,
-            realtimePriority: configuration.media.realtimePriority
-        )
-        if let why = media.notRaised {
-            context.logger.warning("media threads at normal priority", metadata: [
-                "threads": "\(media.threads)", "asked": "SCHED_FIFO \(configuration.media.realtimePriority)", "why": "\(why)",
-            ])
-        } else {
-            context.logger.info("media threads", metadata: [
-                "threads": "\(media.threads)", "policy": "\(media.realtimePriority > 0 ? "SCHED_FIFO \(media.realtimePriority)" : "normal")",
-            ])
-        }
+        let media = await MediaThreads.start(for: context)
         // The assistant's calls have their media in the media role when it runs in another process; over wss://, its
         // certificate is checked against the system's roots and media.control_tls_ca, and ours (read again when
         // renewed) is presented when it asks.
@@ -196,16 +184,11 @@ public struct SIPGatewayService: Service {
             screener: screener, assistant: assistant, mediaRoles: mediaRoles
         )
         agentBox.agent = agent
+        for remoteMedia in mediaRoles { await remoteMedia.whenLost { await agent.remoteMediaLost(remoteMedia) } }
         let mediaEvents = mediaRoles.map { remoteMedia in
-            Task {
-                await remoteMedia.whenLost { await agent.remoteMediaLost(remoteMedia) }
-                // Connected now, so that no call waits for the handshake.
-                do { _ = try await remoteMedia.provider() } catch {
-                    logger.warning("media role not reached yet", metadata: ["url": "\(remoteMedia.url)", "error": "\(error)"])
-                }
-                for await event in remoteMedia.events { await agent.remoteMediaEvent(event) }
-            }
+            Task { for await event in remoteMedia.events { await agent.remoteMediaEvent(event) } }
         }
+        // Connected now (so that no call waits for the handshake), and again whenever down.
         let reconnecting = mediaRoles.map { remoteMedia in Task { await remoteMedia.keepConnected() } }
         if !mediaRoles.isEmpty { Console.line("  media     calls the assistant screens: media roles at \(mediaRoles.map(\.url).joined(separator: ", "))") }
         metrics.portCapacity(agent.pool)

@@ -183,6 +183,20 @@ extension SIPUserAgent {
         }
     }
 
+    /// Digits from SIP INFO for the assistant in the media role (RFC 4733 digits reach it in the RTP). The request id
+    /// comes from the INFO's CSeq, so that a retransmitted INFO is not pressed twice.
+    func remoteDigits(_ mediaId: CallID, _ digits: String, requestId: String) {
+        guard let remoteMedia = remoteLegs[mediaId]?.media, remoteLegs[mediaId]?.moved != true else { return }
+        let logger = logger
+        Task {
+            do {
+                try await remoteMedia.provider().digits(.init(requestId: requestId, callId: mediaId, tag: "", digits: digits))
+            } catch {
+                logger.warning("digits not handed to the media role", metadata: ["media_call_id": "\(mediaId)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Releases the media role's session; returns its last statistics as a report (zeros when not reached).
     func releaseRemote(_ mediaId: CallID, reason: ReleaseReason) async -> RTPCallSession.Report {
         // Reports the media role sent before its release (the last turn, the intent) still reach the record: the

@@ -290,6 +290,9 @@ extension SIPUserAgent {
             if let dtmf = try SIPDTMFInfo(contentType: type, body: Array(request.body.readableBytesView)) {
                 calls[id]?.digits.append(dtmf.digit)
                 if let assistant = assistantCalls[id.callID] { Task { await assistant.digit(String(dtmf.digit)) } }
+                if case .remote(let mediaId) = calls[id]?.media {
+                    remoteDigits(mediaId, String(dtmf.digit), requestId: "digits-\(mediaId)-\(request.headers.cseq?.sequence ?? 0)")
+                }
                 if let peerID = calls[id]?.bridgedTo, var peer = calls[peerID], !peer.byeSent {
                     var relayed = peer.dialog.makeRequest(method: "INFO", via: via(for: peer.source), contact: contact(for: peer.source))
                     relayed.headers.add("Content-Type", type)

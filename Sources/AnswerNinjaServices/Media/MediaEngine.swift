@@ -217,6 +217,17 @@ actor MediaEngine: MediaSessionProvider {
         Task { await assistant.start() }
     }
 
+    /// Digits the gateway took from SIP INFO, handed to the leg's assistant as RFC 4733 digits are.
+    func digits(_ request: MediaControlMessage.Digits) async throws {
+        guard let leg = legs[request.callId] else { throw MediaTransportError.refused(code: "no_session", message: "no session for call \(request.callId)") }
+        guard request.digits.allSatisfy({ "0123456789*#ABCD".contains($0) }), !request.digits.isEmpty else {
+            throw MediaTransportError.refused(code: "bad_value", message: "digits must be 0-9 * # A-D, got \"\(request.digits)\"")
+        }
+        guard let assistant = leg.assistant else { throw MediaTransportError.refused(code: "no_assistant", message: "no assistant on call \(request.callId)") }
+        for digit in request.digits { await assistant.digit(String(digit)) }
+        logger.info("dtmf", metadata: ["media_call_id": "\(request.callId)", "digits": "\(request.digits)", "via": "info", "to": "assistant"])
+    }
+
     func release(_ request: MediaControlMessage.Delete) async throws {
         // An offer still opening finishes first, so that its session is released too (not left behind it).
         _ = try? await opening[request.callId]?.value

@@ -25,13 +25,7 @@ struct MediaRoleService: Service {
 
     static func make(context: ServiceContext) async throws -> MediaRoleService {
         let configuration = context.configuration
-        let threads = await MediaThreads.start(
-            threads: configuration.media.threads > 0 ? configuration.media.threads : System.coreCount,
-            realtimePriority: configuration.media.realtimePriority
-        )
-        if let why = threads.notRaised {
-            context.logger.warning("media threads at normal priority", metadata: ["threads": "\(threads.threads)", "why": "\(why)"])
-        }
+        let threads = await MediaThreads.start(for: context)
         let loader = configuration.sip.answerMode == "assistant"
             ? try AssistantLoader(context: context)
             : nil

@@ -94,14 +94,19 @@ final class WebSocketControlConnection: ControlConnection {
     }
 
     /// Opens a connection to a media role at `url` (`ws://` or `wss://`); throws when it does not come up within
-    /// `timeout`. The connection runs in a task of its own until either side closes it.
-    static func connect(url: String, tls: TLSConfiguration, timeout: Duration, logger: Logger) async throws -> WebSocketControlConnection {
+    /// `timeout`. The connection runs in a task of its own until either side closes it. It pings the media role every
+    /// `ping` (WebSocket ping frames) and closes when a ping is still unanswered at the next: a media host that
+    /// vanished without closing TCP (a node lost, a stopped process) is noticed within two periods, not at the next
+    /// command's time-out.
+    static func connect(
+        url: String, tls: TLSConfiguration, timeout: Duration, ping: Duration = .seconds(5), logger: Logger
+    ) async throws -> WebSocketControlConnection {
         let connection = WebSocketControlConnection()
         let opened = AsyncStream.makeStream(of: Bool.self)
         Task {
             do {
                 try await WebSocketClient.connect(
-                    url: url, configuration: .init(maxFrameSize: maxFrameSize), tlsConfiguration: tls, logger: logger
+                    url: url, configuration: .init(maxFrameSize: maxFrameSize, autoPing: .enabled(timePeriod: ping)), tlsConfiguration: tls, logger: logger
                 ) { inbound, outbound, _ in
                     opened.continuation.yield(true)
                     await connection.pump(inbound, outbound)

@@ -112,6 +112,7 @@ public actor MediaControlClient: MediaSessionProvider {
     public func record(_ request: MediaControlMessage.Record) async throws { _ = try await command(.record(request)) }
     public func bridge(_ request: MediaControlMessage.Bridge) async throws { _ = try await command(.bridge(request)) }
     public func startConversation(_ request: MediaControlMessage.StartConversation) async throws { _ = try await command(.startConversation(request)) }
+    public func digits(_ request: MediaControlMessage.Digits) async throws { _ = try await command(.digits(request)) }
     public func release(_ request: MediaControlMessage.Delete) async throws { _ = try await command(.delete(request)) }
 
     public func statistics(_ request: MediaControlMessage.Query) async throws -> MediaStatistics {

@@ -126,6 +126,7 @@ public actor MediaControlServer {
             case .record(let record): try await provider.record(record)
             case .bridge(let bridge): try await provider.bridge(bridge)
             case .startConversation(let start): try await provider.startConversation(start)
+            case .digits(let digits): try await provider.digits(digits)
             case .delete(let delete): try await provider.release(delete)
             case .query(let query): return .ok(requestId, statistics: try await provider.statistics(query))
             case .hello, .welcome, .ping, .pong, .result, .event:
