@@ -1,7 +1,10 @@
 import AnswerNinjaCore
 import AnswerNinjaTestSupport
 import Foundation
+import NIOCore
+import NIOPosix
 import Store
+import Synchronization
 import Testing
 
 /// The gateway and the media role in two processes (`answer-ninja gateway` with `media.control_url`, and
@@ -108,6 +111,56 @@ import Testing
                 }
             }
         }
+    }
+
+    /// A caller whose re-INVITE moves its media to another port is followed there: by the gateway's own RTP session
+    /// (`serve`) and by the media role's (`mediaApart`). The test listens on the new port and counts what arrives.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)), arguments: [false, true])
+    func aCallerThatMovesItsMediaIsFollowed(mediaApart: Bool) async throws {
+        let media = mediaApart
+            ? try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
+            : nil
+        var environment = Self.assistant
+        if let media { environment["ANSWER_NINJA_MEDIA_CONTROL_URL"] = "ws://127.0.0.1:\(media.httpPort)/internal/media-control" }
+        let gateway = try await AnswerNinjaProcess.start(command: mediaApart ? "gateway" : "serve", environment: environment)
+        try await withPeer(gateway) { gateway in
+            if mediaApart {
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
+            }
+            let counter = try await UDPCounter.bind()
+            _ = try await SIPScenarioTests.run("move-caller.xml", against: gateway, extra: ["-key", "moved_port", String(counter.port)])
+            let arrived = counter.count
+            await counter.close()
+            // Two seconds on the new port before the BYE: about 100 packets of 20 ms.
+            #expect(arrived > 25, "RTP packets at the port the re-INVITE gave: \(arrived)")
+            let moved = SIPScenarioTests.lines(media ?? gateway, containing: "the far end's media moved")
+            #expect(moved.count == 1 && moved.first?.contains(":\(counter.port)") == true, "\((media ?? gateway).process.logTail())")
+        }
+        if let media { await media.process.stop() }
+    }
+
+    /// A UDP port on loopback that counts the datagrams it receives.
+    final class UDPCounter: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        private let received = Mutex(0)
+        private var channel: (any Channel)?
+
+        static func bind() async throws -> UDPCounter {
+            let counter = UDPCounter()
+            counter.channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(counter) } }
+                .bind(host: "127.0.0.1", port: 0).get()
+            return counter
+        }
+
+        var port: Int { channel?.localAddress?.port ?? 0 }
+        var count: Int { received.withLock { $0 } }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            received.withLock { $0 += 1 }
+        }
+
+        func close() async { try? await channel?.close() }
     }
 
     /// A media host that stops answering without closing TCP (here SIGSTOP; in production a lost node) is noticed by

@@ -7,13 +7,13 @@ import Testing
 /// missing, unexpected, or lacks a header it checks.
 @Suite(.serialized) struct SIPScenarioTests {
     /// Runs `scenario` once against `gateway`; returns SIPp's output after checking it passed.
-    static func run(_ scenario: String, against gateway: AnswerNinjaProcess, calls: Int = 1, service: String = "demo") async throws -> String {
+    static func run(_ scenario: String, against gateway: AnswerNinjaProcess, calls: Int = 1, service: String = "demo", extra: [String] = []) async throws -> String {
         let sipPort = try #require(gateway.sipPort)
         let file = AnswerNinjaProcess.packageRootFromSource() + "/Tests/PeerTests/SIPp/\(scenario)"
         let result = try await PeerEnvironment.run(
             try PeerEnvironment.require("sipp", package: "sip-tester"),
             ["-sf", file, "-s", service, "127.0.0.1:\(sipPort)", "-i", "127.0.0.1", "-p", String(try PeerEnvironment.freePort()),
-             "-m", String(calls), "-r", "1", "-nostdin", "-timeout", "30s", "-timeout_error"],
+             "-m", String(calls), "-r", "1", "-nostdin", "-timeout", "30s", "-timeout_error"] + extra,
             timeout: .seconds(45)
         )
         #expect(result.status == 0, "SIPp \(scenario): \(result.output.suffix(2000))")

@@ -16,6 +16,20 @@ extension NegotiatedAudio {
     /// The telephone-event payload type, when agreed.
     var eventPayloadType: UInt8? { telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) } }
 
+    /// Whether a session running `self` must be prepared again to run `next`, what a re-offer agreed: the far end's
+    /// address or port, the codec or its payload types, rtcp-mux, or the keys changed. A change of direction (hold,
+    /// resume) does not, nor does a hold to `c=0.0.0.0` (RFC 2543 style: the session keeps its far end).
+    func needsPrepare(toRun next: NegotiatedAudio) -> Bool {
+        guard next.remoteAddress != "0.0.0.0", next.remoteAddress != "::", next.remotePort != 0 else { return false }
+        let sameKeys: Bool = switch (keys, next.keys) {
+        case (nil, nil): true
+        case (let old?, let new?): old.suite == new.suite && old.remote.isEqual(to: new.remote) && old.local.isEqual(to: new.local)
+        default: false
+        }
+        return remoteAddress != next.remoteAddress || remotePort != next.remotePort || codec != next.codec || payloadType != next.payloadType
+            || telephoneEventPayloadType != next.telephoneEventPayloadType || rtcpMux != next.rtcpMux || !sameKeys
+    }
+
     /// The SRTP transforms of the agreed keys (ours protect what we send, theirs unprotect what we receive); nil
     /// for plain RTP.
     func srtpTransforms() throws -> (inbound: (any SRTPTransform)?, outbound: (any SRTPTransform)?) {
@@ -28,6 +42,15 @@ extension NegotiatedAudio {
 }
 
 extension RTPCallSession {
+    /// After a re-offer: prepares the session again for `next` when it differs from `current` as `needsPrepare` says
+    /// (the far end moved, or changed codec or keys); returns whether it did. Throws when the new codec cannot start.
+    @discardableResult
+    nonisolated(nonsending) func follow(from current: NegotiatedAudio, to next: NegotiatedAudio) async throws -> Bool {
+        guard current.needsPrepare(toRun: next) else { return false }
+        try await prepare(for: next, remote: try SocketAddress(ipAddress: next.remoteAddress, port: next.remotePort))
+        return true
+    }
+
     /// Prepares the session for what offer/answer agreed, towards `remote`.
     nonisolated(nonsending) func prepare(for audio: NegotiatedAudio, remote: SocketAddress) async throws {
         let transforms = try audio.srtpTransforms()

@@ -438,6 +438,18 @@ actor SIPUserAgent {
                 respond(Self.response(to: request, 488, "Not Acceptable Here"), key: key)
                 return
             }
+            // A far end that moved (another address or port) or changed codec or keys: the session follows it.
+            if let session = call.session, call.audio.needsPrepare(toRun: negotiation.audio) {
+                let logger = logger, callId = id.callID, current = call.audio, next = negotiation.audio
+                logger.info("the far end's media moved", metadata: [
+                    "call_id": "\(callId)", "remote": "\(next.remoteAddress):\(next.remotePort)", "codec": "\(next.codec.rawValue)",
+                ])
+                Task {
+                    do { try await session.follow(from: current, to: next) } catch {
+                        logger.error("the session could not follow the re-offer", metadata: ["call_id": "\(callId)", "error": "\(error)"])
+                    }
+                }
+            }
             call.negotiation = negotiation
             call.localSDP = negotiation.answer
             call.audio = negotiation.audio

@@ -130,18 +130,28 @@ actor MediaEngine: MediaSessionProvider {
         throw MediaTransportError.refused(code: "not_supported", message: "relay legs are not served by a separate media role yet")
     }
 
-    /// A re-offer (hold, resume, a session refresh): answered from the same port and keys, the version raised.
+    /// A re-offer (hold, resume, a session refresh, a far end that moved): answered from the same port and keys, the
+    /// version raised; the session follows a far end that moved or changed codec or keys.
     func update(_ offer: MediaControlMessage.Offer) async throws -> MediaSessionDescription {
-        guard var leg = legs[offer.callId] else { throw MediaTransportError.refused(code: "no_session", message: "no session for call \(offer.callId)") }
+        guard let leg = legs[offer.callId] else { throw MediaTransportError.refused(code: "no_session", message: "no session for call \(offer.callId)") }
+        let negotiation: SDPAnswerer.Negotiation
         do {
-            let description = try SessionDescription(parsing: offer.sdp)
-            let negotiation = try answerer.answer(description, localPort: leg.session.localPort, previous: leg.negotiation)
-            leg.negotiation = negotiation
-            legs[offer.callId] = leg
-            return MediaSessionDescription(sdp: negotiation.answer.serialized)
+            negotiation = try answerer.answer(try SessionDescription(parsing: offer.sdp), localPort: leg.session.localPort, previous: leg.negotiation)
         } catch {
             throw Self.refusal(error)
         }
+        // A far end that moved, or changed codec or keys: the session follows it before the answer goes back.
+        if try await leg.session.follow(from: leg.negotiation.audio, to: negotiation.audio) {
+            logger.info("the far end's media moved", metadata: [
+                "media_call_id": "\(offer.callId)", "remote": "\(negotiation.audio.remoteAddress):\(negotiation.audio.remotePort)",
+                "codec": "\(negotiation.audio.codec.rawValue)",
+            ])
+        }
+        // Released while the session was being prepared: nothing to keep.
+        guard var current = legs[offer.callId] else { throw MediaTransportError.refused(code: "no_session", message: "call \(offer.callId) was released") }
+        current.negotiation = negotiation
+        legs[offer.callId] = current
+        return MediaSessionDescription(sdp: negotiation.answer.serialized)
     }
 
     func play(_ request: MediaControlMessage.Play) async throws {
