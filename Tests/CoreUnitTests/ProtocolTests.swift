@@ -119,7 +119,7 @@ import Testing
         switch page {
         case "media-control":
             expected = ["hello", "welcome", "ping", "pong", "offer", "answer", "update", "play", "stop_playback", "record", "bridge",
-                        "start_conversation", "delete", "query", "result", "event"]
+                        "start_conversation", "digits", "delete", "query", "result", "event"]
         case "conversation":
             expected = ["start", "transcript", "dtmf", "reply", "playback_started", "playback_finished", "barge_in", "error", "ping", "pong", "resume", "end"]
         default:

@@ -84,6 +84,20 @@ import Testing
         #expect(report.droppedFromOtherSources == 5, "the stray's packets once the far end sent: \(report.droppedFromOtherSources)")
     }
 
+    /// Early media can beat the 183 that describes it: what came before the path was prepared is taken then.
+    @Test func packetsThatCameBeforeThePrepareAreTakenByIt() async throws {
+        let pool = RTPPortPool(range: 41_600...41_799, quarantine: .zero, spread: true)
+        let far = try await Sender(ssrc: 0x6666)
+        let session = try await RTPCallSession.open(pool: pool, host: "127.0.0.1", group: MultiThreadedEventLoopGroup.singleton, now: MediaInstant(.now()))
+        try await far.send(5, to: session.localPort)
+        try await session.prepare(remote: far.address, codec: .g711(.muLaw), inbound: nil, outbound: nil)
+        try await far.send(5, to: session.localPort)
+        let report = await session.stop(pool: pool, now: MediaInstant(.now()))
+        await far.close()
+        #expect(report.packetsReceived == 10, "the five before the prepare and the five after: \(report.packetsReceived)")
+        #expect(report.latchedSource == "\(far.address)")
+    }
+
     @Test func holdOnTheSameAddressKeepsTakingItsPackets() async throws {
         let pool = RTPPortPool(range: 41_400...41_599, quarantine: .zero, spread: true)
         let far = try await Sender(ssrc: 0x5555)

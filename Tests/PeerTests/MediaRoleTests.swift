@@ -83,6 +83,54 @@ import Testing
         }
     }
 
+    /// `serve` takes the path a deployment takes: the assistant's call goes from its gateway to its own media role over
+    /// the control channel's WebSocket on loopback (`media.loopback`), which only the process itself may open (the route
+    /// is on the HTTP listener: an upgrade without the process's token is refused).
+    @Test(.timeLimit(.minutes(2)))
+    func serveSendsTheAssistantsCallsToItsOwnMediaRoleOverLoopback() async throws {
+        try await withPeer(try await AnswerNinjaProcess.start(environment: Self.assistant)) { serve in
+            try await serve.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(serve, containing: "media role connected").isEmpty }
+            #expect(SIPScenarioTests.lines(serve, containing: "media role connected").first?.contains(#""url":"loopback""#) == true, "\(serve.process.logTail())")
+            // A WebSocket upgrade without the token, or with another, is refused (Hummingbird answers a refused upgrade
+            // with 400); the same request to the conversation WebSocket is taken (101), so the request itself is sound.
+            for (path, extra, status) in [
+                ("/internal/media-control", [String](), "400"), ("/internal/media-control", ["-H", "X-Answer-Ninja-Media-Token: 00"], "400"),
+                ("/internal/conversation", [], "101"),
+            ] {
+                let answered = try await PeerEnvironment.run(try PeerEnvironment.require("curl", package: "curl"), [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
+                    "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                ] + extra + ["http://127.0.0.1:\(serve.httpPort)\(path)"], timeout: .seconds(15))
+                #expect(answered.output == status, "\(path) \(extra): \(answered.output)")
+            }
+            let sipPort = try #require(serve.sipPort)
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "4", "--json"],
+                timeout: .seconds(60)
+            )
+            #expect(result.output.contains(#""answered":true"#), "\(result.output)")
+            // The session was the media engine's, opened through the channel, and released through it at the end.
+            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media session opened""#).count == 1, "\(serve.process.logTail())")
+            try await serve.process.waitUntilReady(timeout: .seconds(10)) {
+                SIPScenarioTests.lines(serve, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
+            }
+            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media control connection opened""#).first?.contains(#""where":"loopback""#) == true)
+        }
+        // And with media.loopback off, the gateway runs the call's RTP itself: no session of the media engine.
+        try await withPeer(try await AnswerNinjaProcess.start(environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_LOOPBACK": "off"]) { $1 })) { serve in
+            let sipPort = try #require(serve.sipPort)
+            let result = try await PeerEnvironment.run(
+                try AnswerNinjaProcess.binary(),
+                ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "3", "--json"],
+                timeout: .seconds(60)
+            )
+            #expect(result.output.contains(#""answered":true"#), "\(result.output)")
+            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media session opened""#).isEmpty)
+            #expect(SIPScenarioTests.lines(serve, containing: "media role connected").isEmpty)
+        }
+    }
+
     /// Hold and resume (re-INVITEs with a=sendonly, then a=sendrecv) on a call whose media is in the media role: the
     /// role answers each re-offer from the same port (recvonly, then sendrecv: SIPp checks); a digit the caller sends
     /// in an INFO reaches the assistant there; and the call goes on to the caller's BYE.
@@ -128,13 +176,14 @@ import Testing
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
             }
             let counter = try await UDPCounter.bind()
-            _ = try await SIPScenarioTests.run("move-caller.xml", against: gateway, extra: ["-key", "moved_port", String(counter.port)])
+            let port = counter.port
+            _ = try await SIPScenarioTests.run("move-caller.xml", against: gateway, extra: ["-key", "moved_port", String(port)])
             let arrived = counter.count
             await counter.close()
             // Two seconds on the new port before the BYE: about 100 packets of 20 ms.
             #expect(arrived > 25, "RTP packets at the port the re-INVITE gave: \(arrived)")
             let moved = SIPScenarioTests.lines(media ?? gateway, containing: "the far end's media moved")
-            #expect(moved.count == 1 && moved.first?.contains(":\(counter.port)") == true, "\((media ?? gateway).process.logTail())")
+            #expect(moved.count == 1 && moved.first?.contains(":\(port)\"") == true, "\(moved)")
         }
         if let media { await media.process.stop() }
     }

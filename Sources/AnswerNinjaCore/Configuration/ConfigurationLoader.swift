@@ -140,6 +140,7 @@ public struct ConfigurationLoader: Sendable {
                 rtpPortQuarantine: reader.duration(.rtpPortQuarantine),
                 publicAddress: reader.optionalHost(.mediaPublicAddress),
                 controlURLs: reader.urls(.mediaControlURL, schemes: ["ws", "wss"]),
+                loopback: reader.enumeration(.mediaLoopback) == "on",
                 controlCA: reader.optionalPath(.mediaControlCA),
                 controlClientCertificate: reader.optionalPath(.mediaControlClientCertificate),
                 controlClientPrivateKey: reader.optionalPath(.mediaControlClientPrivateKey),

@@ -98,6 +98,8 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var publicAddress: String?
         /// The media roles a gateway that runs no media role itself spreads the assistant's calls over; empty: none.
         public var controlURLs: [String]
+        /// In `serve`: the assistant's calls go to this process's own media role over the control channel on loopback.
+        public var loopback: Bool
         /// Extra CAs trusted for a wss:// control URL, and the client certificate (and key) presented to a media role
         /// that asks for one.
         public var controlCA: String?

@@ -118,6 +118,10 @@ extension MetricDefinition {
         "rtp_ports_total", .gauge, since: "deploy",
         "Calls this process's RTP range can hold: its even ports (its slot's slice, with media.rtp_port_slot; RTCP takes the odd one beside); what rtp_ports_in_use is measured against."
     )
+    public static let mediaRoles = MetricDefinition(
+        "answer_ninja_media_roles", .gauge, labels: ["state"], since: "pipeline",
+        "Media roles a gateway sends the assistant's calls to (state configured; serve's own counts, over loopback) and those its control channel is up to (state connected); both 0 on a gateway that runs its calls' media itself."
+    )
     public static let processResidentMemory = MetricDefinition(
         "process_resident_memory_bytes", .gauge, unit: "bytes", since: "deploy",
         "Resident memory of this process (/proc/self/statm), read at each scrape."
@@ -183,7 +187,7 @@ extension MetricDefinition {
     public static let catalogue: [MetricDefinition] = [
         .websocketConnections, .concurrentCalls, .roleUp, .draining, .ready, .httpRequests, .callsTotal, .stageLatency, .turnLatency, .rtpSendLateness,
         .sipMessages, .sipResponses, .sipParseErrors, .sipCallsRejected, .sipReceiveDrops, .rtpPackets, .rtpPacketsDropped, .rtpPacketsLost,
-        .rtpConcealedFrames, .rtpJitter, .mediaSessions, .rtpPortsInUse, .rtpPortsTotal,
+        .rtpConcealedFrames, .rtpJitter, .mediaSessions, .rtpPortsInUse, .rtpPortsTotal, .mediaRoles,
         .processResidentMemory, .processMemoryLimit, .processCPULimit, .processOpenFDs, .processMaxFDs, .processCPU, .processStart,
         .storeJournalPending, .cacheFallbacks, .webhooks, .conversationStageLatency, .conversationTurns, .conversationLLM, .conversationProtocolErrors,
         .conversationFallbacks,

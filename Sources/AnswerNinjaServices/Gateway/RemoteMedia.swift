@@ -22,7 +22,11 @@ enum CallMedia: Sendable {
 /// resumed on a new one (the media role keeps its sessions for `media.control_resume_grace`); when that fails, the
 /// calls whose media was there are lost and `onLost` hears so.
 actor RemoteMedia {
+    /// Where it is, as configured (or `loopback` for `serve`'s own media role).
     let url: String
+    /// The URL to connect to now (the loopback's port is known once the HTTP listener listens), and headers to send.
+    private let target: @Sendable () -> String?
+    private let headers: [String: String]
     private let instance: String
     /// The TLS configuration of the next connection (for wss://): trusted CAs, and the client certificate as it is now.
     private let tls: @Sendable () -> TLSConfiguration
@@ -38,8 +42,13 @@ actor RemoteMedia {
     private var failedAt: ContinuousClock.Instant?
     static let backoff = Duration.seconds(5)
 
-    init(url: String, instance: String, tls: @escaping @Sendable () -> TLSConfiguration = { .makeClientConfiguration() }, grace: Duration, logger: Logger) {
+    init(
+        url: String, target: (@Sendable () -> String?)? = nil, headers: [String: String] = [:], instance: String,
+        tls: @escaping @Sendable () -> TLSConfiguration = { .makeClientConfiguration() }, grace: Duration, logger: Logger
+    ) {
         self.url = url
+        self.target = target ?? { url }
+        self.headers = headers
         self.instance = instance
         self.tls = tls
         self.grace = grace
@@ -78,19 +87,26 @@ actor RemoteMedia {
     /// Connects whenever the channel is down, every `interval`, until cancelled: a media role that was not running
     /// (a pod not scheduled yet, a restart) joins once it answers, without a call waiting on the attempt.
     /// The first attempt is at once; a role not reached is logged once until it has been reached again.
-    func keepConnected(interval: Duration = .seconds(5)) async {
-        var warned = false
+    /// `first`: how soon to try again until it has been reached once (`serve`'s own role comes up with the process;
+    /// it is logged as not reached after 5 s of that).
+    func keepConnected(interval: Duration = .seconds(5), first: Duration? = nil) async {
+        var warned = false, reached = false
+        let started = ContinuousClock.now
         while !Task.isCancelled {
             if client == nil {
                 do {
                     _ = try await provider()
                     warned = false
+                    reached = true
                 } catch {
-                    if !warned { logger.warning("media role not reached yet", metadata: ["url": "\(url)", "error": "\(error)"]) }
-                    warned = true
+                    let patient = first != nil && !reached && ContinuousClock.now - started < .seconds(5)
+                    if !warned, !patient {
+                        logger.warning("media role not reached yet", metadata: ["url": "\(url)", "error": "\(error)"])
+                        warned = true
+                    }
                 }
             }
-            try? await Task.sleep(for: interval)
+            try? await Task.sleep(for: reached ? interval : (first ?? interval))
         }
     }
 
@@ -100,8 +116,14 @@ actor RemoteMedia {
         sink.finish()
     }
 
+    /// Opens a WebSocket to the media role (not yet when its address is not known).
+    private func open(timeout: Duration) async throws -> WebSocketControlConnection {
+        guard let url = target() else { throw MediaTransportError.connectionClosed("\(self.url) is not listening yet") }
+        return try await WebSocketControlConnection.connect(url: url, headers: headers, tls: tls(), timeout: timeout, logger: logger)
+    }
+
     private func connect() async throws -> MediaControlClient {
-        let connection = try await WebSocketControlConnection.connect(url: url, tls: tls(), timeout: .seconds(3), logger: logger)
+        let connection = try await open(timeout: .seconds(3))
         let client = try await MediaControlClient.connect(connection, instance: instance)
         let connectionId = await client.connectionId ?? ""
         logger.info("media role connected", metadata: ["url": "\(url)", "connection_id": "\(connectionId)"])
@@ -127,7 +149,7 @@ actor RemoteMedia {
         while ContinuousClock.now < deadline, client === dropped {
             var opened: WebSocketControlConnection?
             do {
-                let connection = try await WebSocketControlConnection.connect(url: url, tls: tls(), timeout: .seconds(2), logger: logger)
+                let connection = try await open(timeout: .seconds(2))
                 opened = connection
                 if try await dropped.resume(on: connection) {
                     logger.info("media control channel resumed", metadata: ["url": "\(url)"])

@@ -22,13 +22,20 @@ public struct SIPGatewayService: Service {
     let screener: CallScreener?
     let platform: Platform?
     let webhooks: WebhookNotifier?
+    /// `serve`'s own media role, reached over loopback (`media.loopback`); nil otherwise.
+    let loopbackMedia: LoopbackMedia?
 
     /// What a blocked caller hears (`block_action` goodbye) before the hangup.
     static let goodbyeLine = "This number does not accept your calls. Please remove it from your list. Goodbye."
 
     public init(context: ServiceContext, platform: Platform? = nil) {
+        self.init(context: context, platform: platform, loopbackMedia: nil)
+    }
+
+    init(context: ServiceContext, platform: Platform?, loopbackMedia: LoopbackMedia?) {
         self.context = context
         self.platform = platform
+        self.loopbackMedia = loopbackMedia
         let api = context.configuration.api
         webhooks = platform.map {
             WebhookNotifier(serverKey: $0.jwtSecret, allowPrivate: api.webhookAllowPrivate, caFile: api.webhookCA, telemetry: context.telemetry, logger: context.logger)
@@ -90,9 +97,8 @@ public struct SIPGatewayService: Service {
         var tls: SIPTCPTransport?
         var serverTLS: NIOSSLContext?
         if let tlsPort = configuration.sip.tlsPort, let certificate = configuration.sip.tlsCertificate, let key = configuration.sip.tlsPrivateKey {
-            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+            // Read again when the files change (a renewal while the process runs), as the HTTP roles' TLS listeners are.
+            let context = try NIOSSLContext(configuration: ReloadingCertificate(certificate: certificate, key: key).serverConfiguration())
             serverTLS = context
             tls = try await SIPTCPTransport.bind(host: configuration.sip.host, port: tlsPort, group: eventLoop, tls: context, flood: .init(trusted: trusted), onEvent: onEvent, onMessage: deliver)
         }
@@ -143,8 +149,9 @@ public struct SIPGatewayService: Service {
             try configuration.media.controlClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
         }
         let instance = platform?.journal.instance ?? SIPToken.random()
+        let pool = RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true)
         // Set, it applies in `serve` too (the gateway and the API here, the media roles elsewhere).
-        let mediaRoles = assistant == nil ? [] : configuration.media.controlURLs.map { url in
+        var mediaRoles = assistant == nil ? [] : configuration.media.controlURLs.map { url in
             RemoteMedia(
                 url: url, instance: instance,
                 tls: { [controlTrust] in
@@ -158,9 +165,26 @@ public struct SIPGatewayService: Service {
                 grace: configuration.media.controlResumeGrace, logger: context.logger
             )
         }
+        // `serve`: the process's own media role (the engine on the gateway's media threads, port pool and assistant),
+        // reached over the control channel's WebSocket on loopback, as a media role apart is.
+        var colocated: (engine: MediaEngine, serving: Task<Void, Never>)?
+        if let loopbackMedia, let assistant, mediaRoles.isEmpty {
+            let engine = MediaEngine(
+                settings: .init(configuration: configuration, advertisedHost: advertised), pool: pool, group: media.group, loader: assistant, metrics: metrics,
+                logger: context.logger
+            )
+            let server = MediaControlServer(provider: engine, configuration: .init(resumeGrace: configuration.media.controlResumeGrace)) { MediaEngine.now() }
+            loopbackMedia.attach(server)
+            colocated = (engine, Task { await server.run() })
+            let context = context
+            mediaRoles = [RemoteMedia(
+                url: "loopback", target: { context.listeners().first { $0.name == "http" }.flatMap { Self.loopbackURL(listening: $0.address, path: MediaRoleService.path) } },
+                headers: loopbackMedia.headers, instance: instance, grace: configuration.media.controlResumeGrace, logger: context.logger
+            )]
+        }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: media.group,
-            pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true), mediaHost: configuration.sip.host,
+            pool: pool, mediaHost: configuration.sip.host,
             advertisedHost: configuration.media.publicAddress ?? advertised,
             recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
             greeting: Greeting.tones(), logger: context.logger,
@@ -189,8 +213,30 @@ public struct SIPGatewayService: Service {
             Task { for await event in remoteMedia.events { await agent.remoteMediaEvent(event) } }
         }
         // Connected now (so that no call waits for the handshake), and again whenever down.
-        let reconnecting = mediaRoles.map { remoteMedia in Task { await remoteMedia.keepConnected() } }
-        if !mediaRoles.isEmpty { Console.line("  media     calls the assistant screens: media roles at \(mediaRoles.map(\.url).joined(separator: ", "))") }
+        let firstRetry: Duration? = colocated != nil ? .milliseconds(50) : nil
+        let reconnecting = mediaRoles.map { remoteMedia in Task { await remoteMedia.keepConnected(first: firstRetry) } }
+        // How many media roles the gateway counts on, and how many it holds a channel to (an alert fires when none).
+        let telemetry = context.telemetry
+        telemetry.gauge(.mediaRoles, ["state": "configured"]).set(to: Double(mediaRoles.count))
+        telemetry.gauge(.mediaRoles, ["state": "connected"]).set(to: 0)
+        let watchingMedia = mediaRoles.isEmpty ? nil : Task { [mediaRoles] in
+            while !Task.isCancelled {
+                var connected = 0
+                for remoteMedia in mediaRoles where await remoteMedia.isConnected { connected += 1 }
+                telemetry.gauge(.mediaRoles, ["state": "connected"]).set(to: Double(connected))
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+        if colocated != nil, let loopback = mediaRoles.first {
+            // Ready once the gateway holds its channel to the process's own media role.
+            Task {
+                while await !loopback.isConnected, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+                context.readiness.report("media", ready: true, detail: "the gateway's control channel is up (loopback)")
+            }
+            Console.line("  media     calls the assistant screens: this process's media role, over the control channel on loopback")
+        } else if !mediaRoles.isEmpty {
+            Console.line("  media     calls the assistant screens: media roles at \(mediaRoles.map(\.url).joined(separator: ", "))")
+        }
         metrics.portCapacity(agent.pool)
         if configuration.sip.overloadShedding { await agent.watchReceiveQueue() }
         context.gatewayControl.attach(agent)
@@ -240,6 +286,12 @@ public struct SIPGatewayService: Service {
         await agent.shutdown()
         for remoteMedia in mediaRoles { await remoteMedia.close() }
         for task in mediaEvents + reconnecting { task.cancel() }
+        watchingMedia?.cancel()
+        if let colocated {
+            context.readiness.report("media", ready: false, detail: "stopped")
+            await colocated.engine.shutdown()
+            colocated.serving.cancel()
+        }
         await media.shutdown()
         await assistant?.shutdown()
         await recorder?.drain()
@@ -280,7 +332,7 @@ public struct SIPGatewayService: Service {
 
     /// `ws://` for the conversation path on the HTTP listener at `address` (`http://host:port`, IPv6 in brackets):
     /// a wildcard host is reached over loopback, any other as it is.
-    static func loopbackURL(listening address: String) -> String? {
+    static func loopbackURL(listening address: String, path: String = ConversationEndpoint.path) -> String? {
         let hostPort = address.hasPrefix("http://") ? String(address.dropFirst(7)) : address
         guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) else { return nil }
         let host = String(hostPort[..<colon])
@@ -289,7 +341,7 @@ public struct SIPGatewayService: Service {
         case "[::]", "::": "[::1]"
         default: host
         }
-        return "ws://\(reachable):\(port)\(ConversationEndpoint.path)"
+        return "ws://\(reachable):\(port)\(path)"
     }
 }
 

@@ -359,9 +359,7 @@ extension SIPUserAgent {
         let secure = call.localSDP.media.first { $0.type == "audio" && $0.port != 0 }?.isSecureRTP ?? false
         if !secure { capabilities.srtp = .off } else if capabilities.srtp == .off { capabilities.srtp = .mandatory }
         var offer = SDPOfferer(capabilities: capabilities, localAddress: advertisedMediaHost).offer(localPort: session.localPort)
-        // The same session as the SDP we last sent (the media role's answer), one version on.
-        offer.description.origin = call.localSDP.origin
-        offer.description.origin.sessionVersion += 1
+        offer.description = Self.reoffer(offer.description, continuing: call.localSDP)
         call.reinviteInFlight = true
         calls[id] = call
         reanchoring[id] = Reanchor(session: session, offer: offer, mediaId: mediaId, device: device, attempt: attempt)
@@ -370,6 +368,24 @@ extension SIPUserAgent {
         request.body = ByteBuffer(string: offer.description.serialized)
         startClientTransaction(request, to: call.source, purpose: .reanchor(id))
         logger.info("moving the caller's media here for the take-over", metadata: ["call_id": "\(id.callID)", "rtp_port": "\(session.localPort)"])
+    }
+
+    /// A new offer (`audio`: one audio m-line of ours) as the next of the session whose SDP we last sent: the same
+    /// origin one version on, and, as RFC 3264 §8 asks, every m-line of that session in its place (ours where its
+    /// audio was, the others refused with port 0).
+    static func reoffer(_ audio: SessionDescription, continuing previous: SessionDescription) -> SessionDescription {
+        var offer = audio
+        offer.origin = previous.origin
+        offer.origin.sessionVersion += 1
+        guard let ours = audio.media.first, let active = previous.media.firstIndex(where: { $0.type == "audio" && $0.port != 0 }) ?? previous.media.firstIndex(where: { $0.type == "audio" })
+        else { return offer }
+        offer.media = previous.media.enumerated().map { index, line in
+            guard index != active else { return ours }
+            var refused = line
+            refused.port = 0
+            return refused
+        }
+        return offer
     }
 
     /// The caller's answer to our re-INVITE: on a 2xx the leg is ours (ACKed, prepared), the media role's session is

@@ -4,6 +4,7 @@ import Logging
 import MediaTransport
 import NIOCore
 import SDP
+import SRTP
 import Speech
 
 /// The media role's sessions, as `MediaControlServer` drives them for gateways in other processes: each `offer` of
@@ -21,6 +22,17 @@ actor MediaEngine: MediaSessionProvider {
         var advertisedHost: String
         var capabilities: MediaCapabilities
         var recordings: URL
+
+        /// As the configuration says, with SDP naming `advertisedHost` (`media.public_address` when set).
+        init(configuration: NinjaConfiguration, advertisedHost: String) {
+            host = configuration.sip.host
+            self.advertisedHost = configuration.media.publicAddress ?? advertisedHost
+            capabilities = MediaCapabilities(
+                codecs: configuration.media.codecs.compactMap(MediaCapabilities.Codec.init(rawValue:)),
+                suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
+            )
+            recordings = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings")
+        }
     }
 
     nonisolated let events: AsyncStream<MediaControlMessage.Event>

@@ -31,14 +31,7 @@ struct MediaRoleService: Service {
             : nil
         let bindHost = configuration.sip.host
         let engine = MediaEngine(
-            settings: .init(
-                host: bindHost, advertisedHost: configuration.media.publicAddress ?? (bindHost == "0.0.0.0" ? "127.0.0.1" : bindHost),
-                capabilities: MediaCapabilities(
-                    codecs: configuration.media.codecs.compactMap(MediaCapabilities.Codec.init(rawValue:)),
-                    suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
-                ),
-                recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings")
-            ),
+            settings: .init(configuration: configuration, advertisedHost: bindHost == "0.0.0.0" ? "127.0.0.1" : bindHost),
             pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true),
             group: threads.group, loader: loader, metrics: GatewayMetrics(telemetry: context.telemetry), logger: context.logger
         )

@@ -1,5 +1,6 @@
 import AnswerNinjaCore
 import Foundation
+import Hummingbird
 import HummingbirdWSClient
 import HummingbirdWebSocket
 import Logging
@@ -99,14 +100,16 @@ final class WebSocketControlConnection: ControlConnection {
     /// vanished without closing TCP (a node lost, a stopped process) is noticed within two periods, not at the next
     /// command's time-out.
     static func connect(
-        url: String, tls: TLSConfiguration, timeout: Duration, ping: Duration = .seconds(5), logger: Logger
+        url: String, headers: [String: String] = [:], tls: TLSConfiguration, timeout: Duration, ping: Duration = .seconds(5), logger: Logger
     ) async throws -> WebSocketControlConnection {
+        var fields = HTTPFields()
+        for (name, value) in headers { if let name = HTTPFields.Element.Name(name) { fields[name] = value } }
         let connection = WebSocketControlConnection()
         let opened = AsyncStream.makeStream(of: Bool.self)
         Task {
             do {
                 try await WebSocketClient.connect(
-                    url: url, configuration: .init(maxFrameSize: maxFrameSize, autoPing: .enabled(timePeriod: ping)), tlsConfiguration: tls, logger: logger
+                    url: url, configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: fields, autoPing: .enabled(timePeriod: ping)), tlsConfiguration: tls, logger: logger
                 ) { inbound, outbound, _ in
                     opened.continuation.yield(true)
                     await connection.pump(inbound, outbound)

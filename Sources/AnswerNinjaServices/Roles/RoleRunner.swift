@@ -90,6 +90,15 @@ public struct RoleRunner: Sendable {
             context.readiness.expect("media")
             media = service
         }
+        // `serve`: the gateway reaches this process's own media role over the control channel on loopback.
+        var loopbackMedia: LoopbackMedia?
+        if roles.contains(.media), roles.contains(.gateway), configuration.media.loopback, configuration.media.controlURLs.isEmpty,
+           configuration.sip.answerMode == "assistant", platform != nil {
+            let endpoint = LoopbackMedia()
+            endpoint.register(on: webSocketRouter, logger: logger)
+            context.readiness.expect("media")
+            loopbackMedia = endpoint
+        }
         let http = makeHTTPApplication(context: context, webSocketRouter: webSocketRouter, api: api, dashboard: dashboard, setupCode: setupCode)
         services.append(http)
         let settings = configuration.conversation
@@ -115,7 +124,7 @@ public struct RoleRunner: Sendable {
         if let media { services.append(media) }
         if roles.contains(.gateway) {
             context.readiness.expect("sip")
-            services.append(SIPGatewayService(context: context, platform: platform))
+            services.append(SIPGatewayService(context: context, platform: platform, loopbackMedia: loopbackMedia))
         }
         printPending()
 

@@ -61,6 +61,10 @@ public final class RTPCallSession: @unchecked Sendable {
     private var latched: SocketAddress?
     /// Where the media came from before a re-INVITE moved it: not latched onto again while the old sender winds down.
     private var movedFrom: SocketAddress?
+    /// RTP that came before the path was prepared (early media can beat the 183 that describes it here), taken once it
+    /// is: at most `earlyLimit` datagrams, the newest dropped beyond.
+    private var early: [AddressedEnvelope<ByteBuffer>] = []
+    static let earlyLimit = 25
     /// The counts of the paths a re-INVITE replaced, so that the report covers the whole call.
     private var earlier = (received: 0, malformed: 0, unauthenticated: 0, otherPayloadType: 0)
     private var playing: [Int16] = []
@@ -214,6 +218,9 @@ public final class RTPCallSession: @unchecked Sendable {
             self.remote = remote
             self.rtcpMux = rtcpMux
             self.latched = nil
+            let early = self.early
+            self.early = []
+            for envelope in early { self.receive(envelope, control: false) }
         }.get()
     }
 
@@ -365,6 +372,7 @@ public final class RTPCallSession: @unchecked Sendable {
             self.peer = nil  // the two legs hold each other until here
             self.listener = nil
             self.stopped = true
+            self.early = []
             self.playedOut()
             if let sink = self.recordingSink, !self.stereo.isEmpty { sink(self.stereo) }
             self.stereo = []
@@ -516,7 +524,10 @@ public final class RTPCallSession: @unchecked Sendable {
 
     fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>, control: Bool) {
         eventLoop.preconditionInEventLoop()
-        guard path != nil else { return }
+        guard path != nil else {
+            if !control, !stopped, early.count < Self.earlyLimit { early.append(envelope) }
+            return
+        }
         if control {
             // RTCP on the RTCP port: from the far end's address (its port is the RTP port's neighbour, not latched).
             guard latched == nil || latched?.ipAddress == envelope.remoteAddress.ipAddress else {

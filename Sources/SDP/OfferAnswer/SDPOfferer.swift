@@ -66,10 +66,16 @@ public struct SDPOfferer: Sendable {
     /// we offered. An answer that rejects the stream, picks what we never offered, or drops SRTP when it was
     /// mandatory throws `notAcceptable` (the call is then ended).
     public func accept(_ answer: SessionDescription, for offer: Offer) throws(SDPError) -> NegotiatedAudio {
-        guard let section = answer.media.first(where: { $0.type == "audio" }), section.port != 0 else {
+        // Our audio line (an offer continuing a session keeps its other m-lines, refused, in their places), and the
+        // answer's line in the same place (RFC 3264 §6).
+        guard let index = offer.description.media.firstIndex(where: { $0.type == "audio" && $0.port != 0 }) else {
+            throw .malformed("the offer has no audio stream")
+        }
+        let offered = offer.description.media[index]
+        let placed = answer.media.indices.contains(index) && answer.media[index].type == "audio" ? answer.media[index] : nil
+        guard let section = placed ?? answer.media.first(where: { $0.type == "audio" }), section.port != 0 else {
             throw .notAcceptable("the answer rejected the audio stream")
         }
-        let offered = offer.description.media[0]
         var chosen: (MediaCapabilities.Codec, Int)?
         for format in section.formats {
             guard let type = Int(format), offered.formats.contains(format), let map = section.rtpmap(type) ?? offered.rtpmap(type), let codec = MediaCapabilities.Codec(map) else { continue }
