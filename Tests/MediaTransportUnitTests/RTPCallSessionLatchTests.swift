@@ -70,11 +70,12 @@ import Testing
         #expect(report.packetsReceived == 20)
     }
 
-    @Test func theAddressTheSDPGaveTakesTheLatchBackFromAStray() async throws {
+    @Test func theAddressTheSDPGaveTakesTheLatchBackFromAStrayThatWentQuiet() async throws {
         let pool = RTPPortPool(range: 41_200...41_399, quarantine: .zero, spread: true)
         let far = try await Sender(ssrc: 0x3333), stray = try await Sender(ssrc: 0x4444)
         let session = try await Self.open(towards: far.address, pool: pool)
         try await stray.send(5, to: session.localPort)
+        try await Task.sleep(for: .milliseconds(600))  // quiet for longer than latchQuiet (500 ms)
         try await far.send(10, to: session.localPort)
         try await stray.send(5, to: session.localPort)
         let report = await session.stop(pool: pool, now: MediaInstant(.now()))
@@ -82,6 +83,40 @@ import Testing
         await stray.close()
         #expect(report.latchedSource == "\(far.address)")
         #expect(report.droppedFromOtherSources == 5, "the stray's packets once the far end sent: \(report.droppedFromOtherSources)")
+    }
+
+    /// Behind NAT the packets come from another address than the SDP's: one packet forged with the SDP's address
+    /// while the real source is sending does not move the media there.
+    @Test func aPacketFromTheSDPsAddressDoesNotTakeALiveLatch() async throws {
+        let pool = RTPPortPool(range: 41_800...41_999, quarantine: .zero, spread: true)
+        let signalled = try await Sender(ssrc: 0x7777), natted = try await Sender(ssrc: 0x8888)
+        let session = try await Self.open(towards: signalled.address, pool: pool)
+        try await natted.send(5, to: session.localPort)
+        try await signalled.send(3, to: session.localPort)
+        try await natted.send(5, to: session.localPort)
+        let report = await session.stop(pool: pool, now: MediaInstant(.now()))
+        await signalled.close()
+        await natted.close()
+        #expect(report.latchedSource == "\(natted.address)")
+        #expect(report.droppedFromOtherSources == 3)
+        #expect(report.packetsReceived == 10)
+    }
+
+    /// A re-offer that keeps the SDP's address (new keys, another codec) keeps the latch: behind NAT the caller's
+    /// packets go on coming from where they came.
+    @Test func aReOfferToTheSameAddressKeepsTheLatch() async throws {
+        let pool = RTPPortPool(range: 42_000...42_199, quarantine: .zero, spread: true)
+        let signalled = try await Sender(ssrc: 0x9999), natted = try await Sender(ssrc: 0xAAAA)
+        let session = try await Self.open(towards: signalled.address, pool: pool)
+        try await natted.send(5, to: session.localPort)
+        try await session.prepare(remote: signalled.address, codec: .g711(.muLaw), inbound: nil, outbound: nil)
+        try await natted.send(5, to: session.localPort)
+        let report = await session.stop(pool: pool, now: MediaInstant(.now()))
+        await signalled.close()
+        await natted.close()
+        #expect(report.latchedSource == "\(natted.address)")
+        #expect(report.droppedFromOtherSources == 0)
+        #expect(report.packetsReceived == 10)
     }
 
     /// Early media can beat the 183 that describes it: what came before the path was prepared is taken then.

@@ -162,17 +162,19 @@ import Testing
     }
 
     /// A caller whose re-INVITE moves its media to another port is followed there: by the gateway's own RTP session
-    /// (`serve`) and by the media role's (`mediaApart`). The test listens on the new port and counts what arrives.
-    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)), arguments: [false, true])
-    func aCallerThatMovesItsMediaIsFollowed(mediaApart: Bool) async throws {
-        let media = mediaApart
+    /// (`serve` with `media.loopback` off), by the media role of `serve` over loopback, and by a media role apart. The
+    /// test listens on the new port and counts what arrives.
+    @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)), arguments: ["gateway", "loopback", "apart"])
+    func aCallerThatMovesItsMediaIsFollowed(media where: String) async throws {
+        let media = `where` == "apart"
             ? try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
             : nil
         var environment = Self.assistant
         if let media { environment["ANSWER_NINJA_MEDIA_CONTROL_URL"] = "ws://127.0.0.1:\(media.httpPort)/internal/media-control" }
-        let gateway = try await AnswerNinjaProcess.start(command: mediaApart ? "gateway" : "serve", environment: environment)
+        if `where` == "gateway" { environment["ANSWER_NINJA_MEDIA_LOOPBACK"] = "off" }
+        let gateway = try await AnswerNinjaProcess.start(command: media != nil ? "gateway" : "serve", environment: environment)
         try await withPeer(gateway) { gateway in
-            if mediaApart {
+            if `where` != "gateway" {
                 try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
             }
             let counter = try await UDPCounter.bind()
@@ -184,6 +186,8 @@ import Testing
             #expect(arrived > 25, "RTP packets at the port the re-INVITE gave: \(arrived)")
             let moved = SIPScenarioTests.lines(media ?? gateway, containing: "the far end's media moved")
             #expect(moved.count == 1 && moved.first?.contains(":\(port)\"") == true, "\(moved)")
+            // Who followed: the gateway's session (its log names the SIP call), or the media engine's (the media call).
+            #expect(moved.first?.contains(`where` == "gateway" ? #""call_id""# : #""media_call_id""#) == true, "\(moved)")
         }
         if let media { await media.process.stop() }
     }

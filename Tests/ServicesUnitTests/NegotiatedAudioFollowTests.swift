@@ -46,4 +46,17 @@ import Testing
         #expect(!current.needsPrepare(toRun: Self.audio(address: "0.0.0.0", keys: Self.keys())))
         #expect(!Self.audio().needsPrepare(toRun: Self.audio(direction: .recvonly)))
     }
+
+    /// A hold to c=0.0.0.0 is kept with the far end it had, so that the resume to the same address is not a move; a
+    /// move of the address alone keeps the stream (the path is retargeted, not rebuilt).
+    @Test func anRFC2543HoldThenResumeIsNoMoveAndAMoveAloneKeepsTheStream() {
+        let current = Self.audio(keys: Self.keys())
+        let held = Self.audio(address: "0.0.0.0", direction: .inactive, keys: Self.keys()).keepingFarEnd(of: current)
+        #expect(held.remoteAddress == "192.0.2.10" && held.remotePort == 40_000)
+        #expect(!held.needsPrepare(toRun: Self.audio(keys: Self.keys())))
+        let moved = Self.audio(address: "192.0.2.11", port: 40_002, keys: Self.keys())
+        #expect(current.farEndMoved(toRun: moved) && current.sameStream(as: moved))
+        #expect(!current.sameStream(as: Self.audio(codec: .pcma, payloadType: 8, keys: Self.keys())))
+        #expect(moved.keepingFarEnd(of: current).remotePort == 40_002)
+    }
 }

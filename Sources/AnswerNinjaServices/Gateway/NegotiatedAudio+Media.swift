@@ -20,14 +20,34 @@ extension NegotiatedAudio {
     /// address or port, the codec or its payload types, rtcp-mux, or the keys changed. A change of direction (hold,
     /// resume) does not, nor does a hold to `c=0.0.0.0` (RFC 2543 style: the session keeps its far end).
     func needsPrepare(toRun next: NegotiatedAudio) -> Bool {
-        guard next.remoteAddress != "0.0.0.0", next.remoteAddress != "::", next.remotePort != 0 else { return false }
+        guard !next.farEndUnspecified else { return false }
+        return farEndMoved(toRun: next) || !sameStream(as: next)
+    }
+
+    /// A hold the RFC 2543 way: `c=0.0.0.0` (or port 0), which names no far end.
+    var farEndUnspecified: Bool { remoteAddress == "0.0.0.0" || remoteAddress == "::" || remotePort == 0 }
+
+    func farEndMoved(toRun next: NegotiatedAudio) -> Bool { remoteAddress != next.remoteAddress || remotePort != next.remotePort }
+
+    /// The same codec, payload types, rtcp-mux and keys: a path running `self` runs `next` unchanged.
+    func sameStream(as next: NegotiatedAudio) -> Bool {
         let sameKeys: Bool = switch (keys, next.keys) {
         case (nil, nil): true
         case (let old?, let new?): old.suite == new.suite && old.remote.isEqual(to: new.remote) && old.local.isEqual(to: new.local)
         default: false
         }
-        return remoteAddress != next.remoteAddress || remotePort != next.remotePort || codec != next.codec || payloadType != next.payloadType
-            || telephoneEventPayloadType != next.telephoneEventPayloadType || rtcpMux != next.rtcpMux || !sameKeys
+        return codec == next.codec && payloadType == next.payloadType && telephoneEventPayloadType == next.telephoneEventPayloadType
+            && rtcpMux == next.rtcpMux && sameKeys
+    }
+
+    /// What a re-offer agreed, to be kept as the call's audio: a hold to `c=0.0.0.0` keeps the far end it had, so that
+    /// the resume is not taken for a move.
+    func keepingFarEnd(of previous: NegotiatedAudio) -> NegotiatedAudio {
+        guard farEndUnspecified else { return self }
+        var kept = self
+        kept.remoteAddress = previous.remoteAddress
+        kept.remotePort = previous.remotePort
+        return kept
     }
 
     /// The SRTP transforms of the agreed keys (ours protect what we send, theirs unprotect what we receive); nil
@@ -47,7 +67,13 @@ extension RTPCallSession {
     @discardableResult
     nonisolated(nonsending) func follow(from current: NegotiatedAudio, to next: NegotiatedAudio) async throws -> Bool {
         guard current.needsPrepare(toRun: next) else { return false }
-        try await prepare(for: next, remote: try SocketAddress(ipAddress: next.remoteAddress, port: next.remotePort))
+        let remote = try SocketAddress(ipAddress: next.remoteAddress, port: next.remotePort)
+        if current.sameStream(as: next) {
+            // Only the address moved: the path (SSRC, SRTP rollover counters, jitter buffer) carries on.
+            await retarget(remote: remote)
+        } else {
+            try await prepare(for: next, remote: remote)
+        }
         return true
     }
 

@@ -111,8 +111,10 @@ actor RemoteMedia {
     }
 
     func close() async {
-        await client?.close()
+        // Forgotten first: the connection's end must not be taken for a drop to resume.
+        let closing = client
         client = nil
+        await closing?.close()
         sink.finish()
     }
 

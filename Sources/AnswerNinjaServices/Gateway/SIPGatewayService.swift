@@ -227,9 +227,10 @@ public struct SIPGatewayService: Service {
                 try? await Task.sleep(for: .seconds(2))
             }
         }
+        var loopbackReady: Task<Void, Never>?
         if colocated != nil, let loopback = mediaRoles.first {
             // Ready once the gateway holds its channel to the process's own media role.
-            Task {
+            loopbackReady = Task {
                 while await !loopback.isConnected, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
                 context.readiness.report("media", ready: true, detail: "the gateway's control channel is up (loopback)")
             }
@@ -284,9 +285,11 @@ public struct SIPGatewayService: Service {
         controls?.cancel()
         shared?.cancel()
         await agent.shutdown()
-        for remoteMedia in mediaRoles { await remoteMedia.close() }
-        for task in mediaEvents + reconnecting { task.cancel() }
+        for task in reconnecting { task.cancel() }
+        loopbackReady?.cancel()
         watchingMedia?.cancel()
+        for remoteMedia in mediaRoles { await remoteMedia.close() }
+        for task in mediaEvents { task.cancel() }
         if let colocated {
             context.readiness.report("media", ready: false, detail: "stopped")
             await colocated.engine.shutdown()

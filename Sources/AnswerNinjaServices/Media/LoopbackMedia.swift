@@ -28,7 +28,7 @@ final class LoopbackMedia: Sendable {
     func register(on router: Router<BasicWebSocketRequestContext>, logger: Logger) {
         let token = token
         router.ws(RouterPath(stringLiteral: MediaRoleService.path), shouldUpgrade: { [self] request, _ in
-            guard let name = HTTPFields.Element.Name(Self.tokenHeader), request.headers[name] == token else {
+            guard let name = HTTPFields.Element.Name(Self.tokenHeader), let given = request.headers[name], Self.same(given, token) else {
                 throw HTTPError(.forbidden, message: "the media control channel of this process is for its own gateway")
             }
             guard self.server.withLock({ $0 }) != nil else { throw HTTPError(.serviceUnavailable, message: "the media role is not up yet") }
@@ -38,6 +38,13 @@ final class LoopbackMedia: Sendable {
             logger.info("media control connection opened", metadata: ["where": "loopback"])
             await WebSocketControlConnection.serve(inbound: inbound, outbound: outbound) { await server.serve($0) }
         }
+    }
+
+    /// Compares in a time that does not depend on where the two differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     func attach(_ server: MediaControlServer) { self.server.withLock { $0 = server } }

@@ -146,14 +146,22 @@ actor MediaEngine: MediaSessionProvider {
     /// version raised; the session follows a far end that moved or changed codec or keys.
     func update(_ offer: MediaControlMessage.Offer) async throws -> MediaSessionDescription {
         guard let leg = legs[offer.callId] else { throw MediaTransportError.refused(code: "no_session", message: "no session for call \(offer.callId)") }
-        let negotiation: SDPAnswerer.Negotiation
+        var negotiation: SDPAnswerer.Negotiation
         do {
             negotiation = try answerer.answer(try SessionDescription(parsing: offer.sdp), localPort: leg.session.localPort, previous: leg.negotiation)
         } catch {
             throw Self.refusal(error)
         }
-        // A far end that moved, or changed codec or keys: the session follows it before the answer goes back.
-        if try await leg.session.follow(from: leg.negotiation.audio, to: negotiation.audio) {
+        // A far end that moved, or changed codec or keys: the session follows it before the answer goes back (the
+        // gateway sends one re-offer of a call at a time).
+        let followed: Bool
+        do {
+            followed = try await leg.session.follow(from: leg.negotiation.audio, to: negotiation.audio)
+        } catch {
+            throw MediaTransportError.refused(code: "not_acceptable", message: "the session could not take the new codec: \(error)")
+        }
+        negotiation.audio = negotiation.audio.keepingFarEnd(of: leg.negotiation.audio)
+        if followed {
             logger.info("the far end's media moved", metadata: [
                 "media_call_id": "\(offer.callId)", "remote": "\(negotiation.audio.remoteAddress):\(negotiation.audio.remotePort)",
                 "codec": "\(negotiation.audio.codec.rawValue)",

@@ -10,8 +10,9 @@ import SRTP
 /// One call's RTP on a UDP port from the pool, driving a `MediaPath` on the socket's event loop: every 20 ms, at
 /// deadlines `start + n × 20 ms` (no drift), it sends the next frame of what it plays and plays out one frame of
 /// what it receives into the recording. It latches onto the first source whose packet passes the media path (for
-/// SRTP: authenticates), and drops and counts packets from any other source but the address the SDP gave, which takes
-/// the latch back; after a re-INVITE moves the far end, the old source is not latched onto again. RTCP goes over the RTP port with
+/// SRTP: authenticates), and drops and counts packets from any other source; the address the SDP gave takes the latch
+/// back once the latched source has gone quiet, and after a re-INVITE moves the far end the old source is not latched
+/// onto again for a while. RTCP goes over the RTP port with
 /// rtcp-mux (RFC 5761), else over the next port up (RFC 3550 §11), which the session binds as well.
 public final class RTPCallSession: @unchecked Sendable {
     // @unchecked: every mutable field below is touched only on `eventLoop` (asserted).
@@ -59,10 +60,16 @@ public final class RTPCallSession: @unchecked Sendable {
     private var path: MediaPath?
     private var remote: SocketAddress?
     private var latched: SocketAddress?
-    /// Where the media came from before a re-INVITE moved it: not latched onto again while the old sender winds down.
-    private var movedFrom: SocketAddress?
+    /// When a packet of the latched source last came: the SDP's address takes the latch back only from a source that
+    /// has gone quiet (`latchQuiet`), so that a packet forged with that address cannot move a live call's media.
+    private var latchedHeard = NIODeadline.now()
+    static let latchQuiet = TimeAmount.milliseconds(500)
+    /// Where the media came from before a re-INVITE moved it, and until when: not latched onto again while the old
+    /// sender winds down (a media server until it is told to stop).
+    private var movedFrom: (address: SocketAddress, until: NIODeadline)?
+    static let movedGrace = TimeAmount.seconds(2)
     /// RTP that came before the path was prepared (early media can beat the 183 that describes it here), taken once it
-    /// is: at most `earlyLimit` datagrams, the newest dropped beyond.
+    /// is: the last `earlyLimit` datagrams.
     private var early: [AddressedEnvelope<ByteBuffer>] = []
     static let earlyLimit = 25
     /// The counts of the paths a re-INVITE replaced, so that the report covers the whole call.
@@ -156,7 +163,7 @@ public final class RTPCallSession: @unchecked Sendable {
     }
 
     /// Binds the first free port of `pool`, for an offer: the path is prepared once the answer says where and how
-    /// (`prepare`); until then what arrives is dropped.
+    /// (`prepare`); what arrives until then (the last 25 datagrams) is taken at the prepare.
     nonisolated(nonsending) public static func open(pool: RTPPortPool, host: String, group: any EventLoopGroup, now: MediaInstant) async throws -> RTPCallSession {
         var lastError: (any Error)?
         for port in pool.candidates(now: now) {
@@ -210,18 +217,29 @@ public final class RTPCallSession: @unchecked Sendable {
                 self.earlier.otherPayloadType += statistics.otherPayloadType
             }
             self.path = box.value
-            // A new far end (a re-INVITE moved its media): latch again onto whoever sends first from now on, but not
-            // onto the old source, which may send for a while yet (a media server until it is told to stop); send to
-            // where the new SDP says until then.
-            let previous = self.latched ?? self.remote
-            self.movedFrom = previous == remote ? nil : previous
-            self.remote = remote
             self.rtcpMux = rtcpMux
-            self.latched = nil
+            self.moveFarEnd(to: remote)
             let early = self.early
             self.early = []
             for envelope in early { self.receive(envelope, control: false) }
         }.get()
+    }
+
+    /// The far end moved (a re-offer with another address or port) and nothing else changed: RTP goes there from now
+    /// on, with the same path (its SSRC, SRTP contexts and jitter buffer carry on).
+    nonisolated(nonsending) public func retarget(remote: SocketAddress) async {
+        try? await eventLoop.submit { self.moveFarEnd(to: remote) }.get()
+    }
+
+    /// A new far end: latch again onto whoever sends first from now on, but for a while not onto the old source, which
+    /// may still be sending; send to where the SDP says until then. The same far end again (new keys, a codec change)
+    /// keeps its latch: behind NAT, the SDP's address is not where its packets come from.
+    private func moveFarEnd(to remote: SocketAddress) {
+        eventLoop.preconditionInEventLoop()
+        guard remote != self.remote else { return }
+        if let previous = latched ?? self.remote { movedFrom = (previous, .now() + Self.movedGrace) }
+        self.remote = remote
+        latched = nil
     }
 
     /// Starts the 20 ms clock: plays `audio` (8 kHz) once, after anything enqueued before the start, then silence;
@@ -525,7 +543,10 @@ public final class RTPCallSession: @unchecked Sendable {
     fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>, control: Bool) {
         eventLoop.preconditionInEventLoop()
         guard path != nil else {
-            if !control, !stopped, early.count < Self.earlyLimit { early.append(envelope) }
+            if !control, !stopped {
+                if early.count == Self.earlyLimit { early.removeFirst() }
+                early.append(envelope)
+            }
             return
         }
         if control {
@@ -544,11 +565,17 @@ public final class RTPCallSession: @unchecked Sendable {
             return
         }
         let source = envelope.remoteAddress
-        if let latched, latched != source, source != remote {
-            dropped += 1
-            return
+        let now = NIODeadline.now()
+        // Another source than the latched one: dropped, unless it is the SDP's address and the latched one went quiet.
+        var takingBack = false
+        if let latched, latched != source {
+            guard source == remote, now - latchedHeard >= Self.latchQuiet else {
+                dropped += 1
+                return
+            }
+            takingBack = true
         }
-        if latched == nil, let movedFrom, source == movedFrom, source != remote {
+        if latched == nil, let movedFrom, source == movedFrom.address, source != remote, now < movedFrom.until {
             dropped += 1
             return
         }
@@ -557,8 +584,8 @@ public final class RTPCallSession: @unchecked Sendable {
         let result = path!.receive(&datagram, at: MediaInstant(.now()), forwarding: forwarding)
         switch result {
         case .buffered, .event, .forward:
-            // The address the SDP gave always wins the latch back (from a source latched first, or a stray).
-            if latched == nil || source == remote { latched = source }
+            if latched == nil || takingBack { latched = source }
+            latchedHeard = now
         case .dropped, .control: break
         }
         if forwarding, let peer {
