@@ -291,9 +291,9 @@ extension AssistantCallTests {
     }
 
     /// An `answer-ninja gateway` answering every call with the assistant, with `environment` besides.
-    static func assistantGateway(_ environment: [String: String]) async throws -> AnswerNinjaProcess {
+    static func assistantGateway(_ environment: [String: String], command: String = "gateway") async throws -> AnswerNinjaProcess {
         try await AnswerNinjaProcess.start(
-            command: "gateway", environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1"].merging(environment) { $1 }
+            command: command, environment: ["ANSWER_NINJA_SIP_ANSWER_MODE": "assistant", "ANSWER_NINJA_SPEECH_STT_DECODERS": "1"].merging(environment) { $1 }
         )
     }
 
@@ -304,10 +304,12 @@ extension AssistantCallTests {
         return (conversation, gateway)
     }
 
-    /// An assistant gateway with `environment`, and one short call to it (answered); `body` gets the gateway and its
-    /// `conversation opened` lines.
-    static func oneCall(throughGateway environment: [String: String], _ body: (AnswerNinjaProcess, [Substring]) async throws -> Void) async throws {
-        try await withPeer(try await assistantGateway(environment)) { gateway in
+    /// An assistant gateway (or `command`: `serve`) with `environment`, and one short call to it (answered); `body`
+    /// gets the gateway and its `conversation opened` lines.
+    static func oneCall(
+        throughGateway environment: [String: String], command: String = "gateway", _ body: (AnswerNinjaProcess, [Substring]) async throws -> Void
+    ) async throws {
+        try await withPeer(try await assistantGateway(environment, command: command)) { gateway in
             let sipPort = try #require(gateway.sipPort)
             let result = try await PeerEnvironment.run(
                 try AnswerNinjaProcess.binary(),

@@ -88,9 +88,14 @@ import Testing
     /// is on the HTTP listener: an upgrade without the process's token is refused).
     @Test(.timeLimit(.minutes(2)))
     func serveSendsTheAssistantsCallsToItsOwnMediaRoleOverLoopback() async throws {
-        try await withPeer(try await AnswerNinjaProcess.start(environment: Self.assistant)) { serve in
-            try await serve.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(serve, containing: "media role connected").isEmpty }
+        try await AssistantCallTests.oneCall(throughGateway: [:], command: "serve") { serve, _ in
             #expect(SIPScenarioTests.lines(serve, containing: "media role connected").first?.contains(#""url":"loopback""#) == true, "\(serve.process.logTail())")
+            // The session was the media engine's, opened through the channel, and released through it at the end.
+            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media session opened""#).count == 1, "\(serve.process.logTail())")
+            try await serve.process.waitUntilReady(timeout: .seconds(10)) {
+                SIPScenarioTests.lines(serve, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
+            }
+            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media control connection opened""#).first?.contains(#""where":"loopback""#) == true)
             // A WebSocket upgrade without the token, or with another, is refused (Hummingbird answers a refused upgrade
             // with 400); the same request to the conversation WebSocket is taken (101), so the request itself is sound.
             for (path, extra, status) in [
@@ -103,31 +108,28 @@ import Testing
                 ] + extra + ["http://127.0.0.1:\(serve.httpPort)\(path)"], timeout: .seconds(15))
                 #expect(answered.output == status, "\(path) \(extra): \(answered.output)")
             }
-            let sipPort = try #require(serve.sipPort)
-            let result = try await PeerEnvironment.run(
-                try AnswerNinjaProcess.binary(),
-                ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "4", "--json"],
-                timeout: .seconds(60)
-            )
-            #expect(result.output.contains(#""answered":true"#), "\(result.output)")
-            // The session was the media engine's, opened through the channel, and released through it at the end.
-            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media session opened""#).count == 1, "\(serve.process.logTail())")
-            try await serve.process.waitUntilReady(timeout: .seconds(10)) {
-                SIPScenarioTests.lines(serve, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
-            }
-            #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media control connection opened""#).first?.contains(#""where":"loopback""#) == true)
         }
         // And with media.loopback off, the gateway runs the call's RTP itself: no session of the media engine.
-        try await withPeer(try await AnswerNinjaProcess.start(environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_LOOPBACK": "off"]) { $1 })) { serve in
-            let sipPort = try #require(serve.sipPort)
-            let result = try await PeerEnvironment.run(
-                try AnswerNinjaProcess.binary(),
-                ["call", "sip:demo@127.0.0.1:\(sipPort)", "--from", "+14155550142", "--say", "hello, who is this", "--duration", "3", "--json"],
-                timeout: .seconds(60)
-            )
-            #expect(result.output.contains(#""answered":true"#), "\(result.output)")
+        try await AssistantCallTests.oneCall(throughGateway: ["ANSWER_NINJA_MEDIA_LOOPBACK": "off"], command: "serve") { serve, _ in
             #expect(SIPScenarioTests.lines(serve, containing: #""msg":"media session opened""#).isEmpty)
             #expect(SIPScenarioTests.lines(serve, containing: "media role connected").isEmpty)
+        }
+    }
+
+    /// A media role (its conversation in its own process) and a gateway that sends it the assistant's calls, connected;
+    /// `body` gets both.
+    static func withRolesApart(data: URL? = nil, _ body: (_ media: AnswerNinjaProcess, _ gateway: AnswerNinjaProcess) async throws -> Void) async throws {
+        let media = try await AnswerNinjaProcess.start(command: "media", environment: assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 }, dataDirectory: data)
+        try await withPeer(media) { media in
+            let gateway = try await AnswerNinjaProcess.start(
+                command: "gateway",
+                environment: assistant.merging(["ANSWER_NINJA_MEDIA_CONTROL_URL": "ws://127.0.0.1:\(media.httpPort)/internal/media-control"]) { $1 },
+                dataDirectory: data
+            )
+            try await withPeer(gateway) { gateway in
+                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
+                try await body(media, gateway)
+            }
         }
     }
 
@@ -136,27 +138,19 @@ import Testing
     /// in an INFO reaches the assistant there; and the call goes on to the caller's BYE.
     @Test(.enabled(if: PeerEnvironment.available("sipp")), .timeLimit(.minutes(2)))
     func aReOfferIsAnsweredByTheMediaRole() async throws {
-        let media = try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
-        try await withPeer(media) { media in
-            let gateway = try await AnswerNinjaProcess.start(
-                command: "gateway",
-                environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_CONTROL_URL": "ws://127.0.0.1:\(media.httpPort)/internal/media-control"]) { $1 }
-            )
-            try await withPeer(gateway) { gateway in
-                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
-                _ = try await SIPScenarioTests.run("hold-remote-caller.xml", against: gateway)
-                try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#).isEmpty }
-                let ended = SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#)
-                #expect(ended.count == 1 && ended.first?.contains(#""hangup_side":"remote""#) == true, "\(ended)")
-                let opened = SIPScenarioTests.lines(media, containing: #""msg":"media session opened""#)
-                #expect(opened.count == 1, "one session, its port kept across the re-offers: \(media.process.logTail())")
-                // The digit in the INFO crossed the control channel to the assistant.
-                let digits = SIPScenarioTests.lines(media, containing: #""msg":"dtmf""#)
-                #expect(digits.count == 1 && digits.first?.contains(#""digits":"5""#) == true && digits.first?.contains(#""to":"assistant""#) == true,
-                        "\(media.process.logTail())")
-                try await media.process.waitUntilReady(timeout: .seconds(10)) {
-                    SIPScenarioTests.lines(media, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
-                }
+        try await Self.withRolesApart { media, gateway in
+            _ = try await SIPScenarioTests.run("hold-remote-caller.xml", against: gateway)
+            try await gateway.process.waitUntilReady(timeout: .seconds(10)) { !SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#).isEmpty }
+            let ended = SIPScenarioTests.lines(gateway, containing: #""msg":"call ended""#)
+            #expect(ended.count == 1 && ended.first?.contains(#""hangup_side":"remote""#) == true, "\(ended)")
+            let opened = SIPScenarioTests.lines(media, containing: #""msg":"media session opened""#)
+            #expect(opened.count == 1, "one session, its port kept across the re-offers: \(media.process.logTail())")
+            // The digit in the INFO crossed the control channel to the assistant.
+            let digits = SIPScenarioTests.lines(media, containing: #""msg":"dtmf""#)
+            #expect(digits.count == 1 && digits.first?.contains(#""digits":"5""#) == true && digits.first?.contains(#""to":"assistant""#) == true,
+                    "\(media.process.logTail())")
+            try await media.process.waitUntilReady(timeout: .seconds(10)) {
+                SIPScenarioTests.lines(media, containing: #""msg":"media session released""#).first?.contains(#""reason":"caller_hangup""#) == true
             }
         }
     }
@@ -220,26 +214,18 @@ import Testing
     /// the gateway's WebSocket pings, with no command waiting to time out; once it answers again the channel is resumed.
     @Test(.timeLimit(.minutes(2)))
     func aMediaRoleThatStopsAnsweringIsNoticedByThePings() async throws {
-        let media = try await AnswerNinjaProcess.start(command: "media", environment: Self.assistant.merging(["ANSWER_NINJA_CONVERSATION_URL": ""]) { $1 })
-        try await withPeer(media) { media in
-            let gateway = try await AnswerNinjaProcess.start(
-                command: "gateway",
-                environment: Self.assistant.merging(["ANSWER_NINJA_MEDIA_CONTROL_URL": "ws://127.0.0.1:\(media.httpPort)/internal/media-control"]) { $1 }
-            )
-            try await withPeer(gateway) { gateway in
-                try await gateway.process.waitUntilReady(timeout: .seconds(15)) { !SIPScenarioTests.lines(gateway, containing: "media role connected").isEmpty }
-                kill(media.process.pid, SIGSTOP)
-                defer { kill(media.process.pid, SIGCONT) }
-                // Pings go every 5 s; one still unanswered at the next closes the connection.
-                try await gateway.process.waitUntilReady(timeout: .seconds(25)) {
-                    !SIPScenarioTests.lines(gateway, containing: "media control connection dropped").isEmpty
-                }
-                kill(media.process.pid, SIGCONT)
-                try await gateway.process.waitUntilReady(timeout: .seconds(20)) {
-                    !SIPScenarioTests.lines(gateway, containing: "media control channel resumed").isEmpty
-                }
-                #expect(SIPScenarioTests.lines(gateway, containing: "media control channel lost").isEmpty, "\(gateway.process.logTail())")
+        try await Self.withRolesApart { media, gateway in
+            kill(media.process.pid, SIGSTOP)
+            defer { kill(media.process.pid, SIGCONT) }
+            // Pings go every 5 s; one still unanswered at the next closes the connection.
+            try await gateway.process.waitUntilReady(timeout: .seconds(25)) {
+                !SIPScenarioTests.lines(gateway, containing: "media control connection dropped").isEmpty
             }
+            kill(media.process.pid, SIGCONT)
+            try await gateway.process.waitUntilReady(timeout: .seconds(20)) {
+                !SIPScenarioTests.lines(gateway, containing: "media control channel resumed").isEmpty
+            }
+            #expect(SIPScenarioTests.lines(gateway, containing: "media control channel lost").isEmpty, "\(gateway.process.logTail())")
         }
     }
 
