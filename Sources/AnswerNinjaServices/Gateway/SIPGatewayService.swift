@@ -149,7 +149,10 @@ public struct SIPGatewayService: Service {
             try configuration.media.controlClientPrivateKey.map { try ReloadingCertificate(certificate: certificate, key: $0) }
         }
         let instance = platform?.journal.instance ?? SIPToken.random()
-        let pool = RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true)
+        let pool = RTPPortPool.forCalls(configuration.media)
+        // Where calls' RTP binds and what SDP names, the codecs and suites, the recordings: the same for the gateway's
+        // own sessions and for the engine of `serve`'s media role.
+        let mediaSettings = MediaEngine.Settings(configuration: configuration, advertisedHost: advertised)
         // Set, it applies in `serve` too (the gateway and the API here, the media roles elsewhere).
         var mediaRoles = assistant == nil ? [] : configuration.media.controlURLs.map { url in
             RemoteMedia(
@@ -170,7 +173,7 @@ public struct SIPGatewayService: Service {
         var colocated: (engine: MediaEngine, serving: Task<Void, Never>)?
         if let loopbackMedia, let assistant, mediaRoles.isEmpty {
             let engine = MediaEngine(
-                settings: .init(configuration: configuration, advertisedHost: advertised), pool: pool, group: media.group, loader: assistant, metrics: metrics,
+                settings: mediaSettings, pool: pool, group: media.group, loader: assistant, metrics: metrics,
                 logger: context.logger
             )
             let server = MediaControlServer(provider: engine, configuration: .init(resumeGrace: configuration.media.controlResumeGrace)) { MediaEngine.now() }
@@ -184,9 +187,7 @@ public struct SIPGatewayService: Service {
         }
         let agent = SIPUserAgent(
             transport: transport, eventLoop: eventLoop, group: media.group,
-            pool: pool, mediaHost: configuration.sip.host,
-            advertisedHost: configuration.media.publicAddress ?? advertised,
-            recordings: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
+            pool: pool, mediaHost: mediaSettings.host, advertisedHost: mediaSettings.advertisedHost, recordings: mediaSettings.recordings,
             greeting: Greeting.tones(), logger: context.logger,
             settings: SIPUserAgent.Settings(
                 calledNumberSource: SIPCallIdentity.CalledNumberSource(rawValue: configuration.sip.calledNumberSource) ?? .requestURI,
@@ -198,10 +199,7 @@ public struct SIPGatewayService: Service {
                 deviceRingTimeout: configuration.sip.deviceRingTimeout,
                 maximumBridgedDuration: configuration.sip.maxBridgedDuration,
                 goodbye: goodbye,
-                media: MediaCapabilities(
-                    codecs: configuration.media.codecs.compactMap(MediaCapabilities.Codec.init(rawValue:)),
-                    suites: configuration.media.srtpSuites.compactMap(SRTPCryptoSuite.init(rawValue:))
-                ),
+                media: mediaSettings.capabilities,
                 defaultRegion: configuration.api.defaultRegion
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,

@@ -189,9 +189,7 @@ extension SIPUserAgent {
         guard let remoteMedia = remoteLegs[mediaId]?.media, remoteLegs[mediaId]?.moved != true else { return }
         let logger = logger
         // One at a time per call, each after the last one's result: the media role carries commands out concurrently.
-        let previous = remoteDigitsSent[mediaId]
-        remoteDigitsSent[mediaId] = Task {
-            await previous?.value
+        remoteDigitsSent.run(mediaId) {
             do {
                 try await remoteMedia.provider().digits(.init(requestId: requestId, callId: mediaId, tag: "", digits: digits))
             } catch {
@@ -204,7 +202,7 @@ extension SIPUserAgent {
     func releaseRemote(_ mediaId: CallID, reason: ReleaseReason) async -> RTPCallSession.Report {
         // Reports the media role sent before its release (the last turn, the intent) still reach the record: the
         // leg is forgotten a little after the delete, not before it.
-        remoteDigitsSent[mediaId] = nil
+        remoteDigitsSent.forget(mediaId)
         defer {
             scheduleTimer("remote|\(mediaId)", after: .seconds(5)) { agent in agent.remoteLegs[mediaId] = nil }
         }

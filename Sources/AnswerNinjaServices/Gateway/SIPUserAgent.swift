@@ -147,10 +147,10 @@ actor SIPUserAgent {
     let assistant: AssistantLoader?
     /// The assistant of each call it answers, by Call-ID.
     var assistantCalls: [String: AssistantCall] = [:]
-    /// Per call, the last re-offer's session update (`RTPCallSession.follow`): the next one waits for it.
-    var following: [String: Task<Void, Never>] = [:]
-    /// Per call in the media role, the last digits sent there: the next ones wait for it, so they arrive in order.
-    var remoteDigitsSent: [CallID: Task<Void, Never>] = [:]
+    /// Per call, the re-offers' session updates (`RTPCallSession.follow`), one after another.
+    var following = InOrder<String>()
+    /// Per call in the media role, the digits sent there, each after the last one's result, so they arrive in order.
+    var remoteDigitsSent = InOrder<CallID>()
     /// The media roles of calls screened by the assistant, when they run in other processes; none: media is here.
     let mediaRoles: [RemoteMedia]
     /// Calls whose media is in the media role, by the id of its session there.
@@ -448,10 +448,7 @@ actor SIPUserAgent {
                 logger.info("the far end's media moved", metadata: [
                     "call_id": "\(callId)", "remote": "\(next.remoteAddress):\(next.remotePort)", "codec": "\(next.codec.rawValue)",
                 ])
-                // In the order the re-offers came (each waits for the one before).
-                let previous = following[callId]
-                following[callId] = Task {
-                    await previous?.value
+                following.run(callId) {
                     do { try await session.follow(from: current, to: next) } catch {
                         logger.error("the session could not follow the re-offer", metadata: ["call_id": "\(callId)", "error": "\(error)"])
                     }
@@ -846,7 +843,7 @@ actor SIPUserAgent {
         // is called off.
         if let peer = call.bridgedTo { hangUp(peer, reason: reason ?? .normalClearing(), side: "bridge") }
         cancelTakeover(of: id)
-        following[id.callID] = nil
+        following.forget(id.callID)
         if let assistant = assistantCalls.removeValue(forKey: id.callID) {
             let reason: ReleaseReason = switch side {
             case "assistant": .assistantHangup

@@ -32,7 +32,7 @@ struct MediaRoleService: Service {
         let bindHost = configuration.sip.host
         let engine = MediaEngine(
             settings: .init(configuration: configuration, advertisedHost: bindHost == "0.0.0.0" ? "127.0.0.1" : bindHost),
-            pool: RTPPortPool(range: configuration.media.rtpPorts, quarantine: configuration.media.rtpPortQuarantine, spread: true),
+            pool: RTPPortPool.forCalls(configuration.media),
             group: threads.group, loader: loader, metrics: GatewayMetrics(telemetry: context.telemetry), logger: context.logger
         )
         let server = MediaControlServer(provider: engine, configuration: .init(resumeGrace: configuration.media.controlResumeGrace)) { MediaEngine.now() }

@@ -23,3 +23,10 @@ extension MediaThreads {
         return threads
     }
 }
+
+extension RTPPortPool {
+    /// The calls' RTP ports as `media.rtp_port_*` say (spread over the range, each released port quarantined).
+    static func forCalls(_ media: NinjaConfiguration.Media) -> RTPPortPool {
+        RTPPortPool(range: media.rtpPorts, quarantine: media.rtpPortQuarantine, spread: true)
+    }
+}
