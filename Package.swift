@@ -39,6 +39,8 @@ let cTargets: [Target] = [
     systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
     // glibc's stub resolver (libc6-dev): no pkg-config file.
     .systemLibrary(name: "CResolv", path: "Sources/C/CResolv"),
+    // The calling thread's capabilities (capget/capset; the kernel's headers, linux-libc-dev): nothing to link.
+    .systemLibrary(name: "CCapability", path: "Sources/C/CCapability"),
 ]
 
 // MARK: - Products of the dependencies
@@ -99,7 +101,7 @@ let targets: [Target] = cTargets + [
     .target(name: "SIPTransport", dependencies: ["AnswerNinjaCore", "SIPMessages", "SIPLocator", "CResolv", nioCore, nioPosix, nioSSL, nioTLS], swiftSettings: swiftSettings),
     .target(
         name: "MediaTransport",
-        dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", nioCore, nioPosix, nioConcurrency],
+        dependencies: ["AnswerNinjaCore", "MediaControl", "RTP", "SRTP", "Codecs", "MediaDSP", "CCapability", nioCore, nioPosix, nioConcurrency],
         swiftSettings: swiftSettings
     ),
     .target(name: "Capture", dependencies: ["AnswerNinjaCore", "RTP", "Codecs", nioCore, nioExtras], swiftSettings: swiftSettings),

@@ -21,6 +21,14 @@ public struct DigestServer: Sendable {
         self.nonceLifetime = nonceLifetime
     }
 
+    /// A nonce secret the gateways behind one edge share, derived from a key they all have (the caller-profile key),
+    /// so that a challenge one gateway issued is answered at another: the edge spreads a device's INVITEs round robin,
+    /// and its answer to a 407 is a new INVITE. An HMAC under that key of a label used for nothing else: the nonces
+    /// give nothing of the key away.
+    public static func secret(sharedFrom key: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array("answer-ninja: SIP digest nonces".utf8), using: SymmetricKey(data: key)))
+    }
+
     /// A fresh challenge (for a 401's WWW-Authenticate or a 407's Proxy-Authenticate).
     public func challenge(now: MediaInstant, stale: Bool = false) -> DigestChallenge {
         DigestChallenge(realm: realm, nonce: nonce(issuedAt: now), algorithm: algorithm, qopAuth: true, stale: stale)

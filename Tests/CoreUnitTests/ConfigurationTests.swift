@@ -71,6 +71,21 @@ import Testing
         }
     }
 
+    @Test func anOutboundProxyLeadsToATrunk() throws {
+        let trunk = ["ANSWER_NINJA_SIP_TRUNK_REGISTRAR": "sip:trunk.example.com", "ANSWER_NINJA_SIP_TRUNK_USERNAME": "acct", "ANSWER_NINJA_SIP_TRUNK_PASSWORD": "pw"]
+        let direct = try ConfigurationLoader(environment: trunk).load().sip.trunk
+        #expect(direct?.register == true && direct?.outboundProxy == nil)
+        let behindEdge = try ConfigurationLoader(environment: trunk.merging([
+            "ANSWER_NINJA_SIP_OUTBOUND_PROXY": "sip:kamailio.answer-ninja.svc.cluster.local:5060", "ANSWER_NINJA_SIP_TRUNK_REGISTER": "off",
+        ]) { $1 }).load().sip.trunk
+        #expect(behindEdge?.register == false && behindEdge?.outboundProxy == "sip:kamailio.answer-ninja.svc.cluster.local:5060")
+        #expect(behindEdge?.description.contains("pw") == false)
+        let alone = #expect(throws: CoreError.self) { try ConfigurationLoader(environment: ["ANSWER_NINJA_SIP_OUTBOUND_PROXY": "sip:edge"]).load() }
+        #expect(alone?.message.contains("ANSWER_NINJA_SIP_TRUNK_REGISTRAR") == true, "\(alone?.message ?? "")")
+        let notSIP = #expect(throws: CoreError.self) { try ConfigurationLoader(environment: trunk.merging(["ANSWER_NINJA_SIP_OUTBOUND_PROXY": "edge:5060"]) { $1 }).load() }
+        #expect(notSIP?.message.contains("ANSWER_NINJA_SIP_OUTBOUND_PROXY") == true, "\(notSIP?.message ?? "")")
+    }
+
     @Test func urlsAreCheckedAndPasswordsNeverEchoed() {
         let error = #expect(throws: CoreError.self) {
             try ConfigurationLoader(environment: ["ANSWER_NINJA_STORE_POSTGRES_URL": "mysql://bob:secret@db/x"]).load()

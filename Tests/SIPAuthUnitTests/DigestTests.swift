@@ -65,6 +65,24 @@ import Testing
         #expect(server.verify(alice.credentials(for: forged, method: "REGISTER", uri: "sip:gateway.example.com"), method: "REGISTER", now: start, ha1: { store[$0] }) == .rejected(reason: "the nonce was not issued here"))
         #expect(server.verify(alice.credentials(for: challenge, method: "REGISTER", uri: "sip:gateway.example.com"), method: "REGISTER", now: start.advanced(by: .seconds(301)), ha1: { store[$0] }) == .stale)
     }
+
+    /// The gateways behind one edge: a device's answer to one gateway's 407 is a new INVITE, which the edge may give
+    /// to another gateway. With the secret derived from the key they share, that one takes it; with its own, it does not.
+    @Test func aNonceIsTakenByEveryGatewayOfTheSameKeyOnly() {
+        let start = MediaInstant(nanoseconds: 1_000_000_000_000)
+        let key = [UInt8](repeating: 7, count: 32)
+        let shared = DigestServer.secret(sharedFrom: key)
+        #expect(shared.count == 32 && shared != key && shared == DigestServer.secret(sharedFrom: key))
+        #expect(shared != DigestServer.secret(sharedFrom: [UInt8](repeating: 8, count: 32)))
+        let first = DigestServer(realm: "answer-ninja", algorithm: .md5, secret: shared)
+        var second = DigestServer(realm: "answer-ninja", algorithm: .md5, secret: DigestServer.secret(sharedFrom: key))
+        var stranger = DigestServer(realm: "answer-ninja", algorithm: .md5, secret: DigestServer.secret(sharedFrom: [UInt8](repeating: 9, count: 32)))
+        let store = ["alice": DigestComputation.ha1(username: "alice", realm: "answer-ninja", password: "wonderland", algorithm: .md5)]
+        var alice = DigestClient(username: "alice", password: "wonderland")
+        let answer = alice.credentials(for: first.challenge(now: start), method: "INVITE", uri: "sip:4155550142@edge.example.com")
+        #expect(second.verify(answer, method: "INVITE", now: start.advanced(by: .seconds(1)), ha1: { store[$0] }) == .accepted(username: "alice"))
+        #expect(stranger.verify(answer, method: "INVITE", now: start.advanced(by: .seconds(1)), ha1: { store[$0] }) == .rejected(reason: "the nonce was not issued here"))
+    }
 }
 
 /// A request sent again to answer a challenge (RFC 3261 §22.2), as the gateway does with its trunk and `call`

@@ -29,6 +29,19 @@ def test_dockerfile_healthcheck_and_ports_match_the_code():
     assert f"EXPOSE {defaults['http.port']} {defaults['sip.port']}/udp {defaults['sip.port']}/tcp" in dockerfile
 
 
+def test_the_image_gives_the_binary_cap_sys_nice_as_a_permitted_file_capability_only():
+    """SCHED_FIFO media threads as user 10001 (Tests/PeerTests/MediaThreadsTests shows the kernel's side): the production
+    stage marks the binary it installs with CAP_SYS_NICE permitted and not effective, as root before USER, and
+    strips set-user-ID bits; the pods that add SYS_NICE are the ones whose threads use it (test_k8s.py)."""
+    stage = (ROOT / "deploy" / "docker" / "Dockerfile").read_text().split("AS production", 1)[1]
+    marks = re.findall(r"setcap (\S+) (\S+)", stage)
+    assert marks == [("cap_sys_nice+p", "/usr/local/bin/answer-ninja")], marks
+    assert stage.index("setcap") > stage.index("COPY --from=builder /out/ /usr/local/bin/"), "marked after the copy"
+    assert stage.index("setcap") < stage.index("USER 10001"), "marked as root"
+    assert "find / -xdev -perm /6000 -type f -exec chmod a-s {} +" in stage
+    assert re.search(r"apt-get purge -y --auto-remove libcap2-bin", stage), "setcap is not left in the image"
+
+
 def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"^```sh\n(.*?)\n```", readme, flags=re.S | re.M)

@@ -495,7 +495,8 @@ def placeholder(entry, field_ref, workload, slot):
             return "redis://:placeholder@127.0.0.1:6379"
         return "https://placeholder.invalid/"
     if entry["kind"] == "secret":
-        return "ab" * 32
+        # Account lists are user:password pairs; keys are hex.
+        return "alice:placeholder" if entry["key"].endswith("_accounts") else "ab" * 32
     return "placeholder"
 
 
@@ -953,6 +954,17 @@ def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
     gateway = next(c for w, c in our_containers(docs) if role(c) == "gateway")
     assert env_value(gateway, "ANSWER_NINJA_SIP_TRUSTED_SOURCES") == values["kamailio-pod-cidr"]
     ipaddress.ip_network(values["kamailio-pod-cidr"])
+    # Calls out: the gateways send them to the edge by its Service's name, which the edge takes as its own
+    # (EDGE_ALIAS; without it Kamailio relays the request to that name, itself), and register nothing.
+    proxy = re.fullmatch(r"sip:([^:;>]+):(\d+)", env_value(gateway, "ANSWER_NINJA_SIP_OUTBOUND_PROXY"))
+    assert proxy, env_value(gateway, "ANSWER_NINJA_SIP_OUTBOUND_PROXY")
+    service = find(docs, "Service", "kamailio")
+    assert proxy.group(1) == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local"
+    assert int(proxy.group(2)) == sip_port and any(p["port"] == sip_port and p["protocol"] == "UDP" for p in service["spec"]["ports"])
+    assert quoted(defines["EDGE_ALIAS"]) == proxy.group(1)
+    assert env_value(gateway, "ANSWER_NINJA_SIP_TRUNK_REGISTER") == "off", "the edge registers for the gateways"
+    assert env_value(gateway, "ANSWER_NINJA_SIP_TRUNK_REGISTRAR") == values["trunk-uri"]
+    assert env_value(gateway, "ANSWER_NINJA_SIP_TRUNK_USERNAME") == values["trunk-username"]
 
     # Ports, probes and the Service on kamailio.cfg's SIP_PORT and TLS_PORT.
     ports = {p["name"]: (p["protocol"], p["containerPort"]) for p in container["ports"]}

@@ -2,13 +2,18 @@
 
 One Kamailio 5.6 runs the production configuration, only its defines changed (ports, file paths, faster probing);
 two `answer-ninja gateway` processes are the gateway pods (their SIP on 127.0.0.11 and 127.0.0.12, as two pods have
-two addresses); a Python registrar in a thread plays the trunk that uac_reg registers with. Checked:
+two addresses); a Python UDP server in a thread plays the trunk: the registrar uac_reg registers with, and the carrier
+that calls out reach. Checked:
 
 - `kamailio -c` accepts the configuration with the production defaults and with each optional part; kustomize
   renders the files as the ConfigMap Kubernetes mounts;
 - calls through the edge spread over both gateways (round robin) and end normally (BYE by Record-Route);
 - a device's REGISTER and its digest answer reach the same gateway (hash over the To URI) and get 200;
 - a call over TLS to the edge;
+- a device calls out: the gateways send calls to the trunk through the edge (`sip.outbound_proxy`, no registration
+  of their own), the trunk's 407 is answered by the gateway with the trunk's credentials, and the ACK and BYE reach
+  the trunk through the edge too; the device's own answer to the gateway's 407 is taken by whichever gateway the
+  edge gives it to (nonces under a secret the gateways share);
 - uac_reg registers with the trunk and answers its digest challenge; a call to the registered Contact reaches the
   gateway as a call to the registered number;
 - ratelimit: INVITEs over the edge's rate get 503 Rate Limited; pike: a flood from one address is dropped;
@@ -45,6 +50,9 @@ GATEWAY_HOSTS = ("127.0.0.11", "127.0.0.12")
 RTP_RANGES = ((42000, 42099), (42100, 42199))
 DEVICE_PASSWORD = "device-secret"
 TRUNK_USER, TRUNK_PASSWORD, TRUNK_REALM = "edge-account", "trunk-secret", "trunk.test"
+# The edge's other name, as the gateways' outbound proxy names it (Kubernetes: the Service's cluster name), served by
+# a dnsmasq of the test's own.
+EDGE_NAME = "edge.answer-ninja.test"
 PIKE_DENSITY = 16
 INVITES_PER_SECOND = 3
 
@@ -220,16 +228,20 @@ def digest_answer(challenge, method, uri, username, password):
     return value + f', response="{response}"'
 
 
-class TrunkRegistrar(threading.Thread):
-    """The trunk's registrar: challenges each REGISTER with digest, answers a correct response with 200 and
-    records what it accepted."""
+class Trunk(threading.Thread):
+    """The trunk, over UDP. Its registrar challenges each REGISTER with digest, answers a correct response with 200
+    and records what it accepted. As the carrier it challenges each INVITE with a 407, answers one with the right
+    credentials with 200 (its SDP pointing at a socket of its own), answers BYE and OPTIONS with 200, and records
+    every request but REGISTER in `seen`."""
 
     def __init__(self):
         super().__init__(daemon=True)
         self.sock = udp_socket()
         self.port = self.sock.getsockname()[1]
+        self.media = udp_socket()
         self.accepted = []
         self.requests = 0
+        self.seen = []
         self.stopping = False
 
     def run(self):
@@ -240,13 +252,18 @@ class TrunkRegistrar(threading.Thread):
             except socket.timeout:
                 continue
             text = data.decode(errors="replace")
-            if not text.startswith("REGISTER "):
-                continue
-            self.requests += 1
+            method = text.split(" ", 1)[0]
             head = text.split("\r\n\r\n", 1)[0].split("\r\n")
             keep = [line for line in head[1:] if re.match(r"(Via|From|To|Call-ID|CSeq):", line, flags=re.I)]
+            if method in ("INVITE", "ACK", "BYE", "OPTIONS"):
+                self.seen.append(text)
+                self.carrier(method, text, keep, peer)
+                continue
+            if method != "REGISTER":
+                continue
+            self.requests += 1
             authorization = header(text, "Authorization")
-            if authorization and self.valid(authorization[0]):
+            if authorization and self.valid(authorization[0], "REGISTER"):
                 self.accepted.append(text)
                 contact = header(text, "Contact")
                 reply = ["SIP/2.0 200 OK", *keep, *(f"Contact: {c};expires=300" for c in contact)]
@@ -258,11 +275,33 @@ class TrunkRegistrar(threading.Thread):
                      for line in reply]
             self.sock.sendto(("\r\n".join(reply) + "\r\nContent-Length: 0\r\n\r\n").encode(), peer)
 
-    def valid(self, value):
+    def carrier(self, method, text, keep, peer):
+        if method == "ACK":
+            return
+        reply, body = ["SIP/2.0 200 OK", *keep], ""
+        if method == "INVITE":
+            authorization = header(text, "Proxy-Authorization")
+            if not (authorization and self.valid(authorization[0], "INVITE")):
+                reply = ["SIP/2.0 407 Proxy Authentication Required", *keep,
+                         f'Proxy-Authenticate: Digest realm="{TRUNK_REALM}", nonce="{uuid.uuid4().hex}", qop="auth", '
+                         'algorithm=MD5']
+            else:
+                body = (f"v=0\r\no=carrier 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                        f"m=audio {self.media.getsockname()[1]} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+                reply += [*(f"Record-Route: {r}" for r in header(text, "Record-Route")),
+                          f"Contact: <sip:far-end@127.0.0.1:{self.port}>", "Content-Type: application/sdp"]
+        reply = [line if not line.lower().startswith("to:") or ";tag=" in line else line + ";tag=carrier"
+                 for line in reply]
+        self.sock.sendto(("\r\n".join(reply) + f"\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode(), peer)
+
+    def requests_of(self, method):
+        return [text for text in list(self.seen) if text.startswith(method + " ")]
+
+    def valid(self, value, method):
         p = digest_parameters(value)
         if p.get("username") != TRUNK_USER or p.get("realm") != TRUNK_REALM:
             return False
-        ha1, ha2 = md5(f"{TRUNK_USER}:{TRUNK_REALM}:{TRUNK_PASSWORD}"), md5(f"REGISTER:{p['uri']}")
+        ha1, ha2 = md5(f"{TRUNK_USER}:{TRUNK_REALM}:{TRUNK_PASSWORD}"), md5(f"{method}:{p['uri']}")
         if p.get("qop") == "auth":
             expected = md5(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
         else:
@@ -273,12 +312,17 @@ class TrunkRegistrar(threading.Thread):
         self.stopping = True
         self.join(2)
         self.sock.close()
+        self.media.close()
 
 
 # --- the gateways and the edge ---
 
 class Gateway:
     redis_url = None
+    # Where calls out go: the edge's SIP port (the outbound proxy) and the trunk's, known before the gateways start.
+    edge_port = None
+    trunk_port = None
+    dns_server = None
 
     def __init__(self, index, directory, sip_port=None, generation=0):
         self.index = index
@@ -305,6 +349,18 @@ class Gateway:
             "ANSWER_NINJA_SHUTDOWN_GRACE": "30s",
             "ANSWER_NINJA_LOG_FORMAT": "text",
         }
+        if Gateway.edge_port:
+            # Calls out go to the trunk through the edge, which registers for the gateways (as in Kubernetes); the
+            # gateways share the caller-profile key, and with it their digest nonces.
+            env.update({
+                "ANSWER_NINJA_SIP_TRUNK_REGISTRAR": f"sip:127.0.0.1:{Gateway.trunk_port}",
+                "ANSWER_NINJA_SIP_TRUNK_USERNAME": TRUNK_USER,
+                "ANSWER_NINJA_SIP_TRUNK_PASSWORD": TRUNK_PASSWORD,
+                "ANSWER_NINJA_SIP_TRUNK_REGISTER": "off",
+                "ANSWER_NINJA_SIP_OUTBOUND_PROXY": f"sip:{EDGE_NAME}:{Gateway.edge_port}",
+                "ANSWER_NINJA_SIP_DNS_SERVER": Gateway.dns_server,
+                "ANSWER_NINJA_STORE_PROFILE_KEY": "5a" * 32,
+            })
         if Gateway.redis_url:
             # The gateways behind one edge share a cache: devices one of them registered are rung by any (by Path).
             env["ANSWER_NINJA_CACHE_REDIS_URL"] = Gateway.redis_url
@@ -341,9 +397,9 @@ class Gateway:
 
 
 class Edge:
-    def __init__(self, directory, gateways, trunk):
+    def __init__(self, directory, gateways, trunk, sip_port):
         self.directory = Path(directory)
-        self.sip_port = free_port()
+        self.sip_port = sip_port
         self.tls_port = free_port(udp=False)
         self.ctl = f"unix:{self.directory / 'kamailio_ctl'}"
         (self.directory / "dispatcher.list").write_text(
@@ -378,6 +434,7 @@ class Edge:
             "PIKE_DENSITY": PIKE_DENSITY, "INVITE_PIPE": f'"1:TAILDROP:{INVITES_PER_SECOND}"',
             "WITH_TRUNK_REGISTRATION": None, "UACREG_DB_URL": f'"text://{uacreg}"',
             "REG_CONTACT_ADDR": f'"127.0.0.1:{self.sip_port}"', "REG_TIMER_INTERVAL": 1,
+            "EDGE_ALIAS": f'"{EDGE_NAME}"',
         }
         args = [tool("kamailio"), "-f", str(EDGE / "kamailio.cfg"), "-DD", "-E", "-m", "64", "-M", "8",
                 "-w", str(self.directory), "-P", str(self.directory / "kamailio.pid")]
@@ -403,11 +460,11 @@ class Edge:
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory):
-    for name in ("kamailio", "kamcmd", "openssl"):
+    for name in ("kamailio", "kamcmd", "openssl", "dnsmasq"):
         tool(name)
     assert BINARY.exists(), f"{BINARY} is missing: build first (swift build)"
     directory = tmp_path_factory.mktemp("edge")
-    trunk = TrunkRegistrar()
+    trunk = Trunk()
     trunk.start()
     started = []
     try:
@@ -417,11 +474,19 @@ def edge(tmp_path_factory):
         started.append(redis)
         wait_for("redis to answer", lambda: redis_ping(redis_port), 20)
         Gateway.redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        dns_port = free_port()
+        dnsmasq = Process("dnsmasq", [tool("dnsmasq"), "--keep-in-foreground", f"--port={dns_port}", "--listen-address=127.0.0.1",
+                                      "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                                      f"--pid-file={directory / 'dnsmasq.pid'}", "--user=root", "--group=root",
+                                      "--local=/test/", f"--host-record={EDGE_NAME},127.0.0.1", "--log-facility=-"], directory)
+        started.append(dnsmasq)
+        wait_for("dnsmasq to start", lambda: "started, version" in dnsmasq.tail(), 10)
+        Gateway.edge_port, Gateway.trunk_port, Gateway.dns_server = free_port(), trunk.port, f"127.0.0.1:{dns_port}"
         gateways = [Gateway(i, directory) for i in range(2)]
         started += [g.process for g in gateways]
         for gateway in gateways:
             gateway.wait_ready()
-        kamailio = Edge(directory, gateways, trunk)
+        kamailio = Edge(directory, gateways, trunk, Gateway.edge_port)
         started.append(kamailio.process)
         kamailio.wait_ready()
         wait_for("both gateways active in the dispatcher",
@@ -610,6 +675,42 @@ def test_a_call_over_tls_to_the_edge(edge):
                       kamailio.process.tail())
     assert result["answered"] and result["hangup_side"] == "local", result
     assert sum(g.invites() for g in gateways) > before
+
+
+def test_a_device_calls_out_through_the_edge_to_the_trunk(edge):
+    kamailio, gateways, trunk = edge
+    before = [g.invites() for g in gateways]
+    # alice's phone dials a national number through the edge. The gateway the edge gives the INVITE to challenges it
+    # (407); the answer, a new INVITE, is dispatched round robin, to the other gateway, which must take the nonce.
+    process = call(kamailio, "--from", "alice", "--password", DEVICE_PASSWORD, duration=1, user="4155550142")
+    logs = "\n".join([kamailio.process.tail(), *(g.process.tail() for g in gateways)])
+    result = finished(process, 30, logs)
+    assert result["answered"], result
+    placed = [g.process.log_path.read_text(errors="replace").count("calling out") for g in gateways]
+    assert sorted(placed) == [0, 1], f"gateways that placed the call: {placed}\n{logs}"
+    # The other one saw one INVITE (the challenged one; the INVITE counter of the one that placed the call also counts
+    # the trunk's responses).
+    challenger = gateways[placed.index(0)]
+    assert challenger.invites() - before[placed.index(0)] == 1, f"{challenger.invites() - before[placed.index(0)]}\n{logs}"
+    wait_for("the BYE at the trunk", lambda: trunk.requests_of("BYE"), 10)
+
+    invites = trunk.requests_of("INVITE")
+    assert len(invites) == 2, invites  # the first one challenged, the second with the trunk's credentials
+    # The 407 is ACKed by the edge's own transaction (RFC 3261 §17.1.1.3: hop by hop); the 200 by the gateway.
+    acks = trunk.requests_of("ACK")
+    assert any("CSeq: 1 ACK" in a and len(header(a, "Via")) == 1 for a in acks), acks
+    answered = [a for a in acks if "CSeq: 2 ACK" in a]
+    assert answered, acks
+    for request in invites + answered + trunk.requests_of("BYE"):
+        # Through the edge: its Via on top, the gateway's below, and no Route left for the trunk.
+        vias = header(request, "Via")
+        assert f"127.0.0.1:{kamailio.sip_port}" in vias[0], request
+        assert any(host in vias[1] for host in GATEWAY_HOSTS), request
+        assert not header(request, "Route"), request
+    assert invites[0].startswith(f"INVITE sip:+14155550142@127.0.0.1:{trunk.port};user=phone SIP/2.0"), invites[0]
+    credentials = digest_parameters(header(invites[1], "Proxy-Authorization")[0])
+    assert credentials["username"] == TRUNK_USER and credentials["realm"] == TRUNK_REALM, invites[1]
+    assert any(f"127.0.0.1:{kamailio.sip_port}" in r for r in header(invites[1], "Record-Route")), invites[1]
 
 
 def test_the_edge_registers_with_the_trunk(edge):

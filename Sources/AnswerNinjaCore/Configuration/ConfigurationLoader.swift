@@ -439,8 +439,15 @@ private struct ValueReader {
         let (password, _) = raw(.trunkPassword)
         let expires = duration(.trunkExpires)
         let keepalive = duration(.trunkKeepalive)
+        let registering = enumeration(.trunkRegister) == "on"
+        let (proxy, proxyOrigin) = raw(.outboundProxy)
         let given = [registrar, username, password].map { ($0 ?? "").isEmpty == false }
-        guard given.contains(true) else { return nil }
+        guard given.contains(true) else {
+            if let proxy, !proxy.isEmpty {
+                problems.append("\(proxyOrigin) needs the trunk it leads to: set \(ConfigurationKey.trunkRegistrar.environmentName), \(ConfigurationKey.trunkUsername.environmentName) and \(ConfigurationKey.trunkPassword.environmentName)")
+            }
+            return nil
+        }
         guard given.allSatisfy({ $0 }), let registrar, let username, let password else {
             problems.append("\(ConfigurationKey.trunkRegistrar.environmentName), \(ConfigurationKey.trunkUsername.environmentName) and \(ConfigurationKey.trunkPassword.environmentName) go together: set all three or none")
             return nil
@@ -453,7 +460,16 @@ private struct ValueReader {
             problems.append("\(ConfigurationKey.trunkExpires.environmentName) must be at least 60s")
             return nil
         }
-        return NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires, keepalive: keepalive > .zero ? keepalive : nil)
+        var trunk = NinjaConfiguration.Trunk(registrar: registrar, username: username, password: password, expires: expires, keepalive: keepalive > .zero ? keepalive : nil)
+        trunk.register = registering
+        if let proxy, !proxy.isEmpty {
+            guard proxy.lowercased().hasPrefix("sip:") else {
+                problems.append("\(proxyOrigin) must be a sip: URI, got \"\(proxy)\"")
+                return nil
+            }
+            trunk.outboundProxy = proxy
+        }
+        return trunk
     }
 
     /// `user:password` pairs separated by commas; a malformed pair is named by its user only (never its password).

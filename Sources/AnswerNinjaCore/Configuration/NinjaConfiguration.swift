@@ -83,9 +83,13 @@ public struct NinjaConfiguration: Sendable, Equatable {
         public var expires: Duration
         /// OPTIONS keep-alive interval; nil when disabled.
         public var keepalive: Duration?
+        /// False behind an edge that registers for the gateways: the trunk is only where calls out go.
+        public var register: Bool = true
+        /// Where every request to the trunk goes (with a Route naming it); nil: straight to the trunk.
+        public var outboundProxy: String?
 
         /// Never shows the password.
-        public var description: String { "Trunk(registrar: \(registrar), username: \(username), expires: \(expires), keepalive: \(keepalive.map { "\($0)" } ?? "off"))" }
+        public var description: String { "Trunk(registrar: \(registrar), username: \(username), expires: \(expires), keepalive: \(keepalive.map { "\($0)" } ?? "off"), register: \(register), outbound proxy: \(outboundProxy ?? "none"))" }
     }
 
     public struct Media: Sendable, Equatable {

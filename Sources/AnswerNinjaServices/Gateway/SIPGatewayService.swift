@@ -200,7 +200,9 @@ public struct SIPGatewayService: Service {
                 maximumBridgedDuration: configuration.sip.maxBridgedDuration,
                 goodbye: goodbye,
                 media: mediaSettings.capabilities,
-                defaultRegion: configuration.api.defaultRegion
+                defaultRegion: configuration.api.defaultRegion,
+                // The caller-profile key is the one secret every gateway of a deployment has.
+                digestSecret: configuration.store.profileKey.flatMap { try? [UInt8](hex: $0) }.map(DigestServer.secret(sharedFrom:))
             ),
             identityVerifier: identityVerifier, resolver: resolver, trunkTLS: trunkTLS, mediaHostV6: configuration.sip.ipv6Host, callRecorder: recorder,
             screener: screener, assistant: assistant, mediaRoles: mediaRoles

@@ -21,7 +21,8 @@ import Store
 /// - **A wanted caller forwarded to the user's external number** (a forwarding target that is a number): the caller's
 ///   number in From, the user's number in Diversion (RFC 5806), as carriers expect of a forwarded call.
 ///
-/// Either way the INVITE goes where the registration goes (the trunk's current target), is answered with the trunk's
+/// Either way the INVITE goes where the registration goes (the trunk's current target, or the outbound proxy with a
+/// Route naming it), is answered with the trunk's
 /// credentials when it is challenged (401 or 407, once), and is bridged to the leg that asked for it as a device leg
 /// is (`PendingBridge`): ringing relayed, CANCEL propagated, BYE on either side ending both. A device hears the far
 /// end's failure (486, 404, …); a forwarded caller whose number does not answer gets the assistant.
@@ -152,6 +153,7 @@ extension SIPUserAgent {
         var headers = SIPHeaders()
         headers.add("Via", via(for: flow).serialized)
         headers.add("Max-Forwards", "70")
+        if let route = registration.route { headers.add("Route", route) }
         headers.add("From", "<sip:\(caller)@\(host)>;tag=\(SIPToken.random())")
         headers.add("To", "<sip:\(number)@\(host);user=phone>")
         headers.add("Call-ID", callID)

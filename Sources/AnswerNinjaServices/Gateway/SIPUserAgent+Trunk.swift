@@ -11,11 +11,18 @@ import SIPTransport
 /// registrar's URI is resolved by RFC 3263 (`SIPResolver`: NAPTR, SRV, A/AAAA), and the first target that takes
 /// a connection is used, over UDP, TCP or TLS as the lookups say; a target that times out, answers 503 or closes
 /// its connection is left for the next one on the following attempt.
+///
+/// With an outbound proxy (`sip.outbound_proxy`, an edge such as deploy/kamailio) the proxy's URI is resolved
+/// instead, and every request to the trunk (REGISTER, OPTIONS, calls out) goes to it with a Route naming it (a
+/// preloaded route, RFC 3261 §8.1.2), the Request-URI still the trunk's. Behind an edge that registers for the
+/// gateways (`sip.trunk_register` off) nothing is registered: the trunk is only where calls out go.
 extension SIPUserAgent {
     /// One Call-ID and a rising CSeq across refreshes.
     struct Registration {
         let trunk: NinjaConfiguration.Trunk
         let registrar: SIPURI
+        /// The outbound proxy every request to the trunk goes through; nil: straight to the registrar.
+        let proxy: SIPURI?
         /// Where REGISTER and OPTIONS go; nil until a target is connected.
         var destination: SIPFlow?
         /// The targets of the last resolution, and the one in use.
@@ -28,6 +35,16 @@ extension SIPUserAgent {
         /// Challenges answered since the last success: a second one in a row means the credentials are wrong.
         var challenges = 0
         var registered = false
+
+        /// What is resolved and connected to: the outbound proxy, else the registrar.
+        var nextHop: SIPURI { proxy ?? registrar }
+
+        /// The Route header of a request to the trunk through the outbound proxy (loose routing, RFC 3261 §16.12).
+        var route: String? {
+            guard var hop = proxy else { return nil }
+            hop.parameters.set("lr", nil)
+            return "<\(hop.serialized)>"
+        }
     }
 
     /// Registers with `trunk`, keeps the registration fresh, and sends it OPTIONS keep-alives.
@@ -36,7 +53,15 @@ extension SIPUserAgent {
             logger.error("trunk registrar is not a SIP URI", metadata: ["registrar": "\(trunk.registrar)"])
             return
         }
-        registration = Registration(trunk: trunk, registrar: uri, digest: DigestClient(username: trunk.username, password: trunk.password))
+        var proxy: SIPURI?
+        if let outboundProxy = trunk.outboundProxy {
+            guard let uri = try? SIPURI(parsing: outboundProxy[...]) else {
+                logger.error("outbound proxy is not a SIP URI", metadata: ["outbound_proxy": "\(outboundProxy)"])
+                return
+            }
+            proxy = uri
+        }
+        registration = Registration(trunk: trunk, registrar: uri, proxy: proxy, digest: DigestClient(username: trunk.username, password: trunk.password))
         await connectToTrunk()
         if let interval = trunk.keepalive {
             scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
@@ -54,19 +79,23 @@ extension SIPUserAgent {
             do {
                 // TLS only with a listener of ours: the trunk calls us back at our Contact.
                 let transports: [SIPTransportProtocol] = transport.tls != nil ? [.tls, .tcp, .udp] : [.tcp, .udp]
-                current.targets = try await resolver.locate(current.registrar, transports: transports)
+                current.targets = try await resolver.locate(current.nextHop, transports: transports)
                 current.targetIndex = 0
+                // The path to the trunk is trusted like the trunk: the outbound proxy's addresses when there is one.
                 trunkAddresses = Set(current.targets.map(\.address))
-                logger.info("trunk resolved", metadata: ["registrar": "\(current.trunk.registrar)", "targets": "\(current.targets.map(\.description).joined(separator: ", "))"])
+                logger.info("trunk resolved", metadata: [
+                    "registrar": "\(current.trunk.registrar)", "outbound_proxy": "\(current.trunk.outboundProxy ?? "none")",
+                    "targets": "\(current.targets.map(\.description).joined(separator: ", "))",
+                ])
             } catch {
                 registration = current
-                registrationFailed("\(current.registrar.serialized) did not resolve: \(error)")
+                registrationFailed("\(current.nextHop.serialized) did not resolve: \(error)")
                 return
             }
         }
         guard current.targetIndex < current.targets.count else {
             registration = current
-            registrationFailed("\(current.registrar.serialized) resolved to no target")
+            registrationFailed("\(current.nextHop.serialized) resolved to no target")
             return
         }
         let target = current.targets[current.targetIndex]
@@ -93,7 +122,7 @@ extension SIPUserAgent {
         latest.targetIndex = current.targetIndex
         latest.destination = flow
         registration = latest
-        logger.info("trunk target", metadata: ["registrar": "\(latest.trunk.registrar)", "target": "\(target)"])
+        logger.info("trunk target", metadata: ["registrar": "\(latest.trunk.registrar)", "target": "\(target)", "register": "\(latest.trunk.register)"])
         sendRegister(credentials: nil)
     }
 
@@ -111,7 +140,7 @@ extension SIPUserAgent {
     }
 
     private func sendRegister(credentials: DigestCredentials?, proxy: Bool = false) {
-        guard var registration, let destination = registration.destination else { return }
+        guard var registration, registration.trunk.register, let destination = registration.destination else { return }
         registration.sequence += 1
         let registrarHost = registration.registrar.host.description
         let aor = "<sip:\(registration.trunk.username)@\(registrarHost)>"
@@ -119,6 +148,7 @@ extension SIPUserAgent {
         var headers = SIPHeaders()
         headers.add("Via", via(for: destination).serialized)
         headers.add("Max-Forwards", "70")
+        if let route = registration.route { headers.add("Route", route) }
         headers.add("From", aor + ";tag=\(registration.fromTag)")
         headers.add("To", aor)
         headers.add("Call-ID", registration.callID)
@@ -225,6 +255,7 @@ extension SIPUserAgent {
         var headers = SIPHeaders()
         headers.add("Via", via(for: destination).serialized)
         headers.add("Max-Forwards", "70")
+        if let route = registration.route { headers.add("Route", route) }
         headers.add("From", "<sip:\(registration.trunk.username)@\(registration.registrar.host.description)>;tag=\(SIPToken.random())")
         headers.add("To", "<\(target.serialized)>")
         headers.add("Call-ID", SIPToken.random() + "@answer-ninja")

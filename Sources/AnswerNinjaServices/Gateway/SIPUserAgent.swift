@@ -103,6 +103,9 @@ actor SIPUserAgent {
         var media = MediaCapabilities()
         /// Region (ISO 3166) of numbers a device dials without a country code, unless its user set their own.
         var defaultRegion = "US"
+        /// The secret of the registrar's and proxy's digest nonces, shared by the gateways behind one edge
+        /// (`DigestServer.secret(sharedFrom:)`); nil: made at start, good for this process only.
+        var digestSecret: [UInt8]?
     }
 
     /// Who waits for a client transaction's outcome.
@@ -245,10 +248,13 @@ actor SIPUserAgent {
         self.identityVerifier = identityVerifier
         self.resolver = resolver
         self.trunkTLS = trunkTLS
-        // Nonces are an HMAC under this secret: any REGISTER answers a challenge of this process.
-        var secret = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for index in secret.indices { secret[index] = generator.next() }
+        // Nonces are an HMAC under this secret: any REGISTER (or INVITE out) answers a challenge of this process, or
+        // of any gateway with the same secret.
+        var secret = settings.digestSecret ?? [UInt8](repeating: 0, count: 32)
+        if settings.digestSecret == nil {
+            var generator = SystemRandomNumberGenerator()
+            for index in secret.indices { secret[index] = generator.next() }
+        }
         registrarSHA256 = DigestServer(realm: Self.registrarRealm, algorithm: .sha256, secret: secret)
         registrarMD5 = DigestServer(realm: Self.registrarRealm, algorithm: .md5, secret: secret)
     }

@@ -33,9 +33,10 @@ public struct AnswerNinjaProcess: StoppablePeer {
     /// the media tests correlate against; the assistant's own tests ask for `assistant`. `launcher`: a program and
     /// its arguments that run the binary (`setpriv` dropping a capability, say).
     public static func start(
-        command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil, launcher: [String] = []
+        command: String = "serve", environment extra: [String: String] = [:], dataDirectory: URL? = nil, launcher: [String] = [],
+        executable: String? = nil
     ) async throws -> AnswerNinjaProcess {
-        let executable = try binary()
+        let executable = try executable ?? binary()
         let directory = try PeerEnvironment.makeDirectory(for: "answer-ninja-\(command)")
         let data = dataDirectory ?? directory.appendingPathComponent("data")
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ANSWER_NINJA_") }

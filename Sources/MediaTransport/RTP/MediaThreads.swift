@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCapability
 import NIOCore
 import NIOPosix
 
@@ -8,8 +9,11 @@ import NIOPosix
 /// HTTP and the cooperative pool. With a real-time priority they run `SCHED_FIFO`, above every normal thread of the
 /// machine — so speech recognition and synthesis (on their own threads at normal priority), the store and HTTP can
 /// load the cores without delaying a frame — while the speech threads keep their normal share against other
-/// processes (a nice value on them starved decodes on a loaded machine). Raising needs `CAP_SYS_NICE` (root, or
-/// the capability granted to the container); without it the threads stay as they are, and `MediaThreads` says why.
+/// processes (a nice value on them starved decodes on a loaded machine). Raising needs `CAP_SYS_NICE`: root, or a
+/// non-root process whose binary carries it as a permitted file capability (`setcap cap_sys_nice+p`, as the
+/// container image does), without no_new_privs and with it in the bounding set (a container that adds `SYS_NICE`
+/// and allows privilege escalation). Each loop thread puts it in its effective set for the one call and takes it
+/// out again, so no thread runs with it. Without it the threads stay as they are, and `MediaThreads` says why.
 /// Each tick does microseconds of work, and the kernel's real-time throttling (`sched_rt_runtime_us`) keeps even a
 /// runaway loop from taking a core whole.
 public struct MediaThreads: Sendable {
@@ -46,12 +50,19 @@ public struct MediaThreads: Sendable {
             let result = try? await loop.submit { () -> Int32 in
                 var parameters = sched_param()
                 parameters.sched_priority = priority
+                // Capabilities are per thread: this one's, for this call only (a permitted file capability is not
+                // effective until raised; root's stays as it was).
+                let raised = policy != SCHED_OTHER && cshim_raise_capability(Self.sysNice) == 0
+                defer { if raised { _ = cshim_lower_capability(Self.sysNice) } }
                 return pthread_setschedparam(pthread_self(), policy, &parameters)
             }.get()
             if let result, result != 0 { failure = result }
         }
         return failure
     }
+
+    /// `CAP_SYS_NICE` (linux/capability.h).
+    static let sysNice: Int32 = 23
 
     public func shutdown() async {
         try? await group.shutdownGracefully()
