@@ -3,7 +3,9 @@ import Crypto
 
 /// The UAS/registrar side (RFC 3261 §22.4, RFC 7616 §3.3): issues challenges and verifies credentials, with
 /// stateless nonces (a timestamp and an HMAC of it under a server secret, so any instance of the gateway can
-/// check a nonce another issued) and nonce counts that must rise (a replayed request is refused).
+/// check a nonce another issued) and nonce counts that must rise (a replayed request is refused; the counts are this
+/// instance's). Instances that share a secret must share a clock too: `now` is then wall-clock time, and a nonce
+/// stamped more than `clockSkew` ahead of it is stale, as one older than `nonceLifetime` is.
 ///
 /// Time is given (`now`), never read.
 public struct DigestServer: Sendable {
@@ -38,22 +40,28 @@ public struct DigestServer: Sendable {
         case accepted(username: String)
         /// Wrong user, password or digest: challenge again (or 403 after a few tries).
         case rejected(reason: String)
-        /// A correct response on an expired nonce: challenge again with `stale=true`.
+        /// A correct response on a nonce that is not good here (expired, stamped ahead of this clock, or made under
+        /// another secret: an instance of another key, during a key's rotation): challenge again with `stale=true`.
         case stale
     }
+
+    /// How far ahead of `now` a nonce's stamp may be (the clocks of the instances that share a secret differ).
+    public static let clockSkew: Duration = .seconds(30)
 
     /// Checks `credentials` sent with `method`; `ha1` looks up H(username:realm:password) (nil: unknown user).
     public mutating func verify(_ credentials: DigestCredentials, method: String, now: MediaInstant, ha1: (String) -> String?) -> Verdict {
         guard credentials.realm == realm else { return .rejected(reason: "realm \(credentials.realm) is not \(realm)") }
         guard credentials.algorithm == algorithm else { return .rejected(reason: "algorithm \(credentials.algorithm.rawValue) was not offered") }
-        guard let issued = issuedAt(credentials.nonce) else { return .rejected(reason: "the nonce was not issued here") }
         guard let stored = ha1(credentials.username) else { return .rejected(reason: "unknown user") }
         let expected = DigestComputation.response(
             ha1: stored, algorithm: credentials.algorithm, nonce: credentials.nonce, method: method, uri: credentials.uri,
             qopAuth: credentials.qopAuth, nonceCount: credentials.nonceCount, cnonce: credentials.cnonce
         )
         guard ConstantTime.equal(expected, credentials.response) else { return .rejected(reason: "wrong digest") }
-        if issued.duration(to: now) > nonceLifetime { return .stale }
+        // The password was right; the nonce must be one of ours, and fresh.
+        guard let issued = issuedAt(credentials.nonce) else { return .stale }
+        let age = issued.duration(to: now)
+        if age > nonceLifetime || age < .zero - Self.clockSkew { return .stale }
         if let count = credentials.nonceCount {
             if let last = lastCounts[credentials.nonce], count <= last { return .rejected(reason: "nonce count \(count) was already used") }
             lastCounts[credentials.nonce] = count

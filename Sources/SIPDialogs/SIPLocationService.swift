@@ -116,6 +116,11 @@ public struct SIPLocationService<Flow: Hashable & Sendable>: Sendable {
         (table[aor] ?? []).filter { now < $0.expires }.reversed()
     }
 
+    /// The addresses-of-record with a live binding.
+    public func addressesOfRecord(now: MediaInstant) -> [String] {
+        table.compactMap { aor, bindings in bindings.contains { now < $0.expires } ? aor : nil }.sorted()
+    }
+
     /// A connection closed: the bindings that came over it can no longer be reached (RFC 5626 §5.3).
     public mutating func flowClosed(_ flow: Flow) {
         for (aor, bindings) in table {

@@ -68,7 +68,11 @@ public final class SIPTCPTransport: Sendable {
     public func connect(to address: SocketAddress, tls: NIOSSLContext? = nil, serverName: String? = nil, timeout: TimeAmount = .seconds(5)) async throws -> SIPFlow {
         let registry = registry, flood = flood, onEvent = onEvent, onMessage = onMessage
         let assigned = AssignedConnection()
-        _ = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        // From the address we listen on, when that is one address: the far end sees the source our Via names (a
+        // proxy that tells its gateways by address, on a host with several).
+        if let source = Self.source(listening: localAddress, towards: address) { bootstrap = bootstrap.bind(to: source) }
+        _ = try await bootstrap
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(timeout)
             .channelInitializer { channel in
@@ -84,6 +88,13 @@ public final class SIPTCPTransport: Sendable {
             .get()
         let id = assigned.id.withLock { $0 }
         return tls != nil ? .tls(connection: id, remote: address) : .tcp(connection: id, remote: address)
+    }
+
+    /// The local address (any port) of a connection to `remote`: the listener's, unless it listens on every address
+    /// or on another family.
+    public static func source(listening: SocketAddress, towards remote: SocketAddress) -> SocketAddress? {
+        guard let host = listening.ipAddress, host != "0.0.0.0", host != "::", listening.protocol == remote.protocol else { return nil }
+        return try? SocketAddress(ipAddress: host, port: 0)
     }
 
     /// Adds a connection to the registry and its handlers to its pipeline; returns its id.

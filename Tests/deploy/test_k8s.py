@@ -956,11 +956,11 @@ def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
     ipaddress.ip_network(values["kamailio-pod-cidr"])
     # Calls out: the gateways send them to the edge by its Service's name, which the edge takes as its own
     # (EDGE_ALIAS; without it Kamailio relays the request to that name, itself), and register nothing.
-    proxy = re.fullmatch(r"sip:([^:;>]+):(\d+)", env_value(gateway, "ANSWER_NINJA_SIP_OUTBOUND_PROXY"))
+    proxy = re.fullmatch(r"sip:([^:;>]+):(\d+);transport=tcp", env_value(gateway, "ANSWER_NINJA_SIP_OUTBOUND_PROXY"))
     assert proxy, env_value(gateway, "ANSWER_NINJA_SIP_OUTBOUND_PROXY")
     service = find(docs, "Service", "kamailio")
     assert proxy.group(1) == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local"
-    assert int(proxy.group(2)) == sip_port and any(p["port"] == sip_port and p["protocol"] == "UDP" for p in service["spec"]["ports"])
+    assert int(proxy.group(2)) == sip_port and any(p["port"] == sip_port and p["protocol"] == "TCP" for p in service["spec"]["ports"])
     assert quoted(defines["EDGE_ALIAS"]) == proxy.group(1)
     assert env_value(gateway, "ANSWER_NINJA_SIP_TRUNK_REGISTER") == "off", "the edge registers for the gateways"
     assert env_value(gateway, "ANSWER_NINJA_SIP_TRUNK_REGISTRAR") == values["trunk-uri"]

@@ -8,7 +8,8 @@ that calls out reach. Checked:
 - `kamailio -c` accepts the configuration with the production defaults and with each optional part; kustomize
   renders the files as the ConfigMap Kubernetes mounts;
 - calls through the edge spread over both gateways (round robin) and end normally (BYE by Record-Route);
-- a device's REGISTER and its digest answer reach the same gateway (hash over the To URI) and get 200;
+- a device's REGISTER and its digest answer reach the same gateway (hash over the To URI) and get 200; both gateways
+  ring it by its Path, and so does that gateway restarted (it asks the other for the bindings it knows);
 - a call over TLS to the edge;
 - a device calls out: the gateways send calls to the trunk through the edge (`sip.outbound_proxy`, no registration
   of their own), the trunk's 407 is answered by the gateway with the trunk's credentials, and the ACK and BYE reach
@@ -16,6 +17,7 @@ that calls out reach. Checked:
   edge gives it to (nonces under a secret the gateways share);
 - uac_reg registers with the trunk and answers its digest challenge; a call to the registered Contact reaches the
   gateway as a call to the registered number;
+- the trust domain: a P-Asserted-Identity reaches the gateways from the trunk's addresses only;
 - ratelimit: INVITEs over the edge's rate get 503 Rate Limited; pike: a flood from one address is dropped;
 - the shipped Kubernetes dispatcher.list loads with no pod resolvable, every gateway inactive, and a call gets 503;
 - drain: a gateway given SIGTERM answers OPTIONS with 503, the dispatcher marks it inactive, new calls all go to
@@ -54,6 +56,8 @@ TRUNK_USER, TRUNK_PASSWORD, TRUNK_REALM = "edge-account", "trunk-secret", "trunk
 # a dnsmasq of the test's own.
 EDGE_NAME = "edge.answer-ninja.test"
 PIKE_DENSITY = 16
+# Gateways a test started in place of a stopped one; the fixture stops them.
+RESTARTED = []
 INVITES_PER_SECOND = 3
 
 
@@ -357,7 +361,7 @@ class Gateway:
                 "ANSWER_NINJA_SIP_TRUNK_USERNAME": TRUNK_USER,
                 "ANSWER_NINJA_SIP_TRUNK_PASSWORD": TRUNK_PASSWORD,
                 "ANSWER_NINJA_SIP_TRUNK_REGISTER": "off",
-                "ANSWER_NINJA_SIP_OUTBOUND_PROXY": f"sip:{EDGE_NAME}:{Gateway.edge_port}",
+                "ANSWER_NINJA_SIP_OUTBOUND_PROXY": f"sip:{EDGE_NAME}:{Gateway.edge_port};transport=tcp",
                 "ANSWER_NINJA_SIP_DNS_SERVER": Gateway.dns_server,
                 "ANSWER_NINJA_STORE_PROFILE_KEY": "5a" * 32,
             })
@@ -494,7 +498,7 @@ def edge(tmp_path_factory):
                  len(kamailio.dispatcher_flags()) == 2, 10)
         yield kamailio, gateways, trunk
     finally:
-        for process in reversed(started):
+        for process in reversed(started + RESTARTED):
             process.stop()
         trunk.stop()
 
@@ -667,6 +671,19 @@ def test_a_device_registers_through_the_edge_with_one_gateway_and_is_rung_by_its
         other = gateways[gained.index(0)]
         assert ring_and_refuse(kamailio, other, sock) == 486
 
+        # The holder restarts (a rollout): the new process knows no device. It asks the others on the bus for what
+        # they know, its own former bindings included, and rings the device again.
+        assert holder.process.stop() == 0
+        back = Gateway(holder.index, holder.directory, sip_port=holder.sip_port, generation=10)
+        RESTARTED.append(back.process)
+        gateways[gateways.index(holder)] = back
+        back.wait_ready()
+        wait_for("the other gateway to share what it knows with the restarted one",
+                 lambda: "device bindings shared with a gateway that started" in other.process.tail(400), 25)
+        assert ring_and_refuse(kamailio, back, sock) == 486
+        wait_for(f"the dispatcher to mark gateway{back.index} active again",
+                 lambda: kamailio.dispatcher_flags().get(back.uri, "").startswith("A"), 10)
+
 
 def test_a_call_over_tls_to_the_edge(edge):
     kamailio, gateways, _ = edge
@@ -711,6 +728,52 @@ def test_a_device_calls_out_through_the_edge_to_the_trunk(edge):
     credentials = digest_parameters(header(invites[1], "Proxy-Authorization")[0])
     assert credentials["username"] == TRUNK_USER and credentials["realm"] == TRUNK_REALM, invites[1]
     assert any(f"127.0.0.1:{kamailio.sip_port}" in r for r in header(invites[1], "Record-Route")), invites[1]
+
+
+def call_asserting(kamailio, src, asserted):
+    """An INVITE from `src` through the edge with a P-Asserted-Identity, answered, ACKed and hung up by hand; its
+    Call-ID."""
+    call_id = uuid.uuid4().hex
+    target = f"sip:demo@127.0.0.1:{kamailio.sip_port}"
+    with udp_socket(src) as sock, udp_socket(src) as media:
+        port = sock.getsockname()[1]
+        sdp = (f"v=0\r\no=probe 1 1 IN IP4 {src}\r\ns=-\r\nc=IN IP4 {src}\r\nt=0 0\r\n"
+               f"m=audio {media.getsockname()[1]} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+        sock.sendto(sip_request("INVITE", target, src=src, sock=sock, call_id=call_id, body=sdp, headers=[
+            f"P-Asserted-Identity: <sip:{asserted}@{src}>", f"Contact: <sip:probe@{src}:{port}>", "Content-Type: application/sdp",
+        ]), ("127.0.0.1", kamailio.sip_port))
+        ok = final_response(sock, 10)
+        assert status_of(ok) == 200, f"{ok}\n{kamailio.process.tail()}"
+        # In the dialog: to the gateway's Contact, by the edge's Record-Route (reversed, as a UAC does).
+        remote = re.search(r"<([^>]+)>", header(ok, "Contact")[0]).group(1)
+        routes = [f"Route: {r.strip()}" for line in reversed(header(ok, "Record-Route")) for r in reversed(line.split(","))]
+        to = header(ok, "To")[0]
+        for method, cseq in (("ACK", 1), ("BYE", 2)):
+            lines = [f"{method} {remote} SIP/2.0",
+                     f"Via: SIP/2.0/UDP {src}:{port};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport", "Max-Forwards: 70",
+                     *routes, f"From: <sip:probe@{src}>;tag={call_id[:8]}", f"To: {to}", f"Call-ID: {call_id}",
+                     f"CSeq: {cseq} {method}", "Content-Length: 0", "", ""]
+            sock.sendto("\r\n".join(lines).encode(), ("127.0.0.1", kamailio.sip_port))
+        assert status_of(final_response(sock, 10)) == 200, "the BYE was not answered"
+    return call_id
+
+
+def test_only_the_trunk_may_assert_an_identity_through_the_edge(edge):
+    """RFC 3325: the gateways believe the P-Asserted-Identity of what the edge relays (it is in their
+    sip.trusted_sources), so the edge removes it from everyone but the trunk (TRUSTED_NETS, here 127.0.0.1)."""
+    kamailio, gateways, _ = edge
+
+    def asserted(call_id):
+        def line():
+            return next((l for g in gateways for l in g.process.log_path.read_text(errors="replace").splitlines()
+                         if "call answered" in l and call_id in l), None)
+        wait_for("the gateway's call answered line", line, 10)
+        match = re.search(r"asserted=(\S*)", line())
+        assert match, line()
+        return match.group(1)
+
+    assert asserted(call_asserting(kamailio, "127.0.0.1", "+14155550100")) == "+14155550100"
+    assert asserted(call_asserting(kamailio, "127.0.0.2", "+14155550100")) == ""
 
 
 def test_the_edge_registers_with_the_trunk(edge):

@@ -257,6 +257,17 @@ public struct SIPGatewayService: Service {
                 for await text in platform.cache.subscribe(SharedRegistration.channel) { await agent.sharedRegistration(text) }
             }
         }
+        // And those they learnt before this process started: asked for twice, since the cache's subscription to the
+        // bus may still be starting at the first ask (the answers are the same each time).
+        let sharedAsk = platform.map { _ in
+            Task {
+                for delay in [2, 15] {
+                    try? await Task.sleep(for: .seconds(delay))
+                    if Task.isCancelled { return }
+                    await agent.requestSharedBindings()
+                }
+            }
+        }
         // Registration resolves and connects in the background: the listeners are ready meanwhile.
         if let trunk = configuration.sip.trunk { Task { await agent.register(with: trunk) } }
         context.addListener(.init(name: "sip", address: "sip:\(advertised):\(port)", detail: "SIP over UDP and TCP: calls are screened (unknown numbers 404, blocked callers 603, wanted callers bridged to the user's device, the rest answered with the greeting and recorded)"))
@@ -284,6 +295,7 @@ public struct SIPGatewayService: Service {
         if left > 0 { logger.warning("drain timed out", metadata: ["calls": "\(left)", "grace": "\(configuration.shutdownGrace)"]) }
         controls?.cancel()
         shared?.cancel()
+        sharedAsk?.cancel()
         await agent.shutdown()
         for task in reconnecting { task.cancel() }
         loopbackReady?.cancel()

@@ -51,12 +51,11 @@ extension SIPUserAgent {
     /// Checks a device's INVITE out: a 407 challenge without credentials (or with a stale nonce), 403 for wrong ones or
     /// another account's. True when the INVITE may go on.
     func authorizeCallOut(_ request: SIPRequest, key: SIPTransactionKey, account: String, source: SIPFlow) -> Bool {
-        let now = Self.now()
-        switch authenticateDevice(request, header: "Proxy-Authorization", now: now) {
+        switch authenticateDevice(request, header: "Proxy-Authorization") {
         case .missing:
-            challenge(request, key: key, now: now, stale: false, proxy: true)
+            challenge(request, key: key, stale: false, proxy: true)
         case .stale:
-            challenge(request, key: key, now: now, stale: true, proxy: true)
+            challenge(request, key: key, stale: true, proxy: true)
         case .rejected(let username, let reason):
             logger.warning("call out refused", metadata: ["user": "\(username)", "reason": "\(reason)", "from": "\(source)"])
             respond(withTag(Self.response(to: request, 403, "Forbidden")), key: key)
@@ -97,7 +96,10 @@ extension SIPUserAgent {
             refuse(484, "Address Incomplete (\(error.message))")
             return
         }
-        guard let registration, registration.destination != nil else {
+        // No path to the trunk yet (a connection to it or to the outbound proxy that failed): one attempt now, rather
+        // than the caller waiting for the next retry.
+        if registration != nil, registration?.destination == nil { await connectToTrunk() }
+        guard let registration, registration.destination != nil, transactions[key]?.transaction.state == .proceeding else {
             refuse(503, "Service Unavailable (no trunk to call out through)")
             return
         }
@@ -122,6 +124,7 @@ extension SIPUserAgent {
         Task {
             let result = await callTrunk(number, from: caller, diversion: diversion, fork: fork, ringTimeout: ringTimeout)
             guard !result.answered else { return }
+            trunkCalls.remove(result.callId)
             logger.info("the far end did not take the call", metadata: [
                 "call_id": "\(result.callId)", "number": "\(number)", "status": "\(result.statusCode.map(String.init) ?? "none")", "reason": "\(result.reason ?? "")",
             ])
@@ -169,6 +172,7 @@ extension SIPUserAgent {
         let invite = SIPRequest(method: "INVITE", uri: .sip(uri), headers: headers, body: ByteBuffer(string: offer.description.serialized))
         var pending = DeviceInvite(invite: invite, flow: flow, session: session, offer: offer, hold: settings.maximumBridgedDuration, fork: fork)
         pending.trunkDigest = DigestClient(username: registration.trunk.username, password: registration.trunk.password)
+        trunkCalls.insert(callID)
         return await place(pending, ringTimeout: ringTimeout)
     }
 

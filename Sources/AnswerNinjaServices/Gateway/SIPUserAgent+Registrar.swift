@@ -26,12 +26,12 @@ extension SIPUserAgent {
             return
         }
         let now = Self.now()
-        switch authenticateDevice(request, header: "Authorization", now: now) {
+        switch authenticateDevice(request, header: "Authorization") {
         case .missing:
-            challenge(request, key: key, now: now, stale: false)
+            challenge(request, key: key, stale: false)
             return
         case .stale:
-            challenge(request, key: key, now: now, stale: true)
+            challenge(request, key: key, stale: true)
             return
         case .rejected(let username, let reason):
             logger.warning("device registration refused", metadata: ["user": "\(username)", "reason": "\(reason)", "from": "\(source)"])
@@ -89,9 +89,14 @@ extension SIPUserAgent {
         case accepted(username: String)
     }
 
-    /// Checks a device's credentials against `sip.device_accounts`, with the algorithms we offer.
-    func authenticateDevice(_ request: SIPRequest, header: String, now: MediaInstant) -> DeviceAuthentication {
+    /// Checks a device's credentials against `sip.device_accounts`, with the algorithms we offer. They must be for this
+    /// request's Request-URI (RFC 3261 §22.4): else an answer seen on the wire would do for any number.
+    func authenticateDevice(_ request: SIPRequest, header: String) -> DeviceAuthentication {
+        let now = Self.digestClock()
         guard let value = request.headers.first(header), let credentials = try? DigestCredentials(parsing: value) else { return .missing }
+        guard (try? SIPURIReference(parsing: credentials.uri[...]))?.description == request.uri.description else {
+            return .rejected(username: credentials.username, reason: "the digest is for \(credentials.uri), not \(request.uri.description)")
+        }
         let accounts = settings.deviceAccounts
         let ha1: (String) -> String? = { user in
             accounts[user.lowercased()].map { DigestComputation.ha1(username: user, realm: Self.registrarRealm, password: $0, algorithm: credentials.algorithm) }
@@ -113,13 +118,22 @@ extension SIPUserAgent {
 
     /// 401 (407 with `proxy`, for an INVITE) with a challenge per algorithm of `sip.device_digest_algorithms`, in its
     /// order (by default SHA-256, then MD5 for older devices: RFC 8760 §2.4).
-    func challenge(_ request: SIPRequest, key: SIPTransactionKey, now: MediaInstant, stale: Bool, proxy: Bool = false) {
+    func challenge(_ request: SIPRequest, key: SIPTransactionKey, stale: Bool, proxy: Bool = false) {
+        let now = Self.digestClock()
         var response = withTag(proxy ? Self.response(to: request, 407, "Proxy Authentication Required") : Self.response(to: request, 401, "Unauthorized"))
         for algorithm in settings.deviceDigestAlgorithms {
             let server = algorithm == .md5 ? registrarMD5 : registrarSHA256
             response.headers.add(proxy ? "Proxy-Authenticate" : "WWW-Authenticate", server.challenge(now: now, stale: stale).headerValue)
         }
         respond(response, key: key)
+    }
+
+    /// The clock of digest nonces: wall-clock time, since the gateways behind one edge share their nonces' secret and
+    /// check each other's stamps (the media clock counts from each host's boot).
+    static func digestClock() -> MediaInstant {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return MediaInstant(nanoseconds: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec))
     }
 
     /// The live bindings of a user's devices: this gateway's, then those other gateways hold for devices registered
@@ -129,7 +143,7 @@ extension SIPUserAgent {
         var bindings = location.bindings(of: aor, now: now)
         let nowMilliseconds = unixMilliseconds()
         for (_, shared) in sharedBindings[aor] ?? [:] {
-            for binding in shared where binding.expiresAtMs > nowMilliseconds {
+            for binding in shared.bindings where binding.expiresAtMs > nowMilliseconds {
                 guard let contact = try? SIPURIReference(parsing: binding.contact[...]), !bindings.contains(where: { $0.contact == contact }),
                       let flow = binding.path.first.flatMap(Self.edgeFlow)
                 else { continue }
@@ -153,20 +167,62 @@ extension SIPUserAgent {
     /// Tells the other gateways (on the cache's bus) which bindings this one holds for `aor` through an edge.
     func shareBindings(aor: String, _ bindings: [SIPLocationService<SIPFlow>.Binding], now: MediaInstant) {
         guard let cache = screener?.platform.cache else { return }
-        let nowMilliseconds = unixMilliseconds()
-        let registration = SharedRegistration(gateway: gatewayToken, aor: aor, bindings: bindings.map {
-            SharedBinding(contact: $0.contact.description, path: $0.path, expiresAtMs: nowMilliseconds + Int64($0.secondsLeft(at: now)) * 1000)
-        })
-        guard let data = try? JSONEncoder().encode(registration) else { return }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = Self.encoded(ownRegistration(aor: aor, bindings, now: now))
         Task { await cache.publish(SharedRegistration.channel, text) }
     }
 
-    /// Another gateway's bindings for one address-of-record (its own are ignored).
+    /// What this gateway publishes of its bindings of `aor` (those through an edge).
+    private func ownRegistration(aor: String, _ bindings: [SIPLocationService<SIPFlow>.Binding], now: MediaInstant) -> SharedRegistration {
+        let nowMilliseconds = unixMilliseconds()
+        return SharedRegistration(gateway: gatewayToken, aor: aor, bindings: bindings.map {
+            SharedBinding(contact: $0.contact.description, path: $0.path, expiresAtMs: nowMilliseconds + Int64($0.secondsLeft(at: now)) * 1000)
+        }, sentAtMs: nowMilliseconds)
+    }
+
+    private static func encoded(_ value: some Encodable) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    /// A message on the bindings' channel: another gateway's bindings for one address-of-record (its own are
+    /// ignored, and so is one older than what is known of that gateway's), or a gateway that has just started asking
+    /// for everything the others know.
     func sharedRegistration(_ text: String) {
-        guard let registration = try? JSONDecoder().decode(SharedRegistration.self, from: Data(text.utf8)), registration.gateway != gatewayToken else { return }
-        sharedBindings[registration.aor, default: [:]][registration.gateway] = registration.bindings.isEmpty ? nil : registration.bindings
-        if sharedBindings[registration.aor]?.isEmpty == true { sharedBindings[registration.aor] = nil }
+        let data = Data(text.utf8)
+        if let request = try? JSONDecoder().decode(SharedBindingsRequest.self, from: data) {
+            if request.requester != gatewayToken { shareEverything(with: request.requester) }
+            return
+        }
+        guard let registration = try? JSONDecoder().decode(SharedRegistration.self, from: data), registration.gateway != gatewayToken else { return }
+        let holders = registration.merged(into: sharedBindings[registration.aor] ?? [:], nowMs: unixMilliseconds(), retentionMs: Int64(location.maximumExpires) * 1000)
+        sharedBindings[registration.aor] = holders.isEmpty ? nil : holders
+    }
+
+    /// Asks the other gateways, on the bus, for the devices registered through an edge that they know of: a gateway
+    /// that starts (a new pod, a restart, a rollout) knows none, its own of before included.
+    func requestSharedBindings() {
+        guard let cache = screener?.platform.cache else { return }
+        let text = Self.encoded(SharedBindingsRequest(requester: gatewayToken))
+        Task { await cache.publish(SharedRegistration.channel, text) }
+    }
+
+    /// Publishes again what this gateway knows of devices registered through an edge, for a gateway that has just
+    /// started: its own bindings, and the copies it keeps of the others' (under their gateways' names and times, so
+    /// a gateway that restarted gets its former bindings back while they last).
+    private func shareEverything(with requester: String) {
+        guard let cache = screener?.platform.cache else { return }
+        let now = Self.now(), nowMilliseconds = unixMilliseconds()
+        var registrations: [SharedRegistration] = []
+        for aor in location.addressesOfRecord(now: now) {
+            let throughEdge = location.bindings(of: aor, now: now).filter { !$0.path.isEmpty }
+            if !throughEdge.isEmpty { registrations.append(ownRegistration(aor: aor, throughEdge, now: now)) }
+        }
+        for (_, holders) in sharedBindings {
+            for (_, held) in holders where held.bindings.contains(where: { $0.expiresAtMs > nowMilliseconds }) { registrations.append(held) }
+        }
+        guard !registrations.isEmpty else { return }
+        logger.info("device bindings shared with a gateway that started", metadata: ["requester": "\(requester)", "registrations": "\(registrations.count)"])
+        let texts = registrations.map(Self.encoded)
+        Task { for text in texts { await cache.publish(SharedRegistration.channel, text) } }
     }
 
     /// A TCP or TLS connection closed: the devices registered over it are gone until they register again.
@@ -191,10 +247,30 @@ struct SharedBinding: Codable, Sendable, Equatable {
 }
 
 /// What a gateway publishes after each REGISTER that came through an edge: all its bindings of that address-of-record
-/// (none: the device left).
+/// (none: the device left), and when (the newest of a gateway's wins, whoever relays it).
 struct SharedRegistration: Codable, Sendable, Equatable {
     static let channel = "answer-ninja:device-bindings"
     var gateway: String
     var aor: String
     var bindings: [SharedBinding]
+    /// Nil from a gateway of a release before it (taken as oldest).
+    var sentAtMs: Int64?
+
+    /// `holders` (one address-of-record's copies, by gateway) with this one taken in, unless what is known of its
+    /// gateway is newer (a copy replayed late). An empty list stays as a marker of the time the device left, so that
+    /// an older copy does not bring it back; markers, and lists whose bindings all expired, go `retentionMs` after
+    /// they were sent (the longest registration).
+    func merged(into holders: [String: SharedRegistration], nowMs: Int64, retentionMs: Int64) -> [String: SharedRegistration] {
+        var holders = holders
+        if let known = holders[gateway], known.sentAtMs ?? 0 > sentAtMs ?? 0 { return holders }
+        holders[gateway] = self
+        return holders.filter { _, held in
+            held.bindings.contains { $0.expiresAtMs > nowMs } || held.sentAtMs ?? 0 > nowMs - retentionMs
+        }
+    }
+}
+
+/// A gateway that has just started, asking the others (on the same channel) for every binding they know.
+struct SharedBindingsRequest: Codable, Sendable, Equatable {
+    var requester: String
 }

@@ -222,14 +222,17 @@ extension SIPUserAgent {
 
     /// Retries after `retryAfter`, else a second later when the next target waits, else a minute later (a refused
     /// registration on the same target, or every target used up).
+    /// Without a registration (behind an edge) only the connection is retried, and sooner: calls out wait for it.
     func registrationFailed(_ reason: String, retryAfter: Duration? = nil) {
         guard var registration else { return }
         registration.registered = false
         registration.challenges = 0
         self.registration = registration
-        logger.warning("registration failed", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
+        let registering = registration.trunk.register
+        logger.warning(registering ? "registration failed" : "no path to the trunk", metadata: ["registrar": "\(registration.trunk.registrar)", "reason": "\(reason)"])
         let nextTargetWaits = registration.destination == nil && registration.targetIndex < registration.targets.count
-        scheduleTimer("register", after: retryAfter ?? (nextTargetWaits ? .seconds(1) : .seconds(60))) { agent in agent.refreshRegistration() }
+        let retry = retryAfter ?? (nextTargetWaits ? .seconds(1) : registering ? .seconds(60) : .seconds(5))
+        scheduleTimer("register", after: retry) { agent in agent.refreshRegistration() }
     }
 
     private func refreshRegistration() {
@@ -263,6 +266,23 @@ extension SIPUserAgent {
         headers.add("Accept", "application/sdp")
         startClientTransaction(SIPRequest(method: "OPTIONS", uri: .sip(target), headers: headers), to: destination, purpose: .keepalive)
         scheduleTimer("keepalive", after: interval) { agent in agent.sendKeepalive() }
+    }
+
+    /// A keep-alive's final response: whatever the trunk answers says it is there. Through an outbound proxy, the
+    /// proxy's own failures (408: the trunk did not answer it; 478: it could not resolve it; 5xx) say it is not.
+    func keepaliveAnswered(_ response: SIPResponse) {
+        let code = response.statusCode
+        trunkAnswered(!(registration?.proxy != nil && (code == 408 || code == 478 || code >= 500)))
+    }
+
+    /// No answer to a keep-alive. Without a registration, the keep-alives are all that tells a dead target: the next
+    /// one is tried (RFC 3263 §4.3), as a REGISTER's time-out does.
+    func keepaliveTimedOut(_ destination: SIPFlow) {
+        trunkAnswered(false)
+        guard let registration, !registration.trunk.register, registration.destination == destination else { return }
+        moveToNextTarget()
+        logger.warning("trunk target left", metadata: ["target": "\(destination)", "reason": "no answer to OPTIONS"])
+        scheduleTimer("register", after: .seconds(1)) { agent in agent.refreshRegistration() }
     }
 
     /// Logs the trunk's reachability when it changes.

@@ -204,7 +204,7 @@ actor SIPUserAgent {
     var endedWithReinvite: [SIPDialog.ID: SIPDialog] = [:]
     /// Devices other gateways registered through an edge proxy, by address-of-record and gateway: reachable from here
     /// through the same edge by their Path (`SharedRegistration`).
-    var sharedBindings: [String: [String: [SharedBinding]]] = [:]
+    var sharedBindings: [String: [String: SharedRegistration]] = [:]
     /// This gateway among those that share bindings.
     nonisolated let gatewayToken = SIPToken.random()
     var registrarSHA256: DigestServer
@@ -212,6 +212,9 @@ actor SIPUserAgent {
     var trunkReachable: Bool?
     /// The addresses the trunk's name resolved to: trusted as the trunk is.
     var trunkAddresses: Set<String> = []
+    /// The Call-IDs of the legs we placed with the trunk (calls out, forwarding): a challenge to our BYE on one of
+    /// them is answered with the trunk's account, and on no other leg (a device behind the same edge would get it).
+    var trunkCalls: Set<String> = []
     /// A resolution or connection to the trunk is under way.
     var trunkConnecting = false
     /// The SIP UDP socket's receive queue is backed up: new INVITEs get 503 (`watchReceiveQueue`).
@@ -826,11 +829,11 @@ actor SIPUserAgent {
         end(id, side: side, reason: reason)
     }
 
-    /// Sends our BYE; on a leg with the trunk (a far end at one of its addresses) it is kept until its final response,
-    /// so that a challenge to it is answered (`trunkByeAnswered`).
+    /// Sends our BYE; on a leg we placed with the trunk it is kept until its final response, so that a challenge to it
+    /// is answered (`trunkByeAnswered`).
     func sendBye(_ bye: SIPRequest, callID: String, to flow: SIPFlow) {
         var purpose = ClientPurpose.bye
-        if registration != nil, let address = flow.remote.ipAddress, trunkAddresses.contains(address) {
+        if registration != nil, trunkCalls.contains(callID) {
             trunkByes[callID] = (bye, flow)
             purpose = .trunkBye(callID)
         }
@@ -839,6 +842,7 @@ actor SIPUserAgent {
 
     /// The call is over: forgotten at once; its media closed, its recording written and its end logged in a task.
     private func end(_ id: SIPDialog.ID, side: String, reason: SIPReason?) {
+        trunkCalls.remove(id.callID)
         guard let call = calls.removeValue(forKey: id) else { return }
         transport.metrics.calls(calls.count)
         for timer in ["2xx", "limit", "session", "goodbye", "hold"] { cancelTimer("\(timer)|\(id.callID)") }
@@ -973,7 +977,7 @@ actor SIPUserAgent {
         if acknowledgedAgain(response) { return }
         switch purpose {
         case .registration: registrationAnswered(response, from: destination)
-        case .keepalive: trunkAnswered(true)
+        case .keepalive: keepaliveAnswered(response)
         case .refresh(let id): refreshAnswered(id, response: response, destination: destination)
         case .hold(let id): holdAnswered(id, response: response, destination: destination)
         case .reanchor(let id): reanchorAnswered(id, response: response, destination: destination)
@@ -988,7 +992,7 @@ actor SIPUserAgent {
     private func clientTimedOut(_ purpose: ClientPurpose, destination: SIPFlow) {
         switch purpose {
         case .registration: registrarTimedOut(destination)
-        case .keepalive: trunkAnswered(false)
+        case .keepalive: keepaliveTimedOut(destination)
         case .refresh(let id):
             endedWithReinvite[id] = nil
             hangUp(id, reason: SIPReason(protocolName: "SIP", cause: 408, text: "Session refresh timed out"))

@@ -11,9 +11,10 @@ import NIOPosix
 /// load the cores without delaying a frame — while the speech threads keep their normal share against other
 /// processes (a nice value on them starved decodes on a loaded machine). Raising needs `CAP_SYS_NICE`: root, or a
 /// non-root process whose binary carries it as a permitted file capability (`setcap cap_sys_nice+p`, as the
-/// container image does), without no_new_privs and with it in the bounding set (a container that adds `SYS_NICE`
-/// and allows privilege escalation). Each loop thread puts it in its effective set for the one call and takes it
-/// out again, so no thread runs with it. Without it the threads stay as they are, and `MediaThreads` says why.
+/// container image does), with it in the bounding set and, under no_new_privs, already permitted before the exec (a
+/// container that adds `SYS_NICE`: runc puts it there). Each loop thread puts it in its effective set for the one
+/// call and takes it out again, so no thread acts with it by accident; it stays permitted, so code that took over
+/// the process could raise it again. Without it the threads stay as they are, and `MediaThreads` says why.
 /// Each tick does microseconds of work, and the kernel's real-time throttling (`sched_rt_runtime_us`) keeps even a
 /// runaway loop from taking a core whole.
 public struct MediaThreads: Sendable {
