@@ -968,7 +968,10 @@ def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
 
     # Ports, probes and the Service on kamailio.cfg's SIP_PORT and TLS_PORT.
     ports = {p["name"]: (p["protocol"], p["containerPort"]) for p in container["ports"]}
-    assert ports == {"sip-udp": ("UDP", sip_port), "sip-tcp": ("TCP", sip_port), "sips": ("TCP", tls_port)}, ports
+    # WITH_METRICS: xhttp_prom on METRICS_PORT (kamailio.cfg's default unless the line sets it), named http.
+    assert "WITH_METRICS" in defines and defines["WITH_METRICS"] is None
+    metrics_port = int(setting["METRICS_PORT"])
+    assert ports == {"sip-udp": ("UDP", sip_port), "sip-tcp": ("TCP", sip_port), "sips": ("TCP", tls_port), "http": ("TCP", metrics_port)}, ports
     # A TCP connect to the SIP port (docs/kubernetes.md: why not OPTIONS or kamcmd).
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         port = container[probe]["tcpSocket"]["port"]
@@ -981,6 +984,10 @@ def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
     assert exposed == {("sip-udp", "UDP", sip_port), ("sip-tcp", "TCP", sip_port), ("sips", "TCP", tls_port)}, exposed
     for port in service["spec"]["ports"]:
         assert ports[port["targetPort"]] == (port["protocol"], port["port"]), port
+    # The metrics are never on the LoadBalancer: a headless Service of their own, which the ServiceMonitor selects.
+    metrics = find(docs, "Service", "kamailio-metrics")
+    assert metrics["spec"].get("clusterIP") == "None" and metrics["spec"]["selector"] == service["spec"]["selector"]
+    assert [(p["name"], p["protocol"], p["port"], p["targetPort"]) for p in metrics["spec"]["ports"]] == [("http", "TCP", metrics_port, "http")]
 
 
 def test_kamailio_accepts_the_deployed_command_line(rendered, tmp_path):

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+import deploy_metrics
 from deploy_tools import tool
 import yaml
 
@@ -117,6 +118,23 @@ def wait_for(what, check, timeout, interval=0.2):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def edge_metrics(port):
+    """The edge's scrape: {(name, frozenset of label pairs): value}."""
+    status, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200, f"/metrics answered {status}: {text[:200]}"
+    series = {}
+    for line in text.splitlines():
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if match:
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+            series[(match.group(1), labels)] = float(match.group(3))
+    return series
+
+
+def refused(port, reason):
+    return edge_metrics(port).get(("kamailio_edge_refused_total", frozenset({("reason", reason)})), 0.0)
 
 
 def http_get(url, timeout=2):
@@ -405,6 +423,7 @@ class Edge:
         self.directory = Path(directory)
         self.sip_port = sip_port
         self.tls_port = free_port(udp=False)
+        self.metrics_port = free_port(udp=False)
         self.ctl = f"unix:{self.directory / 'kamailio_ctl'}"
         (self.directory / "dispatcher.list").write_text(
             "".join(f"1 {g.uri} 0 0 duid=gateway{g.index}\n" for g in gateways))
@@ -439,6 +458,7 @@ class Edge:
             "WITH_TRUNK_REGISTRATION": None, "UACREG_DB_URL": f'"text://{uacreg}"',
             "REG_CONTACT_ADDR": f'"127.0.0.1:{self.sip_port}"', "REG_TIMER_INTERVAL": 1,
             "EDGE_ALIAS": f'"{EDGE_NAME}"',
+            "WITH_METRICS": None, "METRICS_PORT": self.metrics_port,
         }
         args = [tool("kamailio"), "-f", str(EDGE / "kamailio.cfg"), "-DD", "-E", "-m", "64", "-M", "8",
                 "-w", str(self.directory), "-P", str(self.directory / "kamailio.pid")]
@@ -527,7 +547,7 @@ def finished(process, timeout, context=""):
 
 # --- the checks ---
 
-@pytest.mark.parametrize("defines", [[], ["-A", "WITH_TRUNK_REGISTRATION", "-A", "WITH_DS_RELOAD"],
+@pytest.mark.parametrize("defines", [[], ["-A", "WITH_TRUNK_REGISTRATION", "-A", "WITH_DS_RELOAD", "-A", "WITH_METRICS"],
                                      ["-A", "WITHOUT_TLS", "-A", 'GATEWAY_NETS="10.0.0.0/16"']])
 def test_kamailio_accepts_the_configuration(defines):
     result = subprocess.run([tool("kamailio"), "-c", "-f", str(EDGE / "kamailio.cfg"), *defines],
@@ -563,10 +583,12 @@ def test_the_shipped_dispatcher_list_loads_with_no_gateway_resolvable(tmp_path):
     is inactive until a probe answers, and a new call gets 503 rather than going nowhere."""
     port = free_port()
     ctl = f"unix:{tmp_path / 'ctl'}"
+    metrics = free_port(udp=False)
     args = [tool("kamailio"), "-f", str(EDGE / "kamailio.cfg"), "-DD", "-E", "-m", "32", "-M", "4", "-w", str(tmp_path),
             "-P", str(tmp_path / "kamailio.pid"), "-A", "WITHOUT_TLS", "-A", "LISTEN_ADDR=127.0.0.1",
             "-A", f"SIP_PORT={port}", "-A", "CHILDREN=1", "-A", f'CTL_SOCKET="{ctl}"',
-            "-A", f'DISPATCHER_LIST="{EDGE / "dispatcher.list"}"', "-A", "DS_PING_INTERVAL=1"]
+            "-A", f'DISPATCHER_LIST="{EDGE / "dispatcher.list"}"', "-A", "DS_PING_INTERVAL=1",
+            "-A", "WITH_METRICS", "-A", f"METRICS_PORT={metrics}"]
     kamailio = Process("kamailio-k8s-list", args, tmp_path)
     try:
         wait_for("kamailio to answer OPTIONS", lambda: kamailio.popen.poll() is None and options(port) == 200 or
@@ -579,8 +601,51 @@ def test_the_shipped_dispatcher_list_loads_with_no_gateway_resolvable(tmp_path):
             sock.sendto(sip_request("INVITE", f"sip:demo@127.0.0.1:{port}", sock=sock), ("127.0.0.1", port))
             response = final_response(sock, 3)
         assert response and response.startswith("SIP/2.0 503 No Gateway Available"), response
+        # Counted: what AnswerNinjaEdgeNoGateway fires on.
+        assert refused(metrics, "no_gateway") == 1
     finally:
         kamailio.stop()
+
+
+def test_the_edge_serves_its_metrics_on_the_metrics_port_only(edge):
+    """WITH_METRICS: xhttp_prom on METRICS_PORT. xhttp takes HTTP on every TCP listener, so the SIP port (the load
+    balancer's) must refuse it, and so must any other path."""
+    kamailio, _, _ = edge
+    series = edge_metrics(kamailio.metrics_port)
+    for reason in ("pike", "rate_limit", "no_gateway", "malformed", "loop"):
+        assert ("kamailio_edge_refused_total", frozenset({("reason", reason)})) in series, reason
+    assert any(name == "kamailio_core_rcv_requests" for name, _ in series)
+    assert http_get(f"http://127.0.0.1:{kamailio.sip_port}/metrics")[0] == 403
+    assert http_get(f"http://127.0.0.1:{kamailio.metrics_port}/")[0] == 403
+
+
+def test_every_edge_metric_used_in_deploy_is_in_its_scrape(edge):
+    """The alerts and dashboards of deploy/monitoring that read the edge (kamailio_*) read series a real scrape of it
+    has, with the labels and label values they match on."""
+    kamailio, _, _ = edge
+    series = edge_metrics(kamailio.metrics_port)
+    names = {name for name, _ in series}
+    labels = {}
+    for name, pairs in series:
+        for label, value in pairs:
+            labels.setdefault((name, label), set()).add(value)
+    used = {name: places for name, places in deploy_metrics.metric_names_used(ROOT).items() if name.startswith("kamailio_")}
+    assert {"kamailio_edge_refused_total", "kamailio_shmem_real_used_size"} <= set(used), sorted(used)
+    problems = [f"{name}: {', '.join(places)}" for name, places in used.items() if name not in names]
+    for relative, where, name, matchers in deploy_metrics.selectors_used(ROOT):
+        if not name.startswith("kamailio_"):
+            continue
+        for label, op, value in matchers:
+            if label in {"namespace", "job", "pod", "instance", "service", "endpoint", "container"}:
+                continue
+            seen = labels.get((name, label))
+            if seen is None:
+                problems.append(f"{relative}: {where}: {name} has no label {label}")
+            elif op == "=" and value not in seen:
+                problems.append(f"{relative}: {where}: {name}{{{label}={value!r}}}, the scrape has {sorted(seen)}")
+            elif op == "=~" and not any(re.fullmatch(value, v) for v in seen):
+                problems.append(f"{relative}: {where}: {name}{{{label}=~{value!r}}} matches none of {sorted(seen)}")
+    assert not problems, "\n".join(problems)
 
 
 def test_calls_spread_over_both_gateways_and_end_normally(edge):
@@ -792,6 +857,7 @@ def test_the_edge_registers_with_the_trunk(edge):
 
 def test_invites_over_the_rate_get_503(edge):
     kamailio, _, _ = edge
+    counted = refused(kamailio.metrics_port, "rate_limit")
     src = "127.0.0.3"  # not trusted, so rate limited; a handful of requests stays under pike's density
     with udp_socket(src) as sock:
         for _ in range(INVITES_PER_SECOND + 5):
@@ -813,10 +879,12 @@ def test_invites_over_the_rate_get_503(edge):
     limited = [c for c in codes if c.startswith("SIP/2.0 503 Rate Limited")]
     passed = [c for c in codes if not c.startswith("SIP/2.0 503")]
     assert len(limited) >= 4 and passed, codes
+    assert refused(kamailio.metrics_port, "rate_limit") - counted == len(limited)
 
 
 def test_a_flood_from_one_address_is_dropped(edge):
     kamailio, _, _ = edge
+    counted = refused(kamailio.metrics_port, "pike")
     src = "127.0.0.2"
     burst = PIKE_DENSITY * 4
     with udp_socket(src) as sock:
@@ -827,6 +895,7 @@ def test_a_flood_from_one_address_is_dropped(edge):
         while final_response(sock, 1.0):
             answered += 1
     assert 0 < answered <= PIKE_DENSITY * 2, f"{answered} of {burst} OPTIONS answered"
+    assert refused(kamailio.metrics_port, "pike") - counted >= burst - answered
     # The address stays blocked; a trusted one is still answered.
     assert options(kamailio.sip_port, src=src) is None
     assert options(kamailio.sip_port) == 200
