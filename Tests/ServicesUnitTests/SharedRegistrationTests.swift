@@ -13,7 +13,7 @@ import Testing
     let phone = SharedBinding(contact: "sip:alice@192.0.2.7:5060", path: ["<sip:198.51.100.1;lr;received=sip:192.0.2.7:5060>"], expiresAtMs: 1_000_600_000)
     let now: Int64 = 1_000_000_000
 
-    @Test func theNewestCopyOfAGatewaysBindingsWins() {
+    @Test func theNewestCopyOfAnAddressOfRecordWinsWhicheverGatewaySentIt() {
         let registered = Self.registration("gw-a", bindings: [phone], at: now - 60_000)
         let left = Self.registration("gw-a", bindings: [], at: now - 10_000)
         var holders = registered.merged(into: [:], nowMs: now, retentionMs: 3_600_000)
@@ -23,9 +23,13 @@ import Testing
         // The registration again, replayed by another gateway after the leaving: ignored.
         holders = registered.merged(into: holders, nowMs: now, retentionMs: 3_600_000)
         #expect(holders["gw-a"]?.bindings == [])
-        // Another gateway's copy stands beside it.
-        holders = Self.registration("gw-b", bindings: [phone], at: now).merged(into: holders, nowMs: now, retentionMs: 3_600_000)
-        #expect(holders.keys.sorted() == ["gw-a", "gw-b"])
+        // gw-a restarted as gw-b and the device registered there again, by a new Path: that copy is all there is.
+        let moved = SharedBinding(contact: phone.contact, path: ["<sip:198.51.100.1;lr;received=sip:192.0.2.99:6000>"], expiresAtMs: phone.expiresAtMs)
+        holders = Self.registration("gw-b", bindings: [moved], at: now).merged(into: holders, nowMs: now, retentionMs: 3_600_000)
+        #expect(holders.keys.sorted() == ["gw-b"] && holders["gw-b"]?.bindings == [moved])
+        // The old gateway's copy, replayed late by a third: ignored.
+        holders = registered.merged(into: holders, nowMs: now, retentionMs: 3_600_000)
+        #expect(holders.keys.sorted() == ["gw-b"])
     }
 
     @Test func markersAndExpiredListsGoAfterTheLongestRegistration() {
@@ -37,6 +41,15 @@ import Testing
         // A gateway of an earlier release sends no time: any timed copy is newer.
         let untimed = Self.registration("gw-c", bindings: [], at: nil)
         #expect(untimed.merged(into: holders, nowMs: now, retentionMs: 3_600_000)["gw-c"]?.bindings == [phone])
+    }
+
+    @Test func aReplayComesInBatches() throws {
+        let registrations = (0 ..< 450).map { Self.registration("gw-\($0)", bindings: [phone], at: now) }
+        let batches = SharedBindingsReplay.batches(of: registrations)
+        #expect(batches.map(\.registrations.count) == [200, 200, 50])
+        #expect(batches.flatMap(\.registrations) == registrations)
+        #expect(SharedBindingsReplay.batches(of: []).isEmpty)
+        #expect(SharedRegistration.replayChannel(for: "gw-new") == SharedRegistration.channel + ":gw-new")
     }
 
     @Test func requestsAndRegistrationsAreToldApartOnTheOneChannel() throws {

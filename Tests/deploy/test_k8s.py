@@ -972,10 +972,14 @@ def test_the_edge_runs_deploy_kamailio_as_docs_kamailio_says(rendered, overlay):
     assert "WITH_METRICS" in defines and defines["WITH_METRICS"] is None
     metrics_port = int(setting["METRICS_PORT"])
     assert ports == {"sip-udp": ("UDP", sip_port), "sip-tcp": ("TCP", sip_port), "sips": ("TCP", tls_port), "http": ("TCP", metrics_port)}, ports
-    # A TCP connect to the SIP port (docs/kubernetes.md: why not OPTIONS or kamcmd).
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    # Startup and liveness: a TCP connect to the SIP port (docs/kubernetes.md: why not OPTIONS or kamcmd); readiness:
+    # /ready on the metrics port, 200 only while a gateway is active (kamailio.cfg's xhttp:request route).
+    for probe in ("startupProbe", "livenessProbe"):
         port = container[probe]["tcpSocket"]["port"]
         assert ports.get(port) == ("TCP", sip_port) if isinstance(port, str) else port == sip_port, f"{probe} is not on TCP {sip_port}"
+    ready = container["readinessProbe"]["httpGet"]
+    assert ready["path"] == "/ready" and ports.get(ready["port"]) == ("TCP", metrics_port), ready
+    assert '$hu == "/ready"' in edge_config_maps(docs)[0]["data"]["kamailio.cfg"]
     service = find(docs, "Service", "kamailio")
     assert service["spec"]["type"] == "LoadBalancer"
     assert service["spec"]["externalTrafficPolicy"] == "Local", "the edge needs the sender's own address (pike, TRUSTED_NETS)"

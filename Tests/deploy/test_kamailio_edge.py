@@ -14,7 +14,8 @@ that calls out reach. Checked:
 - a device calls out: the gateways send calls to the trunk through the edge (`sip.outbound_proxy`, no registration
   of their own), the trunk's 407 is answered by the gateway with the trunk's credentials, and the ACK and BYE reach
   the trunk through the edge too; the device's own answer to the gateway's 407 is taken by whichever gateway the
-  edge gives it to (nonces under a secret the gateways share);
+  edge gives it to (nonces under a secret the gateways share), and only for its own Request-URI; a call out outlives
+  the reset of its TCP connection to the edge (its BYE goes over the next one);
 - uac_reg registers with the trunk and answers its digest challenge; a call to the registered Contact reaches the
   gateway as a call to the registered number;
 - the trust domain: a P-Asserted-Identity reaches the gateways from the trunk's addresses only;
@@ -601,8 +602,9 @@ def test_the_shipped_dispatcher_list_loads_with_no_gateway_resolvable(tmp_path):
             sock.sendto(sip_request("INVITE", f"sip:demo@127.0.0.1:{port}", sock=sock), ("127.0.0.1", port))
             response = final_response(sock, 3)
         assert response and response.startswith("SIP/2.0 503 No Gateway Available"), response
-        # Counted: what AnswerNinjaEdgeNoGateway fires on.
+        # Counted: what AnswerNinjaEdgeNoGateway fires on; and not ready (the readiness probe keeps traffic away).
         assert refused(metrics, "no_gateway") == 1
+        assert http_get(f"http://127.0.0.1:{metrics}/ready")[0] == 503
     finally:
         kamailio.stop()
 
@@ -617,6 +619,8 @@ def test_the_edge_serves_its_metrics_on_the_metrics_port_only(edge):
     assert any(name == "kamailio_core_rcv_requests" for name, _ in series)
     assert http_get(f"http://127.0.0.1:{kamailio.sip_port}/metrics")[0] == 403
     assert http_get(f"http://127.0.0.1:{kamailio.metrics_port}/")[0] == 403
+    # Ready: a gateway is active.
+    assert http_get(f"http://127.0.0.1:{kamailio.metrics_port}/ready")[0] == 200
 
 
 def test_every_edge_metric_used_in_deploy_is_in_its_scrape(edge):
@@ -839,6 +843,50 @@ def test_only_the_trunk_may_assert_an_identity_through_the_edge(edge):
 
     assert asserted(call_asserting(kamailio, "127.0.0.1", "+14155550100")) == "+14155550100"
     assert asserted(call_asserting(kamailio, "127.0.0.2", "+14155550100")) == ""
+
+
+def test_a_devices_answer_is_good_for_its_own_request_uri_only(edge):
+    """RFC 3261 §22.4: digest credentials name the Request-URI they were made for. An answer made for another number
+    (one seen on the wire, replayed) gets 403, at whichever gateway the edge gives it to."""
+    kamailio, _, _ = edge
+    target = f"sip:4155550144@127.0.0.1:{kamailio.sip_port}"
+    call_id = uuid.uuid4().hex
+    with udp_socket() as sock:
+        sdp = ("v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+        def invite(cseq, extra):
+            return sip_request("INVITE", target, sock=sock, call_id=call_id, cseq=cseq, from_user="alice", body=sdp,
+                               headers=[f"Contact: <sip:alice@127.0.0.1:{sock.getsockname()[1]}>",
+                                        "Content-Type: application/sdp", *extra])
+        sock.sendto(invite(1, []), ("127.0.0.1", kamailio.sip_port))
+        challenge = final_response(sock, 5)
+        assert status_of(challenge) == 407, challenge
+        md5_challenge = next(c for c in header(challenge, "Proxy-Authenticate") if "MD5" in c.upper())
+        elsewhere = digest_answer(md5_challenge, "INVITE", f"sip:19005550100@127.0.0.1:{kamailio.sip_port}", "alice", DEVICE_PASSWORD)
+        sock.sendto(invite(2, [f"Proxy-Authorization: {elsewhere}"]), ("127.0.0.1", kamailio.sip_port))
+        refused = final_response(sock, 5)
+    assert status_of(refused) == 403, refused
+
+
+def test_a_call_out_outlives_its_connection_to_the_edge(edge):
+    """The gateways reach the edge over TCP. When that connection closes mid-call (an edge pod restarts; here the
+    kernel resets it), the gateway connects again and the call's BYE goes over the new connection: the far end's leg
+    is not left up."""
+    kamailio, gateways, trunk = edge
+    invites = len(trunk.requests_of("INVITE"))
+    process = call(kamailio, "--from", "alice", "--password", DEVICE_PASSWORD, duration=5, user="4155550143")
+    wait_for("the call out answered", lambda: len(trunk.requests_of("INVITE")) >= invites + 2 and any(
+        "CSeq: 2 ACK" in a and "4155550143" in a for a in trunk.requests_of("ACK")), 15)
+    call_id = header(trunk.requests_of("INVITE")[-1], "Call-ID")[0]
+    killed = subprocess.run([tool("ss"), "-K", "dst", "127.0.0.1", "dport", "=", f":{kamailio.sip_port}"],
+                            capture_output=True, text=True, timeout=10)
+    assert killed.returncode == 0 and any(host in killed.stdout for host in GATEWAY_HOSTS), killed.stdout + killed.stderr
+    result = finished(process, 30, "\n".join([kamailio.process.tail(), *(g.process.tail() for g in gateways)]))
+    assert result["answered"], result
+    wait_for("the BYE at the trunk over the new connection",
+             lambda: any(header(b, "Call-ID")[0] == call_id for b in trunk.requests_of("BYE")), 15)
+    assert any("calls moved to a new trunk connection" in g.process.log_path.read_text(errors="replace") for g in gateways)
 
 
 def test_the_edge_registers_with_the_trunk(edge):

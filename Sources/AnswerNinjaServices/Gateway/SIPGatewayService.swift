@@ -257,6 +257,11 @@ public struct SIPGatewayService: Service {
                 for await text in platform.cache.subscribe(SharedRegistration.channel) { await agent.sharedRegistration(text) }
             }
         }
+        let sharedReplies = platform.map { platform in
+            Task {
+                for await text in platform.cache.subscribe(SharedRegistration.replayChannel(for: agent.gatewayToken)) { await agent.sharedReplay(text) }
+            }
+        }
         // And those they learnt before this process started: asked for twice, since the cache's subscription to the
         // bus may still be starting at the first ask (the answers are the same each time).
         let sharedAsk = platform.map { _ in
@@ -295,6 +300,7 @@ public struct SIPGatewayService: Service {
         if left > 0 { logger.warning("drain timed out", metadata: ["calls": "\(left)", "grace": "\(configuration.shutdownGrace)"]) }
         controls?.cancel()
         shared?.cancel()
+        sharedReplies?.cancel()
         sharedAsk?.cancel()
         await agent.shutdown()
         for task in reconnecting { task.cancel() }

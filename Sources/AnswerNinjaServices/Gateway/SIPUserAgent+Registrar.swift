@@ -184,15 +184,27 @@ extension SIPUserAgent {
     }
 
     /// A message on the bindings' channel: another gateway's bindings for one address-of-record (its own are
-    /// ignored, and so is one older than what is known of that gateway's), or a gateway that has just started asking
-    /// for everything the others know.
+    /// ignored, and so is one older than what is known of that address-of-record), or a gateway that has just started
+    /// asking for everything the others know.
     func sharedRegistration(_ text: String) {
         let data = Data(text.utf8)
         if let request = try? JSONDecoder().decode(SharedBindingsRequest.self, from: data) {
             if request.requester != gatewayToken { shareEverything(with: request.requester) }
             return
         }
-        guard let registration = try? JSONDecoder().decode(SharedRegistration.self, from: data), registration.gateway != gatewayToken else { return }
+        guard let registration = try? JSONDecoder().decode(SharedRegistration.self, from: data) else { return }
+        take(registration)
+    }
+
+    /// The answers to this gateway's ask, on its own channel (`SharedRegistration.replayChannel`): batches of what
+    /// another gateway knows.
+    func sharedReplay(_ text: String) {
+        guard let replay = try? JSONDecoder().decode(SharedBindingsReplay.self, from: Data(text.utf8)) else { return }
+        for registration in replay.registrations { take(registration) }
+    }
+
+    private func take(_ registration: SharedRegistration) {
+        guard registration.gateway != gatewayToken else { return }
         let holders = registration.merged(into: sharedBindings[registration.aor] ?? [:], nowMs: unixMilliseconds(), retentionMs: Int64(location.maximumExpires) * 1000)
         sharedBindings[registration.aor] = holders.isEmpty ? nil : holders
     }
@@ -221,8 +233,10 @@ extension SIPUserAgent {
         }
         guard !registrations.isEmpty else { return }
         logger.info("device bindings shared with a gateway that started", metadata: ["requester": "\(requester)", "registrations": "\(registrations.count)"])
-        let texts = registrations.map(Self.encoded)
-        Task { for text in texts { await cache.publish(SharedRegistration.channel, text) } }
+        // In batches, on the requester's own channel: the other gateways neither decode nor keep it.
+        let texts = SharedBindingsReplay.batches(of: registrations).map(Self.encoded)
+        let channel = SharedRegistration.replayChannel(for: requester)
+        Task { for text in texts { await cache.publish(channel, text) } }
     }
 
     /// A TCP or TLS connection closed: the devices registered over it are gone until they register again.
@@ -256,21 +270,36 @@ struct SharedRegistration: Codable, Sendable, Equatable {
     /// Nil from a gateway of a release before it (taken as oldest).
     var sentAtMs: Int64?
 
-    /// `holders` (one address-of-record's copies, by gateway) with this one taken in, unless what is known of its
-    /// gateway is newer (a copy replayed late). An empty list stays as a marker of the time the device left, so that
-    /// an older copy does not bring it back; markers, and lists whose bindings all expired, go `retentionMs` after
-    /// they were sent (the longest registration).
+    /// `holders` (one address-of-record's copies, by gateway) with this one taken in. The edge sends an
+    /// address-of-record's REGISTERs to one gateway (a hash over the To URI), so the newest copy, whichever gateway
+    /// sent it, is the whole truth: it replaces the older ones (a gateway that restarted, under a new name; the set of
+    /// gateways changed), and one older than what is known (a copy replayed late) changes nothing. An empty list stays
+    /// as a marker of the time the devices left, so that an older copy does not bring them back; markers, and lists
+    /// whose bindings all expired, go `retentionMs` after they were sent (the longest registration).
     func merged(into holders: [String: SharedRegistration], nowMs: Int64, retentionMs: Int64) -> [String: SharedRegistration] {
-        var holders = holders
-        if let known = holders[gateway], known.sentAtMs ?? 0 > sentAtMs ?? 0 { return holders }
-        holders[gateway] = self
-        return holders.filter { _, held in
-            held.bindings.contains { $0.expiresAtMs > nowMs } || held.sentAtMs ?? 0 > nowMs - retentionMs
-        }
+        if holders.values.contains(where: { $0.sentAtMs ?? 0 > sentAtMs ?? 0 }) { return holders }
+        let live = bindings.contains { $0.expiresAtMs > nowMs } || sentAtMs ?? 0 > nowMs - retentionMs
+        return live ? [gateway: self] : [:]
     }
+
+    /// Where the answers to `requester`'s ask go.
+    static func replayChannel(for requester: String) -> String { channel + ":" + requester }
 }
 
 /// A gateway that has just started, asking the others (on the same channel) for every binding they know.
 struct SharedBindingsRequest: Codable, Sendable, Equatable {
     var requester: String
+}
+
+/// A batch of what one gateway knows, for a gateway that asked (on its `replayChannel`).
+struct SharedBindingsReplay: Codable, Sendable, Equatable {
+    static let batch = 200
+    var registrations: [SharedRegistration]
+
+    /// `registrations` in batches of `batch`.
+    static func batches(of registrations: [SharedRegistration]) -> [SharedBindingsReplay] {
+        stride(from: 0, to: registrations.count, by: batch).map {
+            SharedBindingsReplay(registrations: Array(registrations[$0 ..< min($0 + batch, registrations.count)]))
+        }
+    }
 }

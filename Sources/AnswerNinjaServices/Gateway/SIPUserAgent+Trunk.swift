@@ -122,6 +122,7 @@ extension SIPUserAgent {
         latest.targetIndex = current.targetIndex
         latest.destination = flow
         registration = latest
+        trunkReconnected(flow)
         logger.info("trunk target", metadata: ["registrar": "\(latest.trunk.registrar)", "target": "\(target)", "register": "\(latest.trunk.register)"])
         sendRegister(credentials: nil)
     }
@@ -131,6 +132,7 @@ extension SIPUserAgent {
     /// that does not name the domain for example, closes the connection before anything is registered).
     func trunkConnectionClosed(_ flow: SIPFlow) {
         guard var registration, registration.destination == flow else { return }
+        if calls.values.contains(where: { $0.source == flow }) || deviceInvites.values.contains(where: { $0.flow == flow }) { closedTrunkFlows.insert(flow) }
         if !registration.registered { registration.targetIndex += 1 }
         registration.destination = nil
         registration.registered = false
@@ -283,6 +285,24 @@ extension SIPUserAgent {
         moveToNextTarget()
         logger.warning("trunk target left", metadata: ["target": "\(destination)", "reason": "no answer to OPTIONS"])
         scheduleTimer("register", after: .seconds(1)) { agent in agent.refreshRegistration() }
+    }
+
+    /// A new connection to the trunk's path: the calls of the closed ones go on over it, with what they sent meanwhile.
+    /// (Their far ends see the same dialog: in-dialog requests are routed by the Request-URI and the route set, not by
+    /// the connection.)
+    func trunkReconnected(_ flow: SIPFlow) {
+        guard !closedTrunkFlows.isEmpty else { return }
+        var moved = 0
+        for (id, call) in calls where closedTrunkFlows.contains(call.source) {
+            calls[id]?.source = flow
+            moved += 1
+        }
+        for (callID, pending) in deviceInvites where closedTrunkFlows.contains(pending.flow) { deviceInvites[callID]?.flow = flow }
+        closedTrunkFlows = []
+        let waiting = requestsAwaitingTrunk
+        requestsAwaitingTrunk = []
+        logger.info("calls moved to a new trunk connection", metadata: ["flow": "\(flow)", "calls": "\(moved)", "requests": "\(waiting.count)"])
+        for (request, purpose) in waiting { startClientTransaction(request, to: flow, purpose: purpose) }
     }
 
     /// Logs the trunk's reachability when it changes.

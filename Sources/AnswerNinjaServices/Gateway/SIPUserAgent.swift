@@ -217,6 +217,10 @@ actor SIPUserAgent {
     var trunkCalls: Set<String> = []
     /// A resolution or connection to the trunk is under way.
     var trunkConnecting = false
+    /// Connections of ours to the trunk (or its outbound proxy) that closed while calls used them, and the requests
+    /// those calls sent meanwhile: both move to the next connection (`trunkReconnected`).
+    var closedTrunkFlows: Set<SIPFlow> = []
+    var requestsAwaitingTrunk: [(SIPRequest, ClientPurpose)] = []
     /// The SIP UDP socket's receive queue is backed up: new INVITEs get 503 (`watchReceiveQueue`).
     var overloaded = false
     /// Shutting down gracefully (`drain`): OPTIONS and new INVITEs get 503, so that an edge proxy's dispatcher sends
@@ -829,11 +833,14 @@ actor SIPUserAgent {
         end(id, side: side, reason: reason)
     }
 
-    /// Sends our BYE; on a leg we placed with the trunk it is kept until its final response, so that a challenge to it
-    /// is answered (`trunkByeAnswered`).
+    /// Sends our BYE; on a leg with the trunk it is kept until its final response, so that a challenge to it is
+    /// answered (`trunkByeAnswered`). A leg with the trunk: one we placed with it, or, straight to the trunk (no
+    /// outbound proxy), one whose far end is at its addresses. Behind a proxy the calls the trunk sends us come by the
+    /// same proxy as the devices' calls, so only the legs we placed are known to be the trunk's.
     func sendBye(_ bye: SIPRequest, callID: String, to flow: SIPFlow) {
         var purpose = ClientPurpose.bye
-        if registration != nil, trunkCalls.contains(callID) {
+        let atTrunk = registration?.proxy == nil && flow.remote.ipAddress.map(trunkAddresses.contains) == true
+        if registration != nil, trunkCalls.contains(callID) || atTrunk {
             trunkByes[callID] = (bye, flow)
             purpose = .trunkBye(callID)
         }
@@ -922,6 +929,16 @@ actor SIPUserAgent {
 
     /// Sends `request` in a new client transaction whose outcome goes to `purpose`.
     func startClientTransaction(_ request: SIPRequest, to destination: SIPFlow, purpose: ClientPurpose) {
+        var destination = destination
+        if closedTrunkFlows.contains(destination) {
+            // A call's connection to the trunk closed (an edge pod restarted): its request goes over the new one, or
+            // waits for it (a BYE lost here would leave the far end's leg up).
+            guard let current = registration?.destination else {
+                requestsAwaitingTrunk.append((request, purpose))
+                return
+            }
+            destination = current
+        }
         guard let key = SIPTransactionKey.client(request) else { return }
         let transaction = SIPClientTransaction(request: request, reliable: destination.isReliable)
         clientTransactions[key] = (transaction, destination, purpose)
