@@ -131,9 +131,7 @@ extension SIPUserAgent {
     /// The clock of digest nonces: wall-clock time, since the gateways behind one edge share their nonces' secret and
     /// check each other's stamps (the media clock counts from each host's boot).
     static func digestClock() -> MediaInstant {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return MediaInstant(nanoseconds: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec))
+        MediaInstant(nanoseconds: UInt64(unixMilliseconds()) * 1_000_000)
     }
 
     /// The live bindings of a user's devices: this gateway's, then those other gateways hold for devices registered

@@ -257,11 +257,10 @@ actor SIPUserAgent {
         self.trunkTLS = trunkTLS
         // Nonces are an HMAC under this secret: any REGISTER (or INVITE out) answers a challenge of this process, or
         // of any gateway with the same secret.
-        var secret = settings.digestSecret ?? [UInt8](repeating: 0, count: 32)
-        if settings.digestSecret == nil {
+        let secret = settings.digestSecret ?? {
             var generator = SystemRandomNumberGenerator()
-            for index in secret.indices { secret[index] = generator.next() }
-        }
+            return (0 ..< 32).map { _ in UInt8.random(in: 0 ... .max, using: &generator) }
+        }()
         registrarSHA256 = DigestServer(realm: Self.registrarRealm, algorithm: .sha256, secret: secret)
         registrarMD5 = DigestServer(realm: Self.registrarRealm, algorithm: .md5, secret: secret)
     }
